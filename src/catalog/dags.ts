@@ -1,0 +1,77 @@
+import { and, asc, desc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { auditLog, dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
+import type { SerializedDag } from '../dag/serialize.js';
+import { NotFoundError } from '../errors.js';
+import { nextDagRunInfo, type DagRunInfo, type DataInterval, type ScheduleSpec } from '../schedule/index.js';
+
+export interface DagSummary {
+  dag: DagRow;
+  serialized: SerializedDag;
+  /** The next scheduled run (it may already be due), or null for manual-only or finished schedules. */
+  nextRun: DagRunInfo | null;
+}
+
+export function scheduleSpecOf(serialized: SerializedDag): ScheduleSpec {
+  return {
+    schedule: serialized.schedule,
+    timezone: serialized.timezone,
+    startDate: serialized.startDate ? new Date(serialized.startDate) : null,
+    endDate: serialized.endDate ? new Date(serialized.endDate) : null,
+    catchup: serialized.catchup,
+  };
+}
+
+/** The data interval of the latest scheduled run: where the schedule goes on from. */
+export async function lastScheduledInterval(db: Db, dagRowId: string): Promise<DataInterval | null> {
+  const [row] = await db
+    .select({ start: dagRuns.intervalStart, end: dagRuns.intervalEnd })
+    .from(dagRuns)
+    .where(and(eq(dagRuns.dagId, dagRowId), eq(dagRuns.runType, 'scheduled')))
+    .orderBy(desc(dagRuns.logicalDate))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Active DAGs with their latest version and next run, ordered by id. */
+export async function listDags(db: Db, now: Date): Promise<DagSummary[]> {
+  const rows = await db
+    .select({ dag: dags, serialized: dagVersions.serialized })
+    .from(dags)
+    .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
+    .where(eq(dags.isActive, true))
+    .orderBy(asc(dags.dagId));
+  return Promise.all(
+    rows.map(async ({ dag, serialized }) => {
+      const s = serialized as SerializedDag;
+      return { dag, serialized: s, nextRun: nextDagRunInfo(scheduleSpecOf(s), await lastScheduledInterval(db, dag.id), now) };
+    }),
+  );
+}
+
+/** One DAG by its id, active or not; NotFoundError names the id. */
+export async function getDag(db: Db, dagId: string): Promise<{ dag: DagRow; serialized: SerializedDag }> {
+  const [row] = await db
+    .select({ dag: dags, serialized: dagVersions.serialized })
+    .from(dags)
+    .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
+    .where(eq(dags.dagId, dagId));
+  if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
+  return { dag: row.dag, serialized: row.serialized as SerializedDag };
+}
+
+export async function listImportErrors(db: Db): Promise<ImportErrorRow[]> {
+  return db.select().from(importErrors).orderBy(asc(importErrors.file));
+}
+
+/** Pauses or unpauses a DAG and records who did it. False when it already was. */
+export async function setPaused(db: Db, dagId: string, paused: boolean, actor: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ id: dags.id, isPaused: dags.isPaused }).from(dags).where(eq(dags.dagId, dagId)).for('update');
+    if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
+    if (row.isPaused === paused) return false;
+    await tx.update(dags).set({ isPaused: paused }).where(eq(dags.id, row.id));
+    await tx.insert(auditLog).values({ actor, action: paused ? 'dag.pause' : 'dag.unpause', dagId });
+    return true;
+  });
+}

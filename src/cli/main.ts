@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { UpdraftError } from '../errors.js';
+import { registerDagsCommands } from './commands/dags.js';
+import { registerDbCommands } from './commands/db.js';
+
+/** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
+const program = new Command('updraft')
+  .description('Updraft: an Airflow-style DAG scheduler in TypeScript, with state in PostgreSQL')
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+
+registerDbCommands(program);
+registerDagsCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error);
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message; --help and --version are not failures.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof UpdraftError) {
+    console.error(`updraft: ${error.message}`);
+    return 1;
+  }
+  console.error(`updraft: unexpected error: ${(error as Error)?.message ?? String(error)}`);
+  if (process.env.UPDRAFT_DEBUG) console.error((error as Error)?.stack);
+  else console.error('(set UPDRAFT_DEBUG=1 to see the stack trace)');
+  return 1;
+}

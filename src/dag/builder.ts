@@ -1,0 +1,195 @@
+import type { DirectedGraph } from 'graphology';
+import { DagDefinitionError } from '../errors.js';
+import { buildGraph, findCycle } from './graph.js';
+import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, type CompiledDagOptions, type TaskSettings } from './options.js';
+import { serializeOptions, type SerializedDag } from './serialize.js';
+import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
+
+/** Marks DAG objects across module copies (a DAG file may load its own copy of 'updraft'). */
+const DAG_BRAND = Symbol.for('updraft.dag');
+
+/** One task as defined in a DAG file. */
+export interface TaskDefinition {
+  id: string;
+  operator: string;
+  settings: TaskSettings;
+  /** The function a 'task' runs; operators keep plain data in `config`. */
+  fn: TaskFunction<any, unknown> | undefined;
+  config: unknown;
+  upstream: Set<string>;
+}
+
+type Refs = TaskHandle<any> | readonly TaskHandle<any>[];
+
+class TaskRef<R> implements TaskHandle<R> {
+  declare readonly __result?: R;
+  constructor(
+    readonly id: string,
+    private readonly owner: DagBuilder<any>,
+  ) {}
+
+  get dagId(): string {
+    return this.owner.dagId;
+  }
+
+  then<N extends Refs>(next: N): N {
+    for (const down of toList(next, 'then()', this.dagId)) this.owner.link(this, down);
+    return next;
+  }
+
+  after(...upstream: Refs[]): this {
+    for (const group of upstream) for (const up of toList(group, 'after()', this.dagId)) this.owner.link(up, this);
+    return this;
+  }
+
+  /** @internal */
+  belongsTo(owner: DagBuilder<any>): boolean {
+    return this.owner === owner;
+  }
+}
+
+function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
+  const list = Array.isArray(refs) ? refs : [refs];
+  for (const ref of list) {
+    if (!(ref instanceof TaskRef)) {
+      const got = ref === undefined || ref === null ? String(ref) : typeof ref;
+      throw new DagDefinitionError(`DAG '${dagId}': ${where}: expected a task reference, got ${got}`, { field: 'tasks' });
+    }
+  }
+  return list as TaskHandle<any>[];
+}
+
+/** What a DAG's build function receives: `t.task(...)` and friends. */
+export class DagBuilder<P extends ParamsSpec> {
+  /** @internal */
+  readonly tasks = new Map<string, TaskDefinition>();
+  #sealed = false;
+
+  constructor(private readonly options: CompiledDagOptions) {}
+
+  get dagId(): string {
+    return this.options.id;
+  }
+
+  /** A task that runs a TypeScript function; its return value (JSON) is its result. */
+  task<R>(id: string, fn: TaskFunction<P, R>): TaskHandle<Awaited<R>>;
+  task<R>(id: string, options: TaskOptions, fn: TaskFunction<P, R>): TaskHandle<Awaited<R>>;
+  task<R>(id: string, a: TaskOptions | TaskFunction<P, R>, b?: TaskFunction<P, R>): TaskHandle<Awaited<R>> {
+    const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b];
+    if (typeof fn !== 'function') {
+      throw this.error(`task '${id}': expected a function as the last argument`, 'tasks');
+    }
+    return this.define(id, 'task', options ?? {}, { fn });
+  }
+
+  /** Runs the given tasks (or lists of tasks, all of which precede the next) one after the other. */
+  chain(...steps: Refs[]): void {
+    for (let i = 1; i < steps.length; i++) {
+      for (const up of toList(steps[i - 1]!, 'chain()', this.dagId)) for (const down of toList(steps[i]!, 'chain()', this.dagId)) this.link(up, down);
+    }
+  }
+
+  /** @internal Adds a task of any operator. Operators call this with their plain-data config. */
+  define<R>(id: string, operator: string, options: TaskOptions, body: { fn?: TaskFunction<P, unknown>; config?: unknown }): TaskHandle<R> {
+    this.assertOpen();
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+      throw this.error(`task id ${JSON.stringify(id)} is invalid: ${ID_HINT}`, 'tasks');
+    }
+    if (this.tasks.has(id)) throw this.error(`duplicate task id '${id}'`, 'tasks');
+    const settings = compileTaskOptions(this.dagId, id, this.options.defaults, options);
+    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, upstream: new Set() });
+    return new TaskRef<R>(id, this);
+  }
+
+  /** @internal */
+  link(up: TaskHandle<any>, down: TaskHandle<any>): void {
+    this.assertOpen();
+    for (const ref of [up, down]) {
+      if (!(ref as TaskRef<unknown>).belongsTo(this)) {
+        throw this.error(`task '${ref.id}' belongs to DAG '${ref.dagId}', not to this DAG`, 'tasks');
+      }
+    }
+    if (up.id === down.id) throw this.error(`dependency cycle: ${up.id} -> ${up.id}`, 'tasks');
+    this.tasks.get(down.id)!.upstream.add(up.id);
+  }
+
+  /** @internal */
+  seal(): void {
+    this.#sealed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.#sealed) throw this.error('tasks and dependencies can only be added inside the build function', 'tasks');
+  }
+
+  private error(message: string, field: string): DagDefinitionError {
+    return new DagDefinitionError(`DAG '${this.dagId}': ${message}`, { field });
+  }
+}
+
+/** A validated DAG: what a DAG file exports. */
+export class Dag<P extends ParamsSpec = ParamsSpec> {
+  readonly [DAG_BRAND] = true;
+  /** @internal phantom field carrying the params type. */
+  declare readonly __params?: P;
+
+  constructor(
+    readonly options: CompiledDagOptions,
+    readonly tasks: ReadonlyMap<string, TaskDefinition>,
+    readonly graph: DirectedGraph,
+    /** @internal time spent checking options, tasks and the graph (not running the build function). */
+    readonly validateMs = 0,
+  ) {}
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  /** The plain-data form stored in the database and read by the scheduler. */
+  serialize(): SerializedDag {
+    const tasks = [...this.tasks.values()];
+    return {
+      ...serializeOptions(this.options),
+      tasks: tasks.map((t) => ({ id: t.id, operator: t.operator, ...t.settings, config: t.config })),
+      edges: tasks.flatMap((t) => [...t.upstream].map((up): [string, string] => [up, t.id])),
+    };
+  }
+}
+
+export function isDag(value: unknown): value is Dag {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true;
+}
+
+/**
+ * Defines a DAG. Options are checked first, then `build` adds the tasks and their
+ * dependencies; cycles, duplicate ids and foreign task references throw a
+ * DagDefinitionError naming the DAG and the field.
+ */
+export function dag<const P extends ParamsSpec = {}>(options: DagOptions<P>, build: (t: DagBuilder<P>) => void): Dag<P> {
+  let started = performance.now();
+  const compiled = compileDagOptions(options as DagOptions<ParamsSpec>);
+  let validateMs = performance.now() - started;
+  if (typeof build !== 'function') {
+    throw new DagDefinitionError(`DAG '${compiled.id}': expected a build function as the second argument of dag()`, { field: 'build' });
+  }
+  const builder = new DagBuilder<P>(compiled);
+  try {
+    const result: unknown = build(builder);
+    if (result instanceof Promise) {
+      throw new DagDefinitionError(`DAG '${compiled.id}': the build function must be synchronous (it returned a promise)`, { field: 'build' });
+    }
+  } catch (error) {
+    if (error instanceof DagDefinitionError) throw error;
+    throw new DagDefinitionError(`DAG '${compiled.id}': the build function threw: ${(error as Error)?.message ?? String(error)}`, { field: 'build' }, { cause: error });
+  } finally {
+    builder.seal();
+  }
+  started = performance.now();
+  const tasks = builder.tasks;
+  const edges = [...tasks.values()].flatMap((t) => [...t.upstream].map((up) => [up, t.id] as const));
+  const graph = buildGraph(tasks.keys(), edges);
+  const cycle = findCycle(graph);
+  if (cycle) throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
+  validateMs += performance.now() - started;
+  return new Dag<P>(compiled, tasks, graph, validateMs);
+}

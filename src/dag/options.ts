@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { DagDefinitionError } from '../errors.js';
+import { parseDateInZone, validateSchedule, validateTimezone } from '../schedule/index.js';
+import { describeIssues, durationField } from '../util/validation.js';
+import { checkParamsSpec } from './params.js';
+import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
+
+/** Task settings after defaults and validation; durations in milliseconds. */
+export interface TaskSettings {
+  triggerRule: (typeof TRIGGER_RULES)[number];
+  retries: number;
+  retryDelayMs: number;
+  retryBackoff: boolean;
+  maxRetryDelayMs: number;
+  timeoutMs: number | null;
+  priority: number;
+  pool: string;
+  queue: string;
+  description: string | null;
+}
+
+export interface CompiledDagOptions {
+  id: string;
+  schedule: string | null;
+  timezone: string;
+  startDate: Date | null;
+  endDate: Date | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  tags: string[];
+  description: string | null;
+  owner: string | null;
+  params: ParamsSpec;
+  /** Task settings every task starts from. */
+  defaults: TaskSettings;
+}
+
+export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
+const ID_HINT = 'use 1 to 250 letters, digits, "_", "-" or "."';
+
+const idField = z.string().regex(ID_PATTERN, { message: ID_HINT });
+const positiveInt = z.number().int().min(1);
+
+const taskOptionsSchema = z.strictObject({
+  triggerRule: z.enum(TRIGGER_RULES).optional(),
+  retries: z.number().int().min(0).optional(),
+  retryDelay: durationField.optional(),
+  retryBackoff: z.boolean().optional(),
+  maxRetryDelay: durationField.optional(),
+  timeout: durationField.optional(),
+  priority: z.number().int().optional(),
+  pool: idField.optional(),
+  queue: idField.optional(),
+  description: z.string().optional(),
+});
+
+const dateField = z.union([z.string(), z.date()]);
+
+const dagOptionsSchema = z.strictObject({
+  id: idField,
+  schedule: z.string().nullable().optional(),
+  timezone: z.string().optional(),
+  startDate: dateField.optional(),
+  endDate: dateField.optional(),
+  catchup: z.boolean().optional(),
+  maxActiveRuns: positiveInt.optional(),
+  maxActiveTasks: positiveInt.optional(),
+  defaults: taskOptionsSchema.omit({ description: true }).optional(),
+  tags: z.array(z.string().min(1)).optional(),
+  description: z.string().optional(),
+  owner: z.string().optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Airflow's defaults where Airflow has one (retry_delay 300 s, max_active_runs/tasks 16). */
+const BASE_SETTINGS: TaskSettings = {
+  triggerRule: 'all_success',
+  retries: 0,
+  retryDelayMs: 5 * 60_000,
+  retryBackoff: false,
+  maxRetryDelayMs: 24 * 3_600_000,
+  timeoutMs: null,
+  priority: 1,
+  pool: 'default_pool',
+  queue: 'default',
+  description: null,
+};
+
+function dagLabel(options: unknown): string {
+  const id = (options as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? `DAG '${id}'` : 'DAG';
+}
+
+/** Validates and normalises a DAG's options; errors name the field. */
+export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagOptions {
+  const label = dagLabel(options);
+  const parsed = dagOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.map(String).join('.');
+    throw new DagDefinitionError(`${label}: ${describeIssues(parsed.error)}`, { field });
+  }
+  const o = parsed.data;
+  const fail = (field: string, message: string): never => {
+    throw new DagDefinitionError(`${label}: ${field}: ${message}`, { field });
+  };
+  const attempt = <T>(field: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      return fail(field, (error as Error).message);
+    }
+  };
+
+  const timezone = o.timezone ?? 'UTC';
+  attempt('timezone', () => validateTimezone(timezone));
+  const schedule = o.schedule ?? null;
+  if (schedule !== null) attempt('schedule', () => validateSchedule(schedule, timezone));
+  const startDate = o.startDate === undefined ? null : attempt('startDate', () => parseDateInZone(o.startDate!, timezone));
+  const endDate = o.endDate === undefined ? null : attempt('endDate', () => parseDateInZone(o.endDate!, timezone));
+  if (schedule !== null && startDate === null) fail('startDate', `required when the DAG has a schedule ('${schedule}')`);
+  if (startDate && endDate && startDate > endDate) {
+    fail('endDate', `${endDate.toISOString()} is before startDate ${startDate.toISOString()}`);
+  }
+  const params = (o.params ?? {}) as ParamsSpec;
+  attempt('params', () => checkParamsSpec(params));
+
+  return {
+    id: o.id,
+    schedule,
+    timezone,
+    startDate,
+    endDate,
+    catchup: o.catchup ?? false,
+    maxActiveRuns: o.maxActiveRuns ?? 16,
+    maxActiveTasks: o.maxActiveTasks ?? 16,
+    tags: o.tags ?? [],
+    description: o.description ?? null,
+    owner: o.owner ?? null,
+    params,
+    defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
+  };
+}
+
+type ParsedTaskOptions = z.output<typeof taskOptionsSchema>;
+
+function applyTaskOptions(base: TaskSettings, o: Omit<ParsedTaskOptions, 'description'> & { description?: string }): TaskSettings {
+  return {
+    triggerRule: o.triggerRule ?? base.triggerRule,
+    retries: o.retries ?? base.retries,
+    retryDelayMs: o.retryDelay ?? base.retryDelayMs,
+    retryBackoff: o.retryBackoff ?? base.retryBackoff,
+    maxRetryDelayMs: o.maxRetryDelay ?? base.maxRetryDelayMs,
+    timeoutMs: o.timeout ?? base.timeoutMs,
+    priority: o.priority ?? base.priority,
+    pool: o.pool ?? base.pool,
+    queue: o.queue ?? base.queue,
+    description: o.description ?? null,
+  };
+}
+
+/** Validates a task's options against the DAG's defaults; errors name the task and the field. */
+export function compileTaskOptions(dagId: string, taskId: string, defaults: TaskSettings, options: TaskOptions): TaskSettings {
+  const parsed = taskOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.map(String).join('.');
+    throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}': ${describeIssues(parsed.error)}`, { field });
+  }
+  return applyTaskOptions(defaults, parsed.data);
+}
+
+export { idField, ID_HINT };

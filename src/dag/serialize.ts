@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import type { CompiledDagOptions, TaskSettings } from './options.js';
+import type { ParamsSpec } from './types.js';
+
+/** Bumped when the stored shape changes, so readers can tell old versions apart. */
+export const SERIALIZED_FORMAT = 1;
+
+export interface SerializedTask extends TaskSettings {
+  id: string;
+  /** 'task' for a TypeScript function; operators name themselves ('sql', 'sync', ...). */
+  operator: string;
+  /** Operator settings that are plain data (never functions). */
+  config: unknown;
+}
+
+/** What the scheduler knows of a DAG: stored as jsonb in dag_versions.serialized. */
+export interface SerializedDag {
+  format: typeof SERIALIZED_FORMAT;
+  dagId: string;
+  schedule: string | null;
+  timezone: string;
+  startDate: string | null;
+  endDate: string | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  tags: string[];
+  description: string | null;
+  owner: string | null;
+  params: ParamsSpec;
+  tasks: SerializedTask[];
+  /** [upstream, downstream] task ids. */
+  edges: [string, string][];
+}
+
+export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDag, 'tasks' | 'edges'> {
+  return {
+    format: SERIALIZED_FORMAT,
+    dagId: options.id,
+    schedule: options.schedule,
+    timezone: options.timezone,
+    startDate: options.startDate?.toISOString() ?? null,
+    endDate: options.endDate?.toISOString() ?? null,
+    catchup: options.catchup,
+    maxActiveRuns: options.maxActiveRuns,
+    maxActiveTasks: options.maxActiveTasks,
+    tags: options.tags,
+    description: options.description,
+    owner: options.owner,
+    params: options.params,
+  };
+}
+
+/**
+ * The version hash: the serialized structure and the file's source, so that a change
+ * to a task's code makes a new version even when the graph stays the same.
+ */
+export function versionHash(serialized: SerializedDag, source: string): string {
+  return createHash('sha256').update(JSON.stringify(serialized)).update('\0').update(source).digest('hex');
+}

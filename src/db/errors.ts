@@ -1,0 +1,32 @@
+/**
+ * drizzle wraps driver errors (node-postgres and PGlite alike) in its own query error,
+ * with the driver's error, and so the SQLSTATE, on `cause`. Unwrap it here, not in every catch.
+ */
+
+/** Well-known SQLSTATE codes Updraft reacts to. */
+export const SqlState = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  lockNotAvailable: '55P03',
+} as const;
+
+/** The PostgreSQL SQLSTATE of `err` or of an error in its `cause` chain, or undefined. */
+export function pgErrorCode(err: unknown): string | undefined {
+  // A short walk: drizzle nests one level, but callers may wrap again in an UpdraftError.
+  for (let e: unknown = err, depth = 0; e != null && depth < 5; depth++) {
+    if (typeof e !== 'object') return undefined;
+    // Both drivers' server errors carry a severity; that keeps a Node code such as EPIPE out.
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    if (typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** True when `err` is a unique violation (SQLSTATE 23505), e.g. a second run for the same logical date. */
+export function isUniqueViolation(err: unknown): boolean {
+  return pgErrorCode(err) === SqlState.uniqueViolation;
+}

@@ -1,0 +1,29 @@
+/**
+ * Hand-written SQL (the hot path) through either driver. With `Db` typed for both drivers,
+ * `db.execute()` returns `unknown`; both results carry `rows`, and the count of affected
+ * rows as `rowCount` (node-postgres) or `affectedRows` (PGlite). This reads them in one place.
+ */
+import type { SQL } from 'drizzle-orm';
+import type { Db } from './client.js';
+
+/** A transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Anything that runs SQL: the database or a transaction. */
+export type Executor = Pick<Db, 'execute'>;
+
+export interface ExecuteResult<T> {
+  rows: T[];
+  /** Rows inserted, updated, deleted or returned by the statement. */
+  rowCount: number;
+}
+
+/** Run one parameterised statement (build it with drizzle's sql`...`; values become parameters). */
+export async function execute<T extends Record<string, unknown> = Record<string, unknown>>(
+  db: Executor,
+  query: SQL,
+): Promise<ExecuteResult<T>> {
+  const result = (await db.execute(query)) as { rows?: T[]; rowCount?: number | null; affectedRows?: number };
+  const rows = result.rows ?? [];
+  return { rows, rowCount: result.rowCount ?? result.affectedRows ?? rows.length };
+}

@@ -1,0 +1,28 @@
+/**
+ * PGlite is a single-process database: two processes opening the same data dir would
+ * corrupt it. A lock file (proper-lockfile, `<dataDir>.lock`) turns that into a clear error.
+ */
+import lockfile from 'proper-lockfile';
+import { ConfigError } from '../errors.js';
+
+/**
+ * Lock the embedded database at `dataDir`; resolves to the release function.
+ * proper-lockfile refreshes the lock's mtime while the process lives and removes it on exit;
+ * a lock left by a killed process counts as stale after 10 s and is taken over.
+ * If the lock is lost while held (the event loop stalled past the stale time and another
+ * process took it) proper-lockfile throws: crashing beats two writers on one data dir.
+ */
+export async function lockEmbedded(dataDir: string): Promise<() => Promise<void>> {
+  try {
+    // realpath false: the data dir does not exist yet on first start.
+    return await lockfile.lock(dataDir, { realpath: false, stale: 10_000, retries: 0 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new ConfigError(
+        `the embedded database at ${dataDir} is in use by another Updraft process; stop it, or set DATABASE_URL to share a PostgreSQL server`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The whole Updraft state, one pg-core schema for both drivers (node-postgres and PGlite).
+ *
+ * Conventions: uuid keys from gen_random_uuid(), timestamptz (UTC instants), snake_case
+ * columns, states as enum types, JSON as jsonb with a CHECK on its shape. Every hot query
+ * has an index here; the claim path reads partial indexes that finished work leaves.
+ * After a change: `npm run db:generate` and commit the new file in drizzle/ (a test fails
+ * when this file and the committed migrations disagree).
+ */
+import { sql } from 'drizzle-orm';
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`);
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => at('created_at').notNull().defaultNow();
+const updatedAt = () =>
+  at('updated_at')
+    .notNull()
+    .defaultNow()
+    .$onUpdate(() => new Date());
+
+export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill']);
+export const dagRunState = pgEnum('dag_run_state', ['queued', 'running', 'success', 'failed']);
+/** NULL in task_instances.state is Airflow's "none" (not yet considered by the scheduler). */
+export const taskState = pgEnum('task_state', [
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'upstream_failed',
+  'skipped',
+  'removed',
+]);
+
+export const dags = pgTable('dags', {
+  id: id(),
+  dagId: text('dag_id').notNull().unique(),
+  /** Path relative to the DAGs folder. */
+  file: text('file').notNull(),
+  isPaused: boolean('is_paused').notNull(),
+  /** False once the DAG's file is gone; the row and its history stay. */
+  isActive: boolean('is_active').notNull().default(true),
+  // dags <-> dag_versions reference each other, hence the callback.
+  latestVersionId: uuid('latest_version_id').references((): AnyPgColumn => dagVersions.id, {
+    onDelete: 'set null',
+  }),
+  schedule: text('schedule'),
+  timezone: text('timezone').notNull(),
+  description: text('description'),
+  tags: text('tags')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
+  owner: text('owner'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+  lastParsedAt: at('last_parsed_at'),
+});
+
+export const dagVersions = pgTable(
+  'dag_versions',
+  {
+    id: id(),
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    hash: text('hash').notNull(),
+    serialized: jsonb('serialized').notNull(),
+    /** The DAG file's code at this version, shown in the UI. */
+    source: text('source').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('dag_versions_dag_id_version_key').on(t.dagId, t.version),
+    unique('dag_versions_dag_id_hash_key').on(t.dagId, t.hash),
+    check('dag_versions_serialized_is_object', sql`jsonb_typeof(${t.serialized}) = 'object'`),
+  ],
+);
+
+export const importErrors = pgTable('import_errors', {
+  id: id(),
+  file: text('file').notNull().unique(),
+  message: text('message').notNull(),
+  line: integer('line'),
+  column: integer('column'),
+  createdAt: createdAt(),
+});
+
+export const dagRuns = pgTable(
+  'dag_runs',
+  {
+    id: id(),
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    dagVersionId: uuid('dag_version_id').references(() => dagVersions.id),
+    runId: text('run_id').notNull(),
+    runType: dagRunType('run_type').notNull(),
+    state: dagRunState('state').notNull().default('queued'),
+    logicalDate: at('logical_date').notNull(),
+    intervalStart: at('interval_start').notNull(),
+    intervalEnd: at('interval_end').notNull(),
+    runAfter: at('run_after').notNull(),
+    conf: jsonb('conf')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    queuedAt: at('queued_at'),
+    startedAt: at('started_at'),
+    endedAt: at('ended_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // One run per (dag, logical date), whatever the number of schedulers.
+    unique('dag_runs_dag_id_logical_date_key').on(t.dagId, t.logicalDate),
+    unique('dag_runs_dag_id_run_id_key').on(t.dagId, t.runId),
+    // The scheduler loop only looks at unfinished runs; finished ones leave the index.
+    index('dag_runs_active_idx')
+      .on(t.state, t.dagId)
+      .where(sql`${t.state} in ('queued', 'running')`),
+    check('dag_runs_conf_is_object', sql`jsonb_typeof(${t.conf}) = 'object'`),
+  ],
+);
+
+export const taskInstances = pgTable(
+  'task_instances',
+  {
+    id: id(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    mapIndex: integer('map_index').notNull().default(-1),
+    state: taskState('state'),
+    tryNumber: integer('try_number').notNull().default(0),
+    maxTries: integer('max_tries').notNull().default(0),
+    priority: integer('priority').notNull().default(1),
+    pool: text('pool').notNull().default('default_pool'),
+    queue: text('queue').notNull().default('default'),
+    operator: text('operator').notNull(),
+    scheduledAt: at('scheduled_at'),
+    queuedAt: at('queued_at'),
+    startedAt: at('started_at'),
+    endedAt: at('ended_at'),
+    heartbeatAt: at('heartbeat_at'),
+    nextTryAt: at('next_try_at'),
+    /** Worker id holding the task. */
+    owner: text('owner'),
+    /** Fencing token of the current claim: a result is accepted only with this lease. */
+    lease: uuid('lease'),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique('task_instances_run_id_task_id_map_index_key').on(t.runId, t.taskId, t.mapIndex),
+    // Claimable work: small however long the history grows.
+    index('task_instances_claimable_idx')
+      .on(t.priority.desc(), t.scheduledAt)
+      .where(sql`${t.state} = 'scheduled'`),
+    // Reaper: running tasks whose heartbeat stopped.
+    index('task_instances_running_heartbeat_idx')
+      .on(t.heartbeatAt)
+      .where(sql`${t.state} = 'running'`),
+    // Retry promotion: up_for_retry tasks whose delay has passed.
+    index('task_instances_retry_due_idx')
+      .on(t.nextTryAt)
+      .where(sql`${t.state} = 'up_for_retry'`),
+  ],
+);
+
+export const xcom = pgTable(
+  'xcom',
+  {
+    id: id(),
+    taskInstanceId: uuid('task_instance_id')
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: 'cascade' }),
+    key: text('key').notNull().default('return_value'),
+    value: jsonb('value').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('xcom_task_instance_id_key_key').on(t.taskInstanceId, t.key)],
+);
+
+export const taskLogs = pgTable(
+  'task_logs',
+  {
+    // The one non-uuid key: log lines are append-only and read in insertion order.
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    taskInstanceId: uuid('task_instance_id')
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: 'cascade' }),
+    tryNumber: integer('try_number').notNull(),
+    at: at('at').notNull().defaultNow(),
+    level: text('level', { enum: ['debug', 'info', 'warn', 'error'] }).notNull(),
+    message: text('message').notNull(),
+  },
+  (t) => [
+    index('task_logs_task_instance_try_idx').on(t.taskInstanceId, t.tryNumber, t.id),
+    check('task_logs_level_valid', sql`${t.level} in ('debug', 'info', 'warn', 'error')`),
+  ],
+);
+
+/** Every change made by a person: who, what, when. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: id(),
+    at: at('at').notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    dagId: text('dag_id'),
+    runId: text('run_id'),
+    taskId: text('task_id'),
+    details: jsonb('details')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at.desc()),
+    check('audit_log_details_is_object', sql`jsonb_typeof(${t.details}) = 'object'`),
+  ],
+);
+
+/** Slots shared across DAGs. 'default_pool' (128 slots) is seeded by a migration. */
+export const pools = pgTable(
+  'pools',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    slots: integer('slots').notNull(),
+    description: text('description'),
+  },
+  (t) => [check('pools_slots_non_negative', sql`${t.slots} >= 0`)],
+);
+
+export type DagRow = typeof dags.$inferSelect;
+export type DagVersionRow = typeof dagVersions.$inferSelect;
+export type ImportErrorRow = typeof importErrors.$inferSelect;
+export type DagRunRow = typeof dagRuns.$inferSelect;
+export type TaskInstanceRow = typeof taskInstances.$inferSelect;
+export type XcomRow = typeof xcom.$inferSelect;
+export type TaskLogRow = typeof taskLogs.$inferSelect;
+export type AuditLogRow = typeof auditLog.$inferSelect;
+export type PoolRow = typeof pools.$inferSelect;

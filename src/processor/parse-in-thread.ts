@@ -1,0 +1,53 @@
+import { pathToFileURL } from 'node:url';
+import { isDag, type Dag } from '../dag/builder.js';
+import { DagDefinitionError } from '../errors.js';
+import type { ErrorLocation, ParseOutcome } from './outcome.js';
+
+/** Imports a DAG file and serializes every DAG it exports (default or named). */
+export async function parseInThread(file: string): Promise<ParseOutcome> {
+  const started = performance.now();
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    return { ok: false, error: { message: describe(error), ...locate(error, file) } };
+  }
+  const importMs = performance.now() - started;
+
+  const dags = new Map<string, Dag>();
+  for (const value of Object.values(module)) {
+    if (!isDag(value)) continue;
+    const seen = dags.get(value.id);
+    if (seen && seen !== value) {
+      return { ok: false, error: { message: `DAG id '${value.id}' is defined twice in this file`, line: null, column: null } };
+    }
+    dags.set(value.id, value);
+  }
+
+  const serializeStarted = performance.now();
+  const serialized = [...dags.values()].map((d) => d.serialize());
+  const validateMs = [...dags.values()].reduce((sum, d) => sum + d.validateMs, 0);
+  return { ok: true, dags: serialized, timings: { importMs, validateMs, serializeMs: performance.now() - serializeStarted } };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof DagDefinitionError) return error.message;
+  if (error instanceof Error) {
+    // esbuild's syntax errors list their own locations; keep the first line short.
+    return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message.split('\n').slice(0, 3).join(' ').trim()}`;
+  }
+  return String(error);
+}
+
+/** The first stack frame (or esbuild location) inside the DAG file itself. */
+function locate(error: unknown, file: string): ErrorLocation {
+  const texts: string[] = [];
+  for (let e: unknown = error; e instanceof Error; e = e.cause) texts.push(`${e.message}\n${e.stack ?? ''}`);
+  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`${escaped}(?:\\?[^:)\\s]*)?:(\\d+):(\\d+)`);
+  for (const text of texts) {
+    const match = pattern.exec(text.replaceAll(pathToFileURL(file).href, file));
+    if (match) return { line: Number(match[1]), column: Number(match[2]) };
+  }
+  return { line: null, column: null };
+}

@@ -1,0 +1,12 @@
+// Worker thread that imports one DAG file and posts back its serialized DAGs.
+// A fresh thread per parse: module state never leaks from one parse to the next,
+// and a hanging import can be cut off by terminating the thread. The thread says
+// 'ready' once Updraft itself is loaded, so the import timeout counts only the
+// DAG file's own time.
+import '../loader/register.mjs';
+import { parentPort } from 'node:worker_threads';
+
+const { parseInThread } = await import('./parse-in-thread.ts');
+await import('../index.ts');
+parentPort.once('message', async ({ file }) => parentPort.postMessage(await parseInThread(file)));
+parentPort.postMessage('ready');
