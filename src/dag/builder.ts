@@ -2,7 +2,7 @@ import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
 import { buildGraph, findCycle } from './graph.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, type CompiledDagOptions, type TaskSettings } from './options.js';
-import { serializeOptions, type SerializedDag } from './serialize.js';
+import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
 import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
 
 /** Marks DAG objects across module copies (a DAG file may load its own copy of 'updraft'). */
@@ -136,7 +136,6 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
   constructor(
     readonly options: CompiledDagOptions,
     readonly tasks: ReadonlyMap<string, TaskDefinition>,
-    readonly graph: DirectedGraph,
     /** @internal time spent checking options, tasks and the graph (not running the build function). */
     readonly validateMs = 0,
   ) {}
@@ -145,13 +144,25 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     return this.options.id;
   }
 
+  #graph: DirectedGraph | undefined;
+  /** The task graph (graphology), built on first use: parsing does not need it. */
+  get graph(): DirectedGraph {
+    this.#graph ??= buildGraph(this.tasks.keys(), this.edges());
+    return this.#graph;
+  }
+
+  /** [upstream, downstream] task ids. */
+  edges(): [string, string][] {
+    return [...this.tasks.values()].flatMap((t) => [...t.upstream].map((up): [string, string] => [up, t.id]));
+  }
+
   /** The plain-data form stored in the database and read by the scheduler. */
   serialize(): SerializedDag {
     const tasks = [...this.tasks.values()];
     return {
       ...serializeOptions(this.options),
-      tasks: tasks.map((t) => ({ id: t.id, operator: t.operator, ...t.settings, config: t.config })),
-      edges: tasks.flatMap((t) => [...t.upstream].map((up): [string, string] => [up, t.id])),
+      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config)),
+      edges: this.edges(),
     };
   }
 }
@@ -186,10 +197,8 @@ export function dag<const P extends ParamsSpec = {}>(options: DagOptions<P>, bui
   }
   started = performance.now();
   const tasks = builder.tasks;
-  const edges = [...tasks.values()].flatMap((t) => [...t.upstream].map((up) => [up, t.id] as const));
-  const graph = buildGraph(tasks.keys(), edges);
-  const cycle = findCycle(graph);
+  const cycle = findCycle(new Map([...tasks.values()].map((t) => [t.id, t.upstream])));
   if (cycle) throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;
-  return new Dag<P>(compiled, tasks, graph, validateMs);
+  return new Dag<P>(compiled, tasks, validateMs);
 }

@@ -1,40 +1,44 @@
 import { DirectedGraph } from 'graphology';
-import { hasCycle } from 'graphology-dag';
 
 /** Builds the task graph: one node per task id, an edge from each upstream task to its downstream. */
 export function buildGraph(taskIds: Iterable<string>, edges: Iterable<readonly [string, string]>): DirectedGraph {
   const graph = new DirectedGraph();
   for (const id of taskIds) graph.addNode(id);
-  for (const [from, to] of edges) graph.mergeEdge(from, to);
+  for (const [from, to] of edges) graph.addEdge(from, to);
   return graph;
 }
 
-/** One dependency cycle as a list of task ids (first repeated at the end), or null when the graph is acyclic. */
-export function findCycle(graph: DirectedGraph): string[] | null {
-  if (!hasCycle(graph)) return null;
-  // Iterative DFS with colours; the first back edge closes a cycle along the current path.
+/**
+ * One dependency cycle as task ids in dependency order (the first repeated at the
+ * end), or null when there is none. Works on the upstream sets directly: building a
+ * graphology graph first tripled the validation time of a 10,000-task DAG
+ * (bench/parse: ~170 ms vs ~50 ms).
+ */
+export function findCycle(upstreamOf: ReadonlyMap<string, ReadonlySet<string>>): string[] | null {
+  // Iterative DFS with colours, walking upstream; a back edge closes a cycle along the path.
   const colour = new Map<string, 1 | 2>();
-  for (const root of graph.nodes()) {
+  for (const root of upstreamOf.keys()) {
     if (colour.has(root)) continue;
-    const path: string[] = [];
-    const stack: { node: string; next: string[] }[] = [];
-    const enter = (node: string) => {
-      colour.set(node, 1);
-      path.push(node);
-      stack.push({ node, next: graph.outNeighbors(node) });
-    };
-    enter(root);
+    const path: string[] = [root];
+    const stack: Iterator<string>[] = [upstreamOf.get(root)!.values()];
+    colour.set(root, 1);
     while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const child = top.next.pop();
-      if (child === undefined) {
-        colour.set(top.node, 2);
-        path.pop();
+      const step = stack[stack.length - 1]!.next();
+      if (step.done) {
+        colour.set(path.pop()!, 2);
         stack.pop();
-      } else if (colour.get(child) === 1) {
-        return [...path.slice(path.indexOf(child)), child];
-      } else if (!colour.has(child)) {
-        enter(child);
+        continue;
+      }
+      const up = step.value;
+      const seen = colour.get(up);
+      if (seen === 1) {
+        // path runs downstream -> upstream; report it in dependency order.
+        return [up, ...path.slice(path.indexOf(up)).reverse()];
+      }
+      if (seen === undefined) {
+        colour.set(up, 1);
+        path.push(up);
+        stack.push(upstreamOf.get(up)!.values());
       }
     }
   }

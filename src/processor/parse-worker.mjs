@@ -6,6 +6,9 @@
 import '../loader/register.mjs';
 import { parentPort } from 'node:worker_threads';
 
+// Output of a DAG file's top-level code goes to stderr: stdout belongs to the CLI's result.
+process.stdout.write = process.stderr.write.bind(process.stderr);
+
 const { parseInThread } = await import('./parse-in-thread.ts');
 await import('../index.ts');
 parentPort.once('message', async ({ file }) => parentPort.postMessage(await parseInThread(file)));

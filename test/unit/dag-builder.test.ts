@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError, type TaskHandle } from '../../src/index.js';
+import { taskSettings } from '../../src/dag/serialize.js';
 import { durationMs, formatDuration } from '../../src/util/duration.js';
 
 const noop = async () => null;
@@ -55,7 +56,8 @@ describe('dag()', () => {
       ['a', 'b'],
       ['a', 'c'],
     ]);
-    const byId = Object.fromEntries(s.tasks.map((t) => [t.id, t]));
+    const byId = Object.fromEntries(s.tasks.map((t) => [t.id, taskSettings(s, t)]));
+    expect(s.tasks[0]).toEqual({ id: 'a', operator: 'task' });
     expect(byId.a).toMatchObject({ retries: 2, retryDelayMs: 30_000, triggerRule: 'all_success', pool: 'default_pool' });
     expect(byId.b).toMatchObject({ retries: 0, triggerRule: 'all_done', priority: 5 });
     expect(byId.c).toMatchObject({ timeoutMs: 5_400_000 });
