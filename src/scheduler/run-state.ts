@@ -1,0 +1,71 @@
+import type { TriggerRule } from '../dag/types.js';
+import { UpdraftError } from '../errors.js';
+import { countUpstream, decide, type TaskState } from './trigger-rules.js';
+
+/** One task instance of a run. */
+export interface RunTask {
+  taskId: string;
+  state: TaskState | null;
+}
+
+/** A task's place in the DAG: what runState needs to tell a deadlock from a run about to move on. */
+export interface TaskDeps {
+  upstream: Iterable<string>;
+  triggerRule: TriggerRule;
+}
+
+export type RunState = 'running' | 'success' | 'failed';
+
+const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([null, 'scheduled', 'queued', 'running', 'up_for_retry']);
+
+export function isUnfinished(state: TaskState | null): boolean {
+  return UNFINISHED.has(state);
+}
+
+/**
+ * The run's state from its task instances' states, as Airflow's DagRun.update_state
+ * (2.9/2.10) decides it, in this order:
+ *
+ * 1. Every task finished and any leaf failed or upstream_failed: 'failed'.
+ * 2. Every task finished otherwise (every leaf success or skipped): 'success'.
+ *    Removed leaves are left out, so a run whose leaves were all removed succeeds,
+ *    and so does a run without tasks.
+ * 3. Deadlock: tasks are unfinished but none is scheduled, queued, running or
+ *    up_for_retry, and every one in state none would still wait by its trigger
+ *    rule, so nothing can ever change: 'failed'.
+ * 4. Otherwise 'running'.
+ *
+ * A failed leaf does not end the run early: Airflow waits until every task,
+ * leaf or not, has finished (no fail-fast). Tasks that are not leaves never
+ * decide the outcome: a failure handled downstream (an all_done cleanup leaf
+ * that succeeds) leaves the run successful.
+ *
+ * `deps` must cover every task in state none: the deadlock check evaluates their
+ * trigger rules. An upstream id without a task instance counts as unfinished.
+ */
+export function runState(
+  tasks: readonly RunTask[],
+  leaves: ReadonlySet<string>,
+  deps: ReadonlyMap<string, TaskDeps>,
+): RunState {
+  const unfinished = tasks.filter((t) => isUnfinished(t.state));
+
+  if (unfinished.length === 0) {
+    const leafFailed = tasks.some(
+      (t) => leaves.has(t.taskId) && (t.state === 'failed' || t.state === 'upstream_failed'),
+    );
+    return leafFailed ? 'failed' : 'success';
+  }
+
+  // Anything scheduled, queued, running or waiting to retry will move on by itself.
+  if (unfinished.some((t) => t.state !== null)) return 'running';
+
+  const stateOf = new Map(tasks.map((t) => [t.taskId, t.state]));
+  const stuck = unfinished.every((t) => {
+    const taskDeps = deps.get(t.taskId);
+    if (!taskDeps) throw new UpdraftError(`runState: no dependencies given for task '${t.taskId}'`);
+    const upstreamStates = [...taskDeps.upstream].map((id) => stateOf.get(id) ?? null);
+    return decide(taskDeps.triggerRule, countUpstream(upstreamStates)) === 'wait';
+  });
+  return stuck ? 'failed' : 'running';
+}
