@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -18,6 +19,21 @@ export interface Config {
   /** How often the DAGs folder is checked for changes (UPDRAFT_DAGS_POLL_INTERVAL, default 1s). */
   dagsPollMs: number;
   logLevel: string;
+  /** Task threads of this process (UPDRAFT_PARALLELISM, default: the number of CPUs). */
+  parallelism: number;
+  /** Queues this process's executor serves (UPDRAFT_QUEUES, comma-separated, default 'default'). */
+  queues: string[];
+  /** How often running tasks are marked alive (UPDRAFT_HEARTBEAT_INTERVAL, default 5s). */
+  heartbeatMs: number;
+  /** A task without a heartbeat this long is failed or retried (UPDRAFT_HEARTBEAT_TIMEOUT, default 30s). */
+  heartbeatTimeoutMs: number;
+  /** The scheduler's safety-net poll (UPDRAFT_SCHEDULER_POLL_INTERVAL, default 5s); events drive it otherwise. */
+  schedulerPollMs: number;
+  /** How long a stopping process lets running tasks finish (UPDRAFT_SHUTDOWN_GRACE, default 30s). */
+  shutdownGraceMs: number;
+  /** Web server address (UPDRAFT_HOST, default 127.0.0.1; UPDRAFT_PORT, default 8080). */
+  host: string;
+  port: number;
 }
 
 const booleanText = z
@@ -32,6 +48,18 @@ const envSchema = z.object({
   UPDRAFT_DAG_IMPORT_TIMEOUT: durationField.optional(),
   UPDRAFT_DAGS_POLL_INTERVAL: durationField.optional(),
   UPDRAFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  UPDRAFT_PARALLELISM: z.coerce.number().int().min(1).max(1024).optional(),
+  UPDRAFT_QUEUES: z
+    .string()
+    .transform((v) => v.split(',').map((q) => q.trim()).filter(Boolean))
+    .pipe(z.array(z.string()).min(1, { message: 'name at least one queue' }))
+    .optional(),
+  UPDRAFT_HEARTBEAT_INTERVAL: durationField.optional(),
+  UPDRAFT_HEARTBEAT_TIMEOUT: durationField.optional(),
+  UPDRAFT_SCHEDULER_POLL_INTERVAL: durationField.optional(),
+  UPDRAFT_SHUTDOWN_GRACE: durationField.optional(),
+  UPDRAFT_HOST: z.string().min(1).optional(),
+  UPDRAFT_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
@@ -46,5 +74,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     importTimeoutMs: e.UPDRAFT_DAG_IMPORT_TIMEOUT ?? 30_000,
     dagsPollMs: e.UPDRAFT_DAGS_POLL_INTERVAL ?? 1_000,
     logLevel: e.UPDRAFT_LOG_LEVEL ?? 'info',
+    parallelism: e.UPDRAFT_PARALLELISM ?? os.availableParallelism(),
+    queues: e.UPDRAFT_QUEUES ?? ['default'],
+    heartbeatMs: e.UPDRAFT_HEARTBEAT_INTERVAL ?? 5_000,
+    heartbeatTimeoutMs: e.UPDRAFT_HEARTBEAT_TIMEOUT ?? 30_000,
+    schedulerPollMs: e.UPDRAFT_SCHEDULER_POLL_INTERVAL ?? 5_000,
+    shutdownGraceMs: e.UPDRAFT_SHUTDOWN_GRACE ?? 30_000,
+    host: e.UPDRAFT_HOST ?? '127.0.0.1',
+    port: e.UPDRAFT_PORT ?? 8080,
   };
 }

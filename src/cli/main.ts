@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { UpdraftError } from '../errors.js';
 import { registerDagsCommands } from './commands/dags.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerServeCommands } from './commands/serve.js';
 
 /** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
 const program = new Command('updraft')
@@ -9,6 +10,7 @@ const program = new Command('updraft')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
+registerServeCommands(program);
 registerDbCommands(program);
 registerDagsCommands(program);
 

@@ -48,7 +48,7 @@ const taskOptionsSchema = z.strictObject({
   retryDelay: durationField.optional(),
   retryBackoff: z.boolean().optional(),
   maxRetryDelay: durationField.optional(),
-  timeout: durationField.optional(),
+  timeout: durationField.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
   priority: z.number().int().optional(),
   pool: idField.optional(),
   queue: idField.optional(),

@@ -27,3 +27,15 @@ export async function execute<T extends Record<string, unknown> = Record<string,
   const rows = result.rows ?? [];
   return { rows, rowCount: result.rowCount ?? result.affectedRows ?? rows.length };
 }
+
+/**
+ * A timestamptz from a hand-written query: drizzle's node-postgres driver returns it as
+ * PostgreSQL's text ('2026-11-25 01:00:00.123+00'), PGlite as a Date.
+ */
+export function toDate(value: Date | string): Date;
+export function toDate(value: Date | string | null): Date | null;
+export function toDate(value: Date | string | null): Date | null {
+  if (value === null || value instanceof Date) return value;
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::?(\d\d))?$/.exec(value);
+  return new Date(m ? `${m[1]}T${m[2]}${m[3]}:${m[4] ?? '00'}` : value);
+}

@@ -68,6 +68,9 @@ export const dags = pgTable('dags', {
     .notNull()
     .default(sql`'{}'::text[]`),
   owner: text('owner'),
+  /** Copied from the latest version: the scheduler and claims read them without the serialized DAG. */
+  maxActiveRuns: integer('max_active_runs').notNull().default(16),
+  maxActiveTasks: integer('max_active_tasks').notNull().default(16),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
   lastParsedAt: at('last_parsed_at'),
@@ -145,6 +148,10 @@ export const taskInstances = pgTable(
     runId: uuid('run_id')
       .notNull()
       .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    /** Denormalised from the run: claims count active tasks per DAG (maxActiveTasks). */
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
     taskId: text('task_id').notNull(),
     mapIndex: integer('map_index').notNull().default(-1),
     state: taskState('state'),
@@ -174,10 +181,17 @@ export const taskInstances = pgTable(
     index('task_instances_claimable_idx')
       .on(t.priority.desc(), t.scheduledAt)
       .where(sql`${t.state} = 'scheduled'`),
-    // Reaper: running tasks whose heartbeat stopped.
+    // Claims count the slots in use per pool and per DAG.
+    index('task_instances_active_pool_idx')
+      .on(t.pool)
+      .where(sql`${t.state} in ('queued', 'running')`),
+    index('task_instances_active_dag_idx')
+      .on(t.dagId)
+      .where(sql`${t.state} in ('queued', 'running')`),
+    // Reaper: claimed or running tasks whose owner stopped heartbeating.
     index('task_instances_running_heartbeat_idx')
       .on(t.heartbeatAt)
-      .where(sql`${t.state} = 'running'`),
+      .where(sql`${t.state} in ('queued', 'running')`),
     // Retry promotion: up_for_retry tasks whose delay has passed.
     index('task_instances_retry_due_idx')
       .on(t.nextTryAt)

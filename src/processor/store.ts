@@ -90,6 +90,8 @@ async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, 
     description: d.description,
     tags: d.tags,
     owner: d.owner,
+    maxActiveRuns: d.maxActiveRuns,
+    maxActiveTasks: d.maxActiveTasks,
     lastParsedAt: now,
   };
   const [row] = await tx

@@ -10,13 +10,15 @@ import { upcomingRuns } from '../../schedule/index.js';
 import { cliActor, withDatabase } from '../context.js';
 import { formatTable, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
+import { registerRunDagCommands } from './run-dags.js';
 
 function inZone(date: Date, zone: string): string {
   return DateTime.fromJSDate(date, { zone }).toISO({ suppressMilliseconds: true }) ?? date.toISOString();
 }
 
 export function registerDagsCommands(program: Command): void {
-  const dags = program.command('dags').description('list, check and manage DAGs');
+  const dags = program.command('dags').description('list, check, run and manage DAGs');
+  registerRunDagCommands(dags);
 
   dags
     .command('list')

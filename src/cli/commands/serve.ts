@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { openDatabase, redactUrl } from '../../db/client.js';
+import { Engine, type Roles } from '../../engine/engine.js';
+import { ConfigError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { startWebServer, type WebServer } from '../../web/server.js';
+import { positiveInt } from '../options.js';
+
+interface ServeOptions {
+  port?: number;
+  host?: string;
+  parallelism?: number;
+  execute?: boolean;
+}
+
+/** Runs an engine with the given roles until SIGINT or SIGTERM, then stops it gracefully. */
+async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<void> {
+  const config = loadConfig();
+  if (opts.parallelism) config.parallelism = opts.parallelism;
+  const log = createLogger(config.logLevel);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
+  const engine = new Engine(database, config, roles, log);
+  let server: WebServer | undefined;
+  try {
+    await engine.start();
+    if (web) {
+      server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port).catch((error: Error) => {
+        throw new ConfigError(`cannot listen on ${opts.host ?? config.host}:${opts.port ?? config.port}: ${error.message} (set UPDRAFT_PORT or --port)`);
+      });
+    }
+  } catch (error) {
+    await engine.stop();
+    await database.close();
+    throw error;
+  }
+  const where = config.databaseUrl ? `PostgreSQL ${redactUrl(config.databaseUrl)}` : `embedded database in ${config.home}`;
+  console.error(
+    [
+      `Updraft is running (${Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ')})`,
+      `  DAGs folder: ${config.dagsFolder}`,
+      `  database:    ${where}`,
+      server ? `  health:      ${server.url}/health` : '',
+      roles.executor ? `  task threads: ${config.parallelism}` : '',
+      "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>'). Ctrl-C stops.",
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      console.error(`\n${signal}: stopping (running tasks get ${config.shutdownGraceMs / 1000}s to finish; press Ctrl-C again to stop at once)`);
+      process.once('SIGINT', () => process.exit(130));
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await server?.close();
+  await engine.stop();
+  await database.close();
+}
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('standalone')
+    .description('everything in one process: parse DAGs, schedule, run tasks, serve /health (what `npm start` runs)')
+    .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
+    .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
+    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
+    .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: true }, opts, true));
+
+  program
+    .command('scheduler')
+    .description('parse DAGs and schedule runs; also runs tasks unless --no-execute (then `updraft worker` processes run them)')
+    .option('--no-execute', 'do not run tasks in this process')
+    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
+    .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false));
+}

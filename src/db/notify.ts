@@ -1,0 +1,75 @@
+import pg from 'pg';
+import type { Database } from './client.js';
+import { quoteIdent } from './quote.js';
+
+/** NOTIFY channels. A notification is a hint to look at the database, never the data itself. */
+export const CHANNELS = {
+  /** Task instances became ready to claim. */
+  work: 'updraft_work',
+  /** Runs were queued, triggered or finished: the scheduler has something to do. */
+  runs: 'updraft_runs',
+  /** DAGs were paused, unpaused or changed. */
+  dags: 'updraft_dags',
+} as const;
+
+export interface Listener {
+  close(): Promise<void>;
+}
+
+/**
+ * One LISTEN connection for the process. On PostgreSQL it is a dedicated client that
+ * reconnects with backoff; after a reconnect every channel's handler is called once,
+ * since notifications sent meanwhile were lost (the database rows are the truth).
+ */
+export async function listen(database: Database, channels: readonly string[], onNotify: (channel: string) => void, onError: (error: Error) => void = () => {}): Promise<Listener> {
+  if (database.pglite) {
+    const pglite = database.pglite;
+    const unsubscribe = await Promise.all(channels.map((channel) => pglite.listen(channel, () => onNotify(channel))));
+    return { close: async () => void (await Promise.all(unsubscribe.map((u) => u()))) };
+  }
+  const options = database.pool!.options;
+  let client: pg.Client | undefined;
+  let closed = false;
+  let delay = 100;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client(options as pg.ClientConfig);
+    next.on('notification', (message) => onNotify(message.channel));
+    next.on('error', (error) => {
+      onError(error);
+      void reconnect(next);
+    });
+    next.on('end', () => void reconnect(next));
+    await next.connect();
+    for (const channel of channels) await next.query(`listen ${quoteIdent(channel)}`);
+    client = next;
+    delay = 100;
+  };
+  const reconnect = async (dead: pg.Client): Promise<void> => {
+    if (closed || client !== dead) return;
+    client = undefined;
+    dead.removeAllListeners();
+    dead.on('error', () => {});
+    while (!closed) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 5_000);
+      try {
+        await connect();
+        for (const channel of channels) onNotify(channel);
+        return;
+      } catch (error) {
+        onError(error as Error);
+      }
+    }
+  };
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      const current = client;
+      client = undefined;
+      current?.removeAllListeners();
+      current?.on('error', () => {});
+      await current?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import { CHANNELS, listen, type Listener } from '../db/notify.js';
+import { Executor } from '../executor/executor.js';
+import { TaskPool } from '../executor/pool.js';
+import type { Logger } from '../log.js';
+import { DagProcessor } from '../processor/processor.js';
+import { DagCache } from '../scheduler/dag-cache.js';
+import { reapLostTasks } from '../scheduler/maintenance.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { createBus, type EngineBus } from './events.js';
+
+export interface Roles {
+  /** Parse the DAGs folder and keep it in step. */
+  processor: boolean;
+  /** Create and start runs, promote retries, reap lost tasks. */
+  scheduler: boolean;
+  /** Claim and run tasks in a local task pool. */
+  executor: boolean;
+}
+
+export interface EngineOptions {
+  /** Execute only this run's tasks, and leave run creation alone (`updraft dags test`). */
+  onlyRun?: string;
+}
+
+/** A process identity for task_instances.owner: host, pid and a random suffix. */
+export function ownerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The parts of Updraft one process runs, wired together: in-process events wake the
+ * scheduler and the executor at once, NOTIFY wakes them across processes, and a slow
+ * poll stays on as the safety net.
+ */
+export class Engine {
+  readonly bus: EngineBus = createBus();
+  readonly cache: DagCache;
+  readonly owner = ownerId();
+  processor: DagProcessor | undefined;
+  scheduler: Scheduler | undefined;
+  executor: Executor | undefined;
+  pool: TaskPool | undefined;
+  #listener: Listener | undefined;
+  #poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly database: Database,
+    readonly config: Config,
+    readonly roles: Roles,
+    readonly log: Logger,
+    readonly options: EngineOptions = {},
+  ) {
+    this.cache = new DagCache(database.db);
+    this.bus.on('error', (error) => log.error({ err: error }, error.message));
+    this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runRowId, state: run.state }, `run of ${run.dagId} ${run.state}`));
+    this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
+  }
+
+  async start(): Promise<void> {
+    const { db } = this.database;
+    if (this.roles.processor) {
+      this.processor = new DagProcessor(db, this.config);
+      this.processor.events.on('error', (error) => this.bus.emit('error', error));
+      this.processor.events.on('parsed', (reports) => {
+        for (const r of reports) {
+          if (r.error) this.log.warn({ file: r.file, line: r.error.line }, `DAG file ${r.file} failed to load: ${r.error.message}`);
+          else if (r.newVersions.length > 0) this.log.info({ file: r.file, dags: r.newVersions }, `stored new versions of ${r.newVersions.join(', ')}`);
+        }
+        this.bus.emit('runs');
+      });
+      await this.processor.refresh();
+      this.processor.start();
+    }
+    if (this.roles.scheduler && this.database.driver === 'pglite') {
+      // The embedded database belongs to this process alone: whatever an earlier
+      // process held when it died is lost now, no need to wait for its heartbeat timeout.
+      await reapLostTasks(db, this.cache, 0);
+    }
+    if (this.roles.executor) {
+      this.pool = new TaskPool({ size: this.config.parallelism });
+      this.executor = new Executor(db, this.cache, this.pool, this.bus, {
+        owner: this.owner,
+        queues: this.config.queues,
+        dagsFolder: this.config.dagsFolder,
+        heartbeatMs: this.config.heartbeatMs,
+        onlyRun: this.options.onlyRun,
+      });
+    }
+    if (this.roles.scheduler) {
+      this.scheduler = new Scheduler(db, this.cache, this.bus, {
+        pollMs: this.config.schedulerPollMs,
+        heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
+        manageRuns: this.options.onlyRun === undefined,
+      });
+    }
+    this.#listener = await listen(
+      this.database,
+      Object.values(CHANNELS),
+      (channel) => (channel === CHANNELS.work ? this.bus.emit('work') : this.bus.emit('runs')),
+      (error) => this.log.warn({ err: error }, `LISTEN connection: ${error.message}`),
+    );
+    this.scheduler?.start();
+    this.executor?.start();
+    // Safety net for the executor (the scheduler has its own timer): a lost NOTIFY costs one poll.
+    if (this.executor) this.#poll = setInterval(() => this.bus.emit('work'), this.config.schedulerPollMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#poll);
+    await this.processor?.stop();
+    await this.scheduler?.stop();
+    await this.executor?.stop(this.config.shutdownGraceMs);
+    await this.pool?.close();
+    await this.#listener?.close();
+  }
+}

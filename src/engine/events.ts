@@ -1,0 +1,27 @@
+import { EventEmitter } from 'node:events';
+import type { TaskState } from '../scheduler/trigger-rules.js';
+
+/**
+ * Lifecycle events inside one process. The scheduler and the executor wake each
+ * other through them; logging and live displays subscribe instead of being wired
+ * into the core. Between processes the same wake-ups travel as NOTIFY.
+ */
+export interface EngineEvents {
+  /** Task instances became ready to claim. */
+  work: [];
+  /** Runs were queued, triggered or finished: the scheduler has something to look at. */
+  runs: [];
+  'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string }];
+  'run:finished': [{ runRowId: string; dagId: string; state: 'success' | 'failed' }];
+  /** A result came back from a try that no longer owned its task instance. */
+  'task:refused': [{ runRowId: string; taskId: string; tryNumber: number }];
+  error: [Error];
+}
+
+export type EngineBus = EventEmitter<EngineEvents>;
+
+export function createBus(): EngineBus {
+  const bus = new EventEmitter<EngineEvents>();
+  bus.setMaxListeners(50);
+  return bus;
+}

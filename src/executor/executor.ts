@@ -1,0 +1,311 @@
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { execute } from '../db/execute.js';
+import { claimTasks, type ClaimedTask } from '../db/sql/claim-tasks.js';
+import { resolveParams } from '../dag/params.js';
+import type { EngineBus } from '../engine/events.js';
+import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
+import { finishTasks, insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.js';
+import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
+import type { TaskPool } from './pool.js';
+import type { TaskOutcome } from './protocol.js';
+
+export interface ExecutorOptions {
+  /** Identifies this process in task_instances.owner and in logs. */
+  owner: string;
+  queues: readonly string[];
+  dagsFolder: string;
+  /** How often the tasks this process holds are marked alive. */
+  heartbeatMs: number;
+  /** Most task instances claimed in one statement. Default: the pool size. */
+  batchSize?: number;
+  /** Run only the tasks of this run (`updraft dags test`). */
+  onlyRun?: string;
+}
+
+interface InFlight {
+  claim: ClaimedTask;
+  structure: DagStructure;
+  logs: LogLine[];
+}
+
+const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
+
+/**
+ * Claims ready task instances in batches and runs them in the task pool. Results are
+ * group-committed: whatever finished while the previous commit ran goes into the next
+ * one, so a busy pool commits many results per transaction and an idle one commits
+ * each at once.
+ */
+export class Executor {
+  readonly #inFlight = new Map<string, InFlight>();
+  #pending: TaskResult[] = [];
+  #committing: Promise<void> | undefined;
+  #pumping = false;
+  #pumpAgain = false;
+  #stopping = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #logFlush: NodeJS.Timeout | undefined;
+  #idle: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly cache: DagCache,
+    private readonly pool: TaskPool,
+    private readonly bus: EngineBus,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  get running(): number {
+    return this.#inFlight.size;
+  }
+
+  start(): void {
+    this.bus.on('work', this.wake);
+    this.#heartbeat = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    this.#logFlush = setInterval(() => void this.flushLogs(), 1_000);
+    this.wake();
+  }
+
+  /** Looks for work now (called on events, NOTIFY and the safety-net poll). */
+  readonly wake = (): void => {
+    void this.pump();
+  };
+
+  private async pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        const free = this.pool.size - this.#inFlight.size;
+        if (free <= 0 || this.#stopping) break;
+        const claimed = await claimTasks(this.db, this.options.owner, this.options.queues, Math.min(free, this.options.batchSize ?? this.pool.size), this.options.onlyRun);
+        if (claimed.length === 0) break;
+        await this.dispatch(claimed);
+        // A full batch suggests more is waiting.
+        if (claimed.length === free) this.#pumpAgain = true;
+      } while (this.#pumpAgain);
+    } catch (error) {
+      this.bus.emit('error', error as Error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  private async dispatch(claimed: ClaimedTask[]): Promise<void> {
+    const upstream = await this.upstreamResults(claimed);
+    await execute(
+      this.db,
+      sql`update task_instances ti set state = 'running', started_at = now(), updated_at = now()
+            from jsonb_to_recordset(${json(claimed.map((c) => ({ id: c.id, lease: c.lease })))}) as v(id uuid, lease uuid)
+           where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
+    );
+    for (const claim of claimed) {
+      const structure = await this.cache.get(claim.dag_version_id);
+      const entry: InFlight = { claim, structure, logs: [] };
+      this.#inFlight.set(claim.id, entry);
+      this.bus.emit('task:state', { runRowId: claim.run_row_id, taskId: claim.task_id, state: 'running', tryNumber: claim.try_number });
+      void this.execute(entry, upstream.get(claim.id) ?? {}).then((outcome) => this.complete(entry, outcome));
+    }
+  }
+
+  /** XComs of the claimed tasks' direct upstream tasks, one query for the batch. */
+  private async upstreamResults(claimed: ClaimedTask[]): Promise<Map<string, Record<string, unknown>>> {
+    const wanted: { ti: string; run: string; task: string }[] = [];
+    const results = new Map<string, Record<string, unknown>>();
+    for (const c of claimed) {
+      const task = (await this.cache.get(c.dag_version_id)).tasks.get(c.task_id);
+      const own: Record<string, unknown> = {};
+      // Upstream tasks that returned nothing have no XCom row: their key stays, undefined.
+      for (const up of task?.upstream ?? []) {
+        own[up] = undefined;
+        wanted.push({ ti: c.id, run: c.run_row_id, task: up });
+      }
+      results.set(c.id, own);
+    }
+    if (wanted.length === 0) return results;
+    const { rows } = await execute<{ ti: string; task: string; value: unknown }>(
+      this.db,
+      sql`select w.ti, w.task, x.value
+            from jsonb_to_recordset(${json(wanted)}) as w(ti uuid, run uuid, task text)
+            join task_instances up on up.run_id = w.run and up.task_id = w.task and up.map_index = -1
+            join xcom x on x.task_instance_id = up.id and x.key = 'return_value'`,
+    );
+    for (const row of rows) results.get(row.ti)![row.task] = row.value;
+    return results;
+  }
+
+  /** Runs one try; whatever goes wrong on this side becomes the try's failure, never a crash. */
+  private async execute(entry: InFlight, upstreamResults: Record<string, unknown>): Promise<TaskOutcome> {
+    try {
+      return await this.runInPool(entry, upstreamResults);
+    } catch (error) {
+      return { status: 'failed', error: `could not run the task: ${(error as Error).message}`, retryable: true };
+    }
+  }
+
+  private async runInPool(entry: InFlight, upstreamResults: Record<string, unknown>): Promise<TaskOutcome> {
+    const { claim, structure } = entry;
+    const task = structure.tasks.get(claim.task_id);
+    if (!task) return { status: 'failed', error: `task '${claim.task_id}' is not in this version of DAG '${structure.dagId}'`, retryable: false };
+    let params: Record<string, unknown>;
+    try {
+      params = resolveParams(structure.serialized.params, claim.conf);
+    } catch (error) {
+      return { status: 'failed', error: `the run's conf does not match the DAG's params: ${(error as Error).message}`, retryable: false };
+    }
+    return this.pool.run(
+      {
+        file: path.join(this.options.dagsFolder, structure.file),
+        fileVersion: structure.hash,
+        dagId: structure.dagId,
+        taskId: claim.task_id,
+        runId: claim.run_id,
+        taskInstanceId: claim.id,
+        logicalDate: claim.logical_date.toISOString(),
+        intervalStart: claim.interval_start.toISOString(),
+        intervalEnd: claim.interval_end.toISOString(),
+        tryNumber: claim.try_number,
+        maxTries: claim.max_tries,
+        params,
+        conf: claim.conf,
+        upstreamResults,
+      },
+      {
+        timeoutMs: task.timeoutMs,
+        onLog: (line) => entry.logs.push({ level: line.level, message: line.message, at: line.at }),
+        onPull: (taskId) => this.pull(claim, structure, taskId),
+      },
+    );
+  }
+
+  private async pull(claim: ClaimedTask, structure: DagStructure, taskId: string): Promise<unknown> {
+    if (!structure.tasks.has(taskId)) throw new Error(`DAG '${structure.dagId}' has no task '${taskId}'`);
+    const { rows } = await execute<{ value: unknown }>(
+      this.db,
+      sql`select x.value from task_instances ti join xcom x on x.task_instance_id = ti.id and x.key = 'return_value'
+           where ti.run_id = ${claim.run_row_id} and ti.task_id = ${taskId} and ti.map_index = -1`,
+    );
+    return rows[0]?.value;
+  }
+
+  private complete(entry: InFlight, outcome: TaskOutcome): void {
+    const { claim, structure } = entry;
+    // Handed back by stop(): the task instance is no longer this process's.
+    if (!this.#inFlight.has(claim.id)) return;
+    const task = structure.tasks.get(claim.task_id);
+    const now = Date.now();
+    const result: TaskResult = {
+      taskInstanceId: claim.id,
+      lease: claim.lease,
+      tryNumber: claim.try_number,
+      runRowId: claim.run_row_id,
+      taskId: claim.task_id,
+      versionId: claim.dag_version_id,
+      state: 'success',
+      logs: entry.logs,
+    };
+    if (outcome.status === 'success') result.result = outcome.result;
+    else if (outcome.status === 'skipped') {
+      result.state = 'skipped';
+      result.logs.push({ level: 'info', message: `skipped: ${outcome.reason}`, at: now });
+    } else {
+      const retry = outcome.retryable && task !== undefined && hasTriesLeft(claim.try_number, claim.max_tries);
+      result.state = retry ? 'up_for_retry' : 'failed';
+      result.error = outcome.error;
+      result.logs.push({ level: 'error', message: outcome.stack ?? outcome.error, at: now });
+      if (retry) {
+        result.nextTryAt = new Date(now + retryDelayMs(task, claim.try_number));
+        result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; retrying at ${result.nextTryAt.toISOString()}`, at: now });
+      } else if (outcome.retryable && task && claim.max_tries > 1) {
+        result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; no tries left`, at: now });
+      }
+    }
+    this.#pending.push(result);
+    void this.commit();
+  }
+
+  /** Group commit: one transaction for everything that finished meanwhile. */
+  private async commit(): Promise<void> {
+    if (this.#committing) return;
+    const run = async () => {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        this.#pending = [];
+        try {
+          const report = await finishTasks(this.db, this.cache, batch);
+          for (const r of batch) this.#inFlight.delete(r.taskInstanceId);
+          for (const c of report.changes) this.bus.emit('task:state', c);
+          for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
+          for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
+          if (report.finishedRuns.length > 0) this.bus.emit('runs');
+          // Freed slots and new work: look again without waiting for a NOTIFY.
+          this.wake();
+        } catch (error) {
+          this.bus.emit('error', error as Error);
+          this.#pending = [...batch, ...this.#pending];
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+    };
+    this.#committing = run().finally(() => {
+      this.#committing = undefined;
+      if (this.#inFlight.size === 0) this.#idle?.();
+    });
+    await this.#committing;
+  }
+
+  /** Marks every task this process holds as alive. */
+  async heartbeat(): Promise<void> {
+    if (this.#inFlight.size === 0) return;
+    try {
+      await execute(this.db, sql`update task_instances set heartbeat_at = now() where owner = ${this.options.owner} and state in ('queued', 'running')`);
+    } catch (error) {
+      this.bus.emit('error', error as Error);
+    }
+  }
+
+  /** Stores the log lines of tasks still running, so a long task's log can be read while it runs. */
+  private async flushLogs(): Promise<void> {
+    const lines = [...this.#inFlight.values()].flatMap((entry) =>
+      entry.logs.splice(0).map((l) => ({ id: entry.claim.id, try_number: entry.claim.try_number, at: new Date(l.at), level: l.level, message: l.message })),
+    );
+    if (lines.length === 0) return;
+    try {
+      await insertLogs(this.db, lines);
+    } catch (error) {
+      this.bus.emit('error', error as Error);
+    }
+  }
+
+  /**
+   * Stops claiming, lets running tries finish for up to `graceMs`, then hands the
+   * rest back: they become scheduled again without using up a try.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    this.bus.off('work', this.wake);
+    if (this.#inFlight.size > 0) {
+      await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => setTimeout(resolve, graceMs))]);
+    }
+    clearInterval(this.#heartbeat);
+    clearInterval(this.#logFlush);
+    await this.#committing;
+    const left = [...this.#inFlight.values()];
+    if (left.length > 0) {
+      await this.flushLogs();
+      await execute(
+        this.db,
+        sql`update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
+              from jsonb_to_recordset(${json(left.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
+             where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')`,
+      ).catch((error: Error) => this.bus.emit('error', error));
+      this.#inFlight.clear();
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What the main thread and a task thread say to each other about one task try.
+ * The payload and the outcome travel through piscina; everything else (logs, pulls,
+ * abort) through a MessageChannel made for the try, whose port is in the payload.
+ */
+import type { MessagePort } from 'node:worker_threads';
+
+export interface TaskPayload {
+  /** Absolute path of the DAG file. */
+  file: string;
+  /** Content hash: the file is imported as `<url>?v=<fileVersion>`, so a new version is re-imported and the same version reuses the thread's cached module. */
+  fileVersion: string;
+  dagId: string;
+  taskId: string;
+  runId: string;
+  taskInstanceId: string;
+  /** ISO dates. */
+  logicalDate: string;
+  intervalStart: string;
+  intervalEnd: string;
+  /** 1 for the first try. */
+  tryNumber: number;
+  maxTries: number;
+  /** Resolved params (conf over defaults). */
+  params: Record<string, unknown>;
+  conf: Record<string, unknown>;
+  /**
+   * XCom values of upstream tasks of this run, by task id. A key whose value is
+   * undefined means "that task returned nothing" and is answered in the thread; a
+   * missing key makes `ctx.pull` ask the main thread ('pull' message).
+   */
+  upstreamResults: Record<string, unknown>;
+  /** The thread's end of the try's channel; transferred. */
+  port: MessagePort;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Thread -> main, in the order they were posted; 'done' is always last. */
+export type WorkerMessage =
+  /** The thread has taken the try (its timeout counts from here, the import included). */
+  | { type: 'started' }
+  | { type: 'log'; level: LogLevel; message: string; at: number }
+  | { type: 'pull'; id: number; taskId: string }
+  /** Posted just before the outcome is returned: every log of the try is before it. */
+  | { type: 'done' };
+
+/** Main -> thread. */
+export type MainMessage =
+  | { type: 'pulled'; id: number; value?: unknown; error?: string }
+  /** Aborts `ctx.signal` with `reason`. */
+  | { type: 'abort'; reason: string };
+
+export type TaskOutcome =
+  /** `result` is JSON-safe, or undefined: no XCom. */
+  | { status: 'success'; result: unknown }
+  | { status: 'skipped'; reason: string }
+  | { status: 'failed'; error: string; stack?: string; retryable: boolean };

@@ -1,0 +1,79 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { dags, dagVersions } from '../db/schema.js';
+import type { TaskSettings } from '../dag/options.js';
+import { taskSettings, type SerializedDag } from '../dag/serialize.js';
+import { NotFoundError } from '../errors.js';
+import type { TaskDeps } from './run-state.js';
+
+export interface TaskNode extends TaskSettings {
+  id: string;
+  operator: string;
+  upstream: string[];
+  downstream: string[];
+}
+
+/** One stored DAG version, shaped for the scheduler: adjacency both ways, leaves, roots. */
+export interface DagStructure {
+  versionId: string;
+  /** Content hash of the version: workers import the file with it to get this code. */
+  hash: string;
+  dagRowId: string;
+  dagId: string;
+  /** Relative to the DAGs folder. */
+  file: string;
+  serialized: SerializedDag;
+  tasks: Map<string, TaskNode>;
+  roots: string[];
+  leaves: Set<string>;
+  /** For runState's deadlock check. */
+  deps: Map<string, TaskDeps>;
+}
+
+export function structureOf(row: { versionId: string; hash: string; dagRowId: string; dagId: string; file: string; serialized: SerializedDag }): DagStructure {
+  const { serialized } = row;
+  const tasks = new Map<string, TaskNode>();
+  for (const t of serialized.tasks) tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, upstream: [], downstream: [] });
+  for (const [up, down] of serialized.edges) {
+    tasks.get(up)!.downstream.push(down);
+    tasks.get(down)!.upstream.push(up);
+  }
+  const nodes = [...tasks.values()];
+  return {
+    ...row,
+    tasks,
+    roots: nodes.filter((t) => t.upstream.length === 0).map((t) => t.id),
+    leaves: new Set(nodes.filter((t) => t.downstream.length === 0).map((t) => t.id)),
+    deps: new Map(nodes.map((t) => [t.id, { upstream: t.upstream, triggerRule: t.triggerRule }])),
+  };
+}
+
+const MAX_ENTRIES = 512;
+
+/** Stored DAG versions never change, so each is read and shaped once per process. */
+export class DagCache {
+  readonly #entries = new Map<string, Promise<DagStructure>>();
+
+  constructor(private readonly db: Db) {}
+
+  get(versionId: string): Promise<DagStructure> {
+    let entry = this.#entries.get(versionId);
+    if (!entry) {
+      if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+      entry = this.load(versionId);
+      entry.catch(() => this.#entries.delete(versionId));
+      this.#entries.set(versionId, entry);
+    }
+    return entry;
+  }
+
+  private async load(versionId: string): Promise<DagStructure> {
+    const [row] = await this.db
+      .select({ versionId: dagVersions.id, hash: dagVersions.hash, serialized: dagVersions.serialized, dagRowId: dags.id, dagId: dags.dagId, file: dags.file })
+      .from(dagVersions)
+      .innerJoin(dags, eq(dags.id, dagVersions.dagId))
+      .where(eq(dagVersions.id, versionId));
+    if (!row) throw new NotFoundError(`no stored DAG version ${versionId}`);
+    return structureOf({ ...row, serialized: row.serialized as SerializedDag });
+  }
+}

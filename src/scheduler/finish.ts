@@ -1,0 +1,200 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { execute, type Tx } from '../db/execute.js';
+import type { DagCache, DagStructure } from './dag-cache.js';
+import { runState } from './run-state.js';
+import { countUpstream, decide, type TaskState } from './trigger-rules.js';
+
+export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry';
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  at: number;
+}
+
+/** The end of one try, as reported by whoever ran it. */
+export interface TaskResult {
+  taskInstanceId: string;
+  /** The claim's fencing token and try: a result is accepted only while both still hold. */
+  lease: string;
+  tryNumber: number;
+  runRowId: string;
+  taskId: string;
+  versionId: string;
+  state: FinalState;
+  error?: string;
+  /** With up_for_retry: when the next try may start. */
+  nextTryAt?: Date;
+  /** The XCom; undefined stores none. */
+  result?: unknown;
+  logs: LogLine[];
+}
+
+/** A task instance whose state changed, for live displays. */
+export interface StateChange {
+  runRowId: string;
+  taskId: string;
+  state: TaskState;
+}
+
+export interface FinishReport {
+  refused: TaskResult[];
+  changes: StateChange[];
+  /** Task instances made ready by these results. */
+  scheduled: number;
+  finishedRuns: { runRowId: string; dagId: string; state: 'success' | 'failed' }[];
+}
+
+const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
+
+/**
+ * Records the ends of many tries in one transaction: states (fenced by lease and try
+ * number), XComs, log lines; then evaluates only the downstream tasks of what
+ * changed, cascading skips and upstream failures, and ends runs whose tasks are all
+ * done. The runs involved are locked first, so two processes finishing tasks of the
+ * same run cannot both miss a join that needs both of them.
+ */
+export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[]): Promise<FinishReport> {
+  if (results.length === 0) return { refused: [], changes: [], scheduled: 0, finishedRuns: [] };
+  return db.transaction(async (tx) => {
+    const runIds = [...new Set(results.map((r) => r.runRowId))].sort();
+    await execute(tx, sql`select id from dag_runs where id in (select value::uuid from jsonb_array_elements_text(${json(runIds)})) order by id for update`);
+
+    const { rows: accepted } = await execute<{ id: string }>(
+      tx,
+      sql`update task_instances ti
+             set state = v.state::task_state, ended_at = now(), error = v.error, next_try_at = v.next_try_at,
+                 owner = null, updated_at = now()
+            from jsonb_to_recordset(${json(
+              results.map((r) => ({ id: r.taskInstanceId, lease: r.lease, try_number: r.tryNumber, state: r.state, error: r.error ?? null, next_try_at: r.nextTryAt ?? null })),
+            )}) as v(id uuid, lease uuid, try_number int, state text, error text, next_try_at timestamptz)
+           where ti.id = v.id and ti.lease = v.lease and ti.try_number = v.try_number and ti.state in ('queued', 'running')
+          returning ti.id`,
+    );
+    const acceptedIds = new Set(accepted.map((r) => r.id));
+    const refused = results.filter((r) => !acceptedIds.has(r.taskInstanceId));
+    const kept = results.filter((r) => acceptedIds.has(r.taskInstanceId));
+
+    const xcoms = kept.filter((r) => r.result !== undefined).map((r) => ({ id: r.taskInstanceId, value: r.result }));
+    if (xcoms.length > 0) {
+      await execute(
+        tx,
+        sql`insert into xcom (task_instance_id, value)
+            select v.id, v.value from jsonb_to_recordset(${json(xcoms)}) as v(id uuid, value jsonb)
+            on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()`,
+      );
+    }
+    const logs = results.flatMap((r) => {
+      const lines = r.logs.map((l) => ({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(l.at), level: l.level, message: l.message }));
+      if (!acceptedIds.has(r.taskInstanceId)) {
+        lines.push({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(), level: 'warn', message: `result of try ${r.tryNumber} (${r.state}) refused: this try no longer owns the task instance` });
+      }
+      return lines;
+    });
+    if (logs.length > 0) await insertLogs(tx, logs);
+
+    const report: FinishReport = { refused, changes: kept.map((r) => ({ runRowId: r.runRowId, taskId: r.taskId, state: r.state })), scheduled: 0, finishedRuns: [] };
+    const byRun = new Map<string, TaskResult[]>();
+    for (const r of kept) byRun.set(r.runRowId, [...(byRun.get(r.runRowId) ?? []), r]);
+    for (const [runRowId, runResults] of byRun) {
+      const structure = await cache.get(runResults[0]!.versionId);
+      const changes = await evaluateDownstream(tx, runRowId, structure, new Map(runResults.map((r) => [r.taskId, r.state])));
+      report.changes.push(...changes);
+      const scheduled = changes.filter((c) => c.state === 'scheduled').length;
+      report.scheduled += scheduled;
+      // A run with newly scheduled tasks cannot be over yet.
+      if (scheduled === 0) {
+        const state = await finishRunIfDone(tx, runRowId, structure);
+        if (state) report.finishedRuns.push({ runRowId, dagId: structure.dagId, state });
+      }
+    }
+    if (report.scheduled > 0) await execute(tx, sql`select pg_notify('updraft_work', '')`);
+    else if (report.finishedRuns.length > 0) await execute(tx, sql`select pg_notify('updraft_runs', '')`);
+    return report;
+  });
+}
+
+export async function insertLogs(tx: Tx | Db, lines: { id: string; try_number: number; at: Date; level: string; message: string }[]): Promise<void> {
+  await execute(
+    tx,
+    sql`insert into task_logs (task_instance_id, try_number, at, level, message)
+        select v.id, v.try_number, v.at, v.level, v.message
+          from jsonb_to_recordset(${json(lines)}) as v(id uuid, try_number int, at timestamptz, level text, message text)`,
+  );
+}
+
+const READY: ReadonlySet<TaskState | null> = new Set(['success', 'skipped', 'failed', 'upstream_failed', 'removed']);
+
+/**
+ * Decides the tasks downstream of `changed` that are still in state none, and
+ * their downstream in turn when they are skipped or upstream_failed. Reads only
+ * the states it needs, never the whole run.
+ */
+export async function evaluateDownstream(tx: Tx, runRowId: string, structure: DagStructure, changed: Map<string, TaskState | null>): Promise<StateChange[]> {
+  const known = new Map(changed);
+  const updates: StateChange[] = [];
+  let pending = new Set([...changed.keys()].flatMap((id) => structure.tasks.get(id)?.downstream ?? []));
+  while (pending.size > 0) {
+    const missing = new Set<string>();
+    for (const id of pending) {
+      if (!known.has(id)) missing.add(id);
+      for (const up of structure.tasks.get(id)!.upstream) if (!known.has(up)) missing.add(up);
+    }
+    if (missing.size > 0) {
+      const { rows } = await execute<{ task_id: string; state: TaskState | null }>(
+        tx,
+        sql`select task_id, state from task_instances
+             where run_id = ${runRowId} and task_id in (select jsonb_array_elements_text(${json([...missing])}))`,
+      );
+      for (const row of rows) known.set(row.task_id, row.state);
+    }
+    const next = new Set<string>();
+    for (const id of pending) {
+      if (known.get(id) !== null) continue;
+      const task = structure.tasks.get(id)!;
+      const decision = decide(task.triggerRule, countUpstream(task.upstream.map((up) => known.get(up) ?? null)));
+      if (decision === 'wait') continue;
+      const state: TaskState = decision === 'run' ? 'scheduled' : decision === 'skip' ? 'skipped' : 'upstream_failed';
+      known.set(id, state);
+      updates.push({ runRowId, taskId: id, state });
+      if (READY.has(state)) for (const down of task.downstream) next.add(down);
+    }
+    pending = next;
+  }
+  if (updates.length > 0) {
+    await execute(
+      tx,
+      sql`update task_instances ti
+             set state = u.state::task_state, updated_at = now(),
+                 scheduled_at = case when u.state = 'scheduled' then now() else ti.scheduled_at end,
+                 ended_at = case when u.state = 'scheduled' then ti.ended_at else now() end
+            from jsonb_to_recordset(${json(updates.map((u) => ({ task_id: u.taskId, state: u.state })))}) as u(task_id text, state text)
+           where ti.run_id = ${runRowId} and ti.task_id = u.task_id and ti.state is null`,
+    );
+  }
+  return updates;
+}
+
+/** Ends the run when its tasks are all done (or can never move again), as Airflow derives it. */
+async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<'success' | 'failed' | null> {
+  const { rows } = await execute<{ unfinished: number; moving: number; failed_leaves: number }>(
+    tx,
+    sql`select count(*) filter (where state is null or state in ('scheduled', 'queued', 'running', 'up_for_retry'))::int as unfinished,
+               count(*) filter (where state in ('scheduled', 'queued', 'running', 'up_for_retry'))::int as moving,
+               count(*) filter (where state in ('failed', 'upstream_failed')
+                                  and task_id in (select jsonb_array_elements_text(${json([...structure.leaves])})))::int as failed_leaves
+          from task_instances where run_id = ${runRowId}`,
+  );
+  const { unfinished, moving, failed_leaves } = rows[0]!;
+  let state: 'success' | 'failed' | null = null;
+  if (unfinished === 0) state = failed_leaves > 0 ? 'failed' : 'success';
+  else if (moving === 0) {
+    // Nothing can move by itself: either a deadlock, or tasks waiting on a decision.
+    const { rows: all } = await execute<{ task_id: string; state: TaskState | null }>(tx, sql`select task_id, state from task_instances where run_id = ${runRowId}`);
+    const derived = runState(all.map((t) => ({ taskId: t.task_id, state: t.state })), structure.leaves, structure.deps);
+    if (derived !== 'running') state = derived;
+  }
+  if (state) await execute(tx, sql`update dag_runs set state = ${state}, ended_at = now() where id = ${runRowId} and state = 'running'`);
+  return state;
+}

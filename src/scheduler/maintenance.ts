@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { execute, toDate } from '../db/execute.js';
+import { formatDuration } from '../util/duration.js';
+import type { DagCache } from './dag-cache.js';
+import { finishTasks, type FinishReport, type TaskResult } from './finish.js';
+import { hasTriesLeft, retryDelayMs } from './retry.js';
+
+/**
+ * Makes up_for_retry tasks whose delay has passed ready again, and tells when the
+ * next one is due. Retry times live in the database, so they survive a restart.
+ */
+export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRetryAt: Date | null }> {
+  return db.transaction(async (tx) => {
+    const { rowCount } = await execute(
+      tx,
+      sql`update task_instances set state = 'scheduled', scheduled_at = now(), next_try_at = null, updated_at = now()
+           where state = 'up_for_retry' and next_try_at <= now()`,
+    );
+    if (rowCount > 0) await execute(tx, sql`select pg_notify('updraft_work', '')`);
+    const { rows } = await execute<{ next: Date | null }>(tx, sql`select min(next_try_at) as next from task_instances where state = 'up_for_retry'`);
+    return { promoted: rowCount, nextRetryAt: toDate(rows[0]?.next ?? null) };
+  });
+}
+
+/**
+ * Fails or retries (by their retry policy) the claimed and running tasks whose owner
+ * stopped heartbeating for `timeoutMs`: a killed worker's tasks do not stay running
+ * forever. The results go through finishTasks, fenced like any other: a worker that
+ * finished meanwhile wins.
+ */
+export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date()): Promise<FinishReport | null> {
+  const { rows } = await execute<{ id: string; lease: string; try_number: number; max_tries: number; run_id: string; task_id: string; owner: string | null; dag_version_id: string }>(
+    db,
+    sql`select ti.id, ti.lease, ti.try_number, ti.max_tries, ti.run_id, ti.task_id, ti.owner, r.dag_version_id
+          from task_instances ti join dag_runs r on r.id = ti.run_id
+         where ti.state in ('queued', 'running') and ti.heartbeat_at < ${new Date(now.getTime() - timeoutMs)}
+         limit 500`,
+  );
+  if (rows.length === 0) return null;
+  const results: TaskResult[] = [];
+  for (const row of rows) {
+    const task = (await cache.get(row.dag_version_id)).tasks.get(row.task_id);
+    const retry = task !== undefined && hasTriesLeft(row.try_number, row.max_tries);
+    const message = `no heartbeat from ${row.owner ?? 'its worker'} for ${formatDuration(timeoutMs)}: the worker died or lost the database`;
+    results.push({
+      taskInstanceId: row.id,
+      lease: row.lease,
+      tryNumber: row.try_number,
+      runRowId: row.run_id,
+      taskId: row.task_id,
+      versionId: row.dag_version_id,
+      state: retry ? 'up_for_retry' : 'failed',
+      nextTryAt: retry ? new Date(now.getTime() + retryDelayMs(task, row.try_number)) : undefined,
+      error: message,
+      logs: [{ level: 'error', message, at: now.getTime() }],
+    });
+  }
+  return finishTasks(db, cache, results);
+}

@@ -1,0 +1,105 @@
+import type { Db } from '../db/client.js';
+import type { EngineBus } from '../engine/events.js';
+import type { DagCache } from './dag-cache.js';
+import { promoteRetries, reapLostTasks } from './maintenance.js';
+import { createDueRuns } from './runs.js';
+import { startQueuedRuns } from './start-runs.js';
+
+export interface SchedulerOptions {
+  /** Safety-net poll: the loop runs at least this often even if no event arrives. */
+  pollMs: number;
+  /** Claimed or running tasks without a heartbeat for this long are failed or retried. */
+  heartbeatTimeoutMs: number;
+  /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
+  manageRuns?: boolean;
+}
+
+/**
+ * The scheduling loop: creates due runs, starts queued runs, makes retries ready and
+ * reaps tasks of dead workers. It runs when something happens (a run finished or was
+ * triggered, a DAG changed, a NOTIFY from another process), at the next known due
+ * time (a schedule interval ends, a retry delay passes), and at the slow safety-net
+ * poll, never in a tight loop. Task readiness is not decided here: finishing a task
+ * evaluates its downstream tasks right away (finishTasks).
+ */
+export class Scheduler {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = true;
+
+  constructor(
+    private readonly db: Db,
+    private readonly cache: DagCache,
+    private readonly bus: EngineBus,
+    private readonly options: SchedulerOptions,
+  ) {}
+
+  start(): void {
+    this.#stopped = false;
+    this.bus.on('runs', this.wake);
+    this.bus.on('task:state', this.onTaskState);
+    this.wake();
+  }
+
+  // A new retry may be due before the next known wake-up.
+  private readonly onTaskState = ({ state }: { state: string }): void => {
+    if (state === 'up_for_retry') this.wake();
+  };
+
+  readonly wake = (): void => {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.loop().finally(() => (this.#running = undefined));
+  };
+
+  private async loop(): Promise<void> {
+    do {
+      this.#again = false;
+      clearTimeout(this.#timer);
+      let nextAt = Date.now() + this.options.pollMs;
+      try {
+        nextAt = Math.min(nextAt, await this.tick(new Date()));
+      } catch (error) {
+        this.bus.emit('error', error as Error);
+      }
+      if (!this.#stopped) this.#timer = setTimeout(this.wake, Math.max(0, nextAt - Date.now()));
+    } while (this.#again && !this.#stopped);
+  }
+
+  /** One pass; returns when the next pass is due at the latest (epoch ms). */
+  async tick(now: Date): Promise<number> {
+    let nextAt = Number.POSITIVE_INFINITY;
+    if (this.options.manageRuns ?? true) {
+      const created = await createDueRuns(this.db, now);
+      if (created.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
+      const started = await startQueuedRuns(this.db, this.cache, now);
+      for (const run of started) for (const taskId of run.scheduled) this.bus.emit('task:state', { runRowId: run.id, taskId, state: 'scheduled' });
+      if (started.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
+    }
+
+    const retries = await promoteRetries(this.db);
+    if (retries.promoted > 0) this.bus.emit('work');
+    if (retries.nextRetryAt) nextAt = Math.min(nextAt, retries.nextRetryAt.getTime());
+
+    const reaped = await reapLostTasks(this.db, this.cache, this.options.heartbeatTimeoutMs, now);
+    if (reaped) {
+      for (const c of reaped.changes) this.bus.emit('task:state', c);
+      for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);
+      if (reaped.scheduled > 0) this.bus.emit('work');
+      if (reaped.finishedRuns.length > 0) this.#again = true;
+    }
+    return nextAt;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.bus.off('runs', this.wake);
+    this.bus.off('task:state', this.onTaskState);
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

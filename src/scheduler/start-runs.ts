@@ -1,0 +1,71 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { execute } from '../db/execute.js';
+import type { Tx } from '../db/execute.js';
+import type { DagCache, DagStructure } from './dag-cache.js';
+
+export interface StartedRun {
+  id: string;
+  dagId: string;
+  /** Root tasks made ready. */
+  scheduled: string[];
+}
+
+/**
+ * Moves queued runs of unpaused DAGs to running, oldest logical date first, within
+ * each DAG's maxActiveRuns, and creates their task instances: roots scheduled, the
+ * rest waiting for their upstream tasks.
+ */
+export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[]> {
+  return db.transaction(async (tx) => {
+    const { rows } = await execute<{ id: string; dag_row_id: string; dag_version_id: string; max_active_runs: number; running: number }>(
+      tx,
+      sql`select r.id, r.dag_id as dag_row_id, r.dag_version_id, d.max_active_runs,
+                 (select count(*)::int from dag_runs x where x.dag_id = r.dag_id and x.state = 'running') as running
+            from dag_runs r join dags d on d.id = r.dag_id
+           where r.state = 'queued' and not d.is_paused
+           order by r.logical_date, r.id
+           limit 200
+             for update of r skip locked`,
+    );
+    const started: StartedRun[] = [];
+    const startedPerDag = new Map<string, number>();
+    for (const run of rows) {
+      const already = startedPerDag.get(run.dag_row_id) ?? 0;
+      if (run.running + already >= run.max_active_runs) continue;
+      startedPerDag.set(run.dag_row_id, already + 1);
+      const structure = await cache.get(run.dag_version_id);
+      const scheduled = await createTaskInstances(tx, run.id, structure, now);
+      started.push({ id: run.id, dagId: structure.dagId, scheduled });
+    }
+    if (started.length > 0) {
+      await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where id in (select (jsonb_array_elements_text(${JSON.stringify(started.map((r) => r.id))}::jsonb))::uuid)`);
+      if (started.some((r) => r.scheduled.length > 0)) await execute(tx, sql`select pg_notify('updraft_work', '')`);
+    }
+    return started;
+  });
+}
+
+/** Inserts one task instance per task of the run's DAG version; returns the ids of those scheduled (the roots). */
+export async function createTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date): Promise<string[]> {
+  const roots = new Set(structure.roots);
+  const tasks = [...structure.tasks.values()].map((t) => ({
+    task_id: t.id,
+    state: roots.has(t.id) ? 'scheduled' : null,
+    max_tries: t.retries + 1,
+    priority: t.priority,
+    pool: t.pool,
+    queue: t.queue,
+    operator: t.operator,
+  }));
+  await execute(
+    tx,
+    sql`insert into task_instances (run_id, dag_id, task_id, state, max_tries, priority, pool, queue, operator, scheduled_at)
+        select ${runId}::uuid, ${structure.dagRowId}::uuid, t.task_id, t.state::task_state, t.max_tries, t.priority, t.pool, t.queue, t.operator,
+               case when t.state = 'scheduled' then ${now}::timestamptz end
+          from jsonb_to_recordset(${JSON.stringify(tasks)}::jsonb)
+               as t(task_id text, state text, max_tries int, priority int, pool text, queue text, operator text)
+        on conflict (run_id, task_id, map_index) do nothing`,
+  );
+  return structure.roots;
+}
