@@ -9,16 +9,16 @@
  * (coldThreadStartMs) and each timed run begins with a ready thread, as in a
  * running scheduler.
  *
- *   npm run bench:parse                      # embedded PGlite in a temp dir
- *   DATABASE_URL=postgres://... npm run bench:parse
+ *   npm run bench:parse                         # embedded PGlite in a temp dir
+ *   BENCH_DRIVER=postgres npm run bench:parse   # a new database on the local PostgreSQL (BENCH_ADMIN_URL)
  *   BENCH_TASKS=1000 BENCH_RUNS=5 npm run bench:parse
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '../src/db/client.js';
 import { parseDagFile, parseThreadReady } from '../src/processor/parse.js';
 import { storeParsedFiles } from '../src/processor/store.js';
+import { benchDatabase } from './lib/database.js';
 import { machineLine, median } from './lib/machine.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
@@ -42,7 +42,8 @@ function generateDagSource(tasks: number): string {
 const dir = await mkdtemp(path.join(os.tmpdir(), 'updraft-bench-parse-'));
 const dagsFolder = path.join(dir, 'dags');
 const file = path.join(dagsFolder, 'bench_parse.ts');
-const database = await openDatabase({ databaseUrl: process.env.DATABASE_URL, home: path.join(dir, 'home') });
+const bench = await benchDatabase();
+const { database } = bench;
 try {
   await import('node:fs/promises').then((fs) => fs.mkdir(dagsFolder));
   await writeFile(path.join(dagsFolder, 'package.json'), '{ "type": "module" }\n');
@@ -74,7 +75,8 @@ try {
   }
 
   console.log(`bench/parse: ${TASKS} tasks, ${RUNS} runs, median (min-max) in ms`);
-  console.log(machineLine({ database: database.driver }));
+  console.log(machineLine());
+  console.log(`database: ${await bench.describe()}`);
   console.log(`  coldThreadStartMs ${coldThreadStartMs.toFixed(1)} (once per thread, started ahead of need)`);
   for (const key of Object.keys(rows[0]!)) {
     const values = rows.map((r) => r[key]!);
@@ -82,6 +84,6 @@ try {
     console.log(`  ${key.padEnd(14)} ${fmt(median(values)).padStart(8)}  (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`);
   }
 } finally {
-  await database.close();
+  await bench.dispose();
   await rm(dir, { recursive: true, force: true });
 }

@@ -14,6 +14,7 @@ export default dag(
       dryRun: { type: 'boolean', default: false },
     },
     tags: ['example', 'manual'],
+    pausedAtCreation: false, // an example: triggered runs start at once
   },
   (t) => {
     const prepare = t.task('prepare', async (ctx) => {

@@ -18,6 +18,7 @@ export default dag(
     maxActiveRuns: 1,
     defaults: { retries: 2, retryDelay: '30s', retryBackoff: true, maxRetryDelay: '10m', timeout: '10m' },
     tags: ['sales', 'example'],
+    pausedAtCreation: false, // an example: runs as soon as Updraft starts
     owner: 'data-eng',
   },
   (t) => {

@@ -16,6 +16,7 @@ export default dag(
     maxActiveTasks: 4,
     defaults: { retries: 1, retryDelay: '1m', timeout: '5m' },
     tags: ['example'],
+    pausedAtCreation: false, // an example: runs as soon as Updraft starts
   },
   (t) => {
     const start = t.task('list_sources', async () => ({ regions: [...REGIONS] }));

@@ -66,6 +66,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
+  const heartbeatMs = e.UPDRAFT_HEARTBEAT_INTERVAL ?? 5_000;
+  const heartbeatTimeoutMs = e.UPDRAFT_HEARTBEAT_TIMEOUT ?? Math.max(30_000, heartbeatMs * 3);
+  if (heartbeatMs * 2 > heartbeatTimeoutMs) {
+    throw new ConfigError(
+      `invalid environment: UPDRAFT_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs} ms) must be at least twice UPDRAFT_HEARTBEAT_INTERVAL (${heartbeatMs} ms), or live tasks would be reaped`,
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     home: path.resolve(cwd, e.UPDRAFT_HOME ?? '.updraft'),
@@ -76,8 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.UPDRAFT_LOG_LEVEL ?? 'info',
     parallelism: e.UPDRAFT_PARALLELISM ?? os.availableParallelism(),
     queues: e.UPDRAFT_QUEUES ?? ['default'],
-    heartbeatMs: e.UPDRAFT_HEARTBEAT_INTERVAL ?? 5_000,
-    heartbeatTimeoutMs: e.UPDRAFT_HEARTBEAT_TIMEOUT ?? 30_000,
+    heartbeatMs,
+    heartbeatTimeoutMs,
     schedulerPollMs: e.UPDRAFT_SCHEDULER_POLL_INTERVAL ?? 5_000,
     shutdownGraceMs: e.UPDRAFT_SHUTDOWN_GRACE ?? 30_000,
     host: e.UPDRAFT_HOST ?? '127.0.0.1',

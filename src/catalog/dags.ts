@@ -1,4 +1,4 @@
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { auditLog, dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
@@ -72,6 +72,8 @@ export async function setPaused(db: Db, dagId: string, paused: boolean, actor: s
     if (row.isPaused === paused) return false;
     await tx.update(dags).set({ isPaused: paused }).where(eq(dags.id, row.id));
     await tx.insert(auditLog).values({ actor, action: paused ? 'dag.pause' : 'dag.unpause', dagId });
+    // Schedulers act on an unpause at once instead of at their next poll.
+    await tx.execute(sql`select pg_notify('updraft_dags', ${dagId})`);
     return true;
   });
 }

@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { UpdraftError } from '../errors.js';
 import { registerDagsCommands } from './commands/dags.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerRunsCommands } from './commands/runs.js';
 import { registerServeCommands } from './commands/serve.js';
+import { registerTasksCommands } from './commands/tasks.js';
 
 /** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
 const program = new Command('updraft')
@@ -13,6 +15,8 @@ const program = new Command('updraft')
 registerServeCommands(program);
 registerDbCommands(program);
 registerDagsCommands(program);
+registerRunsCommands(program);
+registerTasksCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,3 +1,5 @@
+import { DateTime } from 'luxon';
+
 /** Plain aligned columns for terminal output. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -11,4 +13,14 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** An instant in a DAG's timezone, with its offset: '2030-03-28T06:30:00+01:00'. */
+export function inZone(date: Date, zone: string): string {
+  return DateTime.fromJSDate(date, { zone }).toISO({ suppressMilliseconds: true }) ?? date.toISOString();
+}
+
+/** One task log line as `tasks logs` and `tasks test` print it: '<ISO time> <LEVEL> <message>'. */
+export function formatLogLine(at: Date, level: string, message: string): string {
+  return `${at.toISOString()} ${level.toUpperCase()} ${message}`;
 }

@@ -31,6 +31,7 @@ export interface CompiledDagOptions {
   tags: string[];
   description: string | null;
   owner: string | null;
+  pausedAtCreation: boolean | null;
   params: ParamsSpec;
   /** Task settings every task starts from. */
   defaults: TaskSettings;
@@ -70,6 +71,7 @@ const dagOptionsSchema = z.strictObject({
   tags: z.array(z.string().min(1)).optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
+  pausedAtCreation: z.boolean().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -137,6 +139,7 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     tags: o.tags ?? [],
     description: o.description ?? null,
     owner: o.owner ?? null,
+    pausedAtCreation: o.pausedAtCreation ?? null,
     params,
     defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
   };

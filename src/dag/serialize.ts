@@ -32,6 +32,8 @@ export interface SerializedDag {
   tags: string[];
   description: string | null;
   owner: string | null;
+  /** null: the installation's default (UPDRAFT_DAGS_PAUSED_AT_CREATION). */
+  pausedAtCreation: boolean | null;
   params: ParamsSpec;
   /** Settings of every task unless the task says otherwise. */
   taskDefaults: TaskSettings;
@@ -70,6 +72,7 @@ export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDa
     tags: options.tags,
     description: options.description,
     owner: options.owner,
+    pausedAtCreation: options.pausedAtCreation,
     params: options.params,
     taskDefaults: options.defaults,
   };

@@ -93,6 +93,8 @@ export interface DagOptions<P extends ParamsSpec = ParamsSpec> {
   tags?: string[];
   description?: string;
   owner?: string;
+  /** Whether the DAG starts paused when it first appears (Airflow's is_paused_upon_creation). Default: UPDRAFT_DAGS_PAUSED_AT_CREATION (true). */
+  pausedAtCreation?: boolean;
   /** Typed params; a run's conf overrides their defaults and is checked against them. */
   params?: P;
 }

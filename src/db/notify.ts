@@ -4,7 +4,7 @@ import { quoteIdent } from './quote.js';
 
 /** NOTIFY channels. A notification is a hint to look at the database, never the data itself. */
 export const CHANNELS = {
-  /** Task instances became ready to claim. */
+  /** Task instances became ready to claim; payload 'runs' when runs also ended (one NOTIFY per transaction). */
   work: 'updraft_work',
   /** Runs were queued, triggered or finished: the scheduler has something to do. */
   runs: 'updraft_runs',
@@ -21,10 +21,15 @@ export interface Listener {
  * reconnects with backoff; after a reconnect every channel's handler is called once,
  * since notifications sent meanwhile were lost (the database rows are the truth).
  */
-export async function listen(database: Database, channels: readonly string[], onNotify: (channel: string) => void, onError: (error: Error) => void = () => {}): Promise<Listener> {
+export async function listen(
+  database: Database,
+  channels: readonly string[],
+  onNotify: (channel: string, payload: string) => void,
+  onError: (error: Error) => void = () => {},
+): Promise<Listener> {
   if (database.pglite) {
     const pglite = database.pglite;
-    const unsubscribe = await Promise.all(channels.map((channel) => pglite.listen(channel, () => onNotify(channel))));
+    const unsubscribe = await Promise.all(channels.map((channel) => pglite.listen(channel, (payload) => onNotify(channel, payload))));
     return { close: async () => void (await Promise.all(unsubscribe.map((u) => u()))) };
   }
   const options = database.pool!.options;
@@ -33,7 +38,7 @@ export async function listen(database: Database, channels: readonly string[], on
   let delay = 100;
   const connect = async (): Promise<void> => {
     const next = new pg.Client(options as pg.ClientConfig);
-    next.on('notification', (message) => onNotify(message.channel));
+    next.on('notification', (message) => onNotify(message.channel, message.payload ?? ''));
     next.on('error', (error) => {
       onError(error);
       void reconnect(next);
@@ -54,7 +59,7 @@ export async function listen(database: Database, channels: readonly string[], on
       delay = Math.min(delay * 2, 5_000);
       try {
         await connect();
-        for (const channel of channels) onNotify(channel);
+        for (const channel of channels) onNotify(channel, '');
         return;
       } catch (error) {
         onError(error as Error);

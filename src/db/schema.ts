@@ -181,6 +181,10 @@ export const taskInstances = pgTable(
     index('task_instances_claimable_idx')
       .on(t.priority.desc(), t.scheduledAt)
       .where(sql`${t.state} = 'scheduled'`),
+    // "Is this run done?" looks for any unfinished task of the run: one index probe.
+    index('task_instances_unfinished_idx')
+      .on(t.runId)
+      .where(sql`${t.state} is null or ${t.state} in ('scheduled', 'queued', 'running', 'up_for_retry')`),
     // Claims count the slots in use per pool and per DAG.
     index('task_instances_active_pool_idx')
       .on(t.pool)

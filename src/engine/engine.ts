@@ -100,7 +100,10 @@ export class Engine {
     this.#listener = await listen(
       this.database,
       Object.values(CHANNELS),
-      (channel) => (channel === CHANNELS.work ? this.bus.emit('work') : this.bus.emit('runs')),
+      (channel, payload) => {
+        if (channel === CHANNELS.work) this.bus.emit('work');
+        if (channel !== CHANNELS.work || payload === 'runs') this.bus.emit('runs');
+      },
       (error) => this.log.warn({ err: error }, `LISTEN connection: ${error.message}`),
     );
     this.scheduler?.start();

@@ -18,8 +18,12 @@ export interface ExecutorOptions {
   dagsFolder: string;
   /** How often the tasks this process holds are marked alive. */
   heartbeatMs: number;
-  /** Most task instances claimed in one statement. Default: the pool size. */
-  batchSize?: number;
+  /**
+   * Task instances held at once: running, plus claimed and waiting for a thread.
+   * Default 64 per thread: claims and completions then move in batches instead of
+   * one task per round trip (bench/engine, docs/performance.md).
+   */
+  maxInFlight?: number;
   /** Run only the tasks of this run (`updraft dags test`). */
   onlyRun?: string;
 }
@@ -28,6 +32,8 @@ interface InFlight {
   claim: ClaimedTask;
   structure: DagStructure;
   logs: LogLine[];
+  /** When its thread took it (epoch ms). */
+  startedAt?: number;
 }
 
 const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
@@ -39,6 +45,11 @@ const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
  * each at once.
  */
 export class Executor {
+  /**
+   * Tries running here, by lease: two tries of one task instance can be here at once
+   * (the reaper gave the instance to a new try while the old one still ran), and each
+   * must end on its own, the old one refused.
+   */
   readonly #inFlight = new Map<string, InFlight>();
   #pending: TaskResult[] = [];
   #committing: Promise<void> | undefined;
@@ -48,6 +59,14 @@ export class Executor {
   #heartbeat: NodeJS.Timeout | undefined;
   #logFlush: NodeJS.Timeout | undefined;
   #idle: (() => void) | undefined;
+  readonly #toMarkRunning = new Set<InFlight>();
+  #markTimer: NodeJS.Timeout | undefined;
+  /**
+   * Claimed tries waiting for a thread, highest priority first. They are handed to the
+   * pool only when a thread is free: piscina's own queue is not FIFO (it rotates tries
+   * it cannot start at once), so queued there they would start in any order.
+   */
+  readonly #waiting: { entry: InFlight; upstream: Record<string, unknown> }[] = [];
 
   constructor(
     private readonly db: Db,
@@ -59,6 +78,14 @@ export class Executor {
 
   get running(): number {
     return this.#inFlight.size;
+  }
+
+  private get capacity(): number {
+    return (this.options.maxInFlight ?? this.pool.size * 64) - this.#inFlight.size;
+  }
+
+  private claimRequest(limit: number) {
+    return { owner: this.options.owner, queues: this.options.queues, limit, onlyRun: this.options.onlyRun };
   }
 
   start(): void {
@@ -82,12 +109,12 @@ export class Executor {
     try {
       do {
         this.#pumpAgain = false;
-        const free = this.pool.size - this.#inFlight.size;
+        const free = this.capacity;
+        // Full: a finishing task wakes us again.
         if (free <= 0 || this.#stopping) break;
-        const claimed = await claimTasks(this.db, this.options.owner, this.options.queues, Math.min(free, this.options.batchSize ?? this.pool.size), this.options.onlyRun);
-        if (claimed.length === 0) break;
-        await this.dispatch(claimed);
-        // A full batch suggests more is waiting.
+        const claimed = await claimTasks(this.db, this.claimRequest(free));
+        if (claimed.length > 0) await this.dispatch(claimed);
+        // A full batch suggests more is waiting; a wake-up during the claim may have found nothing yet.
         if (claimed.length === free) this.#pumpAgain = true;
       } while (this.#pumpAgain);
     } catch (error) {
@@ -99,18 +126,54 @@ export class Executor {
 
   private async dispatch(claimed: ClaimedTask[]): Promise<void> {
     const upstream = await this.upstreamResults(claimed);
-    await execute(
-      this.db,
-      sql`update task_instances ti set state = 'running', started_at = now(), updated_at = now()
-            from jsonb_to_recordset(${json(claimed.map((c) => ({ id: c.id, lease: c.lease })))}) as v(id uuid, lease uuid)
-           where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
-    );
     for (const claim of claimed) {
       const structure = await this.cache.get(claim.dag_version_id);
       const entry: InFlight = { claim, structure, logs: [] };
-      this.#inFlight.set(claim.id, entry);
-      this.bus.emit('task:state', { runRowId: claim.run_row_id, taskId: claim.task_id, state: 'running', tryNumber: claim.try_number });
-      void this.execute(entry, upstream.get(claim.id) ?? {}).then((outcome) => this.complete(entry, outcome));
+      this.#inFlight.set(claim.lease, entry);
+      this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
+    }
+    // Stable: equal priorities keep their claim order (oldest scheduled first).
+    const priority = (e: InFlight) => e.structure.tasks.get(e.claim.task_id)?.priority ?? 0;
+    this.#waiting.sort((a, b) => priority(b.entry) - priority(a.entry));
+    this.startWaiting();
+  }
+
+  private startWaiting(): void {
+    while (this.#waiting.length > 0 && this.pool.running < this.pool.size) {
+      const { entry, upstream } = this.#waiting.shift()!;
+      void this.execute(entry, upstream).then((outcome) => {
+        this.complete(entry, outcome);
+        this.startWaiting();
+      });
+    }
+  }
+
+  private started(entry: InFlight): void {
+    entry.startedAt = Date.now();
+    this.bus.emit('task:state', { runRowId: entry.claim.run_row_id, taskId: entry.claim.task_id, state: 'running', tryNumber: entry.claim.try_number });
+    this.#toMarkRunning.add(entry);
+    this.#markTimer ??= setTimeout(() => void this.markRunning(), 20);
+  }
+
+  /**
+   * Shows started tasks as running, many per statement. A task that ends within the
+   * 20 ms never gets this write: its completion records when it started.
+   */
+  private async markRunning(): Promise<void> {
+    this.#markTimer = undefined;
+    const entries = [...this.#toMarkRunning];
+    this.#toMarkRunning.clear();
+    if (entries.length === 0) return;
+    try {
+      await execute(
+        this.db,
+        sql`update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
+              from jsonb_to_recordset(${json(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease, started_at: new Date(e.startedAt!) })))})
+                   as v(id uuid, lease uuid, started_at timestamptz)
+             where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
+      );
+    } catch (error) {
+      this.bus.emit('error', error as Error);
     }
   }
 
@@ -179,6 +242,7 @@ export class Executor {
       {
         timeoutMs: task.timeoutMs,
         onLog: (line) => entry.logs.push({ level: line.level, message: line.message, at: line.at }),
+        onStarted: () => this.started(entry),
         onPull: (taskId) => this.pull(claim, structure, taskId),
       },
     );
@@ -197,7 +261,7 @@ export class Executor {
   private complete(entry: InFlight, outcome: TaskOutcome): void {
     const { claim, structure } = entry;
     // Handed back by stop(): the task instance is no longer this process's.
-    if (!this.#inFlight.has(claim.id)) return;
+    if (!this.#inFlight.has(claim.lease)) return;
     const task = structure.tasks.get(claim.task_id);
     const now = Date.now();
     const result: TaskResult = {
@@ -209,6 +273,8 @@ export class Executor {
       versionId: claim.dag_version_id,
       state: 'success',
       logs: entry.logs,
+      startedAt: entry.startedAt,
+      endedAt: now,
     };
     if (outcome.status === 'success') result.result = outcome.result;
     else if (outcome.status === 'skipped') {
@@ -238,8 +304,11 @@ export class Executor {
         const batch = this.#pending;
         this.#pending = [];
         try {
-          const report = await finishTasks(this.db, this.cache, batch);
-          for (const r of batch) this.#inFlight.delete(r.taskInstanceId);
+          // Room once this batch leaves: the same transaction claims what it makes ready.
+          const room = this.#stopping ? 0 : this.capacity + batch.length;
+          const report = await finishTasks(this.db, this.cache, batch, this.claimRequest(room));
+          for (const r of batch) this.#inFlight.delete(r.lease);
+          if (report.claimed.length > 0) await this.dispatch(report.claimed);
           for (const c of report.changes) this.bus.emit('task:state', c);
           for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
           for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
@@ -290,13 +359,17 @@ export class Executor {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.bus.off('work', this.wake);
+    // Tries still waiting for a thread are handed back without starting.
+    const unstarted = this.#waiting.splice(0).map((w) => w.entry);
+    for (const entry of unstarted) this.#inFlight.delete(entry.claim.lease);
     if (this.#inFlight.size > 0) {
       await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     }
     clearInterval(this.#heartbeat);
     clearInterval(this.#logFlush);
+    clearTimeout(this.#markTimer);
     await this.#committing;
-    const left = [...this.#inFlight.values()];
+    const left = [...unstarted, ...this.#inFlight.values()];
     if (left.length > 0) {
       await this.flushLogs();
       await execute(

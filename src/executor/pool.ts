@@ -31,6 +31,8 @@ export interface RunOptions {
   onLog?: (message: LogMessage) => void;
   /** Result of a task of this run that is not in `upstreamResults`. Default: fails the pull. */
   onPull?: (taskId: string) => Promise<unknown>;
+  /** The thread has taken the try (it may have waited for a free thread until now). */
+  onStarted?: () => void;
 }
 
 /** Runs task tries in a pool of worker threads (piscina); one try per thread at a time. */
@@ -109,6 +111,7 @@ export class TaskPool {
       port1.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'started':
+            options.onStarted?.();
             if (timeoutMs !== null) timeout = setTimeout(() => stop(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
             break;
           case 'log':

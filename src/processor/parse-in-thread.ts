@@ -30,8 +30,16 @@ export async function parseInThread(file: string): Promise<ParseOutcome> {
   return { ok: true, dags: serialized, timings: { importMs, validateMs, serializeMs: performance.now() - serializeStarted } };
 }
 
+const ESM_HINT =
+  'DAG files are ES modules: add a package.json containing { "type": "module" } to the DAGs folder, or name the files .mts';
+
 function describe(error: unknown): string {
   if (error instanceof DagDefinitionError) return error.message;
+  // Without "type": "module" a .ts file is loaded as CommonJS, which cannot load Updraft.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || /Cannot require\(\) ES Module/.test(String((error as Error)?.message))) {
+    return `${(error as Error).message.split('\n')[0]} (${ESM_HINT})`;
+  }
   if (error instanceof Error) {
     // esbuild's syntax errors list their own locations; keep the first line short.
     return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message.split('\n').slice(0, 3).join(' ').trim()}`;

@@ -96,7 +96,7 @@ async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, 
   };
   const [row] = await tx
     .insert(dags)
-    .values({ dagId: d.dagId, isPaused: options.pausedAtCreation, ...fields })
+    .values({ dagId: d.dagId, isPaused: d.pausedAtCreation ?? options.pausedAtCreation, ...fields })
     .onConflictDoUpdate({ target: dags.dagId, set: fields })
     .returning({ id: dags.id });
   // Lock the DAG row: two processors parsing the same file agree on version numbers.

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import type { Tx } from '../db/execute.js';
 import { dags, dagVersions } from '../db/schema.js';
 import type { TaskSettings } from '../dag/options.js';
 import { taskSettings, type SerializedDag } from '../dag/serialize.js';
@@ -52,28 +53,40 @@ const MAX_ENTRIES = 512;
 
 /** Stored DAG versions never change, so each is read and shaped once per process. */
 export class DagCache {
-  readonly #entries = new Map<string, Promise<DagStructure>>();
+  readonly #ready = new Map<string, DagStructure>();
+  readonly #loading = new Map<string, Promise<DagStructure>>();
 
   constructor(private readonly db: Db) {}
 
-  get(versionId: string): Promise<DagStructure> {
-    let entry = this.#entries.get(versionId);
-    if (!entry) {
-      if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
-      entry = this.load(versionId);
-      entry.catch(() => this.#entries.delete(versionId));
-      this.#entries.set(versionId, entry);
+  /**
+   * The version's structure. Inside a transaction pass it as `tx`: the read then goes
+   * through it and never waits on a read outside it, which on PGlite (one connection)
+   * would wait for the transaction to end: a deadlock on the first run of every version.
+   */
+  get(versionId: string, tx?: Tx): Promise<DagStructure> {
+    const ready = this.#ready.get(versionId);
+    if (ready) return Promise.resolve(ready);
+    if (tx) return this.load(versionId, tx);
+    let loading = this.#loading.get(versionId);
+    if (!loading) {
+      loading = this.load(versionId, this.db).finally(() => this.#loading.delete(versionId));
+      this.#loading.set(versionId, loading);
     }
-    return entry;
+    return loading;
   }
 
-  private async load(versionId: string): Promise<DagStructure> {
-    const [row] = await this.db
+  private async load(versionId: string, via: Db | Tx): Promise<DagStructure> {
+    const [row] = await via
       .select({ versionId: dagVersions.id, hash: dagVersions.hash, serialized: dagVersions.serialized, dagRowId: dags.id, dagId: dags.dagId, file: dags.file })
       .from(dagVersions)
       .innerJoin(dags, eq(dags.id, dagVersions.dagId))
       .where(eq(dagVersions.id, versionId));
     if (!row) throw new NotFoundError(`no stored DAG version ${versionId}`);
-    return structureOf({ ...row, serialized: row.serialized as SerializedDag });
+    const known = this.#ready.get(versionId);
+    if (known) return known;
+    if (this.#ready.size >= MAX_ENTRIES) this.#ready.delete(this.#ready.keys().next().value!);
+    const structure = structureOf({ ...row, serialized: row.serialized as SerializedDag });
+    this.#ready.set(versionId, structure);
+    return structure;
   }
 }

@@ -34,7 +34,7 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
       const already = startedPerDag.get(run.dag_row_id) ?? 0;
       if (run.running + already >= run.max_active_runs) continue;
       startedPerDag.set(run.dag_row_id, already + 1);
-      const structure = await cache.get(run.dag_version_id);
+      const structure = await cache.get(run.dag_version_id, tx);
       const scheduled = await createTaskInstances(tx, run.id, structure, now);
       started.push({ id: run.id, dagId: structure.dagId, scheduled });
     }

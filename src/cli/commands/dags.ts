@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DateTime } from 'luxon';
 import { getDag, lastScheduledInterval, listDags, listImportErrors, scheduleSpecOf, setPaused } from '../../catalog/dags.js';
 import { loadConfig } from '../../config.js';
 import { DagProcessor, assertFolder, parseDagFiles } from '../../processor/processor.js';
@@ -8,13 +7,9 @@ import { discoverDagFiles } from '../../processor/discover.js';
 import { checkParsedFiles } from '../../processor/check.js';
 import { upcomingRuns } from '../../schedule/index.js';
 import { cliActor, withDatabase } from '../context.js';
-import { formatTable, printJson } from '../output.js';
+import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { registerRunDagCommands } from './run-dags.js';
-
-function inZone(date: Date, zone: string): string {
-  return DateTime.fromJSDate(date, { zone }).toISO({ suppressMilliseconds: true }) ?? date.toISOString();
-}
 
 export function registerDagsCommands(program: Command): void {
   const dags = program.command('dags').description('list, check, run and manage DAGs');
@@ -71,8 +66,8 @@ export function registerDagsCommands(program: Command): void {
         await assertFolder(config.dagsFolder);
         paths = (await discoverDagFiles(config.dagsFolder)).map((f) => f.file);
       }
-      const results = checkParsedFiles(await parseDagFiles(paths, config.importTimeoutMs));
       const shown = (file: string) => path.relative(process.cwd(), file) || file;
+      const results = checkParsedFiles(await parseDagFiles(paths, config.importTimeoutMs), shown);
       if (opts.json) {
         printJson(results.map((r) => ({ file: shown(r.file), dagIds: r.dagIds, errors: r.errors })));
       } else {

@@ -52,13 +52,15 @@ export function registerRunDagCommands(dags: Command): void {
     });
 
   dags
-    .command('test <dag> [date]')
+    .command('test')
     .description('run one DAG run in this process and print each task as it changes; exit 1 if the run failed')
+    .argument('<dag>', 'DAG id')
+    // Parsed by commander, so that a bad date is reported (exit 2) like a bad flag.
+    .argument('[date]', 'logical date (default: now)', parseDateArg('date'))
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
     .option('--json', 'print only the result as JSON')
-    .action(async (dagId: string, date: string | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
+    .action(async (dagId: string, logicalDate: Date | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
       const config = loadConfig();
-      const logicalDate = date === undefined ? undefined : parseDateArg('date')(date);
       const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
       try {
         const report = await testRun(database, config, dagId, {

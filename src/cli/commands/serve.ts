@@ -12,12 +12,14 @@ interface ServeOptions {
   host?: string;
   parallelism?: number;
   execute?: boolean;
+  queues?: string;
 }
 
 /** Runs an engine with the given roles until SIGINT or SIGTERM, then stops it gracefully. */
 async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<void> {
   const config = loadConfig();
   if (opts.parallelism) config.parallelism = opts.parallelism;
+  if (opts.queues) config.queues = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
   const log = createLogger(config.logLevel);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
   const engine = new Engine(database, config, roles, log);
@@ -76,4 +78,11 @@ export function registerServeCommands(program: Command): void {
     .option('--no-execute', 'do not run tasks in this process')
     .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false));
+
+  program
+    .command('worker')
+    .description('run tasks only (needs DATABASE_URL shared with a scheduler, and the same DAG files)')
+    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
+    .option('--queues <names>', "comma-separated queues to serve (default UPDRAFT_QUEUES or 'default')")
+    .action((opts: ServeOptions) => serve({ processor: false, scheduler: false, executor: true }, opts, false));
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { execute, toDate } from '../execute.js';
+import { execute, toDate, type Tx } from '../execute.js';
 
 export interface ClaimedTask {
   id: string;
@@ -28,56 +28,72 @@ const CLAIM_LOCK = 0x75706466; // 'updf'
  * a new lease (fencing token) and the next try number. `onlyRun` limits the claim to
  * one run (`updraft dags test`).
  */
-export async function claimTasks(db: Db, owner: string, queues: readonly string[], limit: number, onlyRun: string | null = null): Promise<ClaimedTask[]> {
-  return db.transaction(async (tx) => {
-    await execute(tx, sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
-    const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
-      tx,
-      sql`with candidates as (
-            select ti.id, ti.run_id, ti.pool, ti.dag_id, ti.priority, ti.scheduled_at
-              from task_instances ti
-             where ti.state = 'scheduled' and ti.queue = any(${toTextArray(queues)}::text[])
-               and (${onlyRun}::uuid is null or ti.run_id = ${onlyRun}::uuid)
-             order by ti.priority desc, ti.scheduled_at, ti.id
-             limit ${limit * 4}
-               for update skip locked
-          ), pool_use as (
-            select pool, count(*)::int as used from task_instances
-             where state in ('queued', 'running') and pool in (select pool from candidates) group by pool
-          ), dag_use as (
-            select dag_id, count(*)::int as used from task_instances
-             where state in ('queued', 'running') and dag_id in (select dag_id from candidates) group by dag_id
-          ), ranked as (
-            select c.*,
-                   row_number() over (partition by c.pool order by c.priority desc, c.scheduled_at, c.id) as pool_rank,
-                   row_number() over (partition by c.dag_id order by c.priority desc, c.scheduled_at, c.id) as dag_rank
-              from candidates c
-          ), chosen as (
-            select r.id, r.run_id from ranked r
-              join pools p on p.name = r.pool
-              join dags d on d.id = r.dag_id
-              left join pool_use pu on pu.pool = r.pool
-              left join dag_use du on du.dag_id = r.dag_id
-             where r.pool_rank <= p.slots - coalesce(pu.used, 0)
-               and r.dag_rank <= d.max_active_tasks - coalesce(du.used, 0)
-             order by r.priority desc, r.scheduled_at, r.id
-             limit ${limit}
-          )
+export interface ClaimRequest {
+  owner: string;
+  queues: readonly string[];
+  limit: number;
+  /** Only this run's tasks (`updraft dags test`). */
+  onlyRun?: string;
+}
+
+export async function claimTasks(db: Db, request: ClaimRequest): Promise<ClaimedTask[]> {
+  return db.transaction((tx) => claimWithin(tx, request));
+}
+
+/** The claim inside a transaction the caller holds (finishTasks claims what it just made ready). */
+export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: ClaimRequest): Promise<ClaimedTask[]> {
+  if (limit <= 0) return [];
+  const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
+    tx,
+    sql`with candidates as (
+          select ti.id, ti.run_id, ti.pool, ti.dag_id, ti.priority, ti.scheduled_at
+            from task_instances ti
+           where ti.state = 'scheduled' and ti.queue = any(${toTextArray(queues)}::text[])
+             -- an InitPlan: the lock is taken once, before the scan
+             and (select pg_advisory_xact_lock(${CLAIM_LOCK}) is not null)
+             and (${onlyRun ?? null}::uuid is null or ti.run_id = ${onlyRun ?? null}::uuid)
+           order by ti.priority desc, ti.scheduled_at, ti.id
+           limit ${limit * 4}
+             for update skip locked
+        ), pool_use as (
+          select pool, count(*)::int as used from task_instances
+           where state in ('queued', 'running') and pool in (select pool from candidates) group by pool
+        ), dag_use as (
+          select dag_id, count(*)::int as used from task_instances
+           where state in ('queued', 'running') and dag_id in (select dag_id from candidates) group by dag_id
+        ), ranked as (
+          select c.*,
+                 row_number() over (partition by c.pool order by c.priority desc, c.scheduled_at, c.id) as pool_rank,
+                 row_number() over (partition by c.dag_id order by c.priority desc, c.scheduled_at, c.id) as dag_rank
+            from candidates c
+        ), chosen as (
+          select r.id, r.run_id, r.priority, r.scheduled_at from ranked r
+            join pools p on p.name = r.pool
+            join dags d on d.id = r.dag_id
+            left join pool_use pu on pu.pool = r.pool
+            left join dag_use du on du.dag_id = r.dag_id
+           where r.pool_rank <= p.slots - coalesce(pu.used, 0)
+             and r.dag_rank <= d.max_active_tasks - coalesce(du.used, 0)
+           order by r.priority desc, r.scheduled_at, r.id
+           limit ${limit}
+        ), claimed as (
           update task_instances ti
              set state = 'queued', queued_at = now(), try_number = ti.try_number + 1, owner = ${owner},
                  lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now()
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
           returning ti.id, ti.task_id, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
-                    r.logical_date, r.interval_start, r.interval_end, r.conf`,
-    );
-    for (const row of rows) {
-      row.logical_date = toDate(row.logical_date);
-      row.interval_start = toDate(row.interval_start);
-      row.interval_end = toDate(row.interval_end);
-    }
-    return rows;
-  });
+                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.priority, c.scheduled_at
+        )
+        -- RETURNING has no order; tasks start in this order when threads are scarce.
+        select * from claimed order by priority desc, scheduled_at, id`,
+  );
+  for (const row of rows) {
+    row.logical_date = toDate(row.logical_date);
+    row.interval_start = toDate(row.interval_start);
+    row.interval_end = toDate(row.interval_end);
+  }
+  return rows;
 }
 
 /** A text[] literal for `= any(...)`: one parameter whatever the list length. */

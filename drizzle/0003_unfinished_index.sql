@@ -1,0 +1,1 @@
+CREATE INDEX "task_instances_unfinished_idx" ON "task_instances" USING btree ("run_id") WHERE "task_instances"."state" is null or "task_instances"."state" in ('scheduled', 'queued', 'running', 'up_for_retry');

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { scheduleSpecOf } from '../../catalog/dags.js';
+import { loadConfig } from '../../config.js';
+import { resolveParams } from '../../dag/params.js';
+import { taskSettings, versionHash } from '../../dag/serialize.js';
+import { ConfigError, NotFoundError } from '../../errors.js';
+import { TaskPool } from '../../executor/pool.js';
+import type { TaskOutcome } from '../../executor/protocol.js';
+import { findDagInFolder } from '../../processor/find.js';
+import { manualRunInfo } from '../../schedule/index.js';
+import { formatLogLine } from '../output.js';
+import { parseConf, parseDateArg } from './run-dags.js';
+
+/**
+ * `updraft tasks test`: one task, in this process, as Airflow's `tasks test` does:
+ * no dependency checks and nothing stored. The DAG comes from parsing the DAGs
+ * folder, never from the database, so this works while another process (standalone
+ * on the embedded database) holds it, or with no database at all.
+ */
+async function testTask(dagId: string, taskId: string, date: Date | undefined, conf: Record<string, unknown>): Promise<TaskOutcome> {
+  const config = loadConfig();
+  const { file, source, serialized } = await findDagInFolder(config.dagsFolder, dagId, config.importTimeoutMs);
+  const task = serialized.tasks.find((t) => t.id === taskId);
+  if (!task) {
+    const ids = serialized.tasks.map((t) => t.id);
+    const shown = ids.length > 10 ? `${ids.slice(0, 10).join(', ')}, ... (${ids.length} in all)` : ids.join(', ');
+    throw new NotFoundError(`DAG '${dagId}' has no task '${taskId}' (its tasks: ${shown})`);
+  }
+  let params: Record<string, unknown>;
+  try {
+    params = resolveParams(serialized.params, conf);
+  } catch (error) {
+    throw new ConfigError(`--conf does not match the params of DAG '${dagId}': ${(error as Error).message}`);
+  }
+  const settings = taskSettings(serialized, task);
+  const info = manualRunInfo(scheduleSpecOf(serialized), date ?? new Date());
+  const runId = `test__${info.logicalDate.toISOString()}`;
+  console.error(`testing ${dagId}.${taskId}: logical date ${info.logicalDate.toISOString()}, run ${runId}; no state is stored`);
+
+  const pool = new TaskPool({ size: 1 });
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort('interrupted (Ctrl-C)');
+  process.once('SIGINT', onSigint);
+  try {
+    return await pool.run(
+      {
+        file,
+        fileVersion: versionHash(serialized, source),
+        dagId,
+        taskId,
+        runId,
+        taskInstanceId: randomUUID(),
+        logicalDate: info.logicalDate.toISOString(),
+        intervalStart: info.interval.start.toISOString(),
+        intervalEnd: info.interval.end.toISOString(),
+        tryNumber: 1,
+        maxTries: settings.retries + 1,
+        params,
+        conf,
+        upstreamResults: {},
+      },
+      {
+        timeoutMs: settings.timeoutMs,
+        signal: interrupt.signal,
+        onLog: (line) => console.log(formatLogLine(new Date(line.at), line.level, line.message)),
+        onPull: (upstream) => Promise.reject(new Error(`tasks test runs one task alone: the result of upstream task '${upstream}' is not available`)),
+      },
+    );
+  } finally {
+    process.off('SIGINT', onSigint);
+    await pool.close();
+  }
+}
+
+export function registerTaskTestCommand(tasks: Command): void {
+  tasks
+    .command('test')
+    .description('run one task in this process: no dependency checks, nothing stored, no database needed; exit 1 if it fails')
+    .argument('<dag>', 'DAG id')
+    .argument('<task>', 'task id')
+    .argument('[date]', 'logical date (default: now)', parseDateArg('date'))
+    .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
+    .action(async (dagId: string, taskId: string, date: Date | undefined, opts: { conf?: Record<string, unknown> }) => {
+      const outcome = await testTask(dagId, taskId, date, opts.conf ?? {});
+      switch (outcome.status) {
+        case 'success':
+          console.log(outcome.result === undefined ? 'success (no result)' : `success: ${JSON.stringify(outcome.result, null, 2)}`);
+          break;
+        case 'skipped':
+          console.log(`skipped: ${outcome.reason}`);
+          break;
+        case 'failed':
+          console.log(`failed: ${outcome.error}`);
+          // A stack with no frame left once Updraft's own are removed would only repeat the message.
+          if (outcome.stack && /\n\s+at /.test(outcome.stack)) console.log(outcome.stack);
+          process.exitCode = 1;
+          break;
+      }
+    });
+}

@@ -1,0 +1,118 @@
+/**
+ * Fencing: a result counts only when it comes from the try that owns the task
+ * instance (its lease and try number). A late or repeated result is refused, noted in
+ * the task's log, and changes nothing.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { dagRuns, taskInstances } from '../../src/db/schema.js';
+import { finishTasks } from '../../src/scheduler/finish.js';
+import { reapLostTasks } from '../../src/scheduler/maintenance.js';
+import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
+import { testDatabase } from '../support/db.js';
+import { startEngine, taskLog, taskStates, type TestEngine } from '../support/engine.js';
+
+const DAGS = `import { existsSync } from 'node:fs';
+import { dag } from 'updraft';
+
+export const fenced = dag({ id: 'fenced' }, (t) => {
+  t.task('only', async () => 'first result');
+});
+
+// Try 1 waits for a file (conf.gate) and then answers late; try 2 answers at once.
+export const zombie = dag({ id: 'zombie' }, (t) => {
+  t.task('slow', { retries: 1, retryDelay: '100ms' }, async (ctx) => {
+    if (ctx.tryNumber > 1) return 'from try ' + ctx.tryNumber;
+    while (!existsSync(String(ctx.conf.gate))) await new Promise((r) => setTimeout(r, 20));
+    return 'late answer of try 1';
+  });
+});
+`;
+
+let database: Database;
+let folder: DagFolder;
+let h: TestEngine;
+
+beforeAll(async () => {
+  database = await testDatabase();
+  folder = await makeDagFolder();
+  await folder.write('fencing.ts', DAGS);
+  h = await startEngine(database, folder.path);
+});
+
+afterAll(async () => {
+  await h?.stop();
+  await folder?.cleanup();
+});
+
+async function instance(runRowId: string, taskId: string) {
+  const [row] = await database.db.select().from(taskInstances).where(eq(taskInstances.runId, runRowId));
+  expect(row!.taskId).toBe(taskId);
+  return row!;
+}
+
+describe('fencing', () => {
+  it('refuses a result sent again after its try finished, and notes it in the log', async () => {
+    const run = await h.run('fenced');
+    expect(run.state).toBe('success');
+    const ti = await instance(run.id, 'only');
+    const [version] = await database.db.select({ id: dagRuns.dagVersionId }).from(dagRuns).where(eq(dagRuns.id, run.id));
+
+    const report = await finishTasks(database.db, h.engine.cache, [
+      {
+        taskInstanceId: ti.id,
+        lease: ti.lease!,
+        tryNumber: ti.tryNumber,
+        runRowId: run.id,
+        taskId: 'only',
+        versionId: version!.id!,
+        state: 'failed',
+        error: 'a stale failure',
+        result: 'stale result',
+        logs: [{ level: 'error', message: 'a stale failure', at: Date.now() }],
+      },
+    ]);
+    expect(report.refused).toHaveLength(1);
+    expect(report.finishedRuns).toEqual([]);
+    expect((await taskStates(database, run.id)).only).toMatchObject({ state: 'success', tryNumber: 1, error: null, result: 'first result' });
+    const [after] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, run.id));
+    expect(after!.state).toBe('success');
+    const log = await taskLog(database, run.id, 'only');
+    expect(log.at(-1)).toMatchObject({ tryNumber: 1, level: 'warn', message: 'result of try 1 (failed) refused: this try no longer owns the task instance' });
+  });
+
+  it("refuses the late result of a try whose task instance was taken over by a newer try", async () => {
+    const gate = path.join(folder.path, 'zombie.gate');
+    const running = h.next('task:state', (e) => e.taskId === 'slow' && e.state === 'running' && e.tryNumber === 1);
+    const { id, finished } = await h.trigger('zombie', { conf: { gate } });
+    await running;
+    const first = await instance(id, 'slow');
+
+    // What the reaper does once the owner's heartbeat is overdue: here at once, while try 1 still runs.
+    const reaped = await reapLostTasks(database.db, h.engine.cache, 0);
+    expect(reaped?.changes).toEqual([{ runRowId: id, taskId: 'slow', state: 'up_for_retry' }]);
+    h.engine.bus.emit('runs');
+
+    const run = await finished;
+    expect(run.state).toBe('success');
+    expect(run.tasks.slow).toMatchObject({ state: 'success', tryNumber: 2, result: 'from try 2' });
+    const second = await instance(id, 'slow');
+    expect(second.lease).not.toBe(first.lease);
+
+    const refused = h.next('task:refused', (e) => e.runRowId === id);
+    expect(existsSync(gate)).toBe(false);
+    await writeFile(gate, '');
+    expect(await refused).toEqual({ runRowId: id, taskId: 'slow', tryNumber: 1 });
+
+    expect((await taskStates(database, id)).slow).toMatchObject({ state: 'success', tryNumber: 2, result: 'from try 2' });
+    const log = await taskLog(database, id, 'slow');
+    const lines = log.map((l) => `${l.tryNumber} ${l.level}: ${l.message}`);
+    expect(lines).toContainEqual(expect.stringMatching(/^1 error: no heartbeat from .* for 0ms: the worker died or lost the database$/));
+    expect(lines.at(-1)).toBe('1 warn: result of try 1 (success) refused: this try no longer owns the task instance');
+    expect(h.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * Trigger rules and run states end to end: DAG files in a folder, a real engine, manual
+ * runs; what a user sees afterwards in the task instances and the run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
+import { testDatabase } from '../support/db.js';
+import { startEngine, type FinishedRun, type TestEngine } from '../support/engine.js';
+
+const DAGS = `import { dag, SkipTask } from 'updraft';
+
+export const propagate_failure = dag({ id: 'propagate_failure' }, (t) => {
+  const extract = t.task('extract', async () => { throw new Error('source down'); });
+  const transform = t.task('transform', async () => 1);
+  const load = t.task('load', async () => 2);
+  const cleanup = t.task('cleanup', { triggerRule: 'all_done' }, async () => 'cleaned');
+  extract.then(transform).then(load).then(cleanup);
+});
+
+export const propagate_skip = dag({ id: 'propagate_skip' }, (t) => {
+  const check = t.task('check', async () => { throw new SkipTask('no new data'); });
+  const transform = t.task('transform', async () => 1);
+  const load = t.task('load', async () => 2);
+  t.chain(check, transform, load);
+});
+
+export const failed_leaf = dag({ id: 'failed_leaf' }, (t) => {
+  const extract = t.task('extract', async () => { throw new Error('source down'); });
+  const load = t.task('load', async () => 1);
+  const cleanup = t.task('cleanup', { triggerRule: 'all_done' }, async () => 'cleaned');
+  extract.then([load, cleanup]);
+});
+
+export const rules = dag({ id: 'rules' }, (t) => {
+  const ok = t.task('ok', async () => 'ok');
+  const bad = t.task('bad', async () => { throw new Error('bad'); });
+  const skip = t.task('skip', async () => { throw new SkipTask('nothing here'); });
+  t.task('alert', { triggerRule: 'one_failed' }, async () => 'alerted').after(ok, bad);
+  t.task('quiet', { triggerRule: 'one_failed' }, async () => 'alerted').after(ok);
+  t.task('join', { triggerRule: 'none_failed_min_one_success' }, async () => 'joined').after(ok, skip);
+  t.task('join_skipped', { triggerRule: 'none_failed_min_one_success' }, async () => 'joined').after(skip);
+  t.task('recover', { triggerRule: 'all_failed' }, async () => 'recovered').after(bad);
+  t.task('no_recover', { triggerRule: 'all_failed' }, async () => 'recovered').after(ok, bad);
+});
+`;
+
+let database: Database;
+let folder: DagFolder;
+let h: TestEngine;
+
+beforeAll(async () => {
+  database = await testDatabase();
+  folder = await makeDagFolder();
+  await folder.write('rules.ts', DAGS);
+  h = await startEngine(database, folder.path);
+});
+
+afterAll(async () => {
+  await h?.stop();
+  await folder?.cleanup();
+});
+
+/** state and tries of every task: tries 0 means the task never ran. */
+function summary(run: FinishedRun): Record<string, [string | null, number]> {
+  return Object.fromEntries(Object.entries(run.tasks).map(([id, t]) => [id, [t.state, t.tryNumber]]));
+}
+
+describe('trigger rules, end to end', () => {
+  it('propagates a failure as upstream_failed down an all_success chain; an all_done cleanup leaf still runs and the run succeeds', async () => {
+    const run = await h.run('propagate_failure');
+    expect(summary(run)).toEqual({
+      extract: ['failed', 1],
+      transform: ['upstream_failed', 0],
+      load: ['upstream_failed', 0],
+      cleanup: ['success', 1],
+    });
+    expect(run.tasks.extract!.error).toBe('source down');
+    expect(run.tasks.cleanup!.result).toBe('cleaned');
+    expect(run.tasks.cleanup!.startedAt!.getTime()).toBeGreaterThanOrEqual(run.tasks.extract!.endedAt!.getTime());
+    // The only leaf succeeded: the failure was handled, as Airflow sees it.
+    expect(run.state).toBe('success');
+  });
+
+  it('propagates a SkipTask as skipped down the chain; a run of skipped leaves succeeds', async () => {
+    const run = await h.run('propagate_skip');
+    expect(summary(run)).toEqual({ check: ['skipped', 1], transform: ['skipped', 0], load: ['skipped', 0] });
+    expect(run.state).toBe('success');
+  });
+
+  it('fails the run when a leaf ends upstream_failed, even though the cleanup ran', async () => {
+    const run = await h.run('failed_leaf');
+    expect(summary(run)).toEqual({ extract: ['failed', 1], load: ['upstream_failed', 0], cleanup: ['success', 1] });
+    expect(run.tasks.cleanup!.startedAt!.getTime()).toBeGreaterThanOrEqual(run.tasks.extract!.endedAt!.getTime());
+    expect(run.state).toBe('failed');
+  });
+
+  it('runs or skips one_failed, none_failed_min_one_success and all_failed tasks by their upstream states', async () => {
+    const run = await h.run('rules');
+    expect(summary(run)).toEqual({
+      ok: ['success', 1],
+      bad: ['failed', 1],
+      skip: ['skipped', 1],
+      alert: ['success', 1], // one_failed: bad failed
+      quiet: ['skipped', 0], // one_failed: nothing failed
+      join: ['success', 1], // none_failed_min_one_success: ok succeeded, skip skipped
+      join_skipped: ['skipped', 0], // none_failed_min_one_success: every upstream skipped
+      recover: ['success', 1], // all_failed: bad failed
+      no_recover: ['skipped', 0], // all_failed: ok succeeded
+    });
+    // Every leaf ended success or skipped; the failure of 'bad' was handled.
+    expect(run.state).toBe('success');
+    expect(h.errors).toEqual([]);
+  });
+});
