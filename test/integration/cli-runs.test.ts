@@ -4,10 +4,8 @@
  * own database and a temporary DAGs folder. The tests run in order and build on each
  * other: the runs `dags test` leaves are what `runs list` and `tasks logs` read.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testChildDatabase } from '../support/db.js';
-import { CLI_TEST_TIMEOUT, runUpdraft, STACK_FRAME, table, unreachableDatabaseUrl, type CliResult } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT, STACK_FRAME, table, unreachableDatabaseUrl, useCli } from '../support/cli.js';
 
 // 'fetch' fails its first try and succeeds on its retry; 'load' fails when the conf says so.
 const FLAKY = `import { dag } from 'updraft';
@@ -38,9 +36,7 @@ export default dag({ id: 'adhoc', schedule: '@daily', startDate: '2030-01-01', p
 });
 `;
 
-let folder: DagFolder;
-let env: Record<string, string>;
-const updraft = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => runUpdraft(args, { ...env, ...extraEnv });
+const { updraft } = useCli({ 'flaky.ts': FLAKY, 'adhoc.ts': ADHOC }, { UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' });
 
 /** Log lines with their time replaced by '<t>', headers kept, continuation lines (stack frames) left out. */
 function logEntries(stdout: string): string[] {
@@ -52,18 +48,6 @@ function logEntries(stdout: string): string[] {
 
 const RUN_1 = 'manual__2030-01-01T00:00:00+00:00';
 const RUN_2 = 'manual__2030-01-02T00:00:00+00:00';
-
-beforeAll(async () => {
-  const child = await testChildDatabase();
-  folder = await makeDagFolder();
-  await folder.write('flaky.ts', FLAKY);
-  await folder.write('adhoc.ts', ADHOC);
-  env = { ...child.env, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' };
-});
-
-afterAll(async () => {
-  await folder?.cleanup();
-});
 
 describe('running DAGs from the CLI and reading their runs and logs', () => {
   it(

@@ -5,78 +5,19 @@
  * so each test makes few, meaningful invocations; the ones that never open the database
  * run side by side.
  */
-import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { asc, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLog, dags } from '../../src/db/schema.js';
-import { makeDagFolder, simpleDag, type DagFolder } from '../support/dag-folder.js';
-import { testChildDatabase, testDriver, type ChildDatabase } from '../support/db.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'updraft.mjs');
-const execFileAsync = promisify(execFile);
-
-/** A test with a few CLI runs in it: each may take several seconds on a 2-core machine. */
-const CLI_TEST_TIMEOUT = 120_000;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-// The child sees only what a test gives it: no Updraft setting (or UPDRAFT_DEBUG) of the
-// shell that started vitest leaks in.
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL'),
-);
-
-let child: ChildDatabase;
-let folder: DagFolder;
-/** Environment of a normal run: this file's database and DAGs folder. */
-let env: Record<string, string>;
-
-/** Runs `updraft <args>` to its end; a non-zero exit is a result, not an exception. */
-async function updraft(args: string[], extraEnv: Record<string, string> = env): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...baseEnv, ...extraEnv },
-      encoding: 'utf8',
-      // A child that never exits fails its test with its output instead of hanging it.
-      timeout: 60_000,
-      killSignal: 'SIGKILL',
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as Error & { code?: unknown; signal?: string | null; stdout?: string; stderr?: string };
-    if (typeof e.code !== 'number') {
-      throw new Error(`updraft ${args.join(' ')} did not run to its end (${e.signal ? `killed by ${e.signal}` : String(e.code)}).\nstdout: ${e.stdout}\nstderr: ${e.stderr}`, {
-        cause: error,
-      });
-    }
-    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-/** Rows of a table printed by formatTable: columns are at least two spaces apart. */
-function table(stdout: string): string[][] {
-  return stdout
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/));
-}
+import { CLI_TEST_TIMEOUT, ROOT, STACK_FRAME, table, useCli } from '../support/cli.js';
+import { makeDagFolder, simpleDag } from '../support/dag-folder.js';
+import { testDriver } from '../support/db.js';
 
 /** How `dags check` shows a file: relative to its working directory. */
 function shown(file: string): string {
   return path.relative(ROOT, file);
 }
-
-const STACK_FRAME = /^\s+at /m;
 
 // Fixed dates in the future, so that no output depends on today's date.
 const WEEKDAY_REPORT = `import { dag } from 'updraft';
@@ -126,19 +67,7 @@ const x: number = ;
 
 const CYCLE_MESSAGE = "DAG 'cyclic': dependency cycle: a -> b -> a";
 
-beforeAll(async () => {
-  child = await testChildDatabase();
-  folder = await makeDagFolder();
-  await folder.write('weekday_report.ts', WEEKDAY_REPORT);
-  await folder.write('team/sync.ts', SYNC);
-  await folder.write('cycle.ts', CYCLE);
-  await folder.write('syntax.ts', SYNTAX);
-  env = { ...child.env, UPDRAFT_DAGS_FOLDER: folder.path };
-});
-
-afterAll(async () => {
-  await folder?.cleanup();
-});
+const { updraft, setup } = useCli({ 'weekday_report.ts': WEEKDAY_REPORT, 'team/sync.ts': SYNC, 'cycle.ts': CYCLE, 'syntax.ts': SYNTAX });
 
 describe('updraft CLI', () => {
   it(
@@ -147,7 +76,7 @@ describe('updraft CLI', () => {
       const result = await updraft(['db', 'migrate']);
       expect(result).toEqual({
         code: 0,
-        stdout: `database is up to date (${testDriver() === 'postgres' ? 'PostgreSQL' : `embedded, ${child.env.UPDRAFT_HOME}`})\n`,
+        stdout: `database is up to date (${testDriver() === 'postgres' ? 'PostgreSQL' : `embedded, ${setup().child.env.UPDRAFT_HOME}`})\n`,
         stderr: '',
       });
     },
@@ -253,7 +182,7 @@ describe('updraft CLI', () => {
       expect(paused).toEqual({ code: 0, stdout: 'weekday_report is now paused\n', stderr: '' });
 
       // The child has exited: on PGlite the database is free for this process now.
-      const database = await child.open();
+      const database = await setup().child.open();
       try {
         const [row] = await database.db.select({ isPaused: dags.isPaused }).from(dags).where(eq(dags.dagId, 'weekday_report'));
         expect(row).toEqual({ isPaused: true });
@@ -276,6 +205,7 @@ describe('updraft CLI', () => {
   it(
     'dags check reports every broken file with its location, exits 1 on any error and 0 without',
     async () => {
+      const { folder } = setup();
       // Another folder: the same DAG id in two files.
       const twins = await makeDagFolder();
       try {
@@ -322,12 +252,12 @@ describe('updraft CLI', () => {
     'an unknown DAG id, a wrong flag value, an invalid environment and a missing DAGs folder fail with one line naming them',
     async () => {
       // Only the first opens the database (the others stop before): side by side is safe on PGlite too.
-      const missing = path.join(folder.path, 'missing');
+      const missing = path.join(setup().folder.path, 'missing');
       const [unknownDag, badFlag, badEnv, noFolder] = await Promise.all([
         updraft(['dags', 'next', 'no_such_dag']),
         updraft(['dags', 'next', 'weekday_report', '-n', '0']),
-        updraft(['dags', 'list'], { ...env, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'maybe' }),
-        updraft(['dags', 'check'], { ...env, UPDRAFT_DAGS_FOLDER: missing }),
+        updraft(['dags', 'list'], { UPDRAFT_DAGS_PAUSED_AT_CREATION: 'maybe' }),
+        updraft(['dags', 'check'], { UPDRAFT_DAGS_FOLDER: missing }),
       ]);
 
       expect(unknownDag).toEqual({ code: 1, stdout: '', stderr: "updraft: no DAG with id 'no_such_dag' (see 'updraft dags list')\n" });

@@ -3,12 +3,10 @@
  * a DAG's maxActiveTasks, a pool's slots shared by two DAGs, and priority when
  * there is one task thread.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { pools } from '../../src/db/schema.js';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testDatabase } from '../support/db.js';
-import { startEngine, type FinishedRun, type TestEngine } from '../support/engine.js';
+import { useEngine, type FinishedRun } from '../support/engine.js';
 
 const nap = (id: string, options = '{}') => `t.task('${id}', ${options}, async () => { await new Promise((r) => setTimeout(r, 150)); return Date.now(); });`;
 
@@ -67,36 +65,24 @@ function overlaps(list: Interval[]): string[] {
   return found;
 }
 
-let database: Database;
-let folder: DagFolder;
+const FILES = { 'limits.ts': DAGS };
 
-beforeAll(async () => {
-  database = await testDatabase();
-  folder = await makeDagFolder();
-  await folder.write('limits.ts', DAGS);
+async function singleSlotPool(database: Database): Promise<void> {
   await database.db.insert(pools).values({ name: 'single', slots: 1, description: 'one task at a time' });
-});
-
-afterAll(async () => {
-  await folder?.cleanup();
-});
+}
 
 describe('with two task threads', () => {
-  let h: TestEngine;
-  beforeAll(async () => {
-    h = await startEngine(database, folder.path);
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const setup = useEngine(FILES, { prepare: singleSlotPool });
 
   it('runs independent tasks side by side when nothing limits them', async () => {
+    const { h } = setup();
     const run = await h.run('parallel');
     expect(run.state).toBe('success');
     expect(overlaps(intervals(run))).toHaveLength(1);
   });
 
   it('never runs two tasks of a DAG with maxActiveTasks 1 at once', async () => {
+    const { h } = setup();
     const run = await h.run('one_at_a_time');
     expect(run.state).toBe('success');
     const list = intervals(run);
@@ -105,6 +91,7 @@ describe('with two task threads', () => {
   });
 
   it('serialises the tasks of two DAGs sharing a pool of one slot', async () => {
+    const { h } = setup();
     const [a, b] = await Promise.all([h.trigger('pool_a'), h.trigger('pool_b')]);
     const runs = await Promise.all([a!.finished, b!.finished]);
     expect(runs.map((r) => r.state)).toEqual(['success', 'success']);
@@ -116,15 +103,10 @@ describe('with two task threads', () => {
 });
 
 describe('with one task thread', () => {
-  let h: TestEngine;
-  beforeAll(async () => {
-    h = await startEngine(database, folder.path, { UPDRAFT_PARALLELISM: '1' });
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const setup = useEngine(FILES, { env: { UPDRAFT_PARALLELISM: '1' }, prepare: singleSlotPool });
 
   it('starts higher-priority tasks first', async () => {
+    const { h } = setup();
     const run = await h.run('by_priority');
     expect(run.state).toBe('success');
     expect(intervals(run).map((i) => i.task)).toEqual(['highest', 'high', 'upper', 'middle', 'low', 'lowest']);

@@ -7,14 +7,11 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
+import { describe, expect, it } from 'vitest';
 import { dagRuns, taskInstances } from '../../src/db/schema.js';
 import { finishTasks } from '../../src/scheduler/finish.js';
 import { reapLostTasks } from '../../src/scheduler/maintenance.js';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testDatabase } from '../support/db.js';
-import { startEngine, taskLog, taskStates, type TestEngine } from '../support/engine.js';
+import { taskLog, taskStates, useEngine } from '../support/engine.js';
 
 const DAGS = `import { existsSync } from 'node:fs';
 import { dag } from 'updraft';
@@ -33,23 +30,10 @@ export const zombie = dag({ id: 'zombie' }, (t) => {
 });
 `;
 
-let database: Database;
-let folder: DagFolder;
-let h: TestEngine;
-
-beforeAll(async () => {
-  database = await testDatabase();
-  folder = await makeDagFolder();
-  await folder.write('fencing.ts', DAGS);
-  h = await startEngine(database, folder.path);
-});
-
-afterAll(async () => {
-  await h?.stop();
-  await folder?.cleanup();
-});
+const setup = useEngine({ 'fencing.ts': DAGS });
 
 async function instance(runRowId: string, taskId: string) {
+  const { database } = setup();
   const [row] = await database.db.select().from(taskInstances).where(eq(taskInstances.runId, runRowId));
   expect(row!.taskId).toBe(taskId);
   return row!;
@@ -57,6 +41,7 @@ async function instance(runRowId: string, taskId: string) {
 
 describe('fencing', () => {
   it('refuses a result sent again after its try finished, and notes it in the log', async () => {
+    const { h, database } = setup();
     const run = await h.run('fenced');
     expect(run.state).toBe('success');
     const ti = await instance(run.id, 'only');
@@ -86,6 +71,7 @@ describe('fencing', () => {
   });
 
   it("refuses the late result of a try whose task instance was taken over by a newer try", async () => {
+    const { h, database, folder } = setup();
     const gate = path.join(folder.path, 'zombie.gate');
     const running = h.next('task:state', (e) => e.taskId === 'slow' && e.state === 'running' && e.tryNumber === 1);
     const { id, finished } = await h.trigger('zombie', { conf: { gate } });

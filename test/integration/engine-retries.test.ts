@@ -3,11 +3,8 @@
  * log show after the run. Backoff is read from what the engine recorded (the
  * 'retrying at' line of each failed try, stamped when the try ended), not from the clock.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testDatabase } from '../support/db.js';
-import { startEngine, taskLog, type TestEngine } from '../support/engine.js';
+import { describe, expect, it } from 'vitest';
+import { taskLog, useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag, FailTask } from 'updraft';
 
@@ -34,24 +31,11 @@ export const busy = dag({ id: 'busy' }, (t) => {
 });
 `;
 
-let database: Database;
-let folder: DagFolder;
-let h: TestEngine;
-
-beforeAll(async () => {
-  database = await testDatabase();
-  folder = await makeDagFolder();
-  await folder.write('retries.ts', DAGS);
-  h = await startEngine(database, folder.path);
-});
-
-afterAll(async () => {
-  await h?.stop();
-  await folder?.cleanup();
-});
+const setup = useEngine({ 'retries.ts': DAGS });
 
 describe('retries', () => {
   it('retries a failing task with exponential backoff until it succeeds, logging every try', async () => {
+    const { h, database } = setup();
     const run = await h.run('flaky');
     expect(run.state).toBe('success');
     expect(run.tasks.fetch).toMatchObject({ state: 'success', tryNumber: 3, error: null, result: { fetched: 3 } });
@@ -82,6 +66,7 @@ describe('retries', () => {
   });
 
   it('fails at once on FailTask, whatever retries are left', async () => {
+    const { h, database } = setup();
     const run = await h.run('gives_up');
     expect(run.state).toBe('failed');
     expect(run.tasks.validate).toMatchObject({ state: 'failed', tryNumber: 1, error: 'input has no header row' });
@@ -90,6 +75,7 @@ describe('retries', () => {
   });
 
   it('aborts a busy loop at its timeout and fails the task', async () => {
+    const { h, database } = setup();
     const run = await h.run('busy');
     expect(run.state).toBe('failed');
     expect(run.tasks.spin).toMatchObject({ state: 'failed', tryNumber: 1, error: 'timed out after 300ms' });

@@ -2,11 +2,8 @@
  * Trigger rules and run states end to end: DAG files in a folder, a real engine, manual
  * runs; what a user sees afterwards in the task instances and the run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testDatabase } from '../support/db.js';
-import { startEngine, type FinishedRun, type TestEngine } from '../support/engine.js';
+import { describe, expect, it } from 'vitest';
+import { useEngine, type FinishedRun } from '../support/engine.js';
 
 const DAGS = `import { dag, SkipTask } from 'updraft';
 
@@ -45,21 +42,7 @@ export const rules = dag({ id: 'rules' }, (t) => {
 });
 `;
 
-let database: Database;
-let folder: DagFolder;
-let h: TestEngine;
-
-beforeAll(async () => {
-  database = await testDatabase();
-  folder = await makeDagFolder();
-  await folder.write('rules.ts', DAGS);
-  h = await startEngine(database, folder.path);
-});
-
-afterAll(async () => {
-  await h?.stop();
-  await folder?.cleanup();
-});
+const setup = useEngine({ 'rules.ts': DAGS });
 
 /** state and tries of every task: tries 0 means the task never ran. */
 function summary(run: FinishedRun): Record<string, [string | null, number]> {
@@ -68,6 +51,7 @@ function summary(run: FinishedRun): Record<string, [string | null, number]> {
 
 describe('trigger rules, end to end', () => {
   it('propagates a failure as upstream_failed down an all_success chain; an all_done cleanup leaf still runs and the run succeeds', async () => {
+    const { h } = setup();
     const run = await h.run('propagate_failure');
     expect(summary(run)).toEqual({
       extract: ['failed', 1],
@@ -83,12 +67,14 @@ describe('trigger rules, end to end', () => {
   });
 
   it('propagates a SkipTask as skipped down the chain; a run of skipped leaves succeeds', async () => {
+    const { h } = setup();
     const run = await h.run('propagate_skip');
     expect(summary(run)).toEqual({ check: ['skipped', 1], transform: ['skipped', 0], load: ['skipped', 0] });
     expect(run.state).toBe('success');
   });
 
   it('fails the run when a leaf ends upstream_failed, even though the cleanup ran', async () => {
+    const { h } = setup();
     const run = await h.run('failed_leaf');
     expect(summary(run)).toEqual({ extract: ['failed', 1], load: ['upstream_failed', 0], cleanup: ['success', 1] });
     expect(run.tasks.cleanup!.startedAt!.getTime()).toBeGreaterThanOrEqual(run.tasks.extract!.endedAt!.getTime());
@@ -96,6 +82,7 @@ describe('trigger rules, end to end', () => {
   });
 
   it('runs or skips one_failed, none_failed_min_one_success and all_failed tasks by their upstream states', async () => {
+    const { h } = setup();
     const run = await h.run('rules');
     expect(summary(run)).toEqual({
       ok: ['success', 1],

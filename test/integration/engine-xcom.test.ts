@@ -3,11 +3,8 @@
  * a direct upstream's result comes with the try, any other task's through the main
  * thread (ctx.pull of a grand-parent), and a result that JSON cannot hold fails its task.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
-import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
-import { testDatabase } from '../support/db.js';
-import { startEngine, type TestEngine } from '../support/engine.js';
+import { describe, expect, it } from 'vitest';
+import { useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';
 
@@ -41,24 +38,11 @@ export const xcom_unstorable = dag({ id: 'xcom_unstorable' }, (t) => {
 });
 `;
 
-let database: Database;
-let folder: DagFolder;
-let h: TestEngine;
-
-beforeAll(async () => {
-  database = await testDatabase();
-  folder = await makeDagFolder();
-  await folder.write('xcom.ts', DAGS);
-  h = await startEngine(database, folder.path);
-});
-
-afterAll(async () => {
-  await h?.stop();
-  await folder?.cleanup();
-});
+const setup = useEngine({ 'xcom.ts': DAGS });
 
 describe('XCom across tasks', () => {
   it("hands each task its upstream's object and a grand-parent's through ctx.pull", async () => {
+    const { h } = setup();
     const run = await h.run('xcom', { conf: { region: 'us' } });
     expect(run.state).toBe('success');
     expect(run.tasks.extract!.result).toEqual({ region: 'us', orders: [{ id: 1, amount: 9.5 }, { id: 2, amount: 0.5 }] });
@@ -71,6 +55,7 @@ describe('XCom across tasks', () => {
   });
 
   it('fails a task whose result JSON cannot hold, with a message naming the problem', async () => {
+    const { h } = setup();
     const run = await h.run('xcom_unstorable');
     expect(run.state).toBe('failed');
     expect(run.tasks.when).toMatchObject({ state: 'failed', result: undefined });

@@ -1,12 +1,21 @@
 /**
  * Runs the `updraft` command as a user does: `node bin/updraft.mjs ...` in a child
  * process, cwd the repository, with only the environment a test gives it.
+ *
+ *   const { updraft, setup } = useCli({ 'my.ts': SOURCE }); // beforeAll/afterAll of this file
+ *   it('...', async () => {
+ *     expect(await updraft(['dags', 'list'])).toMatchObject({ code: 0 });
+ *     const database = await setup().child.open();
+ *   });
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
+import { makeDagFolder, type DagFolder } from './dag-folder.js';
+import { testChildDatabase, type ChildDatabase } from './db.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'updraft.mjs');
@@ -65,4 +74,46 @@ export async function unreachableDatabaseUrl(): Promise<string> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return `postgres://updraft@127.0.0.1:${port}/updraft`;
+}
+
+export interface CliSetup {
+  /** The children's database and Updraft home. */
+  child: ChildDatabase;
+  folder: DagFolder;
+  /** Environment of a normal run: the child database, UPDRAFT_DAGS_FOLDER and the settings given to useCli. */
+  env: Record<string, string>;
+}
+
+export interface CliFixture {
+  /** runUpdraft with the fixture's environment, and `extraEnv` over it. */
+  updraft(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+  /** The database, folder and environment of the runs. */
+  setup(): CliSetup;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks in the calling scope: a fresh database for child processes
+ * (testChildDatabase) and a DAGs folder holding `files` (name: source), removed afterwards.
+ * `env` adds settings to every run's environment. Call `updraft` and `setup` inside a test
+ * or hook, once the setup ran.
+ */
+export function useCli(files: Record<string, string>, env: Record<string, string> = {}): CliFixture {
+  let current: CliSetup | undefined;
+  let folder: DagFolder | undefined;
+  beforeAll(async () => {
+    const child = await testChildDatabase();
+    folder = await makeDagFolder(files);
+    current = { child, folder, env: { ...child.env, UPDRAFT_DAGS_FOLDER: folder.path, ...env } };
+  });
+  afterAll(async () => {
+    await folder?.cleanup();
+  });
+  const setup = (): CliSetup => {
+    if (!current) throw new Error('useCli: not set up (call it in a test or hook, after its beforeAll ran)');
+    return current;
+  };
+  return {
+    setup,
+    updraft: (args, extraEnv = {}) => runUpdraft(args, { ...setup().env, ...extraEnv }),
+  };
 }

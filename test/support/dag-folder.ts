@@ -10,11 +10,12 @@ export interface DagFolder {
   cleanup(): Promise<void>;
 }
 
-export async function makeDagFolder(): Promise<DagFolder> {
+/** A fresh temporary DAGs folder holding `files` (name in the folder: source), written in their order. */
+export async function makeDagFolder(files: Record<string, string> = {}): Promise<DagFolder> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'updraft-dags-'));
   // ESM, as the repository's own dags/ is: `import { dag } from 'updraft'` and top-level await work.
   await writeFile(path.join(root, 'package.json'), '{ "type": "module" }\n');
-  return {
+  const folder: DagFolder = {
     path: root,
     async write(name, source) {
       const file = path.join(root, name);
@@ -29,6 +30,13 @@ export async function makeDagFolder(): Promise<DagFolder> {
       await rm(root, { recursive: true, force: true });
     },
   };
+  try {
+    for (const [name, source] of Object.entries(files)) await folder.write(name, source);
+  } catch (error) {
+    await folder.cleanup();
+    throw error;
+  }
+  return folder;
 }
 
 /** Source of a small valid DAG file. */

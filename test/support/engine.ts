@@ -3,14 +3,19 @@
  * file's database and a temporary DAGs folder, and ways to wait for what it does
  * through its bus events, never through sleeps:
  *
- *   const h = await startEngine(database, folder);
- *   const run = await h.run('my_dag');           // trigger, then await 'run:finished'
- *   expect(run.tasks.extract).toMatchObject({ state: 'success', tryNumber: 1 });
- *   await h.stop();                              // in afterAll / afterEach
+ *   const setup = useEngine({ 'my.ts': SOURCE }); // beforeAll/afterAll of this file or describe
+ *   it('...', async () => {
+ *     const { h } = setup();
+ *     const run = await h.run('my_dag');         // trigger, then await 'run:finished'
+ *     expect(run.tasks.extract).toMatchObject({ state: 'success', tryNumber: 1 });
+ *   });
+ *
+ * or, by hand: `const h = await startEngine(database, folder.path)`, then `await h.stop()`.
  */
 import type { EventEmitter } from 'node:events';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { dagRuns, taskInstances, taskLogs, xcom } from '../../src/db/schema.js';
@@ -18,6 +23,8 @@ import { Engine } from '../../src/engine/engine.js';
 import type { EngineEvents } from '../../src/engine/events.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
 import type { TaskState } from '../../src/scheduler/trigger-rules.js';
+import { makeDagFolder, type DagFolder } from './dag-folder.js';
+import { testDatabase } from './db.js';
 
 /** How long a run may take before its test fails with the states it got stuck in. */
 const RUN_TIMEOUT_MS = 20_000;
@@ -150,6 +157,46 @@ export async function startEngine(database: Database, dagsFolder: string, env: R
     throw error;
   }
   return harness;
+}
+
+export interface EngineSetup {
+  database: Database;
+  folder: DagFolder;
+  h: TestEngine;
+}
+
+export interface UseEngineOptions {
+  /** Settings over engineConfig's, e.g. { UPDRAFT_PARALLELISM: '1' }. */
+  env?: Record<string, string>;
+  /** Runs once the files are written, before the engine starts: rows the DAGs need, e.g. a pool. */
+  prepare?: (database: Database) => Promise<void>;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks in the calling scope (the file or a describe): a fresh
+ * database (testDatabase) and DAGs folder holding `files` (name: source), and an engine on
+ * them; afterwards the engine is stopped and the folder removed. Call the returned accessor
+ * inside a test or hook, once the setup ran.
+ */
+export function useEngine(files: Record<string, string>, options: UseEngineOptions = {}): () => EngineSetup {
+  let setup: EngineSetup | undefined;
+  let folder: DagFolder | undefined;
+  let h: TestEngine | undefined;
+  beforeAll(async () => {
+    const database = await testDatabase();
+    folder = await makeDagFolder(files);
+    await options.prepare?.(database);
+    h = await startEngine(database, folder.path, options.env);
+    setup = { database, folder, h };
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await folder?.cleanup();
+  });
+  return () => {
+    if (!setup) throw new Error('useEngine: the engine is not set up (call the accessor in a test or hook, after its beforeAll ran)');
+    return setup;
+  };
 }
 
 /** The run's task instances by task id, with their XComs. */
