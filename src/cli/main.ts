@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { describeDatabaseError } from '../db/errors.js';
 import { UpdraftError } from '../errors.js';
 import { registerDagsCommands } from './commands/dags.js';
 import { registerDbCommands } from './commands/db.js';
@@ -33,7 +34,8 @@ function report(error: unknown): number {
     console.error(`updraft: ${error.message}`);
     return 1;
   }
-  console.error(`updraft: unexpected error: ${(error as Error)?.message ?? String(error)}`);
+  const database = describeDatabaseError(error);
+  console.error(`updraft: ${database ?? `unexpected error: ${(error as Error)?.message?.split('\n')[0] ?? String(error)}`}`);
   if (process.env.UPDRAFT_DEBUG) console.error((error as Error)?.stack);
   else console.error('(set UPDRAFT_DEBUG=1 to see the stack trace)');
   return 1;

@@ -197,6 +197,7 @@ export function dag<const P extends ParamsSpec = {}>(options: DagOptions<P>, bui
   }
   started = performance.now();
   const tasks = builder.tasks;
+  if (tasks.size === 0) throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
   const cycle = findCycle(new Map([...tasks.values()].map((t) => [t.id, t.upstream])));
   if (cycle) throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;

@@ -30,3 +30,16 @@ export function pgErrorCode(err: unknown): string | undefined {
 export function isUniqueViolation(err: unknown): boolean {
   return pgErrorCode(err) === SqlState.uniqueViolation;
 }
+
+/**
+ * One line for a database error, without the SQL text and parameters that drizzle puts
+ * in its message (they may hold a run's conf or a task's result): what the CLI, logs and
+ * /health show. Undefined when `err` is not a database error.
+ */
+export function describeDatabaseError(err: unknown): string | undefined {
+  const code = pgErrorCode(err);
+  if (code === undefined) return undefined;
+  let server: unknown = err;
+  while (server instanceof Error && server.cause instanceof Error) server = server.cause;
+  return `database error ${code}: ${(server as Error).message.split('\n')[0]}`;
+}

@@ -3,7 +3,7 @@
  * `db.execute()` returns `unknown`; both results carry `rows`, and the count of affected
  * rows as `rowCount` (node-postgres) or `affectedRows` (PGlite). This reads them in one place.
  */
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 
 /** A transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
@@ -38,4 +38,9 @@ export function toDate(value: Date | string | null): Date | null {
   if (value === null || value instanceof Date) return value;
   const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::?(\d\d))?$/.exec(value);
   return new Date(m ? `${m[1]}T${m[2]}${m[3]}:${m[4] ?? '00'}` : value);
+}
+
+/** A value as one jsonb parameter: how batches reach the hot statements (jsonb_to_recordset). */
+export function jsonb(value: unknown): SQL {
+  return sql`${JSON.stringify(value)}::jsonb`;
 }

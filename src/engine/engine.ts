@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
+import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
 import { CHANNELS, listen, type Listener } from '../db/notify.js';
 import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
@@ -55,7 +56,8 @@ export class Engine {
     readonly options: EngineOptions = {},
   ) {
     this.cache = new DagCache(database.db);
-    this.bus.on('error', (error) => log.error({ err: error }, error.message));
+    // Database errors without drizzle's SQL text and parameters (they may hold conf or results).
+    this.bus.on('error', (error) => log.error(pgErrorCode(error) ? { code: pgErrorCode(error) } : { err: error }, describeDatabaseError(error) ?? error.message));
     this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runRowId, state: run.state }, `run of ${run.dagId} ${run.state}`));
     this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
   }

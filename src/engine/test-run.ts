@@ -15,6 +15,9 @@ import type { TaskState } from '../scheduler/trigger-rules.js';
 import { Engine } from './engine.js';
 import type { EngineEvents } from './events.js';
 
+/** The run's own queue: on a shared database no other process's workers take its tasks. */
+const testQueue = (runRowId: string) => `dags-test:${runRowId}`;
+
 export interface TestRunReport {
   dagId: string;
   runId: string;
@@ -69,11 +72,13 @@ export async function testRun(
         startedAt: new Date(),
       })
       .returning({ id: dagRuns.id });
-    await createTaskInstances(tx, run!.id, structure, new Date());
+    await createTaskInstances(tx, run!.id, structure, new Date(), testQueue(run!.id));
     return run!.id;
   });
 
-  const testEngine = new Engine(database, config, { processor: false, scheduler: true, executor: true }, options.log, { onlyRun: runRowId });
+  const testEngine = new Engine(database, { ...config, queues: [testQueue(runRowId)] }, { processor: false, scheduler: true, executor: true }, options.log, {
+    onlyRun: runRowId,
+  });
   if (options.onTaskState) testEngine.bus.on('task:state', (event) => event.runRowId === runRowId && options.onTaskState!(event));
   const finished = new Promise<'success' | 'failed'>((resolve) =>
     testEngine.bus.on('run:finished', (run) => run.runRowId === runRowId && resolve(run.state)),

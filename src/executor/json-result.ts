@@ -18,6 +18,7 @@ export function jsonProblem(value: unknown): string | undefined {
 function check(value: unknown, path: string, parents: Set<object>): string | undefined {
   switch (typeof value) {
     case 'string':
+      return storableText(value) ? undefined : `${path} has a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
     case 'boolean':
       return undefined;
     case 'number':
@@ -50,6 +51,7 @@ function check(value: unknown, path: string, parents: Set<object>): string | und
   parents.add(object);
   for (const [key, item] of Object.entries(object)) {
     if (item === undefined) continue;
+    if (!storableText(key)) return `${path} has a key with a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
     const problem = check(item, `${path}${propertyPath(key)}`, parents);
     if (problem) return problem;
   }
@@ -67,4 +69,14 @@ function describeInstance(object: object): string {
 
 function propertyPath(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** PostgreSQL's json and text types hold neither NUL nor unpaired UTF-16 surrogates. */
+export function storableText(text: string): boolean {
+  return !text.includes('\0') && text.isWellFormed();
+}
+
+/** `text` made storable: NUL shown as \\0, unpaired surrogates replaced (for log lines). */
+export function toStorableText(text: string): string {
+  return storableText(text) ? text : text.replaceAll('\0', '\\0').toWellFormed();
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { and, desc, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import type { Tx } from '../db/execute.js';
 import { dags, dagVersions, importErrors } from '../db/schema.js';
 import { versionHash, type SerializedDag } from '../dag/serialize.js';
 import type { ParseFailure } from './outcome.js';
@@ -76,8 +77,6 @@ export async function storeParsedFiles(db: Db, parsed: readonly ParsedFile[], op
   }
   return reports;
 }
-
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Upserts the DAG row and stores a new version when the hash changed. True when it did. */
 async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, options: StoreOptions): Promise<boolean> {

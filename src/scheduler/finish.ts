@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { execute, type Tx } from '../db/execute.js';
+import { execute, jsonb, type Tx } from '../db/execute.js';
 import { claimWithin, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 import { runState } from './run-state.js';
@@ -52,8 +52,6 @@ export interface FinishReport {
   claimed: ClaimedTask[];
 }
 
-const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
-
 /**
  * Records the ends of many tries in one transaction: states (fenced by lease and try
  * number), XComs, log lines; then evaluates only the downstream tasks of what
@@ -69,12 +67,12 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     const { rows: accepted } = await execute<{ id: string }>(
       tx,
       sql`with locked as (
-            select id from dag_runs where id in (select value::uuid from jsonb_array_elements_text(${json(runIds)})) order by id for update
+            select id from dag_runs where id in (select value::uuid from jsonb_array_elements_text(${jsonb(runIds)})) order by id for update
           )
           update task_instances ti
              set state = v.state::task_state, error = v.error, next_try_at = v.next_try_at, owner = null, updated_at = now(),
                  started_at = coalesce(v.started_at, ti.started_at), ended_at = coalesce(v.ended_at, now())
-            from jsonb_to_recordset(${json(
+            from jsonb_to_recordset(${jsonb(
               results.map((r) => ({
                 id: r.taskInstanceId,
                 lease: r.lease,
@@ -99,7 +97,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
       await execute(
         tx,
         sql`insert into xcom (task_instance_id, value)
-            select v.id, v.value from jsonb_to_recordset(${json(xcoms)}) as v(id uuid, value jsonb)
+            select v.id, v.value from jsonb_to_recordset(${jsonb(xcoms)}) as v(id uuid, value jsonb)
             on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()`,
       );
     }
@@ -137,11 +135,14 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     // round trip and a commit per task of a chain (bench/engine, chain of 40 on
     // PostgreSQL: 0.44 s with a separate claim and running update, see docs/performance.md).
     if (report.scheduled > 0 && claim) report.claimed = await claimWithin(tx, { ...claim, limit: Math.min(claim.limit, report.scheduled) });
-    // Wake other processes only for work left unclaimed here, at most one NOTIFY per transaction.
+    // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
+    // new retries wake schedulers (payload 'runs' when both).
+    const schedulerNews = report.finishedRuns.length > 0 || kept.some((r) => r.state === 'up_for_retry');
     if (report.scheduled > report.claimed.length) {
-      await execute(tx, sql`select pg_notify('updraft_work', ${report.finishedRuns.length > 0 ? 'runs' : ''})`);
+      await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
+    } else if (schedulerNews) {
+      await execute(tx, sql`select pg_notify('updraft_runs', '')`);
     }
-    else if (report.finishedRuns.length > 0) await execute(tx, sql`select pg_notify('updraft_runs', '')`);
     return report;
   });
 }
@@ -151,7 +152,7 @@ export async function insertLogs(tx: Tx | Db, lines: { id: string; try_number: n
     tx,
     sql`insert into task_logs (task_instance_id, try_number, at, level, message)
         select v.id, v.try_number, v.at, v.level, v.message
-          from jsonb_to_recordset(${json(lines)}) as v(id uuid, try_number int, at timestamptz, level text, message text)`,
+          from jsonb_to_recordset(${jsonb(lines)}) as v(id uuid, try_number int, at timestamptz, level text, message text)`,
   );
 }
 
@@ -176,7 +177,7 @@ export async function evaluateDownstream(tx: Tx, runRowId: string, structure: Da
       const { rows } = await execute<{ task_id: string; state: TaskState | null }>(
         tx,
         sql`select task_id, state from task_instances
-             where run_id = ${runRowId} and task_id in (select jsonb_array_elements_text(${json([...missing])}))`,
+             where run_id = ${runRowId} and task_id in (select jsonb_array_elements_text(${jsonb([...missing])}))`,
       );
       for (const row of rows) known.set(row.task_id, row.state);
     }
@@ -200,7 +201,7 @@ export async function evaluateDownstream(tx: Tx, runRowId: string, structure: Da
              set state = u.state::task_state, updated_at = now(),
                  scheduled_at = case when u.state = 'scheduled' then now() else ti.scheduled_at end,
                  ended_at = case when u.state = 'scheduled' then ti.ended_at else now() end
-            from jsonb_to_recordset(${json(updates.map((u) => ({ task_id: u.taskId, state: u.state })))}) as u(task_id text, state text)
+            from jsonb_to_recordset(${jsonb(updates.map((u) => ({ task_id: u.taskId, state: u.state })))}) as u(task_id text, state text)
            where ti.run_id = ${runRowId} and ti.task_id = u.task_id and ti.state is null`,
     );
   }
@@ -224,7 +225,7 @@ async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure
     const { rows: failed } = await execute<{ failed: boolean }>(
       tx,
       sql`select exists (select 1 from task_instances where run_id = ${runRowId} and state in ('failed', 'upstream_failed')
-                            and task_id in (select jsonb_array_elements_text(${json([...structure.leaves])}))) as failed`,
+                            and task_id in (select jsonb_array_elements_text(${jsonb([...structure.leaves])}))) as failed`,
     );
     state = failed[0]!.failed ? 'failed' : 'success';
   } else {

@@ -4,6 +4,8 @@ import { execute } from '../db/execute.js';
 import type { Tx } from '../db/execute.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 
+const START_LOCK = 0x75706473; // 'upds'
+
 export interface StartedRun {
   id: string;
   dagId: string;
@@ -18,6 +20,8 @@ export interface StartedRun {
  */
 export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[]> {
   return db.transaction(async (tx) => {
+    // One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
+    await execute(tx, sql`select pg_advisory_xact_lock(${START_LOCK})`);
     const { rows } = await execute<{ id: string; dag_row_id: string; dag_version_id: string; max_active_runs: number; running: number }>(
       tx,
       sql`select r.id, r.dag_id as dag_row_id, r.dag_version_id, d.max_active_runs,
@@ -46,8 +50,12 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
   });
 }
 
-/** Inserts one task instance per task of the run's DAG version; returns the ids of those scheduled (the roots). */
-export async function createTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date): Promise<string[]> {
+/**
+ * Inserts one task instance per task of the run's DAG version; returns the ids of those
+ * scheduled (the roots). `queue` puts every task on one queue (`updraft dags test`
+ * serves a private one, so no other process takes its tasks).
+ */
+export async function createTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
   const roots = new Set(structure.roots);
   const tasks = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,
@@ -55,7 +63,7 @@ export async function createTaskInstances(tx: Tx | Db, runId: string, structure:
     max_tries: t.retries + 1,
     priority: t.priority,
     pool: t.pool,
-    queue: t.queue,
+    queue: queue ?? t.queue,
     operator: t.operator,
   }));
   await execute(

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { describeDatabaseError } from '../db/errors.js';
 import { execute } from '../db/execute.js';
 import type { Engine } from '../engine/engine.js';
 
@@ -11,7 +12,7 @@ export function healthRoutes(engine: Engine): Hono {
     try {
       await execute(engine.database.db, sql`select 1`);
     } catch (error) {
-      database = `unreachable: ${(error as Error).message}`;
+      database = `unreachable: ${describeDatabaseError(error) ?? (error as Error).message.split('\n')[0]}`;
     }
     const body = {
       status: database === 'ok' ? 'ok' : 'degraded',

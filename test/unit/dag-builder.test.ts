@@ -154,6 +154,7 @@ describe('dag()', () => {
   it('rejects tasks added after the build function returned', () => {
     let late: (() => void) | undefined;
     dag({ id: 'late' }, (t) => {
+      t.task('first', noop);
       late = () => t.task('later', noop);
     });
     expect(() => late!()).toThrow(/only be added inside the build function/);
@@ -183,6 +184,10 @@ describe('dag()', () => {
     expect(e.message).toBe(`DAG 'x': task 'load': timeout: invalid duration "soon" (use e.g. '30s', '5m', '1h30m', '2d' or a number of milliseconds)`);
     const rule = definitionError(() => dag({ id: 'x' }, (t) => void t.task('load', { triggerRule: 'any' } as never, noop)));
     expect(rule.message).toMatch(/^DAG 'x': task 'load': triggerRule: /);
+  });
+
+  it('rejects a DAG without tasks', () => {
+    expect(definitionError(() => dag({ id: 'empty' }, () => {})).message).toBe("DAG 'empty': has no tasks (add one with t.task(...))");
   });
 
   it('wraps other errors of the build function', () => {

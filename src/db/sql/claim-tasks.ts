@@ -43,14 +43,15 @@ export async function claimTasks(db: Db, request: ClaimRequest): Promise<Claimed
 /** The claim inside a transaction the caller holds (finishTasks claims what it just made ready). */
 export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: ClaimRequest): Promise<ClaimedTask[]> {
   if (limit <= 0) return [];
+  // Its own statement: a statement sees the rows committed when it started, so the
+  // counts below must be read by a statement that starts after the lock is held.
+  await execute(tx, sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
   const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
     tx,
     sql`with candidates as (
           select ti.id, ti.run_id, ti.pool, ti.dag_id, ti.priority, ti.scheduled_at
             from task_instances ti
            where ti.state = 'scheduled' and ti.queue = any(${toTextArray(queues)}::text[])
-             -- an InitPlan: the lock is taken once, before the scan
-             and (select pg_advisory_xact_lock(${CLAIM_LOCK}) is not null)
              and (${onlyRun ?? null}::uuid is null or ti.run_id = ${onlyRun ?? null}::uuid)
            order by ti.priority desc, ti.scheduled_at, ti.id
            limit ${limit * 4}
