@@ -44,7 +44,10 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       `  database:    ${where}`,
       server ? `  health:      ${server.url}/health` : '',
       roles.executor ? `  task threads: ${config.parallelism}` : '',
-      "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>'). Ctrl-C stops.",
+      config.databaseUrl
+        ? "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>')."
+        : "  This process holds the embedded database: stop it to use 'npx updraft dags list', 'runs list' or 'tasks logs'\n  ('npx updraft tasks test' works alongside), or use PostgreSQL (DATABASE_URL) for both.",
+      '  Ctrl-C stops.',
     ]
       .filter(Boolean)
       .join('\n'),
