@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { execute } from '../db/execute.js';
+import { execute, jsonb } from '../db/execute.js';
 import type { Tx } from '../db/execute.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 
@@ -22,28 +22,29 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
   return db.transaction(async (tx) => {
     // One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
     await execute(tx, sql`select pg_advisory_xact_lock(${START_LOCK})`);
-    const { rows } = await execute<{ id: string; dag_row_id: string; dag_version_id: string; max_active_runs: number; running: number }>(
+    // Ranked per DAG in SQL: only runs that fit under their DAG's maxActiveRuns come
+    // back, so one DAG's backlog of queued runs cannot crowd out the others.
+    const { rows } = await execute<{ id: string; dag_version_id: string }>(
       tx,
-      sql`select r.id, r.dag_id as dag_row_id, r.dag_version_id, d.max_active_runs,
-                 (select count(*)::int from dag_runs x where x.dag_id = r.dag_id and x.state = 'running') as running
-            from dag_runs r join dags d on d.id = r.dag_id
-           where r.state = 'queued' and not d.is_paused
-           order by r.logical_date, r.id
-           limit 200
-             for update of r skip locked`,
+      sql`select q.id, q.dag_version_id from (
+            select r.id, r.dag_version_id, r.logical_date,
+                   row_number() over (partition by r.dag_id order by r.logical_date, r.id) as rank,
+                   d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.state = 'running') as room
+              from dag_runs r join dags d on d.id = r.dag_id
+             where r.state = 'queued' and not d.is_paused
+          ) q
+          where q.rank <= q.room
+          order by q.logical_date, q.id
+          limit 200`,
     );
     const started: StartedRun[] = [];
-    const startedPerDag = new Map<string, number>();
     for (const run of rows) {
-      const already = startedPerDag.get(run.dag_row_id) ?? 0;
-      if (run.running + already >= run.max_active_runs) continue;
-      startedPerDag.set(run.dag_row_id, already + 1);
       const structure = await cache.get(run.dag_version_id, tx);
       const scheduled = await createTaskInstances(tx, run.id, structure, now);
       started.push({ id: run.id, dagId: structure.dagId, scheduled });
     }
     if (started.length > 0) {
-      await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where id in (select (jsonb_array_elements_text(${JSON.stringify(started.map((r) => r.id))}::jsonb))::uuid)`);
+      await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`);
       if (started.some((r) => r.scheduled.length > 0)) await execute(tx, sql`select pg_notify('updraft_work', '')`);
     }
     return started;
