@@ -1,4 +1,4 @@
-import { UpdraftError } from '../errors.js';
+import { ConfigError, UpdraftError } from '../errors.js';
 import { PARAM_TYPES, type ParamSpec, type ParamType, type ParamsSpec } from './types.js';
 
 /** A run's conf does not match the DAG's params. */
@@ -61,4 +61,16 @@ export function resolveParams(spec: ParamsSpec, conf: Record<string, unknown>): 
     }
   }
   return params;
+}
+
+/**
+ * resolveParams for a user's conf: a mismatch is a ConfigError naming the DAG and where
+ * the conf came from (`what`, e.g. 'conf' or '--conf').
+ */
+export function resolveConf(params: ParamsSpec, conf: Record<string, unknown>, dagId: string, what: string): Record<string, unknown> {
+  try {
+    return resolveParams(params, conf);
+  } catch (error) {
+    throw new ConfigError(`${what} does not match the params of DAG '${dagId}': ${(error as Error).message}`);
+  }
 }

@@ -3,8 +3,8 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { dagRuns, dags, taskInstances } from '../db/schema.js';
 import { getDag, scheduleSpecOf } from '../catalog/dags.js';
-import { resolveParams } from '../dag/params.js';
-import { ConfigError, UpdraftError } from '../errors.js';
+import { resolveConf } from '../dag/params.js';
+import { UpdraftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
 import { manualRunInfo } from '../schedule/index.js';
@@ -41,11 +41,7 @@ export async function testRun(
   await new DagProcessor(db, config).refresh();
   const { dag, serialized } = await getDag(db, dagId);
   const conf = options.conf ?? {};
-  try {
-    resolveParams(serialized.params, conf);
-  } catch (error) {
-    throw new ConfigError(`--conf does not match the params of DAG '${dagId}': ${(error as Error).message}`);
-  }
+  resolveConf(serialized.params, conf, dagId, '--conf');
   const info = manualRunInfo(scheduleSpecOf(serialized), options.logicalDate ?? new Date());
   const structure = await new DagCache(db).get(dag.latestVersionId!);
 

@@ -57,6 +57,7 @@ export class Executor {
   #stopping = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #logFlush: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
   readonly #toMarkRunning = new Set<InFlight>();
   #markTimer: NodeJS.Timeout | undefined;
@@ -303,6 +304,7 @@ export class Executor {
   private async commit(): Promise<void> {
     if (this.#committing) return;
     const run = async () => {
+      await this.#flushing;
       while (this.#pending.length > 0) {
         const batch = this.#pending;
         this.#pending = [];
@@ -344,8 +346,18 @@ export class Executor {
     }
   }
 
-  /** Stores the log lines of tasks still running, so a long task's log can be read while it runs. */
-  private async flushLogs(): Promise<void> {
+  /**
+   * Stores the log lines of tasks still running, so a long task's log can be read while
+   * it runs. Never beside a commit: a commit waits for the flush in progress, so a try's
+   * last lines (stored by its commit) always come after the lines flushed before them.
+   */
+  private flushLogs(): Promise<void> {
+    if (this.#committing) return Promise.resolve();
+    this.#flushing ??= this.insertRunningLogs().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  private async insertRunningLogs(): Promise<void> {
     const taken = [...this.#inFlight.values()].map((entry) => ({ entry, lines: entry.logs.splice(0) })).filter((t) => t.lines.length > 0);
     if (taken.length === 0) return;
     const rows = taken.flatMap(({ entry, lines }) =>
@@ -359,7 +371,6 @@ export class Executor {
       this.bus.emit('error', error as Error);
     }
   }
-
 
   /**
    * Stops claiming, lets running tries finish for up to `graceMs`, then hands the

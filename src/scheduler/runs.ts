@@ -3,9 +3,9 @@ import { lastScheduledInterval, scheduleSpecOf } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { auditLog, dagRuns, dags, dagVersions } from '../db/schema.js';
-import { resolveParams } from '../dag/params.js';
+import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
-import { ConfigError, NotFoundError, UpdraftError } from '../errors.js';
+import { NotFoundError, UpdraftError } from '../errors.js';
 import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
 
 /** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
@@ -102,11 +102,7 @@ export async function triggerRun(db: Db, dagId: string, options: TriggerOptions)
   if (!row.isActive) throw new UpdraftError(`DAG '${dagId}' is no longer defined by any file in the DAGs folder`);
   const serialized = row.serialized as SerializedDag;
   const conf = options.conf ?? {};
-  try {
-    resolveParams(serialized.params, conf);
-  } catch (error) {
-    throw new ConfigError(`conf does not match the params of DAG '${dagId}': ${(error as Error).message}`);
-  }
+  resolveConf(serialized.params, conf, dagId, 'conf');
   const info = manualRunInfo(scheduleSpecOf(serialized), options.logicalDate ?? options.now ?? new Date());
   const values = runValues(row.dagRowId, row.versionId!, 'manual', info, conf);
   try {

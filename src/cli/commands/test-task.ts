@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { scheduleSpecOf } from '../../catalog/dags.js';
 import { loadConfig } from '../../config.js';
-import { resolveParams } from '../../dag/params.js';
+import { resolveConf } from '../../dag/params.js';
 import { taskSettings, versionHash } from '../../dag/serialize.js';
-import { ConfigError, NotFoundError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
 import { TaskPool } from '../../executor/pool.js';
 import type { TaskOutcome } from '../../executor/protocol.js';
 import { findDagInFolder } from '../../processor/find.js';
@@ -27,12 +27,7 @@ async function testTask(dagId: string, taskId: string, date: Date | undefined, c
     const shown = ids.length > 10 ? `${ids.slice(0, 10).join(', ')}, ... (${ids.length} in all)` : ids.join(', ');
     throw new NotFoundError(`DAG '${dagId}' has no task '${taskId}' (its tasks: ${shown})`);
   }
-  let params: Record<string, unknown>;
-  try {
-    params = resolveParams(serialized.params, conf);
-  } catch (error) {
-    throw new ConfigError(`--conf does not match the params of DAG '${dagId}': ${(error as Error).message}`);
-  }
+  const params = resolveConf(serialized.params, conf, dagId, '--conf');
   const settings = taskSettings(serialized, task);
   const info = manualRunInfo(scheduleSpecOf(serialized), date ?? new Date());
   const runId = `test__${info.logicalDate.toISOString()}`;
