@@ -22,3 +22,8 @@ export type {
   DataInterval,
 } from './dag/types.js';
 export type { Duration } from './util/duration.js';
+export type { SqlConfig, SqlResult } from './operators/sql/config.js';
+export type { SyncConfig, SyncResult } from './operators/sync/config.js';
+export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './operators/cleanse/config.js';
+export type { ReportConfig, ReportResult, ReportFormat } from './operators/report/config.js';
+export type { Statement, StatementInput, StatementsSpec } from './operators/statement.js';

@@ -1,7 +1,13 @@
 import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
 import { buildGraph, findCycle } from './graph.js';
-import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, type CompiledDagOptions, type TaskSettings } from './options.js';
+import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.js';
+import type { ReportConfig, ReportResult } from '../operators/report/config.js';
+import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
+import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
+import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
+import { describeIssues } from '../util/validation.js';
+import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
 import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
 
@@ -82,6 +88,26 @@ export class DagBuilder<P extends ParamsSpec> {
     return this.define(id, 'task', options ?? {}, { fn });
   }
 
+  /** Runs SQL statements on a named connection; the result is the row count and the first rows. See docs/operators.md. */
+  sql<Row = Record<string, unknown>>(id: string, config: SqlConfig & TaskOptions): TaskHandle<SqlResult<Row>> {
+    return this.operatorTask(id, 'sql', config);
+  }
+
+  /** Copies a table or query from one connection into a table (full or incremental). See docs/operators.md. */
+  sync(id: string, config: SyncConfig & TaskOptions): TaskHandle<SyncResult> {
+    return this.operatorTask(id, 'sync', config);
+  }
+
+  /** Cleanses a table with declarative rules, as SQL in the database; rejected rows go to a quarantine table. */
+  cleanse(id: string, config: CleanseConfig & TaskOptions): TaskHandle<CleanseResult> {
+    return this.operatorTask(id, 'cleanse', config);
+  }
+
+  /** Runs a query and renders it as CSV, JSON, Markdown or HTML; the report is kept with the run. */
+  report(id: string, config: ReportConfig & TaskOptions): TaskHandle<ReportResult> {
+    return this.operatorTask(id, 'report', config);
+  }
+
   /** Runs the given tasks (or lists of tasks, all of which precede the next) one after the other. */
   chain(...steps: Refs[]): void {
     for (let i = 1; i < steps.length; i++) {
@@ -99,6 +125,20 @@ export class DagBuilder<P extends ParamsSpec> {
     const settings = compileTaskOptions(this.dagId, id, this.options.defaults, options);
     this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, upstream: new Set() });
     return new TaskRef<R>(id, this);
+  }
+
+  private operatorTask<R>(id: string, operator: keyof typeof OPERATOR_SCHEMAS, input: object): TaskHandle<R> {
+    if (typeof input !== 'object' || input === null) throw this.error(`task '${id}' (${operator}): expected a config object as the second argument`, 'tasks');
+    // One object carries both the operator's config and the task's own options (retries, pool, ...).
+    const options: Record<string, unknown> = {};
+    const config: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(input)) (TASK_OPTION_KEYS.has(key) ? options : config)[key] = value;
+    const parsed = OPERATOR_SCHEMAS[operator].safeParse(config);
+    if (!parsed.success) {
+      const path = parsed.error.issues[0]?.path.map(String).join('.');
+      throw this.error(`task '${id}' (${operator}): ${describeIssues(parsed.error)}`, `tasks.${id}${path ? `.${path}` : ''}`);
+    }
+    return this.define<R>(id, operator, options as TaskOptions, { config: parsed.data });
   }
 
   /** @internal */
@@ -161,7 +201,7 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     const tasks = [...this.tasks.values()];
     return {
       ...serializeOptions(this.options),
-      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config)),
+      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config))),
       edges: this.edges(),
     };
   }

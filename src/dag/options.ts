@@ -56,6 +56,9 @@ const taskOptionsSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** Keys of TaskOptions: an operator's config object may carry them beside its own settings. */
+export const TASK_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(taskOptionsSchema.shape));
+
 const dateField = z.union([z.string(), z.date()]);
 
 const dagOptionsSchema = z.strictObject({

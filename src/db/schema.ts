@@ -18,6 +18,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -269,6 +270,64 @@ export const pools = pgTable(
   (t) => [check('pools_slots_non_negative', sql`${t.slots} >= 0`)],
 );
 
+/**
+ * Named connections stored by `updraft connections add`. The URL (with its password) is
+ * encrypted with UPDRAFT_SECRET_KEY (src/connections/secret.ts); `display_url` is the
+ * same URL with the password masked, safe to print.
+ */
+export const connections = pgTable(
+  'connections',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    connType: text('conn_type').notNull().default('postgres'),
+    description: text('description'),
+    urlEncrypted: text('url_encrypted').notNull(),
+    displayUrl: text('display_url').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('connections_conn_type_valid', sql`${t.connType} in ('postgres')`)],
+);
+
+/** What an operator keeps between runs of one task (a sync's high-water mark), by key. */
+export const operatorState = pgTable(
+  'operator_state',
+  {
+    dagId: text('dag_id').notNull(),
+    taskId: text('task_id').notNull(),
+    key: text('key').notNull(),
+    value: jsonb('value').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.dagId, t.taskId, t.key] })],
+);
+
+/** Reports rendered by the report operator, one per task try that succeeded. */
+export const reports = pgTable(
+  'reports',
+  {
+    id: id(),
+    taskInstanceId: uuid('task_instance_id')
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: 'cascade' }),
+    dagId: text('dag_id').notNull(),
+    runId: text('run_id').notNull(),
+    taskId: text('task_id').notNull(),
+    tryNumber: integer('try_number').notNull(),
+    format: text('format').notNull(),
+    title: text('title').notNull(),
+    content: text('content').notNull(),
+    rows: integer('rows').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('reports_dag_created_idx').on(t.dagId, t.createdAt.desc()),
+    unique('reports_task_instance_try_key').on(t.taskInstanceId, t.tryNumber),
+    check('reports_format_valid', sql`${t.format} in ('csv', 'json', 'markdown', 'html')`),
+  ],
+);
+
 export type DagRow = typeof dags.$inferSelect;
 export type DagVersionRow = typeof dagVersions.$inferSelect;
 export type ImportErrorRow = typeof importErrors.$inferSelect;
@@ -278,3 +337,5 @@ export type XcomRow = typeof xcom.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
 export type AuditLogRow = typeof auditLog.$inferSelect;
 export type PoolRow = typeof pools.$inferSelect;
+export type ConnectionRow = typeof connections.$inferSelect;
+export type ReportRow = typeof reports.$inferSelect;

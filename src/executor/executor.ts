@@ -10,7 +10,9 @@ import { finishTasks, insertLogs, type LogLine, type TaskResult } from '../sched
 import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
 import type { TaskPool } from './pool.js';
 import { toStorableText } from './json-result.js';
-import type { TaskOutcome } from './protocol.js';
+import { connectionUrl } from '../connections/store.js';
+import { readOperatorState } from '../operators/state.js';
+import type { Question, TaskOutcome } from './protocol.js';
 
 export interface ExecutorOptions {
   /** Identifies this process in task_instances.owner and in logs. */
@@ -247,9 +249,20 @@ export class Executor {
         timeoutMs: task.timeoutMs,
         onLog: (line) => entry.logs.push({ level: line.level, message: toStorableText(line.message), at: line.at }),
         onStarted: () => this.started(entry),
-        onPull: (taskId) => this.pull(claim, structure, taskId),
+        onAsk: (question) => this.answer(claim, structure, question),
       },
     );
+  }
+
+  private answer(claim: ClaimedTask, structure: DagStructure, question: Question): Promise<unknown> {
+    switch (question.kind) {
+      case 'pull':
+        return this.pull(claim, structure, question.taskId);
+      case 'connection':
+        return connectionUrl(this.db, question.name);
+      case 'state':
+        return readOperatorState(this.db, structure.dagId, claim.task_id, question.key);
+    }
   }
 
   private async pull(claim: ClaimedTask, structure: DagStructure, taskId: string): Promise<unknown> {
@@ -280,7 +293,10 @@ export class Executor {
       startedAt: entry.startedAt,
       endedAt: now,
     };
-    if (outcome.status === 'success') result.result = outcome.result;
+    if (outcome.status === 'success') {
+      result.result = outcome.result;
+      if (outcome.effects) result.effects = { ...outcome.effects, dagId: structure.dagId };
+    }
     else if (outcome.status === 'skipped') {
       result.state = 'skipped';
       result.logs.push({ level: 'info', message: `skipped: ${outcome.reason}`, at: now });

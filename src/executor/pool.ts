@@ -3,7 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { formatDuration } from '../util/duration.js';
 import { failed } from './failure.js';
-import type { MainMessage, TaskOutcome, TaskPayload, WorkerMessage } from './protocol.js';
+import type { MainMessage, Question, TaskOutcome, TaskPayload, WorkerMessage } from './protocol.js';
 
 const WORKER_URL = new URL('./task-worker.mjs', import.meta.url).href;
 
@@ -29,8 +29,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Every log line of the try, in order; all of them arrive before run() resolves. */
   onLog?: (message: LogMessage) => void;
-  /** Result of a task of this run that is not in `upstreamResults`. Default: fails the pull. */
-  onPull?: (taskId: string) => Promise<unknown>;
+  /** Answers the thread's questions (an XCom not in `upstreamResults`, a connection, operator state). Default: every question fails. */
+  onAsk?: (question: Question) => Promise<unknown>;
   /** The thread has taken the try (it may have waited for a free thread until now). */
   onStarted?: () => void;
 }
@@ -65,7 +65,7 @@ export class TaskPool {
   /** Runs one try. Resolves with its outcome (never rejects once the pool is open), after all its logs. */
   run(payload: Omit<TaskPayload, 'port'>, options: RunOptions): Promise<TaskOutcome> {
     if (this.#closing) return Promise.reject(new Error('the task pool is closed'));
-    const { timeoutMs, signal, onLog, onPull } = options;
+    const { timeoutMs, signal, onLog, onAsk } = options;
     if (timeoutMs !== null && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
       return Promise.reject(new RangeError(`timeoutMs must be a number of milliseconds (0 or more) or null, got ${timeoutMs}`));
     }
@@ -117,8 +117,8 @@ export class TaskPool {
           case 'log':
             onLog?.(message);
             break;
-          case 'pull':
-            answerPull(message.id, message.taskId);
+          case 'ask':
+            answer(message.id, message.question);
             break;
           case 'done':
             doneSeen = true;
@@ -126,12 +126,12 @@ export class TaskPool {
             break;
         }
       });
-      const answerPull = (id: number, taskId: string) => {
-        const pending = onPull ? Promise.resolve().then(() => onPull(taskId)) : Promise.reject(new Error(`task '${taskId}' has no result in this run`));
+      const answer = (id: number, question: Question) => {
+        const pending = onAsk ? Promise.resolve().then(() => onAsk(question)) : Promise.reject(new Error(`nothing answers '${question.kind}' questions here`));
         pending.then(
-          (value) => post({ type: 'pulled', id, value }),
-          (error: unknown) => post({ type: 'pulled', id, error: reasonText(error) }),
-        ).catch((error: unknown) => post({ type: 'pulled', id, error: `the result of '${taskId}' cannot be sent to the task: ${reasonText(error)}` }));
+          (value) => post({ type: 'answer', id, value }),
+          (error: unknown) => post({ type: 'answer', id, error: reasonText(error) }),
+        ).catch((error: unknown) => post({ type: 'answer', id, error: `the answer cannot be sent to the task: ${reasonText(error)}` }));
       };
 
       if (signal?.aborted) {

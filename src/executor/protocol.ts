@@ -4,6 +4,7 @@
  * abort) through a MessageChannel made for the try, whose port is in the payload.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ReportOutput } from '../operators/types.js';
 
 export interface TaskPayload {
   /** Absolute path of the DAG file. */
@@ -27,7 +28,7 @@ export interface TaskPayload {
   /**
    * XCom values of upstream tasks of this run, by task id. A key whose value is
    * undefined means "that task returned nothing" and is answered in the thread; a
-   * missing key makes `ctx.pull` ask the main thread ('pull' message).
+   * missing key makes `ctx.pull` ask the main thread (an 'ask' message).
    */
   upstreamResults: Record<string, unknown>;
   /** The thread's end of the try's channel; transferred. */
@@ -41,18 +42,35 @@ export type WorkerMessage =
   /** The thread has taken the try (its timeout counts from here, the import included). */
   | { type: 'started' }
   | { type: 'log'; level: LogLevel; message: string; at: number }
-  | { type: 'pull'; id: number; taskId: string }
+  /** A question only the main thread can answer (it has the database); answered by 'answer'. */
+  | { type: 'ask'; id: number; question: Question }
   /** Posted just before the outcome is returned: every log of the try is before it. */
   | { type: 'done' };
 
 /** Main -> thread. */
 export type MainMessage =
-  | { type: 'pulled'; id: number; value?: unknown; error?: string }
+  | { type: 'answer'; id: number; value?: unknown; error?: string }
   /** Aborts `ctx.signal` with `reason`. */
   | { type: 'abort'; reason: string };
 
+/** What a task thread may ask the main thread during a try. */
+export type Question =
+  /** The XCom of a task of this run. */
+  | { kind: 'pull'; taskId: string }
+  /** The URL of a named connection (environment or stored, decrypted). */
+  | { kind: 'connection'; name: string }
+  /** An operator's kept value for this DAG and task. */
+  | { kind: 'state'; key: string };
+
+/** What a successful try leaves besides its XCom, committed in the same transaction. */
+export interface Effects {
+  /** Operator state to keep, by key (a sync's new high-water mark). */
+  state?: Record<string, unknown>;
+  report?: ReportOutput;
+}
+
 export type TaskOutcome =
   /** `result` is JSON-safe, or undefined: no XCom. */
-  | { status: 'success'; result: unknown }
+  | { status: 'success'; result: unknown; effects?: Effects }
   | { status: 'skipped'; reason: string }
   | { status: 'failed'; error: string; stack?: string; retryable: boolean };

@@ -5,13 +5,17 @@
  */
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
+import { redact } from '../connections/mask.js';
 import { isDag, type Dag } from '../dag/builder.js';
 import { signalOf } from '../dag/signals.js';
 import type { TaskContext, TaskHandle, TaskLogger } from '../dag/types.js';
 import { captureConsole, threadConsole, withSink, type LogSink } from './console-capture.js';
 import { failed, failureOf } from './failure.js';
 import { jsonProblem } from './json-result.js';
-import type { LogLevel, TaskOutcome, TaskPayload } from './protocol.js';
+import { operatorNamed } from '../operators/registry.js';
+import { poolFor } from '../operators/pg.js';
+import { OperatorError, type OperatorContext } from '../operators/types.js';
+import type { Effects, LogLevel, TaskOutcome, TaskPayload } from './protocol.js';
 import { ThreadChannel } from './thread-channel.js';
 
 captureConsole();
@@ -23,7 +27,10 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
   const sink: LogSink = { log: (level, message) => channel.log(level, message) };
   const channel: ThreadChannel = new ThreadChannel(payload.port, (fn) => withSink(sink, fn), afterEnd);
   try {
-    return await withSink(sink, () => attempt(payload, channel));
+    const outcome = await withSink(sink, () => attempt(payload, channel));
+    // A driver error or a stack may echo a connection's password.
+    if (outcome.status === 'failed') return { ...outcome, error: redact(outcome.error), ...(outcome.stack ? { stack: redact(outcome.stack) } : {}) };
+    return outcome;
   } finally {
     channel.end();
   }
@@ -41,24 +48,55 @@ async function attempt(payload: TaskPayload, channel: ThreadChannel): Promise<Ta
   if (!dag) return failed(`the DAG file ${file} no longer defines the DAG '${dagId}'`, false);
   const task = dag.tasks.get(taskId);
   if (!task) return failed(`the DAG '${dagId}' (${file}) has no task '${taskId}' any more`, false);
-  if (task.operator !== 'task' || !task.fn) {
-    return failed(`task '${taskId}' uses the operator '${task.operator}', which this executor cannot run yet`, false);
-  }
-
+  const ctx = contextOf(payload, channel);
+  const effects: Effects = {};
   let result: unknown;
   try {
-    result = await task.fn(contextOf(payload, channel));
+    if (task.operator === 'task' && task.fn) result = await task.fn(ctx);
+    else {
+      const operator = operatorNamed(task.operator);
+      if (!operator) return failed(`task '${taskId}' uses the operator '${task.operator}', which this version of Updraft does not have`, false);
+      result = await operator.run(task.config, operatorContext(ctx, channel, effects, task.operator));
+    }
   } catch (error) {
     const signal = signalOf(error);
     if (signal === 'skip') return { status: 'skipped', reason: (error as Error).message };
     // FailTask's message is the reason the task gave, not an error type.
     if (signal === 'fail') return failed((error as Error).message, false, failureOf(error, false).stack);
+    // An operator's own explanation ('sync to.table: ...') is the message; it knows whether a retry can help.
+    if (error instanceof OperatorError) return failed(error.message, error.retryable, failureOf(error, false).stack);
     return failureOf(error, true);
   }
-  if (result === undefined) return { status: 'success', result: undefined };
+  const kept = effects.state || effects.report ? { effects } : {};
+  if (result === undefined) return { status: 'success', result: undefined, ...kept };
   const problem = jsonProblem(result);
   if (problem) return failed(`the result of task '${taskId}' cannot be stored as JSON: ${problem}`, true);
-  return { status: 'success', result };
+  return { status: 'success', result, ...kept };
+}
+
+/** What an operator gets: the task's context, the thread's connection pools, and effects kept with the outcome. */
+function operatorContext(task: TaskContext, channel: ThreadChannel, effects: Effects, operator: string): OperatorContext {
+  return {
+    task,
+    async connection(name, field) {
+      let url: unknown;
+      try {
+        url = await channel.ask({ kind: 'connection', name });
+      } catch (error) {
+        throw new OperatorError(operator, field, (error as Error).message);
+      }
+      return poolFor(name, url as string);
+    },
+    state: {
+      get: (key) => channel.ask({ kind: 'state', key }),
+      set(key, value) {
+        effects.state = { ...effects.state, [key]: value };
+      },
+    },
+    saveReport(report) {
+      effects.report = report;
+    },
+  };
 }
 
 // import() of a module already loaded still asks the loader hooks (tsx, the 'updraft'
@@ -103,7 +141,7 @@ function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
       }
       if (ref.dagId !== dagId) throw new Error(`ctx.pull(): task '${ref.id}' belongs to the DAG '${ref.dagId}', not to '${dagId}'`);
       if (Object.hasOwn(upstreamResults, ref.id)) return upstreamResults[ref.id] as R;
-      return (await channel.pull(ref.id)) as R;
+      return (await channel.ask({ kind: 'pull', taskId: ref.id })) as R;
     },
   };
 }

@@ -1,8 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { LogLevel, MainMessage, WorkerMessage } from './protocol.js';
+import { redact } from '../connections/mask.js';
+import type { LogLevel, MainMessage, Question, WorkerMessage } from './protocol.js';
 
 /**
- * The thread's side of one try's channel: posts logs and pulls, and turns an
+ * The thread's side of one try's channel: posts logs (secrets redacted) and questions, and turns an
  * 'abort' message into `signal`. After `end()` nothing more is posted: output of
  * work the task left running goes to `fallback` instead.
  */
@@ -10,7 +11,7 @@ export class ThreadChannel {
   readonly #port: MessagePort;
   readonly #abort = new AbortController();
   readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  #nextPullId = 1;
+  #nextId = 1;
   #ended = false;
 
   constructor(
@@ -33,17 +34,18 @@ export class ThreadChannel {
   }
 
   log(level: LogLevel, message: string): void {
-    if (this.#ended) this.fallback(level, message);
-    else this.post({ type: 'log', level, message, at: Date.now() });
+    const text = redact(message);
+    if (this.#ended) this.fallback(level, text);
+    else this.post({ type: 'log', level, message: text, at: Date.now() });
   }
 
-  /** Asks the main thread for the result of `taskId` in this run. */
-  pull(taskId: string): Promise<unknown> {
-    if (this.#ended) return Promise.reject(new Error(`ctx.pull('${taskId}') after the task ended`));
-    const id = this.#nextPullId++;
+  /** Asks the main thread (see Question); rejects with the main thread's error text. */
+  ask(question: Question): Promise<unknown> {
+    if (this.#ended) return Promise.reject(new Error(`${question.kind} asked after the task ended`));
+    const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.post({ type: 'pull', id, taskId });
+      this.post({ type: 'ask', id, question });
     });
   }
 
@@ -54,7 +56,7 @@ export class ThreadChannel {
     this.#ended = true;
     this.#port.removeAllListeners('message');
     this.#port.unref();
-    for (const { reject } of this.#pending.values()) reject(new Error('the task ended before its pull was answered'));
+    for (const { reject } of this.#pending.values()) reject(new Error('the task ended before its question was answered'));
     this.#pending.clear();
   }
 

@@ -3,6 +3,8 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { claimWithin, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
+import type { Effects } from '../executor/protocol.js';
+import { writeOperatorState } from '../operators/state.js';
 import { runState } from './run-state.js';
 import { countUpstream, decide, type TaskState } from './trigger-rules.js';
 
@@ -30,6 +32,8 @@ export interface TaskResult {
   /** The XCom; undefined stores none. */
   result?: unknown;
   logs: LogLine[];
+  /** Kept with a success, in the same transaction: operator state and a report. */
+  effects?: Effects & { dagId: string };
   /** When the try's thread took it and when it ended (epoch ms), as the executor saw them. */
   startedAt?: number;
   endedAt?: number;
@@ -101,6 +105,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
             on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()`,
       );
     }
+    await storeEffects(tx, kept);
     const logs = results.flatMap((r) => {
       const lines = r.logs.map((l) => ({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(l.at), level: l.level, message: l.message }));
       if (!acceptedIds.has(r.taskInstanceId)) {
@@ -145,6 +150,27 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     }
     return report;
   });
+}
+
+/** Operator state and reports of accepted successes: kept only if the try's result is. */
+async function storeEffects(tx: Tx, kept: readonly TaskResult[]): Promise<void> {
+  const withEffects = kept.filter((r) => r.effects && r.state === 'success');
+  if (withEffects.length === 0) return;
+  await writeOperatorState(
+    tx,
+    withEffects.flatMap((r) => Object.entries(r.effects!.state ?? {}).map(([key, value]) => ({ dagId: r.effects!.dagId, taskId: r.taskId, key, value }))),
+  );
+  const reports = withEffects.filter((r) => r.effects!.report).map((r) => ({ id: r.taskInstanceId, try_number: r.tryNumber, ...r.effects!.report! }));
+  if (reports.length > 0) {
+    await execute(
+      tx,
+      sql`insert into reports (task_instance_id, dag_id, run_id, task_id, try_number, format, title, content, rows)
+          select v.id, d.dag_id, r.run_id, ti.task_id, v.try_number, v.format, v.title, v.content, v.rows
+            from jsonb_to_recordset(${jsonb(reports)}) as v(id uuid, try_number int, format text, title text, content text, rows int)
+            join task_instances ti on ti.id = v.id join dag_runs r on r.id = ti.run_id join dags d on d.id = r.dag_id
+          on conflict (task_instance_id, try_number) do nothing`,
+    );
+  }
 }
 
 export async function insertLogs(tx: Tx | Db, lines: { id: string; try_number: number; at: Date; level: string; message: string }[]): Promise<void> {

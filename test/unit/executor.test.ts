@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskPool, type LogMessage, type RunOptions } from '../../src/executor/pool.js';
-import type { TaskOutcome, TaskPayload } from '../../src/executor/protocol.js';
+import type { Question, TaskOutcome, TaskPayload } from '../../src/executor/protocol.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/executor/tasks.ts', import.meta.url));
@@ -84,27 +84,27 @@ describe('TaskPool', () => {
 
   it('answers a pull from the upstream results it was given', async () => {
     const pulls: string[] = [];
-    const { outcome } = await run('total', { upstreamResults: { extract: ORDERS } }, { onPull: async (id) => pulls.push(id) });
+    const { outcome } = await run('total', { upstreamResults: { extract: ORDERS } }, { onAsk: async (q) => pulls.push(q.kind === 'pull' ? q.taskId : q.kind) });
     expect(outcome).toEqual({ status: 'success', result: { orders: 2, revenue: 10 } });
     expect(pulls).toEqual([]);
   });
 
   it('asks the main thread for a result it was not given', async () => {
     const pulls: string[] = [];
-    const onPull = async (taskId: string) => {
-      pulls.push(taskId);
+    const onAsk = async (question: Question) => {
+      pulls.push(question.kind === 'pull' ? question.taskId : question.kind);
       return ORDERS;
     };
-    const { outcome } = await run('total', {}, { onPull });
+    const { outcome } = await run('total', {}, { onAsk });
     expect(outcome).toEqual({ status: 'success', result: { orders: 2, revenue: 10 } });
     expect(pulls).toEqual(['extract']);
   });
 
   it('fails the task when the main thread cannot answer a pull', async () => {
-    const onPull = async () => {
+    const onAsk = async () => {
       throw new Error("no XCom for 'extract' in run manual__2026-01-01");
     };
-    const { outcome } = await run('total', {}, { onPull });
+    const { outcome } = await run('total', {}, { onAsk });
     expect(failure(outcome)).toMatchObject({ error: "no XCom for 'extract' in run manual__2026-01-01", retryable: true });
   });
 
@@ -204,7 +204,7 @@ describe('TaskPool', () => {
       error: `the DAG file ${FIXTURE} no longer defines the DAG 'renamed'`,
       retryable: false,
     });
-    expect(failure((await run('query')).outcome).error).toBe("task 'query' uses the operator 'sql', which this executor cannot run yet");
+    expect(failure((await run('query')).outcome).error).toBe("task 'query' uses the operator 'spreadsheet', which this version of Updraft does not have");
   });
 
   it('fails a try whose DAG file cannot be imported', async () => {

@@ -6,7 +6,9 @@ import { resolveConf } from '../../dag/params.js';
 import { taskSettings, versionHash } from '../../dag/serialize.js';
 import { NotFoundError } from '../../errors.js';
 import { TaskPool } from '../../executor/pool.js';
-import type { TaskOutcome } from '../../executor/protocol.js';
+import type { Question, TaskOutcome } from '../../executor/protocol.js';
+import { connectionUrl } from '../../connections/store.js';
+import { openDatabase } from '../../db/client.js';
 import { findDagInFolder } from '../../processor/find.js';
 import { manualRunInfo } from '../../schedule/index.js';
 import { formatLogLine } from '../output.js';
@@ -59,12 +61,33 @@ async function testTask(dagId: string, taskId: string, date: Date | undefined, c
         timeoutMs: settings.timeoutMs,
         signal: interrupt.signal,
         onLog: (line) => console.log(formatLogLine(new Date(line.at), line.level, line.message)),
-        onPull: (upstream) => Promise.reject(new Error(`tasks test runs one task alone: the result of upstream task '${upstream}' is not available`)),
+        onAsk: (question) => answerAlone(question, config.databaseUrl, config.home),
       },
     );
   } finally {
     process.off('SIGINT', onSigint);
     await pool.close();
+  }
+}
+
+/** Questions of a task run alone: no upstream results, no kept state; connections from the environment first. */
+async function answerAlone(question: Question, databaseUrl: string | undefined, home: string): Promise<unknown> {
+  switch (question.kind) {
+    case 'pull':
+      throw new Error(`tasks test runs one task alone: the result of upstream task '${question.taskId}' is not available`);
+    case 'state':
+      return null;
+    case 'connection': {
+      const fromEnv = process.env[`UPDRAFT_CONN_${question.name.toUpperCase()}`];
+      if (fromEnv) return connectionUrl(undefined, question.name);
+      // Stored connections need the database; the embedded one may be held by standalone.
+      const database = await openDatabase({ databaseUrl, home });
+      try {
+        return await connectionUrl(database.db, question.name);
+      } finally {
+        await database.close();
+      }
+    }
   }
 }
 

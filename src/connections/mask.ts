@@ -1,0 +1,45 @@
+/**
+ * Keeping connection secrets out of everything printed. URLs are shown with their
+ * password replaced; any password this process has resolved is also scrubbed from
+ * log lines and error messages (a driver error or a task's own log may echo it).
+ */
+
+const MASK = '***';
+const known = new Set<string>();
+
+/** `postgres://app:s3cret@db/x` -> `postgres://app:***@db/x`. Text that is no URL is returned as is. */
+export function maskUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL: mask anything shaped like user:password@ all the same.
+    return url.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`);
+  }
+  if (parsed.password) parsed.password = MASK;
+  const password = parsed.searchParams.get('password');
+  if (password) parsed.searchParams.set('password', MASK);
+  // URL encodes the mask; show it plainly.
+  return parsed.toString().replaceAll(encodeURIComponent(MASK), MASK);
+}
+
+/** Remember the password of `url` so that `redact` removes it wherever it shows up. */
+export function rememberSecretsOf(url: string): void {
+  try {
+    const parsed = new URL(url);
+    for (const secret of [parsed.password, parsed.searchParams.get('password') ?? '']) {
+      if (secret.length < 3) continue; // masking 'a' everywhere would mangle every text
+      known.add(secret);
+      known.add(decodeURIComponent(secret));
+    }
+  } catch {
+    // Not a URL: nothing to remember.
+  }
+}
+
+/** `text` with URL passwords and every remembered secret replaced by ***. */
+export function redact(text: string): string {
+  let out = text.includes('://') ? text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`) : text;
+  for (const secret of known) if (out.includes(secret)) out = out.replaceAll(secret, MASK);
+  return out;
+}

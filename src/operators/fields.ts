@@ -1,0 +1,11 @@
+/** zod fields shared by the operators' configs. */
+import { z } from 'zod';
+
+/** A connection name: UPDRAFT_CONN_<NAME> in the environment or stored with `updraft connections add`. */
+export const connField = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, { message: 'a connection name: a letter, then letters, digits or _ (at most 63)' });
+
+/** A table, optionally schema-qualified: 'orders' or 'staging.orders'. Quoted with quoteIdent, never spliced raw. */
+export const tableField = z.string().regex(/^[^.\s][^.]*(\.[^.\s][^.]*)?$/, { message: "a table name, optionally with its schema: 'orders' or 'staging.orders'" });
+
+export const columnField = z.string().min(1, { message: 'is empty' }).max(63, { message: 'a PostgreSQL name has at most 63 characters' });
+export const columnsField = z.array(columnField).min(1, { message: 'name at least one column' });
