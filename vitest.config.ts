@@ -4,10 +4,13 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
 // Integration tests (test/integration) run once per database driver: always on the embedded
 // PGlite, and on a real PostgreSQL when TEST_DATABASE_URL (an admin URL: it creates and drops
 // databases) is set. Tests of one driver's own behaviour live in test/pglite or test/postgres.
+// Pipelines of operators (test/operators) need PostgreSQL databases to work on, so they run,
+// on both drivers, when TEST_DATABASE_URL is set.
 const integration = (driver: 'pglite' | 'postgres'): TestProjectInlineConfiguration => ({
   test: {
     name: driver,
-    include: ['test/integration/**/*.test.ts', `test/${driver}/**/*.test.ts`],
+    // Operators connect to real PostgreSQL databases (test/operators): with TEST_DATABASE_URL only.
+    include: ['test/integration/**/*.test.ts', `test/${driver}/**/*.test.ts`, ...(process.env.TEST_DATABASE_URL ? ['test/operators/**/*.test.ts'] : [])],
     env: { UPDRAFT_TEST_DRIVER: driver },
     globalSetup: [`test/support/global-${driver}.ts`],
     setupFiles: ['test/support/setup-db.ts'],

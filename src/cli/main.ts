@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { describeDatabaseError } from '../db/errors.js';
 import { UpdraftError } from '../errors.js';
+import { registerConnectionsCommands } from './commands/connections.js';
 import { registerDagsCommands } from './commands/dags.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerReportsCommands } from './commands/reports.js';
 import { registerRunsCommands } from './commands/runs.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerTasksCommands } from './commands/tasks.js';
@@ -18,6 +20,8 @@ registerDbCommands(program);
 registerDagsCommands(program);
 registerRunsCommands(program);
 registerTasksCommands(program);
+registerReportsCommands(program);
+registerConnectionsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,17 +23,31 @@ export function maskUrl(url: string): string {
   return parsed.toString().replaceAll(encodeURIComponent(MASK), MASK);
 }
 
-/** Remember the password of `url` so that `redact` removes it wherever it shows up. */
+/** Remember a secret so that `redact` removes it wherever it shows up. */
+export function rememberSecret(secret: string): void {
+  if (secret.length < 3) return; // masking 'a' everywhere would mangle every text
+  known.add(secret);
+}
+
+/** Remember the password of `url`. */
 export function rememberSecretsOf(url: string): void {
   try {
     const parsed = new URL(url);
     for (const secret of [parsed.password, parsed.searchParams.get('password') ?? '']) {
-      if (secret.length < 3) continue; // masking 'a' everywhere would mangle every text
-      known.add(secret);
-      known.add(decodeURIComponent(secret));
+      rememberSecret(secret);
+      rememberSecret(decodeURIComponent(secret));
     }
   } catch {
     // Not a URL: nothing to remember.
+  }
+}
+
+/** Remember the secrets in Updraft's own settings: connection URLs, DATABASE_URL, UPDRAFT_SECRET_KEY. */
+export function rememberEnvironmentSecrets(env: Record<string, string | undefined> = process.env): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (name.startsWith('UPDRAFT_CONN_') || name === 'DATABASE_URL') rememberSecretsOf(value);
+    if (name === 'UPDRAFT_SECRET_KEY') rememberSecret(value);
   }
 }
 

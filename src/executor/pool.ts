@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { MessageChannel } from 'node:worker_threads';
+import { BroadcastChannel, MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { formatDuration } from '../util/duration.js';
 import { failed } from './failure.js';
-import type { MainMessage, Question, TaskOutcome, TaskPayload, WorkerMessage } from './protocol.js';
+import type { MainMessage, Question, TaskOutcome, TaskPayload, TaskThreadData, WorkerMessage } from './protocol.js';
 
 const WORKER_URL = new URL('./task-worker.mjs', import.meta.url).href;
+const CLOSE_CONNECTIONS_MS = 2000;
 
 export interface TaskPoolOptions {
   /** Task threads, i.e. tries running at once. Default: os.availableParallelism(). */
@@ -40,6 +42,10 @@ export class TaskPool {
   readonly size: number;
   readonly #graceMs: number;
   readonly #piscina: Piscina<TaskPayload, TaskOutcome>;
+  /** BroadcastChannel name on which this pool's threads take 'close' (end your connections). */
+  readonly #control = `updraft-task-pool-${randomUUID()}`;
+  /** Threads (by threadId) that asked for a connection: they hold pools to close. */
+  readonly #connected = new Set<number>();
   #running = 0;
   #closing = false;
 
@@ -54,6 +60,7 @@ export class TaskPool {
       maxThreads: this.size,
       // STACK.md: the thread registers tsx itself; inheriting `--import tsx` breaks it.
       execArgv: [],
+      workerData: { control: this.#control } satisfies TaskThreadData,
     });
   }
 
@@ -118,6 +125,7 @@ export class TaskPool {
             onLog?.(message);
             break;
           case 'ask':
+            if (message.question.kind === 'connection') this.#connected.add(message.threadId);
             answer(message.id, message.question);
             break;
           case 'done':
@@ -158,7 +166,34 @@ export class TaskPool {
   /** Terminates the threads; tries still running end as cancelled. */
   async close(): Promise<void> {
     this.#closing = true;
+    await this.#closeConnections();
     await this.#piscina.destroy();
+  }
+
+  /**
+   * Asks every thread to end its connection pools (operators' database connections)
+   * before the threads are terminated, so servers see a clean goodbye. A thread stuck in
+   * a try does not answer; after CLOSE_CONNECTIONS_MS it is terminated all the same.
+   */
+  async #closeConnections(): Promise<void> {
+    // Only threads that asked for a connection have pools; a replaced thread's died with it.
+    const alive = new Set(this.#piscina.threads.map((t) => t.threadId));
+    const waiting = new Set([...this.#connected].filter((id) => alive.has(id)));
+    if (waiting.size === 0) return;
+    const channel = new BroadcastChannel(this.#control);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_CONNECTIONS_MS);
+      channel.onmessage = (event) => {
+        const data = (event as MessageEvent).data as { closed?: number };
+        if (data.closed !== undefined) waiting.delete(data.closed);
+        if (waiting.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      channel.postMessage('close');
+    });
+    channel.close();
   }
 }
 

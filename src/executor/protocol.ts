@@ -35,6 +35,12 @@ export interface TaskPayload {
   port: MessagePort;
 }
 
+/** The pool's `workerData` for each task thread. */
+export interface TaskThreadData {
+  /** BroadcastChannel name: 'close' asks the thread to end its connection pools; it answers { closed: threadId }. */
+  control: string;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Thread -> main, in the order they were posted; 'done' is always last. */
@@ -43,7 +49,7 @@ export type WorkerMessage =
   | { type: 'started' }
   | { type: 'log'; level: LogLevel; message: string; at: number }
   /** A question only the main thread can answer (it has the database); answered by 'answer'. */
-  | { type: 'ask'; id: number; question: Question }
+  | { type: 'ask'; id: number; question: Question; threadId: number }
   /** Posted just before the outcome is returned: every log of the try is before it. */
   | { type: 'done' };
 

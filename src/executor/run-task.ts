@@ -5,7 +5,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
-import { redact } from '../connections/mask.js';
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { redact, rememberEnvironmentSecrets } from '../connections/mask.js';
 import { isDag, type Dag } from '../dag/builder.js';
 import { signalOf } from '../dag/signals.js';
 import type { TaskContext, TaskHandle, TaskLogger } from '../dag/types.js';
@@ -13,12 +14,27 @@ import { captureConsole, threadConsole, withSink, type LogSink } from './console
 import { failed, failureOf } from './failure.js';
 import { jsonProblem } from './json-result.js';
 import { operatorNamed } from '../operators/registry.js';
-import { poolFor } from '../operators/pg.js';
+import { closePools, poolFor } from '../operators/pg.js';
 import { OperatorError, type OperatorContext } from '../operators/types.js';
-import type { Effects, LogLevel, TaskOutcome, TaskPayload } from './protocol.js';
+import type { Effects, LogLevel, TaskOutcome, TaskPayload, TaskThreadData } from './protocol.js';
 import { ThreadChannel } from './thread-channel.js';
 
 captureConsole();
+listenForClose();
+// A task printing a connection URL from the environment gets it masked in its log.
+rememberEnvironmentSecrets();
+
+/** Ends this thread's connection pools when its TaskPool closes (see TaskPool.close). */
+function listenForClose(): void {
+  const { control } = (workerData ?? {}) as Partial<TaskThreadData>;
+  if (!control) return;
+  const channel = new BroadcastChannel(control);
+  // The thread must still be able to exit while listening.
+  channel.unref();
+  channel.onmessage = (event) => {
+    if ((event as MessageEvent).data === 'close') void closePools().finally(() => channel.postMessage({ closed: threadId }));
+  };
+}
 
 export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
   const label = `${payload.dagId}.${payload.taskId} (run ${payload.runId}, try ${payload.tryNumber})`;

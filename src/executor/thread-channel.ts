@@ -1,4 +1,4 @@
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import { redact } from '../connections/mask.js';
 import type { LogLevel, MainMessage, Question, WorkerMessage } from './protocol.js';
 
@@ -45,7 +45,7 @@ export class ThreadChannel {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.post({ type: 'ask', id, question });
+      this.post({ type: 'ask', id, question, threadId });
     });
   }
 

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { maskUrl, redact, rememberSecretsOf } from '../connections/mask.js';
+import { quoteIdent } from '../db/quote.js';
 import { OperatorError } from './types.js';
 
 /** Connections per pool and thread: a task uses one or two at a time (a sync reads one and writes another). */
@@ -105,4 +106,10 @@ export function fieldError(operator: string, field: string, error: unknown): Err
   if (error instanceof OperatorError) return error;
   if (error instanceof Error && error.name === 'AbortError') return error;
   return new OperatorError(operator, field, pgMessage(error), isTransient(error), { cause: error });
+}
+
+/** The statement that creates the schema of a schema-qualified table ('staging.orders') if missing; none for a bare name. */
+export function createSchemaOf(table: string): string[] {
+  const parts = table.split('.');
+  return parts.length === 2 ? [`create schema if not exists ${quoteIdent([parts[0]!])}`] : [];
 }

@@ -1,23 +1,85 @@
+/** The sql operator against a real PostgreSQL, run the way a task thread runs it. */
 import { describe, expect, it } from 'vitest';
-import { sqlOperator } from '../../src/operators/sql/run.js';
 import type { SqlConfig } from '../../src/operators/sql/config.js';
-import { operatorHarness, useScratchDatabases } from '../support/operators.js';
+import { sqlOperator } from '../../src/operators/sql/run.js';
+import { OperatorError } from '../../src/operators/types.js';
+import { operatorHarness, useScratchDatabases, type OperatorHarness } from '../support/operators.js';
+import { unreachableDatabaseUrl } from '../support/cli.js';
 
 const dbs = useScratchDatabases(['wh']);
 const harness = () => operatorHarness({ wh: dbs.url('wh') }, 'sql');
-const run = (h: ReturnType<typeof harness>, config: SqlConfig, overrides = {}) => sqlOperator.run(sqlOperator.schema.parse(config), h.context(overrides));
+const run = (h: OperatorHarness, config: SqlConfig, overrides = {}) => sqlOperator.run(sqlOperator.schema.parse(config), h.context(overrides));
 
 describe('sql operator', () => {
-  it('binds values from the context as parameters and returns the row count and rows', async () => {
+  it('binds values from the context as parameters and returns the row count and the first rows', async () => {
     const h = harness();
     await run(h, { conn: 'wh', sql: 'create table events (id int primary key, at timestamptz, note text)' });
     const inserted = await run(h, {
       conn: 'wh',
       // A quote in a value would break spliced SQL; bound, it is just data.
-      sql: ({ interval }) => ({ text: 'insert into events values (1, $1, $2), (2, $3, $2)', values: [interval.start, "it's bound", interval.end] }),
+      sql: ({ interval }) => ({ text: 'insert into events values (1, $1, $2), (2, $3, $2)', values: [interval.start, "it's bound'); drop table events; --", interval.end] }),
     });
-    expect(inserted).toMatchObject({ command: 'INSERT', rowCount: 2, rows: [], truncated: false });
+    expect(inserted).toEqual({ command: 'INSERT', rowCount: 2, rows: [], truncated: false, statements: [{ command: 'INSERT', rowCount: 2 }] });
     const selected = await run(h, { conn: 'wh', sql: 'select id, note from events order by id', maxRows: 1 });
-    expect(selected).toMatchObject({ command: 'SELECT', rowCount: 2, rows: [{ id: 1, note: "it's bound" }], truncated: true });
+    expect(selected).toMatchObject({ command: 'SELECT', rowCount: 2, rows: [{ id: 1, note: "it's bound'); drop table events; --" }], truncated: true });
+    expect(h.logs).toContain('info: sql: SELECT 2');
+  });
+
+  it('runs several statements in one transaction: a failing one undoes the others and is named', async () => {
+    const h = harness();
+    await run(h, { conn: 'wh', sql: 'create table ledger (id int primary key)' });
+    const failing = run(h, { conn: 'wh', sql: ['insert into ledger values (1)', 'insert into ledger values (2)', 'insert into ledger values (1)'] });
+    await expect(failing).rejects.toThrow(OperatorError);
+    await expect(failing).rejects.toThrow(/^sql sql\[2\]: duplicate key value violates unique constraint "ledger_pkey" \(Key \(id\)=\(1\) already exists\.\)/);
+    expect(await dbs.query('wh', 'select count(*)::int as n from ledger')).toEqual([{ n: 0 }]);
+  });
+
+  it('with transaction: false keeps what ran before the failure, and can run statements that refuse transactions', async () => {
+    const h = harness();
+    await run(h, { conn: 'wh', sql: 'create table notes (id int primary key)' });
+    await expect(run(h, { conn: 'wh', transaction: false, sql: ['insert into notes values (1)', 'insert into notes values (1)'] })).rejects.toThrow(/^sql sql\[1\]: duplicate key/);
+    expect(await dbs.query('wh', 'select id from notes')).toEqual([{ id: 1 }]);
+    expect(await run(h, { conn: 'wh', transaction: false, sql: 'vacuum notes' })).toMatchObject({ command: 'VACUUM' });
+  });
+
+  it('names a missing table, a wrong type and a syntax error, and says a retry will not help', async () => {
+    const h = harness();
+    const missing = await run(h, { conn: 'wh', sql: 'select * from nowhere' }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ message: 'sql sql: relation "nowhere" does not exist', retryable: false });
+    await expect(run(h, { conn: 'wh', sql: { text: 'select $1::int', values: ['twelve'] } })).rejects.toThrow('sql sql: invalid input syntax for type integer: "twelve"');
+    await expect(run(h, { conn: 'wh', sql: 'selec 1' })).rejects.toThrow('sql sql: syntax error at or near "selec"');
+  });
+
+  it('fails with the connection field named: unknown connection, unreachable server (retryable), password masked', async () => {
+    await expect(run(harness(), { conn: 'nope', sql: 'select 1' })).rejects.toThrow("sql conn: unknown connection 'nope'");
+    const url = (await unreachableDatabaseUrl()).replace('updraft@', 'updraft:pa55word@');
+    const down = (await run(operatorHarness({ down: url }, 'sql'), { conn: 'down', sql: 'select 1' }).catch((e: unknown) => e)) as OperatorError;
+    expect(down).toBeInstanceOf(OperatorError);
+    expect(down.message).toMatch(/^sql conn: cannot reach connection 'down' \(postgres:\/\/updraft:\*\*\*@127\.0\.0\.1:\d+\/updraft\): .*ECONNREFUSED/);
+    expect(down.retryable).toBe(true);
+  });
+
+  it('cancels the running query on the server when the task is aborted', async () => {
+    const h = harness();
+    const abort = new AbortController();
+    const running = run(h, { conn: 'wh', sql: "select pg_sleep(30), 'long'" }, { abort });
+    // Abort once the server is running the query, not before.
+    await waitFor(async () => (await dbs.query('wh', "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()"))[0]!.n === 1);
+    abort.abort(new Error('timed out after 1s'));
+    await expect(running).rejects.toThrow('timed out after 1s');
+    await waitFor(async () => (await dbs.query('wh', "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()"))[0]!.n === 0);
+  });
+
+  it('checks the statements a function returns', async () => {
+    await expect(run(harness(), { conn: 'wh', sql: () => ({ txt: 'select 1' }) as never })).rejects.toThrow('sql: expected SQL text or { text, values }, got an object with keys txt');
   });
 });
+
+/** Polls a condition on the database (the server's own state has no event to await). */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

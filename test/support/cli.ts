@@ -34,7 +34,11 @@ export interface CliResult {
 }
 
 // No Updraft setting (or UPDRAFT_DEBUG) of the shell that started vitest leaks into the child.
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL'));
+// Nor does a .env in the checkout (UPDRAFT_ENV_FILE empty: no file is read).
+const baseEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL')),
+  UPDRAFT_ENV_FILE: '',
+};
 
 /** Runs `updraft <args>` to its end; a non-zero exit is a result, not an exception. */
 export async function runUpdraft(args: string[], env: Record<string, string>): Promise<CliResult> {
