@@ -60,7 +60,11 @@ export default dag(
         `create table if not exists mart.daily_sales (
            day date not null, country text not null, orders int not null, revenue numeric not null,
            primary key (day, country))`,
-        { text: 'delete from mart.daily_sales where day >= $1::timestamptz::date and day < $2::timestamptz::date', values: [interval.start, interval.end] },
+        {
+          text: `delete from mart.daily_sales
+                  where day >= ($1::timestamptz at time zone 'UTC')::date and day < ($2::timestamptz at time zone 'UTC')::date`,
+          values: [interval.start, interval.end],
+        },
         {
           text: `insert into mart.daily_sales (day, country, orders, revenue)
                  select (ordered_at at time zone 'UTC')::date, country, count(*), sum(amount)
@@ -85,7 +89,8 @@ export default dag(
       title: 'Paid orders per day (last 14 days)',
       query: ({ interval }) => ({
         text: `select day, sum(orders)::int as orders, sum(revenue)::float8 as revenue
-                 from mart.daily_sales where day > $1::timestamptz::date - 14 and day <= $1::timestamptz::date
+                 from mart.daily_sales
+                where day > ($1::timestamptz at time zone 'UTC')::date - 14 and day <= ($1::timestamptz at time zone 'UTC')::date
                 group by day order by day`,
         values: [interval.start],
       }),

@@ -13,8 +13,8 @@ export function maskUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    // Not a URL: mask anything shaped like user:password@ all the same.
-    return url.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`);
+    // Not a URL (a typo, a libpq keyword string): mask what looks like a password all the same.
+    return maskPatterns(url);
   }
   if (parsed.password) parsed.password = MASK;
   const password = parsed.searchParams.get('password');
@@ -29,7 +29,7 @@ export function rememberSecret(secret: string): void {
   known.add(secret);
 }
 
-/** Remember the password of `url`. */
+/** Remember the password of `url`; a value that is no URL is remembered whole. */
 export function rememberSecretsOf(url: string): void {
   try {
     const parsed = new URL(url);
@@ -38,7 +38,7 @@ export function rememberSecretsOf(url: string): void {
       rememberSecret(decodeURIComponent(secret));
     }
   } catch {
-    // Not a URL: nothing to remember.
+    rememberSecret(url);
   }
 }
 
@@ -53,7 +53,12 @@ export function rememberEnvironmentSecrets(env: Record<string, string | undefine
 
 /** `text` with URL passwords and every remembered secret replaced by ***. */
 export function redact(text: string): string {
-  let out = text.includes('://') ? text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`) : text;
+  let out = maskPatterns(text);
   for (const secret of known) if (out.includes(secret)) out = out.replaceAll(secret, MASK);
   return out;
+}
+
+/** `//user:password@` and `password=...` (libpq keywords) with the password masked. */
+function maskPatterns(text: string): string {
+  return text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`).replace(/(\bpassword\s*=\s*)('[^']*'|[^\s&]+)/gi, `$1${MASK}`);
 }

@@ -32,23 +32,26 @@ function keyFrom(secretKey: string | undefined): Buffer {
   return key;
 }
 
-export function encrypt(plain: string, secretKey: string | undefined): string {
+/** `context` (the connection's name) is authenticated with the secret: a value moved to another name does not decrypt. */
+export function encrypt(plain: string, secretKey: string | undefined, context: string): string {
   const key = keyFrom(secretKey);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(context, 'utf8'));
   const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
   return [VERSION, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
 }
 
-export function decrypt(stored: string, secretKey: string | undefined, what: string): string {
+export function decrypt(stored: string, secretKey: string | undefined, context: string, what: string): string {
   const key = keyFrom(secretKey);
   const [version, iv, tag, body] = stored.split('.');
   if (version !== VERSION || !iv || !tag || body === undefined) throw new UpdraftError(`${what}: the stored secret is not in a known format`);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   } catch {
-    throw new ConfigError(`${what}: cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY (was it encrypted with another key?)`);
+    throw new ConfigError(`${what}: cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY (was it encrypted with another key, or for another name?)`);
   }
 }

@@ -9,10 +9,11 @@ import pg from 'pg';
 import type { Db } from '../db/client.js';
 import { auditLog, connections } from '../db/schema.js';
 import { ConfigError, NotFoundError, UpdraftError } from '../errors.js';
-import { maskUrl, redact } from './mask.js';
+import { pgMessage } from '../operators/pg.js';
+import { maskUrl } from './mask.js';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './name.js';
 import { decrypt, encrypt } from './secret.js';
 
-export const CONNECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 const ENV_PREFIX = 'UPDRAFT_CONN_';
 
 export interface ConnectionInfo {
@@ -25,21 +26,24 @@ export interface ConnectionInfo {
 
 export type Env = Record<string, string | undefined>;
 
-function envName(name: string): string {
+/** The environment variable of a connection: 'shop' -> UPDRAFT_CONN_SHOP. */
+export function connectionEnvName(name: string): string {
   return `${ENV_PREFIX}${name.toUpperCase()}`;
 }
 
 export function checkConnectionName(name: string): void {
-  if (!CONNECTION_NAME.test(name)) throw new ConfigError(`invalid connection name '${name}': a letter, then letters, digits or _ (at most 63)`);
+  if (!CONNECTION_NAME.test(name)) throw new ConfigError(`invalid connection name '${name}': ${CONNECTION_NAME_HINT}`);
 }
 
 function checkUrl(url: string, where: string): void {
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError(`${where}: expected a postgres:// URL, got '${maskUrl(url)}'`);
+  let valid = /^postgres(ql)?:\/\//.test(url);
   try {
     new URL(url);
   } catch {
-    throw new ConfigError(`${where}: '${maskUrl(url)}' is not a valid URL`);
+    valid = false;
   }
+  // Not shown: what is not a URL cannot be masked reliably, and may hold a password.
+  if (!valid) throw new ConfigError(`${where}: expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)`);
 }
 
 /** Connections from the environment, by lower-case name. */
@@ -54,7 +58,7 @@ function fromEnvironment(env: Env): Map<string, string> {
 /** Every connection, environment first, masked. */
 export async function listConnections(db: Db, env: Env = process.env): Promise<ConnectionInfo[]> {
   const shown = new Map<string, ConnectionInfo>();
-  for (const [name, url] of fromEnvironment(env)) shown.set(name, { name, url: maskUrl(url), source: 'environment', description: `from ${envName(name)}` });
+  for (const [name, url] of fromEnvironment(env)) shown.set(name, { name, url: maskUrl(url), source: 'environment', description: `from ${connectionEnvName(name)}` });
   const rows = await db.select().from(connections).orderBy(asc(connections.name));
   for (const row of rows) {
     if (!shown.has(row.name.toLowerCase())) shown.set(row.name.toLowerCase(), { name: row.name, url: row.displayUrl, source: 'database', description: row.description });
@@ -64,38 +68,40 @@ export async function listConnections(db: Db, env: Env = process.env): Promise<C
 
 /** The full URL of a connection (secret included): for the thread that connects, never for display. */
 export async function connectionUrl(db: Db | undefined, name: string, env: Env = process.env): Promise<string> {
-  const fromEnv = env[envName(name)];
+  const fromEnv = env[connectionEnvName(name)];
   if (fromEnv) {
-    checkUrl(fromEnv, envName(name));
+    checkUrl(fromEnv, connectionEnvName(name));
     return fromEnv;
   }
-  if (!db) throw new NotFoundError(`unknown connection '${name}': set ${envName(name)}=postgres://...`);
-  const [row] = await db.select().from(connections).where(eq(connections.name, name));
-  if (!row) throw new NotFoundError(`unknown connection '${name}': set ${envName(name)}=postgres://... or add it with 'updraft connections add ${name} <url>'`);
-  return decrypt(row.urlEncrypted, env.UPDRAFT_SECRET_KEY, `connection '${name}'`);
+  if (!db) throw new NotFoundError(`unknown connection '${name}': set ${connectionEnvName(name)}=postgres://...`);
+  const [row] = await db.select().from(connections).where(eq(connections.name, name.toLowerCase()));
+  if (!row) throw new NotFoundError(`unknown connection '${name}': set ${connectionEnvName(name)}=postgres://... or add it with 'updraft connections add ${name} <url>'`);
+  return decrypt(row.urlEncrypted, env.UPDRAFT_SECRET_KEY, row.name, `connection '${name}'`);
 }
 
 /** Stores (or replaces) a connection, encrypted; audited. */
 export async function addConnection(db: Db, input: { name: string; url: string; description?: string; actor: string }, env: Env = process.env): Promise<ConnectionInfo> {
   checkConnectionName(input.name);
   checkUrl(input.url, `connection '${input.name}'`);
-  const urlEncrypted = encrypt(input.url, env.UPDRAFT_SECRET_KEY);
+  // Stored in lower case: names are case-insensitive, as the environment's are.
+  const name = input.name.toLowerCase();
+  const urlEncrypted = encrypt(input.url, env.UPDRAFT_SECRET_KEY, name);
   const displayUrl = maskUrl(input.url);
   await db.transaction(async (tx) => {
-    const [previous] = await tx.select({ id: connections.id }).from(connections).where(eq(connections.name, input.name));
+    const [previous] = await tx.select({ id: connections.id }).from(connections).where(eq(connections.name, name));
     await tx
       .insert(connections)
-      .values({ name: input.name, urlEncrypted, displayUrl, description: input.description ?? null })
+      .values({ name, urlEncrypted, displayUrl, description: input.description ?? null })
       .onConflictDoUpdate({ target: connections.name, set: { urlEncrypted, displayUrl, description: input.description ?? null } });
-    await tx.insert(auditLog).values({ actor: input.actor, action: previous ? 'connection.update' : 'connection.add', details: { name: input.name, url: displayUrl } });
+    await tx.insert(auditLog).values({ actor: input.actor, action: previous ? 'connection.update' : 'connection.add', details: { name, url: displayUrl } });
   });
-  return { name: input.name, url: displayUrl, source: 'database', description: input.description ?? null };
+  return { name, url: displayUrl, source: 'database', description: input.description ?? null };
 }
 
 /** Deletes a stored connection; audited. NotFoundError if there is none by that name. */
 export async function deleteConnection(db: Db, name: string, actor: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const deleted = await tx.delete(connections).where(eq(connections.name, name)).returning({ url: connections.displayUrl });
+    const deleted = await tx.delete(connections).where(eq(connections.name, name.toLowerCase())).returning({ url: connections.displayUrl });
     if (deleted.length === 0) throw new NotFoundError(`no stored connection named '${name}' (see 'updraft connections list')`);
     await tx.insert(auditLog).values({ actor, action: 'connection.delete', details: { name, url: deleted[0]!.url } });
   });
@@ -111,9 +117,7 @@ export async function testConnectionUrl(name: string, url: string): Promise<{ ve
     const { rows } = await client.query<{ version: string }>('show server_version');
     return { version: rows[0]!.version, ms: Math.round(performance.now() - started) };
   } catch (error) {
-    const e = error as Error & { code?: string; errors?: Error[] };
-    const message = e.message || e.errors?.map((x) => x.message).join('; ') || e.code || 'unknown error';
-    throw new UpdraftError(`connection '${name}' (${maskUrl(url)}): ${redact(message)}`);
+    throw new UpdraftError(`connection '${name}' (${maskUrl(url)}): ${pgMessage(error)}`);
   } finally {
     await client.end().catch(() => {});
   }

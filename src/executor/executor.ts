@@ -2,6 +2,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute, jsonb } from '../db/execute.js';
+import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
 import { claimTasks, type ClaimedTask } from '../db/sql/claim-tasks.js';
 import { resolveParams } from '../dag/params.js';
 import type { EngineBus } from '../engine/events.js';
@@ -325,19 +326,13 @@ export class Executor {
         const batch = this.#pending;
         this.#pending = [];
         try {
-          // Room once this batch leaves: the same transaction claims what it makes ready.
-          const room = this.#stopping ? 0 : this.capacity + batch.length;
-          const report = await finishTasks(this.db, this.cache, batch, this.claimRequest(room));
-          for (const r of batch) this.#inFlight.delete(r.lease);
-          if (report.claimed.length > 0) await this.dispatch(report.claimed);
-          for (const c of report.changes) this.bus.emit('task:state', c);
-          for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
-          for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
-          if (report.finishedRuns.length > 0) this.bus.emit('runs');
-          // Freed slots and new work: look again without waiting for a NOTIFY.
-          this.wake();
+          await this.finish(batch);
         } catch (error) {
           this.bus.emit('error', error as Error);
+          if (isRefusedData(error)) {
+            await this.finishOneByOne(batch);
+            continue;
+          }
           this.#pending = [...batch, ...this.#pending];
           await new Promise((resolve) => setTimeout(resolve, 1_000));
         }
@@ -350,6 +345,46 @@ export class Executor {
       else if (this.#inFlight.size === 0) this.#idle?.();
     });
     await this.#committing;
+  }
+
+  /** Commits a batch of results and acts on what that changed. */
+  private async finish(batch: TaskResult[]): Promise<void> {
+    // Room once this batch leaves: the same transaction claims what it makes ready.
+    const room = this.#stopping ? 0 : this.capacity + batch.length;
+    const report = await finishTasks(this.db, this.cache, batch, this.claimRequest(room));
+    for (const r of batch) this.#inFlight.delete(r.lease);
+    if (report.claimed.length > 0) await this.dispatch(report.claimed);
+    for (const c of report.changes) this.bus.emit('task:state', c);
+    for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
+    for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
+    if (report.finishedRuns.length > 0) this.bus.emit('runs');
+    // Freed slots and new work: look again without waiting for a NOTIFY.
+    this.wake();
+  }
+
+  /**
+   * After the database refused a batch's data (a value too large, a constraint): each
+   * result alone, so one bad result cannot hold back the others; one that is refused
+   * again ends its try as failed, without the XCom or effects the database would not take.
+   */
+  private async finishOneByOne(batch: TaskResult[]): Promise<void> {
+    for (const result of batch) {
+      try {
+        await this.finish([result]);
+      } catch (error) {
+        if (!isRefusedData(error)) {
+          this.#pending.push(result);
+          continue;
+        }
+        const why = `the try's result could not be stored: ${describeDatabaseError(error) ?? (error as Error).message}`;
+        const failed: TaskResult = { ...result, state: 'failed', error: why, result: undefined, effects: undefined, nextTryAt: undefined };
+        failed.logs = [...result.logs, { level: 'error', message: why, at: Date.now() }];
+        await this.finish([failed]).catch((again: unknown) => {
+          this.bus.emit('error', again as Error);
+          this.#pending.push(result);
+        });
+      }
+    }
   }
 
   /** Marks every task this process holds as alive. */
@@ -417,4 +452,14 @@ export class Executor {
       this.#inFlight.clear();
     }
   }
+}
+
+/**
+ * The database refused the data itself (SQLSTATE class 22 data exception, 23 integrity
+ * violation, 54 limit exceeded): sending the same results again will not help, unlike a
+ * lost connection or a restart, which a later attempt survives.
+ */
+function isRefusedData(error: unknown): boolean {
+  const code = pgErrorCode(error);
+  return code !== undefined && /^(22|23|54)/.test(code);
 }

@@ -1,8 +1,9 @@
 /** zod fields shared by the operators' configs. */
 import { z } from 'zod';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connections/name.js';
 
 /** A connection name: UPDRAFT_CONN_<NAME> in the environment or stored with `updraft connections add`. */
-export const connField = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, { message: 'a connection name: a letter, then letters, digits or _ (at most 63)' });
+export const connField = z.string().regex(CONNECTION_NAME, { message: `a connection name: ${CONNECTION_NAME_HINT}` });
 
 /** A table, optionally schema-qualified: 'orders' or 'staging.orders'. Quoted with quoteIdent, never spliced raw. */
 export const tableField = z.string().regex(/^[^.\s][^.]*(\.[^.\s][^.]*)?$/, { message: "a table name, optionally with its schema: 'orders' or 'staging.orders'" });

@@ -19,7 +19,8 @@ export function poolFor(name: string, url: string): pg.Pool {
   if (known?.url === url) return known.pool;
   if (known) void known.pool.end().catch(() => {});
   rememberSecretsOf(url);
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 30_000, application_name: 'updraft' });
+  // A host that drops packets fails the connect after 10 s instead of the OS's TCP timeout (minutes).
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, application_name: 'updraft' });
   // An idle client whose server went away must not crash the thread.
   pool.on('error', () => {});
   pools.set(name, { url, pool });
@@ -57,7 +58,12 @@ export async function withClient<T>(pool: pg.Pool, signal: AbortSignal, what: { 
   signal.addEventListener('abort', cancel, { once: true });
   let broken: Error | undefined;
   try {
-    return await fn(client);
+    const result = await fn(client);
+    // The next task (maybe another DAG's) gets this session: nothing set here may follow it
+    // (SET ROLE, search_path, temp tables). DISCARD ALL fails inside an open transaction:
+    // a client left in one is dropped instead (the work itself succeeded).
+    await client.query('discard all').catch((error: Error) => (broken = error));
+    return result;
   } catch (error) {
     broken = error as Error;
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
@@ -81,6 +87,16 @@ async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
   } finally {
     await canceller.end().catch(() => {});
   }
+}
+
+/**
+ * COMMIT, unless the task was aborted meanwhile: an abort that reached the server while
+ * it was idle between statements cancelled nothing, so the work must not commit now.
+ * (The client is then discarded by withClient, which rolls the transaction back.)
+ */
+export async function commitUnlessAborted(client: pg.ClientBase, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  await client.query('commit');
 }
 
 /** SQLSTATEs a retry may fix: connection trouble, serialization failures, deadlocks, shutdowns. */

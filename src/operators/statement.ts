@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { TaskContext } from '../dag/types.js';
+import { OperatorError } from './types.js';
 
 export interface Statement {
   text: string;
@@ -29,15 +30,18 @@ export const oneStatementField = z.union([statementInput, fnField]);
 /** One or more statements or a function returning them (sql). */
 export const statementsField = z.union([statementInput, z.array(statementInput).min(1, { message: 'name at least one statement' }), fnField]);
 
-/** The statements to run now: calls the function form with the task's context and checks what it returned. */
-export async function resolveStatements(spec: unknown, ctx: TaskContext<any>, field: string): Promise<Statement[]> {
+/**
+ * The statements to run now: calls the function form with the task's context and checks
+ * what it returned. What it returned being wrong is a mistake in the DAG file: no retry.
+ */
+export async function resolveStatements(spec: unknown, ctx: TaskContext<any>, operator: string, field: string): Promise<Statement[]> {
   const value = typeof spec === 'function' ? await (spec as (c: TaskContext<any>) => unknown)(ctx) : spec;
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new TypeError(`${field}: the function returned no statement`);
+  if (list.length === 0) throw new OperatorError(operator, field, 'the function returned no statement');
   return list.map((item, i) => {
     const parsed = statementInput.safeParse(item);
     const where = list.length > 1 ? `${field}[${i}]` : field;
-    if (!parsed.success) throw new TypeError(`${where}: expected SQL text or { text, values }, got ${describeValue(item)}`);
+    if (!parsed.success) throw new OperatorError(operator, where, `expected SQL text or { text, values }, got ${describeValue(item)}`);
     return typeof parsed.data === 'string' ? { text: parsed.data } : parsed.data;
   });
 }

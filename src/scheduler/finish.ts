@@ -154,7 +154,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
 
 /** Operator state and reports of accepted successes: kept only if the try's result is. */
 async function storeEffects(tx: Tx, kept: readonly TaskResult[]): Promise<void> {
-  const withEffects = kept.filter((r) => r.effects && r.state === 'success');
+  const withEffects = kept.filter((r) => r.effects && r.state === 'success').sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
   if (withEffects.length === 0) return;
   await writeOperatorState(
     tx,

@@ -83,6 +83,11 @@ describe('updraft connections', () => {
     expect(name.stderr).toContain("invalid connection name '9lives'");
     const url = await updraft(['connections', 'add', 'shop', `mysql://root:${PASSWORD}@db/x`], withKey);
     expect(url.code).toBe(1);
-    expect(url.stderr).toContain("connection 'shop': expected a postgres:// URL, got 'mysql://root:***@db/x'");
+    expect(url.stderr).toContain("connection 'shop': expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)");
+    expect(url.stderr).not.toContain(PASSWORD);
+    // A libpq keyword string is not a URL either, and its password is never echoed.
+    const keywords = await updraft(['connections', 'list'], { UPDRAFT_CONN_RAW: `host=db password=${PASSWORD}` });
+    expect(keywords.code).toBe(0);
+    expect(keywords.stdout + keywords.stderr).not.toContain(PASSWORD);
   });
 });

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operatorState, reports } from '../../src/db/schema.js';
+import { operatorState, reports, taskInstances, taskLogs } from '../../src/db/schema.js';
 import { createOrderEvents } from '../../examples/orders-data.js';
 import { useEngine } from '../support/engine.js';
 import { ROOT } from '../support/cli.js';
@@ -19,6 +19,10 @@ const FAILURES = `import { dag } from 'updraft';
 export default dag({ id: 'operator_failures', schedule: null, defaults: { retries: 1, retryDelay: '100ms' } }, (t) => {
   t.sql('unknown_conn', { conn: 'nowhere', sql: 'select 1' });
   t.sql('slow', { conn: 'warehouse', sql: 'select pg_sleep(30) as slow_query_marker', timeout: '1s', retries: 0 });
+  t.task('leaky', async () => {
+    console.log('connecting to', process.env.UPDRAFT_CONN_WAREHOUSE);
+    throw new Error('cannot use ' + process.env.UPDRAFT_CONN_WAREHOUSE);
+  });
 });
 `;
 
@@ -29,9 +33,11 @@ beforeAll(async () => {
   const shop = new pg.Client({ connectionString: dbs.url('shop') });
   await shop.connect();
   events = await createOrderEvents(shop, 2_000).finally(() => shop.end());
-  // The executor answers a thread's connection question from the environment first.
-  process.env.UPDRAFT_CONN_SHOP = dbs.url('shop');
-  process.env.UPDRAFT_CONN_WAREHOUSE = dbs.url('warehouse');
+  // The executor answers a thread's connection question from the environment first. The
+  // server trusts local connections, so a password in the URL is accepted and unused:
+  // there to be masked.
+  process.env.UPDRAFT_CONN_SHOP = withPassword(dbs.url('shop'));
+  process.env.UPDRAFT_CONN_WAREHOUSE = withPassword(dbs.url('warehouse'));
 });
 afterAll(() => {
   for (const [name, value] of Object.entries(saved)) {
@@ -40,6 +46,13 @@ afterAll(() => {
     else process.env[key] = value;
   }
 });
+
+const PASSWORD = 'pipeline-s3cret';
+function withPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = PASSWORD;
+  return parsed.toString();
+}
 
 const setup = useEngine({ 'orders_pipeline.ts': EXAMPLE, 'failures.ts': FAILURES });
 const yesterday = () => new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000);
@@ -80,13 +93,25 @@ describe('the orders_pipeline example', () => {
     expect(kept!.content).toContain('<svg');
   });
 
-  it('a later run reads only what changed since the watermark (and the lookback), and stays green', async () => {
-    const { h } = setup();
+  it('a later run reads only the rows above the watermark less the lookback, and stays green', async () => {
+    const { h, database } = setup();
+    const [kept] = await database.db.select().from(operatorState).where(eq(operatorState.dagId, 'orders_pipeline'));
+    const mark = kept!.value as string;
+    // Two late events: one committed within the 10-minute lookback below the mark, one long before it.
+    await dbs.query(
+      'shop',
+      `insert into public.order_events (order_id, customer_email, country, amount, ordered_at, status, updated_at)
+       values (900001, 'late@example.com', 'DE', '10.00', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'paid', $1::timestamptz - interval '5 minutes'),
+              (900002, 'lost@example.com', 'DE', '10.00', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'paid', $1::timestamptz - interval '1 hour')`,
+      [mark],
+    );
+    const [expected] = await dbs.query<{ n: number }>('shop', `select count(*)::int as n from public.order_events where updated_at > $1::timestamptz - interval '10 minutes'`, [mark]);
     const today = new Date(yesterday().getTime() + 86_400_000);
     const run = await h.run('orders_pipeline', { logicalDate: today });
     expect(run.state, JSON.stringify(run.tasks, null, 1)).toBe('success');
-    const extract = run.tasks.extract_orders!.result as { rowsRead: number };
-    expect(extract.rowsRead).toBeLessThan(events);
+    expect(run.tasks.extract_orders!.result).toMatchObject({ rowsRead: expected!.n, watermark: mark });
+    const landed = await dbs.query<{ order_id: string }>('warehouse', 'select order_id from staging.order_events where order_id > 900000');
+    expect(landed).toEqual([{ order_id: '900001' }]);
   });
 });
 
@@ -101,5 +126,15 @@ describe('operator failures through the engine', () => {
     expect(run.tasks.slow).toMatchObject({ state: 'failed', error: 'timed out after 1s' });
     const still = await dbs.query<{ n: number }>('warehouse', `select count(*)::int as n from pg_stat_activity where query like '%slow_query_marker%' and state = 'active' and pid <> pg_backend_pid()`);
     expect(still).toEqual([{ n: 0 }]);
+  });
+
+  it("masks a connection's password in what a task logs and in its error", async () => {
+    const { h, database } = setup();
+    const run = await h.run('operator_failures');
+    const shown = process.env.UPDRAFT_CONN_WAREHOUSE!.replace(PASSWORD, '***');
+    expect(shown).toMatch(/^postgres:\/\/postgres:\*\*\*@/);
+    expect(run.tasks.leaky!.error).toBe(`cannot use ${shown}`);
+    const lines = await database.db.select({ message: taskLogs.message }).from(taskLogs).innerJoin(taskInstances, eq(taskInstances.id, taskLogs.taskInstanceId)).where(eq(taskInstances.runId, run.id));
+    expect(lines.map((l) => l.message)).toContain(`connecting to ${shown}`);
   });
 });

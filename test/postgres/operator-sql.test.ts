@@ -70,8 +70,24 @@ describe('sql operator', () => {
     await waitFor(async () => (await dbs.query('wh', "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()"))[0]!.n === 0);
   });
 
-  it('checks the statements a function returns', async () => {
-    await expect(run(harness(), { conn: 'wh', sql: () => ({ txt: 'select 1' }) as never })).rejects.toThrow('sql: expected SQL text or { text, values }, got an object with keys txt');
+  it('checks the statements a function returns: a DAG mistake, not retried', async () => {
+    const error = await run(harness(), { conn: 'wh', sql: () => ({ txt: 'select 1' }) as never }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ message: 'sql sql: expected SQL text or { text, values }, got an object with keys txt', retryable: false });
+  });
+
+  it('runs text holding several statements, counting each', async () => {
+    const result = await run(harness(), { conn: 'wh', sql: 'create table multi (id int); insert into multi values (1), (2); select * from multi' });
+    expect(result).toMatchObject({ command: 'SELECT', rowCount: 2, rows: [{ id: 1 }, { id: 2 }], statements: [{ command: 'CREATE', rowCount: 0 }, { command: 'INSERT', rowCount: 2 }, { command: 'SELECT', rowCount: 2 }] });
+  });
+
+  it('an abort between two statements stops before the next one and commits nothing', async () => {
+    const h = harness();
+    await run(h, { conn: 'wh', sql: 'create table steps (id int)' });
+    const abort = new AbortController();
+    // Aborted once the first statement is done, while the server is idle: there is no query to cancel.
+    const log = { debug() {}, warn() {}, error() {}, info: (message: string) => message.startsWith('sql[0]:') && abort.abort(new Error('cancelled: by a test')) };
+    await expect(run(h, { conn: 'wh', sql: ['insert into steps values (1)', 'insert into steps values (2)'] }, { abort, log })).rejects.toThrow('cancelled: by a test');
+    expect(await dbs.query('wh', 'select count(*)::int as n from steps')).toEqual([{ n: 0 }]);
   });
 });
 

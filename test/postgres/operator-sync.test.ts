@@ -278,12 +278,10 @@ describe('sync operator: abort', () => {
     await dbs.query('dst', `insert into stream values (1, 'before')`);
     const h = harness();
     const abort = new AbortController();
-    let abortedAt = 0;
     const log = (level: string) => (message: string) => {
       h.logs.push(`${level}: ${message}`);
       // The first progress line: rows are flowing through both COPY streams.
       if (message.startsWith('rows: ') && !abort.signal.aborted) {
-        abortedAt = performance.now();
         abort.abort();
       }
     };
@@ -296,8 +294,8 @@ describe('sync operator: abort', () => {
       () => undefined,
       (e: Error) => e,
     );
+    // Had the abort not stopped the copy, its 50 million rows would outlast the test's timeout.
     expect(error?.name).toBe('AbortError');
-    expect(performance.now() - abortedAt).toBeLessThan(3_000);
     expect(await rows('dst', 'stream')).toEqual([{ id: '1', pad: 'before' }]);
 
     // The pools are fine afterwards: a broken client was discarded, not reused.

@@ -31,18 +31,28 @@ describe('secret encryption', () => {
   const key = generateSecretKey();
 
   it('round-trips, with a new IV every time', () => {
-    const a = encrypt('postgres://u:pw@h/db', key);
+    const a = encrypt('postgres://u:pw@h/db', key, 'shop');
     expect(a).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(encrypt('postgres://u:pw@h/db', key)).not.toBe(a);
-    expect(decrypt(a, key, "connection 'x'")).toBe('postgres://u:pw@h/db');
+    expect(encrypt('postgres://u:pw@h/db', key, 'shop')).not.toBe(a);
+    expect(decrypt(a, key, 'shop', "connection 'x'")).toBe('postgres://u:pw@h/db');
   });
 
   it('refuses another key, a tampered value, a missing or short key, with what to do', () => {
-    const stored = encrypt('secret', key);
-    expect(() => decrypt(stored, generateSecretKey(), "connection 'x'")).toThrow("connection 'x': cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY");
+    const stored = encrypt('secret', key, 'shop');
+    expect(() => decrypt(stored, generateSecretKey(), 'shop', "connection 'x'")).toThrow("connection 'x': cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY");
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');
-    expect(() => decrypt(tampered, key, "connection 'x'")).toThrow('cannot decrypt');
-    expect(() => encrypt('secret', undefined)).toThrow('UPDRAFT_SECRET_KEY is not set');
-    expect(() => encrypt('secret', 'short')).toThrow('UPDRAFT_SECRET_KEY is too short');
+    expect(() => decrypt(tampered, key, 'shop', "connection 'x'")).toThrow('cannot decrypt');
+    // Moved to another connection's row, it does not decrypt.
+    expect(() => decrypt(stored, key, 'warehouse', "connection 'warehouse'")).toThrow('cannot decrypt');
+    expect(() => encrypt('secret', undefined, 'shop')).toThrow('UPDRAFT_SECRET_KEY is not set');
+    expect(() => encrypt('secret', 'short', 'shop')).toThrow('UPDRAFT_SECRET_KEY is too short');
+  });
+});
+
+describe('masking what is not a URL', () => {
+  it('masks password= keywords and user:password@ in text that does not parse', () => {
+    expect(maskUrl("host=db password='se cret' user=app")).toBe('host=db password=*** user=app');
+    expect(maskUrl('host=db password=hunter2')).toBe('host=db password=***');
+    expect(redact('conninfo host=db PASSWORD=hunter2 failed')).toBe('conninfo host=db PASSWORD=*** failed');
   });
 });

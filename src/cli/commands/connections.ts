@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
-import { addConnection, checkConnectionName, connectionUrl, deleteConnection, listConnections, testConnectionUrl } from '../../connections/store.js';
+import { addConnection, checkConnectionName, connectionEnvName, connectionUrl, deleteConnection, listConnections, testConnectionUrl } from '../../connections/store.js';
 import { generateSecretKey } from '../../connections/secret.js';
 import { cliActor, withDatabase } from '../context.js';
 import { formatTable, printJson } from '../output.js';
@@ -40,8 +40,9 @@ export function registerConnectionsCommands(program: Command): void {
       await withDatabase(async ({ db }) => {
         const added = await addConnection(db, { name, url: value, description: opts.description, actor: cliActor() });
         console.log(`connection '${added.name}' stored: ${added.url}`);
-        if (process.env[`UPDRAFT_CONN_${name.toUpperCase()}`]) {
-          console.error(`note: UPDRAFT_CONN_${name.toUpperCase()} is set in this environment and wins over the stored connection`);
+        const envName = connectionEnvName(name);
+        if (process.env[envName]) {
+          console.error(`note: ${envName} is set in this environment and wins over the stored connection`);
         }
       });
     });

@@ -7,7 +7,7 @@ import { taskSettings, versionHash } from '../../dag/serialize.js';
 import { NotFoundError } from '../../errors.js';
 import { TaskPool } from '../../executor/pool.js';
 import type { Question, TaskOutcome } from '../../executor/protocol.js';
-import { connectionUrl } from '../../connections/store.js';
+import { connectionEnvName, connectionUrl } from '../../connections/store.js';
 import { openDatabase } from '../../db/client.js';
 import { findDagInFolder } from '../../processor/find.js';
 import { manualRunInfo } from '../../schedule/index.js';
@@ -78,8 +78,7 @@ async function answerAlone(question: Question, databaseUrl: string | undefined, 
     case 'state':
       return null;
     case 'connection': {
-      const fromEnv = process.env[`UPDRAFT_CONN_${question.name.toUpperCase()}`];
-      if (fromEnv) return connectionUrl(undefined, question.name);
+      if (process.env[connectionEnvName(question.name)]) return connectionUrl(undefined, question.name);
       // Stored connections need the database; the embedded one may be held by standalone.
       const database = await openDatabase({ databaseUrl, home });
       try {

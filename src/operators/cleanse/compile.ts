@@ -102,7 +102,8 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
     case 'default': {
       const p = new Params();
       const c = quoteIdent([rule.column]);
-      const value = p.add(String(rule.value), typeOf(rule.column).type);
+      // Bound as text for string columns: assigning it then fails on a varchar(n) it does not fit, where an explicit cast would cut it.
+      const value = p.add(String(rule.value), valueType(typeOf(rule.column)));
       return [{ text: `update ${WORK} set ${c} = ${value}, __changed = true where __rule is null and ${c} is null`, values: p.values, counts: 'changed' }];
     }
     case 'cast':

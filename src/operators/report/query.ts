@@ -1,27 +1,21 @@
 /**
- * The report's query, fetched at most `limit` rows: the server hands the rows over in
- * one batch of `limit` (the extended protocol's row limit on Execute) and the portal
- * is closed after it, so a query that would return a billion rows costs one batch and
- * not the thread's memory. Unlike `select * from (<query>) q limit n`, this works for
- * every statement that returns rows (VALUES, EXPLAIN, DML with RETURNING) and leaves
- * the user's $1.. parameters alone.
+ * The report's query, read through a cursor in a read-only transaction: at most `limit`
+ * rows ever leave the server (a query that would return a billion rows costs one
+ * batch, not the thread's memory), the user's $1.. parameters are bound to the
+ * DECLARE as they are, and a report cannot change data (the transaction is read only
+ * and rolled back).
  */
 import pg from 'pg';
+import { OperatorError } from '../types.js';
 import type { Statement } from '../statement.js';
 import type { ReportTable } from './values.js';
-
-export interface FetchedRows extends ReportTable {
-  /** Whether the statement returns rows at all (a CREATE TABLE does not). */
-  returnsRows: boolean;
-  /** The command tag, e.g. 'SELECT'; null when the fetch stopped at the limit. */
-  command: string | null;
-}
 
 /** int2, int4, int8, oid, float4, float8, numeric: right-aligned, and charted even when they arrive as text. */
 const NUMERIC_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700]);
 const DATE = 1082;
 const TIMESTAMP = 1114;
 const INTERVAL = 1186;
+const CURSOR = 'updraft_report';
 
 /**
  * node-postgres turns a date or a timestamp without time zone into a Date at the
@@ -37,28 +31,26 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-/** A pg Query that ends at the first PortalSuspended instead of asking for the next batch. */
-class FirstBatchQuery extends pg.Query {
-  handlePortalSuspended(connection: { sync(): void }): void {
-    // Sync ends the implicit transaction, which closes the portal; ReadyForQuery then ends the query.
-    connection.sync();
+/** Runs `statement` and returns its columns and at most `limit` rows (as arrays). Driver errors pass through. */
+export async function fetchAtMost(client: pg.ClientBase, statement: Statement, limit: number): Promise<ReportTable> {
+  // Only a query can be a cursor's: say so rather than show DECLARE's syntax error.
+  if (!/^\s*(\(|select\b|with\b|values\b|table\b)/i.test(statement.text)) {
+    throw new OperatorError('report', 'query', 'a report runs a query (SELECT, WITH, VALUES or TABLE); the statement given is none of these');
   }
-}
-
-/** Runs `statement` on `client` and returns its columns and at most `limit` rows (as arrays). Driver errors pass through. */
-export function fetchAtMost(client: pg.ClientBase, statement: Statement, limit: number): Promise<FetchedRows> {
-  const query = new FirstBatchQuery({ text: statement.text, values: statement.values as unknown[] | undefined, types, rowMode: 'array', rows: limit } as pg.QueryArrayConfig);
-  return new Promise((resolve, reject) => {
-    query.on('error', reject);
-    query.on('end', (result) => {
-      const fields = (result as unknown as pg.QueryArrayResult).fields ?? [];
-      resolve({
-        returnsRows: fields.length > 0,
-        command: result.command ?? null,
-        columns: fields.map((f) => ({ name: f.name, numeric: NUMERIC_TYPES.has(f.dataTypeID) })),
-        rows: (result as unknown as pg.QueryArrayResult).rows,
-      });
-    });
-    client.query(query);
-  });
+  await client.query('begin transaction read only');
+  let result: pg.QueryArrayResult;
+  try {
+    await client.query({ text: `declare ${CURSOR} no scroll cursor for ${statement.text}`, values: statement.values as unknown[] | undefined });
+    // FETCH takes no parameters; `limit` is an integer from the checked config, not user text.
+    result = await client.query<unknown[]>({ text: `fetch forward ${Math.trunc(limit)} from ${CURSOR}`, rowMode: 'array', types });
+  } catch (error) {
+    // The query's error is the one to report; a client that cannot roll back is discarded anyway.
+    await client.query('rollback').catch(() => {});
+    throw error;
+  }
+  await client.query('rollback');
+  return {
+    columns: result.fields.map((f) => ({ name: f.name, numeric: NUMERIC_TYPES.has(f.dataTypeID) })),
+    rows: result.rows,
+  };
 }

@@ -6,6 +6,8 @@ import { DEFAULT_MAX_ROWS, reportSchema, type ReportConfig, type ReportResult } 
 import { fetchAtMost } from './query.js';
 import { renderReport } from './render.js';
 
+const MAX_REPORT_BYTES = 64 * 2 ** 20;
+
 export const reportOperator: Operator<ReportConfig> = {
   name: 'report',
   schema: reportSchema,
@@ -15,7 +17,7 @@ export const reportOperator: Operator<ReportConfig> = {
 };
 
 async function runReport(config: ReportConfig, ctx: OperatorContext): Promise<ReportResult> {
-  const statements = await resolveStatements(config.query, ctx.task, 'query');
+  const statements = await resolveStatements(config.query, ctx.task, 'report', 'query');
   if (statements.length > 1) throw new OperatorError('report', 'query', `a report runs one query, but the function returned ${statements.length} statements`);
   const statement = statements[0]!;
   const pool = await ctx.connection(config.conn, 'conn');
@@ -29,9 +31,6 @@ async function runReport(config: ReportConfig, ctx: OperatorContext): Promise<Re
       throw fieldError('report', 'query', error);
     }
   });
-  if (!fetched.returnsRows) {
-    throw new OperatorError('report', 'query', `the statement${fetched.command ? ` (${fetched.command})` : ''} returns no rows to report: a report needs a SELECT (or VALUES, or ... RETURNING)`);
-  }
   if (fetched.rows.length > maxRows) {
     throw new OperatorError('report', 'maxRows', `the query returns more than ${maxRows.toLocaleString('en-US')} rows; narrow it (a where clause, an aggregate) or raise maxRows (at most 1,000,000)`);
   }
@@ -41,6 +40,10 @@ async function runReport(config: ReportConfig, ctx: OperatorContext): Promise<Re
   const content = renderReport(config.format, fetched, { title, chart: config.chart });
   const rows = fetched.rows.length;
   const bytes = Buffer.byteLength(content, 'utf8');
+  // Reports are stored in one row with the task's result; a bigger one would fail that commit.
+  if (bytes > MAX_REPORT_BYTES) {
+    throw new OperatorError('report', 'maxRows', `the rendered report is ${(bytes / 2 ** 20).toFixed(0)} MiB, above the ${MAX_REPORT_BYTES / 2 ** 20} MiB a report may hold; narrow the query or lower maxRows`);
+  }
   ctx.saveReport({ format: config.format, title, content, rows });
   ctx.task.log.info(`rendered ${config.format} report '${title}': ${rows} rows, ${bytes} bytes`);
   return { format: config.format, title, rows, bytes };

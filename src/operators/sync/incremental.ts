@@ -22,10 +22,15 @@ import { step, syncError } from './errors.js';
 import type { Counts, Plan } from './plan.js';
 import { aboveMark, bindMark, nextMark, type Mark } from './watermark.js';
 
-export async function loadIncremental(plan: Plan, previous: Mark, lookbackMs: number | undefined): Promise<Counts & { mark: Mark }> {
+export async function loadIncremental(plan: Plan, kept: Mark, lookbackMs: number | undefined): Promise<Counts & { mark: Mark }> {
   const { source, target, from, columns, config } = plan;
   const incremental = config.incremental!;
   const column = from.columns.find((c) => c.name === incremental.column)!;
+  const table = quoteIdent(config.to.table);
+  // An empty target (just created, or emptied to force a reload) needs every row, whatever the mark says.
+  const empty = plan.created || (await step('to.table', () => isEmpty(target, table)));
+  if (empty && kept !== null) plan.log(`ignoring the watermark ${JSON.stringify(kept)}: the target table is empty`);
+  const previous = empty ? null : kept;
   let filter: string | undefined;
   if (previous !== null) {
     await step(from.field, () => bindMark(source, column, previous, lookbackMs));
@@ -35,10 +40,9 @@ export async function loadIncremental(plan: Plan, previous: Mark, lookbackMs: nu
   const mark = await step(from.field, () => nextMark(source, from.relation, column, filter));
   plan.log(previous === null ? 'no watermark yet: reading every row' : `reading rows with ${column.name} above ${JSON.stringify(previous)}${lookbackMs ? ` less ${formatDuration(lookbackMs)}` : ''}`);
 
-  const table = quoteIdent(config.to.table);
   const cols = columnList(columns.map((c) => c.name));
   const select = `select ${cols} from ${from.relation}${filter ? ` where ${filter}` : ''}`;
-  if (plan.created || (await step('to.table', () => isEmpty(target, table)))) return { ...(await copyIntoEmpty(plan, table, select)), mark };
+  if (empty) return { ...(await copyIntoEmpty(plan, table, select)), mark };
 
   // Typed like the target's columns: values are parsed once, by the target's types.
   await step('to.table', () => target.query(`create temp table updraft_sync_rows on commit drop as select ${cols} from ${table} with no data`));

@@ -7,8 +7,9 @@
  */
 import type pg from 'pg';
 import { durationMs } from '../../util/duration.js';
-import { withClient } from '../pg.js';
-import type { Operator, OperatorContext } from '../types.js';
+import { quoteIdent } from '../../db/quote.js';
+import { commitUnlessAborted, withClient } from '../pg.js';
+import { OperatorError, type Operator, type OperatorContext } from '../types.js';
 import { describeSource, pickColumns } from './columns.js';
 import { syncSchema, type SyncConfig, type SyncResult } from './config.js';
 import type { Progress } from './copy.js';
@@ -69,16 +70,21 @@ async function transfer(
 ): Promise<Counts & { mark: Mark; created: boolean }> {
   const { log } = ctx.task;
   const fromField = config.from.table !== undefined ? 'from.table' : 'from.query';
+  // One sync into a table at a time: a second run of the task waits here, before taking
+  // its snapshot, and then reads what the first committed (two interleaved upserts from
+  // different snapshots could leave older values in the target).
+  await step('to.table', async () => {
+    await target.query('begin');
+    await target.query('select pg_advisory_xact_lock(hashtext($1))', [`updraft.sync:${config.to.table}`]);
+  });
   const from = await step(fromField, async () => {
     await source.query('begin isolation level repeatable read read only');
+    if (config.from.table !== undefined) await lockSource(source, config.from.table, config.from.conn);
     return describeSource(source, config.from);
   });
   const columns = pickColumns(from, config);
   if (config.incremental) checkLookback(from.columns.find((c) => c.name === config.incremental!.column)!, lookbackMs);
-  const { to, created } = await step('to.table', async () => {
-    await target.query('begin');
-    return prepareTarget(target, config, from, columns, log);
-  });
+  const { to, created } = await step('to.table', () => prepareTarget(target, config, from, columns, log));
   log.info(`${config.incremental ? 'incremental' : 'full'} sync of ${from.label} into '${config.to.table}' on '${config.to.conn}': ${columns.map((c) => c.name).join(', ')}`);
 
   const plan: Plan = {
@@ -93,11 +99,24 @@ async function transfer(
     log: (message) => log.info(message),
     progress: (what) => (p: Progress) => log.info(`${what}: ${p.rows.toLocaleString('en')} read (${(p.bytes / 2 ** 20).toFixed(0)} MiB, ${Math.round(p.rows / p.seconds).toLocaleString('en')}/s)`),
   };
-  // A table this sync just created holds nothing: a mark kept from an earlier table would skip rows it needs.
-  if (created && previous !== null) log.info(`ignoring the watermark ${JSON.stringify(previous)}: the target table was just created`);
-  const loaded = config.incremental ? await loadIncremental(plan, created ? null : previous, lookbackMs) : { ...(await loadFull(plan)), mark: null };
+  const loaded = config.incremental ? await loadIncremental(plan, previous, lookbackMs) : { ...(await loadFull(plan)), mark: null };
   // The snapshot is no longer needed; ending it first means a failure here still leaves the target uncommitted.
   await step(fromField, () => source.query('commit'));
-  await step('to.table', () => target.query('commit'));
+  await step('to.table', () => commitUnlessAborted(target, ctx.task.signal));
   return { ...loaded, created };
+}
+
+/**
+ * Locks a table source before the snapshot is taken (the first query takes it): a full
+ * load of that table (TRUNCATE) committing meanwhile would otherwise look empty in it.
+ */
+async function lockSource(source: pg.PoolClient, table: string, conn: string): Promise<void> {
+  try {
+    await source.query(`lock table ${quoteIdent(table)} in access share mode`);
+  } catch (error) {
+    // 42P01 undefined table, 3F000 undefined schema.
+    const code = (error as { code?: string }).code;
+    if (code === '42P01' || code === '3F000') throw new OperatorError('sync', 'from.table', `table '${table}' on '${conn}' does not exist`);
+    throw error;
+  }
 }
