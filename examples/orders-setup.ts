@@ -107,10 +107,12 @@ async function main(): Promise<void> {
   try {
     updraft(['dags', 'unpause', 'orders_pipeline'], connections);
     // One run per day of the generated week, oldest first, as a backfill would: each
-    // aggregates its own day, and the last one's report charts them all.
+    // aggregates the day before its date, and the last one's report charts them all.
+    // At 00:30, not midnight: the schedule's own logical dates stay free for `npm start`.
     for (let daysAgo = DAYS - 1; daysAgo >= 0; daysAgo--) {
       const day = new Date(Math.floor(Date.now() / 86_400_000 - daysAgo) * 86_400_000).toISOString().slice(0, 10);
-      const result = JSON.parse(updraft(['dags', 'test', 'orders_pipeline', day, '--json'], connections, 'pipe')) as { runId: string; state: string; tasks: { taskId: string; state: string; durationMs: number }[] };
+      const args = ['dags', 'test', 'orders_pipeline', `${day}T00:30:00Z`, '--json'];
+      const result = JSON.parse(updraft(args, connections, 'pipe')) as { runId: string; state: string; tasks: { taskId: string; state: string; durationMs: number }[] };
       console.log(`${result.runId}: ${result.state} (${result.tasks.map((t) => `${t.taskId} ${t.state} ${t.durationMs} ms`).join(', ')})`);
       if (result.state !== 'success') throw new Error(`the run for ${day} failed: see \`npx updraft tasks logs orders_pipeline ${result.runId} <task>\``);
     }

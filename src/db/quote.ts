@@ -22,3 +22,11 @@ function quotePart(part: string, whole: string | readonly string[]): string {
   if (part.includes('\0')) throw new UpdraftError(`invalid SQL identifier '${shown}': contains a NUL character`);
   return `"${part.replaceAll('"', '""')}"`;
 }
+
+/**
+ * A column list for SQL: `"a", "b"` (`t."a", t."b"` with a prefix). Column names are
+ * single identifiers even when they contain a dot.
+ */
+export function quoteColumns(names: readonly string[], prefix = ''): string {
+  return names.map((name) => prefix + quoteIdent([name])).join(', ');
+}

@@ -14,7 +14,7 @@ import { OperatorError } from '../types.js';
 import type { CastType, CleanseRule } from './config.js';
 import { WORK, type Column } from './work.js';
 
-export interface Statement {
+export interface CompiledStatement {
   text: string;
   values: unknown[];
   /** What this statement's row count adds up to in the result, if anything. */
@@ -28,7 +28,7 @@ export interface CompiledRule {
   label: string;
   /** 'regex email', for the log. */
   describe: string;
-  statements: Statement[];
+  statements: CompiledStatement[];
 }
 
 export interface Plan {
@@ -84,7 +84,7 @@ export function compileRules(rules: CleanseRule[], table: string, columns: Colum
   return { rules: compiled, castCheck, types: new Map([...types].map(([name, t]) => [name, t.type])) };
 }
 
-function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) => ColumnType, textOnly: (column: string) => void): Statement[] {
+function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) => ColumnType, textOnly: (column: string) => void): CompiledStatement[] {
   switch (rule.rule) {
     case 'trim':
     case 'lower':
@@ -124,7 +124,7 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
     case 'range': {
       const c = quoteIdent([rule.column]);
       const type = valueType(typeOf(rule.column));
-      const bounds: Statement[] = [];
+      const bounds: CompiledStatement[] = [];
       for (const [bound, op, words] of [[rule.min, '<', 'is below the minimum'], [rule.max, '>', 'is above the maximum']] as const) {
         if (bound === undefined) continue;
         const p = new Params();
@@ -160,10 +160,10 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
  * through text, as the check does, so that what passed the check always converts. A column
  * that already has the type is left alone: a second run changes nothing.
  */
-function compileCast(column: string, to: CastType, index: number, from: ColumnType): Statement[] {
+function compileCast(column: string, to: CastType, index: number, from: ColumnType): CompiledStatement[] {
   if (from.type.replace(/\(\d+(,\s*\d+)?\)/, '') === CATALOG_NAME[to]) return [];
   const c = quoteIdent([column]);
-  const statements: Statement[] = [];
+  const statements: CompiledStatement[] = [];
   if (to !== 'text') {
     const p = new Params();
     statements.push(reject(p, index, column, `${c} is not null and not pg_temp.updraft_can_cast(${c}::text, null::${to})`, (t) => `format(${t(`cannot cast '%s' to ${to}`)}, ${c}::text)`));
@@ -177,7 +177,7 @@ function compileCast(column: string, to: CastType, index: number, from: ColumnTy
 }
 
 /** One UPDATE applying `fn` to `columns`, only on rows where it changes something. */
-function transform(columns: string[], fn: (column: string) => string): Statement {
+function transform(columns: string[], fn: (column: string) => string): CompiledStatement {
   const quoted = columns.map((c) => quoteIdent([c]));
   const sets = quoted.map((c) => `${c} = ${fn(c)}`).join(', ');
   const differs = quoted.map((c) => `${c} is distinct from ${fn(c)}`).join(' or ');
@@ -185,7 +185,7 @@ function transform(columns: string[], fn: (column: string) => string): Statement
 }
 
 /** One UPDATE rejecting the rows where `condition` holds, with the reason `reason` builds (given a way to bind a template). */
-function reject(p: Params, index: number, column: string, condition: string, reason: (template: (text: string) => string) => string): Statement {
+function reject(p: Params, index: number, column: string, condition: string, reason: (template: (text: string) => string) => string): CompiledStatement {
   const why = reason((text) => p.add(text, 'text'));
   const text = `update ${WORK} set __rule = ${p.add(index, 'integer')}, __column = ${p.add(column, 'text')}, __reason = ${why} where __rule is null and (${condition})`;
   return { text, values: p.values, counts: 'rejected' };

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { quoteIdent } from '../../db/quote.js';
 import { fieldError, withClient } from '../pg.js';
 import { OperatorError, type Operator, type OperatorContext } from '../types.js';
-import { compileRules, type CompiledRule, type Statement } from './compile.js';
+import { compileRules, type CompiledRule, type CompiledStatement } from './compile.js';
 import { cleanseSchema, type CleanseConfig, type CleanseResult } from './config.js';
 import { BOOKKEEPING, CREATE_CAST_CHECK, DROP_CAST_CHECK, WORK, createWork, readTable } from './work.js';
 import { createQuarantine, defaultQuarantine, quarantineRejected, replaceInPlace, replaceInto } from './write.js';
@@ -22,7 +22,7 @@ export const cleanseOperator: Operator<CleanseConfig> = {
   },
 };
 
-type Counts = Partial<Record<NonNullable<Statement['counts']>, number>>;
+type Counts = Partial<Record<NonNullable<CompiledStatement['counts']>, number>>;
 
 async function runCleanse(config: CleanseConfig, ctx: OperatorContext): Promise<CleanseResult> {
   const { signal, log } = ctx.task;

@@ -1,5 +1,5 @@
 /** Statements writing a cleanse's outcome: the clean rows to their table, the rejected ones to the quarantine. */
-import { quoteIdent } from '../../db/quote.js';
+import { quoteColumns, quoteIdent } from '../../db/quote.js';
 import { createSchemaOf } from '../pg.js';
 import { WORK, type Column } from './work.js';
 
@@ -30,18 +30,14 @@ export function replaceInPlace(table: string, columns: Column[], types: Map<stri
 /** Into another table: created from the working table's columns and types when missing, else emptied and filled. */
 export function replaceInto(into: string, exists: boolean, names: string[]): string[] {
   const target = quoteIdent(into);
-  if (!exists) return [...createSchemaOf(into), `create table ${target} as select ${columnList(names)} from ${WORK} where __rule is null order by __row`];
+  if (!exists) return [...createSchemaOf(into), `create table ${target} as select ${quoteColumns(names)} from ${WORK} where __rule is null order by __row`];
   return [`truncate ${target}`, insertClean(target, names)];
 }
 
 function insertClean(target: string, names: string[]): string {
-  const list = columnList(names);
+  const list = quoteColumns(names);
   // Identity columns keep the values read (GENERATED ALWAYS would refuse them otherwise).
   return `insert into ${target} (${list}) overriding system value select ${list} from ${WORK} where __rule is null order by __row`;
-}
-
-function columnList(names: string[]): string {
-  return names.map((name) => quoteIdent([name])).join(', ');
 }
 
 /** The default quarantine of 'staging.orders': 'staging.orders_quarantine'. */

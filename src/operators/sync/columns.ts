@@ -96,8 +96,3 @@ export async function describeTarget(client: pg.PoolClient, to: SyncConfig['to']
   const { rows } = await client.query<Column>(COLUMNS_OF, [found.oid]);
   return { oid: found.oid, columns: new Map(rows.map((c) => [c.name, c])) };
 }
-
-/** A column list for SQL: `"a", "b"`. Column names are single identifiers even when they contain a dot. */
-export function columnList(names: readonly string[], prefix = ''): string {
-  return names.map((name) => prefix + quoteIdent([name])).join(', ');
-}

@@ -13,8 +13,7 @@
  * COPY ... FREEZE (allowed right after the TRUNCATE) loaded no faster (1.09 s vs 1.09 s
  * from a file) and would show the new rows to older snapshots, so it is not used.
  */
-import { quoteIdent } from '../../db/quote.js';
-import { columnList } from './columns.js';
+import { quoteColumns, quoteIdent } from '../../db/quote.js';
 import { copyRows } from './copy.js';
 import { step } from './errors.js';
 import type { Counts, Plan } from './plan.js';
@@ -22,7 +21,7 @@ import type { Counts, Plan } from './plan.js';
 export async function loadFull(plan: Plan): Promise<Counts> {
   const { source, target, from, columns, config } = plan;
   const table = quoteIdent(config.to.table);
-  const cols = columnList(columns.map((c) => c.name));
+  const cols = quoteColumns(columns.map((c) => c.name));
   await step('to.table', () => target.query(`truncate ${table}`));
   // COPY of a plain table skips the executor's SELECT machinery.
   const read = from.plainTable ? `copy ${from.plainTable} (${cols}) to stdout` : `copy (select ${cols} from ${from.relation}) to stdout`;

@@ -13,10 +13,10 @@
  * CONFLICT is one statement and safe alongside other writers.
  */
 import type pg from 'pg';
-import { quoteIdent } from '../../db/quote.js';
+import { quoteColumns, quoteIdent } from '../../db/quote.js';
 import { formatDuration } from '../../util/duration.js';
 import { OperatorError } from '../types.js';
-import { columnList, type Column } from './columns.js';
+import type { Column } from './columns.js';
 import { copyRows } from './copy.js';
 import { step, syncError } from './errors.js';
 import type { Counts, Plan } from './plan.js';
@@ -40,7 +40,7 @@ export async function loadIncremental(plan: Plan, kept: Mark, lookbackMs: number
   const mark = await step(from.field, () => nextMark(source, from.relation, column, filter));
   plan.log(previous === null ? 'no watermark yet: reading every row' : `reading rows with ${column.name} above ${JSON.stringify(previous)}${lookbackMs ? ` less ${formatDuration(lookbackMs)}` : ''}`);
 
-  const cols = columnList(columns.map((c) => c.name));
+  const cols = quoteColumns(columns.map((c) => c.name));
   const select = `select ${cols} from ${from.relation}${filter ? ` where ${filter}` : ''}`;
   if (empty) return { ...(await copyIntoEmpty(plan, table, select)), mark };
 
@@ -78,7 +78,7 @@ async function isEmpty(client: pg.PoolClient, table: string): Promise<boolean> {
 async function copyIntoEmpty(plan: Plan, table: string, select: string): Promise<Counts> {
   const { config } = plan;
   plan.log(`the target is empty: copying the rows straight into it`);
-  const cols = columnList(plan.columns.map((c) => c.name));
+  const cols = quoteColumns(plan.columns.map((c) => c.name));
   try {
     const { rowsRead, rowsWritten } = await copyRows(
       { client: plan.source, sql: `copy (${select}) to stdout`, field: plan.from.field },
@@ -103,7 +103,7 @@ function duplicateKey(key: string[], cause: unknown): OperatorError {
 async function upsert(plan: Plan, table: string): Promise<number> {
   const { target, columns, config } = plan;
   const key = config.key!;
-  const cols = columnList(columns.map((c) => c.name));
+  const cols = quoteColumns(columns.map((c) => c.name));
   const rest = columns.filter((c) => !key.includes(c.name)).map((c) => plan.to.columns.get(c.name)!);
   let action = 'nothing';
   if (rest.length > 0) {
@@ -113,7 +113,7 @@ async function upsert(plan: Plan, table: string): Promise<number> {
     const set = rest.map((c) => `${quoteIdent([c.name])} = excluded.${quoteIdent([c.name])}`).join(', ');
     action = `update set ${set} where (${side('t')}) is distinct from (${side('excluded')})`;
   }
-  const sql = `insert into ${table} as t (${cols}) select ${cols} from updraft_sync_rows on conflict (${columnList(key)}) do ${action}`;
+  const sql = `insert into ${table} as t (${cols}) select ${cols} from updraft_sync_rows on conflict (${quoteColumns(key)}) do ${action}`;
   try {
     return (await target.query(sql)).rowCount ?? 0;
   } catch (error) {
@@ -128,7 +128,7 @@ async function upsert(plan: Plan, table: string): Promise<number> {
 /** The source's whole key set, in the same snapshot, into a second temporary table; target rows whose key is not there are deleted. */
 async function deleteMissing(plan: Plan, table: string): Promise<number> {
   const { source, target, from, config } = plan;
-  const keys = columnList(config.key!);
+  const keys = quoteColumns(config.key!);
   await step('to.table', () => target.query(`create temp table updraft_sync_keys on commit drop as select ${keys} from ${table} with no data`));
   await copyRows(
     { client: source, sql: from.plainTable ? `copy ${from.plainTable} (${keys}) to stdout` : `copy (select ${keys} from ${from.relation}) to stdout`, field: from.field },
