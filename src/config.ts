@@ -34,6 +34,10 @@ export interface Config {
   /** Web server address (UPDRAFT_HOST, default 127.0.0.1; UPDRAFT_PORT, default 8080). */
   host: string;
   port: number;
+  /** Whether the web UI and API may be read without logging in (UPDRAFT_AUTH_READ, default 'open'); changes always need a login. */
+  authRead: 'open' | 'closed';
+  /** How long a web login lasts (UPDRAFT_SESSION_TTL, default 12h). */
+  sessionTtlMs: number;
 }
 
 const booleanText = z
@@ -60,6 +64,11 @@ const envSchema = z.object({
   UPDRAFT_SHUTDOWN_GRACE: durationField.optional(),
   UPDRAFT_HOST: z.string().min(1).optional(),
   UPDRAFT_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  UPDRAFT_AUTH_READ: z.enum(['open', 'closed'], { message: "expected 'open' or 'closed'" }).optional(),
+  // Browsers cap a cookie's lifetime at 400 days.
+  UPDRAFT_SESSION_TTL: durationField
+    .pipe(z.number().min(60_000, { message: 'must be at least 1m' }).max(400 * 86_400_000, { message: 'must be at most 400d' }))
+    .optional(),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
@@ -89,5 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shutdownGraceMs: e.UPDRAFT_SHUTDOWN_GRACE ?? 30_000,
     host: e.UPDRAFT_HOST ?? '127.0.0.1',
     port: e.UPDRAFT_PORT ?? 8080,
+    authRead: e.UPDRAFT_AUTH_READ ?? 'open',
+    sessionTtlMs: e.UPDRAFT_SESSION_TTL ?? 12 * 3_600_000,
   };
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeDatabaseError } from '../db/errors.js';
 import { UpdraftError } from '../errors.js';
+import { registerClearCommand } from './commands/clear.js';
 import { registerConnectionsCommands } from './commands/connections.js';
 import { registerDagsCommands } from './commands/dags.js';
 import { registerDbCommands } from './commands/db.js';
@@ -8,6 +9,7 @@ import { registerReportsCommands } from './commands/reports.js';
 import { registerRunsCommands } from './commands/runs.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerTasksCommands } from './commands/tasks.js';
+import { registerUsersCommands } from './commands/users.js';
 
 /** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
 const program = new Command('updraft')
@@ -19,9 +21,11 @@ registerServeCommands(program);
 registerDbCommands(program);
 registerDagsCommands(program);
 registerRunsCommands(program);
+registerClearCommand(program);
 registerTasksCommands(program);
 registerReportsCommands(program);
 registerConnectionsCommands(program);
+registerUsersCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -328,6 +328,70 @@ export const reports = pgTable(
   ],
 );
 
+/**
+ * People who use the web UI and API (src/auth/). Usernames are stored in lower case (they
+ * are case-insensitive); the password is an scrypt hash with its salt and parameters
+ * (src/auth/passwords.ts). The roles are src/auth/types.ts's ROLES.
+ */
+export const users = pgTable(
+  'users',
+  {
+    id: id(),
+    username: text('username').notNull().unique(),
+    role: text('role', { enum: ['viewer', 'operator', 'admin'] }).notNull(),
+    passwordHash: text('password_hash').notNull(),
+    disabled: boolean('disabled').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('users_role_valid', sql`${t.role} in ('viewer', 'operator', 'admin')`),
+    check('users_username_lower_case', sql`${t.username} = lower(${t.username})`),
+  ],
+);
+
+/** API tokens (Bearer). Only the token's sha256 is kept: the token itself is shown once. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: createdAt(),
+    /** Updated at most once a minute, so that a busy client does not write on every request. */
+    lastUsedAt: at('last_used_at'),
+    expiresAt: at('expires_at'),
+    revokedAt: at('revoked_at'),
+  },
+  (t) => [index('api_tokens_user_id_idx').on(t.userId)],
+);
+
+/**
+ * Logins of the web UI. The cookie holds a random value whose sha256 is `id_hash`: a
+ * leaked table does not hand out sessions, and `id` never leaves the server.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    idHash: text('id_hash').notNull().unique(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    // Expired sessions are deleted in bulk at each login.
+    index('sessions_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
 export type DagRow = typeof dags.$inferSelect;
 export type DagVersionRow = typeof dagVersions.$inferSelect;
 export type ImportErrorRow = typeof importErrors.$inferSelect;
@@ -339,3 +403,6 @@ export type AuditLogRow = typeof auditLog.$inferSelect;
 export type PoolRow = typeof pools.$inferSelect;
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ReportRow = typeof reports.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;

@@ -11,7 +11,8 @@ export interface EngineEvents {
   work: [];
   /** Runs were queued, triggered or finished: the scheduler has something to look at. */
   runs: [];
-  'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string }];
+  /** With 'running': `scheduledAt`, when the task instance became ready (for the scheduling delay). */
+  'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string; scheduledAt?: Date }];
   'run:finished': [{ runRowId: string; dagId: string; state: 'success' | 'failed' }];
   /** A result came back from a try that no longer owned its task instance. */
   'task:refused': [{ runRowId: string; taskId: string; tryNumber: number }];

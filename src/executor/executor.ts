@@ -38,6 +38,10 @@ interface InFlight {
   logs: LogLine[];
   /** When its thread took it (epoch ms). */
   startedAt?: number;
+  /** Aborts the try (its ctx.signal) when its task instance is taken from it. */
+  abort: AbortController;
+  /** Why the try was stopped from outside (the run was cancelled or marked). */
+  revoked?: string;
 }
 
 /**
@@ -135,7 +139,7 @@ export class Executor {
     const upstream = await this.upstreamResults(claimed);
     for (const claim of claimed) {
       const structure = await this.cache.get(claim.dag_version_id);
-      const entry: InFlight = { claim, structure, logs: [] };
+      const entry: InFlight = { claim, structure, logs: [], abort: new AbortController() };
       this.#inFlight.set(claim.lease, entry);
       this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
     }
@@ -157,7 +161,8 @@ export class Executor {
 
   private started(entry: InFlight): void {
     entry.startedAt = Date.now();
-    this.bus.emit('task:state', { runRowId: entry.claim.run_row_id, taskId: entry.claim.task_id, state: 'running', tryNumber: entry.claim.try_number });
+    const { claim } = entry;
+    this.bus.emit('task:state', { runRowId: claim.run_row_id, taskId: claim.task_id, state: 'running', tryNumber: claim.try_number, scheduledAt: claim.scheduled_at });
     this.#toMarkRunning.add(entry);
     this.#markTimer ??= setTimeout(() => void this.markRunning(), 20);
   }
@@ -248,6 +253,7 @@ export class Executor {
       },
       {
         timeoutMs: task.timeoutMs,
+        signal: entry.abort.signal,
         onLog: (line) => entry.logs.push({ level: line.level, message: toStorableText(line.message), at: line.at }),
         onStarted: () => this.started(entry),
         onAsk: (question) => this.answer(claim, structure, question),
@@ -302,14 +308,16 @@ export class Executor {
       result.state = 'skipped';
       result.logs.push({ level: 'info', message: `skipped: ${outcome.reason}`, at: now });
     } else {
-      const retry = outcome.retryable && task !== undefined && hasTriesLeft(claim.try_number, claim.max_tries);
+      // A try stopped from outside is not retried: its task instance is no longer this try's.
+      const stopped = entry.revoked !== undefined;
+      const retry = !stopped && outcome.retryable && task !== undefined && hasTriesLeft(claim.try_number, claim.max_tries);
       result.state = retry ? 'up_for_retry' : 'failed';
       result.error = toStorableText(outcome.error);
       result.logs.push({ level: 'error', message: toStorableText(outcome.stack ?? outcome.error), at: now });
       if (retry) {
         result.nextTryAt = new Date(now + retryDelayMs(task, claim.try_number));
         result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; retrying at ${result.nextTryAt.toISOString()}`, at: now });
-      } else if (outcome.retryable && task && claim.max_tries > 1) {
+      } else if (!stopped && outcome.retryable && task && claim.max_tries > 1) {
         result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; no tries left`, at: now });
       }
     }
@@ -387,14 +395,55 @@ export class Executor {
     }
   }
 
-  /** Marks every task this process holds as alive. */
+  /**
+   * Marks every task this process holds as alive, and stops the tries whose task
+   * instance was taken from them meanwhile (the run was cancelled or marked).
+   */
   async heartbeat(): Promise<void> {
     if (this.#inFlight.size === 0) return;
+    // Held before the statement starts, so their claims are committed and visible to it.
+    const held = [...this.#inFlight.values()];
     try {
-      await execute(this.db, sql`update task_instances set heartbeat_at = now() where owner = ${this.options.owner} and state in ('queued', 'running')`);
+      const { rows } = await execute<{ lease: string }>(
+        this.db,
+        sql`update task_instances set heartbeat_at = now() where owner = ${this.options.owner} and state in ('queued', 'running') returning lease`,
+      );
+      const alive = new Set(rows.map((r) => r.lease));
+      const missing = held.filter((e) => !alive.has(e.claim.lease) && e.revoked === undefined && this.#inFlight.has(e.claim.lease));
+      if (missing.length > 0) await this.stopRevoked(missing);
     } catch (error) {
       this.bus.emit('error', error as Error);
     }
+  }
+
+  /**
+   * Of tries no longer held in the database, stops those whose lease was revoked (set to
+   * null by a cancel or a mark; src/catalog/mark.ts): a try not yet started is dropped, a
+   * running one is aborted and its result is then refused by fencing. Tries that merely
+   * finished, or that the reaper handed to a newer try, are left alone.
+   */
+  private async stopRevoked(candidates: InFlight[]): Promise<void> {
+    const { rows } = await execute<{ id: string; state: string | null; error: string | null }>(
+      this.db,
+      sql`select id, state, error from task_instances
+           where id in (select value::uuid from jsonb_array_elements_text(${jsonb(candidates.map((e) => e.claim.id))})) and lease is null`,
+    );
+    const revoked = new Map(rows.map((r) => [r.id, r]));
+    for (const entry of candidates) {
+      const row = revoked.get(entry.claim.id);
+      if (!row || !this.#inFlight.has(entry.claim.lease)) continue;
+      entry.revoked = row.error?.replace(/^cancelled: /, '') ?? `its task instance was set to ${row.state ?? 'none'} from outside`;
+      const waiting = this.#waiting.findIndex((w) => w.entry === entry);
+      if (waiting >= 0) {
+        this.#waiting.splice(waiting, 1);
+        this.#inFlight.delete(entry.claim.lease);
+      } else {
+        // The pool reports the try as failed with 'cancelled: <reason>'.
+        entry.abort.abort(entry.revoked);
+      }
+    }
+    if (this.#inFlight.size === 0) this.#idle?.();
+    this.wake();
   }
 
   /**

@@ -7,6 +7,7 @@ import type { Effects } from '../executor/protocol.js';
 import { writeOperatorState } from '../operators/state.js';
 import { runState } from './run-state.js';
 import { countUpstream, decide, type TaskState } from './trigger-rules.js';
+import type { TriggerRule } from '../dag/types.js';
 
 export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry';
 
@@ -211,31 +212,37 @@ export async function evaluateDownstream(tx: Tx, runRowId: string, structure: Da
     for (const id of pending) {
       if (known.get(id) !== null) continue;
       const task = structure.tasks.get(id)!;
-      const decision = decide(task.triggerRule, countUpstream(task.upstream.map((up) => known.get(up) ?? null)));
-      if (decision === 'wait') continue;
-      const state: TaskState = decision === 'run' ? 'scheduled' : decision === 'skip' ? 'skipped' : 'upstream_failed';
+      const state = stateFor(task, known);
+      if (state === undefined) continue;
       known.set(id, state);
       updates.push({ runRowId, taskId: id, state });
       if (READY.has(state)) for (const down of task.downstream) next.add(down);
     }
     pending = next;
   }
-  if (updates.length > 0) {
-    await execute(
-      tx,
-      sql`update task_instances ti
-             set state = u.state::task_state, updated_at = now(),
-                 scheduled_at = case when u.state = 'scheduled' then now() else ti.scheduled_at end,
-                 ended_at = case when u.state = 'scheduled' then ti.ended_at else now() end
-            from jsonb_to_recordset(${jsonb(updates.map((u) => ({ task_id: u.taskId, state: u.state })))}) as u(task_id text, state text)
-           where ti.run_id = ${runRowId} and ti.task_id = u.task_id and ti.state is null`,
-    );
-  }
+  await applyDecisions(tx, runRowId, updates);
   return updates;
 }
 
-/** Ends the run when its tasks are all done (or can never move again), as Airflow derives it. */
-async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<'success' | 'failed' | null> {
+/** Writes trigger-rule decisions of task instances still in state none (one statement). */
+export async function applyDecisions(tx: Tx, runRowId: string, updates: readonly StateChange[]): Promise<void> {
+  if (updates.length === 0) return;
+  await execute(
+    tx,
+    sql`update task_instances ti
+           set state = u.state::task_state, updated_at = now(),
+               scheduled_at = case when u.state = 'scheduled' then now() else ti.scheduled_at end,
+               ended_at = case when u.state = 'scheduled' then ti.ended_at else now() end
+          from jsonb_to_recordset(${jsonb(updates.map((u) => ({ task_id: u.taskId, state: u.state })))}) as u(task_id text, state text)
+         where ti.run_id = ${runRowId} and ti.task_id = u.task_id and ti.state is null`,
+  );
+}
+
+/**
+ * Ends the run when its tasks are all done (or can never move again), as Airflow derives it.
+ * The caller holds the run's row lock.
+ */
+export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<'success' | 'failed' | null> {
   // Both probes use the partial index over unfinished task instances, not the whole run.
   const { rows } = await execute<{ unfinished: boolean; moving: boolean }>(
     tx,
@@ -262,4 +269,11 @@ async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure
   }
   if (state) await execute(tx, sql`update dag_runs set state = ${state}, ended_at = now() where id = ${runRowId} and state = 'running'`);
   return state;
+}
+
+/** What a task with no state becomes given its upstream tasks' states (`known`); undefined: it waits. */
+export function stateFor(task: { triggerRule: TriggerRule; upstream: readonly string[] }, known: ReadonlyMap<string, TaskState | null>): TaskState | undefined {
+  const decision = decide(task.triggerRule, countUpstream(task.upstream.map((up) => known.get(up) ?? null)));
+  if (decision === 'wait') return undefined;
+  return decision === 'run' ? 'scheduled' : decision === 'skip' ? 'skipped' : 'upstream_failed';
 }

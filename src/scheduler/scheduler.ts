@@ -77,8 +77,11 @@ export class Scheduler {
       const created = await createDueRuns(this.db, now);
       if (created.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
       const started = await startQueuedRuns(this.db, this.cache, now);
-      for (const run of started) for (const taskId of run.scheduled) this.bus.emit('task:state', { runRowId: run.id, taskId, state: 'scheduled' });
+      for (const run of started) for (const change of run.changes) this.bus.emit('task:state', change);
       if (started.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
+      // A run started again after a clear can end at once; its end leaves room for another.
+      for (const run of started) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, state: run.finished });
+      if (started.some((r) => r.finished)) this.#again = true;
     }
 
     const retries = await promoteRetries(this.db);

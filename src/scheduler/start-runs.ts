@@ -3,20 +3,27 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb } from '../db/execute.js';
 import type { Tx } from '../db/execute.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
+import { evaluateRun } from './evaluate-run.js';
+import { finishRunIfDone, type StateChange } from './finish.js';
 
 const START_LOCK = 0x75706473; // 'upds'
 
 export interface StartedRun {
   id: string;
   dagId: string;
-  /** Root tasks made ready. */
+  /** Tasks made ready: the roots of a new run. */
   scheduled: string[];
+  /** Every task instance whose state this start decided (the scheduled ones included). */
+  changes: StateChange[];
+  /** A run started again after a clear may have nothing left to do: it ended at once. */
+  finished?: 'success' | 'failed';
 }
 
 /**
  * Moves queued runs of unpaused DAGs to running, oldest logical date first, within
  * each DAG's maxActiveRuns, and creates their task instances: roots scheduled, the
- * rest waiting for their upstream tasks.
+ * rest waiting for their upstream tasks. A run queued again by a clear keeps its task
+ * instances: those cleared (state none) are decided by their trigger rules.
  */
 export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[]> {
   return db.transaction(async (tx) => {
@@ -37,14 +44,30 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
           order by q.logical_date, q.id
           limit 200`,
     );
+    if (rows.length === 0) return [];
+    // Locked and checked again: a run cancelled or marked since the read above must not start.
+    const { rows: still } = await execute<{ id: string }>(
+      tx,
+      sql`select id from dag_runs where id in (select (jsonb_array_elements_text(${jsonb(rows.map((r) => r.id))}))::uuid) and state = 'queued' order by id for update`,
+    );
+    const queued = new Set(still.map((r) => r.id));
     const started: StartedRun[] = [];
-    for (const run of rows) {
+    const restarted: { run: StartedRun; structure: DagStructure }[] = [];
+    for (const run of rows.filter((r) => queued.has(r.id))) {
       const structure = await cache.get(run.dag_version_id, tx);
-      const scheduled = await createTaskInstances(tx, run.id, structure, now);
-      started.push({ id: run.id, dagId: structure.dagId, scheduled });
+      const { scheduled, inserted } = await insertTaskInstances(tx, run.id, structure, now);
+      const entry: StartedRun = { id: run.id, dagId: structure.dagId, scheduled, changes: scheduled.map((taskId) => ({ runRowId: run.id, taskId, state: 'scheduled' })) };
+      started.push(entry);
+      if (inserted < structure.tasks.size) restarted.push({ run: entry, structure });
     }
     if (started.length > 0) {
       await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`);
+      for (const { run, structure } of restarted) {
+        const changes = await evaluateRun(tx, run.id, structure);
+        run.changes.push(...changes);
+        run.scheduled.push(...changes.filter((c) => c.state === 'scheduled').map((c) => c.taskId));
+        if (run.scheduled.length === 0) run.finished = (await finishRunIfDone(tx, run.id, structure)) ?? undefined;
+      }
       if (started.some((r) => r.scheduled.length > 0)) await execute(tx, sql`select pg_notify('updraft_work', '')`);
     }
     return started;
@@ -57,6 +80,11 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
  * serves a private one, so no other process takes its tasks).
  */
 export async function createTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
+  return (await insertTaskInstances(tx, runId, structure, now, queue)).scheduled;
+}
+
+/** createTaskInstances, also telling how many were new: fewer than the DAG's tasks when the run had some already. */
+async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<{ scheduled: string[]; inserted: number }> {
   const roots = new Set(structure.roots);
   const tasks = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,
@@ -67,14 +95,17 @@ export async function createTaskInstances(tx: Tx | Db, runId: string, structure:
     queue: queue ?? t.queue,
     operator: t.operator,
   }));
-  await execute(
+  const { rows } = await execute<{ task_id: string; state: string | null }>(
     tx,
     sql`insert into task_instances (run_id, dag_id, task_id, state, max_tries, priority, pool, queue, operator, scheduled_at)
         select ${runId}::uuid, ${structure.dagRowId}::uuid, t.task_id, t.state::task_state, t.max_tries, t.priority, t.pool, t.queue, t.operator,
                case when t.state = 'scheduled' then ${now}::timestamptz end
           from jsonb_to_recordset(${JSON.stringify(tasks)}::jsonb)
                as t(task_id text, state text, max_tries int, priority int, pool text, queue text, operator text)
-        on conflict (run_id, task_id, map_index) do nothing`,
+        on conflict (run_id, task_id, map_index) do nothing
+        returning task_id, state`,
   );
-  return structure.roots;
+  // In the DAG's order, as the roots were reported before.
+  const inserted = new Set(rows.filter((r) => r.state === 'scheduled').map((r) => r.task_id));
+  return { scheduled: structure.roots.filter((id) => inserted.has(id)), inserted: rows.length };
 }

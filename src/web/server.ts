@@ -1,17 +1,49 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import { actorOf, authenticate, authOptions, authRoutes, requireRead, requireUser } from '../auth/index.js';
 import type { Engine } from '../engine/engine.js';
+import { apiRoutes } from './api/index.js';
 import { healthRoutes } from './health.js';
+import { metricsRoutes } from './metrics.js';
 
 export interface WebServer {
   url: string;
   close(): Promise<void>;
 }
 
-/** Starts the HTTP server for this process (the health endpoint for now). */
-export async function startWebServer(engine: Engine, host: string, port: number): Promise<WebServer> {
+/**
+ * The HTTP app of this process: who is asking (API token or session cookie, CSRF checked
+ * for cookies), login and logout, /health, /metrics and the REST API under /api/v1.
+ * Reading needs a user only when UPDRAFT_AUTH_READ is 'closed'; every change needs an operator.
+ */
+export function webApp(engine: Engine): Hono {
+  const db = engine.database.db;
+  const options = authOptions(engine.config);
+  const read = requireRead(options.readOpen);
   const app = new Hono();
+  app.use('*', authenticate(db, options));
+  app.route('/', authRoutes(db, options));
   app.route('/', healthRoutes(engine));
+  app.use('/metrics', read);
+  app.route('/', metricsRoutes(engine));
+  app.route(
+    '/',
+    apiRoutes(db, {
+      read,
+      operate: requireUser('operator'),
+      actor: (c) => {
+        const user = c.get('user');
+        return user ? actorOf(user) : 'anonymous';
+      },
+      log: engine.log,
+    }),
+  );
+  return app;
+}
+
+/** Starts the HTTP server for this process. */
+export async function startWebServer(engine: Engine, host: string, port: number): Promise<WebServer> {
+  const app = webApp(engine);
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once('error', reject);

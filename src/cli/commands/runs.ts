@@ -1,9 +1,28 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
 import { listRuns, RUN_STATES, type RunState } from '../../catalog/runs.js';
 import { formatDuration } from '../../util/duration.js';
-import { withDatabase } from '../context.js';
+import { cliActor, withDatabase } from '../context.js';
 import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
+
+function markState(value: string): 'success' | 'failed' {
+  if (value !== 'success' && value !== 'failed') throw new InvalidArgumentError(`the state must be success or failed, got '${value}'`);
+  return value;
+}
+
+/** One line for the run, then one per task instance that changed. */
+function showChange(change: RunStateChange, verb: string, json: boolean | undefined): void {
+  if (json) return printJson(change);
+  console.log(`${verb} ${change.dagId} ${change.runId}: ${change.previous} -> ${change.state}`);
+  if (change.tasks.length === 0) return;
+  console.log(
+    formatTable(
+      ['task', 'was', 'now'],
+      change.tasks.map((t) => [t.taskId, t.from ?? 'none', `${t.to}${t.stopped ? ' (its try is stopped)' : ''}`]),
+    ),
+  );
+}
 
 function runState(value: string): RunState {
   if (!RUN_STATES.includes(value as RunState)) throw new InvalidArgumentError(`--state must be one of ${RUN_STATES.join(', ')}, got '${value}'`);
@@ -45,5 +64,26 @@ export function registerRunsCommands(program: Command): void {
         );
         if (more) console.error(`(only the newest ${opts.limit} shown: raise --limit to see older runs)`);
       });
+    });
+
+  runs
+    .command('mark')
+    .description("set a run's state (recorded in the audit log): success marks its other tasks success; failed marks queued and running tasks failed and unstarted ones skipped")
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', "a run id from 'runs list', or latest")
+    .argument('<state>', 'success or failed', markState)
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, runId: string, state: 'success' | 'failed', opts: { json?: boolean }) => {
+      await withDatabase(async ({ db }) => showChange(await markRun(db, dagId, runId, state, { actor: cliActor() }), 'marked', opts.json));
+    });
+
+  runs
+    .command('cancel')
+    .description('stop a queued or running run (recorded in the audit log): it fails, running tasks are stopped and fail, unstarted ones are skipped')
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', "a run id from 'runs list', or latest")
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, runId: string, opts: { json?: boolean }) => {
+      await withDatabase(async ({ db }) => showChange(await cancelRun(db, dagId, runId, { actor: cliActor() }), 'cancelled', opts.json));
     });
 }

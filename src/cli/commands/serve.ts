@@ -6,6 +6,7 @@ import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { startWebServer, type WebServer } from '../../web/server.js';
 import { positiveInt } from '../options.js';
+import { announceInitialAdmin } from './users.js';
 
 interface ServeOptions {
   port?: number;
@@ -22,6 +23,13 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   if (opts.queues) config.queues = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
   const log = createLogger(config.logLevel);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
+  if (web) {
+    // The web server's first user, as `airflow standalone` makes one; its password is printed this once.
+    await announceInitialAdmin(database.db).catch(async (error: unknown) => {
+      await database.close();
+      throw error;
+    });
+  }
   const engine = new Engine(database, config, roles, log);
   let server: WebServer | undefined;
   try {

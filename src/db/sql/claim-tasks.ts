@@ -15,6 +15,8 @@ export interface ClaimedTask {
   interval_start: Date;
   interval_end: Date;
   conf: Record<string, unknown>;
+  /** When the task instance became ready: the start of its scheduling delay. */
+  scheduled_at: Date;
 }
 
 /** Claims serialize on this lock so that two claimers cannot both fill a pool's last slot. */
@@ -93,6 +95,7 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
     row.logical_date = toDate(row.logical_date);
     row.interval_start = toDate(row.interval_start);
     row.interval_end = toDate(row.interval_end);
+    row.scheduled_at = toDate(row.scheduled_at);
   }
   return rows;
 }
