@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
@@ -20,12 +21,28 @@ const integration = (driver: 'pglite' | 'postgres'): TestProjectInlineConfigurat
   },
 });
 
+// The browser tests drive Chromium (CHROMIUM_PATH, or Debian's /usr/bin/chromium) through
+// playwright-core against a real server on the embedded database.
+const chromium = process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
+const browser: TestProjectInlineConfiguration = {
+  test: {
+    name: 'browser',
+    include: ['test/browser/**/*.test.ts'],
+    env: { UPDRAFT_TEST_DRIVER: 'pglite', CHROMIUM_PATH: chromium ?? '' },
+    globalSetup: ['test/support/global-pglite.ts'],
+    setupFiles: ['test/support/setup-db.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       integration('pglite'),
       ...(process.env.TEST_DATABASE_URL ? [integration('postgres')] : []),
+      ...(chromium ? [browser] : []),
     ],
   },
 });

@@ -33,6 +33,8 @@ export const CSRF_HEADER = 'X-CSRF-Token';
 /** The form field that carries the CSRF token of an HTML form (urlencoded or multipart). */
 export const CSRF_FIELD = '_csrf';
 export const LOGIN_PATH = '/api/v1/auth/login';
+/** Logins (the API's, the UI's form): they replace the session they may carry rather than act with it. */
+const LOGIN_PATHS: ReadonlySet<string> = new Set([LOGIN_PATH, '/ui/login']);
 
 export interface AuthOptions {
   /** Whether anonymous requests may read (UPDRAFT_AUTH_READ, default 'open'); what `requireRead` is given. */
@@ -110,7 +112,7 @@ export function authenticate(db: Db, options: AuthOptions) {
     }
     const cookie = getCookie(c, SESSION_COOKIE);
     // A login does not act with the session it may carry: it replaces it.
-    if (cookie !== undefined && !(c.req.method === 'POST' && c.req.path === LOGIN_PATH)) {
+    if (cookie !== undefined && !(c.req.method === 'POST' && LOGIN_PATHS.has(c.req.path))) {
       const session = await sessionUser(db, cookie, now());
       if (!session) {
         deleteCookie(c, SESSION_COOKIE, sessionCookieOptions(c, options));

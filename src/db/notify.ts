@@ -12,6 +12,17 @@ export const CHANNELS = {
   dags: 'updraft_dags',
 } as const;
 
+/**
+ * Task or run states changed and no channel above says so (a try started or ended without
+ * news for schedulers or executors, runs were created or started). Only live displays
+ * listen to it (src/web/ui/live.ts): the engine does not, so it never wakes a scheduler.
+ * Payload ''.
+ */
+export const STATE_CHANNEL = 'updraft_state';
+
+/** Every channel whose notifications mean that what a page shows may have changed. */
+export const LIVE_CHANNELS: readonly string[] = [...Object.values(CHANNELS), STATE_CHANNEL];
+
 export interface Listener {
   close(): Promise<void>;
 }

@@ -177,12 +177,17 @@ export class Executor {
     this.#toMarkRunning.clear();
     if (entries.length === 0) return;
     try {
+      // The NOTIFY (for live pages) rides in the same statement: no extra round trip.
       await execute(
         this.db,
-        sql`update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
-              from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease, started_at: new Date(e.startedAt!) })))})
-                   as v(id uuid, lease uuid, started_at timestamptz)
-             where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
+        sql`with marked as (
+              update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
+                from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease, started_at: new Date(e.startedAt!) })))})
+                     as v(id uuid, lease uuid, started_at timestamptz)
+               where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'
+               returning 1
+            )
+            select pg_notify('updraft_state', '') where exists (select 1 from marked)`,
       );
     } catch (error) {
       this.bus.emit('error', error as Error);

@@ -142,12 +142,15 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     // PostgreSQL: 0.44 s with a separate claim and running update, see docs/performance.md).
     if (report.scheduled > 0 && claim) report.claimed = await claimWithin(tx, { ...claim, limit: Math.min(claim.limit, report.scheduled) });
     // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
-    // new retries wake schedulers (payload 'runs' when both).
+    // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
+    // which only live pages want to hear (updraft_state). Live pages listen to all three.
     const schedulerNews = report.finishedRuns.length > 0 || kept.some((r) => r.state === 'up_for_retry');
     if (report.scheduled > report.claimed.length) {
       await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
     } else if (schedulerNews) {
       await execute(tx, sql`select pg_notify('updraft_runs', '')`);
+    } else if (kept.length > 0) {
+      await execute(tx, sql`select pg_notify('updraft_state', '')`);
     }
     return report;
   });

@@ -54,6 +54,8 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
       if (next && (nextDueAt === null || next.runAfter < nextDueAt)) nextDueAt = next.runAfter;
     }
   }
+  // New queued runs: a hint for live pages (updraft_state), not for schedulers (this one starts them next).
+  if (created > 0) await db.execute(sql`select pg_notify('updraft_state', '')`);
   return { created, nextDueAt };
 }
 

@@ -27,6 +27,7 @@ export class Scheduler {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = true;
+  #lastLoopAt: Date | undefined;
 
   constructor(
     private readonly db: Db,
@@ -40,6 +41,15 @@ export class Scheduler {
     this.bus.on('runs', this.wake);
     this.bus.on('task:state', this.onTaskState);
     this.wake();
+  }
+
+  /**
+   * When this scheduler last finished a pass without an error (its heartbeat, for /health);
+   * undefined before the first. It runs at least every `pollMs`, so an age well past that
+   * means the loop is stuck or every pass fails.
+   */
+  get lastLoopAt(): Date | undefined {
+    return this.#lastLoopAt;
   }
 
   // A new retry may be due before the next known wake-up.
@@ -63,6 +73,7 @@ export class Scheduler {
       let nextAt = Date.now() + this.options.pollMs;
       try {
         nextAt = Math.min(nextAt, await this.tick(new Date()));
+        this.#lastLoopAt = new Date();
       } catch (error) {
         this.bus.emit('error', error as Error);
       }

@@ -68,7 +68,8 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
         run.scheduled.push(...changes.filter((c) => c.state === 'scheduled').map((c) => c.taskId));
         if (run.scheduled.length === 0) run.finished = (await finishRunIfDone(tx, run.id, structure)) ?? undefined;
       }
-      if (started.some((r) => r.scheduled.length > 0)) await execute(tx, sql`select pg_notify('updraft_work', '')`);
+      // Runs moved to running either way: without work for executors, only live pages hear of it.
+      await execute(tx, started.some((r) => r.scheduled.length > 0) ? sql`select pg_notify('updraft_work', '')` : sql`select pg_notify('updraft_state', '')`);
     }
     return started;
   });

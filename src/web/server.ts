@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { apiRoutes } from './api/index.js';
 import { healthRoutes } from './health.js';
 import { metricsRoutes } from './metrics.js';
+import { uiRoutes } from './ui/index.js';
 
 export interface WebServer {
   url: string;
@@ -13,7 +14,8 @@ export interface WebServer {
 
 /**
  * The HTTP app of this process: who is asking (API token or session cookie, CSRF checked
- * for cookies), login and logout, /health, /metrics and the REST API under /api/v1.
+ * for cookies), login and logout, the web UI's pages, /health, /metrics and the REST API
+ * under /api/v1.
  * Reading needs a user only when UPDRAFT_AUTH_READ is 'closed'; every change needs an operator.
  */
 export function webApp(engine: Engine): Hono {
@@ -24,6 +26,7 @@ export function webApp(engine: Engine): Hono {
   app.use('*', authenticate(db, options));
   app.route('/', authRoutes(db, options));
   app.route('/', healthRoutes(engine));
+  app.route('/', uiRoutes(engine));
   app.use('/metrics', read);
   app.route('/', metricsRoutes(engine));
   app.route(

@@ -5,6 +5,7 @@ import { Engine, type Roles } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { startWebServer, type WebServer } from '../../web/server.js';
+import { closeLiveStreams } from '../../web/ui/live.js';
 import { positiveInt } from '../options.js';
 import { announceInitialAdmin } from './users.js';
 
@@ -47,7 +48,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   const where = config.databaseUrl ? `PostgreSQL ${redactUrl(config.databaseUrl)}` : `embedded database in ${config.home}`;
   console.error(
     [
-      `Updraft is running (${Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ')})`,
+      `Updraft is running (${Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ') || 'web server'})`,
       `  DAGs folder: ${config.dagsFolder}`,
       `  database:    ${where}`,
       server ? `  health:      ${server.url}/health` : '',
@@ -69,6 +70,8 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  // Open event streams (browsers on live pages) would keep the server from closing.
+  closeLiveStreams(engine);
   await server?.close();
   await engine.stop();
   await database.close();
@@ -82,6 +85,17 @@ export function registerServeCommands(program: Command): void {
     .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
     .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: true }, opts, true));
+
+  program
+    .command('web')
+    .description(
+      'the web server only: UI, REST API, /health and /metrics; no DAG parsing, scheduling or tasks. ' +
+        'With DATABASE_URL it runs beside schedulers and workers; on the embedded database it cannot run beside `standalone` ' +
+        '(the embedded database is one process\'s, and `standalone` serves the same pages)',
+    )
+    .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
+    .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
+    .action((opts: ServeOptions) => serve({ processor: false, scheduler: false, executor: false }, opts, true));
 
   program
     .command('scheduler')

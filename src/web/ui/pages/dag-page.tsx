@@ -1,0 +1,351 @@
+/**
+ * The DAG page: details, the trigger and pause actions, and one of four tabs (grid, graph,
+ * source, runs). `loadDagPage` reads what the tab needs; `DagPageView` renders the page,
+ * or only the tab's live fragment.
+ */
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../../db/client.js';
+import { dagRuns, dagVersions, type DagRow, type DagRunRow } from '../../../db/schema.js';
+import type { SerializedDag } from '../../../dag/serialize.js';
+import { NotFoundError } from '../../../errors.js';
+import type { DagRunInfo } from '../../../schedule/index.js';
+import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
+import { DagGraph } from './dag-graph.js';
+import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
+import { PauseToggle } from './dag-list.js';
+import { enc, fmtDuration, prettyJson, span, Time } from './kit.js';
+
+export type View = 'grid' | 'graph' | 'source' | 'runs';
+
+/** What the trigger form sent, and why it was refused. */
+export interface TriggerForm {
+  conf: string;
+  logicalDate: string;
+  error?: string;
+}
+
+export type TabData =
+  | { view: 'grid'; runs: number; grid: GridData }
+  | { view: 'graph'; choices: GridRun[]; chosen?: { runId: string; states: TaskCells } }
+  | { view: 'source'; source: string; version: number }
+  | { view: 'runs'; rows: DagRunRow[]; total: number; page: number; pages: number };
+
+export const GRID_RUNS = 25;
+export const MAX_GRID_RUNS = 100;
+export const RUNS_PAGE = 25;
+
+function intIn(value: string | undefined, min: number, max: number, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}
+
+export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: SerializedDag }, view: View, query: Record<string, string>): Promise<TabData> {
+  switch (view) {
+    case 'grid': {
+      const runs = intIn(query.runs, 1, MAX_GRID_RUNS, GRID_RUNS);
+      return { view, runs, grid: await loadGrid(db, dag.id, runs) };
+    }
+    case 'graph': {
+      const choices = await recentRuns(db, dag.id, GRID_RUNS);
+      let chosen = query.run ? choices.find((r) => r.runId === query.run) : choices[0];
+      if (query.run && !chosen) {
+        const [row] = await db
+          .select({ id: dagRuns.id, runId: dagRuns.runId, state: dagRuns.state, runType: dagRuns.runType, logicalDate: dagRuns.logicalDate })
+          .from(dagRuns)
+          .where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.runId, query.run)));
+        if (!row) throw new NotFoundError(`DAG '${dag.dagId}' has no run '${query.run}'`);
+        chosen = row;
+        choices.push(row);
+      }
+      if (!chosen) return { view, choices };
+      const states = (await taskCells(db, [chosen.id])).get(chosen.id)!;
+      return { view, choices, chosen: { runId: chosen.runId, states } };
+    }
+    case 'source': {
+      const [row] = await db.select({ source: dagVersions.source, version: dagVersions.version }).from(dagVersions).where(eq(dagVersions.id, dag.latestVersionId!));
+      return { view, source: row?.source ?? '', version: row?.version ?? 0 };
+    }
+    case 'runs': {
+      const page = intIn(query.page, 1, Number.MAX_SAFE_INTEGER, 1);
+      const rows = await db
+        .select({ run: dagRuns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+        .from(dagRuns)
+        .where(eq(dagRuns.dagId, dag.id))
+        .orderBy(desc(dagRuns.logicalDate))
+        .limit(RUNS_PAGE)
+        .offset((page - 1) * RUNS_PAGE);
+      let total = rows[0]?.total ?? 0;
+      if (rows.length === 0 && page > 1) {
+        const [counted] = await db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(dagRuns).where(eq(dagRuns.dagId, dag.id));
+        total = counted?.n ?? 0;
+      }
+      return { view, rows: rows.map((r) => r.run), total, page, pages: Math.max(1, Math.ceil(total / RUNS_PAGE)) };
+    }
+  }
+}
+
+export interface DagPageProps {
+  page: PageContext;
+  dag: DagRow;
+  serialized: SerializedDag;
+  nextRun: DagRunInfo | null;
+  view: View;
+  data: TabData;
+  trigger?: TriggerForm;
+  /** Only the tab's live part (the `?fragment=` answer). */
+  fragmentOnly?: boolean;
+}
+
+const canOperate = (page: PageContext) => page.user?.role === 'operator' || page.user?.role === 'admin';
+
+/** The conf a trigger starts from: every param's default. */
+export function defaultConf(serialized: SerializedDag): string {
+  const conf = Object.fromEntries(Object.entries(serialized.params ?? {}).flatMap(([name, spec]) => (spec.default === undefined ? [] : [[name, spec.default]])));
+  return prettyJson(conf);
+}
+
+export function DagPageView(props: DagPageProps) {
+  const { page, dag, serialized, view, data } = props;
+  const base = `/ui/dags/${enc(dag.dagId)}`;
+  if (props.fragmentOnly) return <TabFragment dagId={dag.dagId} serialized={serialized} data={data} />;
+  const tabs: [View, string][] = [
+    ['grid', 'Grid'],
+    ['graph', 'Graph'],
+    ['runs', 'Runs'],
+    ['source', 'Source'],
+  ];
+  return (
+    <Layout title={`DAG ${dag.dagId}`} page={page}>
+      {!dag.isActive ? <p class="banner">No file in the DAGs folder defines this DAG any more; its history stays.</p> : null}
+      {serialized.description ? <p>{serialized.description}</p> : null}
+      <div class="dag-head">
+        <Details {...props} />
+        <Actions {...props} />
+      </div>
+      <nav class="tabs">
+        {tabs.map(([v, label]) => (
+          <a href={v === 'grid' ? base : `${base}?view=${v}`} class={v === view ? 'current' : undefined}>
+            {label}
+          </a>
+        ))}
+      </nav>
+      <Tab dagId={dag.dagId} serialized={serialized} data={data} />
+    </Layout>
+  );
+}
+
+function Details({ page, dag, nextRun }: DagPageProps) {
+  return (
+    <dl class="dag-details">
+      <dt>schedule</dt>
+      <dd>
+        <code>{dag.schedule ?? 'manual runs only'}</code>
+      </dd>
+      <dt>timezone</dt>
+      <dd>{dag.timezone}</dd>
+      <dt>next run</dt>
+      <dd>{nextRun ? <Time at={nextRun.logicalDate} /> : <span class="muted">–</span>}</dd>
+      <dt>owner</dt>
+      <dd>{dag.owner ?? <span class="muted">–</span>}</dd>
+      <dt>tags</dt>
+      <dd>
+        {dag.tags.length === 0 ? <span class="muted">–</span> : null}
+        {dag.tags.map((tag) => (
+          <a class="tag" href={`/?tag=${enc(tag)}`}>
+            {tag}
+          </a>
+        ))}
+      </dd>
+      <dt>paused</dt>
+      <dd>
+        <PauseToggle page={page} dagId={dag.dagId} paused={dag.isPaused} next={`/ui/dags/${enc(dag.dagId)}`} />
+      </dd>
+      <dt>file</dt>
+      <dd>
+        <code>{dag.file}</code>
+      </dd>
+    </dl>
+  );
+}
+
+function Actions({ page, dag, serialized, trigger }: DagPageProps) {
+  if (!canOperate(page)) {
+    return (
+      <div class="dag-actions">
+        <button type="button" disabled title="log in as an operator">
+          Trigger
+        </button>
+      </div>
+    );
+  }
+  const params = Object.entries(serialized.params ?? {});
+  return (
+    <div class="dag-actions">
+      <details open={trigger !== undefined}>
+        <summary>Trigger a run</summary>
+        <form method="post" action={`/ui/dags/${enc(dag.dagId)}/trigger`} class="trigger" onsubmit={`return confirm(${JSON.stringify(`Trigger a run of ${dag.dagId}?`)})`}>
+          <CsrfField page={page} />
+          {trigger?.error ? <p class="banner trigger-error">{trigger.error}</p> : null}
+          <label>
+            conf (JSON)
+            <textarea name="conf" rows={Math.min(16, Math.max(4, params.length + 3))} spellcheck={false}>
+              {trigger ? trigger.conf : defaultConf(serialized)}
+            </textarea>
+          </label>
+          <label>
+            logical date <span class="muted">(empty: now; e.g. 2030-01-31T06:00, UTC without an offset)</span>
+            <input name="logical_date" value={trigger?.logicalDate ?? ''} placeholder="now" />
+          </label>
+          {params.length > 0 ? (
+            <table class="params">
+              <tr>
+                <th>param</th>
+                <th>type</th>
+                <th>default</th>
+                <th>allowed</th>
+                <th>description</th>
+              </tr>
+              {params.map(([name, spec]) => (
+                <tr>
+                  <td>
+                    <code>{name}</code>
+                  </td>
+                  <td>{spec.type}</td>
+                  <td>{spec.default === undefined ? <em>required</em> : <code>{JSON.stringify(spec.default)}</code>}</td>
+                  <td>{spec.enum ? spec.enum.map((v) => JSON.stringify(v)).join(', ') : <span class="muted">–</span>}</td>
+                  <td>{spec.description ?? ''}</td>
+                </tr>
+              ))}
+            </table>
+          ) : null}
+          <button type="submit">Trigger</button>
+        </form>
+      </details>
+    </div>
+  );
+}
+
+/** A tab's body; the grid and the graph put their live part in a `data-live` element. */
+function Tab({ dagId, serialized, data }: { dagId: string; serialized: SerializedDag; data: TabData }) {
+  const base = `/ui/dags/${enc(dagId)}`;
+  switch (data.view) {
+    case 'grid':
+      return (
+        <>
+          <p class="muted">
+            The latest {data.runs} runs, newest right; also{' '}
+            {[25, 50, 100]
+              .filter((n) => n !== data.runs)
+              .map((n, i) => (
+                <>
+                  {i > 0 ? ', ' : ''}
+                  <a href={`${base}?runs=${n}`}>{n}</a>
+                </>
+              ))}
+            .
+          </p>
+          <div data-live={`${base}?fragment=grid${data.runs === GRID_RUNS ? '' : `&runs=${data.runs}`}`}>
+            <TabFragment dagId={dagId} serialized={serialized} data={data} />
+          </div>
+        </>
+      );
+    case 'graph':
+      return (
+        <>
+          {data.choices.length > 0 ? (
+            <form method="get" action={base} class="filters">
+              <input type="hidden" name="view" value="graph" />
+              <label>
+                states of run{' '}
+                <select name="run" onchange="this.form.submit()">
+                  {data.choices.map((run) => (
+                    <option value={run.runId} selected={run.runId === data.chosen?.runId}>
+                      {run.runId} ({run.state})
+                    </option>
+                  ))}
+                </select>
+              </label>{' '}
+              <noscript>
+                <button type="submit">Show</button>
+              </noscript>
+            </form>
+          ) : (
+            <p class="muted">No runs yet: the graph shows no states.</p>
+          )}
+          <div data-live={`${base}?view=graph&fragment=graph${data.chosen && data.chosen.runId !== data.choices[0]?.runId ? `&run=${enc(data.chosen.runId)}` : ''}`}>
+            <TabFragment dagId={dagId} serialized={serialized} data={data} />
+          </div>
+        </>
+      );
+    case 'source':
+      return (
+        <>
+          <p class="muted">Version {data.version} of the DAG, as its file was when it was parsed.</p>
+          <pre class="source">{data.source}</pre>
+        </>
+      );
+    case 'runs':
+      return <RunsTable dagId={dagId} data={data} />;
+  }
+}
+
+/** The live part of the grid or graph tab (what `?fragment=grid|graph` answers). */
+function TabFragment({ dagId, serialized, data }: { dagId: string; serialized: SerializedDag; data: TabData }) {
+  if (data.view === 'grid') return <DagGrid dagId={dagId} dag={serialized} data={data.grid} />;
+  if (data.view === 'graph') return <DagGraph dagId={dagId} dag={serialized} run={data.chosen} />;
+  return null;
+}
+
+function RunsTable({ dagId, data }: { dagId: string; data: Extract<TabData, { view: 'runs' }> }) {
+  const base = `/ui/dags/${enc(dagId)}`;
+  const now = new Date();
+  if (data.total === 0) return <p class="muted">No runs yet.</p>;
+  return (
+    <>
+      <table class="runs">
+        <thead>
+          <tr>
+            <th>run</th>
+            <th>type</th>
+            <th>state</th>
+            <th>logical date</th>
+            <th>data interval</th>
+            <th>start</th>
+            <th>end</th>
+            <th>duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.rows.map((run) => (
+            <tr>
+              <td>
+                <a href={`${base}/runs/${enc(run.runId)}`}>{run.runId}</a>
+              </td>
+              <td>{run.runType}</td>
+              <td>
+                <StateBadge state={run.state} />
+              </td>
+              <td>
+                <Time at={run.logicalDate} />
+              </td>
+              <td>
+                <Time at={run.intervalStart} /> – <Time at={run.intervalEnd} />
+              </td>
+              <td>
+                <Time at={run.startedAt} />
+              </td>
+              <td>
+                <Time at={run.endedAt} />
+              </td>
+              <td>{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="pager">
+        {data.page > 1 ? <a href={`${base}?view=runs&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of {data.pages} ({data.total} runs){' '}
+        {data.page < data.pages ? <a href={`${base}?view=runs&page=${data.page + 1}`}>older ›</a> : null}
+      </p>
+    </>
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * What the run, task instance and misc pages share: the page context of a request, the
+ * guards (reading when UPDRAFT_AUTH_READ is closed, operating), the 404/403/500 pages,
+ * and how times and durations read.
+ */
+import type { Context, ErrorHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { Child } from 'hono/jsx';
+import { hasRole, type Role } from '../../../auth/index.js';
+import type { Engine } from '../../../engine/engine.js';
+import { NotFoundError } from '../../../errors.js';
+import { Layout, type PageContext } from '../layout.js';
+
+/** Whether the page's user may use the operator's actions (the forms are shown to them only). */
+export function canOperate(page: PageContext): boolean {
+  return page.user !== undefined && hasRole(page.user.role, 'operator');
+}
+
+export function pageOf(c: Context): PageContext {
+  return { user: c.get('user'), csrfToken: c.get('csrfToken'), path: c.req.path };
+}
+
+/** The login page, coming back to `next` afterwards. */
+export function loginRedirect(c: Context, next: string): Response {
+  return c.redirect(`/ui/login?next=${encodeURIComponent(next)}`, 303);
+}
+
+/** The page a request's URL shows (path and query), for coming back after a login. */
+function here(c: Context): string {
+  const url = new URL(c.req.url);
+  return url.pathname + url.search;
+}
+
+/** For GET pages: anyone while reading is open (UPDRAFT_AUTH_READ=open), else a signed-in user; a browser is sent to log in. */
+export function readGate(engine: Engine) {
+  return createMiddleware(async (c, next) => {
+    if (engine.config.authRead === 'closed' && !c.get('user')) return loginRedirect(c, here(c));
+    return next();
+  });
+}
+
+/**
+ * For actions (POST): a signed-in user with `minRole` (default operator). Without a session
+ * the browser is sent to log in and come back to `pageOf(path)`, the page the form was on;
+ * too low a role gets a 403 page.
+ */
+export function operateGate(pageOfAction: (path: string) => string, minRole: Role = 'operator') {
+  return createMiddleware(async (c, next) => {
+    const user = c.get('user');
+    if (!user) return loginRedirect(c, pageOfAction(c.req.path));
+    if (!hasRole(user.role, minRole)) {
+      return c.html(
+        <ErrorPage c={c} title="Not allowed">
+          This needs the {minRole} role; '{user.username}' has the {user.role} role.
+        </ErrorPage>,
+        403,
+      );
+    }
+    return next();
+  });
+}
+
+export function ErrorPage({ c, title, children }: { c: Context; title: string; children?: Child }) {
+  return (
+    <Layout title={title} page={pageOf(c)}>
+      <p class="banner">{children}</p>
+      <p>
+        <a href="/">Back to the DAGs</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** The pages' onError: a NotFoundError is a 404 page naming what is missing; anything else a 500 page (logged). */
+export function pageErrors(engine: Engine): ErrorHandler {
+  return (error, c) => {
+    if (error instanceof NotFoundError) {
+      return c.html(
+        <ErrorPage c={c} title="Not found">
+          {error.message}
+        </ErrorPage>,
+        404,
+      );
+    }
+    engine.log.error({ err: error, path: c.req.path }, 'web page failed');
+    return c.html(
+      <ErrorPage c={c} title="Something went wrong">
+        The page could not be shown; the server's log has the details.
+      </ErrorPage>,
+      500,
+    );
+  };
+}
+
+/** '2030-01-01 05:00:00Z'; '–' for none. */
+export function fmtTime(at: Date | null | undefined): string {
+  return at ? at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–';
+}
+
+export function Time({ at }: { at: Date | null | undefined }) {
+  return at ? <time datetime={at.toISOString()}>{fmtTime(at)}</time> : <span class="muted">–</span>;
+}
+
+/** '850ms', '12.3s', '4m 05s', '2h 03m'; '–' for none. */
+export function fmtDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** From start to end, or to now while it runs. */
+export function span(start: Date | null, end: Date | null, now: Date): number | null {
+  if (!start) return null;
+  return (end ?? now).getTime() - start.getTime();
+}
+
+/** Compact JSON for tables; pretty JSON for <pre>. */
+export const compactJson = (value: unknown): string => JSON.stringify(value) ?? 'null';
+export const prettyJson = (value: unknown): string => JSON.stringify(value, null, 2) ?? 'null';
+
+export const enc = encodeURIComponent;

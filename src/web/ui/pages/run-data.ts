@@ -1,0 +1,62 @@
+/**
+ * What the run and task instance pages read: a run with its DAG's serialized form (task
+ * order, params) and its task instances, one task instance with its XCom. NotFoundError
+ * names whichever of DAG, run or task is missing; the pages show it as a 404.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../../../db/client.js';
+import { dagRuns, dags, dagVersions, taskInstances, xcom, type DagRunRow, type TaskInstanceRow } from '../../../db/schema.js';
+import { resolveParams } from '../../../dag/params.js';
+import type { SerializedDag } from '../../../dag/serialize.js';
+import { NotFoundError } from '../../../errors.js';
+
+export interface RunView {
+  dagId: string;
+  timezone: string;
+  run: DagRunRow;
+  version: number | null;
+  /** The run's task instances (not mapped), in the DAG's task order. */
+  tasks: TaskInstanceRow[];
+  /** The conf resolved against the DAG's params, or the raw conf when it no longer resolves. */
+  params: Record<string, unknown>;
+  paramsError: string | null;
+}
+
+export async function loadRun(db: Db, dagId: string, runId: string): Promise<RunView> {
+  const [dag] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
+  if (!dag) throw new NotFoundError(`no DAG with id '${dagId}'`);
+  const [row] = await db
+    .select({ run: dagRuns, version: dagVersions.version, serialized: dagVersions.serialized })
+    .from(dagRuns)
+    .leftJoin(dagVersions, eq(dagVersions.id, dagRuns.dagVersionId))
+    .where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.runId, runId)));
+  if (!row) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}'`);
+  const serialized = row.serialized as SerializedDag | null;
+  const order = new Map((serialized?.tasks ?? []).map((t, i) => [t.id, i]));
+  const tasks = (await db.select().from(taskInstances).where(and(eq(taskInstances.runId, row.run.id), eq(taskInstances.mapIndex, -1))).orderBy(asc(taskInstances.taskId))).sort(
+    (a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity),
+  );
+  const conf = row.run.conf as Record<string, unknown>;
+  let params: Record<string, unknown> = conf;
+  let paramsError: string | null = null;
+  try {
+    params = { ...conf, ...resolveParams(serialized?.params ?? {}, conf) };
+  } catch (error) {
+    paramsError = (error as Error).message;
+  }
+  return { dagId, timezone: dag.timezone, run: row.run, version: row.version, tasks, params, paramsError };
+}
+
+export interface TaskView extends RunView {
+  ti: TaskInstanceRow;
+  /** Its XCom entries by key (the result under 'return_value'). */
+  xcom: { key: string; value: unknown; createdAt: Date }[];
+}
+
+export async function loadTask(db: Db, dagId: string, runId: string, taskId: string): Promise<TaskView> {
+  const view = await loadRun(db, dagId, runId);
+  const ti = view.tasks.find((t) => t.taskId === taskId);
+  if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
+  const entries = await db.select({ key: xcom.key, value: xcom.value, createdAt: xcom.createdAt }).from(xcom).where(eq(xcom.taskInstanceId, ti.id)).orderBy(asc(xcom.key));
+  return { ...view, ti, xcom: entries };
+}

@@ -1,0 +1,214 @@
+/**
+ * The run page (/ui/dags/:dagId/runs/:runId): the run's details, its tasks and a Gantt
+ * chart, both live fragments (?fragment=tasks, ?fragment=gantt answer only the fragment's
+ * inner HTML), and the operator's actions mark success, mark failed and cancel. The task
+ * instance pages (task-instance.tsx) are mounted with it.
+ */
+import { Hono, type Context } from 'hono';
+import { actorOf } from '../../../auth/index.js';
+import { cancelRun, markRun } from '../../../catalog/mark.js';
+import type { Engine } from '../../../engine/engine.js';
+import { NotFoundError, UpdraftError } from '../../../errors.js';
+import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
+import { Gantt } from './gantt.js';
+import { canOperate, enc, fmtDuration, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
+import { loadRun, type RunView } from './run-data.js';
+import { taskInstancePages } from './task-instance.js';
+
+export const runPath = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/${enc(runId)}`;
+export const taskPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${enc(taskId)}`;
+
+/** The run page of an action's path (…/mark, …/cancel). */
+const runPageOf = (path: string) => path.replace(/\/(mark|cancel)$/, '');
+
+export function runPages(engine: Engine): Hono {
+  const db = engine.database.db;
+  const app = new Hono();
+  app.onError(pageErrors(engine));
+
+  app.get('/ui/dags/:dagId/runs/:runId', readGate(engine), async (c) => {
+    const view = await loadRun(db, c.req.param('dagId'), c.req.param('runId'));
+    const now = new Date();
+    const fragment = c.req.query('fragment');
+    if (fragment === 'tasks') return c.html(<TasksTable view={view} now={now} />);
+    if (fragment === 'gantt') return c.html(<Gantt tasks={view.tasks} now={now} />);
+    return c.html(<RunPage page={pageOf(c)} view={view} now={now} />);
+  });
+
+  const operate = operateGate(runPageOf);
+  app.post('/ui/dags/:dagId/runs/:runId/mark', operate, async (c) => {
+    const { dagId, runId } = c.req.param();
+    const state = (await c.req.parseBody()).state;
+    if (state !== 'success' && state !== 'failed') return rerender(c, dagId, runId, `mark: state must be 'success' or 'failed', not '${String(state)}'`, 400);
+    return act(c, dagId, runId, () => markRun(db, dagId, runId, state, { actor: actorOf(c.get('user')!) }));
+  });
+  app.post('/ui/dags/:dagId/runs/:runId/cancel', operate, async (c) => {
+    const { dagId, runId } = c.req.param();
+    return act(c, dagId, runId, () => cancelRun(db, dagId, runId, { actor: actorOf(c.get('user')!) }));
+  });
+
+  /** Runs the action, then back to the run page; a refusal (UpdraftError) is shown on the page with 409. */
+  async function act(c: Context, dagId: string, runId: string, action: () => Promise<unknown>): Promise<Response> {
+    try {
+      await action();
+    } catch (error) {
+      if (error instanceof UpdraftError && !(error instanceof NotFoundError)) return rerender(c, dagId, runId, error.message, 409);
+      throw error;
+    }
+    return c.redirect(runPath(dagId, runId), 303);
+  }
+
+  async function rerender(c: Context, dagId: string, runId: string, notice: string, status: 400 | 409): Promise<Response> {
+    const view = await loadRun(db, dagId, runId);
+    return c.html(<RunPage page={{ ...pageOf(c), path: runPath(dagId, runId) }} view={view} now={new Date()} error={notice} />, status);
+  }
+
+  app.route('/', taskInstancePages(engine));
+  return app;
+}
+
+function RunPage({ page, view, now, error }: { page: PageContext; view: RunView; now: Date; error?: string }) {
+  const { dagId, run } = view;
+  const base = runPath(dagId, run.runId);
+  const active = run.state === 'queued' || run.state === 'running';
+  return (
+    <Layout title={`Run ${run.runId}`} page={page}>
+      <p class="crumbs">
+        <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / {run.runId}
+      </p>
+      {error ? <p class="banner">{error}</p> : null}
+      <table class="details">
+        <tbody>
+          <tr>
+            <th>State</th>
+            <td>
+              <StateBadge state={run.state} />
+            </td>
+          </tr>
+          <tr>
+            <th>Type</th>
+            <td>{run.runType}</td>
+          </tr>
+          <tr>
+            <th>Logical date</th>
+            <td>
+              <Time at={run.logicalDate} />
+            </td>
+          </tr>
+          <tr>
+            <th>Data interval</th>
+            <td>
+              <Time at={run.intervalStart} /> – <Time at={run.intervalEnd} />
+            </td>
+          </tr>
+          <tr>
+            <th>Queued</th>
+            <td>
+              <Time at={run.queuedAt} />
+            </td>
+          </tr>
+          <tr>
+            <th>Started</th>
+            <td>
+              <Time at={run.startedAt} />
+            </td>
+          </tr>
+          <tr>
+            <th>Ended</th>
+            <td>
+              <Time at={run.endedAt} />
+            </td>
+          </tr>
+          <tr>
+            <th>Duration</th>
+            <td>{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
+          </tr>
+          <tr>
+            <th>DAG version</th>
+            <td>{view.version ?? '–'}</td>
+          </tr>
+          <tr>
+            <th>Conf</th>
+            <td>
+              <pre class="conf">{prettyJson(run.conf)}</pre>
+            </td>
+          </tr>
+        </tbody>
+      </table>
+      {canOperate(page) ? (
+        <p class="actions">
+          <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks success?')">
+            <CsrfField page={page} />
+            <input type="hidden" name="state" value="success" />
+            <button type="submit">Mark success</button>
+          </form>{' '}
+          <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks failed?')">
+            <CsrfField page={page} />
+            <input type="hidden" name="state" value="failed" />
+            <button type="submit">Mark failed</button>
+          </form>{' '}
+          {active ? (
+            <form method="post" action={`${base}/cancel`} class="inline" onsubmit="return confirm('Cancel this run? Running tries are stopped.')">
+              <CsrfField page={page} />
+              <button type="submit">Cancel</button>
+            </form>
+          ) : null}
+        </p>
+      ) : null}
+      <h2>Tasks</h2>
+      <div data-live={`${base}?fragment=tasks`}>
+        <TasksTable view={view} now={now} />
+      </div>
+      <h2>Gantt</h2>
+      <div class="gantt-box" data-live={`${base}?fragment=gantt`}>
+        <Gantt tasks={view.tasks} now={now} />
+      </div>
+    </Layout>
+  );
+}
+
+function TasksTable({ view, now }: { view: RunView; now: Date }) {
+  if (view.tasks.length === 0) return <p class="muted">This run has no task instances yet.</p>;
+  return (
+    <table class="tasks">
+      <thead>
+        <tr>
+          <th>Task</th>
+          <th>Operator</th>
+          <th>State</th>
+          <th>Try</th>
+          <th>Queued</th>
+          <th>Started</th>
+          <th>Ended</th>
+          <th>Duration</th>
+        </tr>
+      </thead>
+      <tbody>
+        {view.tasks.map((ti) => (
+          <tr data-task={ti.taskId}>
+            <td>
+              <a href={taskPath(view.dagId, view.run.runId, ti.taskId)}>{ti.taskId}</a>
+            </td>
+            <td>{ti.operator}</td>
+            <td>
+              <StateBadge state={ti.state} />
+            </td>
+            <td>
+              {ti.tryNumber}/{ti.maxTries}
+            </td>
+            <td>
+              <Time at={ti.queuedAt} />
+            </td>
+            <td>
+              <Time at={ti.startedAt} />
+            </td>
+            <td>
+              <Time at={ti.endedAt} />
+            </td>
+            <td>{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

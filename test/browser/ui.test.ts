@@ -1,0 +1,149 @@
+/**
+ * The web UI in a real browser (Debian's Chromium through playwright-core), against a
+ * real server and engine on the embedded database: log in, open the DAG list, trigger a
+ * run, watch the grid change live (no reload), open the failed task's log, clear it and
+ * see it succeed. Every page visited is kept as a screenshot in test-artifacts/browser/.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../src/auth/index.js';
+import { startWebServer, type WebServer } from '../../src/web/server.js';
+import { ROOT } from '../support/cli.js';
+import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
+import { testDatabase } from '../support/db.js';
+import { startEngine, type TestEngine } from '../support/engine.js';
+
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'browser');
+const PASSWORD = 'browser-test-password';
+
+let scratch: string;
+let release: string;
+let folder: DagFolder;
+let h: TestEngine;
+let server: WebServer;
+let browser: Browser;
+let page: Page;
+
+// 'extract' waits for the test to release it, so that the page is open while the run is
+// under way; 'load' fails on its first try and succeeds once cleared.
+const demo = (releaseFile: string) => `import { existsSync } from 'node:fs';
+import { dag } from 'updraft';
+
+export default dag({ id: 'browser_demo', schedule: null, tags: ['demo'], owner: 'qa' }, (t) => {
+  const extract = t.task('extract', async (ctx) => {
+    while (!existsSync(${JSON.stringify(releaseFile)})) {
+      ctx.signal.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { rows: 3 };
+  });
+  const load = t.task('load', async (ctx) => {
+    if (ctx.tryNumber === 1) throw new Error('the warehouse is read-only today');
+    return 'loaded';
+  });
+  extract.then(load);
+});
+`;
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  const executablePath = process.env.CHROMIUM_PATH;
+  if (!executablePath) throw new Error('CHROMIUM_PATH is not set: install Chromium (apt-get install chromium) to run the browser tests');
+  await mkdir(ARTIFACTS, { recursive: true });
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'updraft-browser-'));
+  release = path.join(scratch, 'release');
+  const database = await testDatabase();
+  folder = await makeDagFolder({ 'browser_demo.ts': demo(release) });
+  h = await startEngine(database, folder.path);
+  server = await startWebServer(h.engine, '127.0.0.1', 0);
+  await createUser(database.db, { username: 'ops', role: 'operator', password: PASSWORD, actor: 'test' });
+  browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // Every action asks for a confirmation: say yes.
+  page.on('dialog', (dialog) => void dialog.accept());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await h?.stop();
+  await folder?.cleanup();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('the web UI in Chromium', () => {
+  it('logs in and lists the DAGs', async () => {
+    await page.goto(`${server.url}/ui/login`);
+    await shot('01-login');
+    await page.locator('input[name=username]').fill('ops');
+    await page.locator('input[name=password]').fill(PASSWORD);
+    await page.locator('form.login button[type=submit]').click();
+    await page.waitForURL(`${server.url}/`);
+    await page.locator('a', { hasText: 'browser_demo' }).first().waitFor();
+    expect(await page.locator('header').textContent()).toContain('ops (operator)');
+    await shot('02-dag-list');
+  });
+
+  it('triggers a run and watches the grid change live, without a reload', async () => {
+    await page.goto(`${server.url}/ui/dags/browser_demo`);
+    await page.locator('summary', { hasText: 'Trigger a run' }).click();
+    await shot('03-dag-trigger-form');
+    await page.locator('form.trigger button[type=submit]').click();
+    await page.waitForURL(/\/ui\/dags\/browser_demo\/runs\/manual__/);
+    await shot('04-run-page-running');
+
+    await page.goto(`${server.url}/ui/dags/browser_demo`);
+    await page.locator('a.sq[data-state=running]').first().waitFor();
+    // A marker on this page's window: it is gone if the page reloads.
+    await page.evaluate('window.__stayed = true');
+    await writeFile(release, 'go');
+    // The grid's live fragment shows extract succeeding and load failing.
+    await page.locator('a.sq[data-state=failed]').first().waitFor({ timeout: 15_000 });
+    await page.locator('a.sq[data-state=success]').first().waitFor();
+    expect(await page.evaluate('window.__stayed === true')).toBe(true);
+    await shot('05-dag-grid-live');
+  });
+
+  it("opens the failed task's log, clears it, and sees it succeed", async () => {
+    await page.locator('a.sq[data-state=failed]').first().click();
+    await page.waitForURL(/\/tasks\/load/);
+    await page.locator('main', { hasText: 'the warehouse is read-only today' }).waitFor();
+    await shot('06-task-failed-log');
+
+    await page.locator('form.clear button[type=submit]').click();
+    await page.waitForURL(/cleared=/);
+    await page.locator('main a', { hasText: /^manual__/ }).first().click();
+    // The run page's task table is live: load turns success on its own.
+    const loadRow = page.locator('table.tasks tr', { hasText: 'load' });
+    await loadRow.locator('.s-success').waitFor({ timeout: 15_000 });
+    await shot('07-run-page-after-clear');
+    await page.locator('table.tasks a', { hasText: 'load' }).click();
+    await page.locator('main', { hasText: 'loaded' }).waitFor();
+    await shot('08-task-succeeded');
+  });
+
+  it('shows the other pages: graph, source, runs, audit log, import errors, reports', async () => {
+    for (const [name, target, text] of [
+      ['09-dag-graph', '/ui/dags/browser_demo?view=graph', 'extract'],
+      ['10-dag-source', '/ui/dags/browser_demo?view=source', 'the warehouse is read-only today'],
+      ['11-dag-runs', '/ui/dags/browser_demo?view=runs', 'manual__'],
+      ['12-audit-log', '/ui/audit', 'task.clear'],
+      ['13-import-errors', '/ui/import-errors', 'Import errors'],
+      ['14-reports', '/ui/reports', 'Reports'],
+    ] as const) {
+      const response = await page.goto(`${server.url}${target}`);
+      expect(response?.status(), target).toBe(200);
+      await page.locator('main', { hasText: text }).waitFor();
+      await shot(name);
+    }
+  });
+});
