@@ -392,6 +392,16 @@ export const sessions = pgTable(
   ],
 );
 
+/** One row per running scheduler, touched every heartbeat interval: /health's "last scheduler heartbeat", from any process. */
+export const schedulerHeartbeats = pgTable('scheduler_heartbeats', {
+  /** The process identity (host:pid:random), as in task_instances.owner. */
+  owner: text('owner').primaryKey(),
+  hostname: text('hostname').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: at('started_at').notNull().defaultNow(),
+  heartbeatAt: at('heartbeat_at').notNull().defaultNow(),
+});
+
 export type DagRow = typeof dags.$inferSelect;
 export type DagVersionRow = typeof dagVersions.$inferSelect;
 export type ImportErrorRow = typeof importErrors.$inferSelect;

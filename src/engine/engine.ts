@@ -97,6 +97,9 @@ export class Engine {
         pollMs: this.config.schedulerPollMs,
         heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
         manageRuns: this.options.onlyRun === undefined,
+        // `dags test` drives one run in a short-lived process: it is no scheduler to report.
+        owner: this.options.onlyRun === undefined ? this.owner : undefined,
+        heartbeatMs: this.config.heartbeatMs,
       });
     }
     this.#listener = await listen(

@@ -1,4 +1,7 @@
+import os from 'node:os';
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { execute } from '../db/execute.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache } from './dag-cache.js';
 import { promoteRetries, reapLostTasks } from './maintenance.js';
@@ -12,6 +15,12 @@ export interface SchedulerOptions {
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
+  /**
+   * This process's identity: with it, the scheduler keeps a row in scheduler_heartbeats
+   * (touched at most every `heartbeatMs`) that /health of any process reads.
+   */
+  owner?: string;
+  heartbeatMs?: number;
 }
 
 /**
@@ -27,7 +36,7 @@ export class Scheduler {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = true;
-  #lastLoopAt: Date | undefined;
+  #lastBeatAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -41,15 +50,6 @@ export class Scheduler {
     this.bus.on('runs', this.wake);
     this.bus.on('task:state', this.onTaskState);
     this.wake();
-  }
-
-  /**
-   * When this scheduler last finished a pass without an error (its heartbeat, for /health);
-   * undefined before the first. It runs at least every `pollMs`, so an age well past that
-   * means the loop is stuck or every pass fails.
-   */
-  get lastLoopAt(): Date | undefined {
-    return this.#lastLoopAt;
   }
 
   // A new retry may be due before the next known wake-up.
@@ -73,7 +73,8 @@ export class Scheduler {
       let nextAt = Date.now() + this.options.pollMs;
       try {
         nextAt = Math.min(nextAt, await this.tick(new Date()));
-        this.#lastLoopAt = new Date();
+        // Only a pass that worked counts as a heartbeat.
+        await this.beat();
       } catch (error) {
         this.bus.emit('error', error as Error);
       }
@@ -115,5 +116,25 @@ export class Scheduler {
     this.bus.off('task:state', this.onTaskState);
     clearTimeout(this.#timer);
     await this.#running;
+    // A scheduler that stops says so; one that dies leaves its row to age.
+    if (this.options.owner && this.#lastBeatAt > 0) {
+      await execute(this.db, sql`delete from scheduler_heartbeats where owner = ${this.options.owner}`).catch((error: Error) => this.bus.emit('error', error));
+    }
+  }
+
+  /**
+   * Touches this scheduler's heartbeat row, at most every heartbeatMs (a pass can run many
+   * times a second under load). Rows of schedulers gone for a day are pruned here too.
+   */
+  private async beat(): Promise<void> {
+    const { owner, heartbeatMs = 5_000 } = this.options;
+    if (!owner || Date.now() - this.#lastBeatAt < heartbeatMs) return;
+    this.#lastBeatAt = Date.now();
+    await execute(
+      this.db,
+      sql`with pruned as (delete from scheduler_heartbeats where heartbeat_at < now() - interval '1 day')
+          insert into scheduler_heartbeats (owner, hostname, pid) values (${owner}, ${os.hostname()}, ${process.pid})
+          on conflict (owner) do update set heartbeat_at = now()`,
+    );
   }
 }
