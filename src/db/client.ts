@@ -10,6 +10,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { maskUrl } from '../connections/mask.js';
 import { ConfigError } from '../errors.js';
 import { lockEmbedded } from './lock.js';
 import { migrate as applyMigrations } from './migrate.js';
@@ -75,7 +76,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     await pool.query('select 1');
   } catch (err) {
     await pool.end();
-    throw new ConfigError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`cannot connect to PostgreSQL at ${maskUrl(url)}: ${(err as Error).message}`, { cause: err });
   }
   return postgresDatabase(pool);
 }
@@ -125,13 +126,3 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   return () => (done ??= fn());
 }
 
-/** The URL without its password, fit for an error message or a log. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}

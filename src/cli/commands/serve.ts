@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { openDatabase, redactUrl } from '../../db/client.js';
+import { maskUrl } from '../../connections/mask.js';
+import { openDatabase } from '../../db/client.js';
 import { Engine, type Roles } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
@@ -45,13 +46,13 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
     await database.close();
     throw error;
   }
-  const where = config.databaseUrl ? `PostgreSQL ${redactUrl(config.databaseUrl)}` : `embedded database in ${config.home}`;
+  const where = config.databaseUrl ? `PostgreSQL ${maskUrl(config.databaseUrl)}` : `embedded database in ${config.home}`;
   console.error(
     [
       `Updraft is running (${Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ') || 'web server'})`,
       `  DAGs folder: ${config.dagsFolder}`,
       `  database:    ${where}`,
-      server ? `  health:      ${server.url}/health` : '',
+      server ? `  web UI:      ${server.url}/  (REST API ${server.url}/api/v1, ${server.url}/health)` : '',
       roles.executor ? `  task threads: ${config.parallelism}` : '',
       config.databaseUrl
         ? "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>')."
