@@ -1,19 +1,10 @@
 /** `updraft web`: the web server alone, on a port of one's choosing. */
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_TEST_TIMEOUT, useCli } from '../support/cli.js';
+import { CLI_TEST_TIMEOUT, freePort, useCli } from '../support/cli.js';
 import { startUpdraft, stopAll } from '../support/process.js';
 
 const { updraft, setup } = useCli({});
 afterAll(stopAll);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('updraft web', () => {
   it('documents its port and host, and that it cannot share the embedded database with standalone', async () => {

@@ -71,13 +71,18 @@ export function table(stdout: string): string[][] {
     .map((line) => line.split(/ {2,}/));
 }
 
-/** A PostgreSQL URL on a local port nobody listens on: a child that touches the database fails. */
-export async function unreachableDatabaseUrl(): Promise<string> {
+/** A local port nobody listens on now. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
-  return `postgres://updraft@127.0.0.1:${port}/updraft`;
+  return port;
+}
+
+/** A PostgreSQL URL on a local port nobody listens on: a child that touches the database fails. */
+export async function unreachableDatabaseUrl(): Promise<string> {
+  return `postgres://updraft@127.0.0.1:${await freePort()}/updraft`;
 }
 
 export interface CliSetup {

@@ -17,9 +17,7 @@ import { createQuarantine, defaultQuarantine, quarantineRejected, replaceInPlace
 export const cleanseOperator: Operator<CleanseConfig> = {
   name: 'cleanse',
   schema: cleanseSchema,
-  async run(config, ctx) {
-    return runCleanse(config, ctx);
-  },
+  run: runCleanse,
 };
 
 type Counts = Partial<Record<NonNullable<CompiledStatement['counts']>, number>>;

@@ -11,9 +11,7 @@ const MAX_REPORT_BYTES = 64 * 2 ** 20;
 export const reportOperator: Operator<ReportConfig> = {
   name: 'report',
   schema: reportSchema,
-  async run(config, ctx) {
-    return runReport(config, ctx);
-  },
+  run: runReport,
 };
 
 async function runReport(config: ReportConfig, ctx: OperatorContext): Promise<ReportResult> {

@@ -8,9 +8,7 @@ import { DEFAULT_MAX_ROWS, sqlSchema, type SqlConfig, type SqlResult } from './c
 export const sqlOperator: Operator<SqlConfig> = {
   name: 'sql',
   schema: sqlSchema,
-  async run(config, ctx) {
-    return runSql(config, ctx);
-  },
+  run: runSql,
 };
 
 async function runSql(config: SqlConfig, ctx: OperatorContext): Promise<SqlResult> {

@@ -23,9 +23,7 @@ import { checkLookback, type Mark } from './watermark.js';
 export const syncOperator: Operator<SyncConfig> = {
   name: 'sync',
   schema: syncSchema,
-  async run(config, ctx) {
-    return runSync(config, ctx);
-  },
+  run: runSync,
 };
 
 async function runSync(config: SyncConfig, ctx: OperatorContext): Promise<SyncResult> {
