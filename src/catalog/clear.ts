@@ -76,111 +76,114 @@ export async function clearTaskInstances(db: Db, dagId: string, options: ClearOp
   if (options.from && options.to && options.from > options.to) {
     throw new UpdraftError(`the range of logical dates is empty: from ${options.from.toISOString()} is after to ${options.to.toISOString()}`);
   }
+  const cache = new DagCache(db);
+  return db.transaction((tx) => clearWithin(tx, cache, dagId, options));
+}
+
+/** clearTaskInstances inside a transaction the caller holds (a backfill clears the runs it re-runs). */
+export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, options: ClearOptions): Promise<ClearResult> {
   const pattern = taskPattern(options.taskRegex);
   const dryRun = options.dryRun ?? false;
-  return db.transaction(async (tx) => {
-    const dag = await dagRowId(tx, dagId);
-    const runs = await selectRuns(tx, dag, dagId, options, !dryRun);
-    const cache = new DagCache(db);
-    const structures = new Map<string, DagStructure>();
-    for (const run of runs) if (!structures.has(run.versionId)) structures.set(run.versionId, await cache.get(run.versionId, tx));
+  const dag = await dagRowId(tx, dagId);
+  const runs = await selectRuns(tx, dag, dagId, options, !dryRun);
+  const structures = new Map<string, DagStructure>();
+  for (const run of runs) if (!structures.has(run.versionId)) structures.set(run.versionId, await cache.get(run.versionId, tx));
 
-    const unknown = (options.taskIds ?? []).filter((id) => ![...structures.values()].some((s) => s.tasks.has(id)));
-    if (runs.length > 0 && unknown.length > 0) throw new NotFoundError(`DAG '${dagId}' has no task ${unknown.map((id) => `'${id}'`).join(', ')}`);
-    const match = (id: string) => (options.taskIds?.includes(id) ?? false) || (pattern?.test(id) ?? false) || (!options.taskIds && !pattern);
-    const selected = new Map([...structures].map(([versionId, s]) => [versionId, relatives(s, [...s.tasks.keys()].filter(match), options)]));
-    const wanted = [...new Set([...selected.values()].flatMap((ids) => [...ids]))];
+  const unknown = (options.taskIds ?? []).filter((id) => ![...structures.values()].some((s) => s.tasks.has(id)));
+  if (runs.length > 0 && unknown.length > 0) throw new NotFoundError(`DAG '${dagId}' has no task ${unknown.map((id) => `'${id}'`).join(', ')}`);
+  const match = (id: string) => (options.taskIds?.includes(id) ?? false) || (pattern?.test(id) ?? false) || (!options.taskIds && !pattern);
+  const selected = new Map([...structures].map(([versionId, s]) => [versionId, relatives(s, [...s.tasks.keys()].filter(match), options)]));
+  const wanted = [...new Set([...selected.values()].flatMap((ids) => [...ids]))];
 
-    const instances = runs.length === 0 || wanted.length === 0 ? [] : await selectInstances(tx, runs.map((r) => r.id), wanted, !dryRun);
-    const runById = new Map(runs.map((r) => [r.id, r]));
-    const chosen = instances.filter((ti) => {
-      const run = runById.get(ti.runId)!;
-      return selected.get(run.versionId)!.has(ti.taskId) && ti.state !== 'removed' && (!options.onlyFailed || FAILED.has(ti.state));
-    });
-
-    const active = chosen.filter((ti) => ti.state === 'queued' || ti.state === 'running');
-    if (active.length > 0) {
-      const list = active.map((ti) => `${runById.get(ti.runId)!.runId} ${ti.taskId} (${ti.state})`);
-      throw new UpdraftError(
-        `cannot clear task instances that are queued or running: ${list.slice(0, 10).join(', ')}${list.length > 10 ? `, and ${list.length - 10} more` : ''}; wait for them to end, or cancel their run ('updraft runs cancel')`,
-      );
-    }
-
-    const cleared: ClearedRun[] = runs
-      .map((run) => {
-        const order = [...structures.get(run.versionId)!.tasks.keys()];
-        const tasks = chosen
-          .filter((ti) => ti.runId === run.id)
-          .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId))
-          .map((ti) => ({ taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber }));
-        return { runId: run.runId, logicalDate: run.logicalDate, state: run.state, tasks };
-      })
-      .filter((r) => r.tasks.length > 0)
-      .sort((a, b) => a.logicalDate.getTime() - b.logicalDate.getTime());
-    const result: ClearResult = { dagId, dryRun, runs: cleared, count: chosen.length };
-    if (dryRun || chosen.length === 0) return result;
-
-    await execute(
-      tx,
-      sql`update task_instances ti
-             set state = null, max_tries = ti.try_number + v.retries + 1, queue = v.queue, error = null, next_try_at = null,
-                 owner = null, lease = null, heartbeat_at = null, scheduled_at = null, queued_at = null, started_at = null,
-                 ended_at = null, updated_at = now()
-            from jsonb_to_recordset(${jsonb(
-              chosen.map((ti) => {
-                // The task's own queue: a run of `dags test` was on a private one that no worker serves later.
-                const task = structures.get(runById.get(ti.runId)!.versionId)!.tasks.get(ti.taskId)!;
-                return { id: ti.id, retries: task.retries, queue: task.queue };
-              }),
-            )}) as v(id uuid, retries int, queue text)
-           where ti.id = v.id`,
-    );
-    // A cleared task that ends up skipped must not leave its old result for ctx.pull.
-    await execute(tx, sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`);
-
-    let scheduled = 0;
-    const touched = runs.filter((r) => chosen.some((ti) => ti.runId === r.id));
-    const finished = touched.filter((r) => r.state === 'success' || r.state === 'failed');
-    if (finished.length > 0) {
-      await tx
-        .update(dagRuns)
-        .set({ state: 'queued', queuedAt: sql`now()`, endedAt: null })
-        .where(inArray(dagRuns.id, finished.map((r) => r.id)));
-    }
-    for (const run of touched.filter((r) => r.state === 'running')) {
-      const structure = structures.get(run.versionId)!;
-      const changes = await evaluateRun(tx, run.id, structure);
-      const ready = changes.filter((c) => c.state === 'scheduled').length;
-      scheduled += ready;
-      if (ready === 0) await finishRunIfDone(tx, run.id, structure);
-    }
-
-    const taskIds = [...new Set(chosen.map((ti) => ti.taskId))];
-    await tx.insert(auditLog).values({
-      actor: options.actor,
-      action: 'task.clear',
-      dagId,
-      runId: cleared.length === 1 ? cleared[0]!.runId : null,
-      taskId: taskIds.length === 1 ? taskIds[0]! : null,
-      details: {
-        count: chosen.length,
-        runs: Object.fromEntries(cleared.map((r) => [r.runId, r.tasks.map((t) => t.taskId)])),
-        selection: {
-          runId: options.runId ?? null,
-          from: options.from ?? null,
-          to: options.to ?? null,
-          taskIds: options.taskIds ?? null,
-          taskRegex: options.taskRegex ?? null,
-          downstream: options.downstream ?? false,
-          upstream: options.upstream ?? false,
-          onlyFailed: options.onlyFailed ?? false,
-        },
-      },
-    });
-    // One NOTIFY: executors for tasks ready now ('runs': schedulers too), else schedulers for the queued runs.
-    await execute(tx, scheduled > 0 ? sql`select pg_notify('updraft_work', 'runs')` : sql`select pg_notify('updraft_runs', '')`);
-    return result;
+  const instances = runs.length === 0 || wanted.length === 0 ? [] : await selectInstances(tx, runs.map((r) => r.id), wanted, !dryRun);
+  const runById = new Map(runs.map((r) => [r.id, r]));
+  const chosen = instances.filter((ti) => {
+    const run = runById.get(ti.runId)!;
+    return selected.get(run.versionId)!.has(ti.taskId) && ti.state !== 'removed' && (!options.onlyFailed || FAILED.has(ti.state));
   });
+
+  const active = chosen.filter((ti) => ti.state === 'queued' || ti.state === 'running');
+  if (active.length > 0) {
+    const list = active.map((ti) => `${runById.get(ti.runId)!.runId} ${ti.taskId} (${ti.state})`);
+    throw new UpdraftError(
+      `cannot clear task instances that are queued or running: ${list.slice(0, 10).join(', ')}${list.length > 10 ? `, and ${list.length - 10} more` : ''}; wait for them to end, or cancel their run ('updraft runs cancel')`,
+    );
+  }
+
+  const cleared: ClearedRun[] = runs
+    .map((run) => {
+      const order = [...structures.get(run.versionId)!.tasks.keys()];
+      const tasks = chosen
+        .filter((ti) => ti.runId === run.id)
+        .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId))
+        .map((ti) => ({ taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber }));
+      return { runId: run.runId, logicalDate: run.logicalDate, state: run.state, tasks };
+    })
+    .filter((r) => r.tasks.length > 0)
+    .sort((a, b) => a.logicalDate.getTime() - b.logicalDate.getTime());
+  const result: ClearResult = { dagId, dryRun, runs: cleared, count: chosen.length };
+  if (dryRun || chosen.length === 0) return result;
+
+  await execute(
+    tx,
+    sql`update task_instances ti
+           set state = null, max_tries = ti.try_number + v.retries + 1, queue = v.queue, error = null, next_try_at = null,
+               owner = null, lease = null, heartbeat_at = null, scheduled_at = null, queued_at = null, started_at = null,
+               ended_at = null, updated_at = now()
+          from jsonb_to_recordset(${jsonb(
+            chosen.map((ti) => {
+              // The task's own queue: a run of `dags test` was on a private one that no worker serves later.
+              const task = structures.get(runById.get(ti.runId)!.versionId)!.tasks.get(ti.taskId)!;
+              return { id: ti.id, retries: task.retries, queue: task.queue };
+            }),
+          )}) as v(id uuid, retries int, queue text)
+         where ti.id = v.id`,
+  );
+  // A cleared task that ends up skipped must not leave its old result for ctx.pull.
+  await execute(tx, sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`);
+
+  let scheduled = 0;
+  const touched = runs.filter((r) => chosen.some((ti) => ti.runId === r.id));
+  const finished = touched.filter((r) => r.state === 'success' || r.state === 'failed');
+  if (finished.length > 0) {
+    await tx
+      .update(dagRuns)
+      .set({ state: 'queued', queuedAt: sql`now()`, endedAt: null })
+      .where(inArray(dagRuns.id, finished.map((r) => r.id)));
+  }
+  for (const run of touched.filter((r) => r.state === 'running')) {
+    const structure = structures.get(run.versionId)!;
+    const changes = await evaluateRun(tx, run.id, structure);
+    const ready = changes.filter((c) => c.state === 'scheduled').length;
+    scheduled += ready;
+    if (ready === 0) await finishRunIfDone(tx, run.id, structure);
+  }
+
+  const taskIds = [...new Set(chosen.map((ti) => ti.taskId))];
+  await tx.insert(auditLog).values({
+    actor: options.actor,
+    action: 'task.clear',
+    dagId,
+    runId: cleared.length === 1 ? cleared[0]!.runId : null,
+    taskId: taskIds.length === 1 ? taskIds[0]! : null,
+    details: {
+      count: chosen.length,
+      runs: Object.fromEntries(cleared.map((r) => [r.runId, r.tasks.map((t) => t.taskId)])),
+      selection: {
+        runId: options.runId ?? null,
+        from: options.from ?? null,
+        to: options.to ?? null,
+        taskIds: options.taskIds ?? null,
+        taskRegex: options.taskRegex ?? null,
+        downstream: options.downstream ?? false,
+        upstream: options.upstream ?? false,
+        onlyFailed: options.onlyFailed ?? false,
+      },
+    },
+  });
+  // One NOTIFY: executors for tasks ready now ('runs': schedulers too), else schedulers for the queued runs.
+  await execute(tx, scheduled > 0 ? sql`select pg_notify('updraft_work', 'runs')` : sql`select pg_notify('updraft_runs', '')`);
+  return result;
 }
 
 /** The task regex, checked; its error names the option. */

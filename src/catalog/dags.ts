@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { auditLog, dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
@@ -22,12 +22,16 @@ export function scheduleSpecOf(serialized: SerializedDag): ScheduleSpec {
   };
 }
 
-/** The data interval of the latest scheduled run: where the schedule goes on from. */
+/**
+ * The data interval of the latest scheduled or backfill run: where the schedule goes on
+ * from (Airflow's last automated run), so that the scheduler never tries to create a
+ * run a backfill already made.
+ */
 export async function lastScheduledInterval(db: Db, dagRowId: string): Promise<DataInterval | null> {
   const [row] = await db
     .select({ start: dagRuns.intervalStart, end: dagRuns.intervalEnd })
     .from(dagRuns)
-    .where(and(eq(dagRuns.dagId, dagRowId), eq(dagRuns.runType, 'scheduled')))
+    .where(and(eq(dagRuns.dagId, dagRowId), inArray(dagRuns.runType, ['scheduled', 'backfill'])))
     .orderBy(desc(dagRuns.logicalDate))
     .limit(1);
   return row ?? null;

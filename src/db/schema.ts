@@ -22,6 +22,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -48,6 +49,11 @@ export const taskState = pgEnum('task_state', [
   'skipped',
   'removed',
 ]);
+export const backfillState = pgEnum('backfill_state', ['running', 'paused', 'completed', 'cancelled']);
+/** Airflow 3's reprocess_behavior: which logical dates that already have a run are run again. */
+export const reprocessBehavior = pgEnum('reprocess_behavior', ['none', 'failed', 'completed']);
+/** What a backfill did with one logical date: created its run, cleared an existing one, or left it alone. */
+export const backfillOutcome = pgEnum('backfill_outcome', ['created', 'cleared', 'skipped']);
 
 export const dags = pgTable('dags', {
   id: id(),
@@ -125,6 +131,8 @@ export const dagRuns = pgTable(
     conf: jsonb('conf')
       .notNull()
       .default(sql`'{}'::jsonb`),
+    /** The backfill running this run (one it created, or an existing run it cleared); its own maxActiveRuns applies. */
+    backfillId: integer('backfill_id').references((): AnyPgColumn => backfills.id, { onDelete: 'set null' }),
     queuedAt: at('queued_at'),
     startedAt: at('started_at'),
     endedAt: at('ended_at'),
@@ -139,6 +147,79 @@ export const dagRuns = pgTable(
       .on(t.state, t.dagId)
       .where(sql`${t.state} in ('queued', 'running')`),
     check('dag_runs_conf_is_object', sql`jsonb_typeof(${t.conf}) = 'object'`),
+    // A backfill counts its unfinished runs against its own maxActiveRuns.
+    index('dag_runs_backfill_active_idx')
+      .on(t.backfillId)
+      .where(sql`${t.backfillId} is not null and ${t.state} in ('queued', 'running')`),
+  ],
+);
+
+/**
+ * A backfill (Airflow 3's model): a stored request to run a DAG over the schedule
+ * intervals of a range, executed by whichever scheduler is running. Its plan is
+ * written in chunks (backfill_runs), so a large range never stalls a scheduler pass.
+ */
+export const backfills = pgTable(
+  'backfills',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    /** Logical dates from (inclusive) ... */
+    fromDate: at('from_date').notNull(),
+    /** ... to (inclusive); intervals not yet complete when the backfill was created are left out. */
+    toDate: at('to_date').notNull(),
+    reprocess: reprocessBehavior('reprocess').notNull(),
+    maxActiveRuns: integer('max_active_runs').notNull(),
+    backwards: boolean('backwards').notNull().default(false),
+    conf: jsonb('conf')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    state: backfillState('state').notNull().default('running'),
+    /** The plan so far: intervals written to backfill_runs, and where the next chunk starts (a logical date, exclusive). */
+    planned: integer('planned').notNull().default(0),
+    planCursor: at('plan_cursor'),
+    planDone: boolean('plan_done').notNull().default(false),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    completedAt: at('completed_at'),
+  },
+  (t) => [
+    // One unfinished backfill per DAG: running the same command again attaches to it.
+    uniqueIndex('backfills_one_active_per_dag')
+      .on(t.dagId)
+      .where(sql`${t.state} in ('running', 'paused')`),
+    check('backfills_conf_is_object', sql`jsonb_typeof(${t.conf}) = 'object'`),
+    check('backfills_max_active_runs_positive', sql`${t.maxActiveRuns} > 0`),
+  ],
+);
+
+/** A backfill's plan: one row per logical date, in the order they run (ordinal). */
+export const backfillRuns = pgTable(
+  'backfill_runs',
+  {
+    backfillId: integer('backfill_id')
+      .notNull()
+      .references(() => backfills.id, { onDelete: 'cascade' }),
+    ordinal: integer('ordinal').notNull(),
+    logicalDate: at('logical_date').notNull(),
+    intervalStart: at('interval_start').notNull(),
+    intervalEnd: at('interval_end').notNull(),
+    /** NULL until the backfill reaches the date. */
+    outcome: backfillOutcome('outcome'),
+    /** Why a date was skipped: 'already exists', 'in flight'. */
+    reason: text('reason'),
+    dagRunId: uuid('dag_run_id').references(() => dagRuns.id, { onDelete: 'set null' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.backfillId, t.ordinal] }),
+    unique('backfill_runs_backfill_id_logical_date_key').on(t.backfillId, t.logicalDate),
+    // The next dates to start: only those not reached yet.
+    index('backfill_runs_pending_idx')
+      .on(t.backfillId, t.ordinal)
+      .where(sql`${t.outcome} is null`),
   ],
 );
 
@@ -162,6 +243,8 @@ export const taskInstances = pgTable(
     pool: text('pool').notNull().default('default_pool'),
     queue: text('queue').notNull().default('default'),
     operator: text('operator').notNull(),
+    /** Copied from the run: claims take backfill work after other work of the same priority (docs/backfill.md). */
+    backfill: boolean('backfill').notNull().default(false),
     scheduledAt: at('scheduled_at'),
     queuedAt: at('queued_at'),
     startedAt: at('started_at'),
@@ -180,7 +263,7 @@ export const taskInstances = pgTable(
     unique('task_instances_run_id_task_id_map_index_key').on(t.runId, t.taskId, t.mapIndex),
     // Claimable work: small however long the history grows.
     index('task_instances_claimable_idx')
-      .on(t.priority.desc(), t.scheduledAt)
+      .on(t.backfill, t.priority.desc(), t.scheduledAt)
       .where(sql`${t.state} = 'scheduled'`),
     // "Is this run done?" looks for any unfinished task of the run: one index probe.
     index('task_instances_unfinished_idx')

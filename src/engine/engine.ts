@@ -25,6 +25,8 @@ export interface Roles {
 export interface EngineOptions {
   /** Execute only this run's tasks, and leave run creation alone (`updraft dags test`). */
   onlyRun?: string;
+  /** Create runs on the DAGs' schedules (default true; see SchedulerOptions). */
+  createScheduledRuns?: boolean;
 }
 
 /** A process identity for task_instances.owner: host, pid and a random suffix. */
@@ -97,6 +99,7 @@ export class Engine {
         pollMs: this.config.schedulerPollMs,
         heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
         manageRuns: this.options.onlyRun === undefined,
+        createScheduledRuns: this.options.createScheduledRuns,
         // `dags test` drives one run in a short-lived process: it is no scheduler to report.
         owner: this.options.onlyRun === undefined ? this.owner : undefined,
         heartbeatMs: this.config.heartbeatMs,

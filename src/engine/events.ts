@@ -14,6 +14,8 @@ export interface EngineEvents {
   /** With 'running': `scheduledAt`, when the task instance became ready (for the scheduling delay). */
   'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string; scheduledAt?: Date }];
   'run:finished': [{ runRowId: string; dagId: string; state: 'success' | 'failed' }];
+  /** Every date of a backfill is done. */
+  'backfill:completed': [{ id: number }];
   /** A result came back from a try that no longer owned its task instance. */
   'task:refused': [{ runRowId: string; taskId: string; tryNumber: number }];
   error: [Error];

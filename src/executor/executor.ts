@@ -143,9 +143,10 @@ export class Executor {
       this.#inFlight.set(claim.lease, entry);
       this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
     }
-    // Stable: equal priorities keep their claim order (oldest scheduled first).
+    // The claim's order (claim-tasks.ts): backfill work last, then by priority. Stable:
+    // equal ones keep their claim order (oldest scheduled first).
     const priority = (e: InFlight) => e.structure.tasks.get(e.claim.task_id)?.priority ?? 0;
-    this.#waiting.sort((a, b) => priority(b.entry) - priority(a.entry));
+    this.#waiting.sort((a, b) => Number(a.entry.claim.backfill) - Number(b.entry.claim.backfill) || priority(b.entry) - priority(a.entry));
     this.startWaiting();
   }
 

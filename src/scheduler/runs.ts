@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { lastScheduledInterval, scheduleSpecOf } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -13,7 +13,8 @@ export function makeRunId(type: 'scheduled' | 'manual' | 'backfill', logicalDate
   return `${type}__${logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00')}`;
 }
 
-const ACTIVE_RUN = inArray(dagRuns.state, ['queued', 'running']);
+// A DAG's own unfinished runs: a backfill's count against the backfill's limit, not the DAG's.
+const ACTIVE_RUN = and(inArray(dagRuns.state, ['queued', 'running']), isNull(dagRuns.backfillId));
 
 export interface CreatedRuns {
   created: number;
@@ -59,7 +60,7 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   return { created, nextDueAt };
 }
 
-function runValues(dagRowId: string, versionId: string, type: 'scheduled' | 'manual' | 'backfill', run: DagRunInfo, conf: Record<string, unknown>) {
+export function runValues(dagRowId: string, versionId: string, type: 'scheduled' | 'manual' | 'backfill', run: DagRunInfo, conf: Record<string, unknown>) {
   return {
     dagId: dagRowId,
     dagVersionId: versionId,

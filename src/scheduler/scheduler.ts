@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache } from './dag-cache.js';
+import { advanceBackfills } from '../backfill/advance.js';
 import { promoteRetries, reapLostTasks } from './maintenance.js';
 import { createDueRuns } from './runs.js';
 import { startQueuedRuns } from './start-runs.js';
@@ -15,6 +16,8 @@ export interface SchedulerOptions {
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
+  /** Create runs on the DAGs' schedules (default true); a backfill run by the CLI itself leaves them to `standalone`. */
+  createScheduledRuns?: boolean;
   /**
    * This process's identity: with it, the scheduler keeps a row in scheduler_heartbeats
    * (touched at most every `heartbeatMs`) that /health of any process reads.
@@ -24,8 +27,8 @@ export interface SchedulerOptions {
 }
 
 /**
- * The scheduling loop: creates due runs, starts queued runs, makes retries ready and
- * reaps tasks of dead workers. It runs when something happens (a run finished or was
+ * The scheduling loop: creates due runs, moves backfills on, starts queued runs, makes
+ * retries ready and reaps tasks of dead workers. It runs when something happens (a run finished or was
  * triggered, a DAG changed, a NOTIFY from another process), at the next known due
  * time (a schedule interval ends, a retry delay passes), and at the slow safety-net
  * poll, never in a tight loop. Task readiness is not decided here: finishing a task
@@ -86,8 +89,14 @@ export class Scheduler {
   async tick(now: Date): Promise<number> {
     let nextAt = Number.POSITIVE_INFINITY;
     if (this.options.manageRuns ?? true) {
-      const created = await createDueRuns(this.db, now);
-      if (created.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
+      if (this.options.createScheduledRuns ?? true) {
+        const created = await createDueRuns(this.db, now);
+        if (created.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
+      }
+      // Before starting queued runs: the dates a backfill queues now start in this pass.
+      const backfills = await advanceBackfills(this.db, this.cache, now);
+      if (backfills.again) this.#again = true;
+      for (const id of backfills.completed) this.bus.emit('backfill:completed', { id });
       const started = await startQueuedRuns(this.db, this.cache, now);
       for (const run of started) for (const change of run.changes) this.bus.emit('task:state', change);
       if (started.some((r) => r.scheduled.length > 0)) this.bus.emit('work');

@@ -20,8 +20,8 @@ export interface StartedRun {
 }
 
 /**
- * Moves queued runs of unpaused DAGs to running, oldest logical date first, within
- * each DAG's maxActiveRuns, and creates their task instances: roots scheduled, the
+ * Moves queued runs to running, oldest logical date first, within each DAG's (or
+ * backfill's) maxActiveRuns, and creates their task instances: roots scheduled, the
  * rest waiting for their upstream tasks. A run queued again by a clear keeps its task
  * instances: those cleared (state none) are decided by their trigger rules.
  */
@@ -29,19 +29,26 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
   return db.transaction(async (tx) => {
     // One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
     await execute(tx, sql`select pg_advisory_xact_lock(${START_LOCK})`);
-    // Ranked per DAG in SQL: only runs that fit under their DAG's maxActiveRuns come
-    // back, so one DAG's backlog of queued runs cannot crowd out the others.
+    // Ranked in SQL: only runs that fit under their limit come back, so one DAG's backlog
+    // cannot crowd out the others. A DAG's own runs count against its maxActiveRuns and
+    // do not start while it is paused; a backfill's runs count against the backfill's
+    // maxActiveRuns (whatever the DAG's) and start while the backfill runs, paused DAG
+    // or not. Scheduled and manual runs come first (docs/backfill.md).
     const { rows } = await execute<{ id: string; dag_version_id: string }>(
       tx,
       sql`select q.id, q.dag_version_id from (
-            select r.id, r.dag_version_id, r.logical_date,
-                   row_number() over (partition by r.dag_id order by r.logical_date, r.id) as rank,
-                   d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.state = 'running') as room
+            select r.id, r.dag_version_id, r.logical_date, r.backfill_id,
+                   row_number() over (partition by r.dag_id, r.backfill_id order by r.logical_date, r.id) as rank,
+                   case when r.backfill_id is null
+                        then d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.backfill_id is null and x.state = 'running')
+                        else b.max_active_runs - (select count(*) from dag_runs x where x.backfill_id = r.backfill_id and x.state = 'running')
+                   end as room
               from dag_runs r join dags d on d.id = r.dag_id
-             where r.state = 'queued' and not d.is_paused
+              left join backfills b on b.id = r.backfill_id
+             where r.state = 'queued' and (case when r.backfill_id is null then not d.is_paused else b.state = 'running' end)
           ) q
           where q.rank <= q.room
-          order by q.logical_date, q.id
+          order by q.backfill_id is not null, q.logical_date, q.id
           limit 200`,
     );
     if (rows.length === 0) return [];
@@ -98,11 +105,13 @@ async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStr
   }));
   const { rows } = await execute<{ task_id: string; state: string | null }>(
     tx,
-    sql`insert into task_instances (run_id, dag_id, task_id, state, max_tries, priority, pool, queue, operator, scheduled_at)
+    sql`insert into task_instances (run_id, dag_id, task_id, state, max_tries, priority, pool, queue, operator, backfill, scheduled_at)
         select ${runId}::uuid, ${structure.dagRowId}::uuid, t.task_id, t.state::task_state, t.max_tries, t.priority, t.pool, t.queue, t.operator,
-               case when t.state = 'scheduled' then ${now}::timestamptz end
+               r.backfill_id is not null, case when t.state = 'scheduled' then ${now}::timestamptz end
           from jsonb_to_recordset(${JSON.stringify(tasks)}::jsonb)
-               as t(task_id text, state text, max_tries int, priority int, pool text, queue text, operator text)
+               as t(task_id text, state text, max_tries int, priority int, pool text, queue text, operator text),
+               dag_runs r
+         where r.id = ${runId}::uuid
         on conflict (run_id, task_id, map_index) do nothing
         returning task_id, state`,
   );

@@ -15,6 +15,8 @@ export interface ClaimedTask {
   interval_start: Date;
   interval_end: Date;
   conf: Record<string, unknown>;
+  /** The task instance belongs to a backfill run: it yields to other work (docs/backfill.md). */
+  backfill: boolean;
   /** When the task instance became ready: the start of its scheduling delay. */
   scheduled_at: Date;
 }
@@ -23,7 +25,8 @@ export interface ClaimedTask {
 const CLAIM_LOCK = 0x75706466; // 'updf'
 
 /**
- * Claims up to `limit` scheduled task instances for `owner`, highest priority first,
+ * Claims up to `limit` scheduled task instances for `owner`: work of scheduled and
+ * manual runs before backfill work, then highest priority first, then oldest,
  * within the free slots of their pools and their DAG's maxActiveTasks. One statement
  * (after the lock): the candidates come from the partial index over scheduled rows,
  * locked with SKIP LOCKED, so finished history never slows it down. Each claim gets
@@ -51,11 +54,11 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
   const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
     tx,
     sql`with candidates as (
-          select ti.id, ti.run_id, ti.pool, ti.dag_id, ti.priority, ti.scheduled_at
+          select ti.id, ti.run_id, ti.pool, ti.dag_id, ti.backfill, ti.priority, ti.scheduled_at
             from task_instances ti
            where ti.state = 'scheduled' and ti.queue = any(${toTextArray(queues)}::text[])
              and (${onlyRun ?? null}::uuid is null or ti.run_id = ${onlyRun ?? null}::uuid)
-           order by ti.priority desc, ti.scheduled_at, ti.id
+           order by ti.backfill, ti.priority desc, ti.scheduled_at, ti.id
            limit ${limit * 4}
              for update skip locked
         ), pool_use as (
@@ -66,18 +69,18 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
            where state in ('queued', 'running') and dag_id in (select dag_id from candidates) group by dag_id
         ), ranked as (
           select c.*,
-                 row_number() over (partition by c.pool order by c.priority desc, c.scheduled_at, c.id) as pool_rank,
-                 row_number() over (partition by c.dag_id order by c.priority desc, c.scheduled_at, c.id) as dag_rank
+                 row_number() over (partition by c.pool order by c.backfill, c.priority desc, c.scheduled_at, c.id) as pool_rank,
+                 row_number() over (partition by c.dag_id order by c.backfill, c.priority desc, c.scheduled_at, c.id) as dag_rank
             from candidates c
         ), chosen as (
-          select r.id, r.run_id, r.priority, r.scheduled_at from ranked r
+          select r.id, r.run_id, r.backfill, r.priority, r.scheduled_at from ranked r
             join pools p on p.name = r.pool
             join dags d on d.id = r.dag_id
             left join pool_use pu on pu.pool = r.pool
             left join dag_use du on du.dag_id = r.dag_id
            where r.pool_rank <= p.slots - coalesce(pu.used, 0)
              and r.dag_rank <= d.max_active_tasks - coalesce(du.used, 0)
-           order by r.priority desc, r.scheduled_at, r.id
+           order by r.backfill, r.priority desc, r.scheduled_at, r.id
            limit ${limit}
         ), claimed as (
           update task_instances ti
@@ -86,10 +89,10 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
           returning ti.id, ti.task_id, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
-                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.priority, c.scheduled_at
+                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.backfill, c.priority, c.scheduled_at
         )
         -- RETURNING has no order; tasks start in this order when threads are scarce.
-        select * from claimed order by priority desc, scheduled_at, id`,
+        select * from claimed order by backfill, priority desc, scheduled_at, id`,
   );
   for (const row of rows) {
     row.logical_date = toDate(row.logical_date);
