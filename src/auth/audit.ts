@@ -4,8 +4,9 @@ import { auditLog } from '../db/schema.js';
 import type { AuthUser } from './types.js';
 
 /** How a signed-in person is recorded in the audit log: 'user:alice' (the CLI's is 'cli:<os user>'). */
-export function actorOf(user: Pick<AuthUser, 'username'>): string {
-  return `user:${user.username}`;
+export function actorOf(user: Pick<AuthUser, 'username' | 'via'>): string {
+  // The CLI through standalone's local token is recorded as it is without one.
+  return user.via === 'local' ? user.username : `user:${user.username}`;
 }
 
 /** What a failed login is recorded as: nobody is signed in yet. */

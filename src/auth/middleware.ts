@@ -45,7 +45,15 @@ export interface AuthOptions {
   secureCookie?: boolean;
   /** The clock; tests pass their own. Default: the system clock. */
   now?: () => Date;
+  /**
+   * `standalone` on the embedded database: the token it wrote for the CLI on this machine
+   * (src/cli/local-server.ts). A request bearing it acts as an admin named by its
+   * X-Updraft-Actor header ('cli:<os user>'), because the CLI cannot open the database itself.
+   */
+  localToken?: string;
 }
+
+export const ACTOR_HEADER = 'X-Updraft-Actor';
 
 /** The auth options of the environment's settings. */
 export function authOptions(config: Pick<Config, 'authRead' | 'sessionTtlMs'>): AuthOptions {
@@ -105,6 +113,10 @@ export function authenticate(db: Db, options: AuthOptions) {
     if (authorization !== undefined) {
       const bearer = /^Bearer +(\S+) *$/i.exec(authorization);
       if (!bearer) return unauthorized(c, "unsupported Authorization header: send 'Authorization: Bearer <API token>'");
+      if (options.localToken !== undefined && safeEqual(bearer[1]!, options.localToken)) {
+        c.set('user', localUser(c.req.header(ACTOR_HEADER)));
+        return next();
+      }
       const user = await authenticateToken(db, bearer[1]!, now());
       if (!user) return unauthorized(c, 'API token unknown, revoked or expired', 'invalid_token');
       c.set('user', user);
@@ -127,6 +139,12 @@ export function authenticate(db: Db, options: AuthOptions) {
     }
     return next();
   });
+}
+
+/** The CLI on this machine, as the audit log records it: 'cli:<os user>'. */
+function localUser(actor: string | undefined): AuthUser {
+  const name = actor && /^cli:[\w.@-]{1,64}$/.test(actor) ? actor : 'cli:unknown';
+  return { id: 'local', username: name, role: 'admin', via: 'local' };
 }
 
 /**

@@ -12,8 +12,11 @@ export interface AuthUser {
   id: string;
   username: string;
   role: Role;
-  /** How the request proved it: an API token (Bearer) or a session cookie (the UI). */
-  via: 'token' | 'session';
+  /**
+   * How the request proved it: an API token (Bearer), a session cookie (the UI), or the
+   * local token of the `standalone` on this machine's embedded database (the CLI).
+   */
+  via: 'token' | 'session' | 'local';
 }
 
 /** Whether `role` includes what `needed` allows. */

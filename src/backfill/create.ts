@@ -72,9 +72,7 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   const { dag, serialized } = await getDag(db, request.dagId);
   if (!dag.isActive) throw new UpdraftError(`DAG '${request.dagId}' is no longer defined by any file in the DAGs folder`);
   const timetable = backfillTimetable(request.dagId, serialized);
-  const from = readDate(request.from, 'from', serialized.timezone);
-  const to = readDate(request.to, 'to', serialized.timezone);
-  if (from > to) throw new ConfigError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`);
+  const { from, to } = requestDates(request, serialized.timezone);
   if (from > now) throw new ConfigError(`from ${from.toISOString()} is in the future: a backfill runs intervals that have already ended`);
   const reprocess = request.reprocess ?? 'none';
   if (!REPROCESS.includes(reprocess)) throw new ConfigError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`);
@@ -93,12 +91,19 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   };
 }
 
-function readDate(value: Date | string, what: 'from' | 'to', timezone: string): Date {
-  try {
-    return parseDateInZone(value, timezone);
-  } catch (error) {
-    throw new ConfigError(`${what}: ${(error as Error).message}`, { cause: error });
-  }
+/** The request's range read in the DAG's timezone; errors name the bound. */
+export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, timezone: string): { from: Date; to: Date } {
+  const read = (value: Date | string, what: 'from' | 'to') => {
+    try {
+      return parseDateInZone(value, timezone);
+    } catch (error) {
+      throw new ConfigError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  const from = read(request.from, 'from');
+  const to = read(request.to, 'to');
+  if (from > to) throw new ConfigError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`);
+  return { from, to };
 }
 
 /**
@@ -153,16 +158,19 @@ export async function activeBackfill(db: Db, dagId: string): Promise<BackfillInf
   return row ? describeBackfill(row.backfill, dagId) : null;
 }
 
-/** Whether an unfinished backfill is the one `request` asks for (same range, options and conf). */
-export async function sameRequest(db: Db, backfill: BackfillInfo, request: BackfillRequest, now = new Date()): Promise<boolean> {
-  const r = await resolve(db, request, now);
+/**
+ * Whether an unfinished backfill is the one `request` asks for (same range, options and
+ * conf): running the same command again attaches to it. `timezone` is the DAG's.
+ */
+export function isSameRequest(backfill: BackfillInfo, request: BackfillRequest, timezone: string): boolean {
+  const { from, to } = requestDates(request, timezone);
   return (
-    backfill.from.getTime() === r.range.from.getTime() &&
-    backfill.to.getTime() === r.range.to.getTime() &&
-    backfill.reprocess === r.reprocess &&
-    backfill.backwards === r.range.backwards &&
-    backfill.maxActiveRuns === r.maxActiveRuns &&
-    JSON.stringify(backfill.conf) === JSON.stringify(r.conf)
+    backfill.from.getTime() === from.getTime() &&
+    backfill.to.getTime() === to.getTime() &&
+    backfill.reprocess === (request.reprocess ?? 'none') &&
+    backfill.backwards === (request.backwards ?? false) &&
+    backfill.maxActiveRuns === (request.maxActiveRuns ?? DEFAULT_MAX_ACTIVE_RUNS) &&
+    JSON.stringify(backfill.conf) === JSON.stringify(request.conf ?? {})
   );
 }
 

@@ -1,5 +1,5 @@
 /** Reading backfills: one with its progress, a list, and the dates of one. */
-import { and, asc, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
 import { backfillRuns, backfills, dagRuns, dags, type backfillState } from '../db/schema.js';
@@ -138,7 +138,11 @@ export async function backfillProgress(db: Db, id: number): Promise<BackfillProg
 
 /** The dates of a backfill in its order, with what happened to each; `state` keeps those whose run is in it ('failed'). */
 export async function backfillDates(db: Db, id: number, page: { limit?: number; offset?: number; state?: string } = {}): Promise<{ dates: BackfillDate[]; total: number }> {
-  const where: SQL | undefined = and(eq(backfillRuns.backfillId, id), page.state ? eq(dagRuns.state, page.state as 'failed') : undefined);
+  // A state keeps the dates whose run the backfill ran (created or cleared), not those it left alone.
+  const where: SQL | undefined = and(
+    eq(backfillRuns.backfillId, id),
+    page.state ? and(eq(dagRuns.state, page.state as 'failed'), ne(backfillRuns.outcome, 'skipped')) : undefined,
+  );
   const dates = await db
       .select({
         ordinal: backfillRuns.ordinal,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeDatabaseError } from '../db/errors.js';
 import { UpdraftError } from '../errors.js';
+import { registerBackfillCommands } from './commands/backfill.js';
 import { registerClearCommand } from './commands/clear.js';
 import { registerConnectionsCommands } from './commands/connections.js';
 import { registerDagsCommands } from './commands/dags.js';
@@ -22,6 +23,7 @@ registerDbCommands(program);
 registerDagsCommands(program);
 registerRunsCommands(program);
 registerClearCommand(program);
+registerBackfillCommands(program);
 registerTasksCommands(program);
 registerReportsCommands(program);
 registerConnectionsCommands(program);

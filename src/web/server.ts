@@ -17,10 +17,12 @@ export interface WebServer {
  * for cookies), login and logout, the web UI's pages, /health, /metrics and the REST API
  * under /api/v1.
  * Reading needs a user only when UPDRAFT_AUTH_READ is 'closed'; every change needs an operator.
+ * `local.token`: on the embedded database, the token standalone shares with the CLI on this
+ * machine (src/cli/local-server.ts).
  */
-export function webApp(engine: Engine): Hono {
+export function webApp(engine: Engine, local: { token?: string } = {}): Hono {
   const db = engine.database.db;
-  const options = authOptions(engine.config);
+  const options = { ...authOptions(engine.config), localToken: local.token };
   const read = requireRead(options.readOpen);
   const app = new Hono();
   app.use('*', authenticate(db, options));
@@ -44,9 +46,9 @@ export function webApp(engine: Engine): Hono {
   return app;
 }
 
-/** Starts the HTTP server for this process. */
-export async function startWebServer(engine: Engine, host: string, port: number): Promise<WebServer> {
-  const app = webApp(engine);
+/** Starts the HTTP server for this process; `localToken` lets the CLI on this machine in (see webApp). */
+export async function startWebServer(engine: Engine, host: string, port: number, localToken?: string): Promise<WebServer> {
+  const app = webApp(engine, { token: localToken });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once('error', reject);

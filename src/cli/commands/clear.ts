@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { clearTaskInstances, type ClearOptions, type ClearResult } from '../../catalog/clear.js';
 import { cliActor, withDatabase } from '../context.js';
 import { formatTable, printJson } from '../output.js';
+import { confirm } from '../prompt.js';
 import { parseDateArg } from './run-dags.js';
 
 interface ClearFlags {
@@ -91,13 +91,4 @@ function table(result: ClearResult): string {
     ['run_id', 'task', 'state', 'tries'],
     result.runs.flatMap((r) => r.tasks.map((t) => [r.runId, t.taskId, t.state ?? 'none', String(t.tryNumber)])),
   );
-}
-
-async function confirm(question: string, output: NodeJS.WritableStream): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }

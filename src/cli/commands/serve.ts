@@ -8,6 +8,7 @@ import { createLogger } from '../../log.js';
 import { startWebServer, type WebServer } from '../../web/server.js';
 import { closeLiveStreams } from '../../web/ui/live.js';
 import { positiveInt } from '../options.js';
+import { localToken, publishLocalServer } from '../local-server.js';
 import { announceInitialAdmin } from './users.js';
 
 interface ServeOptions {
@@ -34,14 +35,19 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   }
   const engine = new Engine(database, config, roles, log);
   let server: WebServer | undefined;
+  // On the embedded database, CLI commands that change state go through this server (local-server.ts).
+  const token = web && !config.databaseUrl ? localToken() : undefined;
+  let unpublish: (() => Promise<void>) | undefined;
   try {
     await engine.start();
     if (web) {
-      server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port).catch((error: Error) => {
+      server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port, token).catch((error: Error) => {
         throw new ConfigError(`cannot listen on ${opts.host ?? config.host}:${opts.port ?? config.port}: ${error.message} (set UPDRAFT_PORT or --port)`);
       });
+      if (token) unpublish = await publishLocalServer(config.home, server.url, token);
     }
   } catch (error) {
+    await server?.close();
     await engine.stop();
     await database.close();
     throw error;
@@ -56,7 +62,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       roles.executor ? `  task threads: ${config.parallelism}` : '',
       config.databaseUrl
         ? "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>')."
-        : "  This process holds the embedded database: stop it to use 'npx updraft dags list', 'runs list' or 'tasks logs'\n  ('npx updraft tasks test' works alongside), or use PostgreSQL (DATABASE_URL) for both.",
+        : "  This process holds the embedded database: stop it to use 'npx updraft dags list', 'runs list' or 'tasks logs'\n  ('npx updraft tasks test' works alongside, 'npx updraft backfill' goes through this server), or use PostgreSQL (DATABASE_URL) for both.",
       '  Ctrl-C stops.',
     ]
       .filter(Boolean)
@@ -73,6 +79,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   });
   // Open event streams (browsers on live pages) would keep the server from closing.
   closeLiveStreams(engine);
+  await unpublish?.();
   await server?.close();
   await engine.stop();
   await database.close();

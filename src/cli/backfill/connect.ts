@@ -1,0 +1,82 @@
+/**
+ * Where `updraft backfill` runs its backfill, by deployment:
+ * - PostgreSQL (DATABASE_URL): the backfill is stored; any running scheduler executes it.
+ * - the embedded database held by `standalone`: through standalone's API, which executes it.
+ * - the embedded database with no other process on it: this process opens it and, while
+ *   it waits, runs the scheduler and a task pool itself (no scheduled runs: `npm start` does those).
+ * The embedded database is never opened by two processes at once (src/db/lock.ts).
+ */
+import type { Config } from '../../config.js';
+import { openDatabase, type Database } from '../../db/client.js';
+import { Engine } from '../../engine/engine.js';
+import { ConfigError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { DagProcessor } from '../../processor/processor.js';
+import { findLocalServer } from '../local-server.js';
+import { directClient, httpClient, type BackfillClient } from './client.js';
+
+export type Deployment = 'postgres' | 'standalone' | 'embedded';
+
+export interface BackfillTarget {
+  client: BackfillClient;
+  deployment: Deployment;
+  /** One line saying where the backfill runs. */
+  where: string;
+  /** 'embedded' only: start the scheduler and task pool in this process. */
+  runHere(): Promise<Engine>;
+  close(): Promise<void>;
+}
+
+export async function connectBackfills(config: Config, actor: string): Promise<BackfillTarget> {
+  if (!config.databaseUrl) {
+    const server = await findLocalServer(config.home);
+    if (server) {
+      return {
+        client: httpClient(server, actor),
+        deployment: 'standalone',
+        where: `through standalone (pid ${server.pid}, ${server.url}), which holds the embedded database and runs the backfill`,
+        runHere: () => Promise.reject(new Error('standalone runs it')),
+        close: async () => {},
+      };
+    }
+  }
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home }).catch((error: unknown) => {
+    if (error instanceof ConfigError && !config.databaseUrl) {
+      throw new ConfigError(
+        `${error.message}. It is not a standalone this command can go through (none published its address in ${config.home}); wait for that process to end, or stop it`,
+        { cause: error },
+      );
+    }
+    throw error;
+  });
+  let engine: Engine | undefined;
+  try {
+    // The DAG files as they are now, as `dags trigger` does: a new DAG can be backfilled at once.
+    await new DagProcessor(database.db, config).refresh();
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const embedded = !config.databaseUrl;
+  return {
+    client: directClient(database.db, actor),
+    deployment: embedded ? 'embedded' : 'postgres',
+    where: embedded
+      ? `in this process: no standalone is running, so this command holds the embedded database and runs the scheduler and ${config.parallelism} task threads until the backfill ends`
+      : 'by the schedulers running against this PostgreSQL database',
+    async runHere() {
+      engine = inProcessEngine(database, config);
+      await engine.start();
+      return engine;
+    },
+    async close() {
+      await engine?.stop();
+      await database.close();
+    },
+  };
+}
+
+function inProcessEngine(database: Database, config: Config): Engine {
+  // Warnings and errors only: the progress display owns the terminal.
+  return new Engine(database, config, { processor: true, scheduler: true, executor: true }, createLogger('warn'), { createScheduledRuns: false });
+}

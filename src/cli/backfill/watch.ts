@@ -1,0 +1,127 @@
+/**
+ * Following a backfill from the CLI: on a terminal a progress bar (cli-progress) with the
+ * dates done out of the total, runs and tasks running, failures and an ETA; without one, a
+ * plain line whenever something changed, at most every few seconds. Then a summary.
+ */
+import cliProgress from 'cli-progress';
+import type { BackfillInfo, BackfillProgress } from '../../backfill/read.js';
+import { inZone } from '../output.js';
+import type { BackfillClient, BackfillStatus } from './client.js';
+
+export interface WatchOptions {
+  /** Draw a bar (a terminal) or print lines. */
+  tty: boolean;
+  /** How often to read the progress. */
+  pollMs: number;
+  /** Plain lines: at most one per this long. */
+  lineEveryMs: number;
+  /** Stops watching (Ctrl-C); the backfill goes on. */
+  signal: AbortSignal;
+  /** Read the progress now rather than at the next poll (the in-process engine's events). */
+  nudge?: (wake: () => void) => void;
+}
+
+const ENDED = new Set(['completed', 'cancelled']);
+
+/** Dates done: their runs ended, or they were left alone. */
+function done(p: BackfillProgress): number {
+  return p.succeeded + p.failed + p.skipped;
+}
+
+export function progressLine(b: BackfillInfo, p: BackfillProgress): string {
+  const total = p.planDone ? `${p.total}` : `${p.total}+ (planning)`;
+  const paused = b.state === 'paused' ? ' [paused]' : '';
+  return `backfill ${b.id}${paused}: ${done(p)}/${total} dates done (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
+}
+
+/** Follows the backfill until it ends (its last status) or the signal fires (null). */
+export async function watchBackfill(client: BackfillClient, id: number, options: WatchOptions): Promise<BackfillStatus | null> {
+  const bar = options.tty
+    ? new cliProgress.SingleBar(
+        {
+          format: 'backfill {id}{state} |{bar}| {value}/{total}{planning} dates | {active} runs, {tasks} tasks running | {failed} failed | ETA {eta_formatted}',
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 50,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let wake: (() => void) | undefined;
+  options.nudge?.(() => wake?.());
+  let lastLine = '';
+  let lastLineAt = 0;
+  try {
+    for (;;) {
+      const status = await client.status(id);
+      const { backfill: b, progress: p } = status;
+      if (bar) {
+        const payload = {
+          id: b.id,
+          state: b.state === 'paused' ? ' (paused)' : '',
+          planning: p.planDone ? '' : '+',
+          active: p.running + p.queued,
+          tasks: p.runningTasks,
+          failed: p.failed,
+        };
+        if (lastLineAt === 0) bar.start(Math.max(p.total, 1), done(p), payload);
+        bar.setTotal(Math.max(p.total, 1));
+        bar.update(done(p), payload);
+        lastLineAt = Date.now();
+      } else {
+        const line = progressLine(b, p);
+        if (line !== lastLine && (Date.now() - lastLineAt >= options.lineEveryMs || ENDED.has(b.state) || lastLineAt === 0)) {
+          process.stderr.write(`${line}\n`);
+          lastLine = line;
+          lastLineAt = Date.now();
+        }
+      }
+      if (ENDED.has(b.state)) return status;
+      if (options.signal.aborted) return null;
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          clearTimeout(timer);
+          options.signal.removeEventListener('abort', go);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(go, options.pollMs);
+        options.signal.addEventListener('abort', go);
+        wake = go;
+      });
+      if (options.signal.aborted) return null;
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+/** The end of a backfill in a few lines: its dates by outcome, the failed ones listed, how to re-run them. */
+export async function summary(client: BackfillClient, { backfill: b, progress: p }: BackfillStatus, timezone: string): Promise<string> {
+  const took = b.completedAt ? ` in ${duration(b.completedAt.getTime() - b.createdAt.getTime())}` : '';
+  const lines = [
+    `backfill ${b.id} of ${b.dagId} ${b.state}${took}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone${p.pending > 0 ? `, ${p.pending} not started` : ''}`,
+  ];
+  const list = async (state: 'success' | 'failed', label: string) => {
+    const { dates, total } = await client.dates(b.id, { state, limit: 20 });
+    if (total === 0) return;
+    const more = total > dates.length ? `, and ${total - dates.length} more ('updraft backfill show ${b.id} --state ${state}')` : '';
+    lines.push(`${label}: ${dates.map((d) => inZone(d.logicalDate, timezone)).join(', ')}${more}`);
+  };
+  await list('success', 'succeeded');
+  await list('failed', 'failed');
+  if (p.failed > 0) {
+    lines.push(
+      `re-run the failed dates: updraft backfill ${b.dagId} --from ${inZone(b.from, timezone)} --to ${inZone(b.to, timezone)} --reprocess failed${b.backwards ? ' --backwards' : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
+}
