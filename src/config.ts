@@ -31,6 +31,8 @@ export interface Config {
   schedulerPollMs: number;
   /** How long a stopping process lets running tasks finish (UPDRAFT_SHUTDOWN_GRACE, default 30s). */
   shutdownGraceMs: number;
+  /** `updraft backfill` without a terminal: at most one progress line per this long (UPDRAFT_PROGRESS_INTERVAL, default 5s). */
+  progressIntervalMs: number;
   /** Web server address (UPDRAFT_HOST, default 127.0.0.1; UPDRAFT_PORT, default 8080). */
   host: string;
   port: number;
@@ -62,6 +64,7 @@ const envSchema = z.object({
   UPDRAFT_HEARTBEAT_TIMEOUT: durationField.optional(),
   UPDRAFT_SCHEDULER_POLL_INTERVAL: durationField.optional(),
   UPDRAFT_SHUTDOWN_GRACE: durationField.optional(),
+  UPDRAFT_PROGRESS_INTERVAL: durationField.optional(),
   UPDRAFT_HOST: z.string().min(1).optional(),
   UPDRAFT_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   UPDRAFT_AUTH_READ: z.enum(['open', 'closed'], { message: "expected 'open' or 'closed'" }).optional(),
@@ -96,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     heartbeatTimeoutMs,
     schedulerPollMs: e.UPDRAFT_SCHEDULER_POLL_INTERVAL ?? 5_000,
     shutdownGraceMs: e.UPDRAFT_SHUTDOWN_GRACE ?? 30_000,
+    progressIntervalMs: e.UPDRAFT_PROGRESS_INTERVAL ?? 5_000,
     host: e.UPDRAFT_HOST ?? '127.0.0.1',
     port: e.UPDRAFT_PORT ?? 8080,
     authRead: e.UPDRAFT_AUTH_READ ?? 'open',

@@ -22,6 +22,10 @@ export interface UpdraftProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** stdout and stderr so far, for failure messages. */
   output(): string;
+  /** Resolves once the output so far matches `pattern`; rejects if the process exits first. */
+  waitFor(pattern: RegExp): Promise<void>;
+  /** Sends `signal` (Ctrl-C is SIGINT) without waiting. */
+  signal(signal: NodeJS.Signals): void;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
   /** SIGTERM (a graceful stop), and wait for the exit; SIGKILL after `timeoutMs`. */
@@ -35,21 +39,32 @@ export function startUpdraft(args: string[], env: Record<string, string>): Updra
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Updraft is running')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(({ code, signal }) => reject(new Error(`updraft ${args.join(' ')} exited (${signal ?? code}) before it ran:\n${output}`)));
-  });
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    child.emit('output');
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const waitFor = (pattern: RegExp, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(output)) return;
+        child.off('output', check);
+        resolve();
+      };
+      child.on('output', check);
+      check();
+      void exited.then(({ code, signal }) => reject(new Error(`updraft ${args.join(' ')} exited (${signal ?? code}) before ${what}:\n${output}`)));
+    });
+  const ready = waitFor(/Updraft is running/, 'it ran');
   ready.catch(() => {});
   const proc: UpdraftProcess = {
     pid: child.pid!,
     ready,
     exited,
     output: () => output,
+    waitFor: (pattern) => waitFor(pattern, `printing ${pattern}`),
+    signal: (signal) => void child.kill(signal),
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

@@ -7,7 +7,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isSameRequest, REPROCESS, type BackfillRequest, type PlannedDate } from '../../backfill/create.js';
 import type { BackfillInfo, BackfillState, Reprocess } from '../../backfill/read.js';
-import { loadConfig } from '../../config.js';
+import { loadConfig, type Config } from '../../config.js';
 import { UpdraftError } from '../../errors.js';
 import type { BackfillClient } from '../backfill/client.js';
 import { connectBackfills, type BackfillTarget } from '../backfill/connect.js';
@@ -42,10 +42,11 @@ function backfillId(value: string): number {
 }
 
 /** Runs `fn` against the deployment (connect.ts), closing it afterwards. */
-async function withBackfills<T>(fn: (target: BackfillTarget) => Promise<T>): Promise<T> {
-  const target = await connectBackfills(loadConfig(), cliActor());
+async function withBackfills<T>(fn: (target: BackfillTarget, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const target = await connectBackfills(config, cliActor());
   try {
-    return await fn(target);
+    return await fn(target, config);
   } finally {
     await target.close();
   }
@@ -102,13 +103,13 @@ export function registerBackfillCommands(program: Command): void {
     });
 
   backfill
-    .command('show <id>')
+    .command('show')
     .description('a backfill: its settings, progress and dates')
+    .argument('<id>', 'backfill id', backfillId)
     .option('--state <state>', 'only dates whose run is in this state (success, failed, running, queued)')
     .option('--limit <n>', 'dates to list (default 50)', positiveInt('--limit'), 50)
     .option('--json', 'print JSON')
-    .action(async (value: string, opts: { state?: string; limit: number; json?: boolean }) => {
-      const id = backfillId(value);
+    .action(async (id: number, opts: { state?: string; limit: number; json?: boolean }) => {
       await withBackfills(async ({ client }) => {
         const status = await client.status(id);
         const { dates, total } = await client.dates(id, { state: opts.state, limit: opts.limit });
@@ -128,10 +129,10 @@ export function registerBackfillCommands(program: Command): void {
 
   const action = (name: 'pause' | 'resume' | 'cancel', description: string, done: string) =>
     backfill
-      .command(`${name} <id>`)
+      .command(name)
       .description(description)
-      .action(async (value: string) => {
-        const id = backfillId(value);
+      .argument('<id>', 'backfill id', backfillId)
+      .action(async (id: number) => {
         await withBackfills(async ({ client }) => {
           const b = await client[name](id);
           console.log(`backfill ${b.id} of ${b.dagId} ${done}`);
@@ -164,7 +165,7 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
   const tty = process.stderr.isTTY === true && process.stdin.isTTY === true;
   // With --json, stdout is for the JSON: everything else goes to stderr.
   const say = (line: string) => (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
-  await withBackfills(async (target) => {
+  await withBackfills(async (target, config) => {
     const { client } = target;
     const timezone = await client.timezone(dagId);
     if (flags.dryRun) return printPlan(await client.dryRun(request), timezone, flags.json);
@@ -211,12 +212,20 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
       if (flags.json) printJson(backfill);
       return;
     }
-    await follow(target, backfill, timezone, flags, tty, say);
+    await follow(target, backfill, { timezone, flags, tty, say, lineEveryMs: config.progressIntervalMs });
   });
 }
 
 /** Follows the backfill to its end, or until Ctrl-C; sets the exit code. */
-async function follow(target: BackfillTarget, backfill: BackfillInfo, timezone: string, flags: CreateFlags, tty: boolean, say: (line: string) => void): Promise<void> {
+interface FollowOptions {
+  timezone: string;
+  flags: CreateFlags;
+  tty: boolean;
+  lineEveryMs: number;
+  say: (line: string) => void;
+}
+
+async function follow(target: BackfillTarget, backfill: BackfillInfo, { timezone, flags, tty, say, lineEveryMs }: FollowOptions): Promise<void> {
   const { client } = target;
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
@@ -225,8 +234,8 @@ async function follow(target: BackfillTarget, backfill: BackfillInfo, timezone: 
     const engine = target.deployment === 'embedded' ? await target.runHere() : undefined;
     const final = await watchBackfill(client, backfill.id, {
       tty,
-      pollMs: tty ? 500 : 1_000,
-      lineEveryMs: 5_000,
+      pollMs: tty ? 500 : Math.min(1_000, lineEveryMs),
+      lineEveryMs,
       signal: interrupt.signal,
       // In this process, a run's end is known at once.
       nudge: engine ? (wake) => engine.bus.on('run:finished', wake).on('backfill:completed', wake) : undefined,

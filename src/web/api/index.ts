@@ -18,6 +18,7 @@ import { logRoutes } from './logs.js';
 import { openApiDocument, type OpenApiDocument } from './openapi.js';
 import { poolRoutes } from './pools.js';
 import { actionRoutes } from './actions.js';
+import { backfillRoutes } from './backfills.js';
 import { defineRoute, mountRoutes, type AnyRoute } from './route.js';
 import { runRoutes } from './runs.js';
 import { taskInstanceRoutes } from './task-instances.js';
@@ -59,7 +60,7 @@ const OpenApi = z.record(z.string(), z.unknown()).register(responseSchemas, { id
 /** Every route of the API, the OpenAPI document's own included. */
 export function apiRouteList(): AnyRoute[] {
   let document: OpenApiDocument | undefined;
-  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...healthRoutes];
+  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...healthRoutes];
   routes.push(
     defineRoute({
       method: 'get',

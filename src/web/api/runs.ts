@@ -138,8 +138,8 @@ export async function runRowId(db: Db, dagId: string, runId: string): Promise<st
   return run.id;
 }
 
-/** A conf that resolveConf refused: find the param at fault, to name it as `conf.<param>`. */
-async function confError(db: Db, dagId: string, conf: Record<string, unknown>, error: ConfigError): Promise<ApiError> {
+/** A conf that resolveConf refused: find the param at fault, to name it as `<field>.<param>` (`conf.region`). */
+export async function confError(db: Db, dagId: string, conf: Record<string, unknown>, error: ConfigError, field = 'conf'): Promise<ApiError> {
   const { params } = await dagDetail(db, dagId);
   const wrong = Object.entries(params as ParamsSpec).find(([name, spec]) => {
     try {
@@ -149,7 +149,7 @@ async function confError(db: Db, dagId: string, conf: Record<string, unknown>, e
       return true;
     }
   });
-  return new ApiError(400, error.message, wrong ? `conf.${wrong[0]}` : 'conf');
+  return new ApiError(400, error.message, wrong ? `${field}.${wrong[0]}` : field);
 }
 
 export const runRoutes = [

@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import type { Engine } from '../../engine/engine.js';
 import { liveRoutes } from './live.js';
+import { backfillPages } from './pages/backfills.js';
 import { dagPages } from './pages/dags.js';
 import { loginPages } from './pages/login.js';
 import { miscPages } from './pages/misc.js';
@@ -18,6 +19,7 @@ export function uiRoutes(engine: Engine): Hono {
   app.route('/', loginPages(engine));
   app.route('/', dagPages(engine));
   app.route('/', runPages(engine));
+  app.route('/', backfillPages(engine));
   app.route('/', miscPages(engine));
   return app;
 }

@@ -24,6 +24,7 @@ export interface LayoutProps {
 
 const NAV: [string, string][] = [
   ['/', 'DAGs'],
+  ['/ui/backfills', 'Backfills'],
   ['/ui/import-errors', 'Import errors'],
   ['/ui/audit', 'Audit log'],
   ['/ui/reports', 'Reports'],

@@ -53,5 +53,12 @@ table.details{width:auto;min-width:30rem}table.details th{width:11rem}.crumbs{ma
 .actions{margin:.8rem 0}form.clear{margin:.8rem 0;display:flex;gap:.6rem;align-items:center}form.filters{margin-bottom:.8rem}
 .gantt-box{overflow-x:auto}svg.gantt{background:#fff;border:1px solid #e3e6ea}svg.gantt .gantt-bar:hover{opacity:.8}
 pre.log{max-height:36rem}.log-line.l-error{color:#c62828}.log-line.l-warn{color:#a15c00}.log-line.l-debug{color:#6b7685}
+/* Backfills (pages/backfills.tsx, backfill-views.tsx); the states of a backfill beside those of runs */
+.s-paused{background:#fbc02d;color:#333}.s-completed{background:#2e7d32}.s-cancelled{background:#6d4c41}
+.bf-bar{display:flex;height:16px;width:100%;max-width:44rem;background:#eeeeee;border:1px solid #cfd5dc;border-radius:3px;overflow:hidden}
+.bf-bar span{display:block;height:100%}.bf-bar.small{display:inline-flex;height:10px;width:8rem;vertical-align:middle}
+td.bf-progress,td.range{white-space:nowrap}.failed-count{color:#c62828;font-weight:600}.bf-state{margin:.2rem 0 .5rem}
+table.bf-counts{width:auto;margin:.6rem 0}table.bf-counts th,table.bf-counts td{text-align:right;padding:.2rem .7rem}
+form.backfill .row{display:flex;gap:1rem;flex-wrap:wrap;align-items:flex-end}form.backfill label.check{flex-direction:row;align-items:center;gap:.3rem}
 iframe.report{width:100%;height:70vh;border:1px solid #e3e6ea;background:#fff}
 `;

@@ -1,21 +1,23 @@
 /**
- * The DAG page: details, the trigger and pause actions, and one of four tabs (grid, graph,
- * source, runs). `loadDagPage` reads what the tab needs; `DagPageView` renders the page,
+ * The DAG page: details, the trigger and pause actions, and one of five tabs (grid, graph,
+ * runs, backfills, source). `loadDagPage` reads what the tab needs; `DagPageView` renders the page,
  * or only the tab's live fragment.
  */
 import { and, desc, eq, sql } from 'drizzle-orm';
+import { listBackfills } from '../../../backfill/read.js';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, dagVersions, type DagRow, type DagRunRow } from '../../../db/schema.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { NotFoundError } from '../../../errors.js';
 import type { DagRunInfo } from '../../../schedule/index.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
+import { BackfillCreateForm, BackfillRows, BackfillTableHead, withProgress, type BackfillForm, type BackfillRow } from './backfill-views.js';
 import { DagGraph } from './dag-graph.js';
 import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
 import { PauseToggle } from './dag-list.js';
 import { enc, fmtDuration, prettyJson, span, Time } from './kit.js';
 
-export type View = 'grid' | 'graph' | 'source' | 'runs';
+export type View = 'grid' | 'graph' | 'source' | 'runs' | 'backfills';
 
 /** What the trigger form sent, and why it was refused. */
 export interface TriggerForm {
@@ -28,11 +30,13 @@ export type TabData =
   | { view: 'grid'; runs: number; grid: GridData }
   | { view: 'graph'; choices: GridRun[]; chosen?: { runId: string; states: TaskCells } }
   | { view: 'source'; source: string; version: number }
-  | { view: 'runs'; rows: DagRunRow[]; total: number; page: number; pages: number };
+  | { view: 'runs'; rows: DagRunRow[]; total: number; page: number; pages: number }
+  | { view: 'backfills'; rows: BackfillRow[]; total: number; page: number; pages: number };
 
 export const GRID_RUNS = 25;
 export const MAX_GRID_RUNS = 100;
 export const RUNS_PAGE = 25;
+export const BACKFILLS_PAGE = 25;
 
 function intIn(value: string | undefined, min: number, max: number, fallback: number): number {
   const n = Number(value);
@@ -81,6 +85,11 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
       }
       return { view, rows: rows.map((r) => r.run), total, page, pages: Math.max(1, Math.ceil(total / RUNS_PAGE)) };
     }
+    case 'backfills': {
+      const page = intIn(query.page, 1, Number.MAX_SAFE_INTEGER, 1);
+      const { backfills, total } = await listBackfills(db, { dagId: dag.dagId, limit: BACKFILLS_PAGE, offset: (page - 1) * BACKFILLS_PAGE });
+      return { view, rows: await withProgress(db, backfills), total, page, pages: Math.max(1, Math.ceil(total / BACKFILLS_PAGE)) };
+    }
   }
 }
 
@@ -92,6 +101,8 @@ export interface DagPageProps {
   view: View;
   data: TabData;
   trigger?: TriggerForm;
+  /** What the backfill form sent, when it was refused. */
+  backfill?: BackfillForm;
   /** Only the tab's live part (the `?fragment=` answer). */
   fragmentOnly?: boolean;
 }
@@ -112,6 +123,7 @@ export function DagPageView(props: DagPageProps) {
     ['grid', 'Grid'],
     ['graph', 'Graph'],
     ['runs', 'Runs'],
+    ['backfills', 'Backfills'],
     ['source', 'Source'],
   ];
   return (
@@ -129,6 +141,7 @@ export function DagPageView(props: DagPageProps) {
           </a>
         ))}
       </nav>
+      {data.view === 'backfills' ? <BackfillCreateForm page={page} dagId={dag.dagId} timezone={dag.timezone} form={props.backfill} /> : null}
       <Tab dagId={dag.dagId} serialized={serialized} data={data} />
     </Layout>
   );
@@ -286,14 +299,41 @@ function Tab({ dagId, serialized, data }: { dagId: string; serialized: Serialize
       );
     case 'runs':
       return <RunsTable dagId={dagId} data={data} />;
+    case 'backfills':
+      return (
+        <div data-live={`${base}?view=backfills&fragment=backfills${data.page > 1 ? `&page=${data.page}` : ''}`}>
+          <TabFragment dagId={dagId} serialized={serialized} data={data} />
+        </div>
+      );
   }
 }
 
-/** The live part of the grid or graph tab (what `?fragment=grid|graph` answers). */
+/** The live part of the grid, graph or backfills tab (what `?fragment=grid|graph|backfills` answers). */
 function TabFragment({ dagId, serialized, data }: { dagId: string; serialized: SerializedDag; data: TabData }) {
   if (data.view === 'grid') return <DagGrid dagId={dagId} dag={serialized} data={data.grid} />;
   if (data.view === 'graph') return <DagGraph dagId={dagId} dag={serialized} run={data.chosen} />;
+  if (data.view === 'backfills') return <BackfillsTable dagId={dagId} data={data} />;
   return null;
+}
+
+function BackfillsTable({ dagId, data }: { dagId: string; data: Extract<TabData, { view: 'backfills' }> }) {
+  const base = `/ui/dags/${enc(dagId)}?view=backfills`;
+  return (
+    <>
+      <table class="backfills">
+        <BackfillTableHead showDag={false} />
+        <tbody>
+          <BackfillRows rows={data.rows} showDag={false} />
+        </tbody>
+      </table>
+      {data.total > BACKFILLS_PAGE ? (
+        <p class="pager">
+          {data.page > 1 ? <a href={`${base}&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of {data.pages} ({data.total} backfills){' '}
+          {data.page < data.pages ? <a href={`${base}&page=${data.page + 1}`}>older ›</a> : null}
+        </p>
+      ) : null}
+    </>
+  );
 }
 
 function RunsTable({ dagId, data }: { dagId: string; data: Extract<TabData, { view: 'runs' }> }) {

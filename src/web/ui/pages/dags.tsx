@@ -1,6 +1,7 @@
 /**
- * The DAG list (/) and the DAG page (/ui/dags/:dagId: grid, graph, source and runs tabs,
- * details, trigger and pause), with their two actions. Reading follows UPDRAFT_AUTH_READ
+ * The DAG list (/) and the DAG page (/ui/dags/:dagId: grid, graph, runs, backfills and
+ * source tabs, details, trigger and pause), with their two actions (creating a backfill
+ * is in backfills.tsx). Reading follows UPDRAFT_AUTH_READ
  * (readGate); actions need an operator (operateGate sends a browser without a session to
  * the login page). Live parts are elements with `data-live` fragment URLs, answered
  * without the layout when the query has `fragment=`.
@@ -14,12 +15,13 @@ import { nextDagRunInfo } from '../../../schedule/index.js';
 import { triggerRun } from '../../../scheduler/runs.js';
 import { InputDate } from '../../api/common.js';
 import { Layout } from '../layout.js';
+import type { BackfillForm } from './backfill-views.js';
 import { DagPageView, loadDagPage, type TriggerForm, type View } from './dag-page.js';
 import { DagRows, filterQuery, importErrorCount, listDagsForPage, listFilters } from './dag-list.js';
 import { enc, ErrorPage, operateGate, pageErrors, pageOf, readGate } from './kit.js';
 import { safeNext } from './login.js';
 
-const VIEWS: View[] = ['grid', 'graph', 'source', 'runs'];
+const VIEWS: View[] = ['grid', 'graph', 'source', 'runs', 'backfills'];
 
 /** The DAG page an action's path belongs to: /ui/dags/x/pause -> /ui/dags/x. */
 const dagPageOf = (path: string) => path.replace(/\/(pause|trigger)$/, '');
@@ -87,7 +89,7 @@ export function dagPages(engine: Engine): Hono {
 
   app.get('/ui/dags/:dagId', readGate(engine), async (c) => {
     const fragment = c.req.query('fragment');
-    const requested = (fragment === 'grid' || fragment === 'graph' ? fragment : c.req.query('view')) as View | undefined;
+    const requested = (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' ? fragment : c.req.query('view')) as View | undefined;
     const view: View = requested && VIEWS.includes(requested) ? requested : 'grid';
     return renderDagPage(c, engine, view);
   });
@@ -109,7 +111,7 @@ export function dagPages(engine: Engine): Hono {
       conf: typeof body.conf === 'string' ? body.conf : '',
       logicalDate: typeof body.logical_date === 'string' ? body.logical_date.trim() : '',
     };
-    const fail = (error: string, status: 400 | 409 = 400) => renderDagPage(c, engine, 'grid', { ...form, error }, status);
+    const fail = (error: string, status: 400 | 409 = 400) => renderDagPage(c, engine, 'grid', { trigger: { ...form, error } }, status);
     let conf: unknown = {};
     if (form.conf.trim()) {
       try {
@@ -140,15 +142,15 @@ export function dagPages(engine: Engine): Hono {
   return app;
 }
 
-/** The DAG page (or, with `?fragment=grid|graph`, just its live part). */
-async function renderDagPage(c: Context, engine: Engine, view: View, trigger?: TriggerForm, status: 200 | 400 | 409 = 200) {
+/** The DAG page (or, with `?fragment=grid|graph|backfills`, just its live part), with a refused form's input and error. */
+export async function renderDagPage(c: Context, engine: Engine, view: View, forms: { trigger?: TriggerForm; backfill?: BackfillForm } = {}, status: 200 | 400 | 409 = 200) {
   const db = engine.database.db;
   const dagId = c.req.param('dagId')!;
   const { dag, serialized } = await getDag(db, dagId);
   const nextRun = dag.isActive ? nextDagRunInfo(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date()) : null;
   const data = await loadDagPage(db, { dag, serialized }, view, c.req.query());
-  const props = { page: pageOf(c), dag, serialized, nextRun, view, data, trigger };
+  const props = { page: pageOf(c), dag, serialized, nextRun, view, data, ...forms };
   const fragment = c.req.query('fragment');
-  if (fragment === 'grid' || fragment === 'graph') return c.html(<DagPageView {...props} fragmentOnly />, status);
+  if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills') return c.html(<DagPageView {...props} fragmentOnly />, status);
   return c.html(<DagPageView {...props} />, status);
 }
