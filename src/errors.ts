@@ -26,5 +26,16 @@ export class ScheduleError extends UpdraftError {}
 /** The environment or a command-line flag is invalid. */
 export class ConfigError extends UpdraftError {}
 
+/** One input of a request is wrong (a backfill's `from`, say): `field` names it, for the API's 400. */
+export class InputError extends ConfigError {
+  constructor(
+    message: string,
+    readonly field: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Something the user asked for does not exist (a DAG id, a run). */
 export class NotFoundError extends UpdraftError {}

@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import { auditLog, backfills, dagRuns, dags } from '../db/schema.js';
 import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
-import { ConfigError, UpdraftError } from '../errors.js';
+import { InputError, UpdraftError } from '../errors.js';
 import { parseDateInZone } from '../schedule/index.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { backfillTimetable, planIntervals, type PlanRange } from './plan.js';
@@ -23,6 +23,7 @@ export interface BackfillRequest {
   dagId: string;
   /** A Date, or text read in the DAG's timezone ('2026-01-01' is midnight there). */
   from: Date | string;
+  /** The same; a day without a time means the end of that day. */
   to: Date | string;
   /** Default 'none'. */
   reprocess?: Reprocess;
@@ -73,11 +74,11 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   if (!dag.isActive) throw new UpdraftError(`DAG '${request.dagId}' is no longer defined by any file in the DAGs folder`);
   const timetable = backfillTimetable(request.dagId, serialized);
   const { from, to } = requestDates(request, serialized.timezone);
-  if (from > now) throw new ConfigError(`from ${from.toISOString()} is in the future: a backfill runs intervals that have already ended`);
+  if (from > now) throw new InputError(`from ${from.toISOString()} is in the future: a backfill runs intervals that have already ended`, 'from');
   const reprocess = request.reprocess ?? 'none';
-  if (!REPROCESS.includes(reprocess)) throw new ConfigError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`);
+  if (!REPROCESS.includes(reprocess)) throw new InputError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`, 'reprocess');
   const maxActiveRuns = request.maxActiveRuns ?? DEFAULT_MAX_ACTIVE_RUNS;
-  if (!Number.isInteger(maxActiveRuns) || maxActiveRuns < 1) throw new ConfigError(`max active runs must be a positive whole number, got ${String(maxActiveRuns)}`);
+  if (!Number.isInteger(maxActiveRuns) || maxActiveRuns < 1) throw new InputError(`max active runs must be a positive whole number, got ${String(maxActiveRuns)}`, 'maxActiveRuns');
   // Checked now; stored as given (params' defaults apply when a task reads them).
   resolveConf(serialized.params, request.conf ?? {}, request.dagId, 'conf');
   return {
@@ -91,18 +92,28 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   };
 }
 
-/** The request's range read in the DAG's timezone; errors name the bound. */
+const DAY_ONLY = /^\s*(\d{4})-(\d{2})-(\d{2})\s*$/;
+
+/**
+ * The request's range read in the DAG's timezone; errors name the bound. A `to` without a
+ * time covers that whole day: '--to 2026-01-31' includes a run at 02:00 on the 31st.
+ */
 export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, timezone: string): { from: Date; to: Date } {
   const read = (value: Date | string, what: 'from' | 'to') => {
     try {
       return parseDateInZone(value, timezone);
     } catch (error) {
-      throw new ConfigError(`${what}: ${(error as Error).message}`, { cause: error });
+      throw new InputError(`${what}: ${(error as Error).message}`, what, { cause: error });
     }
   };
   const from = read(request.from, 'from');
-  const to = read(request.to, 'to');
-  if (from > to) throw new ConfigError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`);
+  const day = typeof request.to === 'string' ? DAY_ONLY.exec(request.to) : null;
+  let to = read(request.to, 'to');
+  if (day) {
+    const next = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]) + 1)).toISOString().slice(0, 10);
+    to = new Date(read(next, 'to').getTime() - 1);
+  }
+  if (from > to) throw new InputError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`, 'from');
   return { from, to };
 }
 
@@ -142,7 +153,7 @@ export async function createBackfill(db: Db, request: BackfillRequest, actor: st
     if (!isUniqueViolation(error)) throw error;
     const active = await activeBackfill(db, request.dagId);
     throw new UpdraftError(
-      `DAG '${request.dagId}' already has an unfinished backfill${active ? ` (${active.id}, ${active.state})` : ''}: attach to it by running the same command, or cancel it ('updraft backfill cancel ${active?.id ?? '<id>'}')`,
+      `DAG '${request.dagId}' already has an unfinished backfill${active ? ` (${active.id}, ${active.state})` : ''}: follow that one, or cancel it before creating another`,
       { cause: error },
     );
   }

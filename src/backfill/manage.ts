@@ -7,9 +7,15 @@ import { auditLog } from '../db/schema.js';
 import { UpdraftError } from '../errors.js';
 import { getBackfill, type BackfillInfo, type BackfillState } from './read.js';
 
-type Action = 'pause' | 'resume' | 'cancel';
+export type BackfillAction = 'pause' | 'resume' | 'cancel';
+type Action = BackfillAction;
 
 const ALLOWED: Record<Action, readonly BackfillState[]> = { pause: ['running'], resume: ['paused'], cancel: ['running', 'paused'] };
+
+/** What a person may do to a backfill in `state`. */
+export function actionsFor(state: BackfillState): BackfillAction[] {
+  return (Object.keys(ALLOWED) as Action[]).filter((action) => ALLOWED[action].includes(state));
+}
 const TARGET: Record<Action, BackfillState> = { pause: 'paused', resume: 'running', cancel: 'cancelled' };
 
 /**

@@ -5,7 +5,7 @@
  */
 import { scheduleSpecOf } from '../catalog/dags.js';
 import type { SerializedDag } from '../dag/serialize.js';
-import { UpdraftError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { DagRunInfo } from '../schedule/index.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { compileSchedule } from '../schedule/validate.js';
@@ -26,7 +26,7 @@ export function backfillTimetable(dagId: string, serialized: SerializedDag): Tim
   const spec = scheduleSpecOf(serialized);
   const compiled = spec.schedule === null ? null : compileSchedule(spec.schedule, spec.timezone);
   if (compiled === null || compiled.kind === 'once') {
-    throw new UpdraftError(
+    throw new ConfigError(
       `DAG '${dagId}' has no schedule intervals to backfill (schedule: ${spec.schedule === null ? 'null' : spec.schedule}); queue runs with 'updraft dags trigger' instead`,
     );
   }

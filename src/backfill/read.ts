@@ -45,6 +45,11 @@ export interface BackfillProgress {
   runningTasks: number;
 }
 
+/** Dates done: their runs ended, or they were left alone. */
+export function datesDone(p: BackfillProgress): number {
+  return p.succeeded + p.failed + p.skipped;
+}
+
 export interface BackfillDate {
   ordinal: number;
   logicalDate: Date;
@@ -106,12 +111,12 @@ export async function backfillProgress(db: Db, id: number): Promise<BackfillProg
   const { rows } = await execute<Record<string, string | number | boolean>>(
     db,
     sql`select b.planned, b.plan_done,
-               count(*) filter (where br.outcome is null) as pending,
-               count(*) filter (where br.outcome = 'skipped') as skipped,
-               count(*) filter (where br.outcome <> 'skipped' and r.state = 'queued') as queued,
-               count(*) filter (where br.outcome <> 'skipped' and r.state = 'running') as running,
-               count(*) filter (where br.outcome <> 'skipped' and r.state = 'success') as succeeded,
-               count(*) filter (where br.outcome <> 'skipped' and r.state = 'failed') as failed,
+               count(br.ordinal) filter (where br.outcome is null) as pending,
+               count(br.ordinal) filter (where br.outcome = 'skipped') as skipped,
+               count(br.ordinal) filter (where br.outcome <> 'skipped' and r.state = 'queued') as queued,
+               count(br.ordinal) filter (where br.outcome <> 'skipped' and r.state = 'running') as running,
+               count(br.ordinal) filter (where br.outcome <> 'skipped' and r.state = 'success') as succeeded,
+               count(br.ordinal) filter (where br.outcome <> 'skipped' and r.state = 'failed') as failed,
                (select count(*) from task_instances ti join dag_runs x on x.id = ti.run_id
                  where x.backfill_id = b.id and x.state in ('queued', 'running') and ti.state in ('queued', 'running')) as running_tasks
           from backfills b

@@ -52,6 +52,14 @@ describe('openapi.json', () => {
         'patch /dags/{dag_id}/dagRuns/{dag_run_id}',
         'post /dags/{dag_id}/dagRuns/{dag_run_id}/cancel',
         'post /dags/{dag_id}/clearTaskInstances',
+        'get /backfills',
+        'post /backfills',
+        'post /backfills/dry_run',
+        'get /backfills/{backfill_id}',
+        'get /backfills/{backfill_id}/dates',
+        'post /backfills/{backfill_id}/pause',
+        'post /backfills/{backfill_id}/unpause',
+        'post /backfills/{backfill_id}/cancel',
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances',
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}',
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
@@ -71,7 +79,7 @@ describe('openapi.json', () => {
 
   it('builds components from the zod schemas, and every $ref resolves', () => {
     const schemas = doc.components.schemas;
-    for (const name of ['DAG', 'DAGDetail', 'DAGCollection', 'DAGPatch', 'DAGRun', 'DAGRunCollection', 'TriggerDAGRun', 'TaskInstance', 'TaskLog', 'XComEntry', 'XComEntryWithValue', 'ImportError', 'EventLog', 'Pool', 'Health', 'Problem']) {
+    for (const name of ['DAG', 'DAGDetail', 'DAGCollection', 'DAGPatch', 'DAGRun', 'DAGRunCollection', 'TriggerDAGRun', 'Backfill', 'BackfillDetail', 'BackfillCollection', 'BackfillPost', 'DryRunBackfillCollection', 'BackfillDateCollection', 'TaskInstance', 'TaskLog', 'XComEntry', 'XComEntryWithValue', 'ImportError', 'EventLog', 'Pool', 'Health', 'Problem']) {
       expect(schemas[name], name).toMatchObject({ type: 'object' });
       expect(schemas[name].$schema).toBeUndefined();
     }

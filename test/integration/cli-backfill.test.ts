@@ -86,13 +86,13 @@ describe('updraft backfill', () => {
 
   it('runs every date, prints progress and a summary, and exits 1 when a date failed', { timeout: CLI_TEST_TIMEOUT }, async () => {
     const result = await updraft(['backfill', 'daily', ...JAN_1_TO_5]);
-    expect(result.stdout).toMatch(/created backfill (\d+) of daily: 2026-01-01T00:00:00Z to 2026-01-05T00:00:00Z, reprocess none, max 10 active runs/);
+    expect(result.stdout).toMatch(/created backfill (\d+) of daily: 2026-01-01T00:00:00Z to 2026-01-05T23:59:59.999Z, reprocess none, max 10 active runs/);
     expect(result.stdout).toContain(driver === 'pglite' ? 'it runs in this process' : 'it runs by the schedulers running against this PostgreSQL database');
     // Without a terminal: plain progress lines, the last one complete.
     expect(result.stderr).toMatch(/backfill \d+: 5\/5 dates done \(4 succeeded, 1 failed, 0 left alone\), 0 runs active, 0 tasks running/);
     expect(result.stdout).toMatch(/backfill \d+ of daily completed in \d+s: 4 succeeded, 1 failed, 0 left alone/);
     expect(result.stdout).toContain('failed: 2026-01-03T00:00:00Z');
-    expect(result.stdout).toContain('re-run the failed dates: updraft backfill daily --from 2026-01-01T00:00:00Z --to 2026-01-05T00:00:00Z --reprocess failed');
+    expect(result.stdout).toContain('re-run the failed dates: updraft backfill daily --from 2026-01-01T00:00:00Z --to 2026-01-05T23:59:59.999Z --reprocess failed');
     expect(result.code).toBe(1);
 
     const runs = await inDatabase((db) => db.select({ runId: dagRuns.runId, type: dagRuns.runType, state: dagRuns.state }).from(dagRuns).orderBy(asc(dagRuns.logicalDate)));
@@ -134,7 +134,7 @@ describe('updraft backfill', () => {
 
     const other = await updraft(['backfill', 'gated', '--from', '2026-01-01', '--to', '2026-01-03']);
     expect(other.code).toBe(1);
-    expect(other.stderr).toContain(`updraft: DAG 'gated' already has an unfinished backfill ${id} (running, 2026-01-01T00:00:00Z to 2026-01-02T00:00:00Z, reprocess none)`);
+    expect(other.stderr).toContain(`updraft: DAG 'gated' already has an unfinished backfill ${id} (running, 2026-01-01T00:00:00Z to 2026-01-02T23:59:59.999Z, reprocess none)`);
     expect(other.stderr).not.toMatch(STACK_FRAME);
 
     const again = startUpdraft(args, setup().env);
@@ -156,7 +156,7 @@ describe('updraft backfill', () => {
 
     expect(await updraft(['backfill', 'pause', String(id)])).toMatchObject({ code: 0, stdout: `backfill ${id} of gated paused: no new date starts until it is resumed\n` });
     const list = await updraft(['backfill', 'list', '--dag', 'gated']);
-    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00.000Z +2026-01-12T00:00:00.000Z +none +paused`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00.000Z +2026-01-12T23:59:59.999Z +none +paused`, 'm'));
     // Attaching to a paused backfill without a terminal resumes it only with --yes.
     const paused = await updraft(held);
     expect(paused).toMatchObject({ code: 1 });

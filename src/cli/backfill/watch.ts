@@ -4,7 +4,7 @@
  * plain line whenever something changed, at most every few seconds. Then a summary.
  */
 import cliProgress from 'cli-progress';
-import type { BackfillInfo, BackfillProgress } from '../../backfill/read.js';
+import { datesDone, type BackfillInfo, type BackfillProgress } from '../../backfill/read.js';
 import { inZone } from '../output.js';
 import type { BackfillClient, BackfillStatus } from './client.js';
 
@@ -23,15 +23,10 @@ export interface WatchOptions {
 
 const ENDED = new Set(['completed', 'cancelled']);
 
-/** Dates done: their runs ended, or they were left alone. */
-function done(p: BackfillProgress): number {
-  return p.succeeded + p.failed + p.skipped;
-}
-
 export function progressLine(b: BackfillInfo, p: BackfillProgress): string {
   const total = p.planDone ? `${p.total}` : `${p.total}+ (planning)`;
   const paused = b.state === 'paused' ? ' [paused]' : '';
-  return `backfill ${b.id}${paused}: ${done(p)}/${total} dates done (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
+  return `backfill ${b.id}${paused}: ${datesDone(p)}/${total} dates done (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
 }
 
 /** Follows the backfill until it ends (its last status) or the signal fires (null). */
@@ -65,9 +60,9 @@ export async function watchBackfill(client: BackfillClient, id: number, options:
           tasks: p.runningTasks,
           failed: p.failed,
         };
-        if (lastLineAt === 0) bar.start(Math.max(p.total, 1), done(p), payload);
+        if (lastLineAt === 0) bar.start(Math.max(p.total, 1), datesDone(p), payload);
         bar.setTotal(Math.max(p.total, 1));
-        bar.update(done(p), payload);
+        bar.update(datesDone(p), payload);
         lastLineAt = Date.now();
       } else {
         const line = progressLine(b, p);

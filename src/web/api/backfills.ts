@@ -10,7 +10,7 @@ import { cancelBackfill, pauseBackfill, resumeBackfill } from '../../backfill/ma
 import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress } from '../../backfill/read.js';
 import type { Db } from '../../db/client.js';
 import { backfillState, dagRuns } from '../../db/schema.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, InputError } from '../../errors.js';
 import { ApiError, collection, intParam, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { defineRoute } from './route.js';
 import { confError } from './runs.js';
@@ -184,22 +184,14 @@ function requestOf(body: z.output<typeof BackfillPost>): BackfillRequest {
   };
 }
 
-/**
- * What the service's refusals of a request begin with (src/backfill/create.ts: 'from: cannot
- * read date ...', 'the range is empty: from ...'), and the body field each is about.
- */
-const REFUSED_FIELDS: [RegExp, string][] = [
-  [/^(from\b|the range is empty)/, 'from_date'],
-  [/^to\b/, 'to_date'],
-  [/^max active runs\b/, 'max_active_runs'],
-  [/^reprocess\b/, 'reprocess_behavior'],
-];
+/** The body field of each input the service names (InputError.field). */
+const FIELDS: Record<string, string> = { from: 'from_date', to: 'to_date', reprocess: 'reprocess_behavior', maxActiveRuns: 'max_active_runs' };
 
 /** A refused request as a 400 naming its body field; a conf names its param (`dag_run_conf.region`). */
 async function requestError(db: Db, body: z.output<typeof BackfillPost>, error: ConfigError): Promise<ApiError> {
+  if (error instanceof InputError) return new ApiError(400, error.message, FIELDS[error.field] ?? error.field);
   if (error.message.startsWith('conf ')) return confError(db, body.dag_id, body.dag_run_conf ?? {}, error, 'dag_run_conf');
-  const field = REFUSED_FIELDS.find(([pattern]) => pattern.test(error.message))?.[1];
-  return new ApiError(400, error.message, field);
+  return new ApiError(400, error.message);
 }
 
 /** Runs `action` on the request; a refused input becomes a 400 naming its body field. */

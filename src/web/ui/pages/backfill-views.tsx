@@ -4,7 +4,7 @@
  * state, as wide as its share of the dates), and the form that creates a backfill.
  */
 import type { Db } from '../../../db/client.js';
-import { backfillProgress, type BackfillInfo, type BackfillProgress } from '../../../backfill/read.js';
+import { backfillProgress, datesDone, type BackfillInfo, type BackfillProgress } from '../../../backfill/read.js';
 import { CsrfField, StateBadge, type PageContext } from '../layout.js';
 import { canOperate, enc, Time } from './kit.js';
 
@@ -31,18 +31,10 @@ export async function withProgress(db: Db, backfills: BackfillInfo[]): Promise<B
   return Promise.all(backfills.map(async (info) => ({ info, progress: await backfillProgress(db, info.id) })));
 }
 
-/**
- * Dates by what became of them. `pending` is what the other counts leave of the total: a
- * backfill with no date planned yet has none.
- */
-export function tally(p: BackfillProgress): { done: number; pending: number } {
-  const done = p.skipped + p.succeeded + p.failed;
-  return { done, pending: Math.max(0, p.total - done - p.queued - p.running) };
-}
 
 /** '3/10', '3/1000+' while the plan is still being written. */
 export function doneOfTotal(p: BackfillProgress): string {
-  return `${tally(p).done}/${p.total}${p.planDone ? '' : '+'}`;
+  return `${datesDone(p)}/${p.total}${p.planDone ? '' : '+'}`;
 }
 
 const SEGMENTS: [keyof BackfillProgress, string, string][] = [

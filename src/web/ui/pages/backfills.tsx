@@ -8,13 +8,13 @@
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
 import { createBackfill } from '../../../backfill/create.js';
-import { cancelBackfill, pauseBackfill, resumeBackfill } from '../../../backfill/manage.js';
+import { actionsFor, cancelBackfill, pauseBackfill, resumeBackfill } from '../../../backfill/manage.js';
 import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState, type Reprocess } from '../../../backfill/read.js';
 import { backfillState, dagRuns } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { ConfigError, NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
-import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar, tally, withProgress, type BackfillForm } from './backfill-views.js';
+import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar, withProgress, type BackfillForm } from './backfill-views.js';
 import { renderDagPage } from './dags.js';
 import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, Time } from './kit.js';
 import { runPath } from './runs.js';
@@ -32,8 +32,6 @@ const ACTIONS = {
 } as const;
 type Action = keyof typeof ACTIONS;
 
-/** Which actions a backfill in `state` allows (src/backfill/manage.ts refuses the others). */
-const ALLOWED: Record<BackfillState, Action[]> = { running: ['pause', 'cancel'], paused: ['resume', 'cancel'], completed: [], cancelled: [] };
 
 function pageNumber(value: string | undefined): number {
   const n = Number(value);
@@ -277,10 +275,9 @@ function BackfillPage({ page, view, error }: { page: PageContext; view: Backfill
 /** State, progress, counts and the actions: the part that changes while the backfill runs. */
 function Summary({ page, view }: { page: PageContext; view: BackfillView }) {
   const { info, progress: p } = view;
-  const { pending } = tally(p);
   const base = backfillPath(info.id);
   const counts: [string, number, string][] = [
-    ['pending', pending, 'dates not reached yet'],
+    ['pending', p.pending, 'dates not reached yet'],
     ['queued', p.queued, 'runs waiting to start'],
     ['running', p.running, 'runs running'],
     ['succeeded', p.succeeded, 'runs that succeeded'],
@@ -313,9 +310,9 @@ function Summary({ page, view }: { page: PageContext; view: BackfillView }) {
           ))}
         </tr>
       </table>
-      {canOperate(page) && ALLOWED[info.state].length > 0 ? (
+      {canOperate(page) && actionsFor(info.state).length > 0 ? (
         <p class="actions">
-          {ALLOWED[info.state].map((action) => (
+          {actionsFor(info.state).map((action) => (
             <>
               <form method="post" action={`${base}/${action}`} class="inline" onsubmit={`return confirm(${JSON.stringify(ACTIONS[action].question)})`}>
                 <CsrfField page={page} />
