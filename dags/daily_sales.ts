@@ -1,6 +1,6 @@
 // A scheduled chain with retries: every night at 02:00 Berlin time, summarise the
 // previous day's orders. Each run covers one data interval, [logicalDate, next fire).
-import { dag, SkipTask } from 'updraft';
+import { dag, FailTask, SkipTask } from 'updraft';
 
 interface Order {
   id: number;
@@ -18,6 +18,9 @@ export default dag(
     maxActiveRuns: 1,
     defaults: { retries: 2, retryDelay: '30s', retryBackoff: true, maxRetryDelay: '10m', timeout: '10m' },
     tags: ['sales', 'example'],
+    params: {
+      failOn: { type: 'string', default: '', description: "A day (YYYY-MM-DD) whose publish fails: try a backfill that fails, then re-run it (docs/backfill.md)" },
+    },
     pausedAtCreation: false, // an example: runs as soon as Updraft starts
     owner: 'data-eng',
   },
@@ -38,6 +41,9 @@ export default dag(
 
     const publish = t.task('publish', { retries: 0 }, async (ctx) => {
       const { orders, revenue } = await ctx.pull(totals); // typed: { orders: number; revenue: number }
+      if (ctx.params.failOn !== '' && ctx.interval.start.toISOString().startsWith(ctx.params.failOn)) {
+        throw new FailTask(`publishing is switched off for ${ctx.params.failOn} (params.failOn)`);
+      }
       ctx.log.info(`${orders} orders, revenue ${revenue}`);
       return { published: true };
     });

@@ -1,11 +1,11 @@
 /** A person pauses, resumes or cancels a backfill (audited). */
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { cancelRun } from '../catalog/mark.js';
 import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
-import { auditLog } from '../db/schema.js';
+import { auditLog, backfills } from '../db/schema.js';
 import { UpdraftError } from '../errors.js';
-import { getBackfill, type BackfillInfo, type BackfillState } from './read.js';
+import { describeBackfill, getBackfill, type BackfillInfo, type BackfillState } from './read.js';
 
 export type BackfillAction = 'pause' | 'resume' | 'cancel';
 type Action = BackfillAction;
@@ -56,13 +56,14 @@ async function setState(db: Db, id: number, action: Action, actor: string): Prom
       throw new UpdraftError(`backfill ${id} of DAG '${before.dagId}' is ${state}: only a ${ALLOWED[action].join(' or ')} backfill can be ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`);
     }
     const target = TARGET[action];
-    await execute(
-      tx,
-      sql`update backfills set state = ${target}, completed_at = ${target === 'cancelled' ? sql`now()` : null}, updated_at = now() where id = ${id}`,
-    );
+    const [row] = await tx
+      .update(backfills)
+      .set({ state: target, completedAt: target === 'cancelled' ? sql`now()` : null })
+      .where(eq(backfills.id, id))
+      .returning();
     await tx.insert(auditLog).values({ actor, action: `backfill.${action}`, dagId: before.dagId, details: { backfillId: id } });
     // Schedulers pick a resumed backfill up at once; live pages and attached CLIs hear of it.
     await execute(tx, sql`select pg_notify('updraft_runs', ${before.dagId})`);
-    return { ...before, state: target, completedAt: target === 'cancelled' ? new Date() : null };
+    return describeBackfill(row!, before.dagId);
   });
 }
