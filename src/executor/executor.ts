@@ -489,7 +489,10 @@ export class Executor {
     const unstarted = this.#waiting.splice(0).map((w) => w.entry);
     for (const entry of unstarted) this.#inFlight.delete(entry.claim.lease);
     if (this.#inFlight.size > 0) {
-      await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => setTimeout(resolve, graceMs))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      // Cleared, or the process would live on until the grace is over.
+      clearTimeout(timer);
     }
     clearInterval(this.#heartbeat);
     clearInterval(this.#logFlush);
