@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, toDate, type Tx } from '../db/execute.js';
 import { dagRuns } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
+import { UpdraftError } from '../errors.js';
 import type { DagCache } from '../scheduler/dag-cache.js';
 import { runValues } from '../scheduler/runs.js';
 import { existingRunAction } from './create.js';
@@ -29,6 +30,8 @@ export interface AdvanceReport {
   again: boolean;
   /** Backfills that ended in this pass. */
   completed: number[];
+  /** Backfills this pass could not move on; the others went on. */
+  errors: Error[];
 }
 
 interface BackfillRow extends Record<string, unknown> {
@@ -52,13 +55,18 @@ interface BackfillRow extends Record<string, unknown> {
 
 /** One pass over every running backfill; each in its own transaction, skipped if another scheduler holds it. */
 export async function advanceBackfills(db: Db, cache: DagCache, now = new Date()): Promise<AdvanceReport> {
-  const report: AdvanceReport = { queued: 0, again: false, completed: [] };
+  const report: AdvanceReport = { queued: 0, again: false, completed: [], errors: [] };
   const { rows } = await execute<{ id: number }>(db, sql`select id from backfills where state = 'running' order by id`);
   for (const { id } of rows) {
-    const one = await db.transaction((tx) => advanceOne(tx, cache, id, now));
-    report.queued += one.queued;
-    report.again ||= one.again;
-    if (one.completed) report.completed.push(id);
+    try {
+      const one = await db.transaction((tx) => advanceOne(tx, cache, id, now));
+      report.queued += one.queued;
+      report.again ||= one.again;
+      if (one.completed) report.completed.push(id);
+    } catch (error) {
+      // One backfill that cannot go on (its DAG's schedule no longer compiles, say) holds back no other.
+      report.errors.push(new UpdraftError(`backfill ${id}: ${(error as Error).message}`, { cause: error }));
+    }
   }
   return report;
 }
@@ -169,7 +177,13 @@ async function startDate(tx: Tx, cache: DagCache, b: BackfillRow, info: Paramete
   const existing = rows[0]!;
   const action = existingRunAction(existing.state, b.reprocess);
   if (action.action === 'skip') return { outcome: 'skipped', reason: action.reason, runRowId: existing.id };
-  await clearWithin(tx, cache, b.dag_id, { actor: b.created_by, runId: existing.run_id });
+  try {
+    await clearWithin(tx, cache, b.dag_id, { actor: b.created_by, runId: existing.run_id });
+  } catch (error) {
+    // Refused before it wrote anything (a task instance still queued or running): the date is left alone.
+    if (!(error instanceof UpdraftError)) throw error;
+    return { outcome: 'skipped', reason: `not cleared: ${error.message}`, runRowId: existing.id };
+  }
   // The run is the backfill's now: its limit, its place behind other work, and its conf when
   // one was given. Queued again even when it had no task instance to clear: starting it creates them.
   await execute(

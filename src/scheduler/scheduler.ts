@@ -96,6 +96,7 @@ export class Scheduler {
       // Before starting queued runs: the dates a backfill queues now start in this pass.
       const backfills = await advanceBackfills(this.db, this.cache, now);
       if (backfills.again) this.#again = true;
+      for (const error of backfills.errors) this.bus.emit('error', error);
       for (const id of backfills.completed) this.bus.emit('backfill:completed', { id });
       const started = await startQueuedRuns(this.db, this.cache, now);
       for (const run of started) for (const change of run.changes) this.bus.emit('task:state', change);

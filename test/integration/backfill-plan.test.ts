@@ -11,7 +11,7 @@ import { activeBackfill, createBackfill, dryRunBackfill, isSameRequest, type Bac
 import { cancelBackfill, pauseBackfill, resumeBackfill } from '../../src/backfill/manage.js';
 import { backfillDates, backfillProgress } from '../../src/backfill/read.js';
 import type { Database } from '../../src/db/client.js';
-import { auditLog, backfillRuns, backfills, dagRuns, dags, taskInstances } from '../../src/db/schema.js';
+import { auditLog, backfillRuns, backfills, dagRuns, dags, dagVersions, taskInstances } from '../../src/db/schema.js';
 import { ConfigError, UpdraftError } from '../../src/errors.js';
 import { DagProcessor } from '../../src/processor/processor.js';
 import { lastScheduledInterval } from '../../src/catalog/dags.js';
@@ -252,6 +252,22 @@ describe('running a backfill', () => {
       .from(auditLog)
       .where(sql`${auditLog.details}->>'backfillId' = ${String(b.id)} or (${auditLog.action} = 'run.cancel' and ${auditLog.runId} = 'backfill__2026-01-02T00:00:00+00:00')`);
     expect(actions.map((a) => a.action).sort()).toEqual(['backfill.cancel', 'backfill.create', 'backfill.pause', 'backfill.resume', 'run.cancel']);
+  });
+
+  it('a backfill that cannot go on holds back no other, and the pass reports why', async () => {
+    const often = await dagRow('often');
+    const [version] = await database.db.select({ serialized: dagVersions.serialized }).from(dagVersions).where(eq(dagVersions.id, often.versionId));
+    const broken = await createBackfill(database.db, { dagId: 'often', from: '2025-06-01', to: '2025-06-02' }, 'test', NOW);
+    const fine = await createBackfill(database.db, request(), 'test', NOW);
+    // As if the DAG's file had lost its schedule after the backfill was created.
+    await database.db.update(dagVersions).set({ serialized: { ...(version!.serialized as object), schedule: null } }).where(eq(dagVersions.id, often.versionId));
+    try {
+      const report = await advanceBackfills(database.db, cache, NOW);
+      expect(report.errors.map((e) => e.message)).toEqual([expect.stringMatching(new RegExp(`^backfill ${broken.id}: DAG 'often' has no schedule intervals to backfill`))]);
+      expect(await backfillProgress(database.db, fine.id)).toMatchObject({ total: 5, queued: 5 });
+    } finally {
+      await database.db.update(dagVersions).set({ serialized: version!.serialized }).where(eq(dagVersions.id, often.versionId));
+    }
   });
 
   it('plans a large range in chunks: the first pass starts runs long before the plan is complete', async () => {
