@@ -48,6 +48,13 @@ export default dag({ id: 'browser_demo', schedule: null, tags: ['demo'], owner: 
 });
 `;
 
+// A scheduled DAG to backfill from the page (paused, as new DAGs are: a backfill runs it all the same).
+const DAILY = `import { dag } from 'updraft';
+export default dag({ id: 'browser_daily', schedule: '@daily', startDate: '2026-01-01' }, (t) => {
+  t.task('extract', async () => 1).then(t.task('load', async () => 2));
+});
+`;
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -59,7 +66,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'updraft-browser-'));
   release = path.join(scratch, 'release');
   const database = await testDatabase();
-  folder = await makeDagFolder({ 'browser_demo.ts': demo(release) });
+  folder = await makeDagFolder({ 'browser_demo.ts': demo(release), 'browser_daily.ts': DAILY });
   h = await startEngine(database, folder.path);
   server = await startWebServer(h.engine, '127.0.0.1', 0);
   await createUser(database.db, { username: 'ops', role: 'operator', password: PASSWORD, actor: 'test' });
@@ -129,6 +136,27 @@ describe('the web UI in Chromium', () => {
     await page.locator('table.tasks a', { hasText: 'load' }).click();
     await page.locator('main', { hasText: 'loaded' }).waitFor();
     await shot('08-task-succeeded');
+  });
+
+  it('creates a backfill from the DAG page and watches it complete live', async () => {
+    await page.goto(`${server.url}/ui/dags/browser_daily?view=backfills`);
+    await page.locator('summary', { hasText: 'Create a backfill' }).click();
+    await page.locator('form.backfill input[name=from]').fill('2026-01-01');
+    await page.locator('form.backfill input[name=to]').fill('2026-01-07');
+    await page.locator('form.backfill input[name=max_active_runs]').fill('2');
+    await shot('15-backfill-form');
+    await page.locator('form.backfill button[type=submit]').click();
+    await page.waitForURL(/\/ui\/backfills\/\d+$/);
+    await page.evaluate('window.__stayed = true');
+    // The summary is live: the backfill completes without a reload.
+    await page.locator('.bf-state .s-completed').waitFor({ timeout: 20_000 });
+    expect(await page.locator('.bf-done').textContent()).toBe('7/7');
+    expect(await page.evaluate('window.__stayed === true')).toBe(true);
+    await shot('16-backfill-completed');
+    const response = await page.goto(`${server.url}/ui/backfills`);
+    expect(response?.status()).toBe(200);
+    await page.locator('main', { hasText: 'browser_daily' }).waitFor();
+    await shot('17-backfills');
   });
 
   it('shows the other pages: graph, source, runs, audit log, import errors, reports', async () => {
