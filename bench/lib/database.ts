@@ -62,6 +62,13 @@ export async function benchDatabase(driver = benchDriver()): Promise<BenchDataba
     },
     dispose: async () => {
       await database.close();
+      // pg's pool.end() resolves before its connections have closed; dropping at once would
+      // terminate them and each would report it as a connection error. Wait up to 2 s.
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        if (rows[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
       await admin.end();
     },
