@@ -47,8 +47,9 @@ export interface AuthOptions {
   now?: () => Date;
   /**
    * `standalone` on the embedded database: the token it wrote for the CLI on this machine
-   * (src/cli/local-server.ts). A request bearing it acts as an admin named by its
-   * X-Updraft-Actor header ('cli:<os user>'), because the CLI cannot open the database itself.
+   * (src/cli/local-server.ts). A request bearing it, over loopback only, acts as an operator
+   * named by its X-Updraft-Actor header ('cli:<os user>'), because the CLI cannot open the
+   * database itself.
    */
   localToken?: string;
 }
@@ -114,6 +115,7 @@ export function authenticate(db: Db, options: AuthOptions) {
       const bearer = /^Bearer +(\S+) *$/i.exec(authorization);
       if (!bearer) return unauthorized(c, "unsupported Authorization header: send 'Authorization: Bearer <API token>'");
       if (options.localToken !== undefined && safeEqual(bearer[1]!, options.localToken)) {
+        if (!fromLoopback(c)) return unauthorized(c, 'the local token is accepted from this machine only', 'invalid_token');
         c.set('user', localUser(c.req.header(ACTOR_HEADER)));
         return next();
       }
@@ -141,10 +143,19 @@ export function authenticate(db: Db, options: AuthOptions) {
   });
 }
 
-/** The CLI on this machine, as the audit log records it: 'cli:<os user>'. */
+/**
+ * The CLI on this machine, as the audit log records it ('cli:<os user>'), with what its
+ * commands need (backfills: operator) and no more.
+ */
 function localUser(actor: string | undefined): AuthUser {
   const name = actor && /^cli:[\w.@-]{1,64}$/.test(actor) ? actor : 'cli:unknown';
-  return { id: 'local', username: name, role: 'admin', via: 'local' };
+  return { id: 'local', username: name, role: 'operator', via: 'local' };
+}
+
+/** Whether the request came over loopback (the node server's socket; not behind a proxy). */
+function fromLoopback(c: Context): boolean {
+  const address = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? '';
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
 /**

@@ -87,6 +87,7 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
   const [{ active }] = (await execute<{ active: number }>(tx, sql`select count(*)::int as active from dag_runs where backfill_id = ${id} and state in ('queued', 'running')`)).rows as [{ active: number }];
   let room = b.max_active_runs - active;
   let queued = 0;
+  let cleared = 0;
   let pendingLeft = true;
   while (room > 0) {
     const { rows: pending } = await execute<{ ordinal: number; logical_date: Date | string; interval_start: Date | string; interval_end: Date | string }>(
@@ -110,13 +111,14 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
         room -= 1;
         queued += 1;
       }
+      if (outcome.outcome === 'cleared') cleared += 1;
     }
   }
 
   const completed = planDone && !pendingLeft && active + queued === 0;
   if (completed) await execute(tx, sql`update backfills set state = 'completed', completed_at = ${now}, updated_at = now() where id = ${id}`);
-  // Live pages and attached CLIs hear of new runs and of the end.
-  if (queued > 0 || completed) await execute(tx, sql`select pg_notify('updraft_state', '')`);
+  // Live pages and attached CLIs hear of new runs and of the end (a clear has sent its own NOTIFY: one a transaction).
+  if ((queued > 0 && cleared === 0) || completed) await execute(tx, sql`select pg_notify('updraft_state', '')`);
   return { queued, again: !planDone, completed };
 }
 
@@ -174,7 +176,9 @@ async function startDate(tx: Tx, cache: DagCache, b: BackfillRow, info: Paramete
     tx,
     sql`select id, run_id, state from dag_runs where dag_id = ${b.dag_row_id} and logical_date = ${info.logicalDate} for update`,
   );
-  const existing = rows[0]!;
+  const existing = rows[0];
+  // The insert met another run with the same id but not this date: nothing to lock or clear.
+  if (!existing) return { outcome: 'skipped', reason: `a run with id ${runValues(b.dag_row_id, b.version_id, 'backfill', info, {}).runId} exists for another date` };
   const action = existingRunAction(existing.state, b.reprocess);
   if (action.action === 'skip') return { outcome: 'skipped', reason: action.reason, runRowId: existing.id };
   try {

@@ -2,6 +2,7 @@
  * Creating a backfill, and previewing one (dry run). A backfill is a stored request
  * (Airflow 3's model): this writes the row, the scheduler plans and runs it (advance.ts).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import { getDag } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
@@ -181,9 +182,13 @@ export function isSameRequest(backfill: BackfillInfo, request: BackfillRequest, 
     backfill.reprocess === (request.reprocess ?? 'none') &&
     backfill.backwards === (request.backwards ?? false) &&
     backfill.maxActiveRuns === (request.maxActiveRuns ?? DEFAULT_MAX_ACTIVE_RUNS) &&
-    JSON.stringify(backfill.conf) === JSON.stringify(request.conf ?? {})
+    // As data: jsonb keeps an object's keys in its own order.
+    isDeepStrictEqual(backfill.conf, request.conf ?? {})
   );
 }
+
+/** Dates whose existing runs the dry run reads in one query. */
+const LOOKUP_CHUNK = 1_000;
 
 /**
  * Every date the backfill would cover, in its order, with what it would do to each
@@ -210,7 +215,7 @@ export async function dryRunBackfill(db: Db, request: BackfillRequest, now = new
   };
   for (const info of planIntervals(r.timetable, r.range, null)) {
     chunk.push({ logicalDate: info.logicalDate, action: 'create' });
-    if (chunk.length >= 1_000) await flush();
+    if (chunk.length >= LOOKUP_CHUNK) await flush();
   }
   await flush();
   return planned;

@@ -51,7 +51,8 @@ export function* planIntervals(timetable: Timetable, range: PlanRange, cursor: D
     }
     return;
   }
-  let start = cursor ? timetable.prev(cursor.getTime()) : timetable.alignPrev(to);
+  // From the last interval that can have ended: a `to` far ahead costs no steps.
+  let start = cursor ? timetable.prev(cursor.getTime()) : timetable.alignPrev(Math.min(to, completeBy));
   // Backwards, each interval ends where the one planned before it starts.
   let end = cursor ? cursor.getTime() : start >= from ? timetable.next(start) : start;
   while (start >= from) {

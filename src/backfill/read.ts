@@ -78,10 +78,14 @@ export function describeBackfill(row: BackfillRow, dagId: string): BackfillInfo 
   };
 }
 
+function unknown(id: number): NotFoundError {
+  return new NotFoundError(`no backfill with id ${id} (see 'updraft backfill list')`);
+}
+
 /** One backfill by id; NotFoundError names it. */
 export async function getBackfill(db: Db, id: number): Promise<BackfillInfo> {
   const [row] = await db.select({ backfill: backfills, dagId: dags.dagId }).from(backfills).innerJoin(dags, eq(dags.id, backfills.dagId)).where(eq(backfills.id, id));
-  if (!row) throw new NotFoundError(`no backfill with id ${id} (see 'updraft backfill list')`);
+  if (!row) throw unknown(id);
   return describeBackfill(row.backfill, row.dagId);
 }
 
@@ -126,7 +130,7 @@ export async function backfillProgress(db: Db, id: number): Promise<BackfillProg
          group by b.id`,
   );
   const row = rows[0];
-  if (!row) throw new NotFoundError(`no backfill with id ${id} (see 'updraft backfill list')`);
+  if (!row) throw unknown(id);
   const n = (key: string) => Number(row[key]);
   return {
     total: n('planned'),
@@ -149,20 +153,20 @@ export async function backfillDates(db: Db, id: number, page: { limit?: number; 
     page.state ? and(eq(dagRuns.state, page.state as 'failed'), ne(backfillRuns.outcome, 'skipped')) : undefined,
   );
   const dates = await db
-      .select({
-        ordinal: backfillRuns.ordinal,
-        logicalDate: backfillRuns.logicalDate,
-        outcome: backfillRuns.outcome,
-        reason: backfillRuns.reason,
-        runId: dagRuns.runId,
-        runState: dagRuns.state,
-      })
-      .from(backfillRuns)
-      .leftJoin(dagRuns, eq(dagRuns.id, backfillRuns.dagRunId))
-      .where(where)
-      .orderBy(asc(backfillRuns.ordinal))
-      .limit(page.limit ?? 100)
-      .offset(page.offset ?? 0);
+    .select({
+      ordinal: backfillRuns.ordinal,
+      logicalDate: backfillRuns.logicalDate,
+      outcome: backfillRuns.outcome,
+      reason: backfillRuns.reason,
+      runId: dagRuns.runId,
+      runState: dagRuns.state,
+    })
+    .from(backfillRuns)
+    .leftJoin(dagRuns, eq(dagRuns.id, backfillRuns.dagRunId))
+    .where(where)
+    .orderBy(asc(backfillRuns.ordinal))
+    .limit(page.limit ?? 100)
+    .offset(page.offset ?? 0);
   const [counted] = await db.select({ total: count() }).from(backfillRuns).leftJoin(dagRuns, eq(dagRuns.id, backfillRuns.dagRunId)).where(where);
   return { dates, total: Number(counted?.total ?? 0) };
 }

@@ -209,7 +209,7 @@ export const backfillRuns = pgTable(
     intervalEnd: at('interval_end').notNull(),
     /** NULL until the backfill reaches the date. */
     outcome: backfillOutcome('outcome'),
-    /** Why a date was skipped: 'already exists', 'in flight'. */
+    /** Why a date was left alone: 'already exists', 'in flight', or why its run could not be cleared. */
     reason: text('reason'),
     dagRunId: uuid('dag_run_id').references(() => dagRuns.id, { onDelete: 'set null' }),
   },

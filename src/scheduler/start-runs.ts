@@ -34,18 +34,24 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
     // do not start while it is paused; a backfill's runs count against the backfill's
     // maxActiveRuns (whatever the DAG's) and start while the backfill runs, paused DAG
     // or not. Scheduled and manual runs come first (docs/backfill.md).
+    // A run of a backfill that has ended (one cleared afterwards) is the DAG's again.
     const { rows } = await execute<{ id: string; dag_version_id: string }>(
       tx,
-      sql`select q.id, q.dag_version_id from (
+      sql`with queued as (
+            select r.id, r.dag_id, r.dag_version_id, r.logical_date, b.id as backfill_id, b.state as backfill_state, b.max_active_runs as backfill_max
+              from dag_runs r left join backfills b on b.id = r.backfill_id and b.state in ('running', 'paused')
+             where r.state = 'queued'
+          )
+          select q.id, q.dag_version_id from (
             select r.id, r.dag_version_id, r.logical_date, r.backfill_id,
                    row_number() over (partition by r.dag_id, r.backfill_id order by r.logical_date, r.id) as rank,
                    case when r.backfill_id is null
-                        then d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.backfill_id is null and x.state = 'running')
-                        else b.max_active_runs - (select count(*) from dag_runs x where x.backfill_id = r.backfill_id and x.state = 'running')
+                        then d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.state = 'running'
+                                                    and not exists (select 1 from backfills y where y.id = x.backfill_id and y.state in ('running', 'paused')))
+                        else r.backfill_max - (select count(*) from dag_runs x where x.backfill_id = r.backfill_id and x.state = 'running')
                    end as room
-              from dag_runs r join dags d on d.id = r.dag_id
-              left join backfills b on b.id = r.backfill_id
-             where r.state = 'queued' and (case when r.backfill_id is null then not d.is_paused else b.state = 'running' end)
+              from queued r join dags d on d.id = r.dag_id
+             where case when r.backfill_id is null then not d.is_paused else r.backfill_state = 'running' end
           ) q
           where q.rank <= q.room
           order by q.backfill_id is not null, q.logical_date, q.id

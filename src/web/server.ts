@@ -9,6 +9,7 @@ import { uiRoutes } from './ui/index.js';
 
 export interface WebServer {
   url: string;
+  port: number;
   close(): Promise<void>;
 }
 
@@ -57,6 +58,7 @@ export async function startWebServer(engine: Engine, host: string, port: number,
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+    port: actualPort,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

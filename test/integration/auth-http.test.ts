@@ -104,6 +104,31 @@ describe('authenticate and requireUser', () => {
   });
 });
 
+describe("standalone's local token (the CLI on this machine)", () => {
+  const local = () => testApp({ localToken: 'updl_test-local-token' });
+  const from = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } });
+  const change = (headers: Record<string, string>, env?: unknown) => local().request('/api/v1/dags/demo/pause', { method: 'POST', headers }, env);
+
+  it('lets the CLI in over loopback as an operator named by its actor header', async () => {
+    const res = await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'cli:alice' }, from('127.0.0.1'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ actor: 'cli:alice' });
+    expect((await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'cli:x; drop table' }, from('::1'))).status).toBe(200);
+    expect(await (await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'user:admin' }, from('::ffff:127.0.0.1'))).json()).toMatchObject({ actor: 'cli:unknown' });
+    // Not an admin.
+    const admin = await local().request('/api/v1/users/someone', { method: 'DELETE', headers: bearer('updl_test-local-token') }, from('127.0.0.1'));
+    expect(admin.status).toBe(403);
+  });
+
+  it('refuses it from any other address, and without a socket to tell', async () => {
+    for (const env of [from('10.0.0.5'), from('::ffff:192.168.1.2'), undefined]) {
+      const res = await change(bearer('updl_test-local-token'), env);
+      expect(res.status).toBe(401);
+      expect((await res.json()) as Record<string, unknown>).toMatchObject({ detail: 'the local token is accepted from this machine only' });
+    }
+  });
+});
+
 describe('login with a session cookie', () => {
   it('sets an HttpOnly, SameSite cookie and returns the CSRF token, never the cookie value', async () => {
     const { res, setCookie, cookie, body } = await login(app());

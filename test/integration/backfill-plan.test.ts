@@ -292,6 +292,11 @@ describe('creating a backfill', () => {
     expect(isSameRequest(active!, request(), 'UTC')).toBe(true);
     expect(isSameRequest(active!, request({ reprocess: 'failed' }), 'UTC')).toBe(false);
     expect(isSameRequest(active!, request({ from: '2026-01-01T00:00:00+01:00' }), 'UTC')).toBe(false);
+    // A conf is compared as data: the database keeps an object's keys in its own order.
+    const often = { dagId: 'often', from: '2025-06-01', to: '2025-06-01' };
+    const withConf = await createBackfill(database.db, { ...often, conf: { zeta: 1, alpha: 'x' } }, 'test', NOW);
+    expect(isSameRequest(withConf, { ...often, conf: { alpha: 'x', zeta: 1 } }, 'America/New_York')).toBe(true);
+    expect(isSameRequest(withConf, { ...often, conf: { alpha: 'y', zeta: 1 } }, 'America/New_York')).toBe(false);
     await expect(createBackfill(database.db, request({ to: '2026-01-09' }), 'test', NOW)).rejects.toThrow(
       new RegExp(`DAG 'daily' already has an unfinished backfill \\(${b.id}, running\\)`),
     );

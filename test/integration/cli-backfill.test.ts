@@ -76,7 +76,7 @@ describe('updraft backfill', () => {
     expect(result).toMatchObject({ code: 0 });
     expect(result.stdout).toContain('2026-01-01T00:00:00Z  create a run');
     expect(result.stdout).toContain('2026-01-05T00:00:00Z  create a run');
-    expect(result.stdout).toContain('dry run: 5 dates, 5 to create, 0 to clear, 0 left alone; nothing was changed');
+    expect(result.stdout).toContain('dry run: 5 dates, 5 to create, 0 to clear and run again, 0 left alone; nothing was changed');
     const stored = await inDatabase(async (db) => ({
       backfills: (await db.select({ n: count() }).from(backfills))[0]!.n,
       runs: (await db.select({ n: count() }).from(dagRuns))[0]!.n,

@@ -27,7 +27,11 @@ export interface BackfillTarget {
   close(): Promise<void>;
 }
 
-export async function connectBackfills(config: Config, actor: string): Promise<BackfillTarget> {
+/**
+ * `refresh`: read the DAG files into the database first, as `dags trigger` does, so that a
+ * DAG just written can be backfilled (creating and previewing need it; managing does not).
+ */
+export async function connectBackfills(config: Config, actor: string, { refresh }: { refresh: boolean }): Promise<BackfillTarget> {
   if (!config.databaseUrl) {
     const server = await findLocalServer(config.home);
     if (server) {
@@ -51,8 +55,7 @@ export async function connectBackfills(config: Config, actor: string): Promise<B
   });
   let engine: Engine | undefined;
   try {
-    // The DAG files as they are now, as `dags trigger` does: a new DAG can be backfilled at once.
-    await new DagProcessor(database.db, config).refresh();
+    if (refresh) await new DagProcessor(database.db, config).refresh();
   } catch (error) {
     await database.close();
     throw error;

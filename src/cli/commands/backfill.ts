@@ -8,6 +8,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isSameRequest, REPROCESS, type BackfillRequest, type PlannedDate } from '../../backfill/create.js';
 import type { BackfillInfo, BackfillState, Reprocess } from '../../backfill/read.js';
 import { loadConfig, type Config } from '../../config.js';
+import { backfillState, dagRunState } from '../../db/schema.js';
 import { UpdraftError } from '../../errors.js';
 import type { BackfillClient } from '../backfill/client.js';
 import { connectBackfills, type BackfillTarget } from '../backfill/connect.js';
@@ -42,9 +43,9 @@ function backfillId(value: string): number {
 }
 
 /** Runs `fn` against the deployment (connect.ts), closing it afterwards. */
-async function withBackfills<T>(fn: (target: BackfillTarget, config: Config) => Promise<T>): Promise<T> {
+async function withBackfills<T>(fn: (target: BackfillTarget, config: Config) => Promise<T>, refresh = false): Promise<T> {
   const config = loadConfig();
-  const target = await connectBackfills(config, cliActor());
+  const target = await connectBackfills(config, cliActor(), { refresh });
   try {
     return await fn(target, config);
   } finally {
@@ -86,7 +87,7 @@ export function registerBackfillCommands(program: Command): void {
     .command('list')
     .description('backfills, newest first')
     .option('--dag <dag>', 'only this DAG')
-    .option('--state <state>', 'only backfills in this state (running, paused, completed, cancelled)')
+    .addOption(new Option('--state <state>', 'only backfills in this state').choices(backfillState.enumValues))
     .option('--json', 'print JSON')
     .action(async (opts: { dag?: string; state?: BackfillState; json?: boolean }) => {
       await withBackfills(async ({ client }) => {
@@ -106,7 +107,7 @@ export function registerBackfillCommands(program: Command): void {
     .command('show')
     .description('a backfill: its settings, progress and dates')
     .argument('<id>', 'backfill id', backfillId)
-    .option('--state <state>', 'only dates whose run is in this state (success, failed, running, queued)')
+    .addOption(new Option('--state <state>', 'only dates whose run is in this state').choices(dagRunState.enumValues))
     .option('--limit <n>', 'dates to list (default 50)', positiveInt('--limit'), 50)
     .option('--json', 'print JSON')
     .action(async (id: number, opts: { state?: string; limit: number; json?: boolean }) => {
@@ -191,8 +192,7 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
     } else {
       if (tty && !flags.yes) {
         const plan = await client.dryRun(request);
-        const count = (action: PlannedDate['action']) => plan.filter((p) => p.action === action).length;
-        const question = `Backfill ${dagId}: ${plan.length} dates, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone. Start? [y/N] `;
+        const question = `Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `;
         if (plan.length === 0) return say(`nothing to backfill: DAG '${dagId}' has no complete schedule interval in that range`);
         if (!(await confirm(question, process.stderr))) return say('no backfill created');
       }
@@ -213,7 +213,7 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
       return;
     }
     await follow(target, backfill, { timezone, flags, tty, say, lineEveryMs: config.progressIntervalMs });
-  });
+  }, true);
 }
 
 /** Follows the backfill to its end, or until Ctrl-C; sets the exit code. */
@@ -274,6 +274,11 @@ function printPlan(plan: PlannedDate[], timezone: string, json: boolean | undefi
   const what = (p: PlannedDate) =>
     p.action === 'create' ? 'create a run' : p.action === 'clear' ? `clear ${p.existing!.runId} (${p.existing!.state}) and run it again` : `leave alone: ${p.reason} (${p.existing!.runId}, ${p.existing!.state})`;
   console.log(formatTable(['logical_date', 'action'], plan.map((p) => [inZone(p.logicalDate, timezone), what(p)])));
+  console.log(`dry run: ${planCounts(plan)}; nothing was changed`);
+}
+
+/** '31 dates, 30 to create, 1 to clear and run again, 0 left alone' */
+function planCounts(plan: PlannedDate[]): string {
   const count = (action: PlannedDate['action']) => plan.filter((p) => p.action === action).length;
-  console.log(`dry run: ${plan.length} dates, ${count('create')} to create, ${count('clear')} to clear, ${count('skip')} left alone; nothing was changed`);
+  return `${plan.length} dates, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone`;
 }

@@ -44,7 +44,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port, token).catch((error: Error) => {
         throw new ConfigError(`cannot listen on ${opts.host ?? config.host}:${opts.port ?? config.port}: ${error.message} (set UPDRAFT_PORT or --port)`);
       });
-      if (token) unpublish = await publishLocalServer(config.home, server.url, token);
+      if (token) unpublish = await publishLocalServer(config.home, opts.host ?? config.host, server.port, token);
     }
   } catch (error) {
     await server?.close();
