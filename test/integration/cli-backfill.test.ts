@@ -146,6 +146,21 @@ describe('updraft backfill', () => {
     expect(created[0]!.n).toBe(2);
   });
 
+  it('--cancel-on-interrupt: Ctrl-C cancels the backfill and stops its runs', { timeout: CLI_TEST_TIMEOUT }, async () => {
+    const args = ['backfill', 'gated', '--from', '2026-02-01', '--to', '2026-02-03', '--max-active-runs', '2', '--conf', JSON.stringify({ gate: path.join(scratch, 'closed') }), '--cancel-on-interrupt'];
+    const run = startUpdraft(args, setup().env);
+    await run.waitFor(/backfill \d+: 0\/3 dates done .*, 2 runs active, 2 tasks running/);
+    run.signal('SIGINT');
+    expect(await run.exited).toEqual({ code: 130, signal: null });
+    const id = Number(/created backfill (\d+)/.exec(run.output())![1]);
+    expect(run.output()).toContain(`backfill ${id} cancelled`);
+    const stored = await inDatabase(async (db) => ({
+      backfill: (await db.select({ state: backfills.state }).from(backfills).where(eq(backfills.id, id)))[0],
+      runs: (await db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.backfillId, id))).map((r) => r.state),
+    }));
+    expect(stored).toEqual({ backfill: { state: 'cancelled' }, runs: ['failed', 'failed'] });
+  });
+
   it('list, show, pause, resume and cancel manage stored backfills', { timeout: CLI_TEST_TIMEOUT }, async () => {
     // Its one active run waits on a gate that never opens, until the backfill is cancelled.
     const held = ['backfill', 'gated', '--from', '2026-01-10', '--to', '2026-01-12', '--max-active-runs', '1', '--conf', JSON.stringify({ gate: path.join(scratch, 'never') })];
