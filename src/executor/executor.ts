@@ -42,6 +42,10 @@ interface InFlight {
   abort: AbortController;
   /** Why the try was stopped from outside (the run was cancelled or marked). */
   revoked?: string;
+  /** Settles when the try has ended and its outcome was handled; set when a thread takes it. */
+  ended?: Promise<void>;
+  /** Handed back by stop(): its outcome, whatever it is, is not this process's to record. */
+  handedBack?: boolean;
 }
 
 /**
@@ -160,7 +164,7 @@ export class Executor {
   private startWaiting(): void {
     while (this.#waiting.length > 0 && this.pool.running < this.pool.size) {
       const { entry, upstream } = this.#waiting.shift()!;
-      void this.execute(entry, upstream).then((outcome) => {
+      entry.ended = this.execute(entry, upstream).then((outcome) => {
         this.complete(entry, outcome);
         this.startWaiting();
       });
@@ -307,7 +311,7 @@ export class Executor {
   private complete(entry: InFlight, outcome: TaskOutcome): void {
     const { claim, structure } = entry;
     // Handed back by stop(): the task instance is no longer this process's.
-    if (!this.#inFlight.has(claim.lease)) return;
+    if (!this.#inFlight.has(claim.lease) || entry.handedBack) return;
     const task = structure.tasks.get(claim.task_id);
     const now = Date.now();
     const result: TaskResult = {
@@ -512,6 +516,15 @@ export class Executor {
       // Cleared, or the process would live on until the grace is over.
       clearTimeout(timer);
     }
+    // Tries still running past the grace are aborted, and handed back only once they have
+    // ended: a try handed back while it ran went on and committed its work (an sql task's
+    // statement) while another worker ran it again (test/postgres/fault-injection.test.ts).
+    const running = [...this.#inFlight.values()].filter((e) => e.ended !== undefined);
+    for (const entry of running) {
+      entry.handedBack = true;
+      entry.abort.abort(new Error('the process is stopping: the try is handed back to run again'));
+    }
+    await Promise.all(running.map((e) => e.ended));
     clearInterval(this.#heartbeat);
     clearInterval(this.#logFlush);
     clearTimeout(this.#markTimer);
@@ -519,11 +532,16 @@ export class Executor {
     const left = [...unstarted, ...this.#inFlight.values()];
     if (left.length > 0) {
       await this.flushLogs();
+      // Other executors hear of the work at once rather than at their next poll.
       await execute(
         this.db,
-        sql`update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
-              from jsonb_to_recordset(${jsonb(left.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
-             where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')`,
+        sql`with back as (
+              update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
+                from jsonb_to_recordset(${jsonb(left.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
+               where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')
+              returning 1
+            )
+            select pg_notify('updraft_work', '') where exists (select 1 from back)`,
       ).catch((error: Error) => this.bus.emit('error', error));
       this.#inFlight.clear();
     }
