@@ -192,9 +192,8 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
     } else {
       if (tty && !flags.yes) {
         const plan = await client.dryRun(request);
-        const question = `Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `;
         if (plan.length === 0) return say(`nothing to backfill: DAG '${dagId}' has no complete schedule interval in that range`);
-        if (!(await confirm(question, process.stderr))) return say('no backfill created');
+        if (!(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
       }
       backfill = await client.create(request);
       say(`created backfill ${backfill.id} of ${dagId}: ${inZone(backfill.from, timezone)} to ${inZone(backfill.to, timezone)}, reprocess ${backfill.reprocess}, max ${backfill.maxActiveRuns} active runs`);
@@ -216,7 +215,6 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
   }, true);
 }
 
-/** Follows the backfill to its end, or until Ctrl-C; sets the exit code. */
 interface FollowOptions {
   timezone: string;
   flags: CreateFlags;
@@ -225,6 +223,7 @@ interface FollowOptions {
   say: (line: string) => void;
 }
 
+/** Follows the backfill to its end, or until Ctrl-C; sets the exit code. */
 async function follow(target: BackfillTarget, backfill: BackfillInfo, { timezone, flags, tty, say, lineEveryMs }: FollowOptions): Promise<void> {
   const { client } = target;
   const interrupt = new AbortController();
