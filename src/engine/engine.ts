@@ -91,6 +91,7 @@ export class Engine {
         queues: this.config.queues,
         dagsFolder: this.config.dagsFolder,
         heartbeatMs: this.config.heartbeatMs,
+        heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
         onlyRun: this.options.onlyRun,
       });
     }

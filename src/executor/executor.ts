@@ -23,6 +23,12 @@ export interface ExecutorOptions {
   /** How often the tasks this process holds are marked alive. */
   heartbeatMs: number;
   /**
+   * After how long without a heartbeat a scheduler takes this process's tasks away
+   * (UPDRAFT_HEARTBEAT_TIMEOUT). Cut off from the database that long, less one interval,
+   * this process stops its tries rather than finishing them unseen. Default: never.
+   */
+  heartbeatTimeoutMs?: number;
+  /**
    * Task instances held at once: running, plus claimed and waiting for a thread.
    * Default 64 per thread: claims and completions then move in batches instead of
    * one task per round trip (bench/engine, docs/performance.md).
@@ -67,6 +73,8 @@ export class Executor {
   #pumpAgain = false;
   #stopping = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** When the database last took a heartbeat (or had nothing to take) from this process. */
+  #lastBeatAt = Date.now();
   #logFlush: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   /**
@@ -108,7 +116,13 @@ export class Executor {
 
   start(): void {
     this.bus.on('work', this.wake);
-    this.#heartbeat = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    this.#lastBeatAt = Date.now();
+    // The cut-off check runs on the clock, not after the heartbeat: against an unreachable
+    // database the heartbeat's statement may not end for a long time.
+    this.#heartbeat = setInterval(() => {
+      this.abandonIfCutOff();
+      void this.heartbeat();
+    }, this.options.heartbeatMs);
     this.#logFlush = setInterval(() => void this.flushLogs(), 1_000);
     this.wake();
   }
@@ -426,9 +440,13 @@ export class Executor {
    * instance was taken from them meanwhile (the run was cancelled or marked).
    */
   async heartbeat(): Promise<void> {
-    if (this.#inFlight.size === 0) return;
+    if (this.#inFlight.size === 0) {
+      this.#lastBeatAt = Date.now();
+      return;
+    }
     // Held before the statement starts, so their claims are committed and visible to it.
     const held = [...this.#inFlight.values()];
+    const sentAt = Date.now();
     try {
       const { rows } = await this.serially(() =>
         execute<{ lease: string }>(
@@ -436,12 +454,37 @@ export class Executor {
           sql`update task_instances set heartbeat_at = now() where owner = ${this.options.owner} and state in ('queued', 'running') returning lease`,
         ),
       );
+      this.#lastBeatAt = Math.max(this.#lastBeatAt, sentAt);
       const alive = new Set(rows.map((r) => r.lease));
       const missing = held.filter((e) => !alive.has(e.claim.lease) && e.revoked === undefined && this.#inFlight.has(e.claim.lease));
       if (missing.length > 0) await this.stopRevoked(missing);
     } catch (error) {
       this.bus.emit('error', error as Error);
     }
+  }
+
+  /**
+   * Cut off from the database for nearly the heartbeat timeout, this process stops every
+   * try it holds and forgets them: a scheduler that can reach the database fails or
+   * retries them by their retry policy, and a result sent later would be refused anyway.
+   */
+  private abandonIfCutOff(): void {
+    const timeout = this.options.heartbeatTimeoutMs;
+    const silent = Date.now() - this.#lastBeatAt;
+    if (timeout === undefined || this.#inFlight.size === 0 || silent < timeout - this.options.heartbeatMs) return;
+    const why = `no heartbeat reached the database for ${Math.round(silent / 1000)}s`;
+    this.#waiting.length = 0;
+    const running = [...this.#inFlight.values()].filter((e) => e.ended !== undefined);
+    for (const entry of this.#inFlight.values()) {
+      entry.handedBack = true;
+      entry.abort.abort(new Error(`${why}: the try is stopped, and a scheduler retries it`));
+    }
+    this.#inFlight.clear();
+    this.#lastBeatAt = Date.now();
+    // Said once they have ended (a thread that ignores its signal is terminated a moment later).
+    void Promise.all(running.map((e) => e.ended)).then(() =>
+      this.bus.emit('error', new Error(`${why}: stopped its ${running.length} running tries; a scheduler retries every task this process held`)),
+    );
   }
 
   /**

@@ -18,9 +18,11 @@
  * Cases: (a) 100 runs of 100 tasks on two schedulers (--no-execute) and two workers;
  * (b) kill -9 of a worker holding running and claimed tries; (c) kill -9 of one scheduler
  * of two mid-way through a catch-up; (e) SIGTERM of a worker with running tries: within
- * the grace, past a short grace, and past a short grace with an SQL statement in flight.
+ * the grace, past a short grace, and past a short grace with an SQL statement in flight;
+ * (f) a worker cut off from PostgreSQL (a TCP proxy the test cuts) stops its tries.
  */
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -89,6 +91,8 @@ async function work(ctx) {
 
 interface Cluster {
   db: Db;
+  /** The database's URL, as the processes get it. */
+  databaseUrl: string;
   /** A file the gated tasks of this cluster wait for. */
   gate: string;
   openGate(): Promise<void>;
@@ -125,6 +129,7 @@ async function cluster(file: string, source: (gate: string) => string, env: Reco
   const processes: UpdraftProcess[] = [];
   return {
     db: database.db,
+    databaseUrl: child.env.DATABASE_URL,
     gate,
     openGate: () => writeFile(gate, ''),
     start(args, extra = {}) {
@@ -361,6 +366,69 @@ describe('fault injection: a worker dies', () => {
       sql`select count(distinct task_instance_id)::int as n from task_logs where try_number = 1 and message like ${`no heartbeat from %:${doomed.pid}:%`}`,
     );
     expect(reaped[0]!.n).toBe(4);
+  });
+});
+
+/** A TCP proxy to the local PostgreSQL that the test can cut: open connections are destroyed and new ones refused. */
+async function cuttableProxy(target: URL): Promise<{ url(database: string): string; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url(database) {
+      const u = new URL(database);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    },
+    cut() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('fault injection: a worker is cut off from PostgreSQL', () => {
+  it('stops its tries before the heartbeat timeout rather than finishing them unseen; another worker runs them', { timeout: 60_000 }, async () => {
+    const DAG = 'fx_cut_off';
+    const c = await cluster('cut_off.ts', gatedDag(DAG));
+    const scheduler = c.start(['scheduler', '--no-execute']);
+    await scheduler.ready;
+    const database = c.databaseUrl;
+    const proxy = await cuttableProxy(new URL(database));
+    const cut = c.start(['worker'], { DATABASE_URL: proxy.url(database) });
+    await cut.ready;
+    await holdRun(c, DAG, 0, cut);
+    const held = await heldBy(c.db, cut.pid);
+    const survivor = c.start(['worker']);
+    await survivor.ready;
+
+    proxy.cut();
+    await cut.waitFor(/no heartbeat reached the database for \d+s: stopped its 2 running tries/);
+    // Its tries are stopped now: opening the gate lets only their retries do the work.
+    await c.openGate();
+    await until('the run ended', () => runStates(c.db), allEnded(1), 30_000, c.output);
+    await stopCleanly([scheduler, survivor]);
+    await cut.kill();
+    await proxy.close();
+
+    expect(await runStates(c.db)).toEqual({ total: 1, ended: 1, success: 1 });
+    const tasks = await taskInstances(c.db);
+    const effects = await marks('effects', DAG);
+    expect(effects.filter((e) => e.pid === cut.pid)).toEqual([]);
+    expect(exactlyOnce(tasks, effects)).toEqual([]);
+    const heldKeys = new Set(held.map(key));
+    expect(tasks.filter((t) => heldKeys.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual(held.map((t) => [key(t), 2, survivor.pid]));
   });
 });
 
