@@ -8,12 +8,13 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, createSession, createUser, type Role } from '../../src/auth/index.js';
+import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
 import { createBackfill } from '../../src/backfill/create.js';
 import { auditLog, backfills, dagRuns } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { uiRoutes } from '../../src/web/ui/index.js';
 import { useEngine } from '../support/engine.js';
+import { uiClient, uiSessions, type Session } from '../support/ui.js';
 
 const DAGS = `import { dag } from 'updraft';
 
@@ -34,13 +35,9 @@ export const manual = dag({ id: 'ui_bf_manual', schedule: null }, (t) => void t.
 // Paused DAGs: no scheduled run gets in the way; backfills run paused DAGs all the same.
 const setup = useEngine({ 'bf.ts': DAGS }, { env: { UPDRAFT_DAGS_PAUSED_AT_CREATION: 'true' } });
 
-interface Session {
-  cookie: string;
-  csrf: string;
-}
-
 let app: Hono;
-const sessions: Partial<Record<Role, Session>> = {};
+let sessions: Partial<Record<Role, Session>> = {};
+const { get, post } = uiClient(() => app);
 
 function appOf(engine: Engine): Hono {
   const a = new Hono();
@@ -56,25 +53,8 @@ beforeAll(async () => {
     completedIds.add(id);
     waiters.get(id)?.();
   });
-  for (const role of ['viewer', 'operator'] as const) {
-    const user = await createUser(database.db, { username: `bf_${role}`, role, password: 'correct horse battery staple', actor: 'test' });
-    const session = await createSession(database.db, user.id, 3_600_000);
-    sessions[role] = { cookie: session.cookieValue, csrf: session.csrfToken };
-  }
+  sessions = await uiSessions(database.db, 'bf');
 });
-
-async function get(path: string, who?: Session): Promise<{ status: number; html: string; res: Response }> {
-  const res = await app.request(path, { headers: who ? { cookie: `updraft_session=${who.cookie}` } : {} });
-  return { status: res.status, html: await res.text(), res };
-}
-
-async function post(path: string, who: Session | undefined, fields: Record<string, string> = {}, csrf = true): Promise<{ status: number; html: string; res: Response }> {
-  const body = new URLSearchParams({ ...fields, ...(who && csrf ? { _csrf: who.csrf } : {}) });
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (who) headers.cookie = `updraft_session=${who.cookie}`;
-  const res = await app.request(path, { method: 'POST', body, headers });
-  return { status: res.status, html: await res.text(), res };
-}
 
 /** Backfills the engine said completed, kept from the start, so that an end before its waiter exists is not missed. */
 const completedIds = new Set<number>();

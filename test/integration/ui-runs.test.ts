@@ -7,13 +7,14 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, createSession, createUser, type Role } from '../../src/auth/index.js';
+import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
 import { auditLog, dagRuns, reports, taskInstances } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
 import { miscPages } from '../../src/web/ui/pages/misc.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';
 import { useEngine, type TestEngine } from '../support/engine.js';
+import { uiClient, uiSessions, type Session } from '../support/ui.js';
 
 const DAGS = `import { dag } from 'updraft';
 
@@ -42,13 +43,9 @@ export const waits = dag({ id: 'ui_waits' }, (t) => {
 
 const setup = useEngine({ 'flow.ts': DAGS, 'broken.ts': "import { dag } from 'updraft';\nexport const x = dag({ id: 'broken' }, (t) => {\n  t.task('a', async () => 1)\n  ) ;\n" }, { env: { UPDRAFT_HEARTBEAT_INTERVAL: '200ms' } });
 
-interface Session {
-  cookie: string;
-  csrf: string;
-}
-
 let app: Hono;
-const sessions: Partial<Record<Role, Session>> = {};
+let sessions: Partial<Record<Role, Session>> = {};
+const { get, post } = uiClient(() => app);
 
 function appOf(engine: Engine): Hono {
   const a = new Hono();
@@ -61,25 +58,8 @@ function appOf(engine: Engine): Hono {
 beforeAll(async () => {
   const { h, database } = setup();
   app = appOf(h.engine);
-  for (const role of ['viewer', 'operator'] as const) {
-    const user = await createUser(database.db, { username: `ui_${role}`, role, password: 'correct horse battery staple', actor: 'test' });
-    const session = await createSession(database.db, user.id, 3_600_000);
-    sessions[role] = { cookie: session.cookieValue, csrf: session.csrfToken };
-  }
+  sessions = await uiSessions(database.db, 'ui');
 });
-
-async function get(path: string, who?: Session): Promise<{ status: number; html: string; res: Response }> {
-  const res = await app.request(path, { headers: who ? { cookie: `updraft_session=${who.cookie}` } : {} });
-  return { status: res.status, html: await res.text(), res };
-}
-
-async function post(path: string, who: Session | undefined, fields: Record<string, string> = {}, csrf = true): Promise<{ status: number; html: string; res: Response }> {
-  const body = new URLSearchParams({ ...fields, ...(who && csrf ? { _csrf: who.csrf } : {}) });
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (who) headers.cookie = `updraft_session=${who.cookie}`;
-  const res = await app.request(path, { method: 'POST', body, headers });
-  return { status: res.status, html: await res.text(), res };
-}
 
 const runUrl = (dagId: string, runId: string) => `/ui/dags/${dagId}/runs/${encodeURIComponent(runId)}`;
 

@@ -12,11 +12,11 @@ import { actionsFor, cancelBackfill, pauseBackfill, resumeBackfill } from '../..
 import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState, type Reprocess } from '../../../backfill/read.js';
 import { backfillState, dagRuns } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
-import { ConfigError, NotFoundError, UpdraftError } from '../../../errors.js';
+import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar, withProgress, type BackfillForm } from './backfill-views.js';
 import { renderDagPage } from './dags.js';
-import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, Time } from './kit.js';
+import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, refusedForm, Time } from './kit.js';
 import { runPath } from './runs.js';
 
 const LIST_PAGE = 25;
@@ -183,11 +183,7 @@ export function backfillPages(engine: Engine): Hono {
       );
       return c.redirect(backfillPath(created.id), 303);
     } catch (error) {
-      if (error instanceof NotFoundError) throw error;
-      // Bad input names the field ('from: ...'); an unfinished backfill of the DAG, or a DAG without a schedule, is a conflict.
-      if (error instanceof ConfigError) return fail(error.message);
-      if (error instanceof UpdraftError) return fail(error.message, 409);
-      throw error;
+      return refusedForm(error, fail);
     }
   });
 

@@ -9,7 +9,6 @@
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
 import { getDag, lastScheduledInterval, scheduleSpecOf, setPaused } from '../../../catalog/dags.js';
-import { ConfigError, NotFoundError, UpdraftError } from '../../../errors.js';
 import type { Engine } from '../../../engine/engine.js';
 import { nextDagRunInfo } from '../../../schedule/index.js';
 import { triggerRun } from '../../../scheduler/runs.js';
@@ -18,7 +17,7 @@ import { Layout } from '../layout.js';
 import type { BackfillForm } from './backfill-views.js';
 import { DagPageView, loadDagPage, type TriggerForm, type View } from './dag-page.js';
 import { DagRows, filterQuery, importErrorCount, listDagsForPage, listFilters } from './dag-list.js';
-import { enc, ErrorPage, operateGate, pageErrors, pageOf, readGate } from './kit.js';
+import { enc, ErrorPage, operateGate, pageErrors, pageOf, readGate, refusedForm } from './kit.js';
 import { safeNext } from './login.js';
 
 const VIEWS: View[] = ['grid', 'graph', 'source', 'runs', 'backfills'];
@@ -131,11 +130,7 @@ export function dagPages(engine: Engine): Hono {
       const run = await triggerRun(db, dagId, { conf: conf as Record<string, unknown>, logicalDate, actor: actorOf(c.get('user')!) });
       return c.redirect(`/ui/dags/${enc(dagId)}/runs/${enc(run.runId)}`, 303);
     } catch (error) {
-      if (error instanceof NotFoundError) throw error;
-      // A conf that does not match the params names the param; a second run for a date is a conflict.
-      if (error instanceof ConfigError) return fail(error.message);
-      if (error instanceof UpdraftError) return fail(error.message, 409);
-      throw error;
+      return refusedForm(error, fail);
     }
   });
 

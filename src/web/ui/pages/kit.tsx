@@ -8,7 +8,7 @@ import { createMiddleware } from 'hono/factory';
 import type { Child } from 'hono/jsx';
 import { hasRole, type Role } from '../../../auth/index.js';
 import type { Engine } from '../../../engine/engine.js';
-import { NotFoundError } from '../../../errors.js';
+import { ConfigError, NotFoundError, UpdraftError } from '../../../errors.js';
 import { Layout, type PageContext } from '../layout.js';
 
 /** Whether the page's user may use the operator's actions (the forms are shown to them only). */
@@ -93,6 +93,18 @@ export function pageErrors(engine: Engine): ErrorHandler {
 }
 
 /** '2030-01-01 05:00:00Z'; '–' for none. */
+/**
+ * A form's action that the service refused, shown again on its page: bad input (it names
+ * the field or param) as a 400, a conflict (a second run for a date, a second backfill) as
+ * a 409. An unknown DAG is the page's 404; anything else is not the form's to show.
+ */
+export function refusedForm(error: unknown, fail: (message: string, status: 400 | 409) => Response | Promise<Response>): Response | Promise<Response> {
+  if (error instanceof NotFoundError) throw error;
+  if (error instanceof ConfigError) return fail(error.message, 400);
+  if (error instanceof UpdraftError) return fail(error.message, 409);
+  throw error;
+}
+
 export function fmtTime(at: Date | null | undefined): string {
   return at ? at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–';
 }
