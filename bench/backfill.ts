@@ -315,10 +315,10 @@ try {
   // Described on a database of its own: the measured ones are gone.
   const described = await benchDatabase(DRIVER);
   const database = await described.describe().finally(() => described.dispose());
-  const parallelism = loadConfig({ ...process.env, DATABASE_URL: '' }).parallelism;
+  const concurrency = loadConfig({ ...process.env, DATABASE_URL: '' }).concurrency;
 
   console.log(`bench/backfill: ${RUNS} runs, each on a fresh database, median (min-max)`);
-  console.log(machineLine({ 'task threads': String(parallelism) }));
+  console.log(machineLine({ 'task threads': String(concurrency) }));
   console.log(`database: ${database}`);
   console.log(`waiting: on engine events ('backfill:completed', 'task:state'); for the plan's end, backfills.plan_done polled every ${POLL_MS} ms`);
   if (daily.length > 0) {

@@ -104,7 +104,7 @@ try {
   }
 
   console.log(`bench/engine: ${RUNS} runs, median (min-max)`);
-  console.log(machineLine({ 'task threads': String(config.parallelism) }));
+  console.log(machineLine({ 'task threads': String(config.concurrency) }));
   console.log(`database: ${await bench.describe()}`);
   console.log(`  (a) chain of ${CHAIN} no-op tasks, trigger to end:   ${fmt(chainSeconds)} s   goal <= 0.2 s`);
   console.log(`  (b) ${WIDE} independent no-op tasks in one run:   ${fmt(wideRates, 0)} tasks/s   goal >= 2500`);

@@ -19,8 +19,8 @@ export interface Config {
   /** How often the DAGs folder is checked for changes (UPDRAFT_DAGS_POLL_INTERVAL, default 1s). */
   dagsPollMs: number;
   logLevel: string;
-  /** Task threads of this process (UPDRAFT_PARALLELISM, default: the number of CPUs). */
-  parallelism: number;
+  /** Task threads of this process (UPDRAFT_CONCURRENCY, default: the number of CPUs). */
+  concurrency: number;
   /** Queues this process's executor serves (UPDRAFT_QUEUES, comma-separated, default 'default'). */
   queues: string[];
   /** How often running tasks are marked alive (UPDRAFT_HEARTBEAT_INTERVAL, default 5s). */
@@ -54,7 +54,7 @@ const envSchema = z.object({
   UPDRAFT_DAG_IMPORT_TIMEOUT: durationField.optional(),
   UPDRAFT_DAGS_POLL_INTERVAL: durationField.optional(),
   UPDRAFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
-  UPDRAFT_PARALLELISM: z.coerce.number().int().min(1).max(1024).optional(),
+  UPDRAFT_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional(),
   UPDRAFT_QUEUES: z
     .string()
     .transform((v) => v.split(',').map((q) => q.trim()).filter(Boolean))
@@ -93,7 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     importTimeoutMs: e.UPDRAFT_DAG_IMPORT_TIMEOUT ?? 30_000,
     dagsPollMs: e.UPDRAFT_DAGS_POLL_INTERVAL ?? 1_000,
     logLevel: e.UPDRAFT_LOG_LEVEL ?? 'info',
-    parallelism: e.UPDRAFT_PARALLELISM ?? os.availableParallelism(),
+    concurrency: e.UPDRAFT_CONCURRENCY ?? os.availableParallelism(),
     queues: e.UPDRAFT_QUEUES ?? ['default'],
     heartbeatMs,
     heartbeatTimeoutMs,

@@ -72,6 +72,10 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   });
   // Without a listener an idle connection's error would crash the process; the pool drops that connection.
   pool.on('error', opts.onPoolError ?? ((err: Error) => process.emitWarning(`PostgreSQL connection error: ${err.message}`)));
+  // The pool listens only to idle connections. One checked out between two statements (a
+  // transaction awaiting other work) that the server ends (a restart, a stall limit) would
+  // crash the process too: its next statement fails instead, saying why, and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     await pool.query('select 1');
   } catch (err) {

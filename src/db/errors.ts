@@ -26,6 +26,24 @@ export function pgErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when `err` says the database could not be reached or dropped the connection (a
+ * restart, a network fault), not that it refused a statement: SQLSTATE class 08, the
+ * shutdown codes 57P01-57P03, a socket error, or node-postgres's own "Connection
+ * terminated". Such errors are retried, not reported as failures of what was running.
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  if (code !== undefined) return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    if ((errno && CONNECTION_CODES.has(errno)) || /^Connection terminated/.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** True when `err` is a unique violation (SQLSTATE 23505), e.g. a second run for the same logical date. */
 export function isUniqueViolation(err: unknown): boolean {
   return pgErrorCode(err) === SqlState.uniqueViolation;

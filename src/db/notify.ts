@@ -37,6 +37,7 @@ export async function listen(
   channels: readonly string[],
   onNotify: (channel: string, payload: string) => void,
   onError: (error: Error) => void = () => {},
+  onReconnect: () => void = () => {},
 ): Promise<Listener> {
   if (database.pglite) {
     const pglite = database.pglite;
@@ -70,6 +71,7 @@ export async function listen(
       delay = Math.min(delay * 2, 5_000);
       try {
         await connect();
+        onReconnect();
         for (const channel of channels) onNotify(channel, '');
         return;
       } catch (error) {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
-import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
+import { describeDatabaseError, isConnectionError, pgErrorCode } from '../db/errors.js';
 import { CHANNELS, listen, type Listener } from '../db/notify.js';
 import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
@@ -49,6 +49,8 @@ export class Engine {
   pool: TaskPool | undefined;
   #listener: Listener | undefined;
   #poll: NodeJS.Timeout | undefined;
+  /** Set while database errors say it cannot be reached; cleared when LISTEN reconnects. */
+  #unreachable: { since: number; loggedAt: number; count: number } | undefined;
 
   constructor(
     readonly database: Database,
@@ -58,10 +60,34 @@ export class Engine {
     readonly options: EngineOptions = {},
   ) {
     this.cache = new DagCache(database.db);
-    // Database errors without drizzle's SQL text and parameters (they may hold conf or results).
-    this.bus.on('error', (error) => log.error(pgErrorCode(error) ? { code: pgErrorCode(error) } : { err: error }, describeDatabaseError(error) ?? error.message));
+    this.bus.on('error', (error) => this.reportError(error));
     this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runRowId, state: run.state }, `run of ${run.dagId} ${run.state}`));
     this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
+  }
+
+  /**
+   * Logs an error of any part of the engine. Database errors are logged without drizzle's
+   * SQL text and parameters (they may hold conf or results). While the database cannot be
+   * reached (a restart, a network fault), every part retries on its own: one warning
+   * says so, then one line every 10 s at most, instead of a stack trace per attempt.
+   */
+  private reportError(error: Error): void {
+    if (isConnectionError(error)) {
+      const now = Date.now();
+      const reason = describeDatabaseError(error) ?? error.message;
+      const unreachable = this.#unreachable;
+      if (!unreachable) {
+        this.#unreachable = { since: now, loggedAt: now, count: 1 };
+        this.log.warn(`cannot reach the database (${reason}): retrying until it is back`);
+        return;
+      }
+      unreachable.count++;
+      if (now - unreachable.loggedAt < 10_000) return;
+      unreachable.loggedAt = now;
+      this.log.warn(`still cannot reach the database after ${Math.round((now - unreachable.since) / 1000)}s and ${unreachable.count} failed attempts (${reason})`);
+      return;
+    }
+    this.log.error(pgErrorCode(error) ? { code: pgErrorCode(error) } : { err: error }, describeDatabaseError(error) ?? error.message);
   }
 
   async start(): Promise<void> {
@@ -85,7 +111,7 @@ export class Engine {
       await reapLostTasks(db, this.cache, 0);
     }
     if (this.roles.executor) {
-      this.pool = new TaskPool({ size: this.config.parallelism });
+      this.pool = new TaskPool({ size: this.config.concurrency });
       this.executor = new Executor(db, this.cache, this.pool, this.bus, {
         owner: this.owner,
         queues: this.config.queues,
@@ -113,7 +139,11 @@ export class Engine {
         if (channel === CHANNELS.work) this.bus.emit('work');
         if (channel !== CHANNELS.work || payload === 'runs') this.bus.emit('runs');
       },
-      (error) => this.log.warn({ err: error }, `LISTEN connection: ${error.message}`),
+      (error) => this.reportError(error),
+      () => {
+        this.log.info(`the database is reachable again: listening again${this.#unreachable ? ` (${this.#unreachable.count} failed attempts since ${new Date(this.#unreachable.since).toISOString()})` : ''}`);
+        this.#unreachable = undefined;
+      },
     );
     this.scheduler?.start();
     this.executor?.start();

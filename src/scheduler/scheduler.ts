@@ -5,6 +5,7 @@ import { execute } from '../db/execute.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache } from './dag-cache.js';
 import { advanceBackfills } from '../backfill/advance.js';
+import { asSoleScheduler, Duty } from './duty.js';
 import { promoteRetries, reapLostTasks } from './maintenance.js';
 import { createDueRuns } from './runs.js';
 import { startQueuedRuns } from './start-runs.js';
@@ -12,7 +13,10 @@ import { startQueuedRuns } from './start-runs.js';
 export interface SchedulerOptions {
   /** Safety-net poll: the loop runs at least this often even if no event arrives. */
   pollMs: number;
-  /** Claimed or running tasks without a heartbeat for this long are failed or retried. */
+  /**
+   * Claimed or running tasks without a heartbeat for this long are failed or retried; a
+   * scheduler stalled this long inside a duty (duty.ts) loses it to another.
+   */
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
@@ -95,8 +99,8 @@ export class Scheduler {
     let nextAt = Number.POSITIVE_INFINITY;
     if (this.options.manageRuns ?? true) {
       if (this.options.createScheduledRuns ?? true) {
-        const created = await createDueRuns(this.db, now);
-        if (created.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
+        const created = await asSoleScheduler(this.db, Duty.createRuns, this.options.heartbeatTimeoutMs, (tx) => createDueRuns(tx, now));
+        if (created?.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
       }
       // Before starting queued runs: the dates a backfill queues now start in this pass.
       const backfills = await advanceBackfills(this.db, this.cache, now);
@@ -115,7 +119,9 @@ export class Scheduler {
     if (retries.promoted > 0) this.bus.emit('work');
     if (retries.nextRetryAt) nextAt = Math.min(nextAt, retries.nextRetryAt.getTime());
 
-    const reaped = await reapLostTasks(this.db, this.cache, this.options.heartbeatTimeoutMs, now);
+    const reaped = await asSoleScheduler(this.db, Duty.reap, this.options.heartbeatTimeoutMs, (tx) =>
+      reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now),
+    );
     if (reaped) {
       for (const c of reaped.changes) this.bus.emit('task:state', c);
       for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);

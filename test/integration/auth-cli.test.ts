@@ -42,7 +42,7 @@ async function withChildDatabase<T>(fn: (db: Awaited<ReturnType<ReturnType<typeo
 
 describe('standalone', () => {
   it('creates admin on its first start and prints the password once; later starts print none', { timeout: CLI_TEST_TIMEOUT }, async () => {
-    const env = { ...setup().env, UPDRAFT_ENV_FILE: '', UPDRAFT_PORT: '0', UPDRAFT_PARALLELISM: '1' };
+    const env = { ...setup().env, UPDRAFT_ENV_FILE: '', UPDRAFT_PORT: '0', UPDRAFT_CONCURRENCY: '1' };
     const first = startUpdraft(['standalone'], env);
     await first.ready;
     expect(await first.stop()).toMatchObject({ code: 0 });

@@ -103,7 +103,7 @@ describe('with two task threads', () => {
 });
 
 describe('with one task thread', () => {
-  const setup = useEngine(FILES, { env: { UPDRAFT_PARALLELISM: '1' }, prepare: singleSlotPool });
+  const setup = useEngine(FILES, { env: { UPDRAFT_CONCURRENCY: '1' }, prepare: singleSlotPool });
 
   it('starts higher-priority tasks first', async () => {
     const { h } = setup();

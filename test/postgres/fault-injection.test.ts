@@ -17,7 +17,8 @@
  *
  * Cases: (a) 100 runs of 100 tasks on two schedulers (--no-execute) and two workers;
  * (b) kill -9 of a worker holding running and claimed tries; (c) kill -9 of one scheduler
- * of two mid-way through a catch-up; (e) SIGTERM of a worker with running tries: within
+ * of two mid-way through a catch-up; (d) a restart of PostgreSQL (a server of the test's
+ * own) under two schedulers and two workers mid-run; (e) SIGTERM of a worker with running tries: within
  * the grace, past a short grace, and past a short grace with an SQL statement in flight;
  * (f) a worker cut off from PostgreSQL (a TCP proxy the test cuts) stops its tries.
  */
@@ -31,9 +32,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
+import { openDatabase } from '../../src/db/client.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testChildDatabase } from '../support/db.js';
 import { useScratchDatabases } from '../support/operators.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { startUpdraft, stopAll, type UpdraftProcess } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -102,23 +105,25 @@ interface Cluster {
 }
 
 /**
- * A fresh database and DAGs folder holding `source(gate)`, and a way to start `updraft`
- * processes on them. Heartbeats are short so that a killed worker's tasks are reaped
- * within seconds; `env` overrides.
+ * A fresh database (or the one `on` names) and DAGs folder holding `source(gate)`, and a
+ * way to start `updraft` processes on them. Heartbeats are short so that a killed worker's
+ * tasks are reaped within seconds; `env` overrides.
  */
-async function cluster(file: string, source: (gate: string) => string, env: Record<string, string> = {}): Promise<Cluster> {
-  const child = await testChildDatabase();
+async function cluster(file: string, source: (gate: string) => string, env: Record<string, string> = {}, on?: { url: string; db: Db; home: string }): Promise<Cluster> {
   const folder = await makeDagFolder();
   folders.push(folder);
   const gate = path.join(folder.path, 'gate');
   await folder.write(file, source(gate));
-  const database = await child.open();
+  const child = on ? undefined : await testChildDatabase();
+  const db = on?.db ?? (await child!.open()).db;
+  const databaseUrl = on?.url ?? child!.env.DATABASE_URL;
   const base = {
-    ...child.env,
+    UPDRAFT_HOME: on?.home ?? child!.env.UPDRAFT_HOME,
+    DATABASE_URL: databaseUrl,
     UPDRAFT_DAGS_FOLDER: folder.path,
     UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false',
     UPDRAFT_LOG_LEVEL: 'warn',
-    UPDRAFT_PARALLELISM: '2',
+    UPDRAFT_CONCURRENCY: '2',
     UPDRAFT_SCHEDULER_POLL_INTERVAL: '500ms',
     UPDRAFT_HEARTBEAT_INTERVAL: '500ms',
     UPDRAFT_HEARTBEAT_TIMEOUT: '3s',
@@ -128,8 +133,8 @@ async function cluster(file: string, source: (gate: string) => string, env: Reco
   };
   const processes: UpdraftProcess[] = [];
   return {
-    db: database.db,
-    databaseUrl: child.env.DATABASE_URL,
+    db,
+    databaseUrl,
     gate,
     openGate: () => writeFile(gate, ''),
     start(args, extra = {}) {
@@ -271,7 +276,7 @@ export default dag({ id: 'fx_scale', schedule: null, maxActiveRuns: ${RUNS}, max
 });
 `,
       // Not about heartbeats: the defaults, so that a busy machine cannot starve them into a reap.
-      { UPDRAFT_HEARTBEAT_INTERVAL: '5s', UPDRAFT_HEARTBEAT_TIMEOUT: '30s', UPDRAFT_PARALLELISM: '4' },
+      { UPDRAFT_HEARTBEAT_INTERVAL: '5s', UPDRAFT_HEARTBEAT_TIMEOUT: '30s', UPDRAFT_CONCURRENCY: '4' },
     );
     const schedulers = [c.start(['scheduler', '--no-execute']), c.start(['scheduler', '--no-execute'])];
     const workers = [c.start(['worker']), c.start(['worker'])];
@@ -467,6 +472,68 @@ export default dag({ id: '${DAG}', schedule: '@hourly', startDate: ${JSON.string
     expect(tasks).toHaveLength(runs.length * 3);
     expect(tasks.filter((t) => t.try_number !== 1)).toEqual([]);
     expect(exactlyOnce(tasks, await marks('effects', DAG))).toEqual([]);
+  });
+});
+
+describe('fault injection: PostgreSQL restarts', () => {
+  let server: PrivatePostgres | undefined;
+  afterAll(async () => {
+    await stopAll();
+    await server?.destroy();
+  });
+
+  it('mid-run: every process reconnects (LISTEN too) and carries on; nothing is lost or done twice', { timeout: 90_000 }, async () => {
+    const DAG = 'fx_pg_restart';
+    const RUNS = 12;
+    // A server of this test's own: restarting the shared one would break the other files.
+    server = await startPrivatePostgres();
+    await server.createDatabase('updraft');
+    const url = server.url('updraft');
+    const database = await openDatabase({ databaseUrl: url, home: server.scratch, onPoolError: () => {} });
+    const c = await cluster(
+      'pg_restart.ts',
+      () => `${prelude(null, 150)}
+export default dag({ id: '${DAG}', schedule: null, maxActiveRuns: ${RUNS} }, (t) => {
+  const fan = Array.from({ length: 8 }, (_, i) => t.task('t' + i, work));
+  t.task('first', work).then(fan);
+  t.task('last', work).after(fan);
+});
+`,
+      // The outage is well within the heartbeat timeout, so no try is given up; info: the reconnects are logged.
+      { UPDRAFT_HEARTBEAT_TIMEOUT: '20s', UPDRAFT_LOG_LEVEL: 'info' },
+      { url, db: database.db, home: server.scratch },
+    );
+    const processes = [c.start(['scheduler', '--no-execute']), c.start(['scheduler', '--no-execute']), c.start(['worker']), c.start(['worker'])];
+    await Promise.all(processes.map((p) => p.ready));
+    await trigger(c.db, DAG, RUNS);
+    await until('work under way', async () => (await marks('effects', DAG)).length, (n) => n >= 15, 30_000, c.output);
+
+    await server.stop();
+    // Each process has noticed: its connections were ended by the shutdown.
+    await Promise.all(processes.map((p) => p.waitFor(/cannot reach the database/)));
+    // The outage (a fault's length, not a wait for an event): reconnect attempts fail meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await server.start();
+    await Promise.all(processes.map((p) => p.waitFor(/the database is reachable again: listening again \(\d+ failed attempts/)));
+
+    await until('every run ended', () => runStates(c.db).catch(() => ({ total: 0, ended: -1, success: 0 })), allEnded(RUNS), 60_000, c.output);
+    // Each process listens again: one LISTEN connection per process.
+    const listening = await until(
+      'a LISTEN connection per process',
+      async () => (await execute<{ n: number }>(c.db, sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen %'`)).rows[0]!.n,
+      (n) => n === processes.length,
+      10_000,
+      c.output,
+    );
+    expect(listening).toBe(processes.length);
+    // The processes lived through it, and stop cleanly.
+    await stopCleanly(processes);
+
+    expect(await runStates(c.db)).toEqual({ total: RUNS, ended: RUNS, success: RUNS });
+    const tasks = await taskInstances(c.db);
+    expect(tasks).toHaveLength(RUNS * 10);
+    expect(exactlyOnce(tasks, await marks('effects', DAG))).toEqual([]);
+    await database.close();
   });
 });
 

@@ -85,7 +85,7 @@ describe('two schedulers on one database', () => {
       UPDRAFT_DAGS_FOLDER: folder.path,
       // Paused until both processes run, so that both see the 48 due runs at the same moment.
       UPDRAFT_DAGS_PAUSED_AT_CREATION: 'true',
-      UPDRAFT_PARALLELISM: '2',
+      UPDRAFT_CONCURRENCY: '2',
       UPDRAFT_SCHEDULER_POLL_INTERVAL: '500ms',
       UPDRAFT_SHUTDOWN_GRACE: '5s',
       UPDRAFT_LOG_LEVEL: 'warn',

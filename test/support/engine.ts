@@ -74,7 +74,7 @@ export function engineConfig(dagsFolder: string, env: Record<string, string> = {
     ...process.env,
     UPDRAFT_DAGS_FOLDER: dagsFolder,
     UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false',
-    UPDRAFT_PARALLELISM: '2',
+    UPDRAFT_CONCURRENCY: '2',
     UPDRAFT_SCHEDULER_POLL_INTERVAL: '500ms',
     UPDRAFT_SHUTDOWN_GRACE: '1s',
     ...env,
@@ -166,7 +166,7 @@ export interface EngineSetup {
 }
 
 export interface UseEngineOptions {
-  /** Settings over engineConfig's, e.g. { UPDRAFT_PARALLELISM: '1' }. */
+  /** Settings over engineConfig's, e.g. { UPDRAFT_CONCURRENCY: '1' }. */
   env?: Record<string, string>;
   /** Runs once the files are written, before the engine starts: rows the DAGs need, e.g. a pool. */
   prepare?: (database: Database) => Promise<void>;

@@ -65,7 +65,7 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
     client: directClient(database.db, actor),
     deployment: embedded ? 'embedded' : 'postgres',
     where: embedded
-      ? `in this process: no standalone is running, so this command holds the embedded database and runs the scheduler and ${config.parallelism} task threads until the backfill ends`
+      ? `in this process: no standalone is running, so this command holds the embedded database and runs the scheduler and ${config.concurrency} task threads until the backfill ends`
       : 'by the schedulers running against this PostgreSQL database',
     async runHere() {
       engine = inProcessEngine(database, config);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { maskUrl } from '../../connections/mask.js';
 import { openDatabase } from '../../db/client.js';
@@ -14,18 +14,24 @@ import { announceInitialAdmin } from './users.js';
 interface ServeOptions {
   port?: number;
   host?: string;
-  parallelism?: number;
+  concurrency?: number;
   execute?: boolean;
-  queues?: string;
+  queue?: string[];
 }
 
 /** Runs an engine with the given roles until SIGINT or SIGTERM, then stops it gracefully. */
 async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<void> {
   const config = loadConfig();
-  if (opts.parallelism) config.parallelism = opts.parallelism;
-  if (opts.queues) config.queues = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
+  if (opts.concurrency) config.concurrency = opts.concurrency;
+  if (opts.queue) config.queues = opts.queue;
   const log = createLogger(config.logLevel);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    home: config.home,
+    // An idle pooled connection that the server ended (a restart): the pool drops it, and the
+    // engine's next statement says whether the database is back (engine.ts, reportError).
+    onPoolError: (error) => log.debug({ err: error }, `an idle database connection closed: ${error.message}`),
+  });
   if (web) {
     // The web server's first user, as `airflow standalone` makes one; its password is printed this once.
     await announceInitialAdmin(database.db).catch(async (error: unknown) => {
@@ -59,7 +65,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       `  DAGs folder: ${config.dagsFolder}`,
       `  database:    ${where}`,
       server ? `  web UI:      ${server.url}/  (REST API ${server.url}/api/v1, ${server.url}/health)` : '',
-      roles.executor ? `  task threads: ${config.parallelism}` : '',
+      roles.executor ? `  task threads: ${config.concurrency}` : '',
       config.databaseUrl
         ? "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>')."
         : "  This process holds the embedded database: stop it to use 'npx updraft dags list', 'runs list' or 'tasks logs'\n  ('npx updraft tasks test' works alongside, 'npx updraft backfill' goes through this server), or use PostgreSQL (DATABASE_URL) for both.",
@@ -85,13 +91,20 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   await database.close();
 }
 
+/** `--queue a --queue b,c` → ['a', 'b', 'c']. */
+function queueNames(value: string, previous: string[] = []): string[] {
+  const names = value.split(',').map((q) => q.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError('--queue needs a queue name');
+  return [...previous, ...names];
+}
+
 export function registerServeCommands(program: Command): void {
   program
     .command('standalone')
     .description('everything in one process: parse DAGs, schedule, run tasks, serve /health (what `npm start` runs)')
     .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
     .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
-    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
+    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: true }, opts, true));
 
   program
@@ -109,13 +122,14 @@ export function registerServeCommands(program: Command): void {
     .command('scheduler')
     .description('parse DAGs and schedule runs; also runs tasks unless --no-execute (then `updraft worker` processes run them)')
     .option('--no-execute', 'do not run tasks in this process')
-    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
+    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
+    .option('--queue <name>', "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')", queueNames)
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false));
 
   program
     .command('worker')
     .description('run tasks only (needs DATABASE_URL shared with a scheduler, and the same DAG files)')
-    .option('--parallelism <n>', 'task threads (default UPDRAFT_PARALLELISM or the number of CPUs)', positiveInt('--parallelism'))
-    .option('--queues <names>', "comma-separated queues to serve (default UPDRAFT_QUEUES or 'default')")
+    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
+    .option('--queue <name>', "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')", queueNames)
     .action((opts: ServeOptions) => serve({ processor: false, scheduler: false, executor: true }, opts, false));
 }
