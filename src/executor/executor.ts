@@ -544,15 +544,17 @@ export class Executor {
   }
 
   /**
-   * Stops claiming, lets running tries finish for up to `graceMs`, then hands the
-   * rest back: they become scheduled again without using up a try.
+   * Stops claiming, hands back at once the claimed tries that have not started, lets
+   * running tries finish for up to `graceMs`, then hands the rest back: they become
+   * scheduled again without using up a try.
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.bus.off('work', this.wake);
-    // Tries still waiting for a thread are handed back without starting.
+    // Tries still waiting for a thread go back now, so that other workers run them during the grace.
     const unstarted = this.#waiting.splice(0).map((w) => w.entry);
     for (const entry of unstarted) this.#inFlight.delete(entry.claim.lease);
+    await this.handBack(unstarted);
     if (this.#inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -572,22 +574,28 @@ export class Executor {
     clearInterval(this.#logFlush);
     clearTimeout(this.#markTimer);
     await this.#committing;
-    const left = [...unstarted, ...this.#inFlight.values()];
-    if (left.length > 0) {
-      await this.flushLogs();
-      // Other executors hear of the work at once rather than at their next poll.
-      await execute(
-        this.db,
-        sql`with back as (
-              update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
-                from jsonb_to_recordset(${jsonb(left.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
-               where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')
-              returning 1
-            )
-            select pg_notify('updraft_work', '') where exists (select 1 from back)`,
-      ).catch((error: Error) => this.bus.emit('error', error));
-      this.#inFlight.clear();
-    }
+    const left = [...this.#inFlight.values()];
+    if (left.length > 0) await this.flushLogs();
+    await this.handBack(left);
+    this.#inFlight.clear();
+  }
+
+  /**
+   * Makes tries this process holds scheduled again without using up a try (fenced by
+   * lease), and wakes other executors at once rather than at their next poll.
+   */
+  private async handBack(entries: InFlight[]): Promise<void> {
+    if (entries.length === 0) return;
+    await execute(
+      this.db,
+      sql`with back as (
+            update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
+              from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
+             where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')
+            returning 1
+          )
+          select pg_notify('updraft_work', '') where exists (select 1 from back)`,
+    ).catch((error: Error) => this.bus.emit('error', error));
   }
 }
 

@@ -538,7 +538,7 @@ export default dag({ id: '${DAG}', schedule: null, maxActiveRuns: ${RUNS} }, (t)
 });
 
 describe('fault injection: a worker is stopped (SIGTERM)', () => {
-  it('lets its running tries finish within the grace, hands back the rest, claims nothing more and exits 0', { timeout: 60_000 }, async () => {
+  it('hands back its unstarted tries at once, lets its running tries finish within the grace, claims nothing more and exits 0', { timeout: 60_000 }, async () => {
     const DAG = 'fx_sigterm';
     const c = await cluster('sigterm.ts', gatedDag(DAG));
     const scheduler = c.start(['scheduler', '--no-execute']);
@@ -552,6 +552,9 @@ describe('fault injection: a worker is stopped (SIGTERM)', () => {
     const running = (await heldBy(c.db, stopping.pid)).filter((t) => t.state === 'running').map(key).sort();
     stopping.signal('SIGTERM');
     await stopping.waitFor(/SIGTERM: stopping/);
+    // The two tries it had claimed without starting go back at once, while its running ones go on.
+    const kept = await until('the unstarted tries handed back', async () => (await heldBy(c.db, stopping.pid)).map(key).sort(), (held) => held.length === 2, 10_000, c.output);
+    expect(kept).toEqual(running);
     // Work that is ready while it stops: the stopping worker must leave it to the other.
     await trigger(c.db, DAG, 1, 2);
     const gateOpenedAt = Date.now();
