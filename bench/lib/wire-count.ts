@@ -9,7 +9,7 @@
  * asks for it only when told to). Every byte takes a hop through this process: figures
  * measured through it are slower than without.
  */
-import net from 'node:net';
+import { startTcpProxy } from '../../test/support/tcp-proxy.js';
 
 export interface WireCounts {
   statements: number;
@@ -31,60 +31,39 @@ const NOT_STATEMENTS = new Set(['BEGIN', 'COMMIT', 'ROLLBACK']);
 
 export async function countingProxy(target: URL): Promise<WireCounter> {
   let counts: WireCounts = { statements: 0, transactions: 0, errors: 0, connections: 0 };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    counts.connections++;
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => s.destroy());
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    // Messages from the server: type (1 byte), length (4 bytes, itself included), body.
-    let buffered: Buffer = Buffer.alloc(0);
-    let started = false;
-    upstream.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      let at = 0;
-      while (buffered.length - at >= 5) {
-        const length = buffered.readInt32BE(at + 1);
-        if (buffered.length - at < 1 + length) break;
-        const type = buffered[at];
-        if (type === 0x43 /* C */) {
-          const tag = buffered.toString('latin1', at + 5, at + length).split(/[\s\0]/)[0]!;
-          if (!NOT_STATEMENTS.has(tag)) counts.statements++;
-        } else if (type === 0x45 /* E */) counts.errors++;
-        else if (type === 0x5a /* Z */) {
-          if (buffered[at + 5] === 0x49 /* I */ && started) counts.transactions++;
-          started = true;
+  const proxy = await startTcpProxy(target, {
+    onConnection() {
+      counts.connections++;
+      // Messages from the server: type (1 byte), length (4 bytes, itself included), body.
+      let buffered: Buffer = Buffer.alloc(0);
+      let started = false;
+      return (chunk: Buffer) => {
+        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+        let at = 0;
+        while (buffered.length - at >= 5) {
+          const length = buffered.readInt32BE(at + 1);
+          if (buffered.length - at < 1 + length) break;
+          const type = buffered[at];
+          if (type === 0x43 /* C */) {
+            const tag = buffered.toString('latin1', at + 5, at + length).split(/[\s\0]/)[0]!;
+            if (!NOT_STATEMENTS.has(tag)) counts.statements++;
+          } else if (type === 0x45 /* E */) counts.errors++;
+          else if (type === 0x5a /* Z */) {
+            if (buffered[at + 5] === 0x49 /* I */ && started) counts.transactions++;
+            started = true;
+          }
+          at += 1 + length;
         }
-        at += 1 + length;
-      }
-      buffered = buffered.subarray(at);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url(databaseUrl) {
-      const u = new URL(databaseUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
+        buffered = buffered.subarray(at);
+      };
     },
+  });
+  return {
+    url: proxy.url,
     counts: () => ({ ...counts }),
     reset() {
       counts = { statements: 0, transactions: 0, errors: 0, connections: counts.connections };
     },
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    close: proxy.close,
   };
 }

@@ -23,7 +23,6 @@
  * (f) a worker cut off from PostgreSQL (a TCP proxy the test cuts) stops its tries.
  */
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -38,6 +37,7 @@ import { testChildDatabase } from '../support/db.js';
 import { useScratchDatabases } from '../support/operators.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { startUpdraft, stopAll, type UpdraftProcess } from '../support/process.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOUR = 3_600_000;
@@ -374,35 +374,6 @@ describe('fault injection: a worker dies', () => {
   });
 });
 
-/** A TCP proxy to the local PostgreSQL that the test can cut: open connections are destroyed and new ones refused. */
-async function cuttableProxy(target: URL): Promise<{ url(database: string): string; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url(database) {
-      const u = new URL(database);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
-    },
-    cut() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe('fault injection: a worker is cut off from PostgreSQL', () => {
   it('stops its tries before the heartbeat timeout rather than finishing them unseen; another worker runs them', { timeout: 60_000 }, async () => {
     const DAG = 'fx_cut_off';
@@ -410,7 +381,7 @@ describe('fault injection: a worker is cut off from PostgreSQL', () => {
     const scheduler = c.start(['scheduler', '--no-execute']);
     await scheduler.ready;
     const database = c.databaseUrl;
-    const proxy = await cuttableProxy(new URL(database));
+    const proxy = await startTcpProxy(new URL(database));
     const cut = c.start(['worker'], { DATABASE_URL: proxy.url(database) });
     await cut.ready;
     await holdRun(c, DAG, 0, cut);
