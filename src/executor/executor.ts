@@ -87,6 +87,7 @@ export class Executor {
   #idle: (() => void) | undefined;
   readonly #toMarkRunning = new Set<InFlight>();
   #markTimer: NodeJS.Timeout | undefined;
+  #announceTimer: NodeJS.Timeout | undefined;
   /**
    * Claimed tries waiting for a thread, highest priority first. They are handed to the
    * pool only when a thread is free: piscina's own queue is not FIFO (it rotates tries
@@ -203,23 +204,36 @@ export class Executor {
     this.#toMarkRunning.clear();
     if (entries.length === 0) return;
     try {
-      // The NOTIFY (for live pages) rides in the same statement: no extra round trip.
-      await this.serially(() =>
+      const { rowCount } = await this.serially(() =>
         execute(
           this.db,
-          sql`with marked as (
-                update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
-                  from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease, started_at: new Date(e.startedAt!) })))})
-                       as v(id uuid, lease uuid, started_at timestamptz)
-                 where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'
-                 returning 1
-              )
-              select pg_notify('updraft_state', '') where exists (select 1 from marked)`,
+          sql`update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
+                from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease, started_at: new Date(e.startedAt!) })))})
+                     as v(id uuid, lease uuid, started_at timestamptz)
+               where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
         ),
       );
+      if (rowCount > 0) this.announceState();
     } catch (error) {
       this.bus.emit('error', error as Error);
     }
+  }
+
+  /**
+   * Tells live pages (NOTIFY updraft_state) that task states changed, at most every 200 ms.
+   * PostgreSQL wakes every listening backend of the database at each NOTIFY, whatever the
+   * channel, and each wake-up is a transaction there: one NOTIFY per completion batch and
+   * per batch of running marks cost 0.10 transactions per task with one worker beside a
+   * scheduler, 0.18 with two (bench/scale.ts, BENCH_WIRE=1; docs/performance.md).
+   */
+  private announceState(): void {
+    this.#announceTimer ??= setTimeout(() => void this.sendStateNotice(), 200);
+  }
+
+  private async sendStateNotice(): Promise<void> {
+    clearTimeout(this.#announceTimer);
+    this.#announceTimer = undefined;
+    await execute(this.db, sql`select pg_notify('updraft_state', '')`).catch((error: Error) => this.bus.emit('error', error));
   }
 
   /** Runs `write` after the writes before it have ended (see #writes). */
@@ -399,15 +413,19 @@ export class Executor {
   private async finish(batch: TaskResult[]): Promise<void> {
     // Room once this batch leaves: the same transaction claims what it makes ready.
     const room = this.#stopping ? 0 : this.capacity + batch.length;
-    const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room)));
+    const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room), { announceState: false }));
+    if (report.changes.length > 0) this.announceState();
     for (const r of batch) this.#inFlight.delete(r.lease);
     if (report.claimed.length > 0) await this.dispatch(report.claimed);
     for (const c of report.changes) this.bus.emit('task:state', c);
     for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
     for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
     if (report.finishedRuns.length > 0) this.bus.emit('runs');
-    // Freed slots and new work: look again without waiting for a NOTIFY.
-    this.wake();
+    // The transaction's claim took all it had room for: more may be ready, so look again
+    // now. One that took less found nothing more to claim; new work wakes us (NOTIFY, the
+    // bus). Waking after every commit cost a claim that found nothing per task of a chain,
+    // 2 of its 12 statements per task (test/integration/engine-statements.test.ts).
+    if (room > 0 && report.claimed.length >= room) this.wake();
   }
 
   /**
@@ -574,6 +592,8 @@ export class Executor {
     clearInterval(this.#logFlush);
     clearTimeout(this.#markTimer);
     await this.#committing;
+    // The last changes are announced now, not after the process has gone.
+    if (this.#announceTimer) await this.sendStateNotice();
     const left = [...this.#inFlight.values()];
     if (left.length > 0) await this.flushLogs();
     await this.handBack(left);

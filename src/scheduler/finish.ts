@@ -64,16 +64,27 @@ export interface FinishReport {
  * done. The runs involved are locked first, so two processes finishing tasks of the
  * same run cannot both miss a join that needs both of them.
  */
-export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[], claim?: ClaimRequest): Promise<FinishReport> {
+export interface FinishOptions {
+  /**
+   * NOTIFY updraft_state (live pages) when states changed and no other channel says so.
+   * Default true; the executor announces its changes itself, at most every 200 ms.
+   */
+  announceState?: boolean;
+}
+
+export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[], claim?: ClaimRequest, options: FinishOptions = {}): Promise<FinishReport> {
   if (results.length === 0) return { refused: [], changes: [], scheduled: 0, finishedRuns: [], claimed: [] };
   return db.transaction(async (tx) => {
     const runIds = [...new Set(results.map((r) => r.runRowId))].sort();
-    // One statement: lock the runs (in id order, so finishers never deadlock), then the fenced update.
+    const xcoms = results.filter((r) => r.result !== undefined).map((r) => ({ id: r.taskInstanceId, value: r.result }));
+    // One statement: lock the runs (in id order, so finishers never deadlock), the fenced
+    // update, and the XComs of the tries it accepted (one statement fewer per completion
+    // than a separate insert: test/integration/engine-statements.test.ts).
     const { rows: accepted } = await execute<{ id: string }>(
       tx,
       sql`with locked as (
             select id from dag_runs where id in (select value::uuid from jsonb_array_elements_text(${jsonb(runIds)})) order by id for update
-          )
+          ), done as (
           update task_instances ti
              set state = v.state::task_state, error = v.error, next_try_at = v.next_try_at, owner = null, updated_at = now(),
                  started_at = coalesce(v.started_at, ti.started_at), ended_at = coalesce(v.ended_at, now())
@@ -91,21 +102,18 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
             )}) as v(id uuid, lease uuid, try_number int, state text, error text, next_try_at timestamptz, started_at timestamptz, ended_at timestamptz)
            where ti.id = v.id and ti.lease = v.lease and ti.try_number = v.try_number and ti.state in ('queued', 'running')
              and ti.run_id in (select id from locked)
-          returning ti.id`,
+          returning ti.id
+          ), stored as (
+            insert into xcom (task_instance_id, value)
+            select v.id, v.value from jsonb_to_recordset(${jsonb(xcoms)}) as v(id uuid, value jsonb)
+             where v.id in (select id from done)
+            on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()
+          )
+          select id from done`,
     );
     const acceptedIds = new Set(accepted.map((r) => r.id));
     const refused = results.filter((r) => !acceptedIds.has(r.taskInstanceId));
     const kept = results.filter((r) => acceptedIds.has(r.taskInstanceId));
-
-    const xcoms = kept.filter((r) => r.result !== undefined).map((r) => ({ id: r.taskInstanceId, value: r.result }));
-    if (xcoms.length > 0) {
-      await execute(
-        tx,
-        sql`insert into xcom (task_instance_id, value)
-            select v.id, v.value from jsonb_to_recordset(${jsonb(xcoms)}) as v(id uuid, value jsonb)
-            on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()`,
-      );
-    }
     await storeEffects(tx, kept);
     const logs = results.flatMap((r) => {
       const lines = r.logs.map((l) => ({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(l.at), level: l.level, message: l.message }));
@@ -149,7 +157,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
       await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
     } else if (schedulerNews) {
       await execute(tx, sql`select pg_notify('updraft_runs', '')`);
-    } else if (kept.length > 0) {
+    } else if (kept.length > 0 && (options.announceState ?? true)) {
       await execute(tx, sql`select pg_notify('updraft_state', '')`);
     }
     return report;

@@ -49,16 +49,16 @@ async function perTask(dagId: string, tasks: number): Promise<{ perTask: number;
 }
 
 describe('statements per finished task', () => {
-  // 12.3 on PostgreSQL and 13.7 on PGlite when written: a completion's transaction (lock
-  // and fenced update, XCom, downstream states, their update, a NOTIFY, the claim) and the
-  // executor's own claim and mark-running, plus the scheduler's passes meanwhile.
+  // 8.4 on PostgreSQL and 9.6 on PGlite when written: a completion's transaction (lock,
+  // fenced update and XCom; downstream states; their update; the claim's lock and claim),
+  // the upstream XCom read for the next try, some mark-running, the scheduler's passes.
   it(`a chain of ${CHAIN} tasks: at most 30 each`, async () => {
     const { perTask: n, counts } = await perTask('chain', CHAIN);
     expect(n, JSON.stringify(Object.fromEntries(counts))).toBeLessThanOrEqual(30);
   });
 
-  // 0.36 on PostgreSQL when written (600 tasks in 38 group commits); 4.4 on PGlite, where
-  // results are committed nearly one at a time (one connection, in the main thread).
+  // 0.32 on PostgreSQL when written (600 tasks in about 40 group commits); 2.4 on PGlite,
+  // where results are committed a few at a time (one connection, in the main thread).
   it(`one run of ${WIDE} independent tasks: at most 1 each on PostgreSQL, 10 on PGlite`, async () => {
     const { perTask: n, counts } = await perTask('wide', WIDE);
     expect(n, JSON.stringify(Object.fromEntries(counts))).toBeLessThanOrEqual(testDriver() === 'postgres' ? 1 : 10);
