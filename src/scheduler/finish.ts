@@ -145,15 +145,18 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
         if (state) report.finishedRuns.push({ runRowId, dagId: structure.dagId, state });
       }
     }
-    // Claiming what just became ready in this same transaction saves the executor a
-    // round trip and a commit per task of a chain (bench/engine, chain of 40 on
-    // PostgreSQL: 0.44 s with a separate claim and running update, see docs/performance.md).
-    if (report.scheduled > 0 && claim) report.claimed = await claimWithin(tx, { ...claim, limit: Math.min(claim.limit, report.scheduled) });
+    // Claiming in this same transaction (what just became ready, or what was waiting)
+    // saves the executor a round trip and a commit per task of a chain (bench/engine, chain
+    // of 40 on PostgreSQL: 0.44 s with a separate claim and running update, see
+    // docs/performance.md), and a claim transaction per completion batch of a wide run.
+    if (claim && claim.limit > 0) report.claimed = await claimWithin(tx, claim);
     // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
     // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
     // which only live pages want to hear (updraft_state). Live pages listen to all three.
     const schedulerNews = report.finishedRuns.length > 0 || kept.some((r) => r.state === 'up_for_retry');
-    if (report.scheduled > report.claimed.length) {
+    const claimedHere = new Set(report.claimed.map((c) => `${c.run_row_id} ${c.task_id}`));
+    const leftUnclaimed = report.changes.some((c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId}`));
+    if (leftUnclaimed) {
       await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
     } else if (schedulerNews) {
       await execute(tx, sql`select pg_notify('updraft_runs', '')`);
