@@ -51,6 +51,7 @@ import { Scheduler } from '../src/scheduler/scheduler.js';
 import { startQueuedRuns } from '../src/scheduler/start-runs.js';
 import { makeDagFolder } from '../test/support/dag-folder.js';
 import { benchDatabase, benchDriver, type BenchDatabase, type BenchDriver } from './lib/database.js';
+import { Figures } from './lib/figures.js';
 import { machineBusy, machineLine, machineTicks, median } from './lib/machine.js';
 import { cpuLine, installTrace, sampleCpu, timeCalls, watchLoopDelay, type CpuSample } from './lib/trace.js';
 
@@ -339,6 +340,14 @@ try {
   if (plans.length > 0) {
     console.log(`  (c) planIntervals alone, ${int(plans[0]!.count)} intervals:    ${fmtInt(plans.map((p) => p.rate))} intervals/s (${fmt(plans.map((p) => p.count / p.rate), 2)} s)`);
   }
+  const figures = new Figures('backfill', { driver: DRIVER, 'task threads': String(concurrency) });
+  if (daily.length > 0) figures.add('backfill_365_daily_seconds', `${DAILY.dates} daily dates x 10 no-op tasks, maxActiveRuns ${DAILY.maxActiveRuns}: create -> completed`, 's', daily.map((d) => d.seconds));
+  if (often.length > 0) {
+    figures.add('backfill_year_5min_first_run_seconds', `a year of '${OFTEN.cron}' (${int(often[0]!.planned)} dates): create -> first run started`, 's', often.map((o) => o.runStarted));
+    figures.add('backfill_year_5min_plan_seconds', `a year of '${OFTEN.cron}': create -> plan complete`, 's', often.map((o) => o.planDone));
+  }
+  if (plans.length > 0) figures.add('backfill_plan_intervals_per_s', 'planIntervals alone', 'intervals/s', plans.map((p) => p.rate), true);
+  await figures.write();
   if (steps.length > 0) {
     console.log(`  (d) the scheduler's backfill step alone (no engine; two runs ended after each pass):`);
     console.log(`      ${DAILY.dates} daily dates in ${fmtInt(steps.map((s) => s.dailyPasses))} passes: advanceBackfills ${fmt(steps.map((s) => s.advanceMsPerRun), 2)} ms and startQueuedRuns ${fmt(steps.map((s) => s.startMsPerRun), 2)} ms per run`);

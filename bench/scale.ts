@@ -52,6 +52,7 @@ import { triggerRun } from '../src/scheduler/runs.js';
 import { makeDagFolder, type DagFolder } from '../test/support/dag-folder.js';
 import { startUpdraft, stopAll, type UpdraftProcess } from '../test/support/process.js';
 import { benchDatabase, type BenchDatabase } from './lib/database.js';
+import { Figures } from './lib/figures.js';
 import { machineBusy, machineLine, machineTicks, median } from './lib/machine.js';
 import { sampleCpu, type CpuSample } from './lib/trace.js';
 import { countingProxy, type WireCounter, type WireCounts } from './lib/wire-count.js';
@@ -379,6 +380,11 @@ try {
     }),
   );
   console.log(`database: ${database}`);
+  const figures = new Figures('scale', {
+    'tasks per run': String(TASKS),
+    runs: String(DAG_RUNS),
+    'default_pool slots': POOL_SLOTS === undefined ? '128' : String(POOL_SLOTS),
+  });
   console.log(
     `measured: first trigger -> the last run's ended_at (dag_runs polled every ${POLL_MS} ms); transactions: pg_stat_database xact_commit + xact_rollback, ` +
       `before the trigger (${SETTLE_MS / 1000} s after the warm-up) and after a graceful stop, the bench's own subtracted${WIRE ? '; BENCH_WIRE: through counting proxies (slower)' : ''}`,
@@ -386,7 +392,10 @@ try {
   for (const setup of setups) {
     const ms = results.get(setup)!;
     const rates = ms.map((m) => m.tasks / m.seconds);
-    console.log(`  ${setup.workers} worker${setup.workers > 1 ? 's' : ''} x ${setup.threads} threads, ${int(ms[0]!.tasks)} tasks:`);
+    const name = `${setup.workers} worker${setup.workers > 1 ? 's' : ''} x ${setup.threads} threads`;
+    figures.add(`scale_${setup.workers}x${setup.threads}_tasks_per_s`, `${name}: tasks/s`, 'tasks/s', rates, true);
+    figures.add(`scale_${setup.workers}x${setup.threads}_transactions_per_task`, `${name}: database transactions per task`, 'transactions', ms.map((m) => m.transactions / m.tasks));
+    console.log(`  ${name}, ${int(ms[0]!.tasks)} tasks:`);
     console.log(`      tasks/s:                   ${fmtInt(rates)}   (${fmt(ms.map((m) => m.seconds), 2)} s)`);
     console.log(`      transactions per task:     ${fmt(ms.map((m) => m.transactions / m.tasks))}   (${fmtInt(ms.map((m) => m.transactions))} transactions; the bench's own ${fmtInt(ms.map((m) => m.own))} subtracted)`);
     if (setup.workers > 1) {
@@ -422,6 +431,7 @@ try {
       console.log(`  ${setup.workers} workers / 1 worker at ${threads} threads each: x${(rate(results.get(setup)!) / rate(one)).toFixed(2)} tasks/s`);
     }
   }
+  await figures.write();
 } finally {
   await stopAll();
   await admin.end();

@@ -25,6 +25,7 @@ import { closePools, poolFor } from '../src/operators/pg.js';
 import type { SyncConfig, SyncResult } from '../src/operators/sync/config.js';
 import { syncOperator } from '../src/operators/sync/run.js';
 import { OperatorError, type OperatorContext } from '../src/operators/types.js';
+import { Figures } from './lib/figures.js';
 import { machineLine, median } from './lib/machine.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
@@ -156,6 +157,12 @@ try {
   console.log(line('(d) incremental, no mark, 1-row target (all upserted)', figures.upsert, 0.4));
   console.log(line('(e) incremental, no mark, full target (none changed)', figures.unchanged));
   console.log(line('(f) incremental, no mark, every target row differs', figures.changed));
+  const report = new Figures('sync', { rows: String(ROWS) });
+  report.add('sync_pipe_rows_per_s', 'psql \\copy to stdout | psql \\copy from stdin (the reference)', 'rows/s', figures.pipe.map((s) => ROWS / s), true);
+  report.add('sync_full_rows_per_s', 'full sync', 'rows/s', figures.full.map((s) => ROWS / s), true);
+  report.add('sync_incremental_empty_rows_per_s', 'incremental, no mark, empty target', 'rows/s', figures.empty.map((s) => ROWS / s), true);
+  report.add('sync_incremental_upsert_rows_per_s', 'incremental, no mark, every row upserted', 'rows/s', figures.upsert.map((s) => ROWS / s), true);
+  await report.write();
 } finally {
   await closePools();
   for (const name of Object.values(names)) await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);

@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { execute } from '../src/db/execute.js';
 import { DagProcessor } from '../src/processor/processor.js';
 import { benchDatabase } from './lib/database.js';
+import { Figures } from './lib/figures.js';
 import { machineLine } from './lib/machine.js';
 
 const DAGS = 100;
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     console.log(machineLine({ connections: String(CONNECTIONS), seconds: String(SECONDS) }));
     console.log(`database: ${await bench.describe()}`);
     const web = await startWeb(bench.env, folder);
+    const figures = new Figures('web', { DAGs: String(DAGS), 'runs per DAG': String(RUNS), 'tasks per run': String(TASKS), connections: String(CONNECTIONS), seconds: String(SECONDS) });
     try {
       for (const [label, target] of TARGETS) {
         const probe = await fetch(web.url + target);
@@ -126,7 +128,9 @@ async function main(): Promise<void> {
         const { p50, p99 } = result.latency;
         const verdict = p99 <= 100 ? 'ok' : 'ABOVE the 100 ms goal';
         console.log(`  ${label.padEnd(30)} p50 ${String(p50).padStart(4)} ms  p99 ${String(p99).padStart(4)} ms  ${Math.round(result.requests.average)} req/s  ${verdict}`);
+        figures.add(`web_${target.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '') || 'root'}_p99_ms`, `${label}: p99 under ${CONNECTIONS} connections`, 'ms', [p99]);
       }
+      await figures.write();
     } finally {
       await web.stop();
     }
