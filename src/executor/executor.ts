@@ -10,7 +10,7 @@ import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
 import { finishTasks, insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.js';
 import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
 import type { TaskPool } from './pool.js';
-import { toStorableText } from './json-result.js';
+import { asStoredJson, toStorableText } from './json-result.js';
 import { connectionUrl } from '../connections/store.js';
 import { readOperatorState } from '../operators/state.js';
 import type { Question, TaskOutcome } from './protocol.js';
@@ -161,8 +161,12 @@ export class Executor {
     }
   }
 
-  private async dispatch(claimed: ClaimedTask[]): Promise<void> {
-    const upstream = await this.upstreamResults(claimed);
+  /**
+   * Queues claimed tries for the threads with their upstream results. `known`: results of
+   * tries this process just committed, by '<run row id> <task id>' (see upstreamResults).
+   */
+  private async dispatch(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+    const upstream = await this.upstreamResults(claimed, known);
     for (const claim of claimed) {
       const structure = await this.cache.get(claim.dag_version_id);
       const entry: InFlight = { claim, structure, logs: [], abort: new AbortController() };
@@ -243,8 +247,13 @@ export class Executor {
     return next;
   }
 
-  /** XComs of the claimed tasks' direct upstream tasks, one query for the batch. */
-  private async upstreamResults(claimed: ClaimedTask[]): Promise<Map<string, Record<string, unknown>>> {
+  /**
+   * XComs of the claimed tasks' direct upstream tasks, one query for the batch. Those this
+   * process has just committed (`known`) are taken from memory, as jsonb hands them back:
+   * a chain's next task then starts without a round trip for its input (bench/engine.ts,
+   * PostgreSQL: upstream ended -> downstream started, p50 from about 7 to 6 ms).
+   */
+  private async upstreamResults(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown>): Promise<Map<string, Record<string, unknown>>> {
     const wanted: { ti: string; run: string; task: string }[] = [];
     const results = new Map<string, Record<string, unknown>>();
     for (const c of claimed) {
@@ -252,8 +261,9 @@ export class Executor {
       const own: Record<string, unknown> = {};
       // Upstream tasks that returned nothing have no XCom row: their key stays, undefined.
       for (const up of task?.upstream ?? []) {
-        own[up] = undefined;
-        wanted.push({ ti: c.id, run: c.run_row_id, task: up });
+        const key = `${c.run_row_id} ${up}`;
+        own[up] = known.get(key);
+        if (!known.has(key)) wanted.push({ ti: c.id, run: c.run_row_id, task: up });
       }
       results.set(c.id, own);
     }
@@ -417,7 +427,11 @@ export class Executor {
     const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room), { announceState: false }));
     if (report.changes.length > 0) this.announceState();
     for (const r of batch) this.#inFlight.delete(r.lease);
-    if (report.claimed.length > 0) await this.dispatch(report.claimed);
+    if (report.claimed.length > 0) {
+      const refused = new Set(report.refused.map((r) => r.taskInstanceId));
+      const known = new Map(batch.filter((r) => r.state === 'success' && !refused.has(r.taskInstanceId)).map((r) => [`${r.runRowId} ${r.taskId}`, asStoredJson(r.result)]));
+      await this.dispatch(report.claimed, known);
+    }
     for (const c of report.changes) this.bus.emit('task:state', c);
     for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
     for (const f of report.finishedRuns) this.bus.emit('run:finished', f);

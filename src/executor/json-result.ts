@@ -80,3 +80,23 @@ export function storableText(text: string): boolean {
 export function toStorableText(text: string): string {
   return storableText(text) ? text : text.replaceAll('\0', '\\0').toWellFormed();
 }
+
+/**
+ * `value` as it reads back from a jsonb column: JSON's meaning, with each object's keys in
+ * jsonb's order (shorter keys first, then bytewise by UTF-8), as node-postgres and PGlite
+ * hand them back. A downstream task given an upstream result from memory then sees exactly
+ * what it would have read from the database. `value` must have passed jsonProblem.
+ */
+export function asStoredJson(value: unknown): unknown {
+  return value === undefined ? undefined : jsonbOrder(JSON.parse(JSON.stringify(value)));
+}
+
+function jsonbOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonbOrder);
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value).map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
+  keys.sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes));
+  const ordered: Record<string, unknown> = {};
+  for (const { key } of keys) ordered[key] = jsonbOrder((value as Record<string, unknown>)[key]);
+  return ordered;
+}
