@@ -29,8 +29,8 @@ const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?
 const BENCHES: { name: string; env?: Record<string, string>; what: string }[] = [
   { name: 'peer', what: 'graphile-worker on the same PostgreSQL: the bar' },
   { name: 'engine', what: 'the engine in one process: throughput, a chain, latency' },
-  { name: 'parse', what: 'parsing DAG files' },
-  { name: 'footprint', what: 'scheduler CPU per task by DAG size, a 10,000-task DAG planned, standalone memory' },
+  { name: 'parse', what: "a 10,000-task DAG's parse, and the plan of a run of it" },
+  { name: 'footprint', what: 'scheduler CPU per finished task by DAG size, and the memory of standalone with 100 DAGs' },
   { name: 'scale', what: 'one and two worker processes beside a scheduler' },
   { name: 'backfill', what: 'backfills' },
   { name: 'sync', what: 'the sync operator beside psql' },

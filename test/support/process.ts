@@ -34,9 +34,12 @@ export interface UpdraftProcess {
 
 const started = new Set<UpdraftProcess>();
 
-/** Starts `updraft <args>` (e.g. ['standalone']) with only the environment given. */
-export function startUpdraft(args: string[], env: Record<string, string>): UpdraftProcess {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `updraft <args>` (e.g. ['standalone']) with only the environment given; `nodeArgs`
+ * are node's own options (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow).
+ */
+export function startUpdraft(args: string[], env: Record<string, string>, nodeArgs: string[] = []): UpdraftProcess {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const onData = (chunk: Buffer) => {
