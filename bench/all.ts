@@ -67,7 +67,7 @@ async function postgresInfo(): Promise<{ version: string; settings: Record<strin
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
-    const version = (await client.query<{ v: string }>('show server_version')).rows[0]!.v;
+    const version = (await client.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v;
     const names = ['shared_buffers', 'work_mem', 'max_connections', 'fsync', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit'];
     const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>('select name, setting, unit from pg_settings where name = any($1) order by name', [names]);
     return { version, settings: Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])) };
@@ -93,8 +93,13 @@ async function gitCommit(): Promise<string> {
   );
 }
 
-const number = (n: number) => (Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(3).replace(/\.?0+$/, '') || '0');
-const figureText = (f: Figure) => (f.values.length > 1 ? `${number(f.median)} (${number(f.min)}-${number(f.max)})` : number(f.median));
+/** A figure's median and range with the same number of decimals, chosen by the median's size. */
+function figureText(f: Figure): string {
+  const size = Math.abs(f.median);
+  const digits = size >= 100 ? 0 : size >= 10 ? 1 : size >= 1 ? 2 : 3;
+  const text = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return f.values.length > 1 ? `${text(f.median)} (${text(f.min)}-${text(f.max)})` : text(f.median);
+}
 
 interface Ratio {
   what: string;

@@ -421,9 +421,8 @@ export class Executor {
 
   /** Commits a batch of results and acts on what that changed. */
   private async finish(batch: TaskResult[]): Promise<void> {
-    // Room once this batch leaves: the same transaction claims what it makes ready, or what
-    // waits, unless enough claimed work still waits for threads (as in pump).
-    const room = this.#stopping || this.#waiting.length >= this.pool.size ? 0 : this.capacity + batch.length;
+    // Room once this batch leaves: the same transaction claims what it makes ready.
+    const room = this.#stopping ? 0 : this.capacity + batch.length;
     const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room), { announceState: false }));
     if (report.changes.length > 0) this.announceState();
     for (const r of batch) this.#inFlight.delete(r.lease);
@@ -436,12 +435,9 @@ export class Executor {
     for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
     for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
     if (report.finishedRuns.length > 0) this.bus.emit('runs');
-    // The transaction's claim took all it had room for: more may be ready, so look again
-    // now. One that took less found nothing more to claim, and without room the threads'
-    // backlog comes first; new work wakes us (NOTIFY, the bus). Waking after every commit
-    // cost a claim that found nothing per task of a chain, 2 of its 12 statements per task
-    // (test/integration/engine-statements.test.ts).
-    if (room > 0 && report.claimed.length >= room) this.wake();
+    // Freed slots and maybe more work: look again, unless the transaction's claim already
+    // found less than it asked for (nothing else is ready; new work wakes us by NOTIFY).
+    if (report.claimAsked === 0 || report.claimed.length >= report.claimAsked) this.wake();
   }
 
   /**

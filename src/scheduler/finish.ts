@@ -55,6 +55,8 @@ export interface FinishReport {
   finishedRuns: { runRowId: string; dagId: string; state: 'success' | 'failed' }[];
   /** Tasks claimed in the same transaction (see `claim`). */
   claimed: ClaimedTask[];
+  /** How many the claim asked for (0: no claim); fewer claimed means none was left to claim. */
+  claimAsked: number;
 }
 
 /**
@@ -73,7 +75,7 @@ export interface FinishOptions {
 }
 
 export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[], claim?: ClaimRequest, options: FinishOptions = {}): Promise<FinishReport> {
-  if (results.length === 0) return { refused: [], changes: [], scheduled: 0, finishedRuns: [], claimed: [] };
+  if (results.length === 0) return { refused: [], changes: [], scheduled: 0, finishedRuns: [], claimed: [], claimAsked: 0 };
   return db.transaction(async (tx) => {
     const runIds = [...new Set(results.map((r) => r.runRowId))].sort();
     const xcoms = results.filter((r) => r.result !== undefined).map((r) => ({ id: r.taskInstanceId, value: r.result }));
@@ -130,6 +132,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
       scheduled: 0,
       finishedRuns: [],
       claimed: [],
+      claimAsked: 0,
     };
     const byRun = new Map<string, TaskResult[]>();
     for (const r of kept) byRun.set(r.runRowId, [...(byRun.get(r.runRowId) ?? []), r]);
@@ -145,11 +148,18 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
         if (state) report.finishedRuns.push({ runRowId, dagId: structure.dagId, state });
       }
     }
-    // Claiming in this same transaction (what just became ready, or what was waiting)
-    // saves the executor a round trip and a commit per task of a chain (bench/engine, chain
-    // of 40 on PostgreSQL: 0.44 s with a separate claim and running update, see
-    // docs/performance.md), and a claim transaction per completion batch of a wide run.
-    if (claim && claim.limit > 0) report.claimed = await claimWithin(tx, claim);
+    // Claiming what just became ready in this same transaction saves the executor a round
+    // trip and a commit per task of a chain (bench/engine, chain of 40 on PostgreSQL: 0.44 s
+    // with a separate claim and running update, see docs/performance.md). One more than
+    // that is asked for: fewer claimed tells the executor that nothing else is waiting, so
+    // it need not look again (a claim that found nothing was 2 of a chain task's 12
+    // statements: test/integration/engine-statements.test.ts). Claiming here whatever waits,
+    // up to the executor's room, was faster for one worker but let it keep a pool's every
+    // slot from the others (bench/scale.ts: shares of 6,000 / 0).
+    if (claim && claim.limit > 0 && report.scheduled > 0) {
+      report.claimAsked = Math.min(claim.limit, report.scheduled + 1);
+      report.claimed = await claimWithin(tx, { ...claim, limit: report.claimAsked });
+    }
     // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
     // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
     // which only live pages want to hear (updraft_state). Live pages listen to all three.

@@ -51,7 +51,7 @@ async function perTask(dagId: string, tasks: number): Promise<{ perTask: number;
 }
 
 describe('statements per finished task', () => {
-  // 9.1 on PostgreSQL and 9.9 on PGlite when written: a completion's transaction (lock,
+  // 7.3 on PostgreSQL and 7.1 on PGlite when written: a completion's transaction (lock,
   // fenced update and XCom; downstream states; their update; the claim's lock and claim),
   // the upstream XCom read for the next try, some mark-running, the scheduler's passes.
   it(`a chain of ${CHAIN} tasks: at most 30 each`, async () => {
@@ -59,7 +59,7 @@ describe('statements per finished task', () => {
     expect(n, JSON.stringify(Object.fromEntries(counts))).toBeLessThanOrEqual(30);
   });
 
-  // 0.28 on PostgreSQL when written (600 tasks in about 40 group commits); 2.4 on PGlite,
+  // 0.35 on PostgreSQL when written (600 tasks in about 40 group commits); 2.2 on PGlite,
   // where results are committed a few at a time (one connection, in the main thread).
   it(`one run of ${WIDE} independent tasks: at most 1 each on PostgreSQL, 10 on PGlite`, async () => {
     const { perTask: n, counts } = await perTask('wide', WIDE);
