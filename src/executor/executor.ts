@@ -250,8 +250,8 @@ export class Executor {
   /**
    * XComs of the claimed tasks' direct upstream tasks, one query for the batch. Those this
    * process has just committed (`known`) are taken from memory, as jsonb hands them back:
-   * a chain's next task then starts without a round trip for its input (bench/engine.ts,
-   * PostgreSQL: upstream ended -> downstream started, p50 from about 7 to 6 ms).
+   * a chain's next task then starts without a round trip for its input (the read was one
+   * statement per task of a chain of 30, 29 of its 8.4 per task: engine-statements.test.ts).
    */
   private async upstreamResults(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown>): Promise<Map<string, Record<string, unknown>>> {
     const wanted: { ti: string; run: string; task: string }[] = [];
