@@ -65,12 +65,12 @@ export const TASK_OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(tas
 
 const dateField = z.union([z.string(), z.date()]);
 
+const datasetScheduleSchema = z.strictObject({ datasets: z.array(z.unknown()), when: z.enum(['all', 'any']).optional() });
+
 const dagOptionsSchema = z.strictObject({
   id: idField,
-  schedule: z
-    .union([z.string(), z.strictObject({ datasets: z.array(z.unknown()), when: z.enum(['all', 'any']).optional() })])
-    .nullable()
-    .optional(),
+  // A string or { datasets, when }: checked in compileDagOptions, where errors can name the inner field.
+  schedule: z.unknown().optional(),
   timezone: z.string().optional(),
   startDate: dateField.optional(),
   endDate: dateField.optional(),
@@ -128,9 +128,16 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   attempt('timezone', () => validateTimezone(timezone));
   let datasetSchedule: DatasetSchedule | null = null;
   if (typeof o.schedule === 'object' && o.schedule !== null) {
-    const uris = checkDatasetUris(o.schedule.datasets, label, 'schedule.datasets');
+    const onDatasets = datasetScheduleSchema.safeParse(o.schedule);
+    if (!onDatasets.success) {
+      const path = onDatasets.error.issues[0]?.path.map(String).join('.');
+      throw new DagDefinitionError(`${label}: ${describeIssues(onDatasets.error, 'schedule')}`, { field: path ? `schedule.${path}` : 'schedule' });
+    }
+    const uris = checkDatasetUris(onDatasets.data.datasets, label, 'schedule.datasets');
     if (uris.length === 0) fail('schedule.datasets', 'list at least one dataset URI (or set schedule: null for manual runs only)');
-    datasetSchedule = { uris, when: o.schedule.when ?? 'all' };
+    datasetSchedule = { uris, when: onDatasets.data.when ?? 'all' };
+  } else if (o.schedule !== undefined && o.schedule !== null && typeof o.schedule !== 'string') {
+    fail('schedule', `expected a cron expression, a preset, { datasets: [...] } or null, got ${typeof o.schedule}`);
   }
   const schedule = typeof o.schedule === 'string' ? o.schedule : null;
   if (schedule !== null) attempt('schedule', () => validateSchedule(schedule, timezone));
