@@ -6,6 +6,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { dagRuns, dags, datasetDagRunQueue, datasetEvents, datasets } from '../../src/db/schema.js';
+import { setPaused } from '../../src/catalog/dags.js';
 import { taskStates, useEngine, type TestEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';
@@ -31,9 +32,15 @@ const seen = (t: any) => t.task('seen', async (ctx: any) => ({
 export const on_all = dag({ id: 'on_all', schedule: { datasets: ['test://a', 'test://b'] } }, seen);
 export const on_any = dag({ id: 'on_any', schedule: { datasets: ['test://a', 'test://c'], when: 'any' } }, seen);
 export const on_c = dag({ id: 'on_c', schedule: { datasets: ['test://c'] } }, seen);
+export const prod_p = dag({ id: 'prod_p' }, (t) => {
+  t.task('write_p', { outlets: ['test://p'] }, async () => 'p');
+});
+export const on_p = dag({ id: 'on_p', pausedAtCreation: true, schedule: { datasets: ['test://p'] } }, seen);
 `;
 
-const setup = useEngine({ 'datasets.ts': DAGS });
+// No safety-net poll within the tests' time: a consumer's run must come from the
+// producer's NOTIFY (or an unpause's), not from a scheduler pass that happened to run.
+const setup = useEngine({ 'datasets.ts': DAGS }, { env: { UPDRAFT_SCHEDULER_POLL_INTERVAL: '10m' } });
 
 /** The next run of `dagId` to end, as the bus reports it; call before the action that causes it. */
 function nextEnd(h: TestEngine, dagId: string): Promise<string> {
@@ -98,5 +105,20 @@ describe('datasets', () => {
     // A scheduler pass after the failure leaves on_c without a run.
     await h.engine.scheduler!.tick(new Date());
     expect(await db.select().from(dagRuns).where(eq(dagRuns.dagId, onC!.id))).toHaveLength(0);
+  });
+
+  it('keeps the events of a paused consumer queued, and runs it on them once unpaused', async () => {
+    const { h, database } = setup();
+    const db = database.db;
+    const [onP] = await db.select({ id: dags.id }).from(dags).where(eq(dags.dagId, 'on_p'));
+    expect((await h.run('prod_p')).state).toBe('success');
+    await h.engine.scheduler!.tick(new Date());
+    expect(await db.select().from(dagRuns).where(eq(dagRuns.dagId, onP!.id))).toHaveLength(0);
+    expect(await db.select().from(datasetDagRunQueue).where(eq(datasetDagRunQueue.dagId, onP!.id))).toHaveLength(1);
+    const ended = nextEnd(h, 'on_p');
+    expect(await setPaused(db, 'on_p', false, 'test')).toBe(true);
+    const runRowId = await ended;
+    expect((await taskStates(database, runRowId)).seen!.result).toMatchObject({ events: ['test://p from prod_p.write_p'] });
+    expect(await db.select().from(datasetDagRunQueue).where(eq(datasetDagRunQueue.dagId, onP!.id))).toHaveLength(0);
   });
 });
