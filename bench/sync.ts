@@ -66,6 +66,7 @@ function context(state: Map<string, unknown>): OperatorContext {
     maxTries: 1,
     params: {},
     conf: {},
+    triggeringEvents: [],
     log: { debug: noop, info: process.env.BENCH_LOG ? (m: string) => console.log(`    log: ${m}`) : noop, warn: noop, error: noop },
     signal: new AbortController().signal,
     pull: async () => undefined as never,

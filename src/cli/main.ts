@@ -5,6 +5,7 @@ import { registerBackfillCommands } from './commands/backfill.js';
 import { registerClearCommand } from './commands/clear.js';
 import { registerConnectionsCommands } from './commands/connections.js';
 import { registerDagsCommands } from './commands/dags.js';
+import { registerDatasetsCommands } from './commands/datasets.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerReportsCommands } from './commands/reports.js';
 import { registerRunsCommands } from './commands/runs.js';
@@ -21,6 +22,7 @@ const program = new Command('updraft')
 registerServeCommands(program);
 registerDbCommands(program);
 registerDagsCommands(program);
+registerDatasetsCommands(program);
 registerRunsCommands(program);
 registerClearCommand(program);
 registerBackfillCommands(program);

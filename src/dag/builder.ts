@@ -7,6 +7,7 @@ import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
 import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
 import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
 import { describeIssues } from '../util/validation.js';
+import { checkDatasetUris } from './datasets.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
 import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
@@ -22,6 +23,8 @@ export interface TaskDefinition {
   /** The function a 'task' runs; operators keep plain data in `config`. */
   fn: TaskFunction<any, unknown> | undefined;
   config: unknown;
+  /** Dataset URIs the task updates (docs/datasets.md). */
+  outlets: string[];
   upstream: Set<string>;
 }
 
@@ -122,8 +125,10 @@ export class DagBuilder<P extends ParamsSpec> {
       throw this.error(`task id ${JSON.stringify(id)} is invalid: ${ID_HINT}`, 'tasks');
     }
     if (this.tasks.has(id)) throw this.error(`duplicate task id '${id}'`, 'tasks');
-    const settings = compileTaskOptions(this.dagId, id, this.options.defaults, options);
-    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, upstream: new Set() });
+    const { outlets: rawOutlets, ...rest } = options;
+    const settings = compileTaskOptions(this.dagId, id, this.options.defaults, rest);
+    const outlets = rawOutlets === undefined ? [] : checkDatasetUris(rawOutlets, `DAG '${this.dagId}': task '${id}'`, 'outlets');
+    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, outlets, upstream: new Set() });
     return new TaskRef<R>(id, this);
   }
 
@@ -201,7 +206,7 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     const tasks = [...this.tasks.values()];
     return {
       ...serializeOptions(this.options),
-      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config))),
+      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config), t.outlets)),
       edges: this.edges(),
     };
   }

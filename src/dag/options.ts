@@ -3,6 +3,7 @@ import { DagDefinitionError } from '../errors.js';
 import { parseDateInZone, validateSchedule, validateTimezone } from '../schedule/index.js';
 import { describeIssues, durationField } from '../util/validation.js';
 import { checkParamsSpec } from './params.js';
+import { checkDatasetUris, type DatasetSchedule } from './datasets.js';
 import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
 
 /** Task settings after defaults and validation; durations in milliseconds. */
@@ -21,7 +22,10 @@ export interface TaskSettings {
 
 export interface CompiledDagOptions {
   id: string;
+  /** The cron or preset; null for manual-only and dataset-scheduled DAGs. */
   schedule: string | null;
+  /** Set when the DAG is scheduled on datasets (docs/datasets.md). */
+  datasetSchedule: DatasetSchedule | null;
   timezone: string;
   startDate: Date | null;
   endDate: Date | null;
@@ -57,13 +61,16 @@ const taskOptionsSchema = z.strictObject({
 });
 
 /** Keys of TaskOptions: an operator's config object may carry them beside its own settings. */
-export const TASK_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(taskOptionsSchema.shape));
+export const TASK_OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(taskOptionsSchema.shape), 'outlets']);
 
 const dateField = z.union([z.string(), z.date()]);
 
+const datasetScheduleSchema = z.strictObject({ datasets: z.array(z.unknown()), when: z.enum(['all', 'any']).optional() });
+
 const dagOptionsSchema = z.strictObject({
   id: idField,
-  schedule: z.string().nullable().optional(),
+  // A string or { datasets, when }: checked in compileDagOptions, where errors can name the inner field.
+  schedule: z.unknown().optional(),
   timezone: z.string().optional(),
   startDate: dateField.optional(),
   endDate: dateField.optional(),
@@ -119,7 +126,20 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
 
   const timezone = o.timezone ?? 'UTC';
   attempt('timezone', () => validateTimezone(timezone));
-  const schedule = o.schedule ?? null;
+  let datasetSchedule: DatasetSchedule | null = null;
+  if (typeof o.schedule === 'object' && o.schedule !== null) {
+    const onDatasets = datasetScheduleSchema.safeParse(o.schedule);
+    if (!onDatasets.success) {
+      const path = onDatasets.error.issues[0]?.path.map(String).join('.');
+      throw new DagDefinitionError(`${label}: ${describeIssues(onDatasets.error, 'schedule')}`, { field: path ? `schedule.${path}` : 'schedule' });
+    }
+    const uris = checkDatasetUris(onDatasets.data.datasets, label, 'schedule.datasets');
+    if (uris.length === 0) fail('schedule.datasets', 'list at least one dataset URI (or set schedule: null for manual runs only)');
+    datasetSchedule = { uris, when: onDatasets.data.when ?? 'all' };
+  } else if (o.schedule !== undefined && o.schedule !== null && typeof o.schedule !== 'string') {
+    fail('schedule', `expected a cron expression, a preset, { datasets: [...] } or null, got ${typeof o.schedule}`);
+  }
+  const schedule = typeof o.schedule === 'string' ? o.schedule : null;
   if (schedule !== null) attempt('schedule', () => validateSchedule(schedule, timezone));
   const startDate = o.startDate === undefined ? null : attempt('startDate', () => parseDateInZone(o.startDate!, timezone));
   const endDate = o.endDate === undefined ? null : attempt('endDate', () => parseDateInZone(o.endDate!, timezone));
@@ -133,6 +153,7 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   return {
     id: o.id,
     schedule,
+    datasetSchedule,
     timezone,
     startDate,
     endDate,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CompiledDagOptions, TaskSettings } from './options.js';
+import type { DatasetSchedule } from './datasets.js';
 import type { ParamsSpec } from './types.js';
 
 /** Bumped when the stored shape changes, so readers can tell old versions apart. */
@@ -16,6 +17,8 @@ export interface SerializedTask extends Partial<TaskSettings> {
   operator: string;
   /** Operator settings that are plain data (never functions); absent for 'task'. */
   config?: unknown;
+  /** Dataset URIs the task updates; absent when none (docs/datasets.md). */
+  outlets?: string[];
 }
 
 /** What the scheduler knows of a DAG: stored as jsonb in dag_versions.serialized. */
@@ -23,6 +26,8 @@ export interface SerializedDag {
   format: typeof SERIALIZED_FORMAT;
   dagId: string;
   schedule: string | null;
+  /** Present only for a DAG scheduled on datasets, so other DAGs' version hashes stay as they were. */
+  datasetSchedule?: DatasetSchedule;
   timezone: string;
   startDate: string | null;
   endDate: string | null;
@@ -44,17 +49,18 @@ export interface SerializedDag {
 
 /** A stored task's effective settings. */
 export function taskSettings(dag: SerializedDag, task: SerializedTask): TaskSettings {
-  const { id: _id, operator: _operator, config: _config, ...own } = task;
+  const { id: _id, operator: _operator, config: _config, outlets: _outlets, ...own } = task;
   return { ...dag.taskDefaults, ...own };
 }
 
 /** A task in its stored form: the settings that differ from the defaults. */
-export function serializeTask(id: string, operator: string, settings: TaskSettings, defaults: TaskSettings, config: unknown): SerializedTask {
+export function serializeTask(id: string, operator: string, settings: TaskSettings, defaults: TaskSettings, config: unknown, outlets: readonly string[] = []): SerializedTask {
   const task: Record<string, unknown> = { id, operator };
   for (const key of Object.keys(settings) as (keyof TaskSettings)[]) {
     if (settings[key] !== defaults[key]) task[key] = settings[key];
   }
   if (config !== null && config !== undefined) task.config = config;
+  if (outlets.length > 0) task.outlets = [...outlets];
   return task as unknown as SerializedTask;
 }
 
@@ -63,6 +69,7 @@ export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDa
     format: SERIALIZED_FORMAT,
     dagId: options.id,
     schedule: options.schedule,
+    ...(options.datasetSchedule ? { datasetSchedule: options.datasetSchedule } : {}),
     timezone: options.timezone,
     startDate: options.startDate?.toISOString() ?? null,
     endDate: options.endDate?.toISOString() ?? null,

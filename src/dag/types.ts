@@ -1,4 +1,5 @@
 import type { Duration } from '../util/duration.js';
+import type { DatasetEventInfo, DatasetScheduleOption } from './datasets.js';
 
 /** Airflow's trigger rules, with Airflow's meanings (see docs/authoring.md). */
 export const TRIGGER_RULES = [
@@ -67,6 +68,8 @@ export interface TaskOptions extends RetryOptions {
   /** Queue served by the workers that may run the task. Default 'default'. */
   queue?: string;
   description?: string;
+  /** Dataset URIs this task updates: each success records a dataset event (docs/datasets.md). Not allowed in `defaults`. */
+  outlets?: string[];
 }
 
 /** Defaults applied to every task of a DAG; a task's own options win. */
@@ -75,8 +78,11 @@ export type TaskDefaults = RetryOptions & Pick<TaskOptions, 'pool' | 'queue' | '
 export interface DagOptions<P extends ParamsSpec = ParamsSpec> {
   /** Unique across all DAG files: letters, digits, '_', '-' and '.'. */
   id: string;
-  /** A cron expression, a preset ('@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@once') or null for manual runs only. Default null. */
-  schedule?: string | null;
+  /**
+   * A cron expression, a preset ('@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@once'),
+   * datasets (`{ datasets: [...], when: 'all' | 'any' }`, docs/datasets.md) or null for manual runs only. Default null.
+   */
+  schedule?: string | DatasetScheduleOption | null;
   /** IANA timezone the schedule and naive dates are read in. Default 'UTC'. */
   timezone?: string;
   /** First data interval starts at or after this date. Required with a schedule. */
@@ -119,6 +125,8 @@ export interface TaskContext<P extends ParamsSpec = ParamsSpec> {
   params: ParamsOf<P>;
   /** The run's conf as given when it was triggered. */
   conf: Record<string, unknown>;
+  /** The dataset events a dataset-triggered run was created for, oldest first; empty for other runs. */
+  triggeringEvents: DatasetEventInfo[];
   log: TaskLogger;
   /** Aborted when the try times out or is cancelled. */
   signal: AbortSignal;

@@ -35,7 +35,7 @@ const updatedAt = () =>
     .defaultNow()
     .$onUpdate(() => new Date());
 
-export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill']);
+export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill', 'dataset_triggered']);
 export const dagRunState = pgEnum('dag_run_state', ['queued', 'running', 'success', 'failed']);
 /** NULL in task_instances.state is Airflow's "none" (not yet considered by the scheduler). */
 export const taskState = pgEnum('task_state', [
@@ -78,6 +78,8 @@ export const dags = pgTable('dags', {
   /** Copied from the latest version: the scheduler and claims read them without the serialized DAG. */
   maxActiveRuns: integer('max_active_runs').notNull().default(16),
   maxActiveTasks: integer('max_active_tasks').notNull().default(16),
+  /** Set for a DAG scheduled on datasets ({ uris, when }, docs/datasets.md); its `schedule` is null. */
+  datasetSchedule: jsonb('dataset_schedule'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
   lastParsedAt: at('last_parsed_at'),
@@ -484,6 +486,103 @@ export const schedulerHeartbeats = pgTable('scheduler_heartbeats', {
   startedAt: at('started_at').notNull().defaultNow(),
   heartbeatAt: at('heartbeat_at').notNull().defaultNow(),
 });
+
+/** A dataset (Airflow 2's Dataset): a URI tasks update and DAGs are scheduled on. See docs/datasets.md. */
+export const datasets = pgTable('datasets', {
+  id: id(),
+  uri: text('uri').notNull().unique(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** One success of a task that updates the dataset. The source is kept as text: it outlives the run's deletion. */
+export const datasetEvents = pgTable(
+  'dataset_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    datasetId: uuid('dataset_id')
+      .notNull()
+      .references(() => datasets.id, { onDelete: 'cascade' }),
+    sourceDagId: text('source_dag_id').notNull(),
+    sourceRunId: text('source_run_id').notNull(),
+    sourceTaskId: text('source_task_id').notNull(),
+    sourceTryNumber: integer('source_try_number').notNull(),
+    extra: jsonb('extra')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // A dataset's recent events (the datasets page, /api/v1/datasets/events?uri=).
+    index('dataset_events_dataset_id_idx').on(t.datasetId, t.id),
+    check('dataset_events_extra_is_object', sql`jsonb_typeof(${t.extra}) = 'object'`),
+  ],
+);
+
+/**
+ * Events not yet consumed by a DAG scheduled on their dataset (Airflow's DatasetDagRunQueue,
+ * one row per event rather than per dataset, so a run consumes exactly the events it saw).
+ * A paused DAG's rows stay until it runs.
+ */
+export const datasetDagRunQueue = pgTable(
+  'dataset_dag_run_queue',
+  {
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => datasetEvents.id, { onDelete: 'cascade' }),
+    datasetId: uuid('dataset_id')
+      .notNull()
+      .references(() => datasets.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.dagId, t.eventId] })],
+);
+
+/** The events a dataset-triggered run was created for (Airflow's dagrun_dataset_event). */
+export const dagRunDatasetEvents = pgTable(
+  'dag_run_dataset_events',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => datasetEvents.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.eventId] }), index('dag_run_dataset_events_event_id_idx').on(t.eventId)],
+);
+
+/** Which DAGs are scheduled on which datasets: written when DAGs are stored, so links show before any event. */
+export const dagScheduleDatasetRefs = pgTable(
+  'dag_schedule_dataset_refs',
+  {
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    datasetId: uuid('dataset_id')
+      .notNull()
+      .references(() => datasets.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.dagId, t.datasetId] }), index('dag_schedule_dataset_refs_dataset_id_idx').on(t.datasetId)],
+);
+
+/** Which tasks update which datasets (their outlets), written when DAGs are stored. */
+export const taskOutletDatasetRefs = pgTable(
+  'task_outlet_dataset_refs',
+  {
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    datasetId: uuid('dataset_id')
+      .notNull()
+      .references(() => datasets.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.dagId, t.taskId, t.datasetId] }), index('task_outlet_dataset_refs_dataset_id_idx').on(t.datasetId)],
+);
 
 export type DagRow = typeof dags.$inferSelect;
 export type DagVersionRow = typeof dagVersions.$inferSelect;

@@ -9,6 +9,7 @@ import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { redact, rememberEnvironmentSecrets } from '../connections/mask.js';
 import { isDag, type Dag } from '../dag/builder.js';
 import { signalOf } from '../dag/signals.js';
+import { TRIGGERING_EVENTS_KEY, type DatasetEventInfo } from '../dag/datasets.js';
 import type { TaskContext, TaskHandle, TaskLogger } from '../dag/types.js';
 import { captureConsole, threadConsole, withSink, type LogSink } from './console-capture.js';
 import { failed, failureOf } from './failure.js';
@@ -134,6 +135,12 @@ function importDagFile(file: string, version: string): Promise<Record<string, un
   return module;
 }
 
+/** A dataset-triggered run keeps its triggering events in its conf (scheduler/dataset-runs.ts). */
+function triggeringEventsOf(conf: Record<string, unknown>): DatasetEventInfo[] {
+  const events = conf[TRIGGERING_EVENTS_KEY];
+  return Array.isArray(events) ? (events as DatasetEventInfo[]) : [];
+}
+
 function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
   const { dagId, upstreamResults } = payload;
   const log = (level: LogLevel) => (message: string, ...args: unknown[]) => channel.log(level, format(message, ...args));
@@ -149,6 +156,7 @@ function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
     // Resolved and checked against the DAG's params spec by whoever created the run.
     params: payload.params as TaskContext['params'],
     conf: payload.conf,
+    triggeringEvents: triggeringEventsOf(payload.conf),
     log: logger,
     signal: channel.signal,
     async pull<R>(ref: TaskHandle<R>): Promise<R> {

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import type { Tx } from '../db/execute.js';
 import { dags, dagVersions, importErrors } from '../db/schema.js';
 import { versionHash, type SerializedDag } from '../dag/serialize.js';
+import { storeDatasetRefs } from './dataset-refs.js';
 import type { ParseFailure } from './outcome.js';
 import type { ParsedFile } from './parse.js';
 
@@ -91,6 +92,7 @@ async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, 
     owner: d.owner,
     maxActiveRuns: d.maxActiveRuns,
     maxActiveTasks: d.maxActiveTasks,
+    datasetSchedule: d.datasetSchedule ?? null,
     lastParsedAt: now,
   };
   const [row] = await tx
@@ -112,6 +114,7 @@ async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, 
       .set({ latestVersionId: same.id })
       .where(and(eq(dags.id, row!.id), sql`${dags.latestVersionId} is distinct from ${same.id}`))
       .returning({ id: dags.id });
+    if (moved.length > 0) await storeDatasetRefs(tx, row!.id, d);
     return moved.length > 0;
   }
   const [latest] = await tx
@@ -125,6 +128,7 @@ async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, 
     .values({ dagId: row!.id, version: (latest?.version ?? 0) + 1, hash, serialized: d, source })
     .returning({ id: dagVersions.id });
   await tx.update(dags).set({ latestVersionId: version!.id }).where(eq(dags.id, row!.id));
+  await storeDatasetRefs(tx, row!.id, d);
   return true;
 }
 

@@ -10,6 +10,8 @@ import type { TaskDeps } from './run-state.js';
 export interface TaskNode extends TaskSettings {
   id: string;
   operator: string;
+  /** Dataset URIs a success of this task updates (docs/datasets.md); usually empty. */
+  outlets: readonly string[];
   upstream: string[];
   downstream: string[];
 }
@@ -31,10 +33,12 @@ export interface DagStructure {
   deps: Map<string, TaskDeps>;
 }
 
+const NO_OUTLETS: readonly string[] = Object.freeze([]);
+
 export function structureOf(row: { versionId: string; hash: string; dagRowId: string; dagId: string; file: string; serialized: SerializedDag }): DagStructure {
   const { serialized } = row;
   const tasks = new Map<string, TaskNode>();
-  for (const t of serialized.tasks) tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, upstream: [], downstream: [] });
+  for (const t of serialized.tasks) tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, outlets: t.outlets ?? NO_OUTLETS, upstream: [], downstream: [] });
   for (const [up, down] of serialized.edges) {
     tasks.get(up)!.downstream.push(down);
     tasks.get(down)!.upstream.push(up);

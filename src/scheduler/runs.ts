@@ -9,7 +9,9 @@ import { NotFoundError, UpdraftError } from '../errors.js';
 import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
 
 /** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
-export function makeRunId(type: 'scheduled' | 'manual' | 'backfill', logicalDate: Date): string {
+export type RunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered';
+
+export function makeRunId(type: RunType, logicalDate: Date): string {
   return `${type}__${logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00')}`;
 }
 
@@ -60,7 +62,7 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   return { created, nextDueAt };
 }
 
-export function runValues(dagRowId: string, versionId: string, type: 'scheduled' | 'manual' | 'backfill', run: DagRunInfo, conf: Record<string, unknown>) {
+export function runValues(dagRowId: string, versionId: string, type: RunType, run: DagRunInfo, conf: Record<string, unknown>) {
   return {
     dagId: dagRowId,
     dagVersionId: versionId,

@@ -7,6 +7,7 @@ import type { DagCache } from './dag-cache.js';
 import { advanceBackfills } from '../backfill/advance.js';
 import { asSoleScheduler, Duty } from './duty.js';
 import { promoteRetries, reapLostTasks } from './maintenance.js';
+import { createDatasetRuns } from './dataset-runs.js';
 import { createDueRuns } from './runs.js';
 import { startQueuedRuns } from './start-runs.js';
 
@@ -101,7 +102,11 @@ export class Scheduler {
     let nextAt = Number.POSITIVE_INFINITY;
     if (this.options.manageRuns ?? true) {
       if (this.options.createScheduledRuns ?? true) {
-        const created = await asSoleScheduler(this.db, Duty.createRuns, this.options.heartbeatTimeoutMs, (tx) => createDueRuns(tx, now));
+        const created = await asSoleScheduler(this.db, Duty.createRuns, this.options.heartbeatTimeoutMs, async (tx) => {
+          const due = await createDueRuns(tx, now);
+          await createDatasetRuns(tx, now);
+          return due;
+        });
         if (created?.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
       }
       // Before starting queued runs: the dates a backfill queues now start in this pass.

@@ -71,6 +71,8 @@ describe('openapi.json', () => {
         'get /eventLogs/{event_log_id}',
         'get /pools',
         'get /pools/{pool_name}',
+        'get /datasets',
+        'get /datasets/events',
         'get /health',
         'get /openapi.json',
       ]),

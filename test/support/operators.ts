@@ -96,6 +96,7 @@ export function operatorHarness(connections: Record<string, string>, operator = 
         maxTries: 1,
         params: {},
         conf: {},
+        triggeringEvents: [],
         log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
         signal: abort.signal,
         pull: async (ref) => {

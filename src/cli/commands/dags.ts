@@ -6,6 +6,7 @@ import { DagProcessor, assertFolder, parseDagFiles } from '../../processor/proce
 import { discoverDagFiles } from '../../processor/discover.js';
 import { checkParsedFiles } from '../../processor/check.js';
 import { upcomingRuns } from '../../schedule/index.js';
+import { describeDatasetSchedule, type DatasetSchedule } from '../../dag/datasets.js';
 import { cliActor, withDatabase } from '../context.js';
 import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
@@ -29,6 +30,7 @@ export function registerDagsCommands(program: Command): void {
             dags: list.map(({ dag, nextRun }) => ({
               dagId: dag.dagId,
               schedule: dag.schedule,
+              datasetSchedule: dag.datasetSchedule ?? undefined,
               timezone: dag.timezone,
               nextRun: nextRun && { logicalDate: nextRun.logicalDate, interval: nextRun.interval, runAfter: nextRun.runAfter },
               paused: dag.isPaused,
@@ -41,8 +43,8 @@ export function registerDagsCommands(program: Command): void {
         }
         const rows = list.map(({ dag, nextRun }) => [
           dag.dagId,
-          dag.schedule ?? 'manual',
-          nextRun ? inZone(nextRun.logicalDate, dag.timezone) : '-',
+          dag.datasetSchedule ? describeDatasetSchedule(dag.datasetSchedule as DatasetSchedule) : (dag.schedule ?? 'manual'),
+          nextRun ? inZone(nextRun.logicalDate, dag.timezone) : dag.datasetSchedule ? 'on datasets' : '-',
           dag.isPaused ? 'yes' : 'no',
           dag.tags.join(',') || '-',
           dag.file,
@@ -92,6 +94,10 @@ export function registerDagsCommands(program: Command): void {
         const { dag, serialized } = await getDag(db, dagId);
         const runs = upcomingRuns(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date(), opts.count);
         if (opts.json) return printJson(runs);
+        if (serialized.datasetSchedule) {
+          console.log(`${dagId} runs ${describeDatasetSchedule(serialized.datasetSchedule)}: no cron next run ('updraft datasets list' shows its datasets)`);
+          return;
+        }
         if (runs.length === 0) {
           console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered` : `${dagId} has no further runs (its schedule has ended)`);
           return;

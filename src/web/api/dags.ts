@@ -11,6 +11,7 @@ import { dagRuns, dags, dagVersions } from '../../db/schema.js';
 import { PARAM_TYPES, type ParamsSpec } from '../../dag/types.js';
 import { NotFoundError } from '../../errors.js';
 import { nextDagRunInfo } from '../../schedule/index.js';
+import type { DatasetSchedule, DatasetWhen } from '../../dag/datasets.js';
 import { collection, containing, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 
@@ -23,7 +24,11 @@ export const Dag = z
     is_active: z.boolean().describe('False once no file defines the DAG any more'),
     owners: z.array(z.string()),
     tags: z.array(z.object({ name: z.string() })),
-    schedule: z.string().nullable().describe('Cron expression or preset; null: manual runs only'),
+    schedule: z.string().nullable().describe('Cron expression or preset; null: manual runs only, or scheduled on datasets'),
+    dataset_schedule: z
+      .object({ datasets: z.array(z.string()), when: z.enum(['all', 'any']) })
+      .nullable()
+      .describe('Set when the DAG runs on dataset updates (docs/datasets.md)'),
     timezone: z.string(),
     max_active_runs: z.int(),
     max_active_tasks: z.int(),
@@ -101,6 +106,11 @@ function selectDags(db: Db, where: SQL | undefined) {
     .where(where);
 }
 
+function datasetScheduleOf(stored: unknown): { datasets: string[]; when: DatasetWhen } | null {
+  const s = stored as DatasetSchedule | null;
+  return s ? { datasets: s.uris, when: s.when } : null;
+}
+
 type DagSelectRow = Awaited<ReturnType<typeof selectDags>>[number];
 
 function toDag(row: DagSelectRow, now: Date): z.input<typeof Dag> {
@@ -123,6 +133,7 @@ function toDag(row: DagSelectRow, now: Date): z.input<typeof Dag> {
     owners: dag.owner ? [dag.owner] : [],
     tags: dag.tags.map((name) => ({ name })),
     schedule: dag.schedule,
+    dataset_schedule: datasetScheduleOf(dag.datasetSchedule),
     timezone: dag.timezone,
     max_active_runs: dag.maxActiveRuns,
     max_active_tasks: dag.maxActiveTasks,

@@ -11,6 +11,7 @@ import { describeDatabaseError, pgErrorCode } from '../../db/errors.js';
 import type { Logger } from '../../log.js';
 import { responseSchemas } from './common.js';
 import { dagRoutes } from './dags.js';
+import { datasetRoutes } from './datasets.js';
 import { eventLogRoutes } from './event-logs.js';
 import { healthRoutes } from './health.js';
 import { importErrorRoutes } from './import-errors.js';
@@ -60,7 +61,7 @@ const OpenApi = z.record(z.string(), z.unknown()).register(responseSchemas, { id
 /** Every route of the API, the OpenAPI document's own included. */
 export function apiRouteList(): AnyRoute[] {
   let document: OpenApiDocument | undefined;
-  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...healthRoutes];
+  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...datasetRoutes, ...healthRoutes];
   routes.push(
     defineRoute({
       method: 'get',

@@ -9,6 +9,7 @@ import type { Engine } from '../../engine/engine.js';
 import { liveRoutes } from './live.js';
 import { backfillPages } from './pages/backfills.js';
 import { dagPages } from './pages/dags.js';
+import { datasetPages } from './pages/datasets.js';
 import { loginPages } from './pages/login.js';
 import { miscPages } from './pages/misc.js';
 import { runPages } from './pages/runs.js';
@@ -21,5 +22,6 @@ export function uiRoutes(engine: Engine): Hono {
   app.route('/', runPages(engine));
   app.route('/', backfillPages(engine));
   app.route('/', miscPages(engine));
+  app.route('/', datasetPages(engine));
   return app;
 }

@@ -25,6 +25,7 @@ export interface LayoutProps {
 const NAV: [string, string][] = [
   ['/', 'DAGs'],
   ['/ui/backfills', 'Backfills'],
+  ['/ui/datasets', 'Datasets'],
   ['/ui/import-errors', 'Import errors'],
   ['/ui/audit', 'Audit log'],
   ['/ui/reports', 'Reports'],

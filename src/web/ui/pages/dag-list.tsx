@@ -13,6 +13,7 @@ import { nextDagRunInfo, type DagRunInfo } from '../../../schedule/index.js';
 import { containing } from '../../api/common.js';
 import { CsrfField, type PageContext } from '../layout.js';
 import { enc, fmtTime, Time } from './kit.js';
+import { ScheduleText } from './datasets.js';
 
 /** How many of each DAG's latest runs the list shows. */
 export const LIST_RUNS = 10;
@@ -149,7 +150,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
             <PauseToggle page={page} dagId={dag.dagId} paused={dag.isPaused} next={next} />
           </td>
           <td>
-            <code>{dag.schedule ?? 'manual'}</code>
+            <ScheduleText dag={dag} manual="manual" />
           </td>
           <td>{dag.owner ?? <span class="muted">–</span>}</td>
           <td>
@@ -164,7 +165,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
               <a class={`sq s-${run.state}`} href={`/ui/dags/${enc(dag.dagId)}/runs/${enc(run.runId)}`} title={`${run.runId}: ${run.state}`}></a>
             ))}
           </td>
-          <td>{nextRun ? <span title={`due after ${fmtTime(nextRun.runAfter)}`}><Time at={nextRun.logicalDate} /></span> : <span class="muted">–</span>}</td>
+          <td>{nextRun ? <span title={`due after ${fmtTime(nextRun.runAfter)}`}><Time at={nextRun.logicalDate} /></span> : dag.datasetSchedule ? <span class="muted">on datasets</span> : <span class="muted">–</span>}</td>
         </tr>
       ))}
     </>

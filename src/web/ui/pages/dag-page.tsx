@@ -16,6 +16,7 @@ import { DagGraph } from './dag-graph.js';
 import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
 import { PauseToggle } from './dag-list.js';
 import { enc, fmtDuration, prettyJson, span, Time } from './kit.js';
+import { DagOutlets, ScheduleText } from './datasets.js';
 
 export type View = 'grid' | 'graph' | 'source' | 'runs' | 'backfills';
 
@@ -147,17 +148,21 @@ export function DagPageView(props: DagPageProps) {
   );
 }
 
-function Details({ page, dag, nextRun }: DagPageProps) {
+function Details({ page, dag, serialized, nextRun }: DagPageProps) {
   return (
     <dl class="dag-details">
       <dt>schedule</dt>
       <dd>
-        <code>{dag.schedule ?? 'manual runs only'}</code>
+        <ScheduleText dag={dag} manual="manual runs only" />
+      </dd>
+      <dt>updates datasets</dt>
+      <dd>
+        <DagOutlets serialized={serialized} />
       </dd>
       <dt>timezone</dt>
       <dd>{dag.timezone}</dd>
       <dt>next run</dt>
-      <dd>{nextRun ? <Time at={nextRun.logicalDate} /> : <span class="muted">–</span>}</dd>
+      <dd>{nextRun ? <Time at={nextRun.logicalDate} /> : dag.datasetSchedule ? <span class="muted">when its datasets are updated</span> : <span class="muted">–</span>}</dd>
       <dt>owner</dt>
       <dd>{dag.owner ?? <span class="muted">–</span>}</dd>
       <dt>tags</dt>

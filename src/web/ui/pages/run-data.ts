@@ -6,6 +6,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, dags, dagVersions, taskInstances, xcom, type DagRunRow, type TaskInstanceRow } from '../../../db/schema.js';
+import { listDatasetEvents, type DatasetEventRow } from '../../../catalog/datasets.js';
 import { resolveParams } from '../../../dag/params.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { NotFoundError } from '../../../errors.js';
@@ -20,6 +21,8 @@ export interface RunView {
   /** The conf resolved against the DAG's params, or the raw conf when it no longer resolves. */
   params: Record<string, unknown>;
   paramsError: string | null;
+  /** The dataset events a dataset_triggered run was created for (docs/datasets.md); empty for other runs. */
+  triggeringEvents: DatasetEventRow[];
 }
 
 export async function loadRun(db: Db, dagId: string, runId: string): Promise<RunView> {
@@ -44,7 +47,8 @@ export async function loadRun(db: Db, dagId: string, runId: string): Promise<Run
   } catch (error) {
     paramsError = (error as Error).message;
   }
-  return { dagId, timezone: dag.timezone, run: row.run, version: row.version, tasks, params, paramsError };
+  const triggeringEvents = row.run.runType === 'dataset_triggered' ? await listDatasetEvents(db, { runRowId: row.run.id }) : [];
+  return { dagId, timezone: dag.timezone, run: row.run, version: row.version, tasks, params, paramsError, triggeringEvents };
 }
 
 export interface TaskView extends RunView {

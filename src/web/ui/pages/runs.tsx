@@ -10,6 +10,7 @@ import { cancelRun, markRun } from '../../../catalog/mark.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
+import { DatasetEventsTable } from './datasets.js';
 import { Gantt } from './gantt.js';
 import { canOperate, enc, fmtDuration, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
 import { loadRun, type RunView } from './run-data.js';
@@ -154,6 +155,12 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
             </form>
           ) : null}
         </p>
+      ) : null}
+      {view.triggeringEvents.length > 0 ? (
+        <>
+          <h2>Triggering dataset events</h2>
+          <DatasetEventsTable events={view.triggeringEvents} />
+        </>
       ) : null}
       <h2>Tasks</h2>
       <div data-live={`${base}?fragment=tasks`}>
