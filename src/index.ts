@@ -27,3 +27,4 @@ export type { SyncConfig, SyncResult } from './operators/sync/config.js';
 export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './operators/cleanse/config.js';
 export type { ReportConfig, ReportResult, ReportFormat } from './operators/report/config.js';
 export type { Statement, StatementInput, StatementsSpec } from './operators/statement.js';
+export type { SensorConfig, SensorOptions, SensorMode, SqlSensorConfig, PokeFunction } from './operators/sensor/config.js';

@@ -5,7 +5,7 @@ import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.j
 import type { ReportConfig, ReportResult } from '../operators/report/config.js';
 import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
 import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
-import { compileSensor, compileSqlPart, SENSOR_KEYS, SQL_SENSOR_KEYS, type PokeFunction, type SensorConfig, type SqlSensorConfig } from '../operators/sensor/config.js';
+import { compileSensor, compileSqlPart, SENSOR_KEYS, SQL_SENSOR_KEYS, type SensorConfig, type SqlSensorConfig } from '../operators/sensor/config.js';
 import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
 import { describeIssues } from '../util/validation.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
@@ -127,9 +127,9 @@ export class DagBuilder<P extends ParamsSpec> {
    * it is `true`) or `timeout` passes. `timeout` here is the sensor's (Airflow's meaning);
    * a try's own limit is `executionTimeout`. See docs/sensors.md.
    */
-  sensor<R>(id: string, config: SensorConfig<R> & { poke: PokeFunction<R> }): TaskHandle<Exclude<Awaited<R>, true | false | null | undefined | 0 | ''> | undefined> {
+  sensor<R>(id: string, config: SensorConfig<R, P>): TaskHandle<Exclude<Awaited<R>, true | false | null | undefined | 0 | ''> | undefined> {
     if (typeof config !== 'object' || config === null) throw this.error(`task '${id}' (sensor): expected a config object as the second argument`, 'tasks');
-    const { poke, ...rest } = config as SensorConfig<R> & Record<string, unknown>;
+    const { poke, ...rest } = config as SensorConfig<R, P> & Record<string, unknown>;
     if (typeof poke !== 'function') throw this.error(`task '${id}' (sensor): poke: expected a function`, `tasks.${id}.poke`);
     const [own, options] = splitKeys(rest, SENSOR_KEYS);
     const sensor = compileSensor(this.dagId, id, 'sensor', own);

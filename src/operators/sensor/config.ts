@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DagDefinitionError } from '../../errors.js';
-import type { TaskContext, TaskOptions } from '../../dag/types.js';
+import type { ParamsSpec, TaskContext, TaskOptions } from '../../dag/types.js';
 import type { Duration } from '../../util/duration.js';
 import { formatDuration } from '../../util/duration.js';
 import { describeIssues, durationField } from '../../util/validation.js';
@@ -37,10 +37,10 @@ export interface SensorOptions {
  * A poke: falsy keeps waiting; truthy ends the sensor with success. A truthy value other
  * than `true` is kept as the task's XCom (Airflow's PokeReturnValue).
  */
-export type PokeFunction<R> = (ctx: TaskContext<any>) => R | Promise<R>;
+export type PokeFunction<R, P extends ParamsSpec = ParamsSpec> = (ctx: TaskContext<P>) => R | Promise<R>;
 
 /** `t.sensor(id, config)`: the poke function, the sensor settings and the task options (whose `timeout` is the sensor's here). */
-export type SensorConfig<R> = SensorOptions & Omit<TaskOptions, 'timeout'> & { poke: PokeFunction<R> };
+export type SensorConfig<R, P extends ParamsSpec = ParamsSpec> = SensorOptions & Omit<TaskOptions, 'timeout'> & { poke: PokeFunction<R, P> };
 
 /** `t.sqlSensor`: true when the query returns a row (whose first column, if any, is truthy), or when rows of the run's interval exist. */
 export type SqlSensorConfig = SensorOptions &
