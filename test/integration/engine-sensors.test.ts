@@ -11,9 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Hono } from 'hono';
+import { authenticate, authOptions } from '../../src/auth/index.js';
 import { clearTaskInstances } from '../../src/catalog/clear.js';
-import { taskInstances } from '../../src/db/schema.js';
+import { dagRuns, taskInstances } from '../../src/db/schema.js';
+import { runPages } from '../../src/web/ui/pages/runs.js';
 import { taskLog, useEngine } from '../support/engine.js';
+import { uiClient, uiSessions } from '../support/ui.js';
 
 const DAGS = `import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -173,6 +177,21 @@ describe('reschedule mode', () => {
     expect(waiting).toMatchObject({ state: 'up_for_reschedule', tryNumber: 1 });
     expect(waiting.sensorStartedAt).toBeInstanceOf(Date);
     expect(waiting.nextTryAt).toBeInstanceOf(Date);
+
+    // The UI shows the state in its colour and, on the task instance page, the next poke.
+    const app = new Hono();
+    app.use('*', authenticate(database.db, authOptions(h.engine.config)));
+    app.route('/', runPages(h.engine));
+    const { viewer } = await uiSessions(database.db, 'sensors');
+    const { get } = uiClient(() => app);
+    const [{ runId }] = (await database.db.select({ runId: dagRuns.runId }).from(dagRuns).where(eq(dagRuns.id, id))) as [{ runId: string }];
+    const runPage = await get(`/ui/dags/clearable/runs/${encodeURIComponent(runId)}`, viewer);
+    expect(runPage.html).toContain('<span class="state s-up_for_reschedule">up_for_reschedule</span>');
+    expect(runPage.html).toMatch(/\.s-up_for_reschedule\{background:#40e0d0/);
+    const tiPage = await get(`/ui/dags/clearable/runs/${encodeURIComponent(runId)}/tasks/wait_for_file`, viewer);
+    expect(tiPage.status).toBe(200);
+    expect(tiPage.html).toContain('Next poke at');
+    expect(tiPage.html).toMatch(new RegExp(`Next poke at.*?<time datetime="${waiting.nextTryAt!.toISOString()}"`, 's'));
 
     const cleared = await clearTaskInstances(database.db, 'clearable', { actor: 'test', runId: 'latest', taskIds: ['wait_for_file'] });
     expect(cleared.count).toBe(1);
