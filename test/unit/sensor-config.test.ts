@@ -35,6 +35,7 @@ describe('sensor definitions', () => {
     ['a timeout shorter than the interval', (t: any) => t.sensor('s', { poke: () => true, interval: '5m', timeout: '1m' }), "DAG 'd': task 's' (sensor): timeout (1m) must be at least the interval (5m)", 'tasks.s.timeout'],
     ['an unknown mode', (t: any) => t.sensor('s', { poke: () => true, mode: 'deferrable' }), "DAG 'd': task 's' (sensor): mode: must be one of 'poke', 'reschedule'", 'tasks.s.mode'],
     ['a softFail that is not a boolean', (t: any) => t.sensor('s', { poke: () => true, softFail: 'yes' }), "task 's' (sensor): softFail", 'tasks.s.softFail'],
+    ['a bad executionTimeout', (t: any) => t.sensor('s', { poke: () => true, executionTimeout: 'long' }), "task 's' (sensor): executionTimeout: invalid duration", 'tasks.s.executionTimeout'],
     ['an unknown option', (t: any) => t.sensor('s', { poke: () => true, pokeInterval: '1s' }), "task 's': unknown option 'pokeInterval'", undefined],
     ['a sql sensor with both sql and table', (t: any) => t.sqlSensor('q', { conn: 'wh', sql: 'select 1', table: 't', column: 'c' }), "task 'q' (sql_sensor): sql: give either sql, or table and column, not both", 'tasks.q.sql'],
     ['a sql sensor with a table and no column', (t: any) => t.sqlSensor('q', { conn: 'wh', table: 'public.orders' }), "task 'q' (sql_sensor): column: required with table ('public.orders')", 'tasks.q.column'],

@@ -73,6 +73,8 @@ const sensorSchema = z.strictObject({
   timeout: durationField.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
   mode: z.enum(SENSOR_MODES, { message: `must be one of ${SENSOR_MODES.map((m) => `'${m}'`).join(', ')}` }).optional(),
   softFail: z.boolean().optional(),
+  // Checked here so that its errors name it; the task option `timeout` takes its value.
+  executionTimeout: durationField.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
 });
 
 const sqlPartSchema = z.strictObject({
@@ -83,7 +85,7 @@ const sqlPartSchema = z.strictObject({
 });
 
 /** Keys a sensor's config object may carry besides the task options. */
-export const SENSOR_KEYS: ReadonlySet<string> = new Set([...Object.keys(sensorSchema.shape), 'executionTimeout']);
+export const SENSOR_KEYS: ReadonlySet<string> = new Set(Object.keys(sensorSchema.shape));
 export const SQL_SENSOR_KEYS: ReadonlySet<string> = new Set([...SENSOR_KEYS, ...Object.keys(sqlPartSchema.shape)]);
 
 function fail(dagId: string, taskId: string, kind: string, issues: z.ZodError): never {
@@ -91,10 +93,9 @@ function fail(dagId: string, taskId: string, kind: string, issues: z.ZodError): 
   throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' (${kind}): ${describeIssues(issues)}`, { field: `tasks.${taskId}${path ? `.${path}` : ''}` });
 }
 
-/** Checks and normalises a sensor's settings; `input` holds only SENSOR_KEYS (executionTimeout is the caller's). */
+/** Checks and normalises a sensor's settings; `input` holds only SENSOR_KEYS (executionTimeout goes to the task options). */
 export function compileSensor(dagId: string, taskId: string, kind: string, input: Record<string, unknown>): CompiledSensor {
-  const { executionTimeout: _ignored, ...own } = input;
-  const parsed = sensorSchema.safeParse(own);
+  const parsed = sensorSchema.safeParse(input);
   if (!parsed.success) fail(dagId, taskId, kind, parsed.error);
   const intervalMs = parsed.data.interval ?? DEFAULT_INTERVAL_MS;
   const timeoutMs = parsed.data.timeout ?? DEFAULT_TIMEOUT_MS;
