@@ -370,7 +370,7 @@ export class Executor {
       if (outcome.effects) result.effects = { ...outcome.effects, dagId: structure.dagId };
     }
     else if (outcome.status === 'reschedule') {
-      // The sensor's poke slot is freed; the try number is given back by finishTasks.
+      // The sensor frees its slot until its next poke; that poke's claim keeps this try number (claim-tasks.ts).
       result.state = 'up_for_reschedule';
       result.nextTryAt = new Date(outcome.nextPokeAt);
       result.sensorStartedAt = new Date(outcome.firstPokeAt);

@@ -32,8 +32,8 @@ const CLAIM_LOCK = 0x75706466; // 'updf'
  * within the free slots of their pools and their DAG's maxActiveTasks. One statement
  * (after the lock): the candidates come from the partial index over scheduled rows,
  * locked with SKIP LOCKED, so finished history never slows it down. Each claim gets
- * a new lease (fencing token) and the next try number (the same one for a rescheduled sensor). `onlyRun` limits the claim to
- * one run (`updraft dags test`).
+ * a new lease (fencing token) and the next try number (a rescheduled sensor keeps its
+ * own: a reschedule uses up no try). `onlyRun` limits the claim to one run (`updraft dags test`).
  */
 export interface ClaimRequest {
   owner: string;
