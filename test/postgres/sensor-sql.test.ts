@@ -1,10 +1,11 @@
 /** The SQL sensor against a real PostgreSQL, defined through t.sqlSensor and run the way a task thread runs it. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dag } from '../../src/dag/builder.js';
 import type { SqlSensorConfig } from '../../src/operators/sensor/config.js';
 import { RescheduleSensor, runSensor } from '../../src/operators/sensor/run.js';
 import type { CompiledSensor } from '../../src/operators/sensor/config.js';
 import { OperatorError } from '../../src/operators/types.js';
+import { useEngine } from '../support/engine.js';
 import { operatorHarness, useScratchDatabases } from '../support/operators.js';
 
 const dbs = useScratchDatabases(['shop']);
@@ -72,5 +73,40 @@ describe('sql sensor', () => {
     setTimeout(() => abort.abort(new Error('timed out after 200ms')), 200);
     await expect(waiting).rejects.toThrow('timed out after 200ms');
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('sql sensor in a DAG run', () => {
+  const DAG = `import { dag } from 'updraft';
+// Daily, starting far ahead: no scheduled run, and a manual run covers the day before its logical date.
+export const arrivals = dag({ id: 'arrivals', schedule: '@daily', startDate: '2100-01-01' }, (t) => {
+  const arrived = t.sqlSensor('orders_in_interval', { conn: 'shop', table: 'public.orders', column: 'created_at', mode: 'reschedule', interval: '100ms', timeout: '30s' });
+  arrived.then(t.sql('count', { conn: 'shop', sql: ({ interval }) => ({ text: 'select count(*)::int as n from orders where created_at >= $1 and created_at < $2', values: [interval.start, interval.end] }) }));
+});
+`;
+  let savedConn: string | undefined;
+  beforeAll(async () => {
+    // Read by the engine when a task asks for the connection, so set before any run.
+    savedConn = process.env.UPDRAFT_CONN_SHOP;
+    process.env.UPDRAFT_CONN_SHOP = dbs.url('shop');
+    await dbs.query('shop', 'create table public.orders (id int, created_at timestamptz)');
+  });
+  afterAll(() => {
+    if (savedConn === undefined) delete process.env.UPDRAFT_CONN_SHOP;
+    else process.env.UPDRAFT_CONN_SHOP = savedConn;
+  });
+  const setup = useEngine({ 'arrivals.ts': DAG });
+
+  it("waits up_for_reschedule until the run's interval has rows, then lets the downstream task count them", async () => {
+    const { h } = setup();
+    const rescheduled = h.next('task:state', (c) => c.taskId === 'orders_in_interval' && c.state === 'up_for_reschedule');
+    // Its interval: [2026-02-28, 2026-03-01). The second row is at its (excluded) end.
+    const { finished } = await h.trigger('arrivals', { logicalDate: new Date('2026-03-01T00:00:00Z') });
+    await rescheduled;
+    await dbs.query('shop', "insert into public.orders values (1, '2026-02-28T12:00:00Z'), (2, '2026-03-01T00:00:00Z')");
+    const run = await finished;
+    expect(run.state).toBe('success');
+    expect(run.tasks.orders_in_interval).toMatchObject({ state: 'success', tryNumber: 1 });
+    expect(run.tasks.count).toMatchObject({ state: 'success', result: { rows: [{ n: 1 }] } });
   });
 });
