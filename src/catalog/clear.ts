@@ -127,7 +127,7 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
   await execute(
     tx,
     sql`update task_instances ti
-           set state = null, max_tries = ti.try_number + v.retries + 1, queue = v.queue, error = null, next_try_at = null,
+           set state = null, max_tries = ti.try_number + v.retries + 1, queue = v.queue, error = null, next_try_at = null, sensor_started_at = null,
                owner = null, lease = null, heartbeat_at = null, scheduled_at = null, queued_at = null, started_at = null,
                ended_at = null, updated_at = now()
           from jsonb_to_recordset(${jsonb(

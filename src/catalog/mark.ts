@@ -66,7 +66,7 @@ export async function lockRun(tx: Tx, dagId: string, runId: string): Promise<{ i
  * - success: every task instance that is not success, skipped or removed becomes
  *   success (failed ones too, so the run and its grid agree);
  * - failed: queued and running task instances become failed, the unfinished rest
- *   (none, scheduled, up_for_retry) skipped; finished ones keep their state.
+ *   (none, scheduled, up_for_retry, up_for_reschedule) skipped; finished ones keep their state.
  * Tries still queued or running are stopped: their lease is revoked, so the executor
  * holding them aborts them at its next heartbeat and their results are refused.
  */
@@ -106,7 +106,7 @@ async function endRun(db: Db, dagId: string, runId: string, state: 'success' | '
       await execute(
         tx,
         sql`update task_instances ti
-               set state = v.state::task_state, error = v.error, owner = null, lease = null, next_try_at = null,
+               set state = v.state::task_state, error = v.error, owner = null, lease = null, next_try_at = null, sensor_started_at = null,
                    ended_at = case when v.unfinished then now() else ti.ended_at end, updated_at = now()
               from jsonb_to_recordset(${jsonb(
                 changes.map((c) => ({ id: c.id, state: c.to, unfinished: isUnfinished(c.from), error: c.stopped && c.to !== 'success' ? `cancelled: ${why}` : null })),

@@ -58,7 +58,7 @@ export async function listRuns(
 }
 
 /** `runId` as `runs list` shows it, or 'latest': the run listed first (newest logical date). */
-async function findRun(db: Db, dagId: string, runId: string): Promise<{ id: string; runId: string }> {
+export async function findRun(db: Db, dagId: string, runId: string): Promise<{ id: string; runId: string }> {
   const dag = await dagRow(db, dagId);
   const [run] = await db
     .select({ id: dagRuns.id, runId: dagRuns.runId })

@@ -5,6 +5,7 @@ import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.j
 import type { ReportConfig, ReportResult } from '../operators/report/config.js';
 import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
 import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
+import { compileSensor, compileSqlPart, SENSOR_KEYS, SQL_SENSOR_KEYS, type SensorConfig, type SqlSensorConfig } from '../operators/sensor/config.js';
 import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
 import { describeIssues } from '../util/validation.js';
 import { checkDatasetUris } from './datasets.js';
@@ -55,6 +56,19 @@ class TaskRef<R> implements TaskHandle<R> {
   belongsTo(owner: DagBuilder<any>): boolean {
     return this.owner === owner;
   }
+}
+
+/** [the entries whose key is in `keys`, the others]. */
+function splitKeys(input: Record<string, unknown>, keys: ReadonlySet<string>): [Record<string, unknown>, Record<string, unknown>] {
+  const inside: Record<string, unknown> = {};
+  const outside: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) (keys.has(key) ? inside : outside)[key] = value;
+  return [inside, outside];
+}
+
+/** A sensor's task options: its `executionTimeout` is the task option `timeout` (its `timeout` is the sensor's). */
+function sensorTaskOptions(options: Record<string, unknown>, sensor: Record<string, unknown>): TaskOptions {
+  return (sensor.executionTimeout === undefined ? options : { ...options, timeout: sensor.executionTimeout }) as TaskOptions;
 }
 
 function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
@@ -109,6 +123,30 @@ export class DagBuilder<P extends ParamsSpec> {
   /** Runs a query and renders it as CSV, JSON, Markdown or HTML; the report is kept with the run. */
   report(id: string, config: ReportConfig & TaskOptions): TaskHandle<ReportResult> {
     return this.operatorTask(id, 'report', config);
+  }
+
+  /**
+   * A sensor: `poke` runs every `interval` until it returns a truthy value (the XCom unless
+   * it is `true`) or `timeout` passes. `timeout` here is the sensor's (Airflow's meaning);
+   * a try's own limit is `executionTimeout`. See docs/sensors.md.
+   */
+  sensor<R>(id: string, config: SensorConfig<R, P>): TaskHandle<Exclude<Awaited<R>, true | false | null | undefined | 0 | ''> | undefined> {
+    if (typeof config !== 'object' || config === null) throw this.error(`task '${id}' (sensor): expected a config object as the second argument`, 'tasks');
+    const { poke, ...rest } = config as SensorConfig<R, P> & Record<string, unknown>;
+    if (typeof poke !== 'function') throw this.error(`task '${id}' (sensor): poke: expected a function`, `tasks.${id}.poke`);
+    const [own, options] = splitKeys(rest, SENSOR_KEYS);
+    const sensor = compileSensor(this.dagId, id, 'sensor', own);
+    return this.define(id, 'sensor', sensorTaskOptions(options, own), { fn: poke as TaskFunction<P, unknown>, config: sensor });
+  }
+
+  /** A sensor that is true when a query returns a row, or when rows of the run's interval exist in a table. See docs/sensors.md. */
+  sqlSensor(id: string, config: SqlSensorConfig): TaskHandle<undefined> {
+    if (typeof config !== 'object' || config === null) throw this.error(`task '${id}' (sql_sensor): expected a config object as the second argument`, 'tasks');
+    const [own, options] = splitKeys(config as unknown as Record<string, unknown>, SQL_SENSOR_KEYS);
+    const [sensorPart, sqlPart] = splitKeys(own, SENSOR_KEYS);
+    const sensor = compileSensor(this.dagId, id, 'sql_sensor', sensorPart);
+    const query = compileSqlPart(this.dagId, id, sqlPart);
+    return this.define(id, 'sql_sensor', sensorTaskOptions(options, sensorPart), { config: { ...sensor, ...query } });
   }
 
   /** Runs the given tasks (or lists of tasks, all of which precede the next) one after the other. */

@@ -311,6 +311,7 @@ export class Executor {
         intervalEnd: claim.interval_end.toISOString(),
         tryNumber: claim.try_number,
         maxTries: claim.max_tries,
+        ...(claim.sensor_started_at ? { sensorStartedAt: claim.sensor_started_at.toISOString() } : {}),
         params,
         conf: claim.conf,
         upstreamResults,
@@ -368,7 +369,13 @@ export class Executor {
       result.result = outcome.result;
       if (outcome.effects) result.effects = { ...outcome.effects, dagId: structure.dagId };
     }
-    else if (outcome.status === 'skipped') {
+    else if (outcome.status === 'reschedule') {
+      // The sensor frees its slot until its next poke; that poke's claim keeps this try number (claim-tasks.ts).
+      result.state = 'up_for_reschedule';
+      result.nextTryAt = new Date(outcome.nextPokeAt);
+      result.sensorStartedAt = new Date(outcome.firstPokeAt);
+      result.logs.push({ level: 'info', message: `not yet: rescheduled, next poke at ${result.nextTryAt.toISOString()}`, at: now });
+    } else if (outcome.status === 'skipped') {
       result.state = 'skipped';
       result.logs.push({ level: 'info', message: `skipped: ${outcome.reason}`, at: now });
     } else {
@@ -621,7 +628,9 @@ export class Executor {
     await execute(
       this.db,
       sql`with back as (
-            update task_instances ti set state = 'scheduled', scheduled_at = now(), try_number = ti.try_number - 1, owner = null, updated_at = now()
+            update task_instances ti set state = 'scheduled', scheduled_at = now(), owner = null, updated_at = now(),
+                   -- A rescheduled sensor's claim did not count a try (claim-tasks.ts).
+                   try_number = ti.try_number - case when ti.sensor_started_at is null then 1 else 0 end
               from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
              where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')
             returning 1

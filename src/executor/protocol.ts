@@ -31,6 +31,8 @@ export interface TaskPayload {
    * missing key makes `ctx.pull` ask the main thread (an 'ask' message).
    */
   upstreamResults: Record<string, unknown>;
+  /** A reschedule-mode sensor's first poke of this try (ISO), from an earlier reschedule; absent on its first poke. */
+  sensorStartedAt?: string;
   /** The thread's end of the try's channel; transferred. */
   port: MessagePort;
 }
@@ -79,4 +81,6 @@ export type TaskOutcome =
   /** `result` is JSON-safe, or undefined: no XCom. */
   | { status: 'success'; result: unknown; effects?: Effects }
   | { status: 'skipped'; reason: string }
+  /** A reschedule-mode sensor not met yet: poke again at `nextPokeAt`; its timeout counts from `firstPokeAt` (epoch ms). */
+  | { status: 'reschedule'; nextPokeAt: number; firstPokeAt: number }
   | { status: 'failed'; error: string; stack?: string; retryable: boolean };

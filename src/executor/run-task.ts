@@ -16,6 +16,8 @@ import { failed, failureOf } from './failure.js';
 import { jsonProblem } from './json-result.js';
 import { operatorNamed } from '../operators/registry.js';
 import { closePools, poolFor } from '../operators/pg.js';
+import type { CompiledSensor } from '../operators/sensor/config.js';
+import { RescheduleSensor, runSensor, SENSOR_OPERATORS } from '../operators/sensor/run.js';
 import { OperatorError, type OperatorContext } from '../operators/types.js';
 import type { Effects, LogLevel, TaskOutcome, TaskPayload, TaskThreadData } from './protocol.js';
 import { ThreadChannel } from './thread-channel.js';
@@ -70,12 +72,16 @@ async function attempt(payload: TaskPayload, channel: ThreadChannel): Promise<Ta
   let result: unknown;
   try {
     if (task.operator === 'task' && task.fn) result = await task.fn(ctx);
-    else {
+    else if (SENSOR_OPERATORS.has(task.operator)) {
+      const firstPokeAt = payload.sensorStartedAt ? new Date(payload.sensorStartedAt) : null;
+      result = await runSensor(task.operator, task.config as CompiledSensor, task.fn, operatorContext(ctx, channel, effects, task.operator), firstPokeAt);
+    } else {
       const operator = operatorNamed(task.operator);
       if (!operator) return failed(`task '${taskId}' uses the operator '${task.operator}', which this version of Updraft does not have`, false);
       result = await operator.run(task.config, operatorContext(ctx, channel, effects, task.operator));
     }
   } catch (error) {
+    if (error instanceof RescheduleSensor) return { status: 'reschedule', nextPokeAt: error.nextPokeAt.getTime(), firstPokeAt: error.firstPokeAt.getTime() };
     const signal = signalOf(error);
     if (signal === 'skip') return { status: 'skipped', reason: (error as Error).message };
     // FailTask's message is the reason the task gave, not an error type.

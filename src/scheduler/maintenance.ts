@@ -7,18 +7,20 @@ import { finishTasks, type FinishReport, type TaskResult } from './finish.js';
 import { hasTriesLeft, retryDelayMs } from './retry.js';
 
 /**
- * Makes up_for_retry tasks whose delay has passed ready again, and tells when the
- * next one is due. Retry times live in the database, so they survive a restart.
+ * Makes up_for_retry tasks whose delay has passed, and up_for_reschedule sensors whose
+ * next poke is due, ready again, and tells when the next one is due. Those times live
+ * in the database, so they survive a restart. (Both use task_instances_retry_due_idx,
+ * over rows with a next_try_at: `next_try_at <= now()` implies its predicate.)
  */
 export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRetryAt: Date | null }> {
   return db.transaction(async (tx) => {
     const { rowCount } = await execute(
       tx,
       sql`update task_instances set state = 'scheduled', scheduled_at = now(), next_try_at = null, updated_at = now()
-           where state = 'up_for_retry' and next_try_at <= now()`,
+           where state in ('up_for_retry', 'up_for_reschedule') and next_try_at <= now()`,
     );
     if (rowCount > 0) await execute(tx, sql`select pg_notify('updraft_work', '')`);
-    const { rows } = await execute<{ next: Date | null }>(tx, sql`select min(next_try_at) as next from task_instances where state = 'up_for_retry'`);
+    const { rows } = await execute<{ next: Date | null }>(tx, sql`select min(next_try_at) as next from task_instances where next_try_at is not null and state in ('up_for_retry', 'up_for_reschedule')`);
     return { promoted: rowCount, nextRetryAt: toDate(rows[0]?.next ?? null) };
   });
 }

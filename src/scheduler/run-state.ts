@@ -16,7 +16,7 @@ export interface TaskDeps {
 
 export type RunState = 'running' | 'success' | 'failed';
 
-const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([null, 'scheduled', 'queued', 'running', 'up_for_retry']);
+const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([null, 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule']);
 
 export function isUnfinished(state: TaskState | null): boolean {
   return UNFINISHED.has(state);
@@ -30,8 +30,8 @@ export function isUnfinished(state: TaskState | null): boolean {
  * 2. Every task finished otherwise (every leaf success or skipped): 'success'.
  *    Removed leaves are left out, so a run whose leaves were all removed succeeds,
  *    and so does a run without tasks.
- * 3. Deadlock: tasks are unfinished but none is scheduled, queued, running or
- *    up_for_retry, and every one in state none would still wait by its trigger
+ * 3. Deadlock: tasks are unfinished but none is scheduled, queued, running,
+ *    up_for_retry or up_for_reschedule, and every one in state none would still wait by its trigger
  *    rule, so nothing can ever change: 'failed'.
  * 4. Otherwise 'running'.
  *
@@ -57,7 +57,7 @@ export function runState(
     return leafFailed ? 'failed' : 'success';
   }
 
-  // Anything scheduled, queued, running or waiting to retry will move on by itself.
+  // Anything scheduled, queued, running or waiting to retry or to poke again will move on by itself.
   if (unfinished.some((t) => t.state !== null)) return 'running';
 
   const stateOf = new Map(tasks.map((t) => [t.taskId, t.state]));

@@ -62,9 +62,9 @@ export class Scheduler {
     this.wake();
   }
 
-  // A new retry may be due before the next known wake-up.
+  // A new retry or sensor poke may be due before the next known wake-up.
   private readonly onTaskState = ({ state }: { state: string }): void => {
-    if (state === 'up_for_retry') this.wake();
+    if (state === 'up_for_retry' || state === 'up_for_reschedule') this.wake();
   };
 
   readonly wake = (): void => {

@@ -38,7 +38,7 @@ export interface UpstreamCounts {
  */
 export type Decision = 'wait' | 'run' | 'skip' | 'upstream_failed';
 
-/** Counts the upstream states; unfinished states (none, scheduled, queued, running, up_for_retry) only add to `total`. */
+/** Counts the upstream states; unfinished states (none, scheduled, queued, running, up_for_retry, up_for_reschedule) only add to `total`. */
 export function countUpstream(states: readonly (TaskState | null)[]): UpstreamCounts {
   const counts: UpstreamCounts = { total: states.length, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 };
   for (const state of states) {

@@ -11,6 +11,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { execute } from '../db/execute.js';
+import { UNFINISHED_SQL } from '../scheduler/finish.js';
 import type { Engine } from '../engine/engine.js';
 
 interface Row extends Record<string, unknown> {
@@ -19,7 +20,8 @@ interface Row extends Record<string, unknown> {
   n: number;
 }
 
-const FINISHED_TASK_STATES = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'up_for_retry', 'removed']);
+// Ends of tries (an up_for_reschedule is the end of one poke of a reschedule-mode sensor).
+const FINISHED_TASK_STATES = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'up_for_retry', 'up_for_reschedule', 'removed']);
 
 export function metricsRoutes(engine: Engine): Hono {
   const registry = new Registry();
@@ -55,7 +57,7 @@ export function metricsRoutes(engine: Engine): Hono {
         sql`select 'run' as kind, state::text as label, count(*)::int as n from dag_runs where state in ('queued', 'running') group by state
             union all
             select 'task', coalesce(state::text, 'none'), count(*)::int from task_instances
-             where state is null or state in ('scheduled', 'queued', 'running', 'up_for_retry') group by state
+             where ${UNFINISHED_SQL} group by state
             union all
             select 'queue', queue, count(*)::int from task_instances where state = 'scheduled' group by queue
             union all
@@ -66,7 +68,7 @@ export function metricsRoutes(engine: Engine): Hono {
       for (const gauge of [runs, tasks, queues, poolUsed, poolSlots]) gauge.reset();
       // Zeros for the states with nothing in them: a series that disappears reads as "no data".
       for (const state of ['queued', 'running']) runs.set({ state }, 0);
-      for (const state of ['none', 'scheduled', 'queued', 'running', 'up_for_retry']) tasks.set({ state }, 0);
+      for (const state of ['none', 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule']) tasks.set({ state }, 0);
       for (const { kind, label, n } of rows) {
         if (kind === 'run') runs.set({ state: label }, n);
         else if (kind === 'task') tasks.set({ state: label }, n);

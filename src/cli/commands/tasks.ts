@@ -3,10 +3,11 @@ import { taskLog } from '../../catalog/runs.js';
 import { withDatabase } from '../context.js';
 import { formatLogLine, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
+import { registerTaskStatesCommand } from './task-states.js';
 import { registerTaskTestCommand } from './test-task.js';
 
 export function registerTasksCommands(program: Command): void {
-  const tasks = program.command('tasks').description('task logs, and running one task alone');
+  const tasks = program.command('tasks').description('task logs and states, and running one task alone');
 
   tasks
     .command('logs <dag> <run> <task>')
@@ -31,5 +32,6 @@ export function registerTasksCommands(program: Command): void {
       });
     });
 
+  registerTaskStatesCommand(tasks);
   registerTaskTestCommand(tasks);
 }

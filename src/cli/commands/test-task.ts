@@ -107,6 +107,10 @@ export function registerTaskTestCommand(tasks: Command): void {
         case 'skipped':
           console.log(`skipped: ${outcome.reason}`);
           break;
+        case 'reschedule':
+          // One poke of a reschedule-mode sensor: in a run it would be up_for_reschedule now.
+          console.log(`up_for_reschedule: the sensor's condition is not met yet; it would poke again at ${new Date(outcome.nextPokeAt).toISOString()}`);
+          break;
         case 'failed':
           console.log(`failed: ${outcome.error}`);
           // A stack with no frame left once Updraft's own are removed would only repeat the message.

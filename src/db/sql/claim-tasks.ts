@@ -19,6 +19,8 @@ export interface ClaimedTask {
   backfill: boolean;
   /** When the task instance became ready: the start of its scheduling delay. */
   scheduled_at: Date;
+  /** A reschedule-mode sensor's first poke of this try, kept across reschedules; null otherwise. */
+  sensor_started_at: Date | null;
 }
 
 /** Claims serialize on this lock so that two claimers cannot both fill a pool's last slot. */
@@ -30,8 +32,8 @@ const CLAIM_LOCK = 0x75706466; // 'updf'
  * within the free slots of their pools and their DAG's maxActiveTasks. One statement
  * (after the lock): the candidates come from the partial index over scheduled rows,
  * locked with SKIP LOCKED, so finished history never slows it down. Each claim gets
- * a new lease (fencing token) and the next try number. `onlyRun` limits the claim to
- * one run (`updraft dags test`).
+ * a new lease (fencing token) and the next try number (a rescheduled sensor keeps its
+ * own: a reschedule uses up no try). `onlyRun` limits the claim to one run (`updraft dags test`).
  */
 export interface ClaimRequest {
   owner: string;
@@ -84,12 +86,15 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
            limit ${limit}
         ), claimed as (
           update task_instances ti
-             set state = 'queued', queued_at = now(), try_number = ti.try_number + 1, owner = ${owner},
+             set state = 'queued', queued_at = now(), owner = ${owner},
+                 -- A sensor coming back from up_for_reschedule (it has a first poke) goes on with its try.
+                 try_number = ti.try_number + case when ti.sensor_started_at is null then 1 else 0 end,
                  lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now()
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
           returning ti.id, ti.task_id, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
-                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.backfill, c.priority, c.scheduled_at
+                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.backfill, c.priority, c.scheduled_at,
+                    ti.sensor_started_at
         )
         -- RETURNING has no order; tasks start in this order when threads are scarce.
         select * from claimed order by backfill, priority desc, scheduled_at, id`,
@@ -99,6 +104,7 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
     row.interval_start = toDate(row.interval_start);
     row.interval_end = toDate(row.interval_end);
     row.scheduled_at = toDate(row.scheduled_at);
+    row.sensor_started_at = toDate(row.sensor_started_at);
   }
   return rows;
 }

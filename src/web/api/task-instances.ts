@@ -11,7 +11,7 @@ import { collection, iso, isoOrNull, listParam, paging, responseSchemas, Timesta
 import { defineRoute } from './route.js';
 import { RunPath, runRowId } from './runs.js';
 
-const TASK_STATES = taskInstances.state.enumValues as ['scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped', 'removed'];
+const TASK_STATES = taskInstances.state.enumValues as ['scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped', 'removed', 'up_for_reschedule'];
 
 export const TaskInstance = z
   .object({
@@ -33,7 +33,7 @@ export const TaskInstance = z
     start_date: Timestamp.nullable(),
     end_date: Timestamp.nullable(),
     duration: z.number().nullable().describe('Seconds from start to end of the latest try'),
-    next_try_at: Timestamp.nullable().describe('When an up_for_retry task may run again'),
+    next_try_at: Timestamp.nullable().describe('When an up_for_retry task may run again, or an up_for_reschedule sensor pokes again'),
     error: z.string().nullable().describe("The latest try's failure"),
   })
   .register(responseSchemas, { id: 'TaskInstance' });

@@ -6,6 +6,7 @@ export const STATE_COLOURS: Record<string, string> = {
   queued: '#8d8d8d',
   scheduled: '#b39ddb',
   up_for_retry: '#fbc02d',
+  up_for_reschedule: '#40e0d0',
   upstream_failed: '#ef6c00',
   skipped: '#f48fb1',
   removed: '#bdbdbd',

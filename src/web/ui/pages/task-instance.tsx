@@ -144,7 +144,7 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
           <Row label="Duration">{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</Row>
           <Row label="Scheduling delay">{fmtDuration(delay)}</Row>
           {ti.nextTryAt ? (
-            <Row label="Next try at">
+            <Row label={ti.state === 'up_for_reschedule' ? 'Next poke at' : 'Next try at'}>
               <Time at={ti.nextTryAt} />
             </Row>
           ) : null}

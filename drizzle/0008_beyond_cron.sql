@@ -1,4 +1,5 @@
 ALTER TYPE "public"."dag_run_type" ADD VALUE 'dataset_triggered';--> statement-breakpoint
+ALTER TYPE "public"."task_state" ADD VALUE 'up_for_reschedule';--> statement-breakpoint
 CREATE TABLE "dag_run_dataset_events" (
 	"run_id" uuid NOT NULL,
 	"event_id" bigint NOT NULL,
@@ -46,7 +47,10 @@ CREATE TABLE "task_outlet_dataset_refs" (
 	CONSTRAINT "task_outlet_dataset_refs_dag_id_task_id_dataset_id_pk" PRIMARY KEY("dag_id","task_id","dataset_id")
 );
 --> statement-breakpoint
+DROP INDEX "task_instances_unfinished_idx";--> statement-breakpoint
+DROP INDEX "task_instances_retry_due_idx";--> statement-breakpoint
 ALTER TABLE "dags" ADD COLUMN "dataset_schedule" jsonb;--> statement-breakpoint
+ALTER TABLE "task_instances" ADD COLUMN "sensor_started_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "dag_run_dataset_events" ADD CONSTRAINT "dag_run_dataset_events_run_id_dag_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."dag_runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "dag_run_dataset_events" ADD CONSTRAINT "dag_run_dataset_events_event_id_dataset_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."dataset_events"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "dag_schedule_dataset_refs" ADD CONSTRAINT "dag_schedule_dataset_refs_dag_id_dags_id_fk" FOREIGN KEY ("dag_id") REFERENCES "public"."dags"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -60,4 +64,6 @@ ALTER TABLE "task_outlet_dataset_refs" ADD CONSTRAINT "task_outlet_dataset_refs_
 CREATE INDEX "dag_run_dataset_events_event_id_idx" ON "dag_run_dataset_events" USING btree ("event_id");--> statement-breakpoint
 CREATE INDEX "dag_schedule_dataset_refs_dataset_id_idx" ON "dag_schedule_dataset_refs" USING btree ("dataset_id");--> statement-breakpoint
 CREATE INDEX "dataset_events_dataset_id_idx" ON "dataset_events" USING btree ("dataset_id","id");--> statement-breakpoint
-CREATE INDEX "task_outlet_dataset_refs_dataset_id_idx" ON "task_outlet_dataset_refs" USING btree ("dataset_id");
+CREATE INDEX "task_outlet_dataset_refs_dataset_id_idx" ON "task_outlet_dataset_refs" USING btree ("dataset_id");--> statement-breakpoint
+CREATE INDEX "task_instances_unfinished_idx" ON "task_instances" USING btree ("run_id") WHERE "task_instances"."state" is null or "task_instances"."state" not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed');--> statement-breakpoint
+CREATE INDEX "task_instances_retry_due_idx" ON "task_instances" USING btree ("next_try_at") WHERE "task_instances"."next_try_at" is not null;
