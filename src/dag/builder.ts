@@ -10,6 +10,7 @@ import { describeIssues } from '../util/validation.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
 import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
+import { callbackEvents, mergeCallbacks, type TaskCallbacks } from './callbacks.js';
 
 /** Marks DAG objects across module copies (a DAG file may load its own copy of 'updraft'). */
 const DAG_BRAND = Symbol.for('updraft.dag');
@@ -23,6 +24,8 @@ export interface TaskDefinition {
   fn: TaskFunction<any, unknown> | undefined;
   config: unknown;
   upstream: Set<string>;
+  /** Its callbacks and the DAG defaults' (functions, like `fn`: never stored). */
+  callbacks: TaskCallbacks;
 }
 
 type Refs = TaskHandle<any> | readonly TaskHandle<any>[];
@@ -123,7 +126,8 @@ export class DagBuilder<P extends ParamsSpec> {
     }
     if (this.tasks.has(id)) throw this.error(`duplicate task id '${id}'`, 'tasks');
     const settings = compileTaskOptions(this.dagId, id, this.options.defaults, options);
-    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, upstream: new Set() });
+    const callbacks = mergeCallbacks(this.options.defaultCallbacks, options);
+    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, upstream: new Set(), callbacks });
     return new TaskRef<R>(id, this);
   }
 
@@ -201,7 +205,9 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     const tasks = [...this.tasks.values()];
     return {
       ...serializeOptions(this.options),
-      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config))),
+      tasks: tasks.map((t) =>
+        serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config), callbackEvents(t.callbacks)),
+      ),
       edges: this.edges(),
     };
   }

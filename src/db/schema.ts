@@ -136,6 +136,8 @@ export const dagRuns = pgTable(
     queuedAt: at('queued_at'),
     startedAt: at('started_at'),
     endedAt: at('ended_at'),
+    /** Why the DAG's last run callback (onSuccess / onFailure) failed; null when it did not (docs/callbacks.md). */
+    callbackError: text('callback_error'),
     createdAt: createdAt(),
   },
   (t) => [

@@ -1,0 +1,1 @@
+ALTER TABLE "dag_runs" ADD COLUMN "callback_error" text;
