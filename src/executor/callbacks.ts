@@ -130,6 +130,14 @@ export class CallbackRunner {
       this.db,
       logs.map((l) => ({ id: claim.id, try_number: claim.try_number, at: new Date(l.at), level: l.level, message: l.message })),
     );
+    this.bus.emit('callback:ended', {
+      dagId: structure.dagId,
+      runRowId: claim.run_row_id,
+      taskId: claim.task_id,
+      tryNumber: claim.try_number,
+      callback: name,
+      ...(outcome.status === 'failed' ? { error: outcome.error } : {}),
+    });
   }
 
   private async runRunCallback(runRowId: string, event: 'success' | 'failure', structure: DagStructure): Promise<void> {
@@ -161,6 +169,7 @@ export class CallbackRunner {
     if (error) this.bus.emit('error', new Error(`${label}: ${error}`));
     // Kept with the run for its page and `runs list`; a later callback that works clears it.
     await execute(this.db, sql`update dag_runs set callback_error = ${error} where id = ${runRowId} and callback_error is distinct from ${error}`);
+    this.bus.emit('callback:ended', { dagId: structure.dagId, runRowId, callback: name, ...(outcome.status === 'failed' ? { error: outcome.error } : {}) });
   }
 
   private payload(structure: DagStructure, claim: ClaimedTask, taskId: string, tryNumber: number, callback: CallbackCall): Omit<TaskPayload, 'port'> {
