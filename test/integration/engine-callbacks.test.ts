@@ -12,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRuns } from '../../src/catalog/runs.js';
 import { dagRuns } from '../../src/db/schema.js';
 import type { EngineEvents } from '../../src/engine/events.js';
+import { Hono } from 'hono';
+import { authenticate, authOptions } from '../../src/auth/index.js';
+import { runPages } from '../../src/web/ui/pages/runs.js';
 import { taskLog, useEngine } from '../support/engine.js';
+import { uiClient, uiSessions, type Session } from '../support/ui.js';
 
 const OUT = mkdtempSync(path.join(os.tmpdir(), 'updraft-callbacks-'));
 
@@ -96,9 +100,17 @@ type Ended = EngineEvents['callback:ended'][0];
 const setup = useEngine({ 'callbacks.ts': DAGS });
 const ended: Ended[] = [];
 const waiters = new Set<() => void>();
+let app: Hono;
+let viewer: Session;
+const ui = uiClient(() => app);
 
-beforeAll(() => {
-  setup().h.engine.bus.on('callback:ended', (event) => {
+beforeAll(async () => {
+  const { h, database } = setup();
+  app = new Hono();
+  app.use('*', authenticate(database.db, authOptions(h.engine.config)));
+  app.route('/', runPages(h.engine));
+  viewer = (await uiSessions(database.db, 'cb')).viewer!;
+  h.engine.bus.on('callback:ended', (event) => {
     ended.push(event);
     for (const wake of waiters) wake();
   });
@@ -202,6 +214,15 @@ describe('task callbacks', () => {
     expect(row).toEqual({ state: 'failed', callbackError: 'onFailure callback failed: run callback exploded' });
     const listed = await listRuns(database.db, 'cb_throws', { limit: 5 });
     expect(listed.runs[0]).toMatchObject({ runId: run.runId, state: 'failed', callbackError: 'onFailure callback failed: run callback exploded' });
+
+    // Where a user looks: the run page shows the run callback's failure, the task page the task's.
+    const runUrl = `/ui/dags/cb_throws/runs/${encodeURIComponent(run.runId)}`;
+    const page = await ui.get(runUrl, viewer);
+    expect(page.status).toBe(200);
+    expect(page.html).toMatch(/<th>Run callback<\/th>\s*<td class="error">onFailure callback failed: run callback exploded<\/td>/);
+    const taskPage = await ui.get(`${runUrl}/tasks/ok`, viewer);
+    expect(taskPage.html).toContain('running the onSuccess callback');
+    expect(taskPage.html).toContain('onSuccess callback failed: callback exploded (the task stays success)');
   });
 
   it('cuts off a callback that hangs at the task timeout, and the pool goes on', async () => {
