@@ -22,6 +22,8 @@ import { insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.j
 import type { TaskPool } from './pool.js';
 import type { CallbackCall, Question, TaskPayload } from './protocol.js';
 import { toStorableText } from './json-result.js';
+import { takeCallbackRequests } from '../scheduler/callback-requests.js';
+import type { DagCache } from '../scheduler/dag-cache.js';
 
 /** A committed try, with what its callback needs to know. */
 export interface CommittedTry {
@@ -29,6 +31,11 @@ export interface CommittedTry {
   claim: ClaimedTask;
   structure: DagStructure;
 }
+
+/** Queued callbacks taken per statement. */
+const TAKE_BATCH = 50;
+/** How often an executor looks for callbacks queued by a reaper in another process. */
+export const TAKE_INTERVAL_MS = 30_000;
 
 /** A run a commit ended, with the DAG version it ran. */
 export interface EndedRun {
@@ -47,6 +54,7 @@ export interface CallbackRunnerOptions {
 
 export class CallbackRunner {
   readonly #active = new Set<Promise<void>>();
+  #taking: Promise<void> | undefined;
   /** Cancels the callbacks still running when a stopping process's grace is over. */
   readonly #stop = new AbortController();
 
@@ -78,12 +86,59 @@ export class CallbackRunner {
   }
 
   /**
+   * Takes the callbacks queued in callback_requests (ends the reaper decided) and runs
+   * them. On the reaper's in-process event, when the executor starts, and every
+   * TAKE_INTERVAL_MS for reapers in other processes: one statement, whatever the DAGs.
+   */
+  takeQueued(cache: DagCache): Promise<void> {
+    this.#taking ??= this.take(cache).finally(() => (this.#taking = undefined));
+    return this.#taking;
+  }
+
+  private async take(cache: DagCache): Promise<void> {
+    try {
+      for (;;) {
+        const requests = await takeCallbackRequests(this.db, TAKE_BATCH);
+        const tries: CommittedTry[] = [];
+        const runs: EndedRun[] = [];
+        for (const q of requests) {
+          const structure = await cache.get(q.dag_version_id);
+          if (q.task_instance_id === null) {
+            runs.push({ runRowId: q.run_row_id, state: q.state as EndedRun['state'], structure });
+            continue;
+          }
+          const claim = {
+            id: q.task_instance_id,
+            task_id: q.task_id!,
+            try_number: q.try_number!,
+            max_tries: q.max_tries!,
+            run_row_id: q.run_row_id,
+            run_id: q.run_id,
+            dag_version_id: q.dag_version_id,
+            logical_date: new Date(q.logical_date),
+            interval_start: new Date(q.interval_start),
+            interval_end: new Date(q.interval_end),
+            conf: q.conf,
+          } as ClaimedTask;
+          const result = { taskId: q.task_id!, state: q.state, error: q.error ?? undefined, nextTryAt: q.next_try_at ? new Date(q.next_try_at) : undefined } as TaskResult;
+          tries.push({ result, claim, structure });
+        }
+        this.afterCommit(tries, runs);
+        if (requests.length < TAKE_BATCH) break;
+      }
+    } catch (error) {
+      this.bus.emit('error', error as Error);
+    }
+  }
+
+  /**
    * Settles once every callback started so far has ended (each is bounded by its timeout).
    * With `graceMs` (the process is stopping), those still running after it are cancelled.
    */
   async idle(graceMs?: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     if (graceMs !== undefined && this.#active.size > 0) timer = setTimeout(() => this.#stop.abort('the process is stopping'), graceMs);
+    await this.#taking;
     while (this.#active.size > 0) await Promise.all([...this.#active]);
     clearTimeout(timer);
   }

@@ -14,7 +14,7 @@ import { asStoredJson, toStorableText } from './json-result.js';
 import { connectionUrl } from '../connections/store.js';
 import { readOperatorState } from '../operators/state.js';
 import type { Question, TaskOutcome } from './protocol.js';
-import { CallbackRunner, type CommittedTry, type EndedRun } from './callbacks.js';
+import { CallbackRunner, TAKE_INTERVAL_MS, type CommittedTry, type EndedRun } from './callbacks.js';
 
 export interface ExecutorOptions {
   /** Identifies this process in task_instances.owner and in logs. */
@@ -97,6 +97,7 @@ export class Executor {
   readonly #waiting: { entry: InFlight; upstream: Record<string, unknown> }[] = [];
   /** Task and run callbacks of what this process commits (docs/callbacks.md). */
   readonly #callbacks: CallbackRunner;
+  #takeCallbacksTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -126,6 +127,12 @@ export class Executor {
 
   start(): void {
     this.bus.on('work', this.wake);
+    // Callbacks the reaper queued (docs/callbacks.md); `dags test` runs only its own run's.
+    if (this.options.onlyRun === undefined) {
+      this.bus.on('callbacks', this.takeCallbacks);
+      this.#takeCallbacksTimer = setInterval(this.takeCallbacks, TAKE_INTERVAL_MS);
+      this.takeCallbacks();
+    }
     this.#lastBeatAt = Date.now();
     // The cut-off check runs on the clock, not after the heartbeat: against an unreachable
     // database the heartbeat's statement may not end for a long time.
@@ -136,6 +143,10 @@ export class Executor {
     this.#logFlush = setInterval(() => void this.flushLogs(), 1_000);
     this.wake();
   }
+
+  private readonly takeCallbacks = (): void => {
+    if (!this.#stopping) void this.#callbacks.takeQueued(this.cache);
+  };
 
   /** Looks for work now (called on events, NOTIFY and the safety-net poll). */
   readonly wake = (): void => {
@@ -617,6 +628,8 @@ export class Executor {
     const stopAt = Date.now();
     this.#stopping = true;
     this.bus.off('work', this.wake);
+    this.bus.off('callbacks', this.takeCallbacks);
+    clearInterval(this.#takeCallbacksTimer);
     // Tries still waiting for a thread go back now, so that other workers run them during the grace.
     const unstarted = this.#waiting.splice(0).map((w) => w.entry);
     for (const entry of unstarted) this.#inFlight.delete(entry.claim.lease);

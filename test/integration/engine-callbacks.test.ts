@@ -4,13 +4,14 @@
  * often, and what it was told; the task's log shows the callback's own lines and its
  * failures; a callback that throws or hangs never changes a state.
  */
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRuns } from '../../src/catalog/runs.js';
-import { dagRuns } from '../../src/db/schema.js';
+import { and } from 'drizzle-orm';
+import { callbackRequests, dagRuns, taskInstances } from '../../src/db/schema.js';
 import type { EngineEvents } from '../../src/engine/events.js';
 import { Hono } from 'hono';
 import { authenticate, authOptions } from '../../src/auth/index.js';
@@ -20,7 +21,7 @@ import { uiClient, uiSessions, type Session } from '../support/ui.js';
 
 const OUT = mkdtempSync(path.join(os.tmpdir(), 'updraft-callbacks-'));
 
-const DAGS = `import { appendFileSync } from 'node:fs';
+const DAGS = `import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dag, FailTask } from 'updraft';
 
@@ -75,6 +76,14 @@ export const hangs = dag({ id: 'cb_hang' }, (t) => {
       }
     },
   }, async () => 'done');
+});
+
+// 'held' runs until the test lets it go: the reaper fails it first, as if its worker had died.
+export const lost = dag({ id: 'cb_lost', onFailure: (ctx, info) => note('cb_lost.run', info) }, (t) => {
+  t.task('held', { onFailure: (ctx, info) => note('cb_lost.held', info) }, async () => {
+    while (!existsSync(join(OUT, 'release'))) await new Promise((r) => setTimeout(r, 25));
+    return 'too late';
+  });
 });
 
 export const defaults = dag({
@@ -266,5 +275,34 @@ describe('DAG defaults and run callbacks', () => {
     const mine = notes('cb_success.run').slice(before);
     expect(mine).toEqual([{ state: 'success', failedTasks: [], dagId: 'cb_success', runId: run.runId, logicalDate: logicalDate.toISOString(), conf: { batch: 7 } }]);
     expect(notes('cb_success.run-failure')).toEqual([]);
+  });
+
+  it('runs the callbacks of a task the reaper fails (its worker stopped heartbeating) from callback_requests', async () => {
+    const { h, database } = setup();
+    const running = h.next('task:state', (e) => e.taskId === 'held' && e.state === 'running');
+    const { id, finished } = await h.trigger('cb_lost');
+    await running;
+    const held = and(eq(taskInstances.runId, id), eq(taskInstances.taskId, 'held'));
+    // The row says running a moment after the event.
+    for (let i = 0; i < 100; i++) {
+      const [ti] = await database.db.select({ state: taskInstances.state }).from(taskInstances).where(held);
+      if (ti?.state === 'running') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // As the reaper sees it, the try's worker is gone: another owner, silent for an hour.
+    await database.db.update(taskInstances).set({ owner: 'dead-worker', heartbeatAt: new Date(Date.now() - 3_600_000) }).where(held);
+    const run = await finished;
+    expect(run.state).toBe('failed');
+    expect(run.tasks.held!.state).toBe('failed');
+    expect(run.tasks.held!.error).toMatch(/^no heartbeat from dead-worker for /);
+    const events = await callbacksOf(id, 2);
+    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback} ${e.error ?? 'ok'}`).sort()).toEqual(['held onFailure ok', 'run onFailure ok']);
+    expect(notes('cb_lost.held')).toEqual([{ state: 'failed', error: run.tasks.held!.error, tryNumber: 1, maxTries: 1 }]);
+    expect(notes('cb_lost.run')).toEqual([{ state: 'failed', failedTasks: ['held'] }]);
+    const log = await taskLog(database, id, 'held');
+    expect(log.some((l) => l.message === 'running the onFailure callback')).toBe(true);
+    // Taken once: nothing is left queued.
+    expect(await database.db.select().from(callbackRequests)).toEqual([]);
+    writeFileSync(path.join(OUT, 'release'), '');
   });
 });
