@@ -469,7 +469,8 @@ export class Executor {
    * a look at the stored list of callbacks, no statement.
    */
   private callbacksOf(batch: readonly TaskResult[], report: FinishReport): { tries: CommittedTry[]; runs: EndedRun[] } | undefined {
-    const refused = new Set(report.refused.map((r) => r.taskInstanceId));
+    // By result, not task instance: a zombie's refused try and the accepted new one may share a batch.
+    const refused = new Set(report.refused);
     const tries: CommittedTry[] = [];
     const byRun = new Map<string, DagStructure>();
     for (const result of batch) {
@@ -477,7 +478,7 @@ export class Executor {
       if (!entry) continue;
       if (report.finishedRuns.length > 0) byRun.set(result.runRowId, entry.structure);
       const committed = { result, claim: entry.claim, structure: entry.structure };
-      if (!refused.has(result.taskInstanceId) && CallbackRunner.eventFor(committed)) tries.push(committed);
+      if (!refused.has(result) && CallbackRunner.eventFor(committed)) tries.push(committed);
     }
     const runs = report.finishedRuns.flatMap((f) => {
       const structure = byRun.get(f.runRowId);
