@@ -1,5 +1,18 @@
 ALTER TYPE "public"."dag_run_type" ADD VALUE 'dataset_triggered';--> statement-breakpoint
 ALTER TYPE "public"."task_state" ADD VALUE 'up_for_reschedule';--> statement-breakpoint
+CREATE TABLE "callback_requests" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"run_id" uuid NOT NULL,
+	"task_instance_id" uuid,
+	"try_number" integer,
+	"callback" text NOT NULL,
+	"state" text NOT NULL,
+	"error" text,
+	"next_try_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "callback_requests_callback" CHECK ("callback_requests"."callback" in ('onSuccess', 'onFailure', 'onRetry'))
+);
+--> statement-breakpoint
 CREATE TABLE "dag_run_dataset_events" (
 	"run_id" uuid NOT NULL,
 	"event_id" bigint NOT NULL,
@@ -49,8 +62,11 @@ CREATE TABLE "task_outlet_dataset_refs" (
 --> statement-breakpoint
 DROP INDEX "task_instances_unfinished_idx";--> statement-breakpoint
 DROP INDEX "task_instances_retry_due_idx";--> statement-breakpoint
+ALTER TABLE "dag_runs" ADD COLUMN "callback_error" text;--> statement-breakpoint
 ALTER TABLE "dags" ADD COLUMN "dataset_schedule" jsonb;--> statement-breakpoint
 ALTER TABLE "task_instances" ADD COLUMN "sensor_started_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "callback_requests" ADD CONSTRAINT "callback_requests_run_id_dag_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."dag_runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "callback_requests" ADD CONSTRAINT "callback_requests_task_instance_id_task_instances_id_fk" FOREIGN KEY ("task_instance_id") REFERENCES "public"."task_instances"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "dag_run_dataset_events" ADD CONSTRAINT "dag_run_dataset_events_run_id_dag_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."dag_runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "dag_run_dataset_events" ADD CONSTRAINT "dag_run_dataset_events_event_id_dataset_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."dataset_events"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "dag_schedule_dataset_refs" ADD CONSTRAINT "dag_schedule_dataset_refs_dag_id_dags_id_fk" FOREIGN KEY ("dag_id") REFERENCES "public"."dags"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

@@ -16,6 +16,8 @@ export interface RunSummary {
   endedAt: Date | null;
   /** From start to end; null until the run has ended. */
   durationMs: number | null;
+  /** Why the DAG's last run callback failed (docs/callbacks.md); absent when it did not. */
+  callbackError?: string;
 }
 
 /** A DAG row by its id (active or not); NotFoundError names the id. */
@@ -53,6 +55,7 @@ export async function listRuns(
       startedAt: r.startedAt,
       endedAt: r.endedAt,
       durationMs: r.startedAt && r.endedAt ? r.endedAt.getTime() - r.startedAt.getTime() : null,
+      ...(r.callbackError ? { callbackError: r.callbackError } : {}),
     })),
   };
 }

@@ -12,6 +12,7 @@ import { checkDatasetUris } from './datasets.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
 import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
+import { callbackEvents, mergeCallbacks, type TaskCallbacks } from './callbacks.js';
 
 /** Marks DAG objects across module copies (a DAG file may load its own copy of 'updraft'). */
 const DAG_BRAND = Symbol.for('updraft.dag');
@@ -27,6 +28,8 @@ export interface TaskDefinition {
   /** Dataset URIs the task updates (docs/datasets.md). */
   outlets: string[];
   upstream: Set<string>;
+  /** Its callbacks and the DAG defaults' (functions, like `fn`: never stored). */
+  callbacks: TaskCallbacks;
 }
 
 type Refs = TaskHandle<any> | readonly TaskHandle<any>[];
@@ -166,7 +169,8 @@ export class DagBuilder<P extends ParamsSpec> {
     const { outlets: rawOutlets, ...rest } = options;
     const settings = compileTaskOptions(this.dagId, id, this.options.defaults, rest);
     const outlets = rawOutlets === undefined ? [] : checkDatasetUris(rawOutlets, `DAG '${this.dagId}': task '${id}'`, 'outlets');
-    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, outlets, upstream: new Set() });
+    const callbacks = mergeCallbacks(this.options.defaultCallbacks, options);
+    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, outlets, upstream: new Set(), callbacks });
     return new TaskRef<R>(id, this);
   }
 
@@ -244,7 +248,9 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     const tasks = [...this.tasks.values()];
     return {
       ...serializeOptions(this.options),
-      tasks: tasks.map((t) => serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config), t.outlets)),
+      tasks: tasks.map((t) =>
+        serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config), t.outlets, callbackEvents(t.callbacks)),
+      ),
       edges: this.edges(),
     };
   }

@@ -4,6 +4,7 @@ import { parseDateInZone, validateSchedule, validateTimezone } from '../schedule
 import { describeIssues, durationField } from '../util/validation.js';
 import { checkParamsSpec } from './params.js';
 import { checkDatasetUris, type DatasetSchedule } from './datasets.js';
+import { callbackField, type RunCallbacks, type TaskCallbacks } from './callbacks.js';
 import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
 
 /** Task settings after defaults and validation; durations in milliseconds. */
@@ -39,6 +40,10 @@ export interface CompiledDagOptions {
   params: ParamsSpec;
   /** Task settings every task starts from. */
   defaults: TaskSettings;
+  /** Callbacks in `defaults` (functions: kept out of the stored settings). */
+  defaultCallbacks: TaskCallbacks;
+  /** The run's callbacks. */
+  runCallbacks: RunCallbacks;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
@@ -58,6 +63,9 @@ const taskOptionsSchema = z.strictObject({
   pool: idField.optional(),
   queue: idField.optional(),
   description: z.string().optional(),
+  onSuccess: callbackField.optional(),
+  onFailure: callbackField.optional(),
+  onRetry: callbackField.optional(),
 });
 
 /** Keys of TaskOptions: an operator's config object may carry them beside its own settings. */
@@ -83,6 +91,8 @@ const dagOptionsSchema = z.strictObject({
   owner: z.string().optional(),
   pausedAtCreation: z.boolean().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
+  onSuccess: callbackField.optional(),
+  onFailure: callbackField.optional(),
 });
 
 /** Airflow's defaults where Airflow has one (retry_delay 300 s, max_active_runs/tasks 16). */
@@ -166,6 +176,8 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     pausedAtCreation: o.pausedAtCreation ?? null,
     params,
     defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
+    defaultCallbacks: { onSuccess: o.defaults?.onSuccess, onFailure: o.defaults?.onFailure, onRetry: o.defaults?.onRetry } as TaskCallbacks,
+    runCallbacks: { onSuccess: o.onSuccess, onFailure: o.onFailure } as RunCallbacks,
   };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CompiledDagOptions, TaskSettings } from './options.js';
 import type { DatasetSchedule } from './datasets.js';
 import type { ParamsSpec } from './types.js';
+import { callbackEvents, type CallbackEvent } from './callbacks.js';
 
 /** Bumped when the stored shape changes, so readers can tell old versions apart. */
 export const SERIALIZED_FORMAT = 1;
@@ -19,6 +20,8 @@ export interface SerializedTask extends Partial<TaskSettings> {
   config?: unknown;
   /** Dataset URIs the task updates; absent when none (docs/datasets.md). */
   outlets?: string[];
+  /** Which callbacks the task has in its DAG file (absent: none). */
+  callbacks?: CallbackEvent[];
 }
 
 /** What the scheduler knows of a DAG: stored as jsonb in dag_versions.serialized. */
@@ -45,22 +48,33 @@ export interface SerializedDag {
   tasks: SerializedTask[];
   /** [upstream, downstream] task ids. */
   edges: [string, string][];
+  /** Which run callbacks the DAG has ('success', 'failure'; absent: none). */
+  runCallbacks?: CallbackEvent[];
 }
 
 /** A stored task's effective settings. */
 export function taskSettings(dag: SerializedDag, task: SerializedTask): TaskSettings {
-  const { id: _id, operator: _operator, config: _config, outlets: _outlets, ...own } = task;
+  const { id: _id, operator: _operator, config: _config, outlets: _outlets, callbacks: _callbacks, ...own } = task;
   return { ...dag.taskDefaults, ...own };
 }
 
 /** A task in its stored form: the settings that differ from the defaults. */
-export function serializeTask(id: string, operator: string, settings: TaskSettings, defaults: TaskSettings, config: unknown, outlets: readonly string[] = []): SerializedTask {
+export function serializeTask(
+  id: string,
+  operator: string,
+  settings: TaskSettings,
+  defaults: TaskSettings,
+  config: unknown,
+  outlets: readonly string[] = [],
+  callbacks?: CallbackEvent[],
+): SerializedTask {
   const task: Record<string, unknown> = { id, operator };
   for (const key of Object.keys(settings) as (keyof TaskSettings)[]) {
     if (settings[key] !== defaults[key]) task[key] = settings[key];
   }
   if (config !== null && config !== undefined) task.config = config;
   if (outlets.length > 0) task.outlets = [...outlets];
+  if (callbacks) task.callbacks = callbacks;
   return task as unknown as SerializedTask;
 }
 
@@ -82,6 +96,8 @@ export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDa
     pausedAtCreation: options.pausedAtCreation,
     params: options.params,
     taskDefaults: options.defaults,
+    // Only when there are any: a DAG without callbacks keeps its stored form (and hash).
+    ...(callbackEvents(options.runCallbacks) ? { runCallbacks: callbackEvents(options.runCallbacks) } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Duration } from '../util/duration.js';
 import type { DatasetEventInfo, DatasetScheduleOption } from './datasets.js';
+import type { RunCallbacks, TaskCallbacks } from './callbacks.js';
 
 /** Airflow's trigger rules, with Airflow's meanings (see docs/authoring.md). */
 export const TRIGGER_RULES = [
@@ -57,8 +58,8 @@ export interface RetryOptions {
   timeout?: Duration;
 }
 
-/** Settings of one task. */
-export interface TaskOptions extends RetryOptions {
+/** Settings of one task; callbacks: see docs/callbacks.md. */
+export interface TaskOptions extends RetryOptions, TaskCallbacks {
   /** When the task may run, given its upstream tasks' states. Default 'all_success'. */
   triggerRule?: TriggerRule;
   /** Higher runs first when slots are scarce. Default 1. */
@@ -73,9 +74,10 @@ export interface TaskOptions extends RetryOptions {
 }
 
 /** Defaults applied to every task of a DAG; a task's own options win. */
-export type TaskDefaults = RetryOptions & Pick<TaskOptions, 'pool' | 'queue' | 'priority' | 'triggerRule'>;
+export type TaskDefaults = RetryOptions & TaskCallbacks & Pick<TaskOptions, 'pool' | 'queue' | 'priority' | 'triggerRule'>;
 
-export interface DagOptions<P extends ParamsSpec = ParamsSpec> {
+/** `onSuccess` / `onFailure`: the run's callbacks (docs/callbacks.md). */
+export interface DagOptions<P extends ParamsSpec = ParamsSpec> extends RunCallbacks {
   /** Unique across all DAG files: letters, digits, '_', '-' and '.'. */
   id: string;
   /**

@@ -141,6 +141,8 @@ export const dagRuns = pgTable(
     queuedAt: at('queued_at'),
     startedAt: at('started_at'),
     endedAt: at('ended_at'),
+    /** Why the DAG's last run callback (onSuccess / onFailure) failed; null when it did not (docs/callbacks.md). */
+    callbackError: text('callback_error'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -611,3 +613,29 @@ export type ReportRow = typeof reports.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
+
+/**
+ * Callbacks owed for task and run ends that no executor saw (docs/callbacks.md): the
+ * scheduler's reaper writes one in the transaction that fails or retries a lost task,
+ * and executors take them (delete ... SKIP LOCKED) and run them, as Airflow's database
+ * callback sink. An executor's own commits run their callbacks at once and write none.
+ */
+export const callbackRequests = pgTable(
+  'callback_requests',
+  {
+    id: id(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    /** Null for a run callback. */
+    taskInstanceId: uuid('task_instance_id').references(() => taskInstances.id, { onDelete: 'cascade' }),
+    tryNumber: integer('try_number'),
+    callback: text('callback').notNull(),
+    /** The task's or run's final state the callback is told about. */
+    state: text('state').notNull(),
+    error: text('error'),
+    nextTryAt: at('next_try_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [check('callback_requests_callback', sql`${t.callback} in ('onSuccess', 'onFailure', 'onRetry')`)],
+);

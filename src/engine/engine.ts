@@ -62,6 +62,7 @@ export class Engine {
     this.cache = new DagCache(database.db);
     this.bus.on('error', (error) => this.reportError(error));
     this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runRowId, state: run.state }, `run of ${run.dagId} ${run.state}`));
+    this.bus.on('callback:log', (line) => log[line.level]({ dag: line.dagId, run: line.runId }, line.message));
     this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
   }
 

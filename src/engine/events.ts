@@ -18,6 +18,12 @@ export interface EngineEvents {
   'backfill:completed': [{ id: number }];
   /** A result came back from a try that no longer owned its task instance. */
   'task:refused': [{ runRowId: string; taskId: string; tryNumber: number }];
+  /** Callbacks were queued in callback_requests (by the reaper): an executor takes them. */
+  callbacks: [];
+  /** A line a DAG's run callback logged (docs/callbacks.md): it has no task log, so it goes to the process log. */
+  'callback:log': [{ dagId: string; runId: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }];
+  /** A task's or a run's callback ended (docs/callbacks.md); `error` when it failed. Its log is stored by then. */
+  'callback:ended': [{ dagId: string; runRowId: string; taskId?: string; tryNumber?: number; callback: 'onSuccess' | 'onFailure' | 'onRetry'; error?: string }];
   error: [Error];
 }
 

@@ -7,13 +7,14 @@ import { claimTasks, type ClaimedTask } from '../db/sql/claim-tasks.js';
 import { resolveParams } from '../dag/params.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
-import { finishTasks, insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.js';
+import { finishTasks, insertLogs, type FinishReport, type LogLine, type TaskResult } from '../scheduler/finish.js';
 import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
 import type { TaskPool } from './pool.js';
 import { asStoredJson, toStorableText } from './json-result.js';
 import { connectionUrl } from '../connections/store.js';
 import { readOperatorState } from '../operators/state.js';
 import type { Question, TaskOutcome } from './protocol.js';
+import { CallbackRunner, TAKE_INTERVAL_MS, type CommittedTry, type EndedRun } from './callbacks.js';
 
 export interface ExecutorOptions {
   /** Identifies this process in task_instances.owner and in logs. */
@@ -94,6 +95,9 @@ export class Executor {
    * it cannot start at once), so queued there they would start in any order.
    */
   readonly #waiting: { entry: InFlight; upstream: Record<string, unknown> }[] = [];
+  /** Task and run callbacks of what this process commits (docs/callbacks.md). */
+  readonly #callbacks: CallbackRunner;
+  #takeCallbacksTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -101,7 +105,13 @@ export class Executor {
     private readonly pool: TaskPool,
     private readonly bus: EngineBus,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.#callbacks = new CallbackRunner(db, pool, bus, {
+      dagsFolder: options.dagsFolder,
+      answer: (claim, structure, question) => this.answer(claim, structure, question),
+      freed: () => this.startWaiting(),
+    });
+  }
 
   get running(): number {
     return this.#inFlight.size;
@@ -117,6 +127,12 @@ export class Executor {
 
   start(): void {
     this.bus.on('work', this.wake);
+    // Callbacks the reaper queued (docs/callbacks.md); `dags test` runs only its own run's.
+    if (this.options.onlyRun === undefined) {
+      this.bus.on('callbacks', this.takeCallbacks);
+      this.#takeCallbacksTimer = setInterval(this.takeCallbacks, TAKE_INTERVAL_MS);
+      this.takeCallbacks();
+    }
     this.#lastBeatAt = Date.now();
     // The cut-off check runs on the clock, not after the heartbeat: against an unreachable
     // database the heartbeat's statement may not end for a long time.
@@ -127,6 +143,10 @@ export class Executor {
     this.#logFlush = setInterval(() => void this.flushLogs(), 1_000);
     this.wake();
   }
+
+  private readonly takeCallbacks = (): void => {
+    if (!this.#stopping) void this.#callbacks.takeQueued(this.cache);
+  };
 
   /** Looks for work now (called on events, NOTIFY and the safety-net poll). */
   readonly wake = (): void => {
@@ -432,12 +452,15 @@ export class Executor {
     const room = this.#stopping ? 0 : this.capacity + batch.length;
     const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room), { announceState: false }));
     if (report.changes.length > 0) this.announceState();
+    const callbacks = this.callbacksOf(batch, report);
     for (const r of batch) this.#inFlight.delete(r.lease);
     if (report.claimed.length > 0) {
       const refused = new Set(report.refused.map((r) => r.taskInstanceId));
       const known = new Map(batch.filter((r) => r.state === 'success' && !refused.has(r.taskInstanceId)).map((r) => [`${r.runRowId} ${r.taskId}`, asStoredJson(r.result)]));
       await this.dispatch(report.claimed, known);
     }
+    // After the downstream tries were handed to the pool: they go first.
+    if (callbacks) this.#callbacks.afterCommit(callbacks.tries, callbacks.runs);
     for (const c of report.changes) this.bus.emit('task:state', c);
     for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
     for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
@@ -445,6 +468,30 @@ export class Executor {
     // Freed slots and maybe more work: look again, unless the transaction's claim already
     // found less than it asked for (nothing else is ready; new work wakes us by NOTIFY).
     if (report.claimAsked === 0 || report.claimed.length >= report.claimAsked) this.wake();
+  }
+
+  /**
+   * The callbacks a commit calls for: accepted tries whose task has a callback for its new
+   * state, and ended runs whose DAG has one. Undefined (the usual case) when there are none:
+   * a look at the stored list of callbacks, no statement.
+   */
+  private callbacksOf(batch: readonly TaskResult[], report: FinishReport): { tries: CommittedTry[]; runs: EndedRun[] } | undefined {
+    // By result, not task instance: a zombie's refused try and the accepted new one may share a batch.
+    const refused = new Set(report.refused);
+    const tries: CommittedTry[] = [];
+    const byRun = new Map<string, DagStructure>();
+    for (const result of batch) {
+      const entry = this.#inFlight.get(result.lease);
+      if (!entry) continue;
+      if (report.finishedRuns.length > 0) byRun.set(result.runRowId, entry.structure);
+      const committed = { result, claim: entry.claim, structure: entry.structure };
+      if (!refused.has(result) && CallbackRunner.eventFor(committed)) tries.push(committed);
+    }
+    const runs = report.finishedRuns.flatMap((f) => {
+      const structure = byRun.get(f.runRowId);
+      return structure?.serialized.runCallbacks ? [{ runRowId: f.runRowId, state: f.state, structure }] : [];
+    });
+    return tries.length > 0 || runs.length > 0 ? { tries, runs } : undefined;
   }
 
   /**
@@ -586,8 +633,11 @@ export class Executor {
    * scheduled again without using up a try.
    */
   async stop(graceMs: number): Promise<void> {
+    const stopAt = Date.now();
     this.#stopping = true;
     this.bus.off('work', this.wake);
+    this.bus.off('callbacks', this.takeCallbacks);
+    clearInterval(this.#takeCallbacksTimer);
     // Tries still waiting for a thread go back now, so that other workers run them during the grace.
     const unstarted = this.#waiting.splice(0).map((w) => w.entry);
     for (const entry of unstarted) this.#inFlight.delete(entry.claim.lease);
@@ -611,6 +661,8 @@ export class Executor {
     clearInterval(this.#logFlush);
     clearTimeout(this.#markTimer);
     await this.#committing;
+    // Callbacks of the last commits get what is left of the grace (at least a second), then are cancelled.
+    await this.#callbacks.idle(Math.max(1_000, graceMs - (Date.now() - stopAt)));
     // The last changes are announced now, not after the process has gone.
     if (this.#announceTimer) await this.sendStateNotice();
     const left = [...this.#inFlight.values()];

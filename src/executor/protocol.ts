@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ReportOutput } from '../operators/types.js';
+import type { CallbackEvent, RunCallbackInfo } from '../dag/callbacks.js';
 
 export interface TaskPayload {
   /** Absolute path of the DAG file. */
@@ -35,7 +36,14 @@ export interface TaskPayload {
   sensorStartedAt?: string;
   /** The thread's end of the try's channel; transferred. */
   port: MessagePort;
+  /** Set: run this callback of the task (or, kind 'run', of the DAG) instead of the task (run-callback.ts). */
+  callback?: CallbackCall;
 }
+
+/** A callback to run in a task thread, with what it is told (dates as ISO strings). */
+export type CallbackCall =
+  | { kind: 'task'; event: CallbackEvent; info: { state: 'success' | 'up_for_retry' | 'failed'; error?: string; tryNumber: number; maxTries: number; nextTryAt?: string } }
+  | { kind: 'run'; event: 'success' | 'failure'; info: RunCallbackInfo };
 
 /** The pool's `workerData` for each task thread. */
 export interface TaskThreadData {

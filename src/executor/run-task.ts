@@ -21,6 +21,7 @@ import { RescheduleSensor, runSensor, SENSOR_OPERATORS } from '../operators/sens
 import { OperatorError, type OperatorContext } from '../operators/types.js';
 import type { Effects, LogLevel, TaskOutcome, TaskPayload, TaskThreadData } from './protocol.js';
 import { ThreadChannel } from './thread-channel.js';
+import { runCallback } from './run-callback.js';
 
 captureConsole();
 listenForClose();
@@ -46,7 +47,7 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
   const sink: LogSink = { log: (level, message) => channel.log(level, message) };
   const channel: ThreadChannel = new ThreadChannel(payload.port, (fn) => withSink(sink, fn), afterEnd);
   try {
-    const outcome = await withSink(sink, () => attempt(payload, channel));
+    const outcome = await withSink(sink, () => (payload.callback ? runCallback(payload, payload.callback, channel) : attempt(payload, channel)));
     // A driver error or a stack may echo a connection's password.
     if (outcome.status === 'failed') return { ...outcome, error: redact(outcome.error), ...(outcome.stack ? { stack: redact(outcome.stack) } : {}) };
     return outcome;
@@ -129,7 +130,7 @@ function operatorContext(task: TaskContext, channel: ThreadChannel, effects: Eff
 // here; Node's own module map keeps every version it imported for the thread's life.
 const loaded = new Map<string, { version: string; module: Promise<Record<string, unknown>> }>();
 
-function importDagFile(file: string, version: string): Promise<Record<string, unknown>> {
+export function importDagFile(file: string, version: string): Promise<Record<string, unknown>> {
   const cached = loaded.get(file);
   if (cached?.version === version) return cached.module;
   const module = import(`${pathToFileURL(file).href}?v=${encodeURIComponent(version)}`) as Promise<Record<string, unknown>>;
@@ -147,7 +148,7 @@ function triggeringEventsOf(conf: Record<string, unknown>): DatasetEventInfo[] {
   return Array.isArray(events) ? (events as DatasetEventInfo[]) : [];
 }
 
-function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
+export function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
   const { dagId, upstreamResults } = payload;
   const log = (level: LogLevel) => (message: string, ...args: unknown[]) => channel.log(level, format(message, ...args));
   const logger: TaskLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

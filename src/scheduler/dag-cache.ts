@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { Tx } from '../db/execute.js';
 import { dags, dagVersions } from '../db/schema.js';
 import type { TaskSettings } from '../dag/options.js';
+import type { CallbackEvent } from '../dag/callbacks.js';
 import { taskSettings, type SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import type { TaskDeps } from './run-state.js';
@@ -14,6 +15,8 @@ export interface TaskNode extends TaskSettings {
   outlets: readonly string[];
   upstream: string[];
   downstream: string[];
+  /** Which callbacks the task has (docs/callbacks.md); absent: none. */
+  callbacks?: readonly CallbackEvent[];
 }
 
 /** One stored DAG version, shaped for the scheduler: adjacency both ways, leaves, roots. */
@@ -38,7 +41,17 @@ const NO_OUTLETS: readonly string[] = Object.freeze([]);
 export function structureOf(row: { versionId: string; hash: string; dagRowId: string; dagId: string; file: string; serialized: SerializedDag }): DagStructure {
   const { serialized } = row;
   const tasks = new Map<string, TaskNode>();
-  for (const t of serialized.tasks) tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, outlets: t.outlets ?? NO_OUTLETS, upstream: [], downstream: [] });
+  for (const t of serialized.tasks) {
+    tasks.set(t.id, {
+      ...taskSettings(serialized, t),
+      id: t.id,
+      operator: t.operator,
+      outlets: t.outlets ?? NO_OUTLETS,
+      upstream: [],
+      downstream: [],
+      ...(t.callbacks ? { callbacks: t.callbacks } : {}),
+    });
+  }
   for (const [up, down] of serialized.edges) {
     tasks.get(up)!.downstream.push(down);
     tasks.get(down)!.upstream.push(up);

@@ -7,6 +7,7 @@ import type { DagCache, DagStructure } from './dag-cache.js';
 import type { Effects } from '../executor/protocol.js';
 import { writeOperatorState } from '../operators/state.js';
 import { runState } from './run-state.js';
+import { queueCallbackRequests } from './callback-requests.js';
 import { countUpstream, decide, type TaskState } from './trigger-rules.js';
 import type { TriggerRule } from '../dag/types.js';
 
@@ -70,6 +71,8 @@ export interface FinishReport {
   claimed: ClaimedTask[];
   /** How many the claim asked for (0: no claim); fewer claimed means none was left to claim. */
   claimAsked: number;
+  /** With `queueCallbacks`: callbacks queued in callback_requests for executors to run. */
+  callbacksQueued?: number;
 }
 
 /**
@@ -85,6 +88,11 @@ export interface FinishOptions {
    * Default true; the executor announces its changes itself, at most every 200 ms.
    */
   announceState?: boolean;
+  /**
+   * Queue the callbacks of these ends in callback_requests (docs/callbacks.md): for ends
+   * decided away from an executor (the reaper). An executor runs its own at once.
+   */
+  queueCallbacks?: boolean;
 }
 
 export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[], claim?: ClaimRequest, options: FinishOptions = {}): Promise<FinishReport> {
@@ -174,6 +182,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     }
     // Dataset events go with the successes they report; a consumer's run is the schedulers' news.
     const datasetEvents = await recordDatasetEvents(tx, outletUpdates);
+    if (options.queueCallbacks) report.callbacksQueued = await queueCallbackRequests(tx, cache, kept, report.finishedRuns);
     // Claiming what just became ready in this same transaction saves the executor a round
     // trip and a commit per task of a chain (bench/engine, chain of 40 on PostgreSQL: 0.44 s
     // with a separate claim and running update, see docs/performance.md). One more than

@@ -58,5 +58,5 @@ export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, 
       logs: [{ level: 'error', message, at: now.getTime() }],
     });
   }
-  return finishTasks(db, cache, results);
+  return finishTasks(db, cache, results, undefined, { queueCallbacks: true });
 }

@@ -140,6 +140,7 @@ export class Scheduler {
       for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);
       if (reaped.scheduled > 0) this.bus.emit('work');
       if (reaped.finishedRuns.length > 0) this.#again = true;
+      if (reaped.callbacksQueued) this.bus.emit('callbacks');
     }
     return nextAt;
   }

@@ -62,6 +62,8 @@ export function registerRunsCommands(program: Command): void {
             ]),
           ),
         );
+        // A run callback has no task log: its failure is shown with the run (docs/callbacks.md).
+        for (const r of list) if (r.callbackError) console.log(`run ${r.runId}: ${r.callbackError}`);
         if (more) console.error(`(only the newest ${opts.limit} shown: raise --limit to see older runs)`);
       });
     });

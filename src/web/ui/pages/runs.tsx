@@ -124,6 +124,12 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
             <th>Duration</th>
             <td>{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
           </tr>
+          {run.callbackError ? (
+            <tr>
+              <th>Run callback</th>
+              <td class="error">{run.callbackError}</td>
+            </tr>
+          ) : null}
           <tr>
             <th>DAG version</th>
             <td>{view.version ?? '–'}</td>
