@@ -3,6 +3,7 @@ import { DagDefinitionError } from '../errors.js';
 import { parseDateInZone, validateSchedule, validateTimezone } from '../schedule/index.js';
 import { describeIssues, durationField } from '../util/validation.js';
 import { checkParamsSpec } from './params.js';
+import { compileEvents, EventsOptionError, type EventsSpec } from '../events/spec.js';
 import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
 
 /** Task settings after defaults and validation; durations in milliseconds. */
@@ -35,6 +36,8 @@ export interface CompiledDagOptions {
   params: ParamsSpec;
   /** Task settings every task starts from. */
   defaults: TaskSettings;
+  /** Event trigger (src/events/spec.ts); null without one. */
+  events: EventsSpec | null;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
@@ -76,6 +79,7 @@ const dagOptionsSchema = z.strictObject({
   owner: z.string().optional(),
   pausedAtCreation: z.boolean().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
+  events: z.unknown().optional(),
 });
 
 /** Airflow's defaults where Airflow has one (retry_delay 300 s, max_active_runs/tasks 16). */
@@ -129,6 +133,13 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   }
   const params = (o.params ?? {}) as ParamsSpec;
   attempt('params', () => checkParamsSpec(params));
+  let events: EventsSpec | null = null;
+  try {
+    if (o.events !== undefined) events = compileEvents(o.events);
+  } catch (error) {
+    if (!(error instanceof EventsOptionError)) throw error;
+    throw new DagDefinitionError(`${label}: ${error.message}`, { field: error.field });
+  }
 
   return {
     id: o.id,
@@ -145,6 +156,7 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     pausedAtCreation: o.pausedAtCreation ?? null,
     params,
     defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
+    events,
   };
 }
 

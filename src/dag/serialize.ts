@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CompiledDagOptions, TaskSettings } from './options.js';
 import type { ParamsSpec } from './types.js';
+import type { EventsSpec } from '../events/spec.js';
 
 /** Bumped when the stored shape changes, so readers can tell old versions apart. */
 export const SERIALIZED_FORMAT = 1;
@@ -40,6 +41,8 @@ export interface SerializedDag {
   tasks: SerializedTask[];
   /** [upstream, downstream] task ids. */
   edges: [string, string][];
+  /** The event trigger; absent without one (so other DAGs' stored form and hash stay as they were). */
+  events?: EventsSpec;
 }
 
 /** A stored task's effective settings. */
@@ -75,6 +78,7 @@ export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDa
     pausedAtCreation: options.pausedAtCreation,
     params: options.params,
     taskDefaults: options.defaults,
+    ...(options.events ? { events: options.events } : {}),
   };
 }
 

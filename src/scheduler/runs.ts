@@ -9,7 +9,7 @@ import { NotFoundError, UpdraftError } from '../errors.js';
 import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
 
 /** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
-export function makeRunId(type: 'scheduled' | 'manual' | 'backfill', logicalDate: Date): string {
+export function makeRunId(type: 'scheduled' | 'manual' | 'backfill' | 'event', logicalDate: Date): string {
   return `${type}__${logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00')}`;
 }
 
@@ -60,7 +60,7 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   return { created, nextDueAt };
 }
 
-export function runValues(dagRowId: string, versionId: string, type: 'scheduled' | 'manual' | 'backfill', run: DagRunInfo, conf: Record<string, unknown>) {
+export function runValues(dagRowId: string, versionId: string, type: 'scheduled' | 'manual' | 'backfill' | 'event', run: DagRunInfo, conf: Record<string, unknown>) {
   return {
     dagId: dagRowId,
     dagVersionId: versionId,
