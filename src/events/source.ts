@@ -21,6 +21,8 @@ export interface TriggerEvents {
   problem: [{ dagId: string; source: string; message: string; warning: boolean }];
   /** The source works again after a problem. */
   recovered: [{ dagId: string; source: string }];
+  /** The source was stopped: the DAG was paused, changed or removed, or the scheduler stops. */
+  stopped: [{ dagId: string; source: string }];
 }
 
 export type TriggerBus = EventEmitter<TriggerEvents>;

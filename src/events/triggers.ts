@@ -16,17 +16,29 @@ import type { EventSource, TriggerBus, TriggerEvents } from './source.js';
 import { describeEvents, type EventsSpec } from './spec.js';
 import { QueueSource, WatermarkSource } from './table-source.js';
 
+export type SourceStatus = { state: 'starting' | 'ready' } | { state: 'failing'; message: string };
+
+/** How often the stored DAGs are looked at besides the moments they are known to change. */
+const RECONCILE_MS = 30_000;
+
 export class EventTriggers {
   readonly events: TriggerBus = new EventEmitter<TriggerEvents>();
-  #sources = new Map<string, { signature: string; source: EventSource }>();
+  #sources = new Map<string, { signature: string; source: EventSource; label: string }>();
+  #status = new Map<string, SourceStatus>();
   #pass: Promise<void> = Promise.resolve();
   #stopped = false;
+  #timer: NodeJS.Timeout;
 
   constructor(
     private readonly db: Db,
     private readonly bus: EngineBus,
     private readonly log: Logger,
   ) {
+    // A scheduler without the processor role hears pauses (updraft_dags) but not new versions: look now and then.
+    this.#timer = setInterval(() => void this.reconcile(), RECONCILE_MS).unref();
+    this.events.on('ready', ({ dagId }) => this.#status.set(dagId, { state: 'ready' }));
+    this.events.on('recovered', ({ dagId }) => this.#status.set(dagId, { state: 'ready' }));
+    this.events.on('problem', ({ dagId, message }) => this.#status.set(dagId, { state: 'failing', message }));
     this.events.on('problem', ({ dagId, source, message, warning }) => {
       const line = `event trigger of DAG '${dagId}' (${source}): ${message}`;
       if (warning) log.warn({ dag: dagId }, line);
@@ -64,18 +76,27 @@ export class EventTriggers {
       if (spec && JSON.stringify(spec) === running.signature) continue;
       this.#sources.delete(dagId);
       await running.source.stop();
+      this.#status.delete(dagId);
+      this.events.emit('stopped', { dagId, source: running.label });
     }
     for (const [dagId, spec] of wanted) {
       if (this.#sources.has(dagId) || this.#stopped) continue;
       const ctx = { db: this.db, dagId, spec, label: describeEvents(spec), bus: this.events };
       const source = spec.source.kind === 'notify' ? new NotifySource(ctx) : spec.source.kind === 'queue' ? new QueueSource(ctx) : new WatermarkSource(ctx);
-      this.#sources.set(dagId, { signature: JSON.stringify(spec), source });
+      this.#sources.set(dagId, { signature: JSON.stringify(spec), source, label: ctx.label });
       source.start();
     }
   }
 
+  /** Where a DAG's source stands in this process: undefined when it has none running here. */
+  status(dagId: string): SourceStatus | undefined {
+    if (!this.#sources.has(dagId)) return undefined;
+    return this.#status.get(dagId) ?? { state: 'starting' };
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#timer);
     await this.#pass.catch(() => {});
     const all = [...this.#sources.values()];
     this.#sources.clear();
