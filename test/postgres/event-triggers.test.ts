@@ -215,3 +215,42 @@ describe('queue', () => {
     expect(await dbs.query('app', 'select count(*)::int as n from updraft_event_queue')).toEqual([{ n: 0 }]);
   });
 });
+
+describe('two schedulers on one database', () => {
+  it('queue rows start exactly one run each; one scheduler listens to a channel, and the other takes over when it stops', async () => {
+    const h2 = await startEngine(database, folder.path);
+    const both = [triggers(), h2.engine.eventTriggers!];
+    try {
+      await Promise.all(both.map((t) => ready(t, 'on_row')));
+      const before = (await eventRuns(database, 'on_row')).length;
+      const started: string[] = [];
+      const allStarted = new Promise<void>((resolve) => {
+        for (const t of both) {
+          t.events.on('outcome', (e) => {
+            if (e.dagId === 'on_row' && e.outcome.kind === 'started') started.push(e.outcome.runId);
+            if (started.length === 20) resolve();
+          });
+        }
+      });
+      for (let i = 0; i < 20; i++) await dbs.query('app', 'insert into orders (item, qty) values ($1, $2)', [`item${i}`, i]);
+      await allStarted;
+      const runs = await eventRuns(database, 'on_row');
+      expect(runs).toHaveLength(before + 20);
+      expect(new Set(runs.map((r) => (r.conf as { id: number }).id)).size).toBe(runs.length);
+      expect(await dbs.query('app', 'select count(*)::int as n from updraft_event_queue')).toEqual([{ n: 0 }]);
+
+      // The first engine listens to 'bursts'; the second stands by, and listens once the first is gone.
+      expect(triggers().status('on_burst')?.state).toBe('ready');
+      expect(h2.engine.eventTriggers!.status('on_burst')?.state).toBe('starting');
+      const takeover = next(h2.engine.eventTriggers!, 'ready', (e) => e.dagId === 'on_burst');
+      await h.stop();
+      await takeover;
+      const one = outcomes(h2.engine.eventTriggers!, 'on_burst', 1);
+      await dbs.query('app', 'select pg_notify($1, $2)', ['bursts', JSON.stringify({ n: 4 })]);
+      expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 1 })]);
+      expect((await eventRuns(database, 'on_burst')).map((r) => r.conf)).toHaveLength(2);
+    } finally {
+      await h2.stop();
+    }
+  });
+});
