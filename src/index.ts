@@ -22,6 +22,7 @@ export type {
   DataInterval,
 } from './dag/types.js';
 export type { Duration } from './util/duration.js';
+export type { EventsOptions } from './events/spec.js';
 export type { SqlConfig, SqlResult } from './operators/sql/config.js';
 export type { SyncConfig, SyncResult } from './operators/sync/config.js';
 export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './operators/cleanse/config.js';

@@ -10,10 +10,13 @@ import { cliActor, withDatabase } from '../context.js';
 import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { registerRunDagCommands } from './run-dags.js';
+import { registerDagEventsCommand } from './dag-events.js';
+import { triggerOf } from '../../events/read.js';
 
 export function registerDagsCommands(program: Command): void {
   const dags = program.command('dags').description('list, check, run and manage DAGs');
   registerRunDagCommands(dags);
+  registerDagEventsCommand(dags);
 
   dags
     .command('list')
@@ -26,9 +29,10 @@ export function registerDagsCommands(program: Command): void {
         const [list, errors] = await Promise.all([listDags(db, now), listImportErrors(db)]);
         if (opts.json) {
           printJson({
-            dags: list.map(({ dag, nextRun }) => ({
+            dags: list.map(({ dag, serialized, nextRun }) => ({
               dagId: dag.dagId,
               schedule: dag.schedule,
+              events: triggerOf(serialized),
               timezone: dag.timezone,
               nextRun: nextRun && { logicalDate: nextRun.logicalDate, interval: nextRun.interval, runAfter: nextRun.runAfter },
               paused: dag.isPaused,
@@ -39,9 +43,9 @@ export function registerDagsCommands(program: Command): void {
           });
           return;
         }
-        const rows = list.map(({ dag, nextRun }) => [
+        const rows = list.map(({ dag, serialized, nextRun }) => [
           dag.dagId,
-          dag.schedule ?? 'manual',
+          [dag.schedule, triggerOf(serialized)].filter(Boolean).join('; ') || 'manual',
           nextRun ? inZone(nextRun.logicalDate, dag.timezone) : '-',
           dag.isPaused ? 'yes' : 'no',
           dag.tags.join(',') || '-',
@@ -93,7 +97,8 @@ export function registerDagsCommands(program: Command): void {
         const runs = upcomingRuns(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date(), opts.count);
         if (opts.json) return printJson(runs);
         if (runs.length === 0) {
-          console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered` : `${dagId} has no further runs (its schedule has ended)`);
+          const events = triggerOf(serialized);
+          console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered${events ? ` or ${events}` : ''}` : `${dagId} has no further runs (its schedule has ended)`);
           return;
         }
         const tz = serialized.timezone;

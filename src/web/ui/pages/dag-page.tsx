@@ -3,6 +3,7 @@
  * runs, backfills, source). `loadDagPage` reads what the tab needs; `DagPageView` renders the page,
  * or only the tab's live fragment.
  */
+import { triggerOf } from '../../../events/read.js';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { listBackfills } from '../../../backfill/read.js';
 import type { Db } from '../../../db/client.js';
@@ -147,13 +148,20 @@ export function DagPageView(props: DagPageProps) {
   );
 }
 
-function Details({ page, dag, nextRun }: DagPageProps) {
+function Details({ page, dag, serialized, nextRun }: DagPageProps) {
+  const events = triggerOf(serialized);
   return (
     <dl class="dag-details">
       <dt>schedule</dt>
       <dd>
-        <code>{dag.schedule ?? 'manual runs only'}</code>
+        <code>{dag.schedule ?? (events ? 'none' : 'manual runs only')}</code>
       </dd>
+      {events ? (
+        <>
+          <dt>trigger</dt>
+          <dd class="event-trigger">{events}</dd>
+        </>
+      ) : null}
       <dt>timezone</dt>
       <dd>{dag.timezone}</dd>
       <dt>next run</dt>
