@@ -33,6 +33,7 @@ abstract class TableSource extends EventSource {
   #debounce: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   #again = false;
+  #notifiedAt = 0;
 
   protected abstract get pollMs(): number;
   /** Sets the source up on a fresh client. */
@@ -54,7 +55,7 @@ abstract class TableSource extends EventSource {
     client.on('error', dropped);
     client.on('end', () => dropped());
     await this.prepare(client);
-    this.#poll = setInterval(() => this.wake(false), this.pollMs);
+    this.#poll = setInterval(() => this.poll(), this.pollMs);
     // What landed while nobody looked (Updraft down, the DAG paused) is taken now.
     this.wake(false);
   }
@@ -68,8 +69,16 @@ abstract class TableSource extends EventSource {
     await client?.end().catch(() => {});
   }
 
+  /** The safety net; during a debounced burst it leaves the batch to the debounce timer. */
+  private poll(): void {
+    const { debounceMs } = this.ctx.spec;
+    if (debounceMs !== null && Date.now() - this.#notifiedAt < debounceMs) return;
+    this.wake(false);
+  }
+
   /** A notification (debounced when asked) or the poll: take what waits. */
   protected wake(notified: boolean): void {
+    if (notified) this.#notifiedAt = Date.now();
     if (notified && this.ctx.spec.debounceMs !== null) {
       clearTimeout(this.#debounce);
       this.#debounce = setTimeout(() => this.wake(false), this.ctx.spec.debounceMs);

@@ -30,6 +30,7 @@ const FILES: Record<string, string> = {
   'watermark.ts': eventDag('on_log', "{ conn: 'app_db', table: { name: 'public.audit_log', mode: 'watermark', column: 'id', poll: '200ms' }, maxBatch: 10 }"),
   'missing.ts': eventDag('on_nothing', "{ conn: 'nowhere', notify: { channel: 'x' } }"),
   'queue.ts': eventDag('on_row', "{ conn: 'app_db', table: { name: 'public.orders', poll: '300ms' } }"),
+  'batch.ts': eventDag('on_shipments', "{ conn: 'app_db', table: { name: 'shipments', queueTable: 'shipment_events' }, debounce: '400ms' }"),
   'plain.ts': `import { dag } from 'updraft';
 export default dag({ id: 'plain', schedule: null }, (t) => { t.task('a', async () => 1); });
 `,
@@ -102,6 +103,7 @@ beforeAll(async () => {
   await dbs.query('app', 'create table audit_log (id serial primary key, note text)');
   await dbs.query('app', "insert into audit_log (note) values ('before updraft')");
   await dbs.query('app', 'create table orders (id serial primary key, item text not null, qty int not null)');
+  await dbs.query('app', 'create table shipments (id int primary key)');
   database = await testDatabase();
   folder = await makeDagFolder(FILES);
   h = await startEngine(database, folder.path);
@@ -213,6 +215,31 @@ describe('queue', () => {
     expect(await started).toEqual([expect.objectContaining({ kind: 'started' })]);
     expect((await eventRuns(database, 'on_row')).at(-1)!.conf).toEqual({ id: 5, item: 'kiwi', qty: 5 });
     expect(await dbs.query('app', 'select count(*)::int as n from updraft_event_queue')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('queue with debounce', () => {
+  it('rows inserted in a burst start one run with all of them', async () => {
+    await ready(triggers(), 'on_shipments');
+    const one = outcomes(triggers(), 'on_shipments', 1);
+    for (const id of [1, 2, 3]) await dbs.query('app', 'insert into shipments values ($1)', [id]);
+    expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 3 })]);
+    expect((await eventRuns(database, 'on_shipments')).map((r) => r.conf)).toEqual([{ events: [{ id: 1 }, { id: 2 }, { id: 3 }] }]);
+    expect(await dbs.query('app', 'select count(*)::int as n from shipment_events')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('a dropped source connection', () => {
+  it('is said once as a warning, reconnects, and the next NOTIFY starts its run', async () => {
+    const warned = next(triggers(), 'problem', (e) => e.dagId === 'on_order');
+    const back = next(triggers(), 'ready', (e) => e.dagId === 'on_order');
+    await dbs.query('app', "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'updraft-events' and datname = current_database()");
+    expect(await warned).toMatchObject({ warning: true, message: expect.stringMatching(/^lost the connection .*reconnecting$/) });
+    await back;
+    const started = outcomes(triggers(), 'on_order', 1);
+    await dbs.query('app', 'select pg_notify($1, $2)', ['new_orders', JSON.stringify({ order_id: 99 })]);
+    expect(await started).toEqual([expect.objectContaining({ kind: 'started' })]);
+    expect(h.errors).toEqual([]);
   });
 });
 
