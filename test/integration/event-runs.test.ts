@@ -11,6 +11,7 @@ import { authenticate, authOptions } from '../../src/auth/index.js';
 import { setPaused } from '../../src/catalog/dags.js';
 import { dagRuns, eventKeys } from '../../src/db/schema.js';
 import { startEventRun } from '../../src/events/start-run.js';
+import { apiRoutes } from '../../src/web/api/index.js';
 import { uiRoutes } from '../../src/web/ui/index.js';
 import { CLI_TEST_TIMEOUT, table, useCli } from '../support/cli.js';
 import { useEngine } from '../support/engine.js';
@@ -89,6 +90,16 @@ describe('event runs in the engine and the UI', () => {
     const [run] = await database.db.select({ runId: dagRuns.runId }).from(dagRuns).where(eq(dagRuns.runType, 'event')).limit(1);
     const runPage = await (await app.request(`/ui/dags/on_order/runs/${encodeURIComponent(run!.runId)}`)).text();
     expect(runPage).toContain('&quot;order_id&quot;');
+  });
+
+  it('the REST API shows the trigger and the runs of type event', async () => {
+    const { database } = setup();
+    const pass: Parameters<typeof apiRoutes>[1]['read'] = async (_c, next) => next();
+    const api = apiRoutes(database.db, { read: pass, operate: pass, actor: () => 'web:test', checkResponses: true, onError: (e) => { throw e; } });
+    const dag = (await (await api.request('/api/v1/dags/on_order')).json()) as { events: string };
+    expect(dag.events).toBe('on NOTIFY nowhere/new_orders (dedupe by order_id)');
+    const runs = (await (await api.request('/api/v1/dags/on_order/dagRuns')).json()) as { dag_runs: { run_type: string; conf: unknown }[] };
+    expect(runs.dag_runs.map((r) => r.run_type)).toContain('event');
   });
 });
 

@@ -154,7 +154,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
             <PauseToggle page={page} dagId={dag.dagId} paused={dag.isPaused} next={next} />
           </td>
           <td>
-            <code>{dag.schedule ?? (events ? '' : 'manual')}</code>
+            {dag.schedule || !events ? <code>{dag.schedule ?? 'manual'}</code> : null}
             {events ? <div class="muted small">{events}</div> : null}
           </td>
           <td>{dag.owner ?? <span class="muted">–</span>}</td>
