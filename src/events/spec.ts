@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connections/name.js';
 import { describeIssues, durationField } from '../util/validation.js';
-import type { Duration } from '../util/duration.js';
+import { formatDuration, type Duration } from '../util/duration.js';
 
 /** What a DAG file writes. */
 export interface EventsOptions {
@@ -120,7 +120,7 @@ export function compileEvents(options: unknown): EventsSpec {
 /** How the UI and the CLI name a DAG's trigger: "on NOTIFY app_db/new_orders". */
 export function describeEvents(spec: EventsSpec): string {
   const s = spec.source;
-  const batch = spec.debounceMs !== null ? `, debounced ${spec.debounceMs}ms` : spec.maxBatch !== null ? `, batches of ${spec.maxBatch}` : '';
+  const batch = spec.debounceMs !== null ? `, debounced ${formatDuration(spec.debounceMs)}` : spec.maxBatch !== null ? `, batches of ${spec.maxBatch}` : '';
   if (s.kind === 'notify') return `on NOTIFY ${spec.conn}/${s.channel}${s.dedupeKey ? ` (dedupe by ${s.dedupeKey})` : ''}${batch}`;
   if (s.kind === 'queue') return `on new rows in ${spec.conn} ${s.table} (queue)${batch}`;
   return `on new rows in ${spec.conn} ${s.table} (watermark on ${s.column})${batch}`;

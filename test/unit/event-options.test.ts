@@ -25,7 +25,7 @@ describe('events option', () => {
   it('stores table sources: the queue form by default, a watermark with its column; debounce implies batches of 100', () => {
     const queue = build({ conn: 'app_db', table: { name: 'public.orders' }, debounce: '5s' }).serialize().events!;
     expect(queue).toEqual({ conn: 'app_db', source: { kind: 'queue', table: 'public.orders', queueTable: 'updraft_event_queue', pollMs: 5000 }, debounceMs: 5000, maxBatch: 100 });
-    expect(describeEvents(queue)).toBe('on new rows in app_db public.orders (queue), debounced 5000ms');
+    expect(describeEvents(queue)).toBe('on new rows in app_db public.orders (queue), debounced 5s');
     const mark = build({ conn: 'app_db', table: { name: 'orders', mode: 'watermark', column: 'id', poll: '1s' }, maxBatch: 50 }).serialize().events!;
     expect(mark.source).toEqual({ kind: 'watermark', table: 'orders', column: 'id', pollMs: 1000 });
     expect(describeEvents(mark)).toBe('on new rows in app_db orders (watermark on id), batches of 50');
