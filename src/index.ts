@@ -31,6 +31,7 @@ export type {
   RunCallbackInfo,
   RunCallbacks,
 } from './dag/callbacks.js';
+export type { EventsOptions } from './events/spec.js';
 export type { SqlConfig, SqlResult } from './operators/sql/config.js';
 export type { SyncConfig, SyncResult } from './operators/sync/config.js';
 export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './operators/cleanse/config.js';

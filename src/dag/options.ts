@@ -5,6 +5,7 @@ import { describeIssues, durationField } from '../util/validation.js';
 import { checkParamsSpec } from './params.js';
 import { checkDatasetUris, type DatasetSchedule } from './datasets.js';
 import { callbackField, type RunCallbacks, type TaskCallbacks } from './callbacks.js';
+import { compileEvents, EventsOptionError, type EventsSpec } from '../events/spec.js';
 import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
 
 /** Task settings after defaults and validation; durations in milliseconds. */
@@ -44,6 +45,8 @@ export interface CompiledDagOptions {
   defaultCallbacks: TaskCallbacks;
   /** The run's callbacks. */
   runCallbacks: RunCallbacks;
+  /** Event trigger (src/events/spec.ts); null without one. */
+  events: EventsSpec | null;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
@@ -93,6 +96,7 @@ const dagOptionsSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
   onSuccess: callbackField.optional(),
   onFailure: callbackField.optional(),
+  events: z.unknown().optional(),
 });
 
 /** Airflow's defaults where Airflow has one (retry_delay 300 s, max_active_runs/tasks 16). */
@@ -159,6 +163,13 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   }
   const params = (o.params ?? {}) as ParamsSpec;
   attempt('params', () => checkParamsSpec(params));
+  let events: EventsSpec | null = null;
+  try {
+    if (o.events !== undefined) events = compileEvents(o.events);
+  } catch (error) {
+    if (!(error instanceof EventsOptionError)) throw error;
+    throw new DagDefinitionError(`${label}: ${error.message}`, { field: error.field });
+  }
 
   return {
     id: o.id,
@@ -178,6 +189,7 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
     defaultCallbacks: { onSuccess: o.defaults?.onSuccess, onFailure: o.defaults?.onFailure, onRetry: o.defaults?.onRetry } as TaskCallbacks,
     runCallbacks: { onSuccess: o.onSuccess, onFailure: o.onFailure } as RunCallbacks,
+    events,
   };
 }
 

@@ -3,6 +3,7 @@ import type { CompiledDagOptions, TaskSettings } from './options.js';
 import type { DatasetSchedule } from './datasets.js';
 import type { ParamsSpec } from './types.js';
 import { callbackEvents, type CallbackEvent } from './callbacks.js';
+import type { EventsSpec } from '../events/spec.js';
 
 /** Bumped when the stored shape changes, so readers can tell old versions apart. */
 export const SERIALIZED_FORMAT = 1;
@@ -50,6 +51,8 @@ export interface SerializedDag {
   edges: [string, string][];
   /** Which run callbacks the DAG has ('success', 'failure'; absent: none). */
   runCallbacks?: CallbackEvent[];
+  /** The event trigger; absent without one (so other DAGs' stored form and hash stay as they were). */
+  events?: EventsSpec;
 }
 
 /** A stored task's effective settings. */
@@ -98,6 +101,7 @@ export function serializeOptions(options: CompiledDagOptions): Omit<SerializedDa
     taskDefaults: options.defaults,
     // Only when there are any: a DAG without callbacks keeps its stored form (and hash).
     ...(callbackEvents(options.runCallbacks) ? { runCallbacks: callbackEvents(options.runCallbacks) } : {}),
+    ...(options.events ? { events: options.events } : {}),
   };
 }
 

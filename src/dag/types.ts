@@ -1,6 +1,7 @@
 import type { Duration } from '../util/duration.js';
 import type { DatasetEventInfo, DatasetScheduleOption } from './datasets.js';
 import type { RunCallbacks, TaskCallbacks } from './callbacks.js';
+import type { EventsOptions } from '../events/spec.js';
 
 /** Airflow's trigger rules, with Airflow's meanings (see docs/authoring.md). */
 export const TRIGGER_RULES = [
@@ -105,6 +106,8 @@ export interface DagOptions<P extends ParamsSpec = ParamsSpec> extends RunCallba
   pausedAtCreation?: boolean;
   /** Typed params; a run's conf overrides their defaults and is checked against them. */
   params?: P;
+  /** Start runs on a PostgreSQL NOTIFY or on new rows in a table (docs/event-triggers.md). Usually with `schedule: null`. */
+  events?: EventsOptions;
 }
 
 /** Where a run's data interval starts and ends. */

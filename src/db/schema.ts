@@ -35,7 +35,7 @@ const updatedAt = () =>
     .defaultNow()
     .$onUpdate(() => new Date());
 
-export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill', 'dataset_triggered']);
+export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill', 'dataset_triggered', 'event']);
 export const dagRunState = pgEnum('dag_run_state', ['queued', 'running', 'success', 'failed']);
 /** NULL in task_instances.state is Airflow's "none" (not yet considered by the scheduler). */
 export const taskState = pgEnum('task_state', [
@@ -639,3 +639,34 @@ export const callbackRequests = pgTable(
   },
   (t) => [check('callback_requests_callback', sql`${t.callback} in ('onSuccess', 'onFailure', 'onRetry')`)],
 );
+
+/**
+ * Event triggers (src/events/): the dedupe keys of the events that started runs. Written
+ * in the transaction that creates the run, so an event seen twice (a NOTIFY resent, a
+ * queue row consumed again after a crash) starts one run at most.
+ */
+export const eventKeys = pgTable(
+  'event_keys',
+  {
+    dagId: uuid('dag_id')
+      .notNull()
+      .references(() => dags.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** The run the event started (null once that run is deleted). */
+    runId: uuid('run_id').references(() => dagRuns.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.dagId, t.key] }), index('event_keys_run_id_idx').on(t.runId)],
+);
+
+/** Event triggers in watermark mode: the last value of the watched column that started a run. */
+export const eventWatermarks = pgTable('event_watermarks', {
+  dagId: uuid('dag_id')
+    .primaryKey()
+    .references(() => dags.id, { onDelete: 'cascade' }),
+  /** The watched table and column, so that a DAG that changes them starts over. */
+  source: text('source').notNull(),
+  /** The column's value as PostgreSQL's text; compared as the column's type. */
+  value: text('value'),
+  updatedAt: updatedAt(),
+});

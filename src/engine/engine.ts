@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { describeDatabaseError, isConnectionError, pgErrorCode } from '../db/errors.js';
 import { CHANNELS, listen, type Listener } from '../db/notify.js';
+import { EventTriggers } from '../events/triggers.js';
 import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
 import type { Logger } from '../log.js';
@@ -47,6 +48,8 @@ export class Engine {
   scheduler: Scheduler | undefined;
   executor: Executor | undefined;
   pool: TaskPool | undefined;
+  /** DAGs started by NOTIFY or new rows (src/events), in the scheduler role. */
+  eventTriggers: EventTriggers | undefined;
   #listener: Listener | undefined;
   #poll: NodeJS.Timeout | undefined;
   /** Set while database errors say it cannot be reached; cleared when LISTEN reconnects. */
@@ -101,6 +104,7 @@ export class Engine {
           if (r.error) this.log.warn({ file: r.file, line: r.error.line }, `DAG file ${r.file} failed to load: ${r.error.message}`);
           else if (r.newVersions.length > 0) this.log.info({ file: r.file, dags: r.newVersions }, `stored new versions of ${r.newVersions.join(', ')}`);
         }
+        void this.eventTriggers?.reconcile();
         this.bus.emit('runs');
       });
       await this.processor.refresh();
@@ -132,12 +136,14 @@ export class Engine {
         owner: this.options.onlyRun === undefined ? this.owner : undefined,
         heartbeatMs: this.config.heartbeatMs,
       });
+      if (this.options.onlyRun === undefined && (this.options.createScheduledRuns ?? true)) this.eventTriggers = new EventTriggers(db, this.bus, this.log);
     }
     this.#listener = await listen(
       this.database,
       Object.values(CHANNELS),
       (channel, payload) => {
         if (channel === CHANNELS.work) this.bus.emit('work');
+        if (channel === CHANNELS.dags) void this.eventTriggers?.reconcile();
         if (channel !== CHANNELS.work || payload === 'runs') this.bus.emit('runs');
       },
       (error) => this.reportError(error),
@@ -147,6 +153,7 @@ export class Engine {
       },
     );
     this.scheduler?.start();
+    await this.eventTriggers?.reconcile();
     this.executor?.start();
     // Safety net for the executor (the scheduler has its own timer): a lost NOTIFY costs one poll.
     if (this.executor) this.#poll = setInterval(() => this.bus.emit('work'), this.config.schedulerPollMs);
@@ -155,6 +162,7 @@ export class Engine {
   async stop(): Promise<void> {
     clearInterval(this.#poll);
     await this.processor?.stop();
+    await this.eventTriggers?.stop();
     await this.scheduler?.stop();
     await this.executor?.stop(this.config.shutdownGraceMs);
     await this.pool?.close();

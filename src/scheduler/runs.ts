@@ -9,7 +9,7 @@ import { NotFoundError, UpdraftError } from '../errors.js';
 import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
 
 /** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
-export type RunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered';
+export type RunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered' | 'event';
 
 export function makeRunId(type: RunType, logicalDate: Date): string {
   return `${type}__${logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00')}`;

@@ -11,10 +11,13 @@ import { cliActor, withDatabase } from '../context.js';
 import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { registerRunDagCommands } from './run-dags.js';
+import { registerDagEventsCommand } from './dag-events.js';
+import { triggerOf } from '../../events/read.js';
 
 export function registerDagsCommands(program: Command): void {
   const dags = program.command('dags').description('list, check, run and manage DAGs');
   registerRunDagCommands(dags);
+  registerDagEventsCommand(dags);
 
   dags
     .command('list')
@@ -27,10 +30,11 @@ export function registerDagsCommands(program: Command): void {
         const [list, errors] = await Promise.all([listDags(db, now), listImportErrors(db)]);
         if (opts.json) {
           printJson({
-            dags: list.map(({ dag, nextRun }) => ({
+            dags: list.map(({ dag, serialized, nextRun }) => ({
               dagId: dag.dagId,
               schedule: dag.schedule,
               datasetSchedule: dag.datasetSchedule ?? undefined,
+              events: triggerOf(serialized),
               timezone: dag.timezone,
               nextRun: nextRun && { logicalDate: nextRun.logicalDate, interval: nextRun.interval, runAfter: nextRun.runAfter },
               paused: dag.isPaused,
@@ -41,9 +45,9 @@ export function registerDagsCommands(program: Command): void {
           });
           return;
         }
-        const rows = list.map(({ dag, nextRun }) => [
+        const rows = list.map(({ dag, serialized, nextRun }) => [
           dag.dagId,
-          dag.datasetSchedule ? describeDatasetSchedule(dag.datasetSchedule as DatasetSchedule) : (dag.schedule ?? 'manual'),
+          dag.datasetSchedule ? describeDatasetSchedule(dag.datasetSchedule as DatasetSchedule) : [dag.schedule, triggerOf(serialized)].filter(Boolean).join('; ') || 'manual',
           nextRun ? inZone(nextRun.logicalDate, dag.timezone) : dag.datasetSchedule ? 'on datasets' : '-',
           dag.isPaused ? 'yes' : 'no',
           dag.tags.join(',') || '-',
@@ -99,7 +103,8 @@ export function registerDagsCommands(program: Command): void {
           return;
         }
         if (runs.length === 0) {
-          console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered` : `${dagId} has no further runs (its schedule has ended)`);
+          const events = triggerOf(serialized);
+          console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered${events ? ` or ${events}` : ''}` : `${dagId} has no further runs (its schedule has ended)`);
           return;
         }
         const tz = serialized.timezone;

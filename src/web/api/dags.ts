@@ -3,6 +3,7 @@
  * interval through a lateral probe of dag_runs' (dag_id, logical_date) index), one DAG
  * with its params, and pausing.
  */
+import { describeEvents, type EventsSpec } from '../../events/spec.js';
 import { and, arrayOverlaps, asc, count, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { setPaused } from '../../catalog/dags.js';
@@ -53,6 +54,7 @@ export const DagDetail = Dag.extend({
   end_date: Timestamp.nullable(),
   catchup: z.boolean(),
   params: z.record(z.string(), Param).describe("What a run's conf is checked against"),
+  events: z.string().nullable().describe('The event trigger, e.g. "on NOTIFY app_db/new_orders"; null without one (docs/event-triggers.md)'),
 }).register(responseSchemas, { id: 'DAGDetail' });
 
 const DagCollection = collection('dags', Dag, 'DAGCollection');
@@ -96,6 +98,7 @@ function selectDags(db: Db, where: SQL | undefined) {
       endDate: serialized('endDate'),
       catchup: sql<boolean>`coalesce((${dagVersions.serialized}->>'catchup')::boolean, false)`,
       params: sql<ParamsSpec>`${dagVersions.serialized}->'params'`.mapWith(dagVersions.serialized),
+      events: sql<EventsSpec | null>`${dagVersions.serialized}->'events'`.mapWith(dagVersions.serialized),
       lastStart: last.start,
       lastEnd: last.end,
       total: sql<number>`count(*) over ()`.mapWith(Number),
@@ -156,6 +159,7 @@ export async function dagDetail(db: Db, dagId: string): Promise<z.input<typeof D
     end_date: row.endDate ? new Date(row.endDate).toISOString() : null,
     catchup: row.catchup,
     params: (row.params ?? {}) as z.input<typeof DagDetail>['params'],
+    events: row.events ? describeEvents(row.events as EventsSpec) : null,
   };
 }
 

@@ -6,6 +6,7 @@
  * at a time): the query p50 7.7 ms, the whole page p50 13 ms, p99 58-90 ms (noisy machine);
  * bench/web.ts measures '/' over HTTP once the UI is mounted.
  */
+import { describeEvents, type EventsSpec } from '../../../events/spec.js';
 import { and, arrayContains, asc, count, desc, eq, ilike, sql } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, dags, dagVersions, importErrors, type DagRow } from '../../../db/schema.js';
@@ -29,6 +30,8 @@ export interface ListedDag {
   /** Oldest first. */
   recent: { runId: string; state: string; logicalDate: string }[];
   nextRun: DagRunInfo | null;
+  /** The event trigger ("on NOTIFY app_db/new_orders"), or null. */
+  events?: string | null;
 }
 
 export function listFilters(query: Record<string, string>): ListFilters {
@@ -68,6 +71,7 @@ export async function listDagsForPage(db: Db, filters: ListFilters, now: Date): 
       startDate: sql<string | null>`${dagVersions.serialized}->>'startDate'`,
       endDate: sql<string | null>`${dagVersions.serialized}->>'endDate'`,
       catchup: sql<boolean>`coalesce((${dagVersions.serialized}->>'catchup')::boolean, false)`,
+      events: sql<EventsSpec | string | null>`${dagVersions.serialized}->'events'`,
       lastStart: last.start,
       lastEnd: last.end,
       recent,
@@ -94,7 +98,8 @@ export async function listDagsForPage(db: Db, filters: ListFilters, now: Date): 
     };
     const lastInterval = row.lastStart && row.lastEnd ? { start: row.lastStart, end: row.lastEnd } : null;
     const recentRuns = typeof row.recent === 'string' ? (JSON.parse(row.recent) as ListedDag['recent']) : (row.recent ?? []);
-    return { dag: row.dag, recent: recentRuns, nextRun: nextDagRunInfo(spec, lastInterval, now) };
+    const events = typeof row.events === 'string' ? (JSON.parse(row.events) as EventsSpec) : row.events;
+    return { dag: row.dag, recent: recentRuns, nextRun: nextDagRunInfo(spec, lastInterval, now), events: events ? describeEvents(events) : null };
   });
 }
 
@@ -140,7 +145,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
   }
   return (
     <>
-      {rows.map(({ dag, recent, nextRun }) => (
+      {rows.map(({ dag, recent, nextRun, events }) => (
         <tr data-dag={dag.dagId}>
           <td>
             <a href={`/ui/dags/${enc(dag.dagId)}`}>{dag.dagId}</a>
@@ -150,7 +155,8 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
             <PauseToggle page={page} dagId={dag.dagId} paused={dag.isPaused} next={next} />
           </td>
           <td>
-            <ScheduleText dag={dag} manual="manual" />
+            {dag.schedule || dag.datasetSchedule || !events ? <ScheduleText dag={dag} manual="manual" /> : null}
+            {events ? <div class="muted small">{events}</div> : null}
           </td>
           <td>{dag.owner ?? <span class="muted">–</span>}</td>
           <td>

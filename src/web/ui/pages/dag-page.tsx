@@ -3,6 +3,7 @@
  * runs, backfills, source). `loadDagPage` reads what the tab needs; `DagPageView` renders the page,
  * or only the tab's live fragment.
  */
+import { triggerOf } from '../../../events/read.js';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { listBackfills } from '../../../backfill/read.js';
 import type { Db } from '../../../db/client.js';
@@ -149,16 +150,23 @@ export function DagPageView(props: DagPageProps) {
 }
 
 function Details({ page, dag, serialized, nextRun }: DagPageProps) {
+  const events = triggerOf(serialized);
   return (
     <dl class="dag-details">
       <dt>schedule</dt>
       <dd>
-        <ScheduleText dag={dag} manual="manual runs only" />
+        {dag.schedule || dag.datasetSchedule || !events ? <ScheduleText dag={dag} manual="manual runs only" /> : <code>none</code>}
       </dd>
       <dt>updates datasets</dt>
       <dd>
         <DagOutlets serialized={serialized} />
       </dd>
+      {events ? (
+        <>
+          <dt>trigger</dt>
+          <dd class="event-trigger">{events}</dd>
+        </>
+      ) : null}
       <dt>timezone</dt>
       <dd>{dag.timezone}</dd>
       <dt>next run</dt>
