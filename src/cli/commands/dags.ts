@@ -34,7 +34,7 @@ export function registerDagsCommands(program: Command): void {
               dagId: dag.dagId,
               schedule: dag.schedule,
               datasetSchedule: dag.datasetSchedule ?? undefined,
-              events: triggerOf(serialized),
+              events: triggerOf(serialized) ?? undefined,
               timezone: dag.timezone,
               nextRun: nextRun && { logicalDate: nextRun.logicalDate, interval: nextRun.interval, runAfter: nextRun.runAfter },
               paused: dag.isPaused,
