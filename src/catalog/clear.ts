@@ -97,10 +97,13 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
 
   const instances = runs.length === 0 || wanted.length === 0 ? [] : await selectInstances(tx, runs.map((r) => r.id), wanted, !dryRun);
   const runById = new Map(runs.map((r) => [r.id, r]));
-  const chosen = instances.filter((ti) => {
+  const picked = instances.filter((ti) => {
     const run = runById.get(ti.runId)!;
     return selected.get(run.versionId)!.has(ti.taskId) && ti.state !== 'removed' && (!options.onlyFailed || FAILED.has(ti.state));
   });
+  // A mapped task is cleared whole (all its instances), as it expands again below.
+  const mappedKeys = new Set(picked.filter((ti) => ti.mapIndex >= 0).map((ti) => `${ti.runId} ${ti.taskId}`));
+  const chosen = mappedKeys.size === 0 ? picked : instances.filter((ti) => picked.includes(ti) || (ti.mapIndex >= 0 && mappedKeys.has(`${ti.runId} ${ti.taskId}`)));
 
   const active = chosen.filter((ti) => ti.state === 'queued' || ti.state === 'running');
   if (active.length > 0) {
@@ -139,6 +142,19 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
           )}) as v(id uuid, retries int, queue text)
          where ti.id = v.id`,
   );
+  // A cleared mapped task goes back to unexpanded (one placeholder, map index -1): it expands
+  // again from its upstream's new result. Only for mapped tasks: no statement otherwise.
+  const expanded = chosen.filter((ti) => ti.mapIndex >= 0);
+  if (expanded.length > 0) {
+    await execute(
+      tx,
+      sql`with gone as (
+            delete from task_instances where id in (select value::uuid from jsonb_array_elements_text(${jsonb(expanded.filter((ti) => ti.mapIndex > 0).map((ti) => ti.id))}))
+          )
+          update task_instances set map_index = -1
+           where id in (select value::uuid from jsonb_array_elements_text(${jsonb(expanded.filter((ti) => ti.mapIndex === 0).map((ti) => ti.id))}))`,
+    );
+  }
   // A cleared task that ends up skipped must not leave its old result for ctx.pull.
   await execute(tx, sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`);
 
@@ -254,7 +270,7 @@ async function selectRuns(tx: Tx, dagRow: string, dagId: string, options: ClearO
 /** The runs' task instances of these tasks, locked in id order unless `lock` is false. */
 async function selectInstances(tx: Tx, runIds: string[], taskIds: string[], lock: boolean) {
   const query = tx
-    .select({ id: taskInstances.id, runId: taskInstances.runId, taskId: taskInstances.taskId, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
+    .select({ id: taskInstances.id, runId: taskInstances.runId, taskId: taskInstances.taskId, mapIndex: taskInstances.mapIndex, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
     .from(taskInstances)
     .where(and(inArray(taskInstances.runId, runIds), inArray(taskInstances.taskId, taskIds)))
     .orderBy(asc(taskInstances.id));

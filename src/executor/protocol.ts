@@ -31,6 +31,9 @@ export interface TaskPayload {
    * missing key makes `ctx.pull` ask the main thread (an 'ask' message).
    */
   upstreamResults: Record<string, unknown>;
+  /** A mapped task's instance (t.map): its index and its item; -1 and undefined otherwise. */
+  mapIndex?: number;
+  mapItem?: unknown;
   /** The thread's end of the try's channel; transferred. */
   port: MessagePort;
 }
@@ -77,6 +80,7 @@ export interface Effects {
 
 export type TaskOutcome =
   /** `result` is JSON-safe, or undefined: no XCom. */
-  | { status: 'success'; result: unknown; effects?: Effects }
+  /** `followed`: a branch's chosen direct downstream tasks; the others are skipped. */
+  | { status: 'success'; result: unknown; effects?: Effects; followed?: string[] }
   | { status: 'skipped'; reason: string }
   | { status: 'failed'; error: string; stack?: string; retryable: boolean };

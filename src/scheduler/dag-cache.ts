@@ -6,12 +6,15 @@ import type { TaskSettings } from '../dag/options.js';
 import { taskSettings, type SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import type { TaskDeps } from './run-state.js';
+import type { MapConfig } from '../dag/mapping.js';
 
 export interface TaskNode extends TaskSettings {
   id: string;
   operator: string;
   upstream: string[];
   downstream: string[];
+  /** A mapped task (t.map): what it maps over. */
+  mapped?: MapConfig;
 }
 
 /** One stored DAG version, shaped for the scheduler: adjacency both ways, leaves, roots. */
@@ -34,7 +37,9 @@ export interface DagStructure {
 export function structureOf(row: { versionId: string; hash: string; dagRowId: string; dagId: string; file: string; serialized: SerializedDag }): DagStructure {
   const { serialized } = row;
   const tasks = new Map<string, TaskNode>();
-  for (const t of serialized.tasks) tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, upstream: [], downstream: [] });
+  for (const t of serialized.tasks) {
+    tasks.set(t.id, { ...taskSettings(serialized, t), id: t.id, operator: t.operator, upstream: [], downstream: [], ...(t.operator === 'map' ? { mapped: t.config as MapConfig } : {}) });
+  }
   for (const [up, down] of serialized.edges) {
     tasks.get(up)!.downstream.push(down);
     tasks.get(down)!.upstream.push(up);
@@ -63,6 +68,11 @@ export class DagCache {
    * through it and never waits on a read outside it, which on PGlite (one connection)
    * would wait for the transaction to end: a deadlock on the first run of every version.
    */
+  /** The version's structure if this process has it already. */
+  peek(versionId: string): DagStructure | undefined {
+    return this.#ready.get(versionId);
+  }
+
   get(versionId: string, tx?: Tx): Promise<DagStructure> {
     const ready = this.#ready.get(versionId);
     if (ready) return Promise.resolve(ready);
