@@ -95,13 +95,14 @@ export interface TaskLog {
  * The stored log of one task instance: every try, or only `tryNumber`. A try that
  * wrote nothing is listed with no lines.
  */
-export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<TaskLog> {
+export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number, mapIndex = -1): Promise<TaskLog> {
   const run = await findRun(db, dagId, runId);
   const [ti] = await db
     .select({ id: taskInstances.id, state: taskInstances.state, tries: taskInstances.tryNumber })
     .from(taskInstances)
-    .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, -1)));
+    .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, mapIndex)));
   if (!ti) {
+    if (mapIndex !== -1) throw new NotFoundError(`task '${taskId}' of run '${run.runId}' has no mapped instance ${mapIndex}`);
     const ids = await db.select({ taskId: taskInstances.taskId }).from(taskInstances).where(eq(taskInstances.runId, run.id)).orderBy(asc(taskInstances.taskId));
     const known = ids.length === 0 ? 'it has no task instances' : `its tasks: ${ids.slice(0, 10).map((r) => r.taskId).join(', ')}${ids.length > 10 ? ', ...' : ''}`;
     throw new NotFoundError(`run '${run.runId}' of DAG '${dagId}' has no task '${taskId}' (${known})`);

@@ -21,7 +21,7 @@ import { actionRoutes } from './actions.js';
 import { backfillRoutes } from './backfills.js';
 import { defineRoute, mountRoutes, type AnyRoute } from './route.js';
 import { runRoutes } from './runs.js';
-import { taskInstanceRoutes } from './task-instances.js';
+import { mappedTaskInstanceRoutes, taskInstanceRoutes } from './task-instances.js';
 import { xcomRoutes } from './xcom.js';
 
 export const API_BASE = '/api/v1';
@@ -60,7 +60,7 @@ const OpenApi = z.record(z.string(), z.unknown()).register(responseSchemas, { id
 /** Every route of the API, the OpenAPI document's own included. */
 export function apiRouteList(): AnyRoute[] {
   let document: OpenApiDocument | undefined;
-  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...healthRoutes];
+  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...mappedTaskInstanceRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...healthRoutes];
   routes.push(
     defineRoute({
       method: 'get',
