@@ -19,7 +19,7 @@ export interface RunSummary {
 }
 
 /** A DAG row by its id (active or not); NotFoundError names the id. */
-async function dagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string }> {
+export async function dagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string }> {
   const [row] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
   if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
   return row;
@@ -58,7 +58,7 @@ export async function listRuns(
 }
 
 /** `runId` as `runs list` shows it, or 'latest': the run listed first (newest logical date). */
-async function findRun(db: Db, dagId: string, runId: string): Promise<{ id: string; runId: string }> {
+export async function findRun(db: Db, dagId: string, runId: string): Promise<{ id: string; runId: string }> {
   const dag = await dagRow(db, dagId);
   const [run] = await db
     .select({ id: dagRuns.id, runId: dagRuns.runId })
