@@ -3,7 +3,7 @@
  * topological order, each cell the task instance's state. Two queries on indexes: the
  * runs along dag_runs (dag_id, logical_date), their task instances by (run_id, ...).
  */
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, taskInstances } from '../../../db/schema.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
