@@ -34,7 +34,9 @@ export const map_text = build('map_text', () => 'oops');
 
 export const map_literal = dag({ id: 'map_literal' }, (t) => {
   const tag = t.map('tag', { over: ['x', 'y'] }, (ctx, item) => ctx.mapIndex + ':' + item);
-  t.task('collect', async (ctx) => (await ctx.pull(tag)).join(',')).after(tag);
+  // Mapping over a mapped task: one instance per instance of it, each with its result.
+  const upper = t.map('upper', { over: tag }, (ctx, item: string) => item.toUpperCase());
+  t.task('collect', async (ctx) => (await ctx.pull(tag)).join(',') + ' ' + (await ctx.pull(upper)).join(',')).after(upper);
 });
 `;
 
@@ -81,7 +83,8 @@ describe('dynamic task mapping', () => {
     const run = await h.run('map_literal');
     expect(run.state).toBe('success');
     expect((await instances(database, run.id, 'tag')).map((i) => i.result)).toEqual(['0:x', '1:y']);
-    expect(run.tasks.collect!.result).toBe('0:x,1:y');
+    expect((await instances(database, run.id, 'upper')).map((i) => i.result)).toEqual(['0:X', '1:Y']);
+    expect(run.tasks.collect!.result).toBe('0:x,1:y 0:X,1:Y');
   });
 
   it('skips the mapped task and its downstream on an empty list', async () => {
