@@ -95,6 +95,13 @@ export async function taskInstanceRowId(db: Db, dagId: string, runId: string, ta
   return ti.id;
 }
 
+/** NotFoundError unless the run has the task (any map index). */
+export async function assertTaskInRun(db: Db, dagId: string, runId: string, taskId: string): Promise<void> {
+  const run = await runRowId(db, dagId, runId);
+  const [ti] = await db.select({ id: taskInstances.id }).from(taskInstances).where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId))).limit(1);
+  if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
+}
+
 /** Why a task instance is not there; a mapped task's message says which indexes exist. */
 function missingInstance(dagId: string, runId: string, taskId: string, mapIndex: number, instances: number): string {
   if (instances === 0) return `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`;

@@ -9,7 +9,7 @@ import { dagRuns, dags, taskInstances, xcom } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { collection, intParam, iso, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
-import { taskInstanceRowId, TaskPath } from './task-instances.js';
+import { assertTaskInRun, taskInstanceRowId, TaskPath } from './task-instances.js';
 
 export const XComEntry = z
   .object({
@@ -75,7 +75,10 @@ export const xcomRoutes = [
     async handler({ db, params, query }) {
       const mapIndex = query.map_index;
       const rows = await selectXcom(db, params, { mapIndex }).orderBy(asc(taskInstances.mapIndex), asc(xcom.key)).limit(query.limit).offset(query.offset);
-      if (rows.length === 0 && mapIndex !== undefined) await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
+      if (rows.length === 0) {
+        if (mapIndex === undefined) await assertTaskInRun(db, params.dag_id, params.dag_run_id, params.task_id);
+        else await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
+      }
       const total = await totalOf(rows, query.offset, async () => (await selectXcom(db, params, { mapIndex })).length);
       return { xcom_entries: rows.map((row) => toEntry(params, row)), total_entries: total };
     },
