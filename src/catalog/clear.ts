@@ -43,7 +43,7 @@ export interface ClearedRun {
   /** The run's state before the clear; a finished run is queued again. */
   state: DagRunRow['state'];
   /** The task instances cleared, with their state before, in the DAG's dependency order. */
-  tasks: { taskId: string; state: TaskState | null; tryNumber: number }[];
+  tasks: { taskId: string; /** A mapped task's instance. */ mapIndex?: number; state: TaskState | null; tryNumber: number }[];
 }
 
 export interface ClearResult {
@@ -118,8 +118,8 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
       const order = [...structures.get(run.versionId)!.tasks.keys()];
       const tasks = chosen
         .filter((ti) => ti.runId === run.id)
-        .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId))
-        .map((ti) => ({ taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber }));
+        .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId) || a.mapIndex - b.mapIndex)
+        .map((ti) => ({ taskId: ti.taskId, ...(ti.mapIndex >= 0 ? { mapIndex: ti.mapIndex } : {}), state: ti.state, tryNumber: ti.tryNumber }));
       return { runId: run.runId, logicalDate: run.logicalDate, state: run.state, tasks };
     })
     .filter((r) => r.tasks.length > 0)
