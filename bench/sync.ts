@@ -63,6 +63,7 @@ function context(state: Map<string, unknown>): OperatorContext {
     logicalDate: start,
     interval: { start, end: start },
     tryNumber: 1,
+    mapIndex: -1,
     maxTries: 1,
     params: {},
     conf: {},

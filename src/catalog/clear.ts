@@ -43,7 +43,7 @@ export interface ClearedRun {
   /** The run's state before the clear; a finished run is queued again. */
   state: DagRunRow['state'];
   /** The task instances cleared, with their state before, in the DAG's dependency order. */
-  tasks: { taskId: string; state: TaskState | null; tryNumber: number }[];
+  tasks: { taskId: string; /** A mapped task's instance. */ mapIndex?: number; state: TaskState | null; tryNumber: number }[];
 }
 
 export interface ClearResult {
@@ -97,10 +97,13 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
 
   const instances = runs.length === 0 || wanted.length === 0 ? [] : await selectInstances(tx, runs.map((r) => r.id), wanted, !dryRun);
   const runById = new Map(runs.map((r) => [r.id, r]));
-  const chosen = instances.filter((ti) => {
+  const picked = instances.filter((ti) => {
     const run = runById.get(ti.runId)!;
     return selected.get(run.versionId)!.has(ti.taskId) && ti.state !== 'removed' && (!options.onlyFailed || FAILED.has(ti.state));
   });
+  // A mapped task is cleared whole (all its instances), as it expands again below.
+  const mappedKeys = new Set(picked.filter((ti) => ti.mapIndex >= 0).map((ti) => `${ti.runId} ${ti.taskId}`));
+  const chosen = mappedKeys.size === 0 ? picked : instances.filter((ti) => picked.includes(ti) || (ti.mapIndex >= 0 && mappedKeys.has(`${ti.runId} ${ti.taskId}`)));
 
   const active = chosen.filter((ti) => ti.state === 'queued' || ti.state === 'running');
   if (active.length > 0) {
@@ -115,8 +118,8 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
       const order = [...structures.get(run.versionId)!.tasks.keys()];
       const tasks = chosen
         .filter((ti) => ti.runId === run.id)
-        .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId))
-        .map((ti) => ({ taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber }));
+        .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId) || a.mapIndex - b.mapIndex)
+        .map((ti) => ({ taskId: ti.taskId, ...(ti.mapIndex >= 0 ? { mapIndex: ti.mapIndex } : {}), state: ti.state, tryNumber: ti.tryNumber }));
       return { runId: run.runId, logicalDate: run.logicalDate, state: run.state, tasks };
     })
     .filter((r) => r.tasks.length > 0)
@@ -139,6 +142,19 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
           )}) as v(id uuid, retries int, queue text)
          where ti.id = v.id`,
   );
+  // A cleared mapped task goes back to unexpanded (one placeholder, map index -1): it expands
+  // again from its upstream's new result. Only for mapped tasks: no statement otherwise.
+  const expanded = chosen.filter((ti) => ti.mapIndex >= 0);
+  if (expanded.length > 0) {
+    await execute(
+      tx,
+      sql`with gone as (
+            delete from task_instances where id in (select value::uuid from jsonb_array_elements_text(${jsonb(expanded.filter((ti) => ti.mapIndex > 0).map((ti) => ti.id))}))
+          )
+          update task_instances set map_index = -1
+           where id in (select value::uuid from jsonb_array_elements_text(${jsonb(expanded.filter((ti) => ti.mapIndex === 0).map((ti) => ti.id))}))`,
+    );
+  }
   // A cleared task that ends up skipped must not leave its old result for ctx.pull.
   await execute(tx, sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`);
 
@@ -254,7 +270,7 @@ async function selectRuns(tx: Tx, dagRow: string, dagId: string, options: ClearO
 /** The runs' task instances of these tasks, locked in id order unless `lock` is false. */
 async function selectInstances(tx: Tx, runIds: string[], taskIds: string[], lock: boolean) {
   const query = tx
-    .select({ id: taskInstances.id, runId: taskInstances.runId, taskId: taskInstances.taskId, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
+    .select({ id: taskInstances.id, runId: taskInstances.runId, taskId: taskInstances.taskId, mapIndex: taskInstances.mapIndex, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
     .from(taskInstances)
     .where(and(inArray(taskInstances.runId, runIds), inArray(taskInstances.taskId, taskIds)))
     .orderBy(asc(taskInstances.id));

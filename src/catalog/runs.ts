@@ -21,7 +21,7 @@ export interface RunSummary {
 }
 
 /** A DAG row by its id (active or not); NotFoundError names the id. */
-async function dagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string }> {
+export async function dagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string }> {
   const [row] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
   if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
   return row;
@@ -98,13 +98,14 @@ export interface TaskLog {
  * The stored log of one task instance: every try, or only `tryNumber`. A try that
  * wrote nothing is listed with no lines.
  */
-export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<TaskLog> {
+export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number, mapIndex = -1): Promise<TaskLog> {
   const run = await findRun(db, dagId, runId);
   const [ti] = await db
     .select({ id: taskInstances.id, state: taskInstances.state, tries: taskInstances.tryNumber })
     .from(taskInstances)
-    .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, -1)));
+    .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, mapIndex)));
   if (!ti) {
+    if (mapIndex !== -1) throw new NotFoundError(`task '${taskId}' of run '${run.runId}' has no mapped instance ${mapIndex}`);
     const ids = await db.select({ taskId: taskInstances.taskId }).from(taskInstances).where(eq(taskInstances.runId, run.id)).orderBy(asc(taskInstances.taskId));
     const known = ids.length === 0 ? 'it has no task instances' : `its tasks: ${ids.slice(0, 10).map((r) => r.taskId).join(', ')}${ids.length > 10 ? ', ...' : ''}`;
     throw new NotFoundError(`run '${run.runId}' of DAG '${dagId}' has no task '${taskId}' (${known})`);

@@ -11,8 +11,9 @@ import { describeIssues } from '../util/validation.js';
 import { checkDatasetUris } from './datasets.js';
 import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
-import type { DagOptions, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
+import type { BranchChoice, DagOptions, MapOptions, MappedFunction, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
 import { callbackEvents, mergeCallbacks, type TaskCallbacks } from './callbacks.js';
+import { mapDefinition } from './mapping.js';
 
 /** Marks DAG objects across module copies (a DAG file may load its own copy of 'updraft'). */
 const DAG_BRAND = Symbol.for('updraft.dag');
@@ -46,6 +47,12 @@ class TaskRef<R> implements TaskHandle<R> {
   }
 
   then<N extends Refs>(next: N): N {
+    // then() makes a handle a thenable: a promise adopting one (a branch's async function
+    // returning its choice) calls then(resolve, reject). It gets a plain reference instead.
+    if (typeof next === 'function') {
+      (next as unknown as (value: unknown) => void)({ id: this.id, dagId: this.dagId });
+      return undefined as unknown as N;
+    }
     for (const down of toList(next, 'then()', this.dagId)) this.owner.link(this, down);
     return next;
   }
@@ -106,6 +113,31 @@ export class DagBuilder<P extends ParamsSpec> {
       throw this.error(`task '${id}': expected a function as the last argument`, 'tasks');
     }
     return this.define(id, 'task', options ?? {}, { fn });
+  }
+
+  /**
+   * A branch (Airflow's @task.branch): `fn` returns the direct downstream task(s) to follow
+   * (handles or ids; null or [] follows none); the other direct downstream tasks are skipped.
+   * Its result is the list of followed ids. See docs/branching-and-mapping.md.
+   */
+  branch(id: string, fn: TaskFunction<P, BranchChoice>): TaskHandle<string[]>;
+  branch(id: string, options: TaskOptions, fn: TaskFunction<P, BranchChoice>): TaskHandle<string[]>;
+  branch(id: string, a: TaskOptions | TaskFunction<P, BranchChoice>, b?: TaskFunction<P, BranchChoice>): TaskHandle<string[]> {
+    const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b];
+    if (typeof fn !== 'function') throw this.error(`task '${id}' (branch): expected a function as the last argument`, 'tasks');
+    return this.define(id, 'branch', options ?? {}, { fn });
+  }
+
+  /**
+   * A mapped task (Airflow's dynamic task mapping): one instance per item of `over` (an
+   * upstream task's array result, or a literal array), each calling `fn(ctx, item)`.
+   * Pulling it gives every instance's result in map-index order. See docs/branching-and-mapping.md.
+   */
+  map<T, R>(id: string, options: MapOptions<T>, fn: MappedFunction<P, T, R>): TaskHandle<Awaited<R>[]> {
+    const { taskOptions, config, upstream } = mapDefinition(this.dagId, id, options, fn, (ref) => ref instanceof TaskRef && ref.belongsTo(this));
+    const handle = this.define<Awaited<R>[]>(id, 'map', taskOptions, { fn: fn as unknown as TaskFunction<P, unknown>, config });
+    if (upstream) this.link(upstream, handle);
+    return handle;
   }
 
   /** Runs SQL statements on a named connection; the result is the row count and the first rows. See docs/operators.md. */

@@ -125,6 +125,8 @@ export interface TaskContext<P extends ParamsSpec = ParamsSpec> {
   interval: DataInterval;
   /** 1 for the first try. */
   tryNumber: number;
+  /** The instance's index in a mapped task (t.map); -1 when the task is not mapped. */
+  mapIndex: number;
   maxTries: number;
   /** The DAG's params, resolved from the run's conf and the defaults. */
   params: ParamsOf<P>;
@@ -159,3 +161,17 @@ export interface TaskHandle<R = unknown> {
   /** @internal phantom field carrying the result type. */
   readonly __result?: R;
 }
+
+/** What a branch's function returns: the direct downstream task(s) to follow; null, undefined or [] follows none. */
+export type BranchChoice = TaskHandle<any> | string | readonly (TaskHandle<any> | string)[] | null | undefined;
+
+/** Options of a mapped task (t.map): what to map over, and the task's own options. */
+export interface MapOptions<T> extends TaskOptions {
+  /** An upstream task whose result is an array (the dependency is added), or a literal array (JSON). */
+  over: TaskHandle<readonly T[]> | readonly T[];
+  /** Most instances the task may expand to; a longer list fails the task. Default 1024 (Airflow's max_map_length). */
+  maxLength?: number;
+}
+
+/** A mapped task's function: called once per item, with the instance's context (ctx.mapIndex). */
+export type MappedFunction<P extends ParamsSpec, T, R> = (ctx: TaskContext<P>, item: T) => R | Promise<R>;

@@ -274,29 +274,55 @@ export class Executor {
    * statement per task of a chain of 30, 29 of its 8.4 per task: engine-statements.test.ts).
    */
   private async upstreamResults(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown>): Promise<Map<string, Record<string, unknown>>> {
-    const wanted: { ti: string; run: string; task: string }[] = [];
+    const wanted: { ti: string; run: string; task: string; idx: number | null }[] = [];
     const results = new Map<string, Record<string, unknown>>();
     for (const c of claimed) {
-      const task = (await this.cache.get(c.dag_version_id)).tasks.get(c.task_id);
+      const structure = await this.cache.get(c.dag_version_id);
+      const task = structure.tasks.get(c.task_id);
       const own: Record<string, unknown> = {};
+      // A mapped instance gets its item, not the whole list (src/scheduler/mapping.ts).
+      const over = task?.mapped && 'over' in task.mapped ? task.mapped.over : undefined;
       // Upstream tasks that returned nothing have no XCom row: their key stays, undefined.
       for (const up of task?.upstream ?? []) {
         const key = `${c.run_row_id} ${up}`;
-        own[up] = known.get(key);
-        if (!known.has(key)) wanted.push({ ti: c.id, run: c.run_row_id, task: up });
+        const item = up === over ? c.map_index : null;
+        // A mapped upstream's result gathers all its instances: never one try's from memory.
+        if (known.has(key) && !structure.tasks.get(up)?.mapped) {
+          const value = known.get(key);
+          if (item === null) own[up] = value;
+          else own[ITEM] = Array.isArray(value) ? value[item] : undefined;
+          continue;
+        }
+        if (item === null) own[up] = undefined;
+        wanted.push({ ti: c.id, run: c.run_row_id, task: up, idx: item });
       }
       results.set(c.id, own);
     }
     if (wanted.length === 0) return results;
-    const { rows } = await execute<{ ti: string; task: string; value: unknown }>(
+    // An item is cut out in SQL (x.value -> idx), so n instances do not each parse the whole list.
+    const { rows } = await execute<{ ti: string; task: string; idx: number | null; map_index: number; value: unknown; stored: boolean }>(
       this.db,
-      sql`select w.ti, w.task, x.value
-            from jsonb_to_recordset(${jsonb(wanted)}) as w(ti uuid, run uuid, task text)
-            join task_instances up on up.run_id = w.run and up.task_id = w.task and up.map_index = -1
-            join xcom x on x.task_instance_id = up.id and x.key = 'return_value'`,
+      sql`select w.ti, w.task, w.idx, up.map_index, x.task_instance_id is not null as stored,
+                 case when w.idx is not null and up.map_index = -1 then x.value -> w.idx else x.value end as value
+            from jsonb_to_recordset(${jsonb(wanted)}) as w(ti uuid, run uuid, task text, idx int)
+            join task_instances up on up.run_id = w.run and up.task_id = w.task and (w.idx is null or up.map_index in (-1, w.idx))
+            left join xcom x on x.task_instance_id = up.id and x.key = 'return_value'
+           order by up.map_index`,
     );
-    for (const row of rows) results.get(row.ti)![row.task] = row.value;
+    for (const row of rows) {
+      const own = results.get(row.ti)!;
+      if (row.idx !== null) own[ITEM] = row.stored ? row.value : undefined;
+      else if (row.map_index >= 0) ((own[row.task] ??= []) as unknown[])[row.map_index] = row.stored ? row.value : null;
+      else if (row.stored) own[row.task] = row.value;
+    }
+    // A mapped upstream that never expanded (skipped) gathers nothing.
+    for (const w of wanted) if (w.idx === null && this.isMapped(claimed, w) && results.get(w.ti)![w.task] === undefined) results.get(w.ti)![w.task] = [];
     return results;
+  }
+
+  private isMapped(claimed: ClaimedTask[], w: { ti: string; task: string }): boolean {
+    const claim = claimed.find((c) => c.id === w.ti)!;
+    return this.cache.peek(claim.dag_version_id)?.tasks.get(w.task)?.mapped !== undefined;
   }
 
   /** Runs one try; whatever goes wrong on this side becomes the try's failure, never a crash. */
@@ -318,6 +344,8 @@ export class Executor {
     } catch (error) {
       return { status: 'failed', error: `the run's conf does not match the DAG's params: ${(error as Error).message}`, retryable: false };
     }
+    const { [ITEM]: fromUpstream, ...upstream } = upstreamResults;
+    const mapped = task.mapped;
     return this.pool.run(
       {
         file: path.join(this.options.dagsFolder, structure.file),
@@ -334,7 +362,9 @@ export class Executor {
         ...(claim.sensor_started_at ? { sensorStartedAt: claim.sensor_started_at.toISOString() } : {}),
         params,
         conf: claim.conf,
-        upstreamResults,
+        upstreamResults: upstream,
+        mapIndex: claim.map_index,
+        mapItem: mapped === undefined ? undefined : 'items' in mapped ? mapped.items[claim.map_index] : fromUpstream,
       },
       {
         timeoutMs: task.timeoutMs,
@@ -358,12 +388,16 @@ export class Executor {
   }
 
   private async pull(claim: ClaimedTask, structure: DagStructure, taskId: string): Promise<unknown> {
-    if (!structure.tasks.has(taskId)) throw new Error(`DAG '${structure.dagId}' has no task '${taskId}'`);
-    const { rows } = await execute<{ value: unknown }>(
+    const task = structure.tasks.get(taskId);
+    if (!task) throw new Error(`DAG '${structure.dagId}' has no task '${taskId}'`);
+    const { rows } = await execute<{ map_index: number; value: unknown }>(
       this.db,
-      sql`select x.value from task_instances ti join xcom x on x.task_instance_id = ti.id and x.key = 'return_value'
-           where ti.run_id = ${claim.run_row_id} and ti.task_id = ${taskId} and ti.map_index = -1`,
+      sql`select ti.map_index, x.value from task_instances ti left join xcom x on x.task_instance_id = ti.id and x.key = 'return_value'
+           where ti.run_id = ${claim.run_row_id} and ti.task_id = ${taskId} and (x.task_instance_id is not null or ti.map_index >= 0)
+           order by ti.map_index`,
     );
+    // A mapped task's result: its instances' results in map-index order (the reduce).
+    if (task.mapped) return rows.filter((r) => r.map_index >= 0).map((r) => r.value ?? null);
     return rows[0]?.value;
   }
 
@@ -379,6 +413,7 @@ export class Executor {
       tryNumber: claim.try_number,
       runRowId: claim.run_row_id,
       taskId: claim.task_id,
+      mapIndex: claim.map_index,
       versionId: claim.dag_version_id,
       state: 'success',
       logs: entry.logs,
@@ -387,6 +422,7 @@ export class Executor {
     };
     if (outcome.status === 'success') {
       result.result = outcome.result;
+      if (outcome.followed) result.followed = outcome.followed;
       if (outcome.effects) result.effects = { ...outcome.effects, dagId: structure.dagId };
     }
     else if (outcome.status === 'reschedule') {
@@ -691,6 +727,9 @@ export class Executor {
     ).catch((error: Error) => this.bus.emit('error', error));
   }
 }
+
+/** Where upstreamResults puts a mapped instance's item (a key no task id can be). */
+const ITEM = ' item';
 
 /**
  * The database refused the data itself (SQLSTATE class 22 data exception, 23 integrity

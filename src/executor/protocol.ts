@@ -34,6 +34,9 @@ export interface TaskPayload {
   upstreamResults: Record<string, unknown>;
   /** A reschedule-mode sensor's first poke of this try (ISO), from an earlier reschedule; absent on its first poke. */
   sensorStartedAt?: string;
+  /** A mapped task's instance (t.map): its index and its item; -1 and undefined otherwise. */
+  mapIndex?: number;
+  mapItem?: unknown;
   /** The thread's end of the try's channel; transferred. */
   port: MessagePort;
   /** Set: run this callback of the task (or, kind 'run', of the DAG) instead of the task (run-callback.ts). */
@@ -87,7 +90,8 @@ export interface Effects {
 
 export type TaskOutcome =
   /** `result` is JSON-safe, or undefined: no XCom. */
-  | { status: 'success'; result: unknown; effects?: Effects }
+  /** `followed`: a branch's chosen direct downstream tasks; the others are skipped. */
+  | { status: 'success'; result: unknown; effects?: Effects; followed?: string[] }
   | { status: 'skipped'; reason: string }
   /** A reschedule-mode sensor not met yet: poke again at `nextPokeAt`; its timeout counts from `firstPokeAt` (epoch ms). */
   | { status: 'reschedule'; nextPokeAt: number; firstPokeAt: number }

@@ -76,6 +76,11 @@ async function attempt(payload: TaskPayload, channel: ThreadChannel): Promise<Ta
     else if (SENSOR_OPERATORS.has(task.operator)) {
       const firstPokeAt = payload.sensorStartedAt ? new Date(payload.sensorStartedAt) : null;
       result = await runSensor(task.operator, task.config as CompiledSensor, task.fn, operatorContext(ctx, channel, effects, task.operator), firstPokeAt);
+    } else if (task.operator === 'map' && task.fn) result = await (task.fn as (ctx: TaskContext, item: unknown) => unknown)(ctx, payload.mapItem);
+    else if (task.operator === 'branch' && task.fn) {
+      const choice = followedIds(dag, taskId, await task.fn(ctx));
+      if ('error' in choice) return failed(choice.error, false);
+      return { status: 'success', result: choice.ids, followed: choice.ids };
     } else {
       const operator = operatorNamed(task.operator);
       if (!operator) return failed(`task '${taskId}' uses the operator '${task.operator}', which this version of Updraft does not have`, false);
@@ -96,6 +101,27 @@ async function attempt(payload: TaskPayload, channel: ThreadChannel): Promise<Ta
   const problem = jsonProblem(result);
   if (problem) return failed(`the result of task '${taskId}' cannot be stored as JSON: ${problem}`, true);
   return { status: 'success', result, ...kept };
+}
+
+/**
+ * The ids a branch's return value names, checked against the branch's direct downstream
+ * tasks (Airflow's BranchMixin): anything else fails the try, without a retry.
+ */
+function followedIds(dag: Dag, taskId: string, choice: unknown): { ids: string[] } | { error: string } {
+  const list = choice === null || choice === undefined ? [] : Array.isArray(choice) ? choice : [choice];
+  const ids: string[] = [];
+  for (const item of list) {
+    const id = typeof item === 'string' ? item : typeof item === 'object' && item !== null && typeof (item as TaskHandle).id === 'string' ? (item as TaskHandle).id : undefined;
+    if (id === undefined) return { error: `branch '${taskId}' returned ${item === null ? 'null' : typeof item} in its list: expected task references or task ids` };
+    if (!ids.includes(id)) ids.push(id);
+  }
+  const allowed = [...dag.tasks.values()].filter((t) => t.upstream.has(taskId)).map((t) => t.id);
+  const bad = ids.filter((id) => !allowed.includes(id));
+  if (bad.length > 0) {
+    const names = (l: string[]) => (l.length === 0 ? 'none' : l.map((id) => `'${id}'`).join(', '));
+    return { error: `branch '${taskId}' returned ${names(bad)}, which ${bad.length === 1 ? 'is not a direct downstream task' : 'are not direct downstream tasks'} of it; it may follow only ${names(allowed)}` };
+  }
+  return { ids };
 }
 
 /** What an operator gets: the task's context, the thread's connection pools, and effects kept with the outcome. */
@@ -159,6 +185,7 @@ export function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskCon
     logicalDate: new Date(payload.logicalDate),
     interval: { start: new Date(payload.intervalStart), end: new Date(payload.intervalEnd) },
     tryNumber: payload.tryNumber,
+    mapIndex: payload.mapIndex ?? -1,
     maxTries: payload.maxTries,
     // Resolved and checked against the DAG's params spec by whoever created the run.
     params: payload.params as TaskContext['params'],

@@ -7,6 +7,7 @@ import type { CallbackEvent } from '../dag/callbacks.js';
 import { taskSettings, type SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import type { TaskDeps } from './run-state.js';
+import type { MapConfig } from '../dag/mapping.js';
 
 export interface TaskNode extends TaskSettings {
   id: string;
@@ -17,6 +18,8 @@ export interface TaskNode extends TaskSettings {
   downstream: string[];
   /** Which callbacks the task has (docs/callbacks.md); absent: none. */
   callbacks?: readonly CallbackEvent[];
+  /** A mapped task (t.map): what it maps over. */
+  mapped?: MapConfig;
 }
 
 /** One stored DAG version, shaped for the scheduler: adjacency both ways, leaves, roots. */
@@ -50,6 +53,7 @@ export function structureOf(row: { versionId: string; hash: string; dagRowId: st
       upstream: [],
       downstream: [],
       ...(t.callbacks ? { callbacks: t.callbacks } : {}),
+      ...(t.operator === 'map' ? { mapped: t.config as MapConfig } : {}),
     });
   }
   for (const [up, down] of serialized.edges) {
@@ -80,6 +84,11 @@ export class DagCache {
    * through it and never waits on a read outside it, which on PGlite (one connection)
    * would wait for the transaction to end: a deadlock on the first run of every version.
    */
+  /** The version's structure if this process has it already. */
+  peek(versionId: string): DagStructure | undefined {
+    return this.#ready.get(versionId);
+  }
+
   get(versionId: string, tx?: Tx): Promise<DagStructure> {
     const ready = this.#ready.get(versionId);
     if (ready) return Promise.resolve(ready);

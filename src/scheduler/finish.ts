@@ -3,7 +3,8 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { claimWithin, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
 import { recordDatasetEvents, type OutletUpdate } from '../db/sql/dataset-events.js';
-import type { DagCache, DagStructure } from './dag-cache.js';
+import type { DagCache, DagStructure, TaskNode } from './dag-cache.js';
+import { expandMapped, groupStates, undecided, type KnownStates } from './mapping.js';
 import type { Effects } from '../executor/protocol.js';
 import { writeOperatorState } from '../operators/state.js';
 import { runState } from './run-state.js';
@@ -37,8 +38,12 @@ export interface TaskResult {
   tryNumber: number;
   runRowId: string;
   taskId: string;
+  /** -1, or the instance's index in a mapped task. */
+  mapIndex?: number;
   versionId: string;
   state: FinalState;
+  /** A branch's success: the direct downstream tasks it follows; the others are skipped. */
+  followed?: string[];
   error?: string;
   /** With up_for_retry: when the next try may start; with up_for_reschedule: the next poke. */
   nextTryAt?: Date;
@@ -58,6 +63,8 @@ export interface TaskResult {
 export interface StateChange {
   runRowId: string;
   taskId: string;
+  /** Set for the instances of a mapped task. */
+  mapIndex?: number;
   state: TaskState;
 }
 
@@ -154,7 +161,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
 
     const report: FinishReport = {
       refused,
-      changes: kept.map((r) => ({ runRowId: r.runRowId, taskId: r.taskId, state: r.state })),
+      changes: kept.map((r) => ({ runRowId: r.runRowId, taskId: r.taskId, ...(r.mapIndex !== undefined && r.mapIndex >= 0 ? { mapIndex: r.mapIndex } : {}), state: r.state })),
       scheduled: 0,
       finishedRuns: [],
       claimed: [],
@@ -170,7 +177,7 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
         if (r.state !== 'success') continue;
         for (const uri of structure.tasks.get(r.taskId)?.outlets ?? []) outletUpdates.push({ uri, taskInstanceId: r.taskInstanceId, taskId: r.taskId, tryNumber: r.tryNumber });
       }
-      const changes = await evaluateDownstream(tx, runRowId, structure, new Map(runResults.map((r) => [r.taskId, r.state])));
+      const changes = await evaluateDownstream(tx, runRowId, structure, new Map(runResults.map((r) => [r.taskId, r.state])), notFollowed(structure, runResults));
       report.changes.push(...changes);
       const scheduled = changes.filter((c) => c.state === 'scheduled').length;
       report.scheduled += scheduled;
@@ -199,8 +206,8 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
     // which only live pages want to hear (updraft_state). Live pages listen to all three.
     const schedulerNews = report.finishedRuns.length > 0 || datasetEvents > 0 || kept.some((r) => r.state === 'up_for_retry' || r.state === 'up_for_reschedule');
-    const claimedHere = new Set(report.claimed.map((c) => `${c.run_row_id} ${c.task_id}`));
-    const leftUnclaimed = report.changes.some((c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId}`));
+    const claimedHere = new Set(report.claimed.map((c) => `${c.run_row_id} ${c.task_id} ${c.map_index}`));
+    const leftUnclaimed = report.changes.some((c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId} ${c.mapIndex ?? -1}`));
     if (leftUnclaimed) {
       await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
     } else if (schedulerNews) {
@@ -245,12 +252,33 @@ export async function insertLogs(tx: Tx | Db, lines: { id: string; try_number: n
 const READY: ReadonlySet<TaskState | null> = new Set(['success', 'skipped', 'failed', 'upstream_failed', 'removed']);
 
 /**
+ * The direct downstream tasks of the branches among `results` that they did not follow:
+ * skipped whatever their trigger rule (Airflow's SkipMixin.skip_all_except).
+ */
+function notFollowed(structure: DagStructure, results: readonly TaskResult[]): Set<string> {
+  const skip = new Set<string>();
+  for (const r of results) {
+    if (r.state !== 'success' || !r.followed) continue;
+    for (const down of structure.tasks.get(r.taskId)?.downstream ?? []) if (!r.followed.includes(down)) skip.add(down);
+  }
+  return skip;
+}
+
+/**
  * Decides the tasks downstream of `changed` that are still in state none, and
  * their downstream in turn when they are skipped or upstream_failed. Reads only
- * the states it needs, never the whole run.
+ * the states it needs, never the whole run. `skip`: tasks a branch did not follow.
+ * A mapped task counts every instance, as Airflow counts each expanded one.
  */
-export async function evaluateDownstream(tx: Tx, runRowId: string, structure: DagStructure, changed: Map<string, TaskState | null>): Promise<StateChange[]> {
-  const known = new Map(changed);
+export async function evaluateDownstream(
+  tx: Tx,
+  runRowId: string,
+  structure: DagStructure,
+  changed: Map<string, TaskState | null>,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<StateChange[]> {
+  // A mapped task's other instances are read, not taken from this one's end.
+  const known: KnownStates = new Map([...changed].filter(([id]) => !structure.tasks.get(id)?.mapped).map(([id, state]) => [id, [state]]));
   const updates: StateChange[] = [];
   let pending = new Set([...changed.keys()].flatMap((id) => structure.tasks.get(id)?.downstream ?? []));
   while (pending.size > 0) {
@@ -265,17 +293,16 @@ export async function evaluateDownstream(tx: Tx, runRowId: string, structure: Da
         sql`select task_id, state from task_instances
              where run_id = ${runRowId} and task_id in (select jsonb_array_elements_text(${jsonb([...missing])}))`,
       );
-      for (const row of rows) known.set(row.task_id, row.state);
+      groupStates(rows, known);
     }
     const next = new Set<string>();
     for (const id of pending) {
-      if (known.get(id) !== null) continue;
+      if (!undecided(known.get(id))) continue;
       const task = structure.tasks.get(id)!;
-      const state = stateFor(task, known);
+      const state = skip.has(id) ? 'skipped' : stateFor(task, known);
       if (state === undefined) continue;
-      known.set(id, state);
-      updates.push({ runRowId, taskId: id, state });
-      if (READY.has(state)) for (const down of task.downstream) next.add(down);
+      const decided = await decideTask(tx, runRowId, structure, task, state, known, updates);
+      if (READY.has(decided)) for (const down of task.downstream) next.add(down);
     }
     pending = next;
   }
@@ -283,8 +310,34 @@ export async function evaluateDownstream(tx: Tx, runRowId: string, structure: Da
   return updates;
 }
 
+/** Decisions expandMapped has written already (expanded or failed mapped tasks). */
+const written = new WeakSet<StateChange>();
+
+/**
+ * Records a task's decision in `known` and `updates`; a mapped task to run is expanded
+ * first (src/scheduler/mapping.ts), which may settle it otherwise. Returns its state.
+ */
+export async function decideTask(tx: Tx, runRowId: string, structure: DagStructure, task: TaskNode, state: TaskState, known: KnownStates, updates: StateChange[]): Promise<TaskState> {
+  if (state !== 'scheduled' || !task.mapped) {
+    known.set(task.id, [state]);
+    updates.push({ runRowId, taskId: task.id, state });
+    return state;
+  }
+  const expansion = await expandMapped(tx, runRowId, structure, task);
+  known.set(task.id, Array<TaskState>(expansion.count).fill(expansion.state));
+  const changes: StateChange[] =
+    expansion.state === 'scheduled'
+      ? Array.from({ length: expansion.count }, (_, i) => ({ runRowId, taskId: task.id, mapIndex: i, state: 'scheduled' }))
+      : [{ runRowId, taskId: task.id, state: expansion.state }];
+  // A skip is left to applyDecisions; expandMapped wrote the rest.
+  if (expansion.state !== 'skipped') for (const c of changes) written.add(c);
+  updates.push(...changes);
+  return expansion.state;
+}
+
 /** Writes trigger-rule decisions of task instances still in state none (one statement). */
-export async function applyDecisions(tx: Tx, runRowId: string, updates: readonly StateChange[]): Promise<void> {
+export async function applyDecisions(tx: Tx, runRowId: string, all: readonly StateChange[]): Promise<void> {
+  const updates = all.filter((u) => !written.has(u));
   if (updates.length === 0) return;
   await execute(
     tx,
@@ -331,8 +384,8 @@ export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagSt
 }
 
 /** What a task with no state becomes given its upstream tasks' states (`known`); undefined: it waits. */
-export function stateFor(task: { triggerRule: TriggerRule; upstream: readonly string[] }, known: ReadonlyMap<string, TaskState | null>): TaskState | undefined {
-  const decision = decide(task.triggerRule, countUpstream(task.upstream.map((up) => known.get(up) ?? null)));
+export function stateFor(task: { triggerRule: TriggerRule; upstream: readonly string[] }, known: ReadonlyMap<string, readonly (TaskState | null)[]>): TaskState | undefined {
+  const decision = decide(task.triggerRule, countUpstream(task.upstream.flatMap((up) => known.get(up) ?? [null])));
   if (decision === 'wait') return undefined;
   return decision === 'run' ? 'scheduled' : decision === 'skip' ? 'skipped' : 'upstream_failed';
 }

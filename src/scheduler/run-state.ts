@@ -60,11 +60,13 @@ export function runState(
   // Anything scheduled, queued, running or waiting to retry or to poke again will move on by itself.
   if (unfinished.some((t) => t.state !== null)) return 'running';
 
-  const stateOf = new Map(tasks.map((t) => [t.taskId, t.state]));
+  // A mapped task has several instances: each counts.
+  const stateOf = new Map<string, (TaskState | null)[]>();
+  for (const t of tasks) stateOf.set(t.taskId, [...(stateOf.get(t.taskId) ?? []), t.state]);
   const stuck = unfinished.every((t) => {
     const taskDeps = deps.get(t.taskId);
     if (!taskDeps) throw new UpdraftError(`runState: no dependencies given for task '${t.taskId}'`);
-    const upstreamStates = [...taskDeps.upstream].map((id) => stateOf.get(id) ?? null);
+    const upstreamStates = [...taskDeps.upstream].flatMap((id) => stateOf.get(id) ?? [null]);
     return decide(taskDeps.triggerRule, countUpstream(upstreamStates)) === 'wait';
   });
   return stuck ? 'failed' : 'running';

@@ -71,7 +71,8 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
       const { scheduled, inserted } = await insertTaskInstances(tx, run.id, structure, now);
       const entry: StartedRun = { id: run.id, dagId: structure.dagId, scheduled, changes: scheduled.map((taskId) => ({ runRowId: run.id, taskId, state: 'scheduled' })) };
       started.push(entry);
-      if (inserted < structure.tasks.size) restarted.push({ run: entry, structure });
+      // Mapped roots wait in state none to be expanded by evaluateRun (src/scheduler/mapping.ts).
+      if (inserted < structure.tasks.size || hasMappedRoots(structure)) restarted.push({ run: entry, structure });
     }
     if (started.length > 0) {
       await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`);
@@ -93,13 +94,19 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
  * scheduled (the roots). `queue` puts every task on one queue (`updraft dags test`
  * serves a private one, so no other process takes its tasks).
  */
-export async function createTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
-  return (await insertTaskInstances(tx, runId, structure, now, queue)).scheduled;
+export async function createTaskInstances(tx: Tx, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
+  const { scheduled } = await insertTaskInstances(tx, runId, structure, now, queue);
+  if (hasMappedRoots(structure)) scheduled.push(...(await evaluateRun(tx, runId, structure)).filter((c) => c.state === 'scheduled').map((c) => c.taskId));
+  return scheduled;
+}
+
+function hasMappedRoots(structure: DagStructure): boolean {
+  return structure.roots.some((id) => structure.tasks.get(id)!.mapped);
 }
 
 /** createTaskInstances, also telling how many were new: fewer than the DAG's tasks when the run had some already. */
 async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<{ scheduled: string[]; inserted: number }> {
-  const roots = new Set(structure.roots);
+  const roots = new Set(structure.roots.filter((id) => !structure.tasks.get(id)!.mapped));
   const tasks = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,
     state: roots.has(t.id) ? 'scheduled' : null,

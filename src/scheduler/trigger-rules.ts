@@ -12,8 +12,10 @@ import type { taskState } from '../db/schema.js';
  * would mark skipped or upstream_failed never runs, even when the second step
  * would have passed (none_failed_min_one_success with every upstream skipped).
  *
- * Updraft has no mapped tasks, no setup/teardown tasks and no depends_on_past,
- * so the parts of Airflow's rule that deal with those are left out.
+ * Updraft has no setup/teardown tasks and no depends_on_past, so the parts of
+ * Airflow's rule that deal with those are left out. A mapped task's instances each
+ * count as one upstream, as Airflow counts each expanded task instance (the callers
+ * pass every instance's state: src/scheduler/mapping.ts).
  */
 
 /** A task instance's state. null in task_instances.state is Airflow's "none". */

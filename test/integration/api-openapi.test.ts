@@ -65,6 +65,7 @@ describe('openapi.json', () => {
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries',
         'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{xcom_key}',
+        'get /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}',
         'get /importErrors',
         'get /importErrors/{import_error_id}',
         'get /eventLogs',

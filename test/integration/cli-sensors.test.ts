@@ -41,13 +41,13 @@ describe('sensors in the CLI', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const [header, ...rows] = table(result.stdout);
-      expect(header).toEqual(['task_id', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at']);
+      expect(header).toEqual(['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at']);
       const sensor = rows.find((r) => r[0] === 'wait_for_partner')!;
-      expect(sensor.slice(0, 4)).toEqual(['wait_for_partner', 'sensor', 'up_for_reschedule', '1']);
+      expect(sensor.slice(0, 5)).toEqual(['wait_for_partner', '-', 'sensor', 'up_for_reschedule', '1']);
       // The next poke is an hour after the first one ended.
-      const nextPoke = new Date(sensor[6]!).getTime();
-      expect(nextPoke - new Date(sensor[5]!).getTime()).toBeGreaterThanOrEqual(3_600_000 - 1_000);
-      expect(rows.find((r) => r[0] === 'load')!.slice(0, 4)).toEqual(['load', 'task', 'none', '0']);
+      const nextPoke = new Date(sensor[7]!).getTime();
+      expect(nextPoke - new Date(sensor[6]!).getTime()).toBeGreaterThanOrEqual(3_600_000 - 1_000);
+      expect(rows.find((r) => r[0] === 'load')!.slice(0, 5)).toEqual(['load', '-', 'task', 'none', '0']);
 
       const json = JSON.parse((await updraft(['tasks', 'states', 'sensing', 'latest', '--json'])).stdout);
       expect(json.tasks.find((t: { taskId: string }) => t.taskId === 'wait_for_partner')).toMatchObject({ state: 'up_for_reschedule', tryNumber: 1 });

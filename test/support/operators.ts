@@ -93,6 +93,7 @@ export function operatorHarness(connections: Record<string, string>, operator = 
         logicalDate: start,
         interval: { start, end: new Date('2026-01-02T00:00:00Z') },
         tryNumber: 1,
+        mapIndex: -1,
         maxTries: 1,
         params: {},
         conf: {},

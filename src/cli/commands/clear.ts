@@ -89,6 +89,6 @@ function show(result: ClearResult, json: boolean | undefined, listed = false): v
 function table(result: ClearResult): string {
   return formatTable(
     ['run_id', 'task', 'state', 'tries'],
-    result.runs.flatMap((r) => r.tasks.map((t) => [r.runId, t.taskId, t.state ?? 'none', String(t.tryNumber)])),
+    result.runs.flatMap((r) => r.tasks.map((t) => [r.runId, t.mapIndex === undefined ? t.taskId : `${t.taskId}[${t.mapIndex}]`, t.state ?? 'none', String(t.tryNumber)])),
   );
 }

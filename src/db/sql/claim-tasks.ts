@@ -5,6 +5,8 @@ import { execute, toDate, type Tx } from '../execute.js';
 export interface ClaimedTask {
   id: string;
   task_id: string;
+  /** -1, or the instance's index in a mapped task. */
+  map_index: number;
   try_number: number;
   max_tries: number;
   lease: string;
@@ -92,7 +94,7 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
                  lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now()
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
-          returning ti.id, ti.task_id, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
+          returning ti.id, ti.task_id, ti.map_index, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
                     r.logical_date, r.interval_start, r.interval_end, r.conf, c.backfill, c.priority, c.scheduled_at,
                     ti.sensor_started_at
         )

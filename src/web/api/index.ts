@@ -22,7 +22,7 @@ import { actionRoutes } from './actions.js';
 import { backfillRoutes } from './backfills.js';
 import { defineRoute, mountRoutes, type AnyRoute } from './route.js';
 import { runRoutes } from './runs.js';
-import { taskInstanceRoutes } from './task-instances.js';
+import { mappedTaskInstanceRoutes, taskInstanceRoutes } from './task-instances.js';
 import { xcomRoutes } from './xcom.js';
 
 export const API_BASE = '/api/v1';
@@ -61,7 +61,21 @@ const OpenApi = z.record(z.string(), z.unknown()).register(responseSchemas, { id
 /** Every route of the API, the OpenAPI document's own included. */
 export function apiRouteList(): AnyRoute[] {
   let document: OpenApiDocument | undefined;
-  const routes: AnyRoute[] = [...dagRoutes, ...runRoutes, ...actionRoutes, ...backfillRoutes, ...taskInstanceRoutes, ...logRoutes, ...xcomRoutes, ...importErrorRoutes, ...eventLogRoutes, ...poolRoutes, ...datasetRoutes, ...healthRoutes];
+  const routes: AnyRoute[] = [
+    ...dagRoutes,
+    ...runRoutes,
+    ...actionRoutes,
+    ...backfillRoutes,
+    ...taskInstanceRoutes,
+    ...logRoutes,
+    ...xcomRoutes,
+    ...mappedTaskInstanceRoutes,
+    ...importErrorRoutes,
+    ...eventLogRoutes,
+    ...poolRoutes,
+    ...datasetRoutes,
+    ...healthRoutes,
+  ];
   routes.push(
     defineRoute({
       method: 'get',

@@ -36,11 +36,12 @@ export const logRoutes = [
     description: 'JSON by default; text/plain when the Accept header asks for it. A try that wrote nothing has an empty log; a try not yet started is a 404.',
     tag: 'TaskInstance',
     params: TaskPath.extend({ try_number: intParam(1).describe('1 for the first try') }),
+    query: z.strictObject({ map_index: intParam(-1).default(-1).describe("A mapped task's instance (default -1: a task that is not mapped)") }),
     response: TaskLog,
     text: true,
     errors: [404],
-    async handler({ c, db, params }) {
-      const log = await taskLog(db, params.dag_id, params.dag_run_id, params.task_id, params.try_number);
+    async handler({ c, db, params, query }) {
+      const log = await taskLog(db, params.dag_id, params.dag_run_id, params.task_id, params.try_number, query.map_index);
       const lines = log.logs.flatMap((l) => l.lines);
       const content = lines.map((l) => `${formatLogLine(l.at, l.level, l.message)}\n`).join('');
       if (wantsText(c.req.header('accept'))) return c.text(content);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, taskInstances } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, iso, isoOrNull, listParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, intParam, iso, isoOrNull, listParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 import { RunPath, runRowId } from './runs.js';
 
@@ -44,6 +44,7 @@ export const TaskPath = RunPath.extend({ task_id: z.string() });
 
 const ListQuery = z.strictObject({
   ...paging,
+  map_index: intParam(-1).optional().describe('Only the instances with this map index (-1: tasks that are not mapped)'),
   state: listParam("Task instances in any of these states; 'none' for those not yet considered (repeat or separate with commas)", [...TASK_STATES, 'none']),
 });
 
@@ -83,14 +84,39 @@ function toTaskInstance({ ti, dagId, runId, logicalDate }: Awaited<ReturnType<ty
 }
 
 /** The task instance's row id; NotFoundError names the DAG, the run or the task, whichever is missing. */
-export async function taskInstanceRowId(db: Db, dagId: string, runId: string, taskId: string): Promise<string> {
+export async function taskInstanceRowId(db: Db, dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<string> {
   const run = await runRowId(db, dagId, runId);
-  const [ti] = await db
-    .select({ id: taskInstances.id })
+  const rows = await db
+    .select({ id: taskInstances.id, mapIndex: taskInstances.mapIndex })
     .from(taskInstances)
-    .where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, -1)));
-  if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
+    .where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId)));
+  const ti = rows.find((r) => r.mapIndex === mapIndex);
+  if (!ti) throw new NotFoundError(missingInstance(dagId, runId, taskId, mapIndex, rows.length));
   return ti.id;
+}
+
+/** NotFoundError unless the run has the task (any map index). */
+export async function assertTaskInRun(db: Db, dagId: string, runId: string, taskId: string): Promise<void> {
+  const run = await runRowId(db, dagId, runId);
+  const [ti] = await db.select({ id: taskInstances.id }).from(taskInstances).where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId))).limit(1);
+  if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
+}
+
+/** Why a task instance is not there; a mapped task's message says which indexes exist. */
+function missingInstance(dagId: string, runId: string, taskId: string, mapIndex: number, instances: number): string {
+  if (instances === 0) return `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`;
+  if (mapIndex === -1) return `task '${taskId}' of run '${runId}' is mapped into ${instances} instances: add a map index to the path (.../taskInstances/${taskId}/0)`;
+  return `task '${taskId}' of run '${runId}' has no map index ${mapIndex}${instances > 1 || mapIndex >= 0 ? ` (it has ${instances} instances)` : ': it is not mapped'}`;
+}
+
+/** One task instance by task id and map index (-1: not mapped). */
+async function oneTaskInstance(db: Db, params: { dag_id: string; dag_run_id: string; task_id: string }, mapIndex: number) {
+  const [row] = await selectTaskInstances(db, params.dag_id, params.dag_run_id, and(eq(taskInstances.taskId, params.task_id), eq(taskInstances.mapIndex, mapIndex)));
+  if (!row) {
+    await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
+    throw new NotFoundError(`run '${params.dag_run_id}' of DAG '${params.dag_id}' has no task '${params.task_id}'`);
+  }
+  return toTaskInstance(row);
 }
 
 export const taskInstanceRoutes = [
@@ -106,9 +132,12 @@ export const taskInstanceRoutes = [
     errors: [404],
     async handler({ db, params, query }) {
       const states = query.state?.filter((s) => s !== 'none') ?? [];
-      const where = query.state?.length
-        ? or(states.length > 0 ? inArray(taskInstances.state, states) : undefined, query.state.includes('none') ? isNull(taskInstances.state) : undefined)
-        : undefined;
+      const where = and(
+        query.state?.length
+          ? or(states.length > 0 ? inArray(taskInstances.state, states) : undefined, query.state.includes('none') ? isNull(taskInstances.state) : undefined)
+          : undefined,
+        query.map_index === undefined ? undefined : eq(taskInstances.mapIndex, query.map_index),
+      );
       const rows = await selectTaskInstances(db, params.dag_id, params.dag_run_id, where)
         .orderBy(asc(taskInstances.taskId), asc(taskInstances.mapIndex))
         .limit(query.limit)
@@ -137,12 +166,27 @@ export const taskInstanceRoutes = [
     response: TaskInstance,
     errors: [404],
     async handler({ db, params }) {
-      const [row] = await selectTaskInstances(db, params.dag_id, params.dag_run_id, and(eq(taskInstances.taskId, params.task_id), eq(taskInstances.mapIndex, -1)));
-      if (!row) {
-        await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id);
-        throw new NotFoundError(`run '${params.dag_run_id}' of DAG '${params.dag_id}' has no task '${params.task_id}'`);
-      }
-      return toTaskInstance(row);
+      return oneTaskInstance(db, params, -1);
+    },
+  }),
+];
+
+/**
+ * One instance of a mapped task (Airflow's get_mapped_task_instance). Mounted after the
+ * XCom routes: '.../{task_id}/xcomEntries' must not be read as a map index.
+ */
+export const mappedTaskInstanceRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}',
+    operationId: 'get_mapped_task_instance',
+    summary: 'One instance of a mapped task',
+    tag: 'TaskInstance',
+    params: TaskPath.extend({ map_index: intParam(-1).describe('The instance index; -1 for a task that is not mapped') }),
+    response: TaskInstance,
+    errors: [404],
+    async handler({ db, params }) {
+      return oneTaskInstance(db, params, params.map_index);
     },
   }),
 ];

@@ -7,9 +7,9 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, taskInstances, xcom } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, iso, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, intParam, iso, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
-import { taskInstanceRowId, TaskPath } from './task-instances.js';
+import { assertTaskInRun, taskInstanceRowId, TaskPath } from './task-instances.js';
 
 export const XComEntry = z
   .object({
@@ -27,10 +27,12 @@ const XComEntryWithValue = XComEntry.extend({ value: z.unknown().describe('The s
 
 const XComCollection = collection('xcom_entries', XComEntry, 'XComCollection');
 
-const ListQuery = z.strictObject({ ...paging });
+const MapIndex = { map_index: intParam(-1).optional().describe("A mapped task's instance; default: every instance (list), -1 (one entry)") };
+const ListQuery = z.strictObject({ ...paging, ...MapIndex });
+const EntryQuery = z.strictObject({ ...MapIndex });
 
 /** The task instance's entries; their values only when asked for (a list leaves them out). */
-function selectXcom(db: Db, path: z.output<typeof TaskPath>, options: { where?: SQL; withValue?: boolean } = {}) {
+function selectXcom(db: Db, path: z.output<typeof TaskPath>, options: { where?: SQL; withValue?: boolean; mapIndex?: number } = {}) {
   return db
     .select({
       key: xcom.key,
@@ -44,7 +46,7 @@ function selectXcom(db: Db, path: z.output<typeof TaskPath>, options: { where?: 
     .innerJoin(taskInstances, eq(taskInstances.id, xcom.taskInstanceId))
     .innerJoin(dagRuns, eq(dagRuns.id, taskInstances.runId))
     .innerJoin(dags, eq(dags.id, dagRuns.dagId))
-    .where(and(eq(dags.dagId, path.dag_id), eq(dagRuns.runId, path.dag_run_id), eq(taskInstances.taskId, path.task_id), eq(taskInstances.mapIndex, -1), options.where));
+    .where(and(eq(dags.dagId, path.dag_id), eq(dagRuns.runId, path.dag_run_id), eq(taskInstances.taskId, path.task_id), options.mapIndex === undefined ? undefined : eq(taskInstances.mapIndex, options.mapIndex), options.where));
 }
 
 function toEntry(path: z.output<typeof TaskPath>, row: Awaited<ReturnType<typeof selectXcom>>[number]): z.input<typeof XComEntry> {
@@ -71,9 +73,13 @@ export const xcomRoutes = [
     response: XComCollection,
     errors: [404],
     async handler({ db, params, query }) {
-      const rows = await selectXcom(db, params).orderBy(asc(xcom.key)).limit(query.limit).offset(query.offset);
-      if (rows.length === 0) await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id);
-      const total = await totalOf(rows, query.offset, async () => (await selectXcom(db, params)).length);
+      const mapIndex = query.map_index;
+      const rows = await selectXcom(db, params, { mapIndex }).orderBy(asc(taskInstances.mapIndex), asc(xcom.key)).limit(query.limit).offset(query.offset);
+      if (rows.length === 0) {
+        if (mapIndex === undefined) await assertTaskInRun(db, params.dag_id, params.dag_run_id, params.task_id);
+        else await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
+      }
+      const total = await totalOf(rows, query.offset, async () => (await selectXcom(db, params, { mapIndex })).length);
       return { xcom_entries: rows.map((row) => toEntry(params, row)), total_entries: total };
     },
   }),
@@ -84,12 +90,14 @@ export const xcomRoutes = [
     summary: 'One XCom entry, with its value',
     tag: 'XCom',
     params: TaskPath.extend({ xcom_key: z.string() }),
+    query: EntryQuery,
     response: XComEntryWithValue,
     errors: [404],
-    async handler({ db, params }) {
-      const [row] = await selectXcom(db, params, { where: eq(xcom.key, params.xcom_key), withValue: true });
+    async handler({ db, params, query }) {
+      const mapIndex = query.map_index ?? -1;
+      const [row] = await selectXcom(db, params, { where: eq(xcom.key, params.xcom_key), withValue: true, mapIndex });
       if (!row) {
-        await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id);
+        await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
         throw new NotFoundError(`task '${params.task_id}' of run '${params.dag_run_id}' has no XCom entry '${params.xcom_key}'`);
       }
       return { ...toEntry(params, row), value: row.value };

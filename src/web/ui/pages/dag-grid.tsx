@@ -3,7 +3,7 @@
  * topological order, each cell the task instance's state. Two queries on indexes: the
  * runs along dag_runs (dag_id, logical_date), their task instances by (run_id, ...).
  */
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, taskInstances } from '../../../db/schema.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
@@ -37,15 +37,23 @@ export async function recentRuns(db: Db, dagRowId: string, limit: number): Promi
     .limit(limit);
 }
 
-/** The (unmapped) task instances' states of these runs. */
+const RANKS = ['success', 'skipped', 'removed', null, 'scheduled', 'queued', 'running', 'up_for_retry', 'upstream_failed', 'failed'];
+const rank = (state: string | null) => RANKS.indexOf(state);
+
+/** The task instances' states of these runs (a mapped task's: see below). */
 export async function taskCells(db: Db, runRowIds: string[]): Promise<Map<string, TaskCells>> {
   const cells = new Map<string, TaskCells>(runRowIds.map((id) => [id, new Map()]));
   if (runRowIds.length === 0) return cells;
   const rows = await db
     .select({ runId: taskInstances.runId, taskId: taskInstances.taskId, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
     .from(taskInstances)
-    .where(and(inArray(taskInstances.runId, runRowIds), eq(taskInstances.mapIndex, -1)));
-  for (const row of rows) cells.get(row.runId)?.set(row.taskId, { state: row.state, tryNumber: row.tryNumber });
+    .where(inArray(taskInstances.runId, runRowIds));
+  // A mapped task's cell shows its worst instance's state (failed before running before success).
+  for (const row of rows) {
+    const cell = cells.get(row.runId);
+    const seen = cell?.get(row.taskId);
+    if (!seen || rank(row.state) > rank(seen.state)) cell?.set(row.taskId, { state: row.state, tryNumber: row.tryNumber });
+  }
   return cells;
 }
 

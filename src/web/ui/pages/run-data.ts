@@ -16,7 +16,7 @@ export interface RunView {
   timezone: string;
   run: DagRunRow;
   version: number | null;
-  /** The run's task instances (not mapped), in the DAG's task order. */
+  /** The run's task instances in the DAG's task order; a mapped task's instances by map index. */
   tasks: TaskInstanceRow[];
   /** The conf resolved against the DAG's params, or the raw conf when it no longer resolves. */
   params: Record<string, unknown>;
@@ -36,8 +36,8 @@ export async function loadRun(db: Db, dagId: string, runId: string): Promise<Run
   if (!row) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}'`);
   const serialized = row.serialized as SerializedDag | null;
   const order = new Map((serialized?.tasks ?? []).map((t, i) => [t.id, i]));
-  const tasks = (await db.select().from(taskInstances).where(and(eq(taskInstances.runId, row.run.id), eq(taskInstances.mapIndex, -1))).orderBy(asc(taskInstances.taskId))).sort(
-    (a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity),
+  const tasks = (await db.select().from(taskInstances).where(eq(taskInstances.runId, row.run.id)).orderBy(asc(taskInstances.taskId), asc(taskInstances.mapIndex))).sort(
+    (a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity) || a.mapIndex - b.mapIndex,
   );
   const conf = row.run.conf as Record<string, unknown>;
   let params: Record<string, unknown> = conf;
@@ -57,10 +57,12 @@ export interface TaskView extends RunView {
   xcom: { key: string; value: unknown; createdAt: Date }[];
 }
 
-export async function loadTask(db: Db, dagId: string, runId: string, taskId: string): Promise<TaskView> {
+/** One task instance; `mapIndex` picks a mapped task's instance (default: the task's only or first one). */
+export async function loadTask(db: Db, dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<TaskView> {
   const view = await loadRun(db, dagId, runId);
-  const ti = view.tasks.find((t) => t.taskId === taskId);
-  if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
+  const all = view.tasks.filter((t) => t.taskId === taskId);
+  const ti = mapIndex === undefined ? all[0] : all.find((t) => t.mapIndex === mapIndex);
+  if (!ti) throw new NotFoundError(all.length > 0 ? `task '${taskId}' of run '${runId}' has no map index ${mapIndex} (it has ${all.length} instances)` : `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
   const entries = await db.select({ key: xcom.key, value: xcom.value, createdAt: xcom.createdAt }).from(xcom).where(eq(xcom.taskInstanceId, ti.id)).orderBy(asc(xcom.key));
   return { ...view, ti, xcom: entries };
 }

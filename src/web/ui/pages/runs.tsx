@@ -32,7 +32,7 @@ export function runPages(engine: Engine): Hono {
     const now = new Date();
     const fragment = c.req.query('fragment');
     if (fragment === 'tasks') return c.html(<TasksTable view={view} now={now} />);
-    if (fragment === 'gantt') return c.html(<Gantt tasks={view.tasks} now={now} />);
+    if (fragment === 'gantt') return c.html(<Gantt tasks={ganttRows(view.tasks)} now={now} />);
     return c.html(<RunPage page={pageOf(c)} view={view} now={now} />);
   });
 
@@ -174,7 +174,7 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
       </div>
       <h2>Gantt</h2>
       <div class="gantt-box" data-live={`${base}?fragment=gantt`}>
-        <Gantt tasks={view.tasks} now={now} />
+        <Gantt tasks={ganttRows(view.tasks)} now={now} />
       </div>
     </Layout>
   );
@@ -197,31 +197,76 @@ function TasksTable({ view, now }: { view: RunView; now: Date }) {
         </tr>
       </thead>
       <tbody>
-        {view.tasks.map((ti) => (
-          <tr data-task={ti.taskId}>
-            <td>
-              <a href={taskPath(view.dagId, view.run.runId, ti.taskId)}>{ti.taskId}</a>
-            </td>
-            <td>{ti.operator}</td>
-            <td>
-              <StateBadge state={ti.state} />
-            </td>
-            <td>
-              {ti.tryNumber}/{ti.maxTries}
-            </td>
-            <td>
-              <Time at={ti.queuedAt} />
-            </td>
-            <td>
-              <Time at={ti.startedAt} />
-            </td>
-            <td>
-              <Time at={ti.endedAt} />
-            </td>
-            <td>{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</td>
-          </tr>
-        ))}
+        {groupInstances(view.tasks).map((group) => {
+          const ti = group[0]!;
+          const mapped = ti.mapIndex >= 0;
+          return (
+            <tr data-task={ti.taskId}>
+              <td>
+                <a href={taskPath(view.dagId, view.run.runId, ti.taskId)}>{ti.taskId}</a>
+                {mapped ? <MappedInstances view={view} group={group} /> : null}
+              </td>
+              <td>{ti.operator}</td>
+              <td>{mapped ? <span class="mapped-summary">{stateSummary(group)}</span> : <StateBadge state={ti.state} />}</td>
+              <td>
+                {ti.tryNumber}/{ti.maxTries}
+              </td>
+              <td>
+                <Time at={ti.queuedAt} />
+              </td>
+              <td>
+                <Time at={ti.startedAt} />
+              </td>
+              <td>
+                <Time at={mapped ? latest(group) : ti.endedAt} />
+              </td>
+              <td>{mapped ? '' : fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );
+}
+
+type Instance = RunView['tasks'][number];
+
+/** The run's task instances by task, in order: a mapped task's instances together. */
+function groupInstances(tasks: readonly Instance[]): Instance[][] {
+  const groups = new Map<string, Instance[]>();
+  for (const ti of tasks) groups.set(ti.taskId, [...(groups.get(ti.taskId) ?? []), ti]);
+  return [...groups.values()];
+}
+
+/** '3 instances: 2 success, 1 failed'. */
+function stateSummary(group: readonly Instance[]): string {
+  const counts = new Map<string, number>();
+  for (const ti of group) counts.set(ti.state ?? 'none', (counts.get(ti.state ?? 'none') ?? 0) + 1);
+  return `${group.length} ${group.length === 1 ? 'instance' : 'instances'}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}`;
+}
+
+function latest(group: readonly Instance[]): Date | null {
+  const ends = group.map((ti) => ti.endedAt?.getTime() ?? 0);
+  return group.every((ti) => ti.endedAt) ? new Date(Math.max(...ends)) : null;
+}
+
+/** A mapped task's instances, each 'task [i]' linking to its page, with its state. */
+function MappedInstances({ view, group }: { view: RunView; group: readonly Instance[] }) {
+  return (
+    <ul class="mapped">
+      {group.map((ti) => (
+        <li data-map-index={String(ti.mapIndex)}>
+          <a href={`${taskPath(view.dagId, view.run.runId, ti.taskId)}?map_index=${ti.mapIndex}`}>
+            {ti.taskId} [{ti.mapIndex}]
+          </a>{' '}
+          <StateBadge state={ti.state} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Gantt rows: a mapped task's instances as 'task[i]'. */
+function ganttRows(tasks: readonly Instance[]): Instance[] {
+  return tasks.map((ti) => (ti.mapIndex >= 0 ? { ...ti, taskId: `${ti.taskId}[${ti.mapIndex}]` } : ti));
 }

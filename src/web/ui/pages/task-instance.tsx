@@ -57,7 +57,7 @@ export function taskInstancePages(engine: Engine): Hono {
 
   app.get('/ui/dags/:dagId/runs/:runId/tasks/:taskId', readGate(engine), async (c) => {
     const { dagId, runId, taskId } = c.req.param();
-    const view = await loadTask(db, dagId, runId, taskId);
+    const view = await loadTask(db, dagId, runId, taskId, mapIndexOf(c.req.query('map_index')));
     const log = await tryLog(view, c.req.query('try'));
     if (c.req.query('fragment') === 'log') return c.html(<LogLines log={log} />);
     const cleared = c.req.query('cleared');
@@ -95,6 +95,13 @@ export function taskInstancePages(engine: Engine): Hono {
   return app;
 }
 
+/** `?map_index=` of a mapped task's instance; anything but a whole number is a 404. */
+function mapIndexOf(asked: string | undefined): number | undefined {
+  if (asked === undefined || asked === '') return undefined;
+  if (!/^(-1|\d+)$/.test(asked)) throw new NotFoundError(`'${asked}' is not a map index`);
+  return Number(asked);
+}
+
 function Row({ label, children }: { label: string; children?: Child }) {
   return (
     <tr>
@@ -107,12 +114,15 @@ function Row({ label, children }: { label: string; children?: Child }) {
 function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; view: TaskView; log: TryLog; now: Date; error?: string; notice?: string }) {
   const { ti, dagId, run } = view;
   const self = taskPath(dagId, run.runId, ti.taskId);
+  // A mapped task's instance: its index travels with every link to this page.
+  const mapQuery = ti.mapIndex >= 0 ? `map_index=${ti.mapIndex}&` : '';
+  const label = ti.mapIndex >= 0 ? `${ti.taskId} [${ti.mapIndex}]` : ti.taskId;
   const live = ti.state === 'running' || ti.state === 'queued';
   const delay = ti.startedAt && ti.scheduledAt ? ti.startedAt.getTime() - ti.scheduledAt.getTime() : null;
   return (
-    <Layout title={`Task ${ti.taskId}`} page={page}>
+    <Layout title={`Task ${label}`} page={page}>
       <p class="crumbs">
-        <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / <a href={runPath(dagId, run.runId)}>{run.runId}</a> / {ti.taskId}
+        <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / <a href={runPath(dagId, run.runId)}>{run.runId}</a> / {label}
       </p>
       {error ? <p class="banner">{error}</p> : null}
       {notice ? <p class="notice">{notice}</p> : null}
@@ -125,6 +135,7 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
             {ti.tryNumber} of {ti.maxTries}
           </Row>
           <Row label="Operator">{ti.operator}</Row>
+          {ti.mapIndex >= 0 ? <Row label="Map index">{ti.mapIndex}</Row> : null}
           <Row label="Pool">{ti.pool}</Row>
           <Row label="Queue">{ti.queue}</Row>
           <Row label="Priority">{ti.priority}</Row>
@@ -174,13 +185,13 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
       {ti.tryNumber > 0 ? (
         <nav class="tabs">
           {Array.from({ length: ti.tryNumber }, (_, i) => ti.tryNumber - i).map((n) => (
-            <a href={`${self}?try=${n}`} class={n === log.tryNumber ? 'current' : undefined}>
+            <a href={`${self}?${mapQuery}try=${n}`} class={n === log.tryNumber ? 'current' : undefined}>
               Try {n}
             </a>
           ))}
         </nav>
       ) : null}
-      <div data-live={live ? `${self}?try=${log.tryNumber}&fragment=log` : undefined}>
+      <div data-live={live ? `${self}?${mapQuery}try=${log.tryNumber}&fragment=log` : undefined}>
         <LogLines log={log} />
       </div>
       <h2>XCom</h2>
