@@ -27,7 +27,7 @@ export type TaskCallback = (ctx: TaskContext<any>, info: TaskCallbackInfo) => vo
 export interface TaskCallbacks {
   /** After a try succeeded. */
   onSuccess?: TaskCallback;
-  /** After the last try failed (no tries left, a timeout without retries, FailTask, a cancel). */
+  /** After the last try failed (no tries left, a timeout without retries, FailTask); not after a cancel or a mark. */
   onFailure?: TaskCallback;
   /** After a failed try that will be retried. */
   onRetry?: TaskCallback;

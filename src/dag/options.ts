@@ -163,6 +163,10 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   }
   const params = (o.params ?? {}) as ParamsSpec;
   attempt('params', () => checkParamsSpec(params));
+  // A dataset-triggered run has no conf of a person's to fill a param without a default
+  // (Airflow refuses such a DAG with a schedule for the same reason).
+  const required = Object.entries(params).find(([, spec]) => spec.default === undefined);
+  if (datasetSchedule && required) fail(`params.${required[0]}`, 'needs a default: runs scheduled on datasets have no conf to set it');
   let events: EventsSpec | null = null;
   try {
     if (o.events !== undefined) events = compileEvents(o.events);

@@ -200,8 +200,8 @@ export class CallbackRunner {
     const { rows } = await execute<{ run_id: string; logical_date: Date; interval_start: Date; interval_end: Date; conf: Record<string, unknown>; failed: string[] }>(
       this.db,
       sql`select r.run_id, r.logical_date, r.interval_start, r.interval_end, r.conf,
-                 coalesce((select jsonb_agg(ti.task_id order by ti.task_id) from task_instances ti
-                            where ti.run_id = r.id and ti.state = 'failed' and ti.map_index = -1), '[]'::jsonb) as failed
+                 coalesce((select jsonb_agg(distinct ti.task_id order by ti.task_id) from task_instances ti
+                            where ti.run_id = r.id and ti.state = 'failed'), '[]'::jsonb) as failed
             from dag_runs r where r.id = ${runRowId}`,
     );
     const run = rows[0];
@@ -248,6 +248,7 @@ export class CallbackRunner {
       maxTries: claim.max_tries ?? 0,
       params,
       conf: claim.conf,
+      runType: claim.run_type,
       upstreamResults: {},
       callback,
     };

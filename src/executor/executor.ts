@@ -362,6 +362,7 @@ export class Executor {
         ...(claim.sensor_started_at ? { sensorStartedAt: claim.sensor_started_at.toISOString() } : {}),
         params,
         conf: claim.conf,
+        runType: claim.run_type,
         upstreamResults: upstream,
         mapIndex: claim.map_index,
         mapItem: mapped === undefined ? undefined : 'items' in mapped ? mapped.items[claim.map_index] : fromUpstream,

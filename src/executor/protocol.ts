@@ -26,6 +26,8 @@ export interface TaskPayload {
   /** Resolved params (conf over defaults). */
   params: Record<string, unknown>;
   conf: Record<string, unknown>;
+  /** The run's type; only a dataset_triggered run's tasks see triggering events in `ctx`. */
+  runType?: string;
   /**
    * XCom values of upstream tasks of this run, by task id. A key whose value is
    * undefined means "that task returned nothing" and is answered in the thread; a

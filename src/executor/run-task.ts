@@ -190,7 +190,8 @@ export function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskCon
     // Resolved and checked against the DAG's params spec by whoever created the run.
     params: payload.params as TaskContext['params'],
     conf: payload.conf,
-    triggeringEvents: triggeringEventsOf(payload.conf),
+    // Only a dataset-triggered run's: any other run's conf is a person's or an event's, which must not pass for them.
+    triggeringEvents: payload.runType === 'dataset_triggered' ? triggeringEventsOf(payload.conf) : [],
     log: logger,
     signal: channel.signal,
     async pull<R>(ref: TaskHandle<R>): Promise<R> {

@@ -5,16 +5,22 @@ import type { SerializedDag } from '../dag/serialize.js';
 /**
  * Writes which datasets a DAG is scheduled on and which its tasks update, when a DAG's
  * stored version changes, so the datasets page shows the links before any event. One
- * statement for a DAG without datasets (clearing what an earlier version declared), two with.
+ * statement for a DAG without datasets (clearing what an earlier version declared and its
+ * queued events), two with.
  */
 export async function storeDatasetRefs(tx: Tx, dagRowId: string, d: SerializedDag): Promise<void> {
   const refs = [
     ...(d.datasetSchedule?.uris ?? []).map((uri) => ({ uri, task_id: null as string | null })),
     ...d.tasks.flatMap((t) => (t.outlets ?? []).map((uri) => ({ uri, task_id: t.id as string | null }))),
   ];
+  // Queued events of datasets the DAG is no longer scheduled on go too: they would start a
+  // run at once should it be scheduled on them again, and keep the queue from being empty.
+  const scheduled = d.datasetSchedule?.uris ?? [];
   await execute(
     tx,
-    sql`with s as (delete from dag_schedule_dataset_refs where dag_id = ${dagRowId})
+    sql`with s as (delete from dag_schedule_dataset_refs where dag_id = ${dagRowId}),
+             q as (delete from dataset_dag_run_queue where dag_id = ${dagRowId}
+                      and dataset_id not in (select id from datasets where uri in (select jsonb_array_elements_text(${jsonb(scheduled)}))))
         delete from task_outlet_dataset_refs where dag_id = ${dagRowId}`,
   );
   if (refs.length === 0) return;

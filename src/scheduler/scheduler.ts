@@ -104,7 +104,10 @@ export class Scheduler {
       if (this.options.createScheduledRuns ?? true) {
         const created = await asSoleScheduler(this.db, Duty.createRuns, this.options.heartbeatTimeoutMs, async (tx) => {
           const due = await createDueRuns(tx, now);
-          await createDatasetRuns(tx, now);
+          // In a savepoint: a dataset run that cannot be created (a run committed meanwhile
+          // with its logical date) leaves its events queued for the next pass and never
+          // undoes the scheduled runs of this one.
+          await tx.transaction((savepoint) => createDatasetRuns(savepoint, now)).catch((error: Error) => this.bus.emit('error', error));
           return due;
         });
         if (created?.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());

@@ -32,6 +32,7 @@ const seen = (t: any) => t.task('seen', async (ctx: any) => ({
 export const on_all = dag({ id: 'on_all', schedule: { datasets: ['test://a', 'test://b'] } }, seen);
 export const on_any = dag({ id: 'on_any', schedule: { datasets: ['test://a', 'test://c'], when: 'any' } }, seen);
 export const on_c = dag({ id: 'on_c', schedule: { datasets: ['test://c'] } }, seen);
+export const on_never = dag({ id: 'on_never', schedule: { datasets: ['test://never'] } }, seen);
 export const prod_p = dag({ id: 'prod_p' }, (t) => {
   t.task('write_p', { outlets: ['test://p'] }, async () => 'p');
 });
@@ -93,6 +94,14 @@ describe('datasets', () => {
     expect(seenAll.end).toBe(events[1]!.at.toISOString());
     expect(await db.select().from(datasetDagRunQueue).where(eq(datasetDagRunQueue.dagId, onAll!.id))).toHaveLength(0);
     expect(h.errors).toEqual([]);
+  });
+
+  it("gives a manual run no triggering events, even when its conf carries the key a dataset run's uses", async () => {
+    const { h } = setup();
+    const fake = [{ uri: 'test://a', at: new Date().toISOString(), sourceDagId: 'x', sourceRunId: 'y', sourceTaskId: 'z', sourceTryNumber: 1 }];
+    const run = await h.run('on_never', { conf: { triggeringDatasetEvents: fake } });
+    expect(run.state).toBe('success');
+    expect((run.tasks.seen!.result as { events: string[] }).events).toEqual([]);
   });
 
   it('records no dataset event for a failed task, so its consumers do not run', async () => {

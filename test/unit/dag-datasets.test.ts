@@ -70,4 +70,13 @@ describe('a schedule on datasets', () => {
     const when = definitionError(() => dag({ id: 'c', schedule: { datasets: ['x://1'], when: 'some' as never } }, (t) => void t.task('a', noop)));
     expect(when.field).toBe('schedule.when');
   });
+
+  it('refuses a param without a default, which no dataset-triggered run could set', () => {
+    const error = definitionError(() =>
+      dag({ id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string' } } }, (t) => void t.task('a', noop)),
+    );
+    expect(error.field).toBe('params.region');
+    expect(error.message).toContain("DAG 'c': params.region: needs a default");
+    expect(() => dag({ id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string', default: 'eu' } } }, (t) => void t.task('a', noop))).not.toThrow();
+  });
 });

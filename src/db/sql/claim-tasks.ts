@@ -17,6 +17,8 @@ export interface ClaimedTask {
   interval_start: Date;
   interval_end: Date;
   conf: Record<string, unknown>;
+  /** The run's type: a dataset_triggered run's conf carries its triggering events. */
+  run_type: string;
   /** The task instance belongs to a backfill run: it yields to other work (docs/backfill.md). */
   backfill: boolean;
   /** When the task instance became ready: the start of its scheduling delay. */
@@ -95,7 +97,7 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
           returning ti.id, ti.task_id, ti.map_index, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
-                    r.logical_date, r.interval_start, r.interval_end, r.conf, c.backfill, c.priority, c.scheduled_at,
+                    r.logical_date, r.interval_start, r.interval_end, r.conf, r.run_type, c.backfill, c.priority, c.scheduled_at,
                     ti.sensor_started_at
         )
         -- RETURNING has no order; tasks start in this order when threads are scarce.

@@ -31,7 +31,7 @@ export const DagRun = z
     queued_at: Timestamp.nullable(),
     start_date: Timestamp.nullable(),
     end_date: Timestamp.nullable(),
-    external_trigger: z.boolean().describe('True for a manual run'),
+    external_trigger: z.boolean().describe('True for a run triggered from outside: manual, or by an event trigger'),
     conf: Conf,
     dag_version: z.int().nullable().describe('Version of the DAG the run was created with'),
   })
@@ -84,7 +84,7 @@ function toRun({ run, dagId, version }: { run: DagRunRow; dagId: string; version
     queued_at: isoOrNull(run.queuedAt),
     start_date: isoOrNull(run.startedAt),
     end_date: isoOrNull(run.endedAt),
-    external_trigger: run.runType === 'manual',
+    external_trigger: run.runType === 'manual' || run.runType === 'event',
     conf: run.conf as Record<string, unknown>,
     dag_version: version,
   };

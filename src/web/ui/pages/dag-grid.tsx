@@ -37,7 +37,7 @@ export async function recentRuns(db: Db, dagRowId: string, limit: number): Promi
     .limit(limit);
 }
 
-const RANKS = ['success', 'skipped', 'removed', null, 'scheduled', 'queued', 'running', 'up_for_retry', 'upstream_failed', 'failed'];
+const RANKS = ['success', 'skipped', 'removed', null, 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'failed'];
 const rank = (state: string | null) => RANKS.indexOf(state);
 
 /** The task instances' states of these runs (a mapped task's: see below). */
