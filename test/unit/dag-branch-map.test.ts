@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError } from '../../src/index.js';
-
-function definitionError(fn: () => unknown): DagDefinitionError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DagDefinitionError);
-    return error as DagDefinitionError;
-  }
-  throw new Error('expected a DagDefinitionError');
-}
+import { definitionError } from '../support/definition-error.js';
 
 describe('t.branch and t.map definitions', () => {
   it('stores a branch as its own operator and a mapped task with what it maps over', () => {

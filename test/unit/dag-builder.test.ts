@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError, type TaskHandle } from '../../src/index.js';
 import { taskSettings } from '../../src/dag/serialize.js';
 import { durationMs, formatDuration } from '../../src/util/duration.js';
+import { definitionError } from '../support/definition-error.js';
 
 const noop = async () => null;
-
-function definitionError(fn: () => unknown): DagDefinitionError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DagDefinitionError);
-    return error as DagDefinitionError;
-  }
-  throw new Error('expected a DagDefinitionError');
-}
 
 describe('durations', () => {
   it.each([

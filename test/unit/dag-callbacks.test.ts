@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError, type TaskCallback } from '../../src/index.js';
 import { versionHash } from '../../src/dag/serialize.js';
+import { definitionError } from '../support/definition-error.js';
 
 const noop = async () => null;
 const cb: TaskCallback = () => {};
-
-function definitionError(fn: () => unknown): DagDefinitionError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DagDefinitionError);
-    return error as DagDefinitionError;
-  }
-  throw new Error('expected a DagDefinitionError');
-}
 
 describe('callback options', () => {
   it('rejects a callback that is not a function, naming the DAG, the task and the field', () => {

@@ -5,18 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError } from '../../src/index.js';
+import { definitionError } from '../support/definition-error.js';
 
 const noop = async () => null;
-
-function definitionError(fn: () => unknown): DagDefinitionError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DagDefinitionError);
-    return error as DagDefinitionError;
-  }
-  throw new Error('expected a DagDefinitionError');
-}
 
 describe('task outlets', () => {
   it('are stored with the task, and absent from tasks without them', () => {
