@@ -10,11 +10,23 @@ import { useEngine, type FinishedRun } from '../support/engine.js';
 
 const nap = (id: string, options = '{}') => `t.task('${id}', ${options}, async () => { await new Promise((r) => setTimeout(r, 150)); return Date.now(); });`;
 
+// Each task says hello on a channel of its run and waits to hear the other: both end only
+// if they ran at the same time, however long the second thread took to start.
+const meet = (id: string) => `t.task('${id}', { timeout: '10s' }, (ctx) => new Promise((resolve) => {
+    const channel = new BroadcastChannel('meet-' + ctx.runId);
+    channel.onmessage = (event) => {
+      if (event.data === 'hello') channel.postMessage('hello back');
+      channel.close();
+      resolve(Date.now());
+    };
+    channel.postMessage('hello');
+  }));`;
+
 const DAGS = `import { dag } from 'updraft';
 
 export const parallel = dag({ id: 'parallel' }, (t) => {
-  ${nap('p1')}
-  ${nap('p2')}
+  ${meet('p1')}
+  ${meet('p2')}
 });
 
 export const one_at_a_time = dag({ id: 'one_at_a_time', maxActiveTasks: 1 }, (t) => {
