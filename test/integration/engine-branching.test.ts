@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { clearTaskInstances } from '../../src/catalog/clear.js';
-import type { TestEngine } from '../support/engine.js';
-import { taskStates, useEngine } from '../support/engine.js';
+import { nextEnd, taskStates, useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';
 
@@ -31,17 +30,6 @@ export const pick = dag({ id: 'pick', params: { path: { type: 'string', default:
 `;
 
 const setup = useEngine({ 'pick.ts': DAGS });
-
-function nextEnd(h: TestEngine, id: string): Promise<'success' | 'failed'> {
-  return new Promise((resolve) => {
-    const listener = (run: { runRowId: string; state: 'success' | 'failed' }) => {
-      if (run.runRowId !== id) return;
-      h.engine.bus.off('run:finished', listener);
-      resolve(run.state);
-    };
-    h.engine.bus.on('run:finished', listener);
-  });
-}
 
 describe('branching', () => {
   it('follows the chosen path, skips the other (and what only it leads to), and runs the join', async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { clearTaskInstances } from '../../src/catalog/clear.js';
 import type { Database } from '../../src/db/client.js';
 import { taskInstances, xcom } from '../../src/db/schema.js';
-import { useEngine, type TestEngine } from '../support/engine.js';
+import { nextEnd, useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';
 
@@ -50,17 +50,6 @@ async function instances(database: Database, runRowId: string, taskId: string) {
     .leftJoin(xcom, eq(xcom.taskInstanceId, taskInstances.id))
     .where(and(eq(taskInstances.runId, runRowId), eq(taskInstances.taskId, taskId)))
     .orderBy(asc(taskInstances.mapIndex));
-}
-
-function nextEnd(h: TestEngine, id: string): Promise<'success' | 'failed'> {
-  return new Promise((resolve) => {
-    const listener = (run: { runRowId: string; state: 'success' | 'failed' }) => {
-      if (run.runRowId !== id) return;
-      h.engine.bus.off('run:finished', listener);
-      resolve(run.state);
-    };
-    h.engine.bus.on('run:finished', listener);
-  });
 }
 
 describe('dynamic task mapping', () => {

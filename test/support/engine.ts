@@ -200,6 +200,18 @@ export function useEngine(files: Record<string, string>, options: UseEngineOptio
 }
 
 /** The run's task instances by task id, with their XComs. */
+/** The state the run `runRowId` ends with, as the bus reports it: call before the action that ends it. */
+export function nextEnd(h: TestEngine, id: string): Promise<'success' | 'failed'> {
+  return new Promise((resolve) => {
+    const listener = (run: { runRowId: string; state: 'success' | 'failed' }) => {
+      if (run.runRowId !== id) return;
+      h.engine.bus.off('run:finished', listener);
+      resolve(run.state);
+    };
+    h.engine.bus.on('run:finished', listener);
+  });
+}
+
 export async function taskStates(database: Database, runRowId: string): Promise<Record<string, TaskRow>> {
   const rows = await database.db
     .select({
