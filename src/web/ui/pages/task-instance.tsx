@@ -10,6 +10,7 @@ import { Hono, type Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { actorOf } from '../../../auth/index.js';
 import { clearTaskInstances } from '../../../catalog/clear.js';
+import { tryVersions, type TryVersion } from '../../../catalog/try-versions.js';
 import { formatLogLine } from '../../../cli/output.js';
 import { taskLogs } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
@@ -31,6 +32,8 @@ interface TryLog {
   /** The try shown; 0 when none has started. */
   tryNumber: number;
   lines: LogLine[];
+  /** Every try with the DAG version it ran (not read for the live log fragment). */
+  tries: TryVersion[];
 }
 
 export function taskInstancePages(engine: Engine): Hono {
@@ -39,27 +42,29 @@ export function taskInstancePages(engine: Engine): Hono {
   app.onError(pageErrors(engine));
 
   /** The try `?try=` asks for (default the latest), with its lines; a try that has not happened is a 404. */
-  async function tryLog(view: TaskView, asked: string | undefined): Promise<TryLog> {
+  async function tryLog(view: TaskView, asked: string | undefined, withTries = true): Promise<TryLog> {
     const { ti } = view;
     const n = asked === undefined || asked === '' ? ti.tryNumber : Number(asked);
     if (asked !== undefined && asked !== '' && (!Number.isInteger(n) || n < 1 || n > ti.tryNumber)) {
       const had = ti.tryNumber === 0 ? 'it has not started yet' : `it has had ${ti.tryNumber} ${ti.tryNumber === 1 ? 'try' : 'tries'}`;
       throw new NotFoundError(`task '${ti.taskId}' of run '${view.run.runId}' has no try '${asked}': ${had}`);
     }
-    if (n === 0) return { tryNumber: 0, lines: [] };
+    if (n === 0) return { tryNumber: 0, lines: [], tries: [] };
+    const tries = withTries ? ((await tryVersions(db, { taskInstanceId: ti.id })).get(ti.id) ?? []) : [];
     const lines = await db
       .select({ at: taskLogs.at, level: taskLogs.level, message: taskLogs.message })
       .from(taskLogs)
       .where(and(eq(taskLogs.taskInstanceId, ti.id), eq(taskLogs.tryNumber, n)))
       .orderBy(asc(taskLogs.id));
-    return { tryNumber: n, lines };
+    return { tryNumber: n, lines, tries };
   }
 
   app.get('/ui/dags/:dagId/runs/:runId/tasks/:taskId', readGate(engine), async (c) => {
     const { dagId, runId, taskId } = c.req.param();
     const view = await loadTask(db, dagId, runId, taskId, mapIndexOf(c.req.query('map_index')));
-    const log = await tryLog(view, c.req.query('try'));
-    if (c.req.query('fragment') === 'log') return c.html(<LogLines log={log} />);
+    const fragment = c.req.query('fragment') === 'log';
+    const log = await tryLog(view, c.req.query('try'), !fragment);
+    if (fragment) return c.html(<LogLines log={log} />);
     const cleared = c.req.query('cleared');
     const notice = cleared !== undefined && /^\d+$/.test(cleared) ? `Cleared ${cleared} task ${cleared === '1' ? 'instance' : 'instances'}.` : undefined;
     return c.html(<TaskPage page={pageOf(c)} view={view} log={log} now={new Date()} notice={notice} />);
@@ -134,6 +139,7 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
           <Row label="Try">
             {ti.tryNumber} of {ti.maxTries}
           </Row>
+          <Row label="DAG version">{versionText(log.tries.find((t) => t.tryNumber === ti.tryNumber))}</Row>
           <Row label="Operator">{ti.operator}</Row>
           {ti.mapIndex >= 0 ? <Row label="Map index">{ti.mapIndex}</Row> : null}
           <Row label="Pool">{ti.pool}</Row>
@@ -191,6 +197,7 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
           ))}
         </nav>
       ) : null}
+      {log.tryNumber > 0 ? <p class="muted try-version">Try {log.tryNumber} ran DAG version {versionText(log.tries.find((t) => t.tryNumber === log.tryNumber))}.</p> : null}
       <div data-live={live ? `${self}?${mapQuery}try=${log.tryNumber}&fragment=log` : undefined}>
         <LogLines log={log} />
       </div>
@@ -212,6 +219,11 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
       <pre class="json params">{prettyJson(view.params)}</pre>
     </Layout>
   );
+}
+
+/** A try's DAG version as the DAG page numbers them; '–' for a try from before versions were recorded. */
+function versionText(tried: TryVersion | undefined): string {
+  return tried?.dagVersion == null ? '–' : String(tried.dagVersion);
 }
 
 function LogLines({ log }: { log: TryLog }) {
