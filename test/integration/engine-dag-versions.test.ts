@@ -39,7 +39,8 @@ async function storeNewVersion({ h, folder }: EngineSetup, source: string): Prom
 }
 
 describe('a DAG fixed while the engine runs', () => {
-  it('runs the fixed code when the failed task is cleared, and records the version each try ran', async () => {
+  // Two runs and a parse: generous on a loaded 2-core machine.
+  it('runs the fixed code when the failed task is cleared, and records the version each try ran', { timeout: 90_000 }, async () => {
     const engine = setup();
     const { h, database } = engine;
     const run = await h.run('fixme');
