@@ -41,7 +41,8 @@ describe('a DAG fixed beside a running scheduler', () => {
     // Stored at start-up, then again once changed.
     await scheduler.waitFor(/stored new versions of fixme[\s\S]*stored new versions of fixme/);
     expect(await runUpdraft(['clear', 'fixme', '--run', RUN, '--yes'], env)).toMatchObject({ code: 0 });
-    await scheduler.waitFor(/run of fixme success/);
+    await scheduler.waitFor(/run of fixme failed[\s\S]*run of fixme (failed|success)/);
+    expect(scheduler.output()).toMatch(/run of fixme failed[\s\S]*run of fixme success/);
 
     const states = await runUpdraft(['tasks', 'states', 'fixme', RUN, '--json'], env);
     expect(JSON.parse(states.stdout).tasks).toMatchObject([

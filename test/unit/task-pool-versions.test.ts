@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskPool } from '../../src/executor/pool.js';
 import type { TaskOutcome, TaskPayload } from '../../src/executor/protocol.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
+import { taskPayload } from '../support/task-payload.js';
 
 let folder: DagFolder;
 
@@ -29,22 +30,7 @@ export default dag({ id: 'changing' }, (t) => {
 `;
 
 function payload(file: string, version: number, taskId: string): Omit<TaskPayload, 'port'> {
-  return {
-    file,
-    fileVersion: `v${version}`,
-    dagId: 'changing',
-    taskId,
-    runId: 'manual__2026-01-01',
-    taskInstanceId: `${taskId}-${version}`,
-    logicalDate: '2026-01-01T00:00:00.000Z',
-    intervalStart: '2026-01-01T00:00:00.000Z',
-    intervalEnd: '2026-01-02T00:00:00.000Z',
-    tryNumber: 1,
-    maxTries: 1,
-    params: {},
-    conf: {},
-    upstreamResults: {},
-  };
+  return taskPayload({ file, fileVersion: `v${version}`, dagId: 'changing', taskId, taskInstanceId: `${taskId}-${version}` });
 }
 
 /** Each set of threads takes seconds to start here (tsx and Updraft load in each thread). */
