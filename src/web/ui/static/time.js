@@ -57,7 +57,7 @@
       .forEach(function (part) {
         p[part.type] = part.value;
       });
-    var offset = (p.timeZoneName || 'GMT').replace('GMT', '') || 'Z';
+    var offset = zone === 'UTC' ? 'Z' : (p.timeZoneName || 'GMT').replace('GMT', '') || '+00:00';
     var ms = precise ? '.' + String(date.getUTCMilliseconds()).padStart(3, '0') : '';
     return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + ms + offset;
   }
