@@ -1,7 +1,8 @@
 /**
- * The run page (/ui/dags/:dagId/runs/:runId): the run's details, its tasks and a Gantt
- * chart, both live fragments (?fragment=tasks, ?fragment=gantt answer only the fragment's
- * inner HTML), and the operator's actions mark success, mark failed and cancel. The task
+ * The run page (/ui/dags/:dagId/runs/:runId): the run's details with the operator's
+ * actions its state allows (mark success, mark failed, cancel), its tasks and a Gantt
+ * chart, all three live fragments (?fragment=header|tasks|gantt answer only the fragment's
+ * inner HTML). The task
  * instance pages (task-instance.tsx) are mounted with it.
  */
 import { Hono, type Context } from 'hono';

@@ -1,7 +1,7 @@
 /**
  * The task instance page (/ui/dags/:dagId/runs/:runId/tasks/:taskId): state, tries,
- * where it runs, its timings, its error, the log of each try (?try=N, newest by default;
- * ?fragment=log answers only the log, live while the task is queued or running), its
+ * where it runs, its timings, its error (live: ?fragment=header), the log of each try
+ * (?try=N, newest by default; ?fragment=log answers the tries' tabs and the log, live), its
  * XCom and the run's params; and the operator's "clear" (with downstream, upstream,
  * only failed), whose refusal is shown on the page with 409.
  */
