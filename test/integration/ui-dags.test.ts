@@ -158,6 +158,18 @@ describe('the DAG page', () => {
     expect(html).not.toContain('<html');
   });
 
+  it('keeps the details and the runs tab live too: ?fragment=details and ?fragment=runs', async () => {
+    const page = (await get('/ui/dags/ui_etl?view=runs')).html;
+    expect(page).toContain('data-live="/ui/dags/ui_etl?fragment=details"');
+    expect(page).toContain('data-live="/ui/dags/ui_etl?view=runs&amp;fragment=runs"');
+    const details = await get('/ui/dags/ui_etl?fragment=details');
+    expect(details.html).toMatch(/^<dl class="dag-details">/);
+    expect(details.html).toContain('<dd>UTC</dd>');
+    const runs = await get('/ui/dags/ui_etl?view=runs&fragment=runs');
+    expect(runs.html).toMatch(/^<table class="runs">/);
+    expect(runs.html).toContain('<span class="state s-success">success</span>');
+  });
+
   it('draws the graph: a node per task, an edge per dependency, coloured by the chosen run', async () => {
     const { html } = await get('/ui/dags/ui_etl?view=graph');
     expect(html).toContain('<svg class="dag-graph"');

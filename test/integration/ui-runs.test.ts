@@ -225,6 +225,12 @@ describe('actions on a running run', () => {
     expect(page.html).toContain('<span class="state s-running">running</span>');
     // A running task's bar reaches to now; its log is a live fragment.
     expect(page.html).toMatch(/<rect class="gantt-bar" data-task="wait" data-state="running"/);
+    // The header (state, times, duration, buttons) is a live fragment too.
+    expect(page.html).toContain(`<div class="run-head" data-live="${base}?fragment=header">`);
+    const header = await get(`${base}?fragment=header`, sessions.operator);
+    expect(header.html).toMatch(/^<table class="details">/);
+    expect(header.html).toContain('<span class="state s-running">running</span>');
+    expect(header.html).toContain('<button type="submit">Cancel</button>');
     const task = await get(`${base}/tasks/wait`, sessions.operator);
     // The log follows the newest try (no try in the fragment's URL); the state and times above it are live too.
     expect(task.html).toContain(`data-live="${base}/tasks/wait?fragment=log"`);
@@ -246,6 +252,14 @@ describe('actions on a running run', () => {
     expect(after.html).toContain(`<tr data-task="after"><td><a href="${base}/tasks/after">after</a></td>`);
     expect(after.html).toMatch(/<tr data-task="after">.*?<span class="state s-skipped">skipped<\/span>/);
     expect(after.html).not.toContain('/cancel"');
+    // What the live header now answers: failed, no Cancel, only Mark success.
+    const ended = await get(`${base}?fragment=header`, sessions.operator);
+    expect(ended.html).toContain('<span class="state s-failed">failed</span>');
+    expect(ended.html).not.toContain('Cancel</button>');
+    expect(ended.html).toContain('Mark success</button>');
+    expect(ended.html).not.toContain('Mark failed</button>');
+    const taskHeader = await get(`${base}/tasks/wait?fragment=header`, sessions.operator);
+    expect(taskHeader.html).toMatch(/^<table class="details"><tbody><tr><th>State<\/th><td><span class="state s-failed">failed<\/span>/);
     expect(await audits('run.cancel', runId)).toMatchObject([{ actor: 'user:ui_operator', dagId: 'ui_waits' }]);
 
     // Cancelling again is refused on the page.

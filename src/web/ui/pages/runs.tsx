@@ -177,20 +177,8 @@ function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now:
       {canOperate(page) ? (
         // What Airflow offers: a run can be marked what it is not yet; only an unfinished one can be cancelled.
         <p class="actions">
-          {run.state !== 'success' ? (
-            <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks success?')">
-              <CsrfField page={page} />
-              <input type="hidden" name="state" value="success" />
-              <button type="submit">Mark success</button>
-            </form>
-          ) : null}{' '}
-          {run.state !== 'failed' ? (
-            <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks failed?')">
-              <CsrfField page={page} />
-              <input type="hidden" name="state" value="failed" />
-              <button type="submit">Mark failed</button>
-            </form>
-          ) : null}{' '}
+          {run.state !== 'success' ? <MarkButton page={page} base={base} state="success" /> : null}{' '}
+          {run.state !== 'failed' ? <MarkButton page={page} base={base} state="failed" /> : null}{' '}
           {active ? (
             <form method="post" action={`${base}/cancel`} class="inline" onsubmit="return confirm('Cancel this run? Running tries are stopped.')">
               <CsrfField page={page} />
@@ -200,6 +188,17 @@ function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now:
         </p>
       ) : null}
     </>
+  );
+}
+
+/** 'Mark success' or 'Mark failed': a confirmed POST to the run's /mark. */
+function MarkButton({ page, base, state }: { page: PageContext; base: string; state: 'success' | 'failed' }) {
+  return (
+    <form method="post" action={`${base}/mark`} class="inline" onsubmit={`return confirm('Mark this run and its unfinished tasks ${state}?')`}>
+      <CsrfField page={page} />
+      <input type="hidden" name="state" value={state} />
+      <button type="submit">Mark {state}</button>
+    </form>
   );
 }
 
