@@ -3,7 +3,9 @@
  * through the socket standalone serves in UPDRAFT_HOME, as it would to PostgreSQL. A second
  * server process is refused; once standalone is killed, commands open the files again.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddedSocket } from '../../src/db/socket/index.js';
 import { CLI_TEST_TIMEOUT, freePort, table, useCli } from '../support/cli.js';
 import { startUpdraft, stopAll, type UpdraftProcess } from '../support/process.js';
 
@@ -101,8 +103,11 @@ describe('updraft commands beside standalone on the embedded database', () => {
 
   it('open the files again once standalone was killed, its socket left behind', { timeout: CLI_TEST_TIMEOUT }, async () => {
     await standalone.kill();
+    const socket = embeddedSocket(setup().env.UPDRAFT_HOME!)!.file;
+    expect(existsSync(socket)).toBe(true);
     const users = await updraft(['users', 'list']);
     expect(users).toMatchObject({ code: 0 });
     expect(users.stdout).toContain('olga');
+    expect(existsSync(socket)).toBe(false);
   });
 });
