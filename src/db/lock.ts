@@ -5,13 +5,6 @@
 import lockfile from 'proper-lockfile';
 import { ConfigError } from '../errors.js';
 
-/**
- * Lock the embedded database at `dataDir`; resolves to the release function.
- * proper-lockfile refreshes the lock's mtime while the process lives and removes it on exit;
- * a lock left by a killed process counts as stale after 10 s and is taken over.
- * If the lock is lost while held (the event loop stalled past the stale time and another
- * process took it) proper-lockfile throws: crashing beats two writers on one data dir.
- */
 export interface LockOptions {
   /** The caller is a server process (standalone, scheduler, web, worker): the error says that it cannot run beside another. */
   server?: boolean;
@@ -21,6 +14,13 @@ export interface LockOptions {
 
 const STALE_MS = 10_000;
 
+/**
+ * Lock the embedded database at `dataDir`; resolves to the release function.
+ * proper-lockfile refreshes the lock's mtime while the process lives and removes it on exit;
+ * a lock left by a killed process counts as stale after 10 s and is taken over.
+ * If the lock is lost while held (the event loop stalled past the stale time and another
+ * process took it) proper-lockfile throws: crashing beats two writers on one data dir.
+ */
 export async function lockEmbedded(dataDir: string, { server = false, waitForStale = false }: LockOptions = {}): Promise<() => Promise<void>> {
   try {
     // realpath false: the data dir does not exist yet on first start.
