@@ -2,8 +2,10 @@
  * Trigger rules and run states end to end: DAG files in a folder, a real engine, manual
  * runs; what a user sees afterwards in the task instances and the run.
  */
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { useEngine, type FinishedRun } from '../support/engine.js';
+import { dagRuns } from '../../src/db/schema.js';
+import { taskStates, useEngine, type FinishedRun } from '../support/engine.js';
 
 const DAGS = `import { dag, SkipTask } from 'updraft';
 
@@ -27,6 +29,25 @@ export const failed_leaf = dag({ id: 'failed_leaf' }, (t) => {
   const load = t.task('load', async () => 1);
   const cleanup = t.task('cleanup', { triggerRule: 'all_done' }, async () => 'cleaned');
   extract.then([load, cleanup]);
+});
+
+// 'hold' says it holds, then runs until the test releases it on its run's channel, and fails.
+const hold = (t: Parameters<Parameters<typeof dag>[1]>[0]) => t.task('hold', { timeout: '20s' }, (ctx) => new Promise<never>((_, reject) => {
+  const channel = new BroadcastChannel('hold-' + ctx.runId);
+  channel.onmessage = (event) => {
+    if (event.data !== 'release') return;
+    channel.close();
+    reject(new Error('released'));
+  };
+  channel.postMessage('holding');
+}));
+
+export const always_alone = dag({ id: 'always_alone' }, (t) => {
+  hold(t).then(t.task('cleanup', { triggerRule: 'always' }, async () => 'cleaned'));
+});
+
+export const always_beside = dag({ id: 'always_beside' }, (t) => {
+  hold(t).then([t.task('cleanup', { triggerRule: 'always' }, async () => 'cleaned'), t.task('report', async () => 'reported')]);
 });
 
 export const rules = dag({ id: 'rules' }, (t) => {
@@ -98,5 +119,38 @@ describe('trigger rules, end to end', () => {
     // Every leaf ended success or skipped; the failure of 'bad' was handled.
     expect(run.state).toBe('success');
     expect(h.errors).toEqual([]);
+  });
+
+  it.each([
+    ['always_alone', 'success', { hold: ['failed', 1], cleanup: ['success', 1] }],
+    ['always_beside', 'failed', { hold: ['failed', 1], cleanup: ['success', 1], report: ['upstream_failed', 0] }],
+  ] as const)('%s: an always task runs and ends while its upstream still runs; the run then ends %s by its leaves', async (dagId, end, tasks) => {
+    const { h, database } = setup();
+    const { id, runId, finished } = await (async () => {
+      const run = await h.trigger(dagId);
+      const [row] = await database.db.select({ runId: dagRuns.runId }).from(dagRuns).where(eq(dagRuns.id, run.id));
+      return { ...run, runId: row!.runId };
+    })();
+    const channel = new BroadcastChannel(`hold-${runId}`);
+    try {
+      const holding = new Promise<void>((resolve) => {
+        channel.onmessage = (event) => event.data === 'holding' && resolve();
+      });
+      const cleaned = h.next('task:state', (e) => e.runRowId === id && e.taskId === 'cleanup' && e.state === 'success');
+      await Promise.all([holding, cleaned]);
+      // The upstream is still running (it waits for the release), and so is the run.
+      const mid = await taskStates(database, id);
+      expect(mid.hold!.state).toBe('running');
+      expect(mid.cleanup!.result).toBe('cleaned');
+      const [row] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
+      expect(row!.state).toBe('running');
+      channel.postMessage('release');
+      const run = await finished;
+      expect(summary(run)).toEqual(tasks);
+      expect(run.tasks.cleanup!.endedAt!.getTime()).toBeLessThan(run.tasks.hold!.endedAt!.getTime());
+      expect(run.state).toBe(end);
+    } finally {
+      channel.close();
+    }
   });
 });
