@@ -48,6 +48,7 @@ export async function testRun(
   const info = manualRunInfo(scheduleSpecOf(serialized), options.logicalDate ?? new Date());
   const structure = await new DagCache(db).get(dag.latestVersionId!);
 
+  let scheduled: string[] = [];
   const runRowId = await db.transaction(async (tx) => {
     const [existing] = await tx.select({ id: dagRuns.id, state: dagRuns.state }).from(dagRuns).where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.logicalDate, info.logicalDate)));
     if (existing && (existing.state === 'queued' || existing.state === 'running')) {
@@ -71,7 +72,7 @@ export async function testRun(
         startedAt: new Date(),
       })
       .returning({ id: dagRuns.id });
-    await createTaskInstances(tx, run!.id, structure, new Date(), testQueue(run!.id));
+    scheduled = await createTaskInstances(tx, run!.id, structure, new Date(), testQueue(run!.id));
     return run!.id;
   });
 
@@ -82,7 +83,8 @@ export async function testRun(
   const finished = new Promise<'success' | 'failed'>((resolve) =>
     testEngine.bus.on('run:finished', (run) => run.runRowId === runRowId && resolve(run.state)),
   );
-  for (const taskId of structure.roots) options.onTaskState?.({ runRowId, taskId, state: 'scheduled' });
+  // The roots and the always tasks (a mapped root once, whatever its instances).
+  for (const taskId of new Set(scheduled)) options.onTaskState?.({ runRowId, taskId, state: 'scheduled' });
   await testEngine.start();
   let state: 'success' | 'failed';
   try {

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { quoteIdent } from '../db/quote.js';
+import { Batcher, batchRule } from './batching.js';
 import { confOf, EventSource, type SourceContext } from './source.js';
 import type { SourceEvent } from './start-run.js';
 
@@ -18,7 +19,7 @@ const STANDBY_MS = 5_000;
 export class NotifySource extends EventSource {
   #client: pg.Client | undefined;
   #buffer: SourceEvent[] = [];
-  #debounce: NodeJS.Timeout | undefined;
+  readonly #batcher = new Batcher(batchRule(this.ctx.spec), () => this.flush());
 
   constructor(ctx: SourceContext) {
     super(ctx);
@@ -58,7 +59,6 @@ export class NotifySource extends EventSource {
   }
 
   protected async close(): Promise<void> {
-    clearTimeout(this.#debounce);
     this.flush();
     const client = this.#client;
     this.#client = undefined;
@@ -76,15 +76,15 @@ export class NotifySource extends EventSource {
     const field = this.source.dedupeKey;
     const value = field === null ? undefined : conf[field];
     const event: SourceEvent = { conf, key: value === undefined || value === null ? null : `notify:${typeof value === 'string' ? value : JSON.stringify(value)}` };
-    const { debounceMs, maxBatch } = this.ctx.spec;
-    if (debounceMs === null) return void this.send([event], false);
+    if (this.ctx.spec.debounceMs === null) return void this.send([event], false);
     this.#buffer.push(event);
-    clearTimeout(this.#debounce);
-    if (maxBatch !== null && this.#buffer.length >= maxBatch) this.flush();
-    else this.#debounce = setTimeout(() => this.flush(), debounceMs);
+    this.#batcher.arrived();
+    if (this.#batcher.due(this.#buffer.length)) this.flush();
   }
 
+  /** Hands the pending events over (due by batching.ts, or the source stops). */
   private flush(): void {
+    this.#batcher.taken(false);
     if (this.#buffer.length === 0) return;
     const events = this.#buffer;
     this.#buffer = [];

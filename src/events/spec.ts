@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connections/name.js';
 import { describeIssues, durationField } from '../util/validation.js';
 import { formatDuration, type Duration } from '../util/duration.js';
+import { batchRule, MAX_WAIT_DEBOUNCES } from './batching.js';
 
 /** What a DAG file writes. */
 export interface EventsOptions {
@@ -37,6 +38,8 @@ export interface EventsOptions {
   };
   /** Wait until no event came for this long, then start one run for all of them (`{ events: [...] }`). Default: none. */
   debounce?: Duration;
+  /** With `debounce`: a batch starts its run at the latest this long after its first event, even while events keep coming. Default: 5 debounces. */
+  maxWait?: Duration;
   /** At most this many events in one run; a batch this size starts its run at once. Default 100 when batching. */
   maxBatch?: number;
 }
@@ -49,6 +52,8 @@ export interface EventsSpec {
     | { kind: 'queue'; table: string; queueTable: string; pollMs: number }
     | { kind: 'watermark'; table: string; column: string; pollMs: number };
   debounceMs: number | null;
+  /** The longest a batch waits after its first event (null without a debounce; see batching.ts). */
+  maxWaitMs: number | null;
   /** null: every event starts its own run. */
   maxBatch: number | null;
 }
@@ -67,6 +72,7 @@ const schema = z.strictObject({
     })
     .optional(),
   debounce: durationField.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
+  maxWait: durationField.optional(),
   maxBatch: z.number().int().min(1).max(10_000).optional(),
 });
 
@@ -113,14 +119,25 @@ export function compileEvents(options: unknown): EventsSpec {
   if (o.maxBatch !== undefined && o.debounce === undefined && source.kind === 'notify') {
     fail('maxBatch', 'with a notify source it caps a debounced batch: set debounce too');
   }
+  if (o.maxWait !== undefined) {
+    if (o.debounce === undefined) fail('maxWait', 'caps how long a debounce waits: set debounce too');
+    if (o.maxWait < o.debounce!) fail('maxWait', `must be at least the debounce (${formatDuration(o.debounce!)})`);
+  }
   const batching = o.debounce !== undefined || o.maxBatch !== undefined;
-  return { conn: o.conn.toLowerCase(), source, debounceMs: o.debounce ?? null, maxBatch: batching ? (o.maxBatch ?? 100) : null };
+  const debounceMs = o.debounce ?? null;
+  return {
+    conn: o.conn.toLowerCase(),
+    source,
+    debounceMs,
+    maxWaitMs: debounceMs === null ? null : (o.maxWait ?? debounceMs * MAX_WAIT_DEBOUNCES),
+    maxBatch: batching ? (o.maxBatch ?? 100) : null,
+  };
 }
 
 /** How the UI and the CLI name a DAG's trigger: "on NOTIFY app_db/new_orders". */
 export function describeEvents(spec: EventsSpec): string {
   const s = spec.source;
-  const batch = spec.debounceMs !== null ? `, debounced ${formatDuration(spec.debounceMs)}` : spec.maxBatch !== null ? `, batches of ${spec.maxBatch}` : '';
+  const batch = spec.debounceMs !== null ? `, debounced ${formatDuration(spec.debounceMs)} (at most ${formatDuration(batchRule(spec).maxWaitMs!)})` : spec.maxBatch !== null ? `, batches of ${spec.maxBatch}` : '';
   if (s.kind === 'notify') return `on NOTIFY ${spec.conn}/${s.channel}${s.dedupeKey ? ` (dedupe by ${s.dedupeKey})` : ''}${batch}`;
   if (s.kind === 'queue') return `on new rows in ${spec.conn} ${s.table} (queue)${batch}`;
   return `on new rows in ${spec.conn} ${s.table} (watermark on ${s.column})${batch}`;

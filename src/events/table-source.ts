@@ -12,12 +12,13 @@
  *   database in the transaction that creates the run.
  *
  * Without batching each row starts its own run; with `debounce` or `maxBatch` one run
- * takes up to maxBatch rows as `{ events: [...] }`.
+ * takes up to maxBatch rows as `{ events: [...] }`, when batching.ts says the batch is due.
  */
 import type pg from 'pg';
 import { eq } from 'drizzle-orm';
 import { eventWatermarks, dags } from '../db/schema.js';
 import { quoteIdent } from '../db/quote.js';
+import { Batcher, batchRule } from './batching.js';
 import { lockKey } from './notify-source.js';
 import { EventSource, type SourceContext } from './source.js';
 import type { SourceEvent } from './start-run.js';
@@ -30,10 +31,10 @@ const ROWS_PER_PASS = 100;
 abstract class TableSource extends EventSource {
   protected client: pg.Client | undefined;
   #poll: NodeJS.Timeout | undefined;
-  #debounce: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   #again = false;
-  #notifiedAt = 0;
+  /** When waiting rows are due (the queue form; a watermark's poll is its batching window). */
+  protected readonly batcher = new Batcher(batchRule(this.ctx.spec), () => this.wake(false));
 
   protected abstract get pollMs(): number;
   /** Sets the source up on a fresh client. */
@@ -55,35 +56,23 @@ abstract class TableSource extends EventSource {
     client.on('error', dropped);
     client.on('end', () => dropped());
     await this.prepare(client);
-    this.#poll = setInterval(() => this.poll(), this.pollMs);
+    this.#poll = setInterval(() => this.wake(false), this.pollMs);
     // What landed while nobody looked (Updraft down, the DAG paused) is taken now.
     this.wake(false);
   }
 
   protected async close(): Promise<void> {
     clearInterval(this.#poll);
-    clearTimeout(this.#debounce);
+    this.batcher.stop();
     const client = this.client;
     this.client = undefined;
     await this.#draining?.catch(() => {});
     await client?.end().catch(() => {});
   }
 
-  /** The safety net; during a debounced burst it leaves the batch to the debounce timer. */
-  private poll(): void {
-    const { debounceMs } = this.ctx.spec;
-    if (debounceMs !== null && Date.now() - this.#notifiedAt < debounceMs) return;
-    this.wake(false);
-  }
-
-  /** A notification (debounced when asked) or the poll: take what waits. */
+  /** A notification, the poll (the safety net) or a batch due by time: take what is due. */
   protected wake(notified: boolean): void {
-    if (notified) this.#notifiedAt = Date.now();
-    if (notified && this.ctx.spec.debounceMs !== null) {
-      clearTimeout(this.#debounce);
-      this.#debounce = setTimeout(() => this.wake(false), this.ctx.spec.debounceMs);
-      return;
-    }
+    if (notified) this.batcher.arrived();
     if (this.#draining) {
       this.#again = true;
       return;
@@ -183,10 +172,18 @@ export class QueueSource extends TableSource {
     await client.query('begin');
     try {
       const { rows } = await client.query<{ id: string; row: Record<string, unknown>; at: string }>(
-        `select id::text as id, row, (extract(epoch from enqueued_at) * 1000000)::bigint::text as at
-           from ${this.#queue} where dag_id = $1 order by id limit $2 for update skip locked`,
+        // q.id: a bare `order by id` would sort by the text output column (10 before 2).
+        `select q.id::text as id, q.row, (extract(epoch from q.enqueued_at) * 1000000)::bigint::text as at
+           from ${this.#queue} q where q.dag_id = $1 order by q.id limit $2 for update of q skip locked`,
         [this.ctx.dagId, limit],
       );
+      // Taking the rows is also how they are counted: a batch that is not due yet (not full,
+      // events still arriving within the debounce and the maximum wait) stays queued.
+      if (rows.length === 0 || !this.batcher.due(rows.length)) {
+        if (rows.length === 0) this.batcher.taken(false);
+        await client.query('commit');
+        return 0;
+      }
       // The enqueue time in the key: a queue table dropped and made again restarts its ids.
       const events = rows.map((r) => ({ conf: r.row, key: `queue:${r.id}:${r.at}` }));
       const done: string[] = [];
@@ -198,6 +195,7 @@ export class QueueSource extends TableSource {
       }
       if (done.length > 0) await client.query(`delete from ${this.#queue} where id = any($1::bigint[])`, [done]);
       await client.query('commit');
+      this.batcher.taken(done.length < rows.length || rows.length === limit);
       return done.length === rows.length ? rows.length : 0;
     } catch (error) {
       await client.query('rollback').catch(() => {});

@@ -139,9 +139,11 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
              and ti.run_id in (select id from locked)
           returning ti.id
           ), stored as (
+            -- v -> 'value', not jsonb_to_recordset: that reads a JSON null as SQL NULL, and a
+            -- task that returned null stores the JSON null (one that returned undefined stores nothing).
             insert into xcom (task_instance_id, value)
-            select v.id, v.value from jsonb_to_recordset(${jsonb(xcoms)}) as v(id uuid, value jsonb)
-             where v.id in (select id from done)
+            select (v ->> 'id')::uuid, v -> 'value' from jsonb_array_elements(${jsonb(xcoms)}) as v
+             where (v ->> 'id')::uuid in (select id from done)
             on conflict (task_instance_id, key) do update set value = excluded.value, created_at = now()
           )
           select id from done`,

@@ -11,7 +11,7 @@ const START_LOCK = 0x75706473; // 'upds'
 export interface StartedRun {
   id: string;
   dagId: string;
-  /** Tasks made ready: the roots of a new run. */
+  /** Tasks made ready: the roots of a new run, and its `always` tasks. */
   scheduled: string[];
   /** Every task instance whose state this start decided (the scheduled ones included). */
   changes: StateChange[];
@@ -21,8 +21,8 @@ export interface StartedRun {
 
 /**
  * Moves queued runs to running, oldest logical date first, within each DAG's (or
- * backfill's) maxActiveRuns, and creates their task instances: roots scheduled, the
- * rest waiting for their upstream tasks. A run queued again by a clear keeps its task
+ * backfill's) maxActiveRuns, and creates their task instances: roots and `always` tasks
+ * scheduled, the rest waiting for their upstream tasks. A run queued again by a clear keeps its task
  * instances: those cleared (state none) are decided by their trigger rules.
  */
 export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[]> {
@@ -91,7 +91,7 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
 
 /**
  * Inserts one task instance per task of the run's DAG version; returns the ids of those
- * scheduled (the roots). `queue` puts every task on one queue (`updraft dags test`
+ * scheduled (the roots, and the `always` tasks). `queue` puts every task on one queue (`updraft dags test`
  * serves a private one, so no other process takes its tasks).
  */
 export async function createTaskInstances(tx: Tx, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
@@ -104,12 +104,28 @@ function hasMappedRoots(structure: DagStructure): boolean {
   return structure.roots.some((id) => structure.tasks.get(id)!.mapped);
 }
 
+const startersOf = new WeakMap<DagStructure, string[]>();
+
+/**
+ * The tasks a new run schedules at once, in the DAG's order: the roots, and the tasks whose
+ * trigger rule is `always`, which Airflow gives no dependency at all (they run alongside
+ * their upstream tasks). Mapped ones wait to be expanded (src/scheduler/mapping.ts).
+ */
+function starters(structure: DagStructure): string[] {
+  let ids = startersOf.get(structure);
+  if (!ids) {
+    ids = [...structure.tasks.values()].filter((t) => !t.mapped && (t.upstream.length === 0 || t.triggerRule === 'always')).map((t) => t.id);
+    startersOf.set(structure, ids);
+  }
+  return ids;
+}
+
 /** createTaskInstances, also telling how many were new: fewer than the DAG's tasks when the run had some already. */
 async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<{ scheduled: string[]; inserted: number }> {
-  const roots = new Set(structure.roots.filter((id) => !structure.tasks.get(id)!.mapped));
+  const ready = new Set(starters(structure));
   const tasks = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,
-    state: roots.has(t.id) ? 'scheduled' : null,
+    state: ready.has(t.id) ? 'scheduled' : null,
     max_tries: t.retries + 1,
     priority: t.priority,
     pool: t.pool,
@@ -128,7 +144,7 @@ async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStr
         on conflict (run_id, task_id, map_index) do nothing
         returning task_id, state`,
   );
-  // In the DAG's order, as the roots were reported before.
+  // In the DAG's order.
   const inserted = new Set(rows.filter((r) => r.state === 'scheduled').map((r) => r.task_id));
-  return { scheduled: structure.roots.filter((id) => inserted.has(id)), inserted: rows.length };
+  return { scheduled: starters(structure).filter((id) => inserted.has(id)), inserted: rows.length };
 }

@@ -2,8 +2,12 @@
  * Trigger rules and run states end to end: DAG files in a folder, a real engine, manual
  * runs; what a user sees afterwards in the task instances and the run.
  */
+import { eq } from 'drizzle-orm';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { useEngine, type FinishedRun } from '../support/engine.js';
+import { dagRuns } from '../../src/db/schema.js';
+import { testRun } from '../../src/engine/test-run.js';
+import { taskStates, useEngine, type FinishedRun } from '../support/engine.js';
 
 const DAGS = `import { dag, SkipTask } from 'updraft';
 
@@ -27,6 +31,29 @@ export const failed_leaf = dag({ id: 'failed_leaf' }, (t) => {
   const load = t.task('load', async () => 1);
   const cleanup = t.task('cleanup', { triggerRule: 'all_done' }, async () => 'cleaned');
   extract.then([load, cleanup]);
+});
+
+// 'hold' says it holds, then runs until the test releases it on its DAG's channel, and fails.
+const hold = (t: Parameters<Parameters<typeof dag>[1]>[0]) => t.task('hold', { timeout: '20s' }, (ctx) => new Promise<never>((_, reject) => {
+  const channel = new BroadcastChannel('hold-' + ctx.dagId);
+  channel.onmessage = (event) => {
+    if (event.data !== 'release') return;
+    channel.close();
+    reject(new Error('released'));
+  };
+  channel.postMessage('holding');
+}));
+
+export const always_alone = dag({ id: 'always_alone' }, (t) => {
+  hold(t).then(t.task('cleanup', { triggerRule: 'always' }, async () => 'cleaned'));
+});
+
+export const always_beside = dag({ id: 'always_beside' }, (t) => {
+  hold(t).then([t.task('cleanup', { triggerRule: 'always' }, async () => 'cleaned'), t.task('report', async () => 'reported')]);
+});
+
+export const always_quick = dag({ id: 'always_quick' }, (t) => {
+  t.task('first', async () => 1).then(t.task('cleanup', { triggerRule: 'always' }, async () => 'cleaned'));
 });
 
 export const rules = dag({ id: 'rules' }, (t) => {
@@ -98,5 +125,49 @@ describe('trigger rules, end to end', () => {
     // Every leaf ended success or skipped; the failure of 'bad' was handled.
     expect(run.state).toBe('success');
     expect(h.errors).toEqual([]);
+  });
+
+  it.each([
+    ['always_alone', 'success', { hold: ['failed', 1], cleanup: ['success', 1] }],
+    ['always_beside', 'failed', { hold: ['failed', 1], cleanup: ['success', 1], report: ['upstream_failed', 0] }],
+  ] as const)('%s: an always task runs and ends while its upstream still runs; the run then ends %s by its leaves', async (dagId, end, tasks) => {
+    const { h, database } = setup();
+    // Listening before the run exists: neither message nor event can come too early.
+    const channel = new BroadcastChannel(`hold-${dagId}`);
+    try {
+      const holding = new Promise<void>((resolve) => {
+        channel.onmessage = (event) => event.data === 'holding' && resolve();
+      });
+      let id = '';
+      const cleaned = h.next('task:state', (e) => e.runRowId === id && e.taskId === 'cleanup' && e.state === 'success');
+      const run = await h.trigger(dagId);
+      id = run.id;
+      await Promise.all([holding, cleaned]);
+      // The upstream has not finished (it waits for the release; the executor may not have
+      // written 'running' yet), and neither has the run.
+      const mid = await taskStates(database, id);
+      expect(['queued', 'running']).toContain(mid.hold!.state);
+      expect(mid.hold!.endedAt).toBeNull();
+      expect(mid.cleanup!.result).toBe('cleaned');
+      const [row] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
+      expect(row!.state).toBe('running');
+      channel.postMessage('release');
+      const ended = await run.finished;
+      expect(summary(ended)).toEqual(tasks);
+      expect(ended.tasks.cleanup!.endedAt!.getTime()).toBeLessThan(ended.tasks.hold!.endedAt!.getTime());
+      expect(ended.state).toBe(end);
+    } finally {
+      // A failed assertion must not leave the thread held for the next test.
+      channel.postMessage('release');
+      channel.close();
+    }
+  });
+
+  it('dags test schedules an always task with the roots, and says so first', async () => {
+    const { h, database } = setup();
+    const seen: string[] = [];
+    const report = await testRun(database, h.engine.config, 'always_quick', { log: pino({ level: 'silent' }), onTaskState: (e) => seen.push(`${e.taskId} ${e.state}`) });
+    expect(report.state).toBe('success');
+    expect(seen.slice(0, 2)).toEqual(['first scheduled', 'cleanup scheduled']);
   });
 });

@@ -31,6 +31,10 @@ const FILES: Record<string, string> = {
   'missing.ts': eventDag('on_nothing', "{ conn: 'nowhere', notify: { channel: 'x' } }"),
   'queue.ts': eventDag('on_row', "{ conn: 'app_db', table: { name: 'public.orders', poll: '300ms' } }"),
   'batch.ts': eventDag('on_shipments', "{ conn: 'app_db', table: { name: 'shipments', queueTable: 'shipment_events' }, debounce: '400ms' }"),
+  // Batches of 100 would take 10 s to fill at 10 rows a second: the maximum wait starts the runs.
+  'stream.ts': eventDag('on_reading', "{ conn: 'app_db', table: { name: 'readings', queueTable: 'reading_events' }, debounce: '3s', maxWait: '5s' }"),
+  // A debounce far longer than the test waits: only full batches can start runs in time.
+  'bulk.ts': eventDag('on_import', "{ conn: 'app_db', table: { name: 'imports', queueTable: 'import_events' }, debounce: '30s', maxBatch: 100 }"),
   'plain.ts': `import { dag } from 'updraft';
 export default dag({ id: 'plain', schedule: null }, (t) => { t.task('a', async () => 1); });
 `,
@@ -104,6 +108,8 @@ beforeAll(async () => {
   await dbs.query('app', "insert into audit_log (note) values ('before updraft')");
   await dbs.query('app', 'create table orders (id serial primary key, item text not null, qty int not null)');
   await dbs.query('app', 'create table shipments (id int primary key)');
+  await dbs.query('app', 'create table readings (id serial primary key, value int not null)');
+  await dbs.query('app', 'create table imports (id int primary key)');
   database = await testDatabase();
   folder = await makeDagFolder(FILES);
   h = await startEngine(database, folder.path);
@@ -226,6 +232,54 @@ describe('queue with debounce', () => {
     expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 3 })]);
     expect((await eventRuns(database, 'on_shipments')).map((r) => r.conf)).toEqual([{ events: [{ id: 1 }, { id: 2 }, { id: 3 }] }]);
     expect(await dbs.query('app', 'select count(*)::int as n from shipment_events')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('queue with debounce under a steady stream', () => {
+  it('a row every 100 ms starts runs before the stream stops (maxWait), and what is left goes after the quiet period', async () => {
+    await ready(triggers(), 'on_reading');
+    let first: Outcome['outcome'] | undefined;
+    const started = next(triggers(), 'outcome', (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started', 20_000);
+    void started.then((e) => (first = e.outcome), () => {});
+    let inserted = 0;
+    let longestGap = 0;
+    // The stream (a row every 100 ms, pacing only) runs until a run started, or 20 s (four maximum waits) without one.
+    const deadline = Date.now() + 20_000;
+    for (let last = Date.now(); first === undefined && Date.now() < deadline; ) {
+      await dbs.query('app', 'insert into readings (value) values ($1)', [++inserted]);
+      longestGap = Math.max(longestGap, Date.now() - last);
+      last = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(first, 'a run while rows kept arriving').toMatchObject({ kind: 'started' });
+    // Rows kept coming within the debounce: only the maximum wait can have started the run.
+    expect(longestGap).toBeLessThan(3000);
+    const batched = (first as { events: number }).events;
+    expect(batched).toBeGreaterThan(0);
+    // The stream stopped: the rest starts one more run after the debounce, and every row is in one run.
+    const rest = await next(triggers(), 'outcome', (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started');
+    const runs = await eventRuns(database, 'on_reading');
+    expect((runs[0]!.conf as { events: unknown[] }).events).toHaveLength(batched);
+    const ids = runs.flatMap((r) => (r.conf as { events: { id: number }[] }).events.map((e) => e.id));
+    expect(ids).toEqual(Array.from({ length: inserted }, (_, i) => i + 1));
+    expect((rest.outcome as { events: number }).events).toBe(inserted - batched);
+  });
+
+  it('one insert of 250 rows with maxBatch 100 starts two full runs at once; the remaining 50 wait for the debounce', async () => {
+    await ready(triggers(), 'on_import');
+    // Well within the 30 s debounce.
+    const full = outcomes(triggers(), 'on_import', 2, 10_000);
+    await dbs.query('app', 'insert into imports select generate_series(1, 250)');
+    expect((await full).map((o) => [o.kind, (o as { events: number }).events])).toEqual([
+      ['started', 100],
+      ['started', 100],
+    ]);
+    const runs = await eventRuns(database, 'on_import');
+    expect(runs.map((r) => (r.conf as { events: { id: number }[] }).events.map((e) => e.id))).toEqual([
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      Array.from({ length: 100 }, (_, i) => i + 101),
+    ]);
+    expect(await dbs.query('app', 'select count(*)::int as n from import_events')).toEqual([{ n: 50 }]);
   });
 });
 
