@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { actorOf, authenticate, authOptions, authRoutes, requireRead, requireUser } from '../auth/index.js';
 import type { Engine } from '../engine/engine.js';
 import { apiRoutes } from './api/index.js';
+import { allowedMethods, lastResort, limitBody, notFound, securityHeaders } from './edges.js';
 import { healthRoutes } from './health.js';
 import { metricsRoutes } from './metrics.js';
 import { uiRoutes } from './ui/index.js';
@@ -26,6 +27,9 @@ export function webApp(engine: Engine, local: { token?: string } = {}): Hono {
   const options = { ...authOptions(engine.config), localToken: local.token };
   const read = requireRead(options.readOpen);
   const app = new Hono();
+  app.use('*', securityHeaders, allowedMethods(app), limitBody);
+  app.notFound(notFound);
+  app.onError(lastResort(engine.log));
   app.use('*', authenticate(db, options));
   app.route('/', authRoutes(db, options));
   app.route('/', healthRoutes(engine));

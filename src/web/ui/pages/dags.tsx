@@ -13,6 +13,7 @@ import type { Engine } from '../../../engine/engine.js';
 import { nextDagRunInfo } from '../../../schedule/index.js';
 import { triggerRun } from '../../../scheduler/runs.js';
 import { InputDate } from '../../api/common.js';
+import { parseDateInZone } from '../../../schedule/index.js';
 import { Layout } from '../layout.js';
 import type { BackfillForm } from './backfill-views.js';
 import { DagPageView, loadDagPage, type TriggerForm, type View } from './dag-page.js';
@@ -124,7 +125,7 @@ export function dagPages(engine: Engine): Hono {
     if (form.logicalDate) {
       const parsed = InputDate.safeParse(form.logicalDate);
       if (!parsed.success) return fail(`logical date ${parsed.error.issues[0]?.message ?? 'is not a date'}`);
-      logicalDate = parsed.data;
+      logicalDate = parseDateInZone(parsed.data, 'UTC');
     }
     try {
       const run = await triggerRun(db, dagId, { conf: conf as Record<string, unknown>, logicalDate, actor: actorOf(c.get('user')!) });
