@@ -35,7 +35,11 @@ export const securityHeaders: MiddlewareHandler = secureHeaders({
 
 export const limitBody: MiddlewareHandler = bodyLimit({
   maxSize: MAX_BODY_BYTES,
-  onError: (c) => answer(c, 413, `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`),
+  onError: (c) => {
+    // The rest of the body is not read: the connection cannot carry another request.
+    c.header('Connection', 'close');
+    return answer(c, 413, `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+  },
 });
 
 /** A problem body under /api, a page elsewhere. */

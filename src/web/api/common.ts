@@ -105,7 +105,7 @@ export const paging = {
 export function listParam<const T extends readonly [string, ...string[]]>(description: string, values: T): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodEnum<{ [K in T[number]]: K }>>>>;
 export function listParam(description: string): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodString>>>;
 export function listParam(description: string, values?: readonly [string, ...string[]]) {
-  const item = values ? z.enum(values, { error: `must be one of ${values.join(', ')}` }) : z.string();
+  const item = values ? z.enum(values, { error: `must be one of ${values.join(', ')}` }) : Text;
   const split = (v: unknown) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((s: unknown) => (typeof s === 'string' ? s.split(',') : [s])) : v);
   return z.preprocess(split, z.array(item)).optional().describe(description);
 }
