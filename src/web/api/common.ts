@@ -84,7 +84,7 @@ export const InputDate = z.preprocess(
 
 /** An integer in a query string or a path; within PostgreSQL's integer (int4) unless `max` says otherwise. */
 export function intParam(min: number, max = INT4_MAX) {
-  const range = max === INT4_MAX ? `an integer from ${min} to ${INT4_MAX}` : `an integer from ${min} to ${max}`;
+  const range = `an integer from ${min} to ${max}`;
   return z.coerce
     .number({ error: `must be ${range}` })
     .int({ error: `must be ${range}` })
