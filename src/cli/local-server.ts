@@ -1,6 +1,7 @@
 /**
- * The embedded database is one process's. While `standalone` holds it, CLI commands that
- * must change state (a backfill) go through standalone's API instead: standalone writes
+ * While `standalone` holds the embedded database, `updraft backfill` hands it the backfill
+ * through its API, so that standalone runs it (the other commands reach the database
+ * through its socket, src/db/socket/): standalone writes
  * its address and a random token to `<UPDRAFT_HOME>/standalone.json` (mode 0600, so only
  * this machine's user reads it), and removes the file when it stops.
  */

@@ -1,9 +1,12 @@
 /**
  * One way to open the database for every process: node-postgres when a DATABASE_URL is
  * given, otherwise the embedded PGlite on disk under the Updraft home. Both are typed as
- * the same drizzle `Db`, so the rest of the code has one path.
+ * the same drizzle `Db`, so the rest of the code has one path. While a server process
+ * holds the embedded database, other processes reach it through its socket (socket/),
+ * with node-postgres again.
  */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -12,9 +15,10 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { maskUrl } from '../connections/mask.js';
 import { ConfigError } from '../errors.js';
-import { lockEmbedded } from './lock.js';
+import { lockEmbedded, type LockOptions } from './lock.js';
 import { migrate as applyMigrations } from './migrate.js';
 import * as schema from './schema.js';
+import { embeddedSocket, serveSocket } from './socket/index.js';
 
 // A union of the two drivers' database types breaks `.returning()` in tsc; both assign to this.
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -28,6 +32,8 @@ export interface Database {
   pglite?: PGlite;
   /** Raw node-postgres pool (driver 'postgres'), e.g. for a dedicated LISTEN client. */
   pool?: pg.Pool;
+  /** The socket file other processes reach this embedded database through (opened with `serve`). */
+  socketFile?: string;
 }
 
 export interface OpenDatabaseOptions {
@@ -41,6 +47,15 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** Called when an idle pooled connection fails (e.g. the server restarted). Default: a process warning. */
   onPoolError?: (err: Error) => void;
+  /**
+   * This process is the server of the embedded database (standalone, scheduler, web, worker):
+   * it opens the files itself, never through another process's socket, and serves them on
+   * its own socket until closed. Default false: a command goes through the socket of the
+   * server that holds the files, or opens them itself when none runs.
+   */
+  serve?: boolean;
+  /** Problems that do not stop the process (the socket cannot be served). Default: a process warning. */
+  onWarning?: (message: string) => void;
 }
 
 /** The folder of the embedded database inside `home`. */
@@ -49,7 +64,9 @@ export function embeddedDataDir(home: string): string {
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
-  const database = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts) : await openEmbedded(opts.home);
+  const database = opts.databaseUrl
+    ? await openPostgres({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 }, `PostgreSQL at ${maskUrl(opts.databaseUrl)}`, opts)
+    : await openShared(opts);
   if (opts.migrate ?? true) {
     try {
       await applyMigrations(database);
@@ -58,13 +75,66 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       throw err;
     }
   }
+  if (opts.serve && database.pglite) return serving(database, opts);
   return database;
 }
 
-async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Database> {
+/** The embedded database: through the socket of the server holding it, else its files. */
+async function openShared(opts: OpenDatabaseOptions): Promise<Database> {
+  const throughSocket = opts.serve ? null : await openThroughSocket(opts);
+  if (throughSocket && throughSocket !== 'stale') return throughSocket;
+  // A socket nobody listens on was left by a server killed a moment ago: its lock turns
+  // stale within seconds (lock.ts), then this process opens the files.
+  return openEmbedded(opts.home, { server: opts.serve ?? false, waitForStale: throughSocket === 'stale' });
+}
+
+/**
+ * The embedded database through the socket of the server holding it; null when there is
+ * no socket file, 'stale' when one was left by a killed server (nobody listens on it).
+ */
+async function openThroughSocket(opts: OpenDatabaseOptions): Promise<Database | 'stale' | null> {
+  const socket = embeddedSocket(opts.home);
+  if (!socket || !existsSync(socket.file)) return null;
+  // One connection, as PGlite is: the server runs one statement at a time anyway, and a
+  // command that works on the embedded database in process works the same way here.
+  const config: pg.PoolConfig = { host: socket.dir, port: socket.port, user: 'postgres', database: 'postgres', max: 1 };
+  try {
+    return await openPostgres(config, `the embedded database's socket ${socket.file}`, opts);
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ECONNREFUSED') return 'stale';
+    if (code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Serves the embedded database on its socket until `close()`. */
+async function serving(database: Database, opts: OpenDatabaseOptions): Promise<Database> {
+  const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
+  let socket;
+  try {
+    socket = await serveSocket(database.pglite!, opts.home, onWarning);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const closeDatabase = database.close;
+  return {
+    ...database,
+    socketFile: socket?.file,
+    close: once(async () => {
+      try {
+        await socket?.close();
+      } finally {
+        await closeDatabase();
+      }
+    }),
+  };
+}
+
+async function openPostgres(config: pg.PoolConfig, what: string, opts: OpenDatabaseOptions): Promise<Database> {
   const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolMax ?? 10,
+    ...config,
     // Every session in UTC, as the embedded database is, so that SQL which renders or truncates
     // times agrees on both drivers. A startup parameter, so no extra round trip; an `options`
     // in the URL takes precedence.
@@ -80,16 +150,19 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     await pool.query('select 1');
   } catch (err) {
     await pool.end();
-    throw new ConfigError(`cannot connect to PostgreSQL at ${maskUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`cannot connect to ${what}: ${(err as Error).message}`, { cause: err });
   }
   return postgresDatabase(pool);
 }
 
-async function openEmbedded(home: string): Promise<Database> {
+async function openEmbedded(home: string, lockOptions: LockOptions): Promise<Database> {
   const dataDir = embeddedDataDir(home);
   await mkdir(path.dirname(dataDir), { recursive: true });
-  const unlock = await lockEmbedded(dataDir);
+  const unlock = await lockEmbedded(dataDir, lockOptions);
   try {
+    // This process holds the files, so no server listens on a socket file left there.
+    const socket = embeddedSocket(home);
+    if (socket) await rm(socket.file, { force: true });
     // Creating a new data dir takes 5-8 s on a 2-core machine; reopening one ~0.5 s.
     const pglite = await PGlite.create({ dataDir });
     return pgliteDatabase(pglite, unlock);

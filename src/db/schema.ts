@@ -268,6 +268,11 @@ export const taskInstances = pgTable(
     owner: text('owner'),
     /** Fencing token of the current claim: a result is accepted only with this lease. */
     lease: uuid('lease'),
+    /**
+     * The DAG version whose code the current (latest) try runs: the DAG's latest version
+     * when the try was claimed, which may be newer than the run's (Airflow 3's dag_version_id).
+     */
+    dagVersionId: uuid('dag_version_id').references(() => dagVersions.id, { onDelete: 'set null' }),
     error: text('error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -302,6 +307,23 @@ export const taskInstances = pgTable(
       .on(t.nextTryAt)
       .where(sql`${t.nextTryAt} is not null`),
   ],
+);
+
+/**
+ * One row per try of a task instance: the DAG version whose code it ran. Written by the
+ * claim statement itself (claim-tasks.ts), so a try costs no extra statement; a try
+ * handed back and claimed again, or a sensor's reschedule, rewrites its own row.
+ */
+export const taskInstanceTries = pgTable(
+  'task_instance_tries',
+  {
+    taskInstanceId: uuid('task_instance_id')
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: 'cascade' }),
+    tryNumber: integer('try_number').notNull(),
+    dagVersionId: uuid('dag_version_id').references(() => dagVersions.id, { onDelete: 'set null' }),
+  },
+  (t) => [primaryKey({ columns: [t.taskInstanceId, t.tryNumber] })],
 );
 
 export const xcom = pgTable(

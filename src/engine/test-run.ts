@@ -3,8 +3,9 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { dagRuns, dags, taskInstances } from '../db/schema.js';
 import { getDag, scheduleSpecOf } from '../catalog/dags.js';
+import { missingDagError } from '../catalog/missing-dag.js';
 import { resolveConf } from '../dag/params.js';
-import { UpdraftError } from '../errors.js';
+import { NotFoundError, UpdraftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
 import { manualRunInfo } from '../schedule/index.js';
@@ -39,7 +40,9 @@ export async function testRun(
 ): Promise<TestRunReport> {
   const { db } = database;
   await new DagProcessor(db, config).refresh();
-  const { dag, serialized } = await getDag(db, dagId);
+  const { dag, serialized } = await getDag(db, dagId).catch(async (error: unknown) => {
+    throw error instanceof NotFoundError ? await missingDagError(db, dagId) : error;
+  });
   const conf = options.conf ?? {};
   resolveConf(serialized.params, conf, dagId, '--conf');
   const info = manualRunInfo(scheduleSpecOf(serialized), options.logicalDate ?? new Date());

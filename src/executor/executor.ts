@@ -41,7 +41,10 @@ export interface ExecutorOptions {
 
 interface InFlight {
   claim: ClaimedTask;
+  /** The run's version: its graph. */
   structure: DagStructure;
+  /** The version whose code the try runs: the DAG's latest when it was claimed (claim.try_version_id). */
+  code: DagStructure;
   logs: LogLine[];
   /** When its thread took it (epoch ms). */
   startedAt?: number;
@@ -189,7 +192,9 @@ export class Executor {
     const upstream = await this.upstreamResults(claimed, known);
     for (const claim of claimed) {
       const structure = await this.cache.get(claim.dag_version_id);
-      const entry: InFlight = { claim, structure, logs: [], abort: new AbortController() };
+      // Read once per version and process, like the run's: no statement per try.
+      const code = claim.try_version_id === claim.dag_version_id ? structure : await this.cache.get(claim.try_version_id);
+      const entry: InFlight = { claim, structure, code, logs: [], abort: new AbortController() };
       this.#inFlight.set(claim.lease, entry);
       this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
     }
@@ -335,9 +340,11 @@ export class Executor {
   }
 
   private async runInPool(entry: InFlight, upstreamResults: Record<string, unknown>): Promise<TaskOutcome> {
-    const { claim, structure } = entry;
+    const { claim, structure, code } = entry;
     const task = structure.tasks.get(claim.task_id);
     if (!task) return { status: 'failed', error: `task '${claim.task_id}' is not in this version of DAG '${structure.dagId}'`, retryable: false };
+    // The try runs the latest code: its timeout is the one that code sets.
+    const timeoutMs = (code.tasks.get(claim.task_id) ?? task).timeoutMs;
     let params: Record<string, unknown>;
     try {
       params = resolveParams(structure.serialized.params, claim.conf);
@@ -348,8 +355,8 @@ export class Executor {
     const mapped = task.mapped;
     return this.pool.run(
       {
-        file: path.join(this.options.dagsFolder, structure.file),
-        fileVersion: structure.hash,
+        file: path.join(this.options.dagsFolder, code.file),
+        fileVersion: code.hash,
         dagId: structure.dagId,
         taskId: claim.task_id,
         runId: claim.run_id,
@@ -368,7 +375,7 @@ export class Executor {
         mapItem: mapped === undefined ? undefined : 'items' in mapped ? mapped.items[claim.map_index] : fromUpstream,
       },
       {
-        timeoutMs: task.timeoutMs,
+        timeoutMs,
         signal: entry.abort.signal,
         onLog: (line) => entry.logs.push({ level: line.level, message: toStorableText(line.message), at: line.at }),
         onStarted: () => this.started(entry),
@@ -520,8 +527,9 @@ export class Executor {
     for (const result of batch) {
       const entry = this.#inFlight.get(result.lease);
       if (!entry) continue;
-      if (report.finishedRuns.length > 0) byRun.set(result.runRowId, entry.structure);
-      const committed = { result, claim: entry.claim, structure: entry.structure };
+      if (report.finishedRuns.length > 0) byRun.set(result.runRowId, entry.code);
+      // A try's callback is the one of the code the try ran.
+      const committed = { result, claim: entry.claim, structure: entry.code };
       if (!refused.has(result) && CallbackRunner.eventFor(committed)) tries.push(committed);
     }
     const runs = report.finishedRuns.flatMap((f) => {

@@ -17,6 +17,30 @@ export interface TaskPoolOptions {
    * is aborted) before its thread is terminated. Default 1000 ms.
    */
   abortGraceMs?: number;
+  /**
+   * Superseded DAG file versions the threads may hold before they are replaced. A thread
+   * keeps every module it imported (Node's module map has no eviction), and a try imports
+   * the file as `<url>?v=<hash>`: a file changed hundreds of times in a long-lived process
+   * would pile up its old modules. Past this many, new tries go to fresh threads and the
+   * old ones end once their tries have ended. Default 50.
+   */
+  maxStaleVersions?: number;
+}
+
+/** One set of threads; replaced as a whole once it holds too many superseded versions. */
+interface Threads {
+  piscina: Piscina<TaskPayload, TaskOutcome>;
+  /** BroadcastChannel name on which these threads take 'close' (end your connections). */
+  control: string;
+  /** Threads (by threadId) that asked for a connection: they hold pools to close. */
+  connected: Set<number>;
+  /** Tries submitted here and not yet ended. */
+  running: number;
+  /** The versions of each DAG file sent here (so imported by some of the threads). */
+  versions: Map<string, Set<string>>;
+  /** Versions sent here beyond one per file. */
+  stale: number;
+  retired: boolean;
 }
 
 export type LogMessage = Extract<WorkerMessage, { type: 'log' }>;
@@ -41,11 +65,11 @@ export interface RunOptions {
 export class TaskPool {
   readonly size: number;
   readonly #graceMs: number;
-  readonly #piscina: Piscina<TaskPayload, TaskOutcome>;
-  /** BroadcastChannel name on which this pool's threads take 'close' (end your connections). */
-  readonly #control = `updraft-task-pool-${randomUUID()}`;
-  /** Threads (by threadId) that asked for a connection: they hold pools to close. */
-  readonly #connected = new Set<number>();
+  readonly #maxStale: number;
+  #threads: Threads;
+  /** Replaced threads still ending their tries. */
+  readonly #retiring = new Set<Threads>();
+  #replaced = 0;
   #running = 0;
   #closing = false;
 
@@ -54,19 +78,66 @@ export class TaskPool {
     if (!Number.isInteger(this.size) || this.size < 1) throw new RangeError(`TaskPool size must be a positive integer, got ${options.size}`);
     this.#graceMs = options.abortGraceMs ?? 1000;
     if (!(this.#graceMs >= 0)) throw new RangeError(`TaskPool abortGraceMs must be 0 or more, got ${options.abortGraceMs}`);
-    this.#piscina = new Piscina({
+    this.#maxStale = options.maxStaleVersions ?? 50;
+    if (!Number.isInteger(this.#maxStale) || this.#maxStale < 0) throw new RangeError(`TaskPool maxStaleVersions must be an integer, 0 or more, got ${options.maxStaleVersions}`);
+    this.#threads = this.#startThreads();
+  }
+
+  #startThreads(): Threads {
+    const control = `updraft-task-pool-${randomUUID()}`;
+    const piscina = new Piscina<TaskPayload, TaskOutcome>({
       filename: WORKER_URL,
       minThreads: this.size,
       maxThreads: this.size,
       // STACK.md: the thread registers tsx itself; inheriting `--import tsx` breaks it.
       execArgv: [],
-      workerData: { control: this.#control } satisfies TaskThreadData,
+      workerData: { control } satisfies TaskThreadData,
     });
+    return { piscina, control, connected: new Set(), running: 0, versions: new Map(), stale: 0, retired: false };
   }
 
   /** Tries submitted and not yet ended (including any waiting for a free thread). */
   get running(): number {
     return this.#running;
+  }
+
+  /** How many times the threads were replaced for holding too many superseded versions (maxStaleVersions). */
+  get replaced(): number {
+    return this.#replaced;
+  }
+
+  /**
+   * The threads for a try of this file version: the current ones, or new ones if this
+   * version would put them past maxStaleVersions. The old threads take no new try and
+   * end once their running tries have ended, none of which is cut short.
+   */
+  #threadsFor(file: string, version: string): Threads {
+    let threads = this.#threads;
+    const known = threads.versions.get(file);
+    if (known && !known.has(version) && threads.stale >= this.#maxStale) {
+      threads.retired = true;
+      this.#retiring.add(threads);
+      this.#endIfIdle(threads);
+      threads = this.#threads = this.#startThreads();
+      this.#replaced++;
+    }
+    const versions = threads.versions.get(file);
+    if (!versions) threads.versions.set(file, new Set([version]));
+    else if (!versions.has(version)) {
+      versions.add(version);
+      threads.stale++;
+    }
+    return threads;
+  }
+
+  #endIfIdle(threads: Threads): void {
+    if (!threads.retired || threads.running > 0 || !this.#retiring.delete(threads)) return;
+    void this.#end(threads);
+  }
+
+  async #end(threads: Threads): Promise<void> {
+    await this.#closeConnections(threads);
+    await threads.piscina.destroy();
   }
 
   /** Runs one try. Resolves with its outcome (never rejects once the pool is open), after all its logs. */
@@ -76,7 +147,9 @@ export class TaskPool {
     if (timeoutMs !== null && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
       return Promise.reject(new RangeError(`timeoutMs must be a number of milliseconds (0 or more) or null, got ${timeoutMs}`));
     }
+    const threads = this.#threadsFor(payload.file, payload.fileVersion);
     this.#running++;
+    threads.running++;
     // One channel per try keeps tries apart without routing by id. Its cost, measured
     // with a no-op piscina task on 2 threads: ~26-44 µs per round trip without it,
     // ~43-66 µs with it (2 cores, load from other work; medians of 2,000 runs).
@@ -100,7 +173,9 @@ export class TaskPool {
         signal?.removeEventListener('abort', onCancel);
         port1.close();
         this.#running--;
+        threads.running--;
         resolve(result);
+        this.#endIfIdle(threads);
       };
       // The outcome comes through piscina and the logs through our channel: wait for
       // both, 'done' being the channel's last message, so no log arrives after.
@@ -125,7 +200,7 @@ export class TaskPool {
             onLog?.(message);
             break;
           case 'ask':
-            if (message.question.kind === 'connection') this.#connected.add(message.threadId);
+            if (message.question.kind === 'connection') threads.connected.add(message.threadId);
             answer(message.id, message.question);
             break;
           case 'done':
@@ -149,7 +224,7 @@ export class TaskPool {
         signal?.addEventListener('abort', onCancel, { once: true });
       }
 
-      this.#piscina.run({ ...payload, port: port2 }, { transferList: [port2], signal: kill.signal }).then(
+      threads.piscina.run({ ...payload, port: port2 }, { transferList: [port2], signal: kill.signal }).then(
         (result) => {
           outcome = result;
           maybeFinish();
@@ -166,8 +241,9 @@ export class TaskPool {
   /** Terminates the threads; tries still running end as cancelled. */
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#closeConnections();
-    await this.#piscina.destroy();
+    const all = [this.#threads, ...this.#retiring];
+    this.#retiring.clear();
+    await Promise.all(all.map((threads) => this.#end(threads)));
   }
 
   /**
@@ -175,12 +251,12 @@ export class TaskPool {
    * before the threads are terminated, so servers see a clean goodbye. A thread stuck in
    * a try does not answer; after CLOSE_CONNECTIONS_MS it is terminated all the same.
    */
-  async #closeConnections(): Promise<void> {
+  async #closeConnections(threads: Threads): Promise<void> {
     // Only threads that asked for a connection have pools; a replaced thread's died with it.
-    const alive = new Set(this.#piscina.threads.map((t) => t.threadId));
-    const waiting = new Set([...this.#connected].filter((id) => alive.has(id)));
+    const alive = new Set(threads.piscina.threads.map((t) => t.threadId));
+    const waiting = new Set([...threads.connected].filter((id) => alive.has(id)));
     if (waiting.size === 0) return;
-    const channel = new BroadcastChannel(this.#control);
+    const channel = new BroadcastChannel(threads.control);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_CONNECTIONS_MS);
       channel.onmessage = (event) => {

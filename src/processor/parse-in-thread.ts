@@ -30,12 +30,12 @@ export async function parseInThread(file: string): Promise<ParseOutcome> {
   return { ok: true, dags: serialized, timings: { importMs, validateMs, serializeMs: performance.now() - serializeStarted } };
 }
 
-const ESM_HINT =
-  'DAG files are ES modules: add a package.json containing { "type": "module" } to the DAGs folder, or name the files .mts';
+// Loaded as CommonJS only under a package.json saying "type": "commonjs" (src/loader/hooks.mjs).
+const ESM_HINT = 'DAG files are ES modules: remove "type": "commonjs" from the package.json above the DAGs folder, or name the files .mts';
 
 function describe(error: unknown): string {
   if (error instanceof DagDefinitionError) return error.message;
-  // Without "type": "module" a .ts file is loaded as CommonJS, which cannot load Updraft.
+  // Under "type": "commonjs" a .ts file is loaded as CommonJS, which cannot load Updraft.
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || /Cannot require\(\) ES Module/.test(String((error as Error)?.message))) {
     return `${(error as Error).message.split('\n')[0]} (${ESM_HINT})`;

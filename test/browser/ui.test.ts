@@ -2,7 +2,9 @@
  * The web UI in a real browser (Debian's Chromium through playwright-core), against a
  * real server and engine on the embedded database: log in, open the DAG list, trigger a
  * run, watch the grid change live (no reload), open the failed task's log, clear it and
- * see it succeed. Every page visited is kept as a screenshot in test-artifacts/browser/.
+ * see it succeed; choose the timezone times are shown in; watch a run fail after its
+ * retries on four pages at once. Every page visited is kept as a screenshot in
+ * test-artifacts/browser/.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/auth/index.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
+import { fmtDuration } from '../../src/web/ui/pages/kit.js';
 import { ROOT } from '../support/cli.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testDatabase } from '../support/db.js';
@@ -21,6 +24,7 @@ const PASSWORD = 'browser-test-password';
 
 let scratch: string;
 let release: string;
+let releaseFail: string;
 let folder: DagFolder;
 let h: TestEngine;
 let server: WebServer;
@@ -55,6 +59,25 @@ export default dag({ id: 'browser_daily', schedule: '@daily', startDate: '2026-0
 });
 `;
 
+// In Europe/Berlin (times shown there when the DAG's timezone is chosen), first due in 2030; its one task
+// waits for the test, then fails each of its 3 tries, 1 s apart.
+const failing = (releaseFile: string) => `import { existsSync } from 'node:fs';
+import { dag } from 'updraft';
+
+export default dag({ id: 'browser_fail', schedule: '@daily', startDate: '2030-06-01', timezone: 'Europe/Berlin', defaults: { retries: 2, retryDelay: '1s' } }, (t) => {
+  t.task('flaky', async (ctx) => {
+    while (!existsSync(${JSON.stringify(releaseFile)})) {
+      ctx.signal.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('broken on try ' + ctx.tryNumber);
+  });
+});
+`;
+
+/** A time as time.js shows it in Europe/Berlin: with its offset, +01:00 in winter, +02:00 in summer. */
+const BERLIN_TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+0[12]:00$/;
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -65,8 +88,9 @@ beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
   scratch = await mkdtemp(path.join(os.tmpdir(), 'updraft-browser-'));
   release = path.join(scratch, 'release');
+  releaseFail = path.join(scratch, 'release-fail');
   const database = await testDatabase();
-  folder = await makeDagFolder({ 'browser_demo.ts': demo(release), 'browser_daily.ts': DAILY });
+  folder = await makeDagFolder({ 'browser_demo.ts': demo(release), 'browser_daily.ts': DAILY, 'browser_fail.ts': failing(releaseFail) });
   h = await startEngine(database, folder.path);
   server = await startWebServer(h.engine, '127.0.0.1', 0);
   await createUser(database.db, { username: 'ops', role: 'operator', password: PASSWORD, actor: 'test' });
@@ -74,9 +98,11 @@ beforeAll(async () => {
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // One context: the pages opened side by side share the session.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   // Every action asks for a confirmation: say yes.
-  page.on('dialog', (dialog) => void dialog.accept());
+  context.on('dialog', (dialog) => void dialog.accept());
+  page = await context.newPage();
 });
 
 afterAll(async () => {
@@ -173,5 +199,87 @@ describe('the web UI in Chromium', () => {
       await page.locator('main', { hasText: text }).waitFor();
       await shot(name);
     }
+  });
+
+  it("shows times in the DAG's timezone once chosen in the header, and remembers the choice", async () => {
+    await page.goto(`${server.url}/ui/dags/browser_fail`);
+    const nextRun = page.locator('dl.dag-details time');
+    expect(await nextRun.textContent()).toMatch(/Z$/);
+    await page.locator('#tz-select').selectOption('dag');
+    await page.locator('dl.dag-details time', { hasText: BERLIN_TIME }).waitFor();
+    expect(await nextRun.getAttribute('title')).toBe('Europe/Berlin');
+    await shot('18-timezone-berlin');
+    await page.reload();
+    expect(await page.locator('#tz-select').inputValue()).toBe('dag');
+    await page.locator('dl.dag-details time', { hasText: BERLIN_TIME }).waitFor();
+    // The DAG list shows each DAG's times in its own timezone.
+    await page.goto(`${server.url}/`);
+    await page.locator('tr[data-dag=browser_fail] time', { hasText: BERLIN_TIME }).waitFor();
+    await page.locator('tr[data-dag=browser_daily] time', { hasText: /Z$/ }).waitFor();
+  });
+
+  it('keeps every part of four pages true while a run fails after its retries, without a reload', async () => {
+    await page.goto(`${server.url}/ui/dags/browser_fail`);
+    await page.locator('summary', { hasText: 'Trigger a run' }).click();
+    await page.locator('form.trigger button[type=submit]').click();
+    await page.waitForURL(/\/ui\/dags\/browser_fail\/runs\/manual__/);
+    const runPage = page;
+    await runPage.locator('.run-head .state.s-running').waitFor({ timeout: 15_000 });
+    await runPage.locator('.run-head button', { hasText: 'Cancel' }).waitFor();
+    const taskPage = await page.context().newPage();
+    await taskPage.goto(`${runPage.url()}/tasks/flaky`);
+    await taskPage.locator('.task-head .state.s-running').waitFor({ timeout: 15_000 });
+    const gridPage = await page.context().newPage();
+    await gridPage.goto(`${server.url}/ui/dags/browser_fail`);
+    const listPage = await page.context().newPage();
+    await listPage.goto(`${server.url}/`);
+    const pages = [runPage, taskPage, gridPage, listPage];
+    for (const p of pages) {
+      await p.locator('#live-status[data-state=live]').waitFor();
+      await p.evaluate('window.__stayed = true');
+    }
+    await gridPage.locator('a.sq[data-state=running]').waitFor();
+    await listPage.locator('tr[data-dag=browser_fail] td.recent a.sq.s-running').waitFor();
+
+    await writeFile(releaseFail, 'go');
+
+    // The run page: the header's state, times and duration, and the buttons of a failed run.
+    await runPage.bringToFront();
+    await runPage.locator('.run-head .state.s-failed').waitFor({ timeout: 30_000 });
+    await runPage.locator('.run-head button', { hasText: 'Cancel' }).waitFor({ state: 'detached' });
+    await runPage.locator('.run-head button', { hasText: 'Mark success' }).waitFor();
+    expect(await runPage.locator('.run-head button', { hasText: 'Mark failed' }).count()).toBe(0);
+    const header = runPage.locator('.run-head table.details');
+    const started = await header.locator('tr', { hasText: 'Started' }).locator('time').getAttribute('datetime');
+    const ended = header.locator('tr', { hasText: 'Ended' }).locator('time');
+    // Fragments that arrive live are shown in the chosen timezone too.
+    await header.locator('tr', { hasText: 'Ended' }).locator('time', { hasText: BERLIN_TIME }).waitFor();
+    const took = new Date((await ended.getAttribute('datetime'))!).getTime() - new Date(started!).getTime();
+    expect(await header.locator('td.duration').textContent()).toBe(fmtDuration(took));
+    expect(took).toBeGreaterThanOrEqual(2000);
+    await runPage.locator('table.tasks tr[data-task=flaky] .state.s-failed').waitFor();
+    await shot('19-run-failed-live');
+
+    // The task instance page: its state badge, tries and the newest try's log.
+    await taskPage.bringToFront();
+    await taskPage.locator('.task-head .state.s-failed').waitFor();
+    await taskPage.locator('.task-head td', { hasText: '3 of 3' }).waitFor();
+    await taskPage.locator('pre.log', { hasText: 'broken on try 3' }).waitFor();
+    await taskPage.locator('nav.tabs a.current', { hasText: 'Try 3' }).waitFor();
+    await taskPage.screenshot({ path: path.join(ARTIFACTS, '20-task-failed-live.png'), fullPage: true });
+
+    // The grid: the run's column and the task's cell.
+    await gridPage.bringToFront();
+    await gridPage.locator('a.sq.run.s-failed').waitFor();
+    await gridPage.locator('a.sq[data-state=failed]').waitFor();
+    expect(await gridPage.locator('a.sq[data-state=running]').count()).toBe(0);
+
+    // The DAG list's last runs.
+    await listPage.bringToFront();
+    await listPage.locator('tr[data-dag=browser_fail] td.recent a.sq.s-failed').waitFor();
+    expect(await listPage.locator('tr[data-dag=browser_fail] td.recent a.sq.s-running').count()).toBe(0);
+
+    for (const p of pages) expect(await p.evaluate('window.__stayed === true')).toBe(true);
+    await Promise.all([taskPage.close(), gridPage.close(), listPage.close()]);
   });
 });

@@ -41,7 +41,7 @@ describe('sensors in the CLI', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const [header, ...rows] = table(result.stdout);
-      expect(header).toEqual(['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at']);
+      expect(header).toEqual(['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at', 'dag_version']);
       const sensor = rows.find((r) => r[0] === 'wait_for_partner')!;
       expect(sensor.slice(0, 5)).toEqual(['wait_for_partner', '-', 'sensor', 'up_for_reschedule', '1']);
       // The next poke is an hour after the first one ended.

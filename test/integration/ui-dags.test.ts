@@ -44,8 +44,12 @@ const BROKEN = `import { dag } from 'updraft';
 export default dag({ id: 'ui_broken', schedule: 'not a cron' }, (t) => { t.task('a', async () => 1); });
 `;
 
+const BERLIN = `import { dag } from 'updraft';
+export default dag({ id: 'ui_berlin', timezone: 'Europe/Berlin' }, (t) => { t.task('a', async () => 1); });
+`;
+
 const PASSWORD = 'op3rator-pass-word';
-const setup = useEngine({ 'etl.ts': ETL, 'other.ts': OTHER, 'broken.ts': BROKEN });
+const setup = useEngine({ 'etl.ts': ETL, 'other.ts': OTHER, 'broken.ts': BROKEN, 'berlin.ts': BERLIN });
 
 function uiApp(engine: Engine): Hono {
   const app = new Hono();
@@ -154,6 +158,18 @@ describe('the DAG page', () => {
     expect(html).not.toContain('<html');
   });
 
+  it('keeps the details and the runs tab live too: ?fragment=details and ?fragment=runs', async () => {
+    const page = (await get('/ui/dags/ui_etl?view=runs')).html;
+    expect(page).toContain('data-live="/ui/dags/ui_etl?fragment=details"');
+    expect(page).toContain('data-live="/ui/dags/ui_etl?view=runs&amp;fragment=runs"');
+    const details = await get('/ui/dags/ui_etl?fragment=details');
+    expect(details.html).toMatch(/^<dl class="dag-details">/);
+    expect(details.html).toContain('<dd>UTC</dd>');
+    const runs = await get('/ui/dags/ui_etl?view=runs&fragment=runs');
+    expect(runs.html).toMatch(/^<table class="runs">/);
+    expect(runs.html).toContain('<span class="state s-success">success</span>');
+  });
+
   it('draws the graph: a node per task, an edge per dependency, coloured by the chosen run', async () => {
     const { html } = await get('/ui/dags/ui_etl?view=graph');
     expect(html).toContain('<svg class="dag-graph"');
@@ -227,13 +243,31 @@ describe('login, actions and logout', () => {
     expect(audited?.actor).toBe('user:olga');
   });
 
+  it("reads the trigger form's date without an offset in the DAG's timezone, and says so", async () => {
+    const { cookie, csrf } = await login('olga');
+    const page = (await get('/ui/dags/ui_berlin', { Cookie: cookie })).html;
+    expect(page).toContain('A date without an offset is read in the DAG&#39;s timezone, Europe/Berlin.');
+    expect(page).not.toContain('UTC without an offset');
+    const cases: [string, string][] = [
+      ['2030-03-01T06:00', 'manual__2030-03-01T05:00:00+00:00'],
+      ['2030-07-01', 'manual__2030-06-30T22:00:00+00:00'],
+      ['2030-03-02T06:00Z', 'manual__2030-03-02T06:00:00+00:00'],
+      ['2030-03-03T06:00+02:00', 'manual__2030-03-03T04:00:00+00:00'],
+    ];
+    for (const [typed, runId] of cases) {
+      const res = await app.request('/ui/dags/ui_berlin/trigger', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, conf: '{}', logical_date: typed }) });
+      expect(res.status, typed).toBe(303);
+      expect(res.headers.get('location'), typed).toBe(`/ui/dags/ui_berlin/runs/${encodeURIComponent(runId)}`);
+    }
+  });
+
   it('re-renders the trigger form with the error for bad JSON, a conf not matching the params, a bad date', async () => {
     const { cookie, csrf } = await login('olga');
     const cases: [Record<string, string>, number, RegExp][] = [
       [{ conf: '{"region": ' }, 400, /conf is not valid JSON/],
       [{ conf: '[1]' }, 400, /conf must be a JSON object/],
       [{ conf: '{"region": "asia"}' }, 400, /region: value &quot;asia&quot; is not one of &quot;eu&quot;, &quot;us&quot;/],
-      [{ conf: '{}', logical_date: 'tomorrow' }, 400, /logical date must be an ISO 8601/],
+      [{ conf: '{}', logical_date: 'tomorrow' }, 400, /logical date: cannot read date &#39;tomorrow&#39;: expected &#39;YYYY-MM-DD&#39;/],
       [{ conf: '{}', logical_date: '2030-03-01T06:00' }, 409, /already has a run with logical date 2030-03-01T06:00:00.000Z/],
     ];
     for (const [fields, status, message] of cases) {

@@ -129,7 +129,9 @@ describe('run page', () => {
     expect(gantt.html.match(/class="gantt-bar"/g)).toHaveLength(3);
 
     const operator = await get(runUrl('ui_flow', run.runId), sessions.operator);
-    expect(operator.html).toContain('Mark success');
+    // A succeeded run can be marked failed, not success again.
+    expect(operator.html).toContain('Mark failed');
+    expect(operator.html).not.toContain('Mark success');
     expect(operator.html).toMatch(/<form method="post" action="[^"]+\/mark" class="inline" onsubmit="return confirm\(/);
     expect(operator.html).toContain(`name="_csrf" value="${sessions.operator!.csrf}"`);
     // An ended run cannot be cancelled.
@@ -165,10 +167,10 @@ describe('task instance page', () => {
     expect(latest.html).toContain('<span class="state s-success">success</span>');
     expect(latest.html).toContain('2 of 2');
     expect(latest.html).toMatch(/<a href="[^"]+\/tasks\/transform\?try=2" class="current">Try 2<\/a><a href="[^"]+\?try=1">Try 1<\/a>/);
-    expect(latest.html).toMatch(/<pre class="log" data-try="2"><span class="log-line l-info">\d{4}-\d\d-\d\dT[\d:.]+Z INFO transform try 2\n<\/span>/);
+    expect(latest.html).toMatch(/<pre class="log" data-try="2"><span class="log-line l-info"><time datetime="[\d\-T:.]+Z" data-precise="">\d{4}-\d\d-\d\d [\d:]+\.\d{3}Z<\/time> INFO transform try 2\n<\/span>/);
     expect(latest.html).not.toContain('flaky on try 1');
-    // An ended task's log is not live.
-    expect(latest.html).not.toContain('fragment=log');
+    // The log stays live after the task ends (a clear adds a try), following the newest try.
+    expect(latest.html).toContain(`data-live="${base}?fragment=log"`);
     expect(latest.html).toContain('<code>return_value</code>');
     expect(latest.html).toContain('<pre class="json">&quot;ok&quot;</pre>');
     expect(latest.html).toContain('<pre class="json params">{\n  &quot;region&quot;: &quot;us&quot;\n}</pre>');
@@ -178,7 +180,9 @@ describe('task instance page', () => {
     expect(first.html).toMatch(/ERROR [^<]*flaky on try 1/);
     expect(first.html).not.toContain('transform try 2');
     const fragment = await get(`${base}?try=1&fragment=log`);
-    expect(fragment.html).toMatch(/^<pre class="log" data-try="1">/);
+    expect(fragment.html).toMatch(/^<nav class="tabs">.*<\/nav><pre class="log" data-try="1">/);
+    // A try asked for stays shown: its log fragment names it.
+    expect(first.html).toContain(`data-live="${base}?try=1&amp;fragment=log"`);
 
     // Messages are escaped; XCom is pretty JSON.
     const extract = await get(`${runUrl('ui_flow', run.runId)}/tasks/extract`);
@@ -221,8 +225,16 @@ describe('actions on a running run', () => {
     expect(page.html).toContain('<span class="state s-running">running</span>');
     // A running task's bar reaches to now; its log is a live fragment.
     expect(page.html).toMatch(/<rect class="gantt-bar" data-task="wait" data-state="running"/);
+    // The header (state, times, duration, buttons) is a live fragment too.
+    expect(page.html).toContain(`<div class="run-head" data-live="${base}?fragment=header">`);
+    const header = await get(`${base}?fragment=header`, sessions.operator);
+    expect(header.html).toMatch(/^<table class="details">/);
+    expect(header.html).toContain('<span class="state s-running">running</span>');
+    expect(header.html).toContain('<button type="submit">Cancel</button>');
     const task = await get(`${base}/tasks/wait`, sessions.operator);
-    expect(task.html).toContain(`data-live="${base}/tasks/wait?try=1&amp;fragment=log"`);
+    // The log follows the newest try (no try in the fragment's URL); the state and times above it are live too.
+    expect(task.html).toContain(`data-live="${base}/tasks/wait?fragment=log"`);
+    expect(task.html).toContain(`data-live="${base}/tasks/wait?fragment=header"`);
 
     const refused = await post(`${base}/tasks/wait/clear`, sessions.operator);
     expect(refused.status).toBe(409);
@@ -240,6 +252,14 @@ describe('actions on a running run', () => {
     expect(after.html).toContain(`<tr data-task="after"><td><a href="${base}/tasks/after">after</a></td>`);
     expect(after.html).toMatch(/<tr data-task="after">.*?<span class="state s-skipped">skipped<\/span>/);
     expect(after.html).not.toContain('/cancel"');
+    // What the live header now answers: failed, no Cancel, only Mark success.
+    const ended = await get(`${base}?fragment=header`, sessions.operator);
+    expect(ended.html).toContain('<span class="state s-failed">failed</span>');
+    expect(ended.html).not.toContain('Cancel</button>');
+    expect(ended.html).toContain('Mark success</button>');
+    expect(ended.html).not.toContain('Mark failed</button>');
+    const taskHeader = await get(`${base}/tasks/wait?fragment=header`, sessions.operator);
+    expect(taskHeader.html).toMatch(/^<table class="details"><tbody><tr><th>State<\/th><td><span class="state s-failed">failed<\/span>/);
     expect(await audits('run.cancel', runId)).toMatchObject([{ actor: 'user:ui_operator', dagId: 'ui_waits' }]);
 
     // Cancelling again is refused on the page.

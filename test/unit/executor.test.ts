@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskPool, type LogMessage, type RunOptions } from '../../src/executor/pool.js';
 import type { Question, TaskOutcome, TaskPayload } from '../../src/executor/protocol.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
+import { taskPayload } from '../support/task-payload.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/executor/tasks.ts', import.meta.url));
 
@@ -20,23 +21,7 @@ afterAll(async () => {
 });
 
 function payload(taskId: string, overrides: Partial<Omit<TaskPayload, 'port'>> = {}): Omit<TaskPayload, 'port'> {
-  return {
-    file: FIXTURE,
-    fileVersion: 'v1',
-    dagId: 'executor_fixture',
-    taskId,
-    runId: 'manual__2026-01-01',
-    taskInstanceId: '1',
-    logicalDate: '2026-01-01T00:00:00.000Z',
-    intervalStart: '2026-01-01T00:00:00.000Z',
-    intervalEnd: '2026-01-02T00:00:00.000Z',
-    tryNumber: 1,
-    maxTries: 1,
-    params: {},
-    conf: {},
-    upstreamResults: {},
-    ...overrides,
-  };
+  return taskPayload({ file: FIXTURE, dagId: 'executor_fixture', taskId, ...overrides });
 }
 
 async function run(taskId: string, overrides: Partial<Omit<TaskPayload, 'port'>> = {}, options: Partial<RunOptions> = {}) {

@@ -1,7 +1,8 @@
 /**
  * Where `updraft backfill` runs its backfill, by deployment:
  * - PostgreSQL (DATABASE_URL): the backfill is stored; any running scheduler executes it.
- * - the embedded database held by `standalone`: through standalone's API, which executes it.
+ * - the embedded database held by `standalone`: through standalone's API, which executes it;
+ *   held by another server process (`scheduler`): stored through its socket, and it executes it.
  * - the embedded database with no other process on it: this process opens it and, while
  *   it waits, runs the scheduler and a task pool itself (no scheduled runs: `npm start` does those).
  * The embedded database is never opened by two processes at once (src/db/lock.ts).
@@ -60,13 +61,17 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
     await database.close();
     throw error;
   }
-  const embedded = !config.databaseUrl;
+  // Through the socket of a server process holding the embedded database (a `scheduler`), the
+  // backfill is stored and that process runs it, as on PostgreSQL.
+  const embedded = database.driver === 'pglite';
   return {
     client: directClient(database.db, actor),
     deployment: embedded ? 'embedded' : 'postgres',
     where: embedded
       ? `in this process: no standalone is running, so this command holds the embedded database and runs the scheduler and ${config.concurrency} task threads until the backfill ends`
-      : 'by the schedulers running against this PostgreSQL database',
+      : config.databaseUrl
+        ? 'by the schedulers running against this PostgreSQL database'
+        : 'by the server process holding the embedded database (reached through its socket)',
     async runHere() {
       engine = inProcessEngine(database, config);
       await engine.start();

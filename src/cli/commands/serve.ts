@@ -33,6 +33,10 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
     // An idle pooled connection that the server ended (a restart): the pool drops it, and the
     // engine's next statement says whether the database is back (engine.ts, reportError).
     onPoolError: (error) => log.debug({ err: error }, `an idle database connection closed: ${error.message}`),
+    // On the embedded database, this process holds the files and serves them to the other
+    // updraft commands on a socket in the home (src/db/socket/).
+    serve: true,
+    onWarning: (message) => log.warn(message),
   });
   if (web) {
     // The web server's first user, as `airflow standalone` makes one; its password is printed this once.
@@ -69,9 +73,8 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       server ? `  web UI:      ${server.url}/  (REST API ${server.url}/api/v1, ${server.url}/health)` : '',
       server ? `  reading:     ${config.authRead === 'open' ? 'open to anyone who can connect' : 'needs a login or an API token'} (UPDRAFT_AUTH_READ${config.authReadSetting ? '' : ', default for this address'})` : '',
       roles.executor ? `  task threads: ${config.concurrency}` : '',
-      config.databaseUrl
-        ? "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>')."
-        : "  This process holds the embedded database: stop it to use 'npx updraft dags list', 'runs list' or 'tasks logs'\n  ('npx updraft tasks test' works alongside, 'npx updraft backfill' goes through this server), or use PostgreSQL (DATABASE_URL) for both.",
+      database.socketFile ? `  socket:      ${database.socketFile}  (other updraft commands reach the embedded database here)` : '',
+      "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>').",
       '  Ctrl-C stops.',
     ]
       .filter(Boolean)

@@ -6,7 +6,8 @@ import { formatTable, printJson } from '../output.js';
 /**
  * `updraft tasks states <dag> <run>` (Airflow's tasks states-for-dag-run): every task
  * instance of a run, a mapped task's as task[i], with its state, try and when it runs
- * again (up_for_retry) or pokes again (up_for_reschedule).
+ * again (up_for_retry) or pokes again (up_for_reschedule), and the DAG version its latest
+ * try ran (--json: every try's).
  */
 export function registerTaskStatesCommand(tasks: Command): void {
   tasks
@@ -21,7 +22,7 @@ export function registerTaskStatesCommand(tasks: Command): void {
         const iso = (d: Date | null) => d?.toISOString() ?? '-';
         console.log(
           formatTable(
-            ['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at'],
+            ['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at', 'dag_version'],
             tasks.map((t) => [
               t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId,
               t.mapIndex >= 0 ? String(t.mapIndex) : '-',
@@ -31,6 +32,7 @@ export function registerTaskStatesCommand(tasks: Command): void {
               iso(t.startedAt),
               iso(t.endedAt),
               iso(t.nextTryAt),
+              t.dagVersion === null ? '-' : String(t.dagVersion),
             ]),
           ),
         );

@@ -12,7 +12,13 @@ export interface ClaimedTask {
   lease: string;
   run_row_id: string;
   run_id: string;
+  /** The run's DAG version: its graph decides what runs next (finish.ts). */
   dag_version_id: string;
+  /**
+   * The DAG's latest stored version when the try was claimed: the code the try runs
+   * (docs/engine.md), recorded on the task instance and in task_instance_tries.
+   */
+  try_version_id: string;
   logical_date: Date;
   interval_start: Date;
   interval_end: Date;
@@ -79,7 +85,7 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
                  row_number() over (partition by c.dag_id order by c.backfill, c.priority desc, c.scheduled_at, c.id) as dag_rank
             from candidates c
         ), chosen as (
-          select r.id, r.run_id, r.backfill, r.priority, r.scheduled_at from ranked r
+          select r.id, r.run_id, r.backfill, r.priority, r.scheduled_at, d.latest_version_id from ranked r
             join pools p on p.name = r.pool
             join dags d on d.id = r.dag_id
             left join pool_use pu on pu.pool = r.pool
@@ -93,12 +99,20 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
              set state = 'queued', queued_at = now(), owner = ${owner},
                  -- A sensor coming back from up_for_reschedule (it has a first poke) goes on with its try.
                  try_number = ti.try_number + case when ti.sensor_started_at is null then 1 else 0 end,
-                 lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now()
+                 lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now(),
+                 -- The code the try runs: the DAG's latest version now, not the run's (docs/engine.md).
+                 dag_version_id = coalesce(c.latest_version_id, r.dag_version_id)
             from chosen c join dag_runs r on r.id = c.run_id
            where ti.id = c.id
           returning ti.id, ti.task_id, ti.map_index, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
-                    r.logical_date, r.interval_start, r.interval_end, r.conf, r.run_type, c.backfill, c.priority, c.scheduled_at,
-                    ti.sensor_started_at
+                    ti.dag_version_id as try_version_id, r.logical_date, r.interval_start, r.interval_end, r.conf, r.run_type,
+                    c.backfill, c.priority, c.scheduled_at, ti.sensor_started_at
+        ), tried as (
+          -- In this statement, not one more per try. A try claimed again (handed back, or a
+          -- rescheduled sensor's next poke) keeps its number: its row takes the newer version.
+          insert into task_instance_tries (task_instance_id, try_number, dag_version_id)
+          select id, try_number, try_version_id from claimed
+          on conflict (task_instance_id, try_number) do update set dag_version_id = excluded.dag_version_id
         )
         -- RETURNING has no order; tasks start in this order when threads are scarce.
         select * from claimed order by backfill, priority desc, scheduled_at, id`,

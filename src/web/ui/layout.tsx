@@ -19,6 +19,8 @@ export interface PageContext {
 export interface LayoutProps {
   title: string;
   page: PageContext;
+  /** The DAG's timezone on a DAG's pages: offered by the timezone selector. */
+  dagTimezone?: string;
   children?: Child;
 }
 
@@ -31,7 +33,7 @@ const NAV: [string, string][] = [
   ['/ui/reports', 'Reports'],
 ];
 
-export function Layout({ title, page, children }: LayoutProps) {
+export function Layout({ title, page, dagTimezone, children }: LayoutProps) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -41,9 +43,10 @@ export function Layout({ title, page, children }: LayoutProps) {
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{title} · Updraft</title>
           <style>{raw(STYLE)}</style>
+          <script src="/ui/static/time.js" defer></script>
           <script src="/ui/static/live.js" defer></script>
         </head>
-        <body>
+        <body data-dag-tz={dagTimezone}>
           <header>
             <a class="brand" href="/">
               Updraft
@@ -55,6 +58,7 @@ export function Layout({ title, page, children }: LayoutProps) {
                 </a>
               ))}
             </nav>
+            <TimezoneSelect page={page} dagTimezone={dagTimezone} />
             <span id="live-status" class="muted" title="Updates arrive without reloading while this says live"></span>
             <span class="who">
               {page.user ? (
@@ -74,6 +78,23 @@ export function Layout({ title, page, children }: LayoutProps) {
         </body>
       </html>
     </>
+  );
+}
+
+/**
+ * Which timezone times are shown in (static/time.js applies it and remembers the choice
+ * per user in this browser): UTC (the default, as Airflow's), the browser's, or the DAG's.
+ */
+function TimezoneSelect({ page, dagTimezone }: { page: PageContext; dagTimezone: string | undefined }) {
+  return (
+    <label class="tz" title="the timezone in which this site shows times">
+      times in{' '}
+      <select id="tz-select" data-user={page.user?.username ?? ''}>
+        <option value="utc">UTC</option>
+        <option value="local">this browser's timezone</option>
+        <option value="dag">{dagTimezone ? `the DAG's timezone, ${dagTimezone}` : "each DAG's timezone (UTC elsewhere)"}</option>
+      </select>
+    </label>
   );
 }
 

@@ -119,27 +119,35 @@ export function closeLiveStreams(engine: Engine): void {
   feeds.get(engine)?.closeAll();
 }
 
-let script: Promise<{ body: string; etag: string }> | undefined;
+/** The pages' scripts: live.js (this file's client) and time.js (times in the chosen timezone). */
+const SCRIPTS = ['live.js', 'time.js'] as const;
+const scripts = new Map<string, Promise<{ body: string; etag: string }>>();
 
-function liveScript(): Promise<{ body: string; etag: string }> {
-  script ??= readFile(new URL('./static/live.js', import.meta.url), 'utf8').then((body) => ({
-    body,
-    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
-  }));
+function staticScript(name: (typeof SCRIPTS)[number]): Promise<{ body: string; etag: string }> {
+  let script = scripts.get(name);
+  if (!script) {
+    script = readFile(new URL(`./static/${name}`, import.meta.url), 'utf8').then((body) => ({
+      body,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
+    }));
+    scripts.set(name, script);
+  }
   return script;
 }
 
 export function liveRoutes(engine: Engine): Hono {
   const app = new Hono();
 
-  app.get('/ui/static/live.js', async (c) => {
-    const { body, etag } = await liveScript();
-    c.header('Cache-Control', 'public, max-age=600');
-    c.header('ETag', etag);
-    if (c.req.header('If-None-Match') === etag) return c.body(null, 304);
-    c.header('Content-Type', 'text/javascript; charset=utf-8');
-    return c.body(body);
-  });
+  for (const name of SCRIPTS) {
+    app.get(`/ui/static/${name}`, async (c) => {
+      const { body, etag } = await staticScript(name);
+      c.header('Cache-Control', 'public, max-age=600');
+      c.header('ETag', etag);
+      if (c.req.header('If-None-Match') === etag) return c.body(null, 304);
+      c.header('Content-Type', 'text/javascript; charset=utf-8');
+      return c.body(body);
+    });
+  }
 
   app.get('/ui/events', async (c) => {
     // Not a page: no login redirect, which an EventSource could not follow anyway.

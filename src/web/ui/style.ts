@@ -18,6 +18,7 @@ export const STYLE = `
 header{display:flex;gap:1.5rem;align-items:center;padding:.6rem 1.2rem;background:#1d2430;color:#fff}
 header a{color:#cfd8e3;text-decoration:none}header a.current,header a:hover{color:#fff}
 .brand{font-weight:700;color:#fff!important}nav{display:flex;gap:1rem;flex:1}.who{display:flex;gap:.5rem;align-items:center}
+.tz{color:#cfd8e3;font-size:12px}.tz select{font-size:12px;max-width:16rem}
 main{padding:1rem 1.2rem;max-width:1400px}h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:1.2rem 0 .5rem}
 table{border-collapse:collapse;background:#fff;width:100%}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
 th{font-weight:600;background:#f0f2f5}a{color:#1565c0}code,pre{font-family:ui-monospace,monospace;font-size:12.5px}

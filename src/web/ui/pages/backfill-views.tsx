@@ -6,7 +6,7 @@
 import type { Db } from '../../../db/client.js';
 import { backfillProgress, datesDone, type BackfillInfo, type BackfillProgress } from '../../../backfill/read.js';
 import { CsrfField, StateBadge, type PageContext } from '../layout.js';
-import { canOperate, enc, Time } from './kit.js';
+import { canOperate, DateRule, enc, Time } from './kit.js';
 
 export interface BackfillRow {
   info: BackfillInfo;
@@ -136,8 +136,8 @@ export function BackfillCreateForm({ page, dagId, timezone, form }: { page: Page
         <CsrfField page={page} />
         {f.error ? <p class="banner backfill-error">{f.error}</p> : null}
         <p class="muted small">
-          Runs the DAG for every schedule interval whose logical date is in the range, paused or not. Dates are read in the DAG's timezone, {timezone}: 2026-01-01 is
-          midnight there.
+          Runs the DAG for every schedule interval whose logical date is in the range, paused or not. <DateRule timezone={timezone} /> 2026-01-01 is midnight
+          there; 2026-01-01T00:00Z is midnight UTC.
         </p>
         <div class="row">
           <label>

@@ -5,12 +5,13 @@
  * backfills tab (POST /ui/dags/:dagId/backfills). The scheduler NOTIFYs when a backfill
  * queues runs or completes, so the `data-live` parts follow it without new plumbing.
  */
+import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
 import { createBackfill } from '../../../backfill/create.js';
 import { actionsFor, cancelBackfill, pauseBackfill, resumeBackfill } from '../../../backfill/manage.js';
 import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState, type Reprocess } from '../../../backfill/read.js';
-import { backfillState, dagRuns } from '../../../db/schema.js';
+import { backfillState, dagRuns, dags } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
@@ -61,6 +62,8 @@ interface DatesView {
 
 interface BackfillView {
   info: BackfillInfo;
+  /** The DAG's timezone, for the timezone selector. */
+  timezone: string | undefined;
   progress: BackfillProgress;
   dates: DatesView;
 }
@@ -113,8 +116,12 @@ export function backfillPages(engine: Engine): Hono {
     const info = await getBackfill(db, id);
     const page = queryInt(c.req.query('page'), 'page', 1);
     const state = RUN_STATES.includes(c.req.query('state') ?? '') ? c.req.query('state') : undefined;
-    const [progress, { dates, total }] = await Promise.all([backfillProgress(db, id), backfillDates(db, id, { limit: DATES_PAGE, offset: (page - 1) * DATES_PAGE, state })]);
-    return { info, progress, dates: { dates, total, page, pages: Math.max(1, Math.ceil(total / DATES_PAGE)), state } };
+    const [progress, { dates, total }, [dag]] = await Promise.all([
+      backfillProgress(db, id),
+      backfillDates(db, id, { limit: DATES_PAGE, offset: (page - 1) * DATES_PAGE, state }),
+      db.select({ timezone: dags.timezone }).from(dags).where(eq(dags.dagId, info.dagId)),
+    ]);
+    return { info, timezone: dag?.timezone, progress, dates: { dates, total, page, pages: Math.max(1, Math.ceil(total / DATES_PAGE)), state } };
   }
 
   app.get('/ui/backfills/:id', readGate(engine), async (c) => {
@@ -192,7 +199,7 @@ function BackfillPage({ page, view, error }: { page: PageContext; view: Backfill
   const base = backfillPath(info.id);
   const d = view.dates;
   return (
-    <Layout title={`Backfill #${info.id} of ${info.dagId}`} page={page}>
+    <Layout title={`Backfill #${info.id} of ${info.dagId}`} page={page} dagTimezone={view.timezone}>
       <p class="crumbs">
         <a href="/ui/backfills">Backfills</a> / <a href={`/ui/dags/${enc(info.dagId)}?view=backfills`}>{info.dagId}</a> / #{info.id}
       </p>

@@ -77,7 +77,7 @@ export function DagGrid({ dagId, dag, data }: { dagId: string; dag: Pick<Seriali
           <th>task</th>
           {data.runs.map((run) => (
             <th class="gcol">
-              <a class={`sq run s-${run.state}`} href={runPath(run)} title={`${run.runId}\n${run.runType}, ${run.state}\nlogical date ${fmtTime(run.logicalDate)}`}></a>
+              <a class={`sq run s-${run.state}`} href={runPath(run)} data-times="" title={`${run.runId}\n${run.runType}, ${run.state}\nlogical date ${fmtTime(run.logicalDate)}`}></a>
             </th>
           ))}
         </tr>

@@ -146,7 +146,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
   return (
     <>
       {rows.map(({ dag, recent, nextRun, events }) => (
-        <tr data-dag={dag.dagId}>
+        <tr data-dag={dag.dagId} data-dag-tz={dag.timezone}>
           <td>
             <a href={`/ui/dags/${enc(dag.dagId)}`}>{dag.dagId}</a>
             {dag.description ? <div class="muted small">{dag.description}</div> : null}
@@ -171,7 +171,7 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
               <a class={`sq s-${run.state}`} href={`/ui/dags/${enc(dag.dagId)}/runs/${enc(run.runId)}`} title={`${run.runId}: ${run.state}`}></a>
             ))}
           </td>
-          <td>{nextRun ? <span title={`due after ${fmtTime(nextRun.runAfter)}`}><Time at={nextRun.logicalDate} /></span> : dag.datasetSchedule ? <span class="muted">on datasets</span> : <span class="muted">–</span>}</td>
+          <td>{nextRun ? <span data-times="" title={`due after ${fmtTime(nextRun.runAfter)}`}><Time at={nextRun.logicalDate} /></span> : dag.datasetSchedule ? <span class="muted">on datasets</span> : <span class="muted">–</span>}</td>
         </tr>
       ))}
     </>

@@ -17,7 +17,7 @@ import { BackfillCreateForm, BackfillRows, BackfillTableHead, withProgress, type
 import { DagGraph } from './dag-graph.js';
 import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
 import { PauseToggle } from './dag-list.js';
-import { enc, fmtDuration, prettyJson, span, Time } from './kit.js';
+import { DateRule, enc, fmtDuration, prettyJson, span, Time } from './kit.js';
 import { DagOutlets, ScheduleText } from './datasets.js';
 
 export type View = 'grid' | 'graph' | 'source' | 'runs' | 'backfills';
@@ -130,11 +130,13 @@ export function DagPageView(props: DagPageProps) {
     ['source', 'Source'],
   ];
   return (
-    <Layout title={`DAG ${dag.dagId}`} page={page}>
+    <Layout title={`DAG ${dag.dagId}`} page={page} dagTimezone={dag.timezone}>
       {!dag.isActive ? <p class="banner">No file in the DAGs folder defines this DAG any more; its history stays.</p> : null}
       {serialized.description ? <p>{serialized.description}</p> : null}
       <div class="dag-head">
-        <Details {...props} />
+        <div data-live={`${base}?fragment=details`}>
+          <DagDetails {...props} />
+        </div>
         <Actions {...props} />
       </div>
       <nav class="tabs">
@@ -150,7 +152,8 @@ export function DagPageView(props: DagPageProps) {
   );
 }
 
-function Details({ page, dag, serialized, nextRun }: DagPageProps) {
+/** The DAG's details (the `?fragment=details` answer, live: the pause switch and the next run follow changes). */
+export function DagDetails({ page, dag, serialized, nextRun }: Pick<DagPageProps, 'page' | 'dag' | 'serialized' | 'nextRun'>) {
   const events = triggerOf(serialized);
   return (
     <dl class="dag-details">
@@ -220,7 +223,10 @@ function Actions({ page, dag, serialized, trigger }: DagPageProps) {
             </textarea>
           </label>
           <label>
-            logical date <span class="muted">(empty: now; e.g. 2030-01-31T06:00, UTC without an offset)</span>
+            logical date{' '}
+            <span class="muted">
+              (empty: now; e.g. 2030-01-31T06:00 or 2030-01-31T06:00+01:00) <DateRule timezone={dag.timezone} />
+            </span>
             <input name="logical_date" value={trigger?.logicalDate ?? ''} placeholder="now" />
           </label>
           {params.length > 0 ? (
@@ -312,7 +318,11 @@ function Tab({ dagId, serialized, data }: { dagId: string; serialized: Serialize
         </>
       );
     case 'runs':
-      return <RunsTable dagId={dagId} data={data} />;
+      return (
+        <div data-live={`${base}?view=runs&fragment=runs${data.page > 1 ? `&page=${data.page}` : ''}`}>
+          <TabFragment dagId={dagId} serialized={serialized} data={data} />
+        </div>
+      );
     case 'backfills':
       return (
         <div data-live={`${base}?view=backfills&fragment=backfills${data.page > 1 ? `&page=${data.page}` : ''}`}>
@@ -322,11 +332,12 @@ function Tab({ dagId, serialized, data }: { dagId: string; serialized: Serialize
   }
 }
 
-/** The live part of the grid, graph or backfills tab (what `?fragment=grid|graph|backfills` answers). */
+/** The live part of the grid, graph, runs or backfills tab (what `?fragment=grid|graph|runs|backfills` answers). */
 function TabFragment({ dagId, serialized, data }: { dagId: string; serialized: SerializedDag; data: TabData }) {
   if (data.view === 'grid') return <DagGrid dagId={dagId} dag={serialized} data={data.grid} />;
   if (data.view === 'graph') return <DagGraph dagId={dagId} dag={serialized} run={data.chosen} />;
   if (data.view === 'backfills') return <BackfillsTable dagId={dagId} data={data} />;
+  if (data.view === 'runs') return <RunsTable dagId={dagId} data={data} />;
   return null;
 }
 

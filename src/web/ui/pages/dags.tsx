@@ -12,11 +12,11 @@ import { getDag, lastScheduledInterval, scheduleSpecOf, setPaused } from '../../
 import type { Engine } from '../../../engine/engine.js';
 import { nextDagRunInfo } from '../../../schedule/index.js';
 import { triggerRun } from '../../../scheduler/runs.js';
-import { InputDate } from '../../api/common.js';
-import { parseDateInZone } from '../../../schedule/index.js';
+import { parseDateInZone } from '../../../schedule/dates.js';
+import { ScheduleError } from '../../../errors.js';
 import { Layout } from '../layout.js';
 import type { BackfillForm } from './backfill-views.js';
-import { DagPageView, loadDagPage, type TriggerForm, type View } from './dag-page.js';
+import { DagDetails, DagPageView, loadDagPage, type TriggerForm, type View } from './dag-page.js';
 import { DagRows, filterQuery, importErrorCount, listDagsForPage, listFilters } from './dag-list.js';
 import { enc, ErrorPage, operateGate, pageErrors, pageOf, readGate, refusedForm } from './kit.js';
 import { safeNext } from './login.js';
@@ -89,7 +89,7 @@ export function dagPages(engine: Engine): Hono {
 
   app.get('/ui/dags/:dagId', readGate(engine), async (c) => {
     const fragment = c.req.query('fragment');
-    const requested = (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' ? fragment : c.req.query('view')) as View | undefined;
+    const requested = (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs' ? fragment : c.req.query('view')) as View | undefined;
     const view: View = requested && VIEWS.includes(requested) ? requested : 'grid';
     return renderDagPage(c, engine, view);
   });
@@ -123,9 +123,14 @@ export function dagPages(engine: Engine): Hono {
     if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) return fail('conf must be a JSON object, e.g. {"region": "eu"}');
     let logicalDate: Date | undefined;
     if (form.logicalDate) {
-      const parsed = InputDate.safeParse(form.logicalDate);
-      if (!parsed.success) return fail(`logical date ${parsed.error.issues[0]?.message ?? 'is not a date'}`);
-      logicalDate = parseDateInZone(parsed.data, 'UTC');
+      // Without an offset, in the DAG's timezone: the rule of every date a user types.
+      const { dag } = await getDag(db, dagId);
+      try {
+        logicalDate = parseDateInZone(form.logicalDate, dag.timezone);
+      } catch (error) {
+        if (error instanceof ScheduleError) return fail(`logical date: ${error.message}`);
+        throw error;
+      }
     }
     try {
       const run = await triggerRun(db, dagId, { conf: conf as Record<string, unknown>, logicalDate, actor: actorOf(c.get('user')!) });
@@ -138,15 +143,17 @@ export function dagPages(engine: Engine): Hono {
   return app;
 }
 
-/** The DAG page (or, with `?fragment=grid|graph|backfills`, just its live part), with a refused form's input and error. */
+/** The DAG page (or, with `?fragment=details|grid|graph|runs|backfills`, just that live part), with a refused form's input and error. */
 export async function renderDagPage(c: Context, engine: Engine, view: View, forms: { trigger?: TriggerForm; backfill?: BackfillForm } = {}, status: 200 | 400 | 409 = 200) {
   const db = engine.database.db;
   const dagId = c.req.param('dagId')!;
   const { dag, serialized } = await getDag(db, dagId);
   const nextRun = dag.isActive ? nextDagRunInfo(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date()) : null;
-  const data = await loadDagPage(db, { dag, serialized }, view, c.req.query());
-  const props = { page: pageOf(c), dag, serialized, nextRun, view, data, ...forms };
+  const page = pageOf(c);
   const fragment = c.req.query('fragment');
-  if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills') return c.html(<DagPageView {...props} fragmentOnly />, status);
+  if (fragment === 'details') return c.html(<DagDetails page={page} dag={dag} serialized={serialized} nextRun={nextRun} />, status);
+  const data = await loadDagPage(db, { dag, serialized }, view, c.req.query());
+  const props = { page, dag, serialized, nextRun, view, data, ...forms };
+  if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs') return c.html(<DagPageView {...props} fragmentOnly />, status);
   return c.html(<DagPageView {...props} />, status);
 }

@@ -45,7 +45,7 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
   const height = TOP + tasks.length * ROW + 4;
   return (
     <svg class="gantt" xmlns="http://www.w3.org/2000/svg" width={LABEL + CHART + 40} height={height} viewBox={`0 0 ${LABEL + CHART + 40} ${height}`} role="img">
-      <title>Gantt chart from {fmtTime(new Date(t0))}</title>
+      <title data-times="">Gantt chart from {fmtTime(new Date(t0))}</title>
       {ticks.map((ms) => (
         <g class="tick">
           <line x1={x(t0 + ms)} x2={x(t0 + ms)} y1={TOP - 6} y2={height} stroke="#e3e6ea" />
@@ -73,7 +73,7 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
             ) : null}
             {t.startedAt && stop ? (
               <rect class="gantt-bar" data-task={t.taskId} data-state={t.state ?? 'none'} x={x(t.startedAt.getTime())} y={y + 3} width={Math.max(2, x(stop.getTime()) - x(t.startedAt.getTime()))} height={ROW - 6} rx="2" fill={colour}>
-                <title>
+                <title data-times="">
                   {t.taskId}: {t.state ?? 'none'}, {fmtTime(t.startedAt)} – {t.endedAt ? fmtTime(t.endedAt) : 'now'} ({fmtDuration(stop.getTime() - t.startedAt.getTime())})
                 </title>
               </rect>

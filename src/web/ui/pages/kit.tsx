@@ -103,7 +103,6 @@ export function pageErrors(engine: Engine): ErrorHandler {
   };
 }
 
-/** '2030-01-01 05:00:00Z'; '–' for none. */
 /**
  * A form's action that the service refused, shown again on its page: bad input (it names
  * the field or param) as a 400, a conflict (a second run for a date, a second backfill) as
@@ -116,12 +115,31 @@ export function refusedForm(error: unknown, fail: (message: string, status: 400 
   throw error;
 }
 
-export function fmtTime(at: Date | null | undefined): string {
-  return at ? at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–';
+/** '2030-01-01 05:00:00Z' ('…05:00:00.123Z' when precise); '–' for none. */
+export function fmtTime(at: Date | null | undefined, precise = false): string {
+  return at ? at.toISOString().replace('T', ' ').replace(/\.(\d+)Z$/, precise ? '.$1Z' : 'Z') : '–';
 }
 
-export function Time({ at }: { at: Date | null | undefined }) {
-  return at ? <time datetime={at.toISOString()}>{fmtTime(at)}</time> : <span class="muted">–</span>;
+/**
+ * A time as the user reads it: rendered in UTC, then shown by static/time.js in the
+ * timezone chosen in the header (the offset stays visible). `precise` adds milliseconds.
+ */
+export function Time({ at, precise = false }: { at: Date | null | undefined; precise?: boolean }) {
+  return at ? (
+    <time datetime={at.toISOString()} data-precise={precise ? '' : undefined}>
+      {fmtTime(at, precise)}
+    </time>
+  ) : (
+    <span class="muted">–</span>
+  );
+}
+
+/**
+ * How a typed date is read, said the same way on every form: without an offset in the
+ * DAG's timezone where there is a DAG, else UTC (parseDateInZone in src/schedule/dates.ts).
+ */
+export function DateRule({ timezone }: { timezone?: string }) {
+  return <span class="date-rule">{timezone ? `A date without an offset is read in the DAG's timezone, ${timezone}.` : 'A date without an offset is read in UTC.'}</span>;
 }
 
 /** '850ms', '12.3s', '4m 05s', '2h 03m'; '–' for none. */

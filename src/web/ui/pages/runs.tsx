@@ -1,7 +1,8 @@
 /**
- * The run page (/ui/dags/:dagId/runs/:runId): the run's details, its tasks and a Gantt
- * chart, both live fragments (?fragment=tasks, ?fragment=gantt answer only the fragment's
- * inner HTML), and the operator's actions mark success, mark failed and cancel. The task
+ * The run page (/ui/dags/:dagId/runs/:runId): the run's details with the operator's
+ * actions its state allows (mark success, mark failed, cancel), its tasks and a Gantt
+ * chart, all three live fragments (?fragment=header|tasks|gantt answer only the fragment's
+ * inner HTML). The task
  * instance pages (task-instance.tsx) are mounted with it.
  */
 import { Hono, type Context } from 'hono';
@@ -31,6 +32,7 @@ export function runPages(engine: Engine): Hono {
     const view = await loadRun(db, c.req.param('dagId'), c.req.param('runId'));
     const now = new Date();
     const fragment = c.req.query('fragment');
+    if (fragment === 'header') return c.html(<RunHeader page={pageOf(c)} view={view} now={now} />);
     if (fragment === 'tasks') return c.html(<TasksTable view={view} now={now} />);
     if (fragment === 'gantt') return c.html(<Gantt tasks={ganttRows(view.tasks)} now={now} />);
     return c.html(<RunPage page={pageOf(c)} view={view} now={now} />);
@@ -71,13 +73,43 @@ export function runPages(engine: Engine): Hono {
 function RunPage({ page, view, now, error }: { page: PageContext; view: RunView; now: Date; error?: string }) {
   const { dagId, run } = view;
   const base = runPath(dagId, run.runId);
-  const active = run.state === 'queued' || run.state === 'running';
   return (
-    <Layout title={`Run ${run.runId}`} page={page}>
+    <Layout title={`Run ${run.runId}`} page={page} dagTimezone={view.timezone}>
       <p class="crumbs">
         <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / {run.runId}
       </p>
       {error ? <p class="banner">{error}</p> : null}
+      <div class="run-head" data-live={`${base}?fragment=header`}>
+        <RunHeader page={page} view={view} now={now} />
+      </div>
+      {view.triggeringEvents.length > 0 ? (
+        <>
+          <h2>Triggering dataset events</h2>
+          <DatasetEventsTable events={view.triggeringEvents} />
+        </>
+      ) : null}
+      <h2>Tasks</h2>
+      <div data-live={`${base}?fragment=tasks`}>
+        <TasksTable view={view} now={now} />
+      </div>
+      <h2>Gantt</h2>
+      <div class="gantt-box" data-live={`${base}?fragment=gantt`}>
+        <Gantt tasks={ganttRows(view.tasks)} now={now} />
+      </div>
+    </Layout>
+  );
+}
+
+/**
+ * The run's details and the actions its state allows (the `?fragment=header` answer): live,
+ * so that state, times, duration and buttons follow the run to its end.
+ */
+function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now: Date }) {
+  const { run } = view;
+  const base = runPath(view.dagId, run.runId);
+  const active = run.state === 'queued' || run.state === 'running';
+  return (
+    <>
       <table class="details">
         <tbody>
           <tr>
@@ -122,7 +154,7 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
           </tr>
           <tr>
             <th>Duration</th>
-            <td>{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
+            <td class="duration">{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
           </tr>
           {run.callbackError ? (
             <tr>
@@ -143,17 +175,10 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
         </tbody>
       </table>
       {canOperate(page) ? (
+        // What Airflow offers: a run can be marked what it is not yet; only an unfinished one can be cancelled.
         <p class="actions">
-          <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks success?')">
-            <CsrfField page={page} />
-            <input type="hidden" name="state" value="success" />
-            <button type="submit">Mark success</button>
-          </form>{' '}
-          <form method="post" action={`${base}/mark`} class="inline" onsubmit="return confirm('Mark this run and its unfinished tasks failed?')">
-            <CsrfField page={page} />
-            <input type="hidden" name="state" value="failed" />
-            <button type="submit">Mark failed</button>
-          </form>{' '}
+          {run.state !== 'success' ? <MarkButton page={page} base={base} state="success" /> : null}{' '}
+          {run.state !== 'failed' ? <MarkButton page={page} base={base} state="failed" /> : null}{' '}
           {active ? (
             <form method="post" action={`${base}/cancel`} class="inline" onsubmit="return confirm('Cancel this run? Running tries are stopped.')">
               <CsrfField page={page} />
@@ -162,21 +187,18 @@ function RunPage({ page, view, now, error }: { page: PageContext; view: RunView;
           ) : null}
         </p>
       ) : null}
-      {view.triggeringEvents.length > 0 ? (
-        <>
-          <h2>Triggering dataset events</h2>
-          <DatasetEventsTable events={view.triggeringEvents} />
-        </>
-      ) : null}
-      <h2>Tasks</h2>
-      <div data-live={`${base}?fragment=tasks`}>
-        <TasksTable view={view} now={now} />
-      </div>
-      <h2>Gantt</h2>
-      <div class="gantt-box" data-live={`${base}?fragment=gantt`}>
-        <Gantt tasks={ganttRows(view.tasks)} now={now} />
-      </div>
-    </Layout>
+    </>
+  );
+}
+
+/** 'Mark success' or 'Mark failed': a confirmed POST to the run's /mark. */
+function MarkButton({ page, base, state }: { page: PageContext; base: string; state: 'success' | 'failed' }) {
+  return (
+    <form method="post" action={`${base}/mark`} class="inline" onsubmit={`return confirm('Mark this run and its unfinished tasks ${state}?')`}>
+      <CsrfField page={page} />
+      <input type="hidden" name="state" value={state} />
+      <button type="submit">Mark {state}</button>
+    </form>
   );
 }
 

@@ -1,7 +1,7 @@
 /**
  * The task instance page (/ui/dags/:dagId/runs/:runId/tasks/:taskId): state, tries,
- * where it runs, its timings, its error, the log of each try (?try=N, newest by default;
- * ?fragment=log answers only the log, live while the task is queued or running), its
+ * where it runs, its timings, its error (live: ?fragment=header), the log of each try
+ * (?try=N, newest by default; ?fragment=log answers the tries' tabs and the log, live), its
  * XCom and the run's params; and the operator's "clear" (with downstream, upstream,
  * only failed), whose refusal is shown on the page with 409.
  */
@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { actorOf } from '../../../auth/index.js';
 import { clearTaskInstances } from '../../../catalog/clear.js';
-import { formatLogLine } from '../../../cli/output.js';
+import { tryVersions, type TryVersion } from '../../../catalog/try-versions.js';
 import { taskLogs } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
@@ -32,6 +32,8 @@ interface TryLog {
   /** The try shown; 0 when none has started. */
   tryNumber: number;
   lines: LogLine[];
+  /** The DAG version each try ran. */
+  tries: TryVersion[];
 }
 
 export function taskInstancePages(engine: Engine): Hono {
@@ -47,23 +49,27 @@ export function taskInstancePages(engine: Engine): Hono {
       const had = ti.tryNumber === 0 ? 'it has not started yet' : `it has had ${ti.tryNumber} ${ti.tryNumber === 1 ? 'try' : 'tries'}`;
       throw new NotFoundError(`task '${ti.taskId}' of run '${view.run.runId}' has no try '${asked}': ${had}`);
     }
-    if (n === 0) return { tryNumber: 0, lines: [] };
+    if (n === 0) return { tryNumber: 0, lines: [], tries: [] };
+    const tries = (await tryVersions(db, { taskInstanceId: ti.id })).get(ti.id) ?? [];
     const lines = await db
       .select({ at: taskLogs.at, level: taskLogs.level, message: taskLogs.message })
       .from(taskLogs)
       .where(and(eq(taskLogs.taskInstanceId, ti.id), eq(taskLogs.tryNumber, n)))
       .orderBy(asc(taskLogs.id));
-    return { tryNumber: n, lines };
+    return { tryNumber: n, lines, tries };
   }
 
   app.get('/ui/dags/:dagId/runs/:runId/tasks/:taskId', readGate(engine), async (c) => {
     const { dagId, runId, taskId } = c.req.param();
     const view = await loadTask(db, dagId, runId, taskId, mapIndexOf(c.req.query('map_index')));
     const log = await tryLog(view, c.req.query('try'));
-    if (c.req.query('fragment') === 'log') return c.html(<LogLines log={log} />);
+    const fragment = c.req.query('fragment');
+    if (fragment === 'header') return c.html(<TaskHeader view={view} tries={log.tries} now={new Date()} />);
+    if (fragment === 'log') return c.html(<TryLogs view={view} log={log} />);
     const cleared = c.req.query('cleared');
     const notice = cleared !== undefined && /^\d+$/.test(cleared) ? `Cleared ${cleared} task ${cleared === '1' ? 'instance' : 'instances'}.` : undefined;
-    return c.html(<TaskPage page={pageOf(c)} view={view} log={log} now={new Date()} notice={notice} />);
+    const pinned = (c.req.query('try') ?? '') !== '';
+    return c.html(<TaskPage page={pageOf(c)} view={view} log={log} pinned={pinned} now={new Date()} notice={notice} />);
   });
 
   const operate = operateGate((path) => path.replace(/\/clear$/, ''));
@@ -90,7 +96,7 @@ export function taskInstancePages(engine: Engine): Hono {
 
   async function rerender(c: Context, view: TaskView, error: string): Promise<Response> {
     const page = { ...pageOf(c), path: taskPath(view.dagId, view.run.runId, view.ti.taskId) };
-    return c.html(<TaskPage page={page} view={view} log={await tryLog(view, undefined)} now={new Date()} error={error} />, 409);
+    return c.html(<TaskPage page={page} view={view} log={await tryLog(view, undefined)} pinned={false} now={new Date()} error={error} />, 409);
   }
 
   return app;
@@ -112,61 +118,28 @@ function Row({ label, children }: { label: string; children?: Child }) {
   );
 }
 
-function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; view: TaskView; log: TryLog; now: Date; error?: string; notice?: string }) {
+/** `/ui/dags/…/tasks/<task>?map_index=i&`: the task instance's own page, ready for more query. */
+function selfQuery(view: TaskView): string {
+  const { ti, dagId, run } = view;
+  // A mapped task's instance: its index travels with every link to this page.
+  return `${taskPath(dagId, run.runId, ti.taskId)}?${ti.mapIndex >= 0 ? `map_index=${ti.mapIndex}&` : ''}`;
+}
+
+function TaskPage(props: { page: PageContext; view: TaskView; log: TryLog; pinned: boolean; now: Date; error?: string; notice?: string }) {
+  const { page, view, log, pinned, now, error, notice } = props;
   const { ti, dagId, run } = view;
   const self = taskPath(dagId, run.runId, ti.taskId);
-  // A mapped task's instance: its index travels with every link to this page.
-  const mapQuery = ti.mapIndex >= 0 ? `map_index=${ti.mapIndex}&` : '';
   const label = ti.mapIndex >= 0 ? `${ti.taskId} [${ti.mapIndex}]` : ti.taskId;
-  const live = ti.state === 'running' || ti.state === 'queued';
-  const delay = ti.startedAt && ti.scheduledAt ? ti.startedAt.getTime() - ti.scheduledAt.getTime() : null;
   return (
-    <Layout title={`Task ${label}`} page={page}>
+    <Layout title={`Task ${label}`} page={page} dagTimezone={view.timezone}>
       <p class="crumbs">
         <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / <a href={runPath(dagId, run.runId)}>{run.runId}</a> / {label}
       </p>
       {error ? <p class="banner">{error}</p> : null}
       {notice ? <p class="notice">{notice}</p> : null}
-      <table class="details">
-        <tbody>
-          <Row label="State">
-            <StateBadge state={ti.state} />
-          </Row>
-          <Row label="Try">
-            {ti.tryNumber} of {ti.maxTries}
-          </Row>
-          <Row label="Operator">{ti.operator}</Row>
-          {ti.mapIndex >= 0 ? <Row label="Map index">{ti.mapIndex}</Row> : null}
-          <Row label="Pool">{ti.pool}</Row>
-          <Row label="Queue">{ti.queue}</Row>
-          <Row label="Priority">{ti.priority}</Row>
-          <Row label="Worker">{ti.owner ?? '–'}</Row>
-          <Row label="Scheduled">
-            <Time at={ti.scheduledAt} />
-          </Row>
-          <Row label="Queued">
-            <Time at={ti.queuedAt} />
-          </Row>
-          <Row label="Started">
-            <Time at={ti.startedAt} />
-          </Row>
-          <Row label="Ended">
-            <Time at={ti.endedAt} />
-          </Row>
-          <Row label="Duration">{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</Row>
-          <Row label="Scheduling delay">{fmtDuration(delay)}</Row>
-          {ti.nextTryAt ? (
-            <Row label={ti.state === 'up_for_reschedule' ? 'Next poke at' : 'Next try at'}>
-              <Time at={ti.nextTryAt} />
-            </Row>
-          ) : null}
-          {ti.error ? (
-            <Row label="Error">
-              <pre class="error">{ti.error}</pre>
-            </Row>
-          ) : null}
-        </tbody>
-      </table>
+      <div class="task-head" data-live={`${selfQuery(view)}fragment=header`}>
+        <TaskHeader view={view} tries={log.tries} now={now} />
+      </div>
       {canOperate(page) ? (
         <form method="post" action={`${self}/clear`} class="clear" onsubmit="return confirm('Clear this task instance? It runs again with a fresh try.')">
           <CsrfField page={page} />
@@ -183,17 +156,9 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
         </form>
       ) : null}
       <h2>Log</h2>
-      {ti.tryNumber > 0 ? (
-        <nav class="tabs">
-          {Array.from({ length: ti.tryNumber }, (_, i) => ti.tryNumber - i).map((n) => (
-            <a href={`${self}?${mapQuery}try=${n}`} class={n === log.tryNumber ? 'current' : undefined}>
-              Try {n}
-            </a>
-          ))}
-        </nav>
-      ) : null}
-      <div data-live={live ? `${self}?${mapQuery}try=${log.tryNumber}&fragment=log` : undefined}>
-        <LogLines log={log} />
+      {/* Follows the newest try (a retry or a clear adds one) unless a try was asked for. */}
+      <div data-live={`${selfQuery(view)}${pinned ? `try=${log.tryNumber}&` : ''}fragment=log`}>
+        <TryLogs view={view} log={log} />
       </div>
       <h2>XCom</h2>
       {view.xcom.length === 0 ? (
@@ -215,13 +180,91 @@ function TaskPage({ page, view, log, now, error, notice }: { page: PageContext; 
   );
 }
 
+/** State, tries, where it runs, timings and error (the `?fragment=header` answer, live). */
+function TaskHeader({ view, tries, now }: { view: TaskView; tries: TryVersion[]; now: Date }) {
+  const { ti } = view;
+  const delay = ti.startedAt && ti.scheduledAt ? ti.startedAt.getTime() - ti.scheduledAt.getTime() : null;
+  return (
+    <table class="details">
+      <tbody>
+        <Row label="State">
+          <StateBadge state={ti.state} />
+        </Row>
+        <Row label="Try">
+          {ti.tryNumber} of {ti.maxTries}
+        </Row>
+        <Row label="DAG version">{versionText(tries.find((t) => t.tryNumber === ti.tryNumber))}</Row>
+        <Row label="Operator">{ti.operator}</Row>
+        {ti.mapIndex >= 0 ? <Row label="Map index">{ti.mapIndex}</Row> : null}
+        <Row label="Pool">{ti.pool}</Row>
+        <Row label="Queue">{ti.queue}</Row>
+        <Row label="Priority">{ti.priority}</Row>
+        <Row label="Worker">{ti.owner ?? '–'}</Row>
+        <Row label="Scheduled">
+          <Time at={ti.scheduledAt} />
+        </Row>
+        <Row label="Queued">
+          <Time at={ti.queuedAt} />
+        </Row>
+        <Row label="Started">
+          <Time at={ti.startedAt} />
+        </Row>
+        <Row label="Ended">
+          <Time at={ti.endedAt} />
+        </Row>
+        <Row label="Duration">{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</Row>
+        <Row label="Scheduling delay">{fmtDuration(delay)}</Row>
+        {ti.nextTryAt ? (
+          <Row label={ti.state === 'up_for_reschedule' ? 'Next poke at' : 'Next try at'}>
+            <Time at={ti.nextTryAt} />
+          </Row>
+        ) : null}
+        {ti.error ? (
+          <Row label="Error">
+            <pre class="error">{ti.error}</pre>
+          </Row>
+        ) : null}
+      </tbody>
+    </table>
+  );
+}
+
+/** The tries' tabs and the shown try's log (the `?fragment=log` answer, live). */
+function TryLogs({ view, log }: { view: TaskView; log: TryLog }) {
+  const { ti } = view;
+  return (
+    <>
+      {ti.tryNumber > 0 ? (
+        <nav class="tabs">
+          {Array.from({ length: ti.tryNumber }, (_, i) => ti.tryNumber - i).map((n) => (
+            <a href={`${selfQuery(view)}try=${n}`} class={n === log.tryNumber ? 'current' : undefined}>
+              Try {n}
+            </a>
+          ))}
+        </nav>
+      ) : null}
+      {log.tryNumber > 0 ? <p class="muted try-version">Try {log.tryNumber} ran DAG version {versionText(log.tries.find((t) => t.tryNumber === log.tryNumber))}.</p> : null}
+      <LogLines log={log} />
+    </>
+  );
+}
+
+/** A try's DAG version as the DAG page numbers them; '–' for a try from before versions were recorded. */
+function versionText(tried: TryVersion | undefined): string {
+  return tried?.dagVersion == null ? '–' : String(tried.dagVersion);
+}
+
 function LogLines({ log }: { log: TryLog }) {
   if (log.tryNumber === 0) return <p class="muted">No try has started yet.</p>;
   if (log.lines.length === 0) return <p class="muted">Try {log.tryNumber} wrote nothing.</p>;
   return (
     <pre class="log" data-try={log.tryNumber}>
       {log.lines.map((l) => (
-        <span class={`log-line l-${l.level}`}>{`${formatLogLine(l.at, l.level, l.message)}\n`}</span>
+        // As formatLogLine writes it, with the time in a <time> for the chosen timezone.
+        <span class={`log-line l-${l.level}`}>
+          <Time at={l.at} precise />
+          {` ${l.level.toUpperCase()} ${l.message}\n`}
+        </span>
       ))}
     </pre>
   );

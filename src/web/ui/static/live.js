@@ -77,6 +77,8 @@
           var top = el.scrollTop;
           var left = el.scrollLeft;
           el.innerHTML = html;
+          // Times come in UTC: show them in the chosen timezone (static/time.js).
+          if (window.updraftTime) window.updraftTime.format(el);
           el.scrollTop = top;
           el.scrollLeft = left;
           window.scrollTo(x, y);
