@@ -11,8 +11,7 @@ import { z } from 'zod';
 export const INT4_MIN = -2_147_483_648;
 export const INT4_MAX = 2_147_483_647;
 
-/** 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. */
-// Date.UTC maps years 0-99 to 1900-1999; -62135596800000 is 0001-01-01T00:00:00Z.
+/** 0001-01-01T00:00:00Z (written out: Date.UTC maps years 0-99 to 1900-1999) to 9999-12-31T23:59:59.999Z. */
 export const MIN_TIME = -62_135_596_800_000;
 export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 export const DATE_RANGE_TEXT = 'within years 1 to 9999';

@@ -42,5 +42,6 @@ describe('storable input', () => {
     expect(InputDate.safeParse('2026-11-03').data).toBe('2026-11-03');
     // A '+' of an offset that a query string turned into a space.
     expect(InputDate.safeParse('2026-11-03T06:00:00 02:00').data).toBe('2026-11-03T06:00:00+02:00');
+    expect(InputDate.safeParse('2026-11-03 06:00').data).toBe('2026-11-03 06:00');
   });
 });

@@ -70,7 +70,7 @@ const DATE_HINT = 'an ISO 8601 date or date-time, e.g. 2030-01-31, 2030-01-31T06
  * a query string as a space; it is read back.
  */
 export const InputDate = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim().replace(/ (\d\d(?::?\d\d)?)$/, '+$1') : v),
+  (v) => (typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v),
   z.string({ error: `must be ${DATE_HINT}` }).superRefine((s, ctx) => {
     try {
       // Fourteen hours either side: a wall time read in any timezone stays within years 1 to 9999.
