@@ -18,7 +18,9 @@ export interface WebServer {
  * The HTTP app of this process: who is asking (API token or session cookie, CSRF checked
  * for cookies), login and logout, the web UI's pages, /health, /metrics and the REST API
  * under /api/v1.
- * Reading needs a user only when UPDRAFT_AUTH_READ is 'closed'; every change needs an operator.
+ * Reading needs a user when config.authRead is 'closed' (UPDRAFT_AUTH_READ, by default on any
+ * address but loopback; config.ts readAccessFor); every change needs an operator. In front of
+ * it all: security headers, the body limit, 404/405 and the last-resort errors (edges.ts).
  * `local.token`: on the embedded database, the token standalone shares with the CLI on this
  * machine (src/cli/local-server.ts).
  */
