@@ -36,8 +36,14 @@ export interface Config {
   /** Web server address (UPDRAFT_HOST, default 127.0.0.1; UPDRAFT_PORT, default 8080). */
   host: string;
   port: number;
-  /** Whether the web UI and API may be read without logging in (UPDRAFT_AUTH_READ, default 'open'); changes always need a login. */
+  /**
+   * Whether the web UI and API may be read without logging in; changes always need a login.
+   * UPDRAFT_AUTH_READ; by default 'open' when `host` is a loopback address, else 'closed'
+   * (readAccessFor). A server started on another address (--host) uses `withHost`.
+   */
   authRead: 'open' | 'closed';
+  /** UPDRAFT_AUTH_READ as set, undefined when unset (the default then depends on the address). */
+  authReadSetting?: 'open' | 'closed';
   /** How long a web login lasts (UPDRAFT_SESSION_TTL, default 12h). */
   sessionTtlMs: number;
 }
@@ -85,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       `invalid environment: UPDRAFT_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs} ms) must be at least twice UPDRAFT_HEARTBEAT_INTERVAL (${heartbeatMs} ms), or live tasks would be reaped`,
     );
   }
+  const host = e.UPDRAFT_HOST ?? '127.0.0.1';
   return {
     databaseUrl: e.DATABASE_URL,
     home: path.resolve(cwd, e.UPDRAFT_HOME ?? '.updraft'),
@@ -100,9 +107,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     schedulerPollMs: e.UPDRAFT_SCHEDULER_POLL_INTERVAL ?? 5_000,
     shutdownGraceMs: e.UPDRAFT_SHUTDOWN_GRACE ?? 30_000,
     progressIntervalMs: e.UPDRAFT_PROGRESS_INTERVAL ?? 5_000,
-    host: e.UPDRAFT_HOST ?? '127.0.0.1',
+    host,
     port: e.UPDRAFT_PORT ?? 8080,
-    authRead: e.UPDRAFT_AUTH_READ ?? 'open',
+    authRead: readAccessFor(host, e.UPDRAFT_AUTH_READ),
+    authReadSetting: e.UPDRAFT_AUTH_READ,
     sessionTtlMs: e.UPDRAFT_SESSION_TTL ?? 12 * 3_600_000,
   };
+}
+
+/** True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Who may read the web UI and API of a server listening on `host`: as UPDRAFT_AUTH_READ
+ * says when it is set; else anyone on loopback (a standalone on 127.0.0.1 is one user's),
+ * and only signed-in users on any other address, as Airflow requires a login by default.
+ */
+export function readAccessFor(host: string, setting: 'open' | 'closed' | undefined): 'open' | 'closed' {
+  return setting ?? (isLoopbackHost(host) ? 'open' : 'closed');
+}
+
+/** The config of a server listening on `host` (a --host flag): the host, and the read access that follows from it. */
+export function withHost(config: Config, host: string): Config {
+  return { ...config, host, authRead: readAccessFor(host, config.authReadSetting) };
 }

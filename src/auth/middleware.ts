@@ -37,7 +37,7 @@ export const LOGIN_PATH = '/api/v1/auth/login';
 const LOGIN_PATHS: ReadonlySet<string> = new Set([LOGIN_PATH, '/ui/login']);
 
 export interface AuthOptions {
-  /** Whether anonymous requests may read (UPDRAFT_AUTH_READ, default 'open'); what `requireRead` is given. */
+  /** Whether anonymous requests may read (config.authRead: UPDRAFT_AUTH_READ, by default open on loopback only); what `requireRead` is given. */
   readOpen: boolean;
   /** How long a login lasts (UPDRAFT_SESSION_TTL, default 12h). */
   sessionTtlMs: number;

@@ -1,4 +1,5 @@
 import { ConfigError, UpdraftError } from '../errors.js';
+import { TEXT_RULE, unstorableJsonPath } from '../util/input.js';
 import { PARAM_TYPES, type ParamSpec, type ParamType, type ParamsSpec } from './types.js';
 
 /** A run's conf does not match the DAG's params. */
@@ -68,6 +69,9 @@ export function resolveParams(spec: ParamsSpec, conf: Record<string, unknown>): 
  * the conf came from (`what`, e.g. 'conf' or '--conf').
  */
 export function resolveConf(params: ParamsSpec, conf: Record<string, unknown>, dagId: string, what: string): Record<string, unknown> {
+  // The database stores a conf as jsonb, which refuses a NUL or an unpaired surrogate.
+  const unstorable = unstorableJsonPath(conf);
+  if (unstorable) throw new ConfigError(`${what}${unstorable.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}: ${TEXT_RULE}`);
   try {
     return resolveParams(params, conf);
   } catch (error) {

@@ -61,3 +61,12 @@ export function describeDatabaseError(err: unknown): string | undefined {
   while (server instanceof Error && server.cause instanceof Error) server = server.cause;
   return `database error ${code}: ${(server as Error).message.split('\n')[0]}`;
 }
+
+/**
+ * True when PostgreSQL refused a value it was given (SQLSTATE class 22: a NUL in text, a
+ * number out of range, a date it cannot store). Input checks keep such values out; this is
+ * the web server's last resort, answering 400 instead of 500.
+ */
+export function isDataError(err: unknown): boolean {
+  return pgErrorCode(err)?.startsWith('22') ?? false;
+}

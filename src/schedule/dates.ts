@@ -1,4 +1,5 @@
 import { ScheduleError } from '../errors.js';
+import { DATE_RANGE_TEXT, isStorableDate } from '../util/input.js';
 import { Zone } from './zone.js';
 
 // YYYY-MM-DD, optionally THH:mm[:ss[.fff]] (or a space for T), optionally Z or ±HH[:mm].
@@ -33,8 +34,15 @@ function offsetMs(text: string): number {
  * time in `tz` ('2026-01-01' is midnight there), localized by the same rule as cron
  * fire times: a time that happens twice is its later pass, a time skipped by DST
  * moves forward by the jump. A 'Z' or an offset is respected; a Date passes through.
+ * An instant outside years 1 to 9999 (what the database stores) is refused.
  */
 export function parseDateInZone(value: string | Date, tz: string): Date {
+  const date = readDateInZone(value, tz);
+  if (!isStorableDate(date)) throw unreadable(String(value instanceof Date ? value.toISOString() : value), tz, `it is not ${DATE_RANGE_TEXT}`);
+  return date;
+}
+
+function readDateInZone(value: string | Date, tz: string): Date {
   const zone = Zone.of(tz);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new ScheduleError('cannot read date: it is an invalid Date');

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { actorOf, authenticate, authOptions, authRoutes, requireRead, requireUser } from '../auth/index.js';
 import type { Engine } from '../engine/engine.js';
 import { apiRoutes } from './api/index.js';
+import { allowedMethods, lastResort, limitBody, notFound, securityHeaders } from './edges.js';
 import { healthRoutes } from './health.js';
 import { metricsRoutes } from './metrics.js';
 import { uiRoutes } from './ui/index.js';
@@ -17,7 +18,9 @@ export interface WebServer {
  * The HTTP app of this process: who is asking (API token or session cookie, CSRF checked
  * for cookies), login and logout, the web UI's pages, /health, /metrics and the REST API
  * under /api/v1.
- * Reading needs a user only when UPDRAFT_AUTH_READ is 'closed'; every change needs an operator.
+ * Reading needs a user when config.authRead is 'closed' (UPDRAFT_AUTH_READ, by default on any
+ * address but loopback; config.ts readAccessFor); every change needs an operator. In front of
+ * it all: security headers, the body limit, 404/405 and the last-resort errors (edges.ts).
  * `local.token`: on the embedded database, the token standalone shares with the CLI on this
  * machine (src/cli/local-server.ts).
  */
@@ -26,6 +29,9 @@ export function webApp(engine: Engine, local: { token?: string } = {}): Hono {
   const options = { ...authOptions(engine.config), localToken: local.token };
   const read = requireRead(options.readOpen);
   const app = new Hono();
+  app.use('*', securityHeaders, allowedMethods(app), limitBody);
+  app.notFound(notFound);
+  app.onError(lastResort(engine.log));
   app.use('*', authenticate(db, options));
   app.route('/', authRoutes(db, options));
   app.route('/', healthRoutes(engine));

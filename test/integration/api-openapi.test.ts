@@ -6,16 +6,20 @@
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { authRoutes } from '../../src/auth/routes.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { testDatabase } from '../support/db.js';
 
 const pass: MiddlewareHandler = async (_c, next) => next();
 let app: Hono;
+let auth: Hono;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let doc: any;
 
 beforeAll(async () => {
-  app = apiRoutes((await testDatabase()).db, { read: pass, operate: pass, checkResponses: true });
+  const { db } = await testDatabase();
+  app = apiRoutes(db, { read: pass, operate: pass, checkResponses: true });
+  auth = authRoutes(db, { readOpen: true, sessionTtlMs: 60_000 });
   const res = await app.request('/api/v1/openapi.json');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -35,10 +39,10 @@ function refs(value: unknown, found: string[] = []): string[] {
 }
 
 describe('openapi.json', () => {
-  it('documents exactly the routes the app serves', () => {
+  it('documents exactly the routes the app serves, login, logout and the current user included', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.servers).toEqual([{ url: '/api/v1' }]);
-    const served = new Set(app.routes.map((r) => `${r.method.toLowerCase()} ${r.path.replace(/^\/api\/v1/, '').replace(/:(\w+)/g, '{$1}')}`));
+    const served = new Set([...app.routes, ...auth.routes].map((r) => `${r.method.toLowerCase()} ${r.path.replace(/^\/api\/v1/, '').replace(/:(\w+)/g, '{$1}')}`));
     const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((method) => `${method} ${path}`)));
     expect([...documented].sort()).toEqual([...served].sort());
     expect(documented).toEqual(
@@ -76,6 +80,9 @@ describe('openapi.json', () => {
         'get /datasets/events',
         'get /health',
         'get /openapi.json',
+        'post /auth/login',
+        'post /auth/logout',
+        'get /auth/me',
       ]),
     );
   });
@@ -106,8 +113,8 @@ describe('openapi.json', () => {
     expect(param('dag_id')).toMatchObject({ in: 'path', required: true, schema: { type: 'string' } });
     expect(param('limit')).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } });
     expect(param('state')).toMatchObject({ in: 'query', style: 'form', explode: true, schema: { type: 'array', items: { enum: ['queued', 'running', 'success', 'failed'] } } });
-    // A date-time with or without an offset (zod leaves `format` out: without an offset it is not RFC 3339), or a date.
-    expect(param('execution_date_gte')).toMatchObject({ required: false, schema: { anyOf: [{ type: 'string', pattern: expect.stringContaining('T') }, { type: 'string', format: 'date' }] } });
+    // A date or date-time, with or without an offset: checked by the server (readDates), so a plain string here.
+    expect(param('execution_date_gte')).toMatchObject({ required: false, schema: { type: 'string' } });
     expect(param('order_by').schema.enum).toContain('-logical_date');
     expect(listRuns.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DAGRunCollection' });
     expect(Object.keys(listRuns.responses).sort()).toEqual(['200', '400', '401', '403', '404']);
@@ -126,8 +133,26 @@ describe('openapi.json', () => {
     expect(health['x-updraft-access']).toBe('public');
     expect(health.responses['401']).toBeUndefined();
 
+    const login = doc.paths['/auth/login'].post;
+    expect(login.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Login' });
+    expect(login.security).toEqual([]);
+    expect(doc.paths['/auth/logout'].post.responses['204']).toBeDefined();
+    expect(doc.paths['/auth/me'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CurrentUser' });
+
     const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId: string }>).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('declares how to authenticate: an API token or the session cookie, and which operations need them', () => {
+    expect(doc.components.securitySchemes).toMatchObject({
+      bearerAuth: { type: 'http', scheme: 'bearer' },
+      sessionCookie: { type: 'apiKey', in: 'cookie', name: 'updraft_session' },
+    });
+    expect(doc.security).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }]);
+    expect(doc.paths['/dags/{dag_id}'].patch.security).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }]);
+    // Reading may be open (UPDRAFT_AUTH_READ): `{}` says no credentials may do.
+    expect(doc.paths['/dags'].get.security).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }, {}]);
+    expect(doc.paths['/health'].get.security).toEqual([]);
   });
 });
 

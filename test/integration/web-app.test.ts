@@ -8,7 +8,9 @@ import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createToken, createUser } from '../../src/auth/index.js';
 import { auditLog } from '../../src/db/schema.js';
-import { webApp } from '../../src/web/server.js';
+import { loadConfig, withHost } from '../../src/config.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { startWebServer, webApp } from '../../src/web/server.js';
 import { useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';
@@ -88,5 +90,44 @@ describe('the web app', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.body).toContain('updraft_task_instances_finished_total');
     expect((await call('GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('a server listening on a network address', () => {
+  /** The engine as `standalone --host <host>` configures it: read access from the address (withHost). */
+  async function serveOn(host: string, env: Record<string, string> = {}) {
+    const { h } = setup();
+    const config = withHost(loadConfig({ ...env }, h.engine.config.home), host);
+    const engine = Object.create(h.engine, { config: { value: { ...h.engine.config, authRead: config.authRead, authReadSetting: config.authReadSetting } } }) as Engine;
+    return startWebServer(engine, host, 0);
+  }
+
+  it('refuses anonymous reading on 0.0.0.0 (401, login page), keeps /health open, and lets a token read', async () => {
+    const server = await serveOn('0.0.0.0');
+    try {
+      const at = (path: string, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${server.port}${path}`, { headers, redirect: 'manual' });
+      const dags = await at('/api/v1/dags');
+      expect(dags.status).toBe(401);
+      expect(await dags.json()).toMatchObject({ status: 401, title: 'Unauthorized' });
+      expect((await at('/api/v1/dags/managed/dagRuns')).status).toBe(401);
+      expect((await at('/metrics')).status).toBe(401);
+      const page = await at('/ui/dags/managed');
+      expect(page.status).toBe(303);
+      expect(page.headers.get('location')).toBe('/ui/login?next=%2Fui%2Fdags%2Fmanaged');
+      expect((await at('/health')).status).toBe(200);
+      expect((await at('/api/v1/health')).status).toBe(200);
+      expect((await at('/api/v1/dags', { authorization: `Bearer ${viewer}` })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('lets anyone read when the operator opts out with UPDRAFT_AUTH_READ=open', async () => {
+    const server = await serveOn('0.0.0.0', { UPDRAFT_AUTH_READ: 'open' });
+    try {
+      expect((await fetch(`http://127.0.0.1:${server.port}/api/v1/dags`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import {
   verifyPassword,
 } from '../../src/auth/passwords.js';
 import { safeEqual } from '../../src/auth/secrets.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, readAccessFor, withHost } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 // Cheap parameters keep the unit tests fast; the stored format carries them.
@@ -88,6 +88,18 @@ describe('auth settings', () => {
   it('default to open reading and 12h sessions', () => {
     expect(loadConfig({}, '/tmp')).toMatchObject({ authRead: 'open', sessionTtlMs: 12 * 3_600_000 });
     expect(loadConfig({ UPDRAFT_AUTH_READ: 'closed', UPDRAFT_SESSION_TTL: '30m' }, '/tmp')).toMatchObject({ authRead: 'closed', sessionTtlMs: 1_800_000 });
+  });
+
+  it('close reading on any address but loopback unless UPDRAFT_AUTH_READ says otherwise', () => {
+    for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.0.1.1']) expect(readAccessFor(host, undefined), host).toBe('open');
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'updraft.example.com', '']) expect(readAccessFor(host, undefined), host).toBe('closed');
+    expect(readAccessFor('0.0.0.0', 'open')).toBe('open');
+    expect(readAccessFor('127.0.0.1', 'closed')).toBe('closed');
+    expect(loadConfig({ UPDRAFT_HOST: '0.0.0.0' }, '/tmp')).toMatchObject({ authRead: 'closed' });
+    expect(loadConfig({ UPDRAFT_HOST: '0.0.0.0', UPDRAFT_AUTH_READ: 'open' }, '/tmp')).toMatchObject({ authRead: 'open' });
+    // `standalone --host 0.0.0.0` with the default UPDRAFT_HOST.
+    expect(withHost(loadConfig({}, '/tmp'), '0.0.0.0')).toMatchObject({ host: '0.0.0.0', authRead: 'closed' });
+    expect(withHost(loadConfig({ UPDRAFT_AUTH_READ: 'open' }, '/tmp'), '0.0.0.0')).toMatchObject({ authRead: 'open' });
   });
 
   it('name the variable that is wrong', () => {

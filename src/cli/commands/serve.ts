@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig } from '../../config.js';
+import { loadConfig, withHost } from '../../config.js';
 import { maskUrl } from '../../connections/mask.js';
 import { openDatabase } from '../../db/client.js';
 import { Engine, type Roles } from '../../engine/engine.js';
@@ -21,7 +21,9 @@ interface ServeOptions {
 
 /** Runs an engine with the given roles until SIGINT or SIGTERM, then stops it gracefully. */
 async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<void> {
-  const config = loadConfig();
+  // The address decides who may read when UPDRAFT_AUTH_READ is unset (config.ts, readAccessFor).
+  const loaded = loadConfig();
+  const config = withHost(loaded, opts.host ?? loaded.host);
   if (opts.concurrency) config.concurrency = opts.concurrency;
   if (opts.queue) config.queues = opts.queue;
   const log = createLogger(config.logLevel);
@@ -69,6 +71,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
       `  DAGs folder: ${config.dagsFolder}`,
       `  database:    ${where}`,
       server ? `  web UI:      ${server.url}/  (REST API ${server.url}/api/v1, ${server.url}/health)` : '',
+      server ? `  reading:     ${config.authRead === 'open' ? 'open to anyone who can connect' : 'needs a login or an API token'} (UPDRAFT_AUTH_READ${config.authReadSetting ? '' : ', default for this address'})` : '',
       roles.executor ? `  task threads: ${config.concurrency}` : '',
       database.socketFile ? `  socket:      ${database.socketFile}  (other updraft commands reach the embedded database here)` : '',
       "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>').",

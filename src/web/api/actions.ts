@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { clearTaskInstances, type ClearResult } from '../../catalog/clear.js';
 import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
 import { taskState } from '../../db/schema.js';
-import { InputDate, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
+import { InputDate, Text, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { DagPath } from './dags.js';
+import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
 import { RunPath } from './runs.js';
 
@@ -18,10 +19,10 @@ const TaskState = z.enum(taskState.enumValues);
 const ClearBody = z
   .strictObject({
     dry_run: z.boolean().default(true).describe('Say what would be cleared and change nothing (default true, as in Airflow)'),
-    dag_run_id: z.string().optional().describe("One run, or 'latest'"),
+    dag_run_id: Text.optional().describe("One run, or 'latest'"),
     start_date: InputDate.optional().describe('Runs whose logical date is at or after this'),
     end_date: InputDate.optional().describe('Runs whose logical date is at or before this'),
-    task_ids: z.array(z.string()).min(1).optional().describe('These tasks (default: every task)'),
+    task_ids: z.array(Text).min(1).optional().describe('These tasks (default: every task)'),
     only_failed: z.boolean().default(false).describe('Only failed and upstream_failed task instances'),
     include_upstream: z.boolean().default(false),
     include_downstream: z.boolean().default(false),
@@ -88,11 +89,12 @@ export const actionRoutes = [
     response: ClearResponse,
     errors: [404, 409],
     async handler({ db, params, body, actor }) {
+      const dates = await readDates(db, params.dag_id, { start_date: body.start_date, end_date: body.end_date });
       const result = await clearTaskInstances(db, params.dag_id, {
         actor: actor(),
         runId: body.dag_run_id,
-        from: body.start_date,
-        to: body.end_date,
+        from: dates.start_date,
+        to: dates.end_date,
         taskIds: body.task_ids,
         onlyFailed: body.only_failed,
         upstream: body.include_upstream,

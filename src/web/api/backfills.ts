@@ -11,15 +11,14 @@ import { backfillDates, backfillProgress, getBackfill, listBackfills, type Backf
 import type { Db } from '../../db/client.js';
 import { backfillState, dagRuns } from '../../db/schema.js';
 import { ConfigError, InputError } from '../../errors.js';
-import { ApiError, collection, intParam, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
+import { INT4_MAX } from '../../util/input.js';
+import { ApiError, collection, InputDate, intParam, JsonObject, Text, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { defineRoute } from './route.js';
 import { confError } from './runs.js';
 
 const BACKFILL_STATES = backfillState.enumValues as ['running', 'paused', 'completed', 'cancelled'];
 const RUN_STATES = dagRuns.state.enumValues as ['queued', 'running', 'success', 'failed'];
 const REPROCESS_BEHAVIORS = REPROCESS as ['none', 'failed', 'completed'];
-/** backfills.id and max_active_runs are PostgreSQL integers. */
-const MAX_INT = 2_147_483_647;
 const Conf = z.record(z.string(), z.unknown());
 
 export const BackfillProgressJson = z
@@ -91,21 +90,21 @@ const DATE_TEXT = "read in the DAG's timezone: 2026-01-01 is midnight there, 202
 
 export const BackfillPost = z
   .strictObject({
-    dag_id: z.string().min(1),
-    from_date: z.string().min(1).describe(`First logical date (inclusive), ${DATE_TEXT}`),
-    to_date: z.string().min(1).describe(`Last logical date (inclusive), ${DATE_TEXT}`),
+    dag_id: Text.min(1),
+    from_date: InputDate.describe(`First logical date (inclusive), ${DATE_TEXT}`),
+    to_date: InputDate.describe(`Last logical date (inclusive), ${DATE_TEXT}`),
     run_backwards: z.boolean().default(false).describe('Newest date first (default false)'),
-    dag_run_conf: Conf.optional().describe("The conf of every run, checked against the DAG's params (default {})"),
+    dag_run_conf: JsonObject.optional().describe("The conf of every run, checked against the DAG's params (default {})"),
     reprocess_behavior: z.enum(REPROCESS_BEHAVIORS, { error: `must be one of ${REPROCESS.join(', ')}` }).default('none').describe('Default none'),
-    max_active_runs: z.int().min(1).max(MAX_INT).default(10).describe("At most this many of its runs at once, apart from the DAG's own limit (default 10)"),
+    max_active_runs: z.int().min(1).max(INT4_MAX).default(10).describe("At most this many of its runs at once, apart from the DAG's own limit (default 10)"),
   })
   .register(requestSchemas, { id: 'BackfillPost', description: 'A backfill of a DAG over a range of logical dates' });
 
-const BackfillPath = z.strictObject({ backfill_id: intParam(1, MAX_INT) });
+const BackfillPath = z.strictObject({ backfill_id: intParam(1) });
 
 const ListQuery = z.strictObject({
   ...paging,
-  dag_id: z.string().optional().describe('Backfills of this DAG'),
+  dag_id: Text.optional().describe('Backfills of this DAG'),
   state: listParam('Backfills in any of these states (repeat the parameter or separate with commas)', BACKFILL_STATES),
 });
 

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { UpdraftError } from '../../errors.js';
+import { parseDateInZone } from '../../schedule/index.js';
+import { INT4_MAX, storableText, TEXT_RULE, unstorableJsonPath } from '../../util/input.js';
 
 export interface SchemaMeta {
   /** The component's name in the OpenAPI document. */
@@ -43,22 +45,46 @@ export const Timestamp = z.iso.datetime();
 export const iso = (date: Date): string => date.toISOString();
 export const isoOrNull = (date: Date | null): string | null => date?.toISOString() ?? null;
 
+/**
+ * Text a client sends (a path or query parameter, a body field): what PostgreSQL can store,
+ * so no NUL and no unpaired surrogate (src/util/input.ts). Every request schema uses it
+ * instead of z.string().
+ */
+export const Text = storableText;
+
+/**
+ * A JSON object a client sends (a run's conf): any JSON, but every key and string in it
+ * storable; the issue's path names the one at fault (conf.notes[2]).
+ */
+export const JsonObject = z.record(Text, z.unknown()).superRefine((value, ctx) => {
+  const path = unstorableJsonPath(value);
+  if (path) ctx.addIssue({ code: 'custom', message: TEXT_RULE, path });
+});
+
 const DATE_HINT = 'an ISO 8601 date or date-time, e.g. 2030-01-31, 2030-01-31T06:00:00Z or 2030-01-31T08:00:00+02:00';
 
 /**
- * An instant given by a client. Without an offset it is UTC, as on the command line.
- * An unencoded '+' of an offset reaches a query string as a space; it is read back.
+ * A date given by a client, as text: checked here (its form, and years 1 to 9999), read by
+ * `readDates` (src/web/api/dates.ts): without an offset it is a wall time in the DAG's
+ * timezone where the route has a DAG, UTC otherwise. An unencoded '+' of an offset reaches
+ * a query string as a space; it is read back.
  */
-export const InputDate = z
-  .preprocess(
-    (v) => (typeof v === 'string' ? v.replace(/ (\d\d(?::?\d\d)?)$/, '+$1') : v),
-    z.union([z.iso.datetime({ offset: true, local: true }), z.iso.date()], { error: `must be ${DATE_HINT}` }),
-  )
-  .transform((s) => new Date(/T[^Z+-]*$/.test(s) ? `${s}Z` : s));
+export const InputDate = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v),
+  z.string({ error: `must be ${DATE_HINT}` }).superRefine((s, ctx) => {
+    try {
+      // Fourteen hours either side: a wall time read in any timezone stays within years 1 to 9999.
+      parseDateInZone(s, 'Etc/GMT-14');
+      parseDateInZone(s, 'Etc/GMT+12');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `must be ${DATE_HINT} (${(error as Error).message.replace(/^cannot read date '.*?': /, '')})` });
+    }
+  }),
+);
 
-/** An integer in a query string or a path. */
-export function intParam(min: number, max = Number.MAX_SAFE_INTEGER) {
-  const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+/** An integer in a query string or a path; within PostgreSQL's integer (int4) unless `max` says otherwise. */
+export function intParam(min: number, max = INT4_MAX) {
+  const range = `an integer from ${min} to ${max}`;
   return z.coerce
     .number({ error: `must be ${range}` })
     .int({ error: `must be ${range}` })
@@ -79,7 +105,7 @@ export const paging = {
 export function listParam<const T extends readonly [string, ...string[]]>(description: string, values: T): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodEnum<{ [K in T[number]]: K }>>>>;
 export function listParam(description: string): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodString>>>;
 export function listParam(description: string, values?: readonly [string, ...string[]]) {
-  const item = values ? z.enum(values, { error: `must be one of ${values.join(', ')}` }) : z.string();
+  const item = values ? z.enum(values, { error: `must be one of ${values.join(', ')}` }) : Text;
   const split = (v: unknown) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((s: unknown) => (typeof s === 'string' ? s.split(',') : [s])) : v);
   return z.preprocess(split, z.array(item)).optional().describe(description);
 }

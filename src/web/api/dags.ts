@@ -13,7 +13,7 @@ import { PARAM_TYPES, type ParamsSpec } from '../../dag/types.js';
 import { NotFoundError } from '../../errors.js';
 import { nextDagRunInfo } from '../../schedule/index.js';
 import type { DatasetSchedule, DatasetWhen } from '../../dag/datasets.js';
-import { collection, containing, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, containing, Text, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 
 export const Dag = z
@@ -63,12 +63,12 @@ const DagPatch = z
   .strictObject({ is_paused: z.boolean() })
   .register(requestSchemas, { id: 'DAGPatch', description: 'Pause or unpause; recorded in the audit log' });
 
-export const DagPath = z.strictObject({ dag_id: z.string() });
+export const DagPath = z.strictObject({ dag_id: Text });
 
 const ListQuery = z.strictObject({
   ...paging,
   tags: listParam('DAGs having any of these tags (repeat the parameter or separate with commas)'),
-  dag_id_pattern: z.string().optional().describe('DAGs whose id contains this text (case-insensitive)'),
+  dag_id_pattern: Text.optional().describe('DAGs whose id contains this text (case-insensitive)'),
   paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('Only paused (true) or unpaused (false) DAGs'),
   only_active: z.enum(['true', 'false']).default('true').transform((v) => v === 'true').describe('Leave out DAGs whose file is gone (default true)'),
   order_by: orderParam(['dag_id'], 'dag_id'),

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { listDatasetEvents, listDatasets, type DatasetEventRow } from '../../catalog/datasets.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, iso, isoOrNull, paging, responseSchemas, Timestamp } from './common.js';
+import { collection, iso, Text, isoOrNull, paging, responseSchemas, Timestamp } from './common.js';
 import { defineRoute } from './route.js';
 
 const Dataset = z
@@ -54,7 +54,7 @@ export const datasetRoutes = [
     operationId: 'get_datasets',
     summary: 'List datasets with the tasks that update them and the DAGs scheduled on them',
     tag: 'Dataset',
-    query: z.strictObject({ ...paging, uri: z.string().optional().describe('Only the dataset with this URI') }),
+    query: z.strictObject({ ...paging, uri: Text.optional().describe('Only the dataset with this URI') }),
     response: collection('datasets', Dataset, 'DatasetCollection'),
     async handler({ db, query }) {
       const all = await listDatasets(db, { uri: query.uri });
@@ -80,8 +80,8 @@ export const datasetRoutes = [
     tag: 'Dataset',
     query: z.strictObject({
       ...paging,
-      uri: z.string().optional().describe("Only this dataset's events"),
-      source_dag_id: z.string().optional().describe('Only events recorded by tasks of this DAG'),
+      uri: Text.optional().describe("Only this dataset's events"),
+      source_dag_id: Text.optional().describe('Only events recorded by tasks of this DAG'),
     }),
     response: collection('dataset_events', DatasetEvent, 'DatasetEventCollection'),
     errors: [404],

@@ -6,7 +6,8 @@ import { and, asc, count, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { auditLog, type AuditLogRow } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, InputDate, iso, orderParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, InputDate, Text, iso, orderParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
 
 const EventLog = z
@@ -26,11 +27,11 @@ const EventLogCollection = collection('event_logs', EventLog, 'EventLogCollectio
 
 const ListQuery = z.strictObject({
   ...paging,
-  dag_id: z.string().optional(),
-  run_id: z.string().optional(),
-  task_id: z.string().optional(),
-  event: z.string().optional().describe("One event, e.g. 'dag.trigger'"),
-  owner: z.string().optional().describe("One actor, e.g. 'web:alice'"),
+  dag_id: Text.optional(),
+  run_id: Text.optional(),
+  task_id: Text.optional(),
+  event: Text.optional().describe("One event, e.g. 'dag.trigger'"),
+  owner: Text.optional().describe("One actor, e.g. 'web:alice'"),
   after: InputDate.optional().describe('Events at or after this instant'),
   before: InputDate.optional().describe('Events at or before this instant'),
   order_by: orderParam(['when'], '-when'),
@@ -59,14 +60,16 @@ export const eventLogRoutes = [
     query: ListQuery,
     response: EventLogCollection,
     async handler({ db, query }) {
+      // Audit entries belong to no one DAG's timezone: a date without an offset is UTC.
+      const { after, before } = await readDates(db, undefined, { after: query.after, before: query.before });
       const where = and(
         query.dag_id === undefined ? undefined : eq(auditLog.dagId, query.dag_id),
         query.run_id === undefined ? undefined : eq(auditLog.runId, query.run_id),
         query.task_id === undefined ? undefined : eq(auditLog.taskId, query.task_id),
         query.event === undefined ? undefined : eq(auditLog.action, query.event),
         query.owner === undefined ? undefined : eq(auditLog.actor, query.owner),
-        query.after && gte(auditLog.at, query.after),
-        query.before && lte(auditLog.at, query.before),
+        after && gte(auditLog.at, after),
+        before && lte(auditLog.at, before),
       );
       const direction = query.order_by.descending ? desc : asc;
       const rows = await db

@@ -16,6 +16,7 @@ import { eventLogRoutes } from './event-logs.js';
 import { healthRoutes } from './health.js';
 import { importErrorRoutes } from './import-errors.js';
 import { logRoutes } from './logs.js';
+import { authRouteDocs } from './auth-doc.js';
 import { openApiDocument, type OpenApiDocument } from './openapi.js';
 import { poolRoutes } from './pools.js';
 import { actionRoutes } from './actions.js';
@@ -84,7 +85,7 @@ export function apiRouteList(): AnyRoute[] {
       summary: 'This OpenAPI 3.1 document',
       tag: 'Monitoring',
       response: OpenApi,
-      handler: async () => (document ??= openApiDocument(routes, API_VERSION)) as unknown as Record<string, unknown>,
+      handler: async () => (document ??= openApiDocument([...authRouteDocs, ...routes], API_VERSION)) as unknown as Record<string, unknown>,
     }),
   );
   return routes;

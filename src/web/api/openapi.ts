@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { Problem, requestSchemas, responseSchemas, type SchemaMeta } from './common.js';
-import { accessOf, type AnyRoute } from './route.js';
+import { securitySchemes } from './auth-doc.js';
+import { accessOf, type AnyRouteDoc } from './route.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -15,7 +16,8 @@ export interface OpenApiDocument {
   servers: { url: string }[];
   tags: { name: string }[];
   paths: Record<string, Record<string, JsonSchema>>;
-  components: { schemas: Record<string, JsonSchema> };
+  security: Record<string, string[]>[];
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> };
 }
 
 const ref = (id: string) => `#/components/schemas/${id}`;
@@ -55,6 +57,10 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
   });
 }
 
+const AUTHENTICATED: Record<string, string[]>[] = [{ bearerAuth: [] }, { sessionCookie: [] }];
+/** Who may call an operation: anyone (public), anyone while reading is open (read; `{}` is no credentials), a user (operate). */
+const SECURITY = { public: [], read: [...AUTHENTICATED, {}], operate: AUTHENTICATED };
+
 const ERROR_TEXT: Record<number, string> = {
   400: 'An input is invalid; `field` names it',
   401: 'Not authenticated',
@@ -64,7 +70,7 @@ const ERROR_TEXT: Record<number, string> = {
   503: 'The database does not answer',
 };
 
-function operation(route: AnyRoute): JsonSchema {
+function operation(route: AnyRouteDoc): JsonSchema {
   const access = accessOf(route);
   const statuses = new Set<number>(route.errors ?? []);
   if (route.params || route.query || route.body) statuses.add(400);
@@ -78,18 +84,19 @@ function operation(route: AnyRoute): JsonSchema {
     ...(route.description ? { description: route.description } : {}),
     tags: [route.tag],
     'x-updraft-access': access,
+    security: SECURITY[access],
     parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
     ...(route.body
       ? { requestBody: { required: true, content: { 'application/json': { schema: named(route.body, requestSchemas, `${route.operationId} body`) } } } }
       : {}),
     responses: {
-      '200': { description: 'Success', content: answer },
+      ...(route.noContent ? { '204': { description: 'Success, no body' } } : { '200': { description: 'Success', content: answer } }),
       ...Object.fromEntries([...statuses].sort().map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', ...problem }])),
     },
   };
 }
 
-export function openApiDocument(routes: readonly AnyRoute[], version: string): OpenApiDocument {
+export function openApiDocument(routes: readonly AnyRouteDoc[], version: string): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {};
   for (const route of routes) (paths[route.path] ??= {})[route.method] = operation(route);
   return {
@@ -103,6 +110,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): O
     servers: [{ url: '/api/v1' }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
-    components: { schemas: { ...components(responseSchemas, 'output'), ...components(requestSchemas, 'input') } },
+    security: AUTHENTICATED,
+    components: { schemas: { ...components(responseSchemas, 'output'), ...components(requestSchemas, 'input') }, securitySchemes },
   };
 }

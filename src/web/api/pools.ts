@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { pools, taskInstances } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, orderParam, paging, responseSchemas, totalOf } from './common.js';
+import { collection, orderParam, Text, paging, responseSchemas, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 
 const Pool = z
@@ -82,7 +82,7 @@ export const poolRoutes = [
     operationId: 'get_pool',
     summary: 'One pool',
     tag: 'Pool',
-    params: z.strictObject({ pool_name: z.string() }),
+    params: z.strictObject({ pool_name: Text }),
     response: Pool,
     errors: [404],
     async handler({ db, params }) {

@@ -7,7 +7,8 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { ConfigError, NotFoundError, UpdraftError } from '../../errors.js';
+import { describeDatabaseError, isDataError } from '../../db/errors.js';
+import { ConfigError, InputError, NotFoundError, UpdraftError } from '../../errors.js';
 import { problem } from '../problem.js';
 import { ApiError } from './common.js';
 
@@ -28,7 +29,8 @@ export interface RouteInput<P, Q, B> {
   actor(): string;
 }
 
-export interface Route<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType> {
+/** What the OpenAPI document says of an operation: a Route without its handler. */
+export interface RouteDoc<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType> {
   method: Method;
   /** OpenAPI style, under /api/v1: '/dags/{dag_id}'. */
   path: string;
@@ -51,6 +53,11 @@ export interface Route<P extends z.ZodType = Empty, Q extends z.ZodType = Empty,
   errors?: readonly number[];
   /** Also answers text/plain, when the request's Accept header prefers it. */
   text?: boolean;
+  /** The answer of a success when it is not 200 with `response` (204 for a logout). */
+  noContent?: boolean;
+}
+
+export interface Route<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType> extends RouteDoc<P, Q, B, R> {
   handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R> | Response>;
 }
 
@@ -65,7 +72,10 @@ export function defineRoute<P extends z.ZodType = Empty, Q extends z.ZodType = E
   return route;
 }
 
-export function accessOf(route: AnyRoute): Access {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRouteDoc = RouteDoc<any, any, any, any>;
+
+export function accessOf(route: AnyRouteDoc): Access {
   return route.access ?? (route.method === 'get' ? 'read' : 'operate');
 }
 
@@ -108,9 +118,12 @@ async function answer(c: Context, route: AnyRoute, options: MountOptions): Promi
   } catch (error) {
     if (error instanceof ApiError) return problem(c, error.status, error.message, error.field);
     if (error instanceof NotFoundError) return problem(c, 404, error.message);
+    if (error instanceof InputError) return problem(c, 400, error.message, error.field);
     if (error instanceof ConfigError) return problem(c, 400, error.message);
     // What remains of Updraft's own errors is a request the current state refuses (a second run for a date).
     if (error instanceof UpdraftError) return problem(c, 409, error.message);
+    // The schemas keep out what PostgreSQL refuses; should a value still get through, it is the request's fault.
+    if (isDataError(error)) return problem(c, 400, `a value of the request cannot be stored: ${describeDatabaseError(error)}`);
     options.onError(error);
     return problem(c, 500, 'internal error; the server log has the details');
   }

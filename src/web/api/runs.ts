@@ -11,8 +11,9 @@ import { resolveParams } from '../../dag/params.js';
 import type { ParamsSpec } from '../../dag/types.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
 import { triggerRun } from '../../scheduler/runs.js';
-import { ApiError, collection, InputDate, iso, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
+import { ApiError, collection, InputDate, JsonObject, Text, iso, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
 import { dagDetail, DagPath } from './dags.js';
+import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
 
 const RUN_STATES = dagRuns.state.enumValues as ['queued', 'running', 'success', 'failed'];
@@ -41,12 +42,12 @@ const DagRunCollection = collection('dag_runs', DagRun, 'DAGRunCollection');
 
 const TriggerBody = z
   .strictObject({
-    conf: Conf.optional().describe("Checked against the DAG's params; default {}"),
+    conf: JsonObject.optional().describe("Checked against the DAG's params; default {}"),
     logical_date: InputDate.optional().describe('Default: now. At most one run per DAG and logical date'),
   })
   .register(requestSchemas, { id: 'TriggerDAGRun', description: 'A manual run; its id is manual__<logical date>' });
 
-export const RunPath = DagPath.extend({ dag_run_id: z.string() });
+export const RunPath = DagPath.extend({ dag_run_id: Text });
 
 const ListQuery = z.strictObject({
   ...paging,
@@ -164,23 +165,25 @@ export const runRoutes = [
     response: DagRunCollection,
     errors: [404],
     async handler({ db, params, query }) {
+      const { state, limit, offset, order_by, ...dateTexts } = query;
+      const dates = await readDates(db, params.dag_id, dateTexts);
       const filters = and(
-        query.state?.length ? inArray(dagRuns.state, query.state) : undefined,
-        query.execution_date_gte && gte(dagRuns.logicalDate, query.execution_date_gte),
-        query.execution_date_lte && lte(dagRuns.logicalDate, query.execution_date_lte),
-        query.start_date_gte && gte(dagRuns.startedAt, query.start_date_gte),
-        query.start_date_lte && lte(dagRuns.startedAt, query.start_date_lte),
-        query.end_date_gte && gte(dagRuns.endedAt, query.end_date_gte),
-        query.end_date_lte && lte(dagRuns.endedAt, query.end_date_lte),
+        state?.length ? inArray(dagRuns.state, state) : undefined,
+        dates.execution_date_gte && gte(dagRuns.logicalDate, dates.execution_date_gte),
+        dates.execution_date_lte && lte(dagRuns.logicalDate, dates.execution_date_lte),
+        dates.start_date_gte && gte(dagRuns.startedAt, dates.start_date_gte),
+        dates.start_date_lte && lte(dagRuns.startedAt, dates.start_date_lte),
+        dates.end_date_gte && gte(dagRuns.endedAt, dates.end_date_gte),
+        dates.end_date_lte && lte(dagRuns.endedAt, dates.end_date_lte),
       );
       if (params.dag_id === '~' && filters === undefined && query.order_by.field === 'logical_date') return everyDagByLogicalDate(db, query);
       const where = and(params.dag_id === '~' ? undefined : eq(dags.dagId, params.dag_id), filters);
-      const column = ORDER_COLUMNS[query.order_by.field];
-      const direction = query.order_by.descending ? desc : asc;
-      const rows = await selectRuns(db, where).orderBy(direction(column), direction(dagRuns.id)).limit(query.limit).offset(query.offset);
+      const column = ORDER_COLUMNS[order_by.field];
+      const direction = order_by.descending ? desc : asc;
+      const rows = await selectRuns(db, where).orderBy(direction(column), direction(dagRuns.id)).limit(limit).offset(offset);
       // An empty page: is the DAG unknown (404), or are there just no runs?
       if (rows.length === 0 && params.dag_id !== '~') await dagRowId(db, params.dag_id);
-      const total = await totalOf(rows, query.offset, async () => {
+      const total = await totalOf(rows, offset, async () => {
         const [r] = await db.select({ n: count() }).from(dagRuns).innerJoin(dags, eq(dags.id, dagRuns.dagId)).where(where);
         return r?.n ?? 0;
       });
@@ -215,9 +218,10 @@ export const runRoutes = [
     errors: [404, 409],
     async handler({ db, params, body, actor }) {
       const conf = body.conf ?? {};
+      const { logical_date } = await readDates(db, params.dag_id, { logical_date: body.logical_date });
       let id: string;
       try {
-        ({ id } = await triggerRun(db, params.dag_id, { conf, logicalDate: body.logical_date, actor: actor() }));
+        ({ id } = await triggerRun(db, params.dag_id, { conf, logicalDate: logical_date, actor: actor() }));
       } catch (error) {
         throw error instanceof ConfigError ? await confError(db, params.dag_id, conf, error) : error;
       }

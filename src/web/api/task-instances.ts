@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, taskInstances } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, intParam, iso, isoOrNull, listParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, intParam, Text, iso, isoOrNull, listParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 import { RunPath, runRowId } from './runs.js';
 
@@ -40,7 +40,7 @@ export const TaskInstance = z
 
 const TaskInstanceCollection = collection('task_instances', TaskInstance, 'TaskInstanceCollection');
 
-export const TaskPath = RunPath.extend({ task_id: z.string() });
+export const TaskPath = RunPath.extend({ task_id: Text });
 
 const ListQuery = z.strictObject({
   ...paging,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, taskInstances, xcom } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, intParam, iso, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, intParam, Text, iso, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { defineRoute } from './route.js';
 import { assertTaskInRun, taskInstanceRowId, TaskPath } from './task-instances.js';
 
@@ -89,7 +89,7 @@ export const xcomRoutes = [
     operationId: 'get_xcom_entry',
     summary: 'One XCom entry, with its value',
     tag: 'XCom',
-    params: TaskPath.extend({ xcom_key: z.string() }),
+    params: TaskPath.extend({ xcom_key: Text }),
     query: EntryQuery,
     response: XComEntryWithValue,
     errors: [404],

@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono';
 import type { Engine } from '../../engine/engine.js';
+import { checkUiInput } from './input.js';
 import { liveRoutes } from './live.js';
 import { backfillPages } from './pages/backfills.js';
 import { dagPages } from './pages/dags.js';
@@ -16,6 +17,7 @@ import { runPages } from './pages/runs.js';
 
 export function uiRoutes(engine: Engine): Hono {
   const app = new Hono();
+  app.use('*', checkUiInput);
   app.route('/', liveRoutes(engine));
   app.route('/', loginPages(engine));
   app.route('/', dagPages(engine));

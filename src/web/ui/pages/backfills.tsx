@@ -18,6 +18,7 @@ import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar, withProgress, type BackfillForm } from './backfill-views.js';
 import { renderDagPage } from './dags.js';
 import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, refusedForm, Time } from './kit.js';
+import { queryInt } from '../input.js';
 import { runPath } from './runs.js';
 
 const LIST_PAGE = 25;
@@ -34,10 +35,6 @@ const ACTIONS = {
 type Action = keyof typeof ACTIONS;
 
 
-function pageNumber(value: string | undefined): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
-}
 
 /** The backfill of the path's :id; anything but a backfill's id is a 404 naming it. */
 function idOf(c: Context): number {
@@ -79,7 +76,7 @@ export function backfillPages(engine: Engine): Hono {
   app.get('/ui/backfills', readGate(engine), async (c) => {
     const dag = c.req.query('dag')?.trim() || undefined;
     const state = BACKFILL_STATES.includes(c.req.query('state') ?? '') ? (c.req.query('state') as BackfillState) : undefined;
-    const page = pageNumber(c.req.query('page'));
+    const page = queryInt(c.req.query('page'), 'page', 1);
     const { backfills, total } = await listBackfills(db, { dagId: dag, states: state ? [state] : undefined, limit: LIST_PAGE, offset: (page - 1) * LIST_PAGE });
     const rows = await withProgress(db, backfills);
     if (c.req.query('fragment') === 'list') return c.html(<BackfillRows rows={rows} showDag />);
@@ -117,7 +114,7 @@ export function backfillPages(engine: Engine): Hono {
 
   async function load(c: Context, id: number): Promise<BackfillView> {
     const info = await getBackfill(db, id);
-    const page = pageNumber(c.req.query('page'));
+    const page = queryInt(c.req.query('page'), 'page', 1);
     const state = RUN_STATES.includes(c.req.query('state') ?? '') ? c.req.query('state') : undefined;
     const [progress, { dates, total }, [dag]] = await Promise.all([
       backfillProgress(db, id),

@@ -11,6 +11,7 @@ import { dagRuns, dagVersions, type DagRow, type DagRunRow } from '../../../db/s
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { NotFoundError } from '../../../errors.js';
 import type { DagRunInfo } from '../../../schedule/index.js';
+import { queryInt } from '../input.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { BackfillCreateForm, BackfillRows, BackfillTableHead, withProgress, type BackfillForm, type BackfillRow } from './backfill-views.js';
 import { DagGraph } from './dag-graph.js';
@@ -72,7 +73,7 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
       return { view, source: row?.source ?? '', version: row?.version ?? 0 };
     }
     case 'runs': {
-      const page = intIn(query.page, 1, Number.MAX_SAFE_INTEGER, 1);
+      const page = queryInt(query.page, 'page', 1);
       const rows = await db
         .select({ run: dagRuns, total: sql<number>`count(*) over ()`.mapWith(Number) })
         .from(dagRuns)
@@ -88,7 +89,7 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
       return { view, rows: rows.map((r) => r.run), total, page, pages: Math.max(1, Math.ceil(total / RUNS_PAGE)) };
     }
     case 'backfills': {
-      const page = intIn(query.page, 1, Number.MAX_SAFE_INTEGER, 1);
+      const page = queryInt(query.page, 'page', 1);
       const { backfills, total } = await listBackfills(db, { dagId: dag.dagId, limit: BACKFILLS_PAGE, offset: (page - 1) * BACKFILLS_PAGE });
       return { view, rows: await withProgress(db, backfills), total, page, pages: Math.max(1, Math.ceil(total / BACKFILLS_PAGE)) };
     }

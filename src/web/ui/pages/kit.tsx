@@ -8,7 +8,8 @@ import { createMiddleware } from 'hono/factory';
 import type { Child } from 'hono/jsx';
 import { hasRole, type Role } from '../../../auth/index.js';
 import type { Engine } from '../../../engine/engine.js';
-import { ConfigError, NotFoundError, UpdraftError } from '../../../errors.js';
+import { describeDatabaseError, isDataError } from '../../../db/errors.js';
+import { ConfigError, InputError, NotFoundError, UpdraftError } from '../../../errors.js';
 import { Layout, type PageContext } from '../layout.js';
 
 /** Whether the page's user may use the operator's actions (the forms are shown to them only). */
@@ -71,17 +72,27 @@ export function ErrorPage({ c, title, children }: { c: Context; title: string; c
   );
 }
 
-/** The pages' onError: a NotFoundError is a 404 page naming what is missing; anything else a 500 page (logged). */
+const ERROR_TITLES: Record<number, string> = { 400: 'Bad request', 404: 'Not found', 405: 'Method not allowed', 413: 'Request too large', 500: 'Something went wrong' };
+
+/** A styled error page with `status`, saying `detail`. */
+export function errorPage(c: Context, status: 400 | 404 | 405 | 413 | 500, detail: string): Response | Promise<Response> {
+  return c.html(
+    <ErrorPage c={c} title={ERROR_TITLES[status]!}>
+      {detail}
+    </ErrorPage>,
+    status,
+  );
+}
+
+/**
+ * The pages' onError: a NotFoundError is a 404 page naming what is missing, a refused
+ * input (InputError, or a value PostgreSQL refused) a 400 page; anything else a 500 page (logged).
+ */
 export function pageErrors(engine: Engine): ErrorHandler {
   return (error, c) => {
-    if (error instanceof NotFoundError) {
-      return c.html(
-        <ErrorPage c={c} title="Not found">
-          {error.message}
-        </ErrorPage>,
-        404,
-      );
-    }
+    if (error instanceof NotFoundError) return errorPage(c, 404, error.message);
+    if (error instanceof InputError) return errorPage(c, 400, error.message);
+    if (isDataError(error)) return errorPage(c, 400, `a value of the request cannot be stored: ${describeDatabaseError(error)}`);
     engine.log.error({ err: error, path: c.req.path }, 'web page failed');
     return c.html(
       <ErrorPage c={c} title="Something went wrong">

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { getReport, listReports, type Report } from '../../../catalog/reports.js';
 import { auditLog, importErrors } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
+import { queryInt } from '../input.js';
 import { Layout } from '../layout.js';
 import { compactJson, enc, pageErrors, pageOf, readGate, Time } from './kit.js';
 
@@ -83,7 +84,7 @@ export function miscPages(engine: Engine): Hono {
   app.get('/ui/audit', async (c) => {
     const dag = c.req.query('dag') || undefined;
     const action = c.req.query('action') || undefined;
-    const page = Math.max(1, Math.floor(Number(c.req.query('page') ?? '1')) || 1);
+    const page = queryInt(c.req.query('page'), 'page', 1);
     const rows = await db
       .select()
       .from(auditLog)

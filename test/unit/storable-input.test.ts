@@ -1,0 +1,47 @@
+/**
+ * What PostgreSQL can store of a user's input (src/util/input.ts), the API's shared request
+ * types built on it (src/web/api/common.ts), and dates out of the database's range.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseDateInZone } from '../../src/schedule/index.js';
+import { isStorableDate, isUnstorableText, unstorableJsonPath } from '../../src/util/input.js';
+import { InputDate, intParam, JsonObject, Text } from '../../src/web/api/common.js';
+import { resolveConf } from '../../src/dag/params.js';
+
+describe('storable input', () => {
+  it('refuses NUL characters and unpaired surrogates, and keeps paired ones (emoji)', () => {
+    for (const bad of ['\u0000', 'a\u0000b', '\ud800', 'x\udc00', '\udc00\ud800']) expect(isUnstorableText(bad), JSON.stringify(bad)).toBe(true);
+    for (const good of ['', 'plain', 'caf\u00e9', '\ud83d\ude80 rocket', 'tab\tnewline\n']) expect(isUnstorableText(good), good).toBe(false);
+    expect(Text.safeParse('a\u0000b').success).toBe(false);
+    expect(Text.safeParse('\ud83d\ude80').success).toBe(true);
+  });
+
+  it('finds the key or string of a JSON value that cannot be stored, and names it in a conf', () => {
+    expect(unstorableJsonPath({ a: [1, 'ok', { b: 'x\ud800' }] })).toEqual(['a', 2, 'b']);
+    expect(unstorableJsonPath({ 'k\u0000': 1 })).toEqual(['k\u0000']);
+    expect(unstorableJsonPath({ a: [null, 1e300, true, 'fine'] })).toBeUndefined();
+    const parsed = JsonObject.safeParse({ notes: ['ok', '\u0000'] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['notes', 1]);
+    expect(() => resolveConf({}, { region: { name: 'eu\u0000' } }, 'd', 'conf')).toThrow(/^conf\.region\.name: must not contain NUL/);
+  });
+
+  it('keeps integers within PostgreSQL integer', () => {
+    const mapIndex = intParam(-1);
+    expect(mapIndex.safeParse('2147483647').success).toBe(true);
+    for (const bad of ['2147483648', '99999999999999999999', '1e309', 'NaN', '-2']) expect(mapIndex.safeParse(bad).success, bad).toBe(false);
+  });
+
+  it('keeps dates within years 1 to 9999, after their timezone too', () => {
+    expect(isStorableDate(new Date('0001-01-01T00:00:00Z'))).toBe(true);
+    expect(isStorableDate(new Date('9999-12-31T23:59:59.999Z'))).toBe(true);
+    expect(() => parseDateInZone('0000-01-01', 'UTC')).toThrow("cannot read date '0000-01-01': it is not within years 1 to 9999");
+    expect(() => parseDateInZone('0001-01-01', 'Asia/Tokyo')).toThrow(/not within years 1 to 9999/);
+    expect(parseDateInZone('0001-01-01', 'UTC').toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    for (const bad of ['0000-01-01', '0000-01-01T00:00:00Z', '0001-01-01', '9999-12-31T23:00', '10000-01-01', 'tomorrow']) expect(InputDate.safeParse(bad).success, bad).toBe(false);
+    expect(InputDate.safeParse('2026-11-03').data).toBe('2026-11-03');
+    // A '+' of an offset that a query string turned into a space.
+    expect(InputDate.safeParse('2026-11-03T06:00:00 02:00').data).toBe('2026-11-03T06:00:00+02:00');
+    expect(InputDate.safeParse('2026-11-03 06:00').data).toBe('2026-11-03 06:00');
+  });
+});
