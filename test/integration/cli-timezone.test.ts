@@ -41,8 +41,8 @@ describe('dates typed on the command line', () => {
       expect(cleared.code, cleared.stderr).toBe(0);
       expect((JSON.parse(cleared.stdout).runs as { runId: string }[]).map((r) => r.runId).sort()).toEqual(tested);
 
-      // With an offset, that instant: only the run at 2026-11-02T23:00Z is on the 2nd from 23:00 UTC on.
-      const exact = await updraft(['clear', 'berlin', '--from', '2026-11-02T00:00Z', '--to', '2026-11-02T23:00:00+00:00', '--dry-run', '--json']);
+      // With an offset, that instant: only the run at 2026-11-01T23:00Z is in the UTC day of the 1st.
+      const exact = await updraft(['clear', 'berlin', '--from', '2026-11-01T00:00Z', '--to', '2026-11-01T23:00:00+00:00', '--dry-run', '--json']);
       expect((JSON.parse(exact.stdout).runs as { runId: string }[]).map((r) => r.runId)).toEqual(['manual__2026-11-01T23:00:00+00:00']);
     },
     // Six commands in a row.
