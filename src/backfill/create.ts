@@ -11,7 +11,7 @@ import { auditLog, backfills, dagRuns, dags } from '../db/schema.js';
 import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { InputError, UpdraftError } from '../errors.js';
-import { parseDateInZone, parseRangeEndInZone } from '../schedule/index.js';
+import { inZone, parseDateInZone, parseRangeEndInZone } from '../schedule/index.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { backfillTimetable, planIntervals, type PlanRange } from './plan.js';
 import { describeBackfill, type BackfillInfo, type Reprocess } from './read.js';
@@ -111,12 +111,21 @@ export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, time
   return { from, to };
 }
 
+function emptyRange(dagId: string, { serialized: { schedule, timezone }, range }: Resolved): InputError {
+  return new InputError(
+    `nothing to backfill: no complete schedule interval of DAG '${dagId}' (schedule ${String(schedule)}, timezone ${timezone}) has a logical date from ${inZone(range.from, timezone)} to ${inZone(range.to, timezone)}`,
+    'from',
+  );
+}
+
 /**
  * Stores a backfill; the scheduler takes it from there. A DAG has at most one unfinished
  * backfill (running or paused): a second is refused, naming the first.
  */
 export async function createBackfill(db: Db, request: BackfillRequest, actor: string, now = new Date()): Promise<BackfillInfo> {
   const r = await resolve(db, request, now);
+  // Planned lazily by the scheduler, but an empty backfill is refused here: one step tells.
+  if (planIntervals(r.timetable, r.range, null).next().done) throw emptyRange(request.dagId, r);
   try {
     return await db.transaction(async (tx) => {
       const [row] = await tx

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { ScheduleError } from '../errors.js';
 import { Zone } from './zone.js';
 
@@ -77,4 +78,9 @@ export function parseRangeEndInZone(value: string | Date, tz: string): Date {
   const next = new Date(0);
   next.setUTCFullYear(Number(day[1]), Number(day[2]) - 1, Number(day[3]) + 1);
   return new Date(parseDateInZone(next.toISOString().slice(0, 10), tz).getTime() - 1);
+}
+
+/** An instant in a DAG's timezone, with its offset: '2030-03-28T06:30:00+01:00'. */
+export function inZone(date: Date, zone: string): string {
+  return DateTime.fromJSDate(date, { zone }).toISO({ suppressMilliseconds: true }) ?? date.toISOString();
 }

@@ -210,4 +210,20 @@ describe('updraft backfill', () => {
     expect(badId.stderr).toContain("a backfill id is a positive whole number ('updraft backfill list'), got 'x'");
     for (const r of [badDate, badReprocess, missing, unknown, badId]) expect(r.stderr).not.toMatch(STACK_FRAME);
   });
+
+  it('refuses a range with no complete schedule interval, naming the range and the schedule, and creates nothing', { timeout: CLI_TEST_TIMEOUT }, async () => {
+    const stored = () => inDatabase(async (db) => (await db.select({ n: count() }).from(backfills))[0]!.n);
+    const before = await stored();
+    const empty = await updraft(['backfill', 'daily', '--from', '2026-02-01T06:00', '--to', '2026-02-01T18:00', '--yes']);
+    expect(empty).toMatchObject({ code: 1, stdout: '' });
+    expect(empty.stderr).toBe(
+      "updraft: nothing to backfill: no complete schedule interval of DAG 'daily' (schedule @daily, timezone UTC) has a logical date from 2026-02-01T06:00:00Z to 2026-02-01T18:00:00Z\n",
+    );
+    expect(await stored()).toBe(before);
+
+    // One date is one date.
+    const one = await updraft(['backfill', 'daily', '--from', '2026-02-01', '--to', '2026-02-01', '--dry-run']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain('dry run: 1 date, 1 to create, 0 to clear and run again, 0 left alone; nothing was changed');
+  });
 });

@@ -196,8 +196,8 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
     } else {
       if (tty && !flags.yes) {
         const plan = await client.dryRun(request);
-        if (plan.length === 0) return say(`nothing to backfill: DAG '${dagId}' has no complete schedule interval in that range`);
-        if (!(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
+        // An empty range goes on to create, which refuses it saying why (exit 1).
+        if (plan.length > 0 && !(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
       }
       backfill = await client.create(request);
       say(`created backfill ${backfill.id} of ${dagId}: ${inZone(backfill.from, timezone)} to ${inZone(backfill.to, timezone)}, reprocess ${backfill.reprocess}, max ${backfill.maxActiveRuns} active runs`);
@@ -283,5 +283,5 @@ function printPlan(plan: PlannedDate[], timezone: string, json: boolean | undefi
 /** '31 dates, 30 to create, 1 to clear and run again, 0 left alone' */
 function planCounts(plan: PlannedDate[]): string {
   const count = (action: PlannedDate['action']) => plan.filter((p) => p.action === action).length;
-  return `${plan.length} dates, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone`;
+  return `${plan.length} date${plan.length === 1 ? '' : 's'}, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone`;
 }
