@@ -171,7 +171,8 @@ describe('updraft backfill', () => {
 
     expect(await updraft(['backfill', 'pause', String(id)])).toMatchObject({ code: 0, stdout: `backfill ${id} of gated paused: no new date starts until it is resumed\n` });
     const list = await updraft(['backfill', 'list', '--dag', 'gated']);
-    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00.000Z +2026-01-12T23:59:59.999Z +none +paused`, 'm'));
+    // The range in the DAG's timezone (UTC here), with its offset.
+    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00Z +2026-01-12T23:59:59.999Z +none +paused`, 'm'));
     // Attaching to a paused backfill without a terminal resumes it only with --yes.
     const paused = await updraft(held);
     expect(paused).toMatchObject({ code: 1 });
