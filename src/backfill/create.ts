@@ -11,7 +11,7 @@ import { auditLog, backfills, dagRuns, dags } from '../db/schema.js';
 import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { InputError, UpdraftError } from '../errors.js';
-import { parseDateInZone } from '../schedule/index.js';
+import { inZone, parseDateInZone, parseRangeEndInZone } from '../schedule/index.js';
 import { INT4_MAX, isInt4 } from '../util/input.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { backfillTimetable, planIntervals, type PlanRange } from './plan.js';
@@ -95,8 +95,6 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   };
 }
 
-const DAY_ONLY = /^\s*(\d{4})-(\d{2})-(\d{2})\s*$/;
-
 /**
  * The request's range read in the DAG's timezone; errors name the bound. A `to` without a
  * time covers that whole day: '--to 2026-01-31' includes a run at 02:00 on the 31st.
@@ -104,20 +102,22 @@ const DAY_ONLY = /^\s*(\d{4})-(\d{2})-(\d{2})\s*$/;
 export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, timezone: string): { from: Date; to: Date } {
   const read = (value: Date | string, what: 'from' | 'to') => {
     try {
-      return parseDateInZone(value, timezone);
+      return what === 'from' ? parseDateInZone(value, timezone) : parseRangeEndInZone(value, timezone);
     } catch (error) {
       throw new InputError(`${what}: ${(error as Error).message}`, what, { cause: error });
     }
   };
   const from = read(request.from, 'from');
-  const day = typeof request.to === 'string' ? DAY_ONLY.exec(request.to) : null;
-  let to = read(request.to, 'to');
-  if (day) {
-    const next = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]) + 1)).toISOString().slice(0, 10);
-    to = new Date(read(next, 'to').getTime() - 1);
-  }
+  const to = read(request.to, 'to');
   if (from > to) throw new InputError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`, 'from');
   return { from, to };
+}
+
+function emptyRange(dagId: string, { serialized: { schedule, timezone }, range }: Resolved): InputError {
+  return new InputError(
+    `nothing to backfill: no complete schedule interval of DAG '${dagId}' (schedule ${String(schedule)}, timezone ${timezone}) has a logical date from ${inZone(range.from, timezone)} to ${inZone(range.to, timezone)}`,
+    'from',
+  );
 }
 
 /**
@@ -126,6 +126,8 @@ export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, time
  */
 export async function createBackfill(db: Db, request: BackfillRequest, actor: string, now = new Date()): Promise<BackfillInfo> {
   const r = await resolve(db, request, now);
+  // Planned lazily by the scheduler, but an empty backfill is refused here: one step tells.
+  if (planIntervals(r.timetable, r.range, null).next().done) throw emptyRange(request.dagId, r);
   try {
     return await db.transaction(async (tx) => {
       const [row] = await tx

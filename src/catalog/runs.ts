@@ -1,4 +1,4 @@
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { dagRuns, dags, taskInstances, taskLogs, type DagRunRow } from '../db/schema.js';
 import { NotFoundError } from '../errors.js';
@@ -60,18 +60,27 @@ export async function listRuns(
   };
 }
 
-/** `runId` as `runs list` shows it, or 'latest': the run listed first (newest logical date). */
-export async function findRun(db: Db, dagId: string, runId: string): Promise<{ id: string; runId: string }> {
+/**
+ * `runId` as `runs list` shows it, or 'latest': the run listed first (newest logical date);
+ * with `withTask`, the newest run that has that task (a queued run has no task instances yet).
+ */
+export async function findRun(db: Db, dagId: string, runId: string, withTask?: string): Promise<{ id: string; runId: string }> {
   const dag = await dagRow(db, dagId);
+  const latest = runId === 'latest';
+  const hasTask = withTask === undefined ? undefined : exists(db.select({ one: sql`1` }).from(taskInstances).where(and(eq(taskInstances.runId, dagRuns.id), eq(taskInstances.taskId, withTask))));
   const [run] = await db
     .select({ id: dagRuns.id, runId: dagRuns.runId })
     .from(dagRuns)
-    .where(and(eq(dagRuns.dagId, dag.id), runId === 'latest' ? undefined : eq(dagRuns.runId, runId)))
+    .where(and(eq(dagRuns.dagId, dag.id), latest ? hasTask : eq(dagRuns.runId, runId)))
     .orderBy(desc(dagRuns.logicalDate))
     .limit(1);
   if (!run) {
     throw new NotFoundError(
-      runId === 'latest' ? `DAG '${dagId}' has no runs yet` : `DAG '${dagId}' has no run '${runId}' (see 'updraft runs list ${dagId}')`,
+      !latest
+        ? `DAG '${dagId}' has no run '${runId}' (see 'updraft runs list ${dagId}')`
+        : withTask === undefined
+          ? `DAG '${dagId}' has no runs yet`
+          : `DAG '${dagId}' has no run with task '${withTask}' yet`,
     );
   }
   return run;
@@ -99,7 +108,7 @@ export interface TaskLog {
  * wrote nothing is listed with no lines.
  */
 export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number, mapIndex = -1): Promise<TaskLog> {
-  const run = await findRun(db, dagId, runId);
+  const run = await findRun(db, dagId, runId, taskId);
   const [ti] = await db
     .select({ id: taskInstances.id, state: taskInstances.state, tries: taskInstances.tryNumber })
     .from(taskInstances)

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeDatabaseError } from '../db/errors.js';
 import { UpdraftError } from '../errors.js';
@@ -13,9 +14,12 @@ import { registerServeCommands } from './commands/serve.js';
 import { registerTasksCommands } from './commands/tasks.js';
 import { registerUsersCommands } from './commands/users.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 /** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
 const program = new Command('updraft')
   .description('Updraft: an Airflow-style DAG scheduler in TypeScript, with state in PostgreSQL')
+  .version(version, '-V, --version', "print Updraft's version")
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 

@@ -1,5 +1,3 @@
-import { DateTime } from 'luxon';
-
 /** Plain aligned columns for terminal output. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -15,10 +13,7 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** An instant in a DAG's timezone, with its offset: '2030-03-28T06:30:00+01:00'. */
-export function inZone(date: Date, zone: string): string {
-  return DateTime.fromJSDate(date, { zone }).toISO({ suppressMilliseconds: true }) ?? date.toISOString();
-}
+export { inZone } from '../schedule/dates.js';
 
 /** One task log line as `tasks logs` and `tasks test` print it: '<ISO time> <LEVEL> <message>'. */
 export function formatLogLine(at: Date, level: string, message: string): string {

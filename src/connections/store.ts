@@ -114,7 +114,8 @@ export async function testConnectionUrl(name: string, url: string): Promise<{ ve
   client.on('error', () => {});
   try {
     await client.connect();
-    const { rows } = await client.query<{ version: string }>('show server_version');
+    // `show server_version` names its column server_version: ask for a named column instead.
+    const { rows } = await client.query<{ version: string }>("select current_setting('server_version') as version");
     return { version: rows[0]!.version, ms: Math.round(performance.now() - started) };
   } catch (error) {
     throw new UpdraftError(`connection '${name}' (${maskUrl(url)}): ${pgMessage(error)}`);

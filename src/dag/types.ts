@@ -82,7 +82,7 @@ export interface DagOptions<P extends ParamsSpec = ParamsSpec> extends RunCallba
   /** Unique across all DAG files: letters, digits, '_', '-' and '.'. */
   id: string;
   /**
-   * A cron expression, a preset ('@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@once'),
+   * A cron expression, a preset ('@hourly', '@daily' or '@midnight', '@weekly', '@monthly', '@yearly', '@once'),
    * datasets (`{ datasets: [...], when: 'all' | 'any' }`, docs/datasets.md) or null for manual runs only. Default null.
    */
   schedule?: string | DatasetScheduleOption | null;

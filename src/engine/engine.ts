@@ -64,7 +64,8 @@ export class Engine {
   ) {
     this.cache = new DagCache(database.db);
     this.bus.on('error', (error) => this.reportError(error));
-    this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runRowId, state: run.state }, `run of ${run.dagId} ${run.state}`));
+    // Runs are named as users see them (dag id + run id), never by their row's uuid.
+    this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runId, state: run.state }, `run ${run.runId} of ${run.dagId} ${run.state}`));
     this.bus.on('callback:log', (line) => log[line.level]({ dag: line.dagId, run: line.runId }, line.message));
     this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
   }

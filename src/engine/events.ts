@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FinishedRun } from '../scheduler/finish.js';
 import type { TaskState } from '../scheduler/trigger-rules.js';
 
 /**
@@ -13,7 +14,7 @@ export interface EngineEvents {
   runs: [];
   /** With 'running': `scheduledAt`, when the task instance became ready (for the scheduling delay). */
   'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string; scheduledAt?: Date }];
-  'run:finished': [{ runRowId: string; dagId: string; state: 'success' | 'failed' }];
+  'run:finished': [FinishedRun];
   /** Every date of a backfill is done. */
   'backfill:completed': [{ id: number }];
   /** A result came back from a try that no longer owned its task instance. */

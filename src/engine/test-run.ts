@@ -8,7 +8,7 @@ import { resolveConf } from '../dag/params.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
-import { manualRunInfo } from '../schedule/index.js';
+import { manualRunInfo, parseDateInZone } from '../schedule/index.js';
 import { DagCache } from '../scheduler/dag-cache.js';
 import { makeRunId } from '../scheduler/runs.js';
 import { createTaskInstances } from '../scheduler/start-runs.js';
@@ -29,14 +29,15 @@ export interface TestRunReport {
 /**
  * `updraft dags test`: parses the DAGs folder, creates one manual run of the DAG (a
  * finished run for the same logical date is replaced, as Airflow does) and runs it in
- * this process until it ends, whether the DAG is paused or not. State is written as
+ * this process until it ends, whether the DAG is paused or not. A logical date given as
+ * text is read in the DAG's timezone unless it ends in Z or an offset. State is written as
  * for any run, so the run shows in `runs list` and its logs in `tasks logs`.
  */
 export async function testRun(
   database: Database,
   config: Config,
   dagId: string,
-  options: { logicalDate?: Date; conf?: Record<string, unknown>; log: Logger; onTaskState?: (event: EngineEvents['task:state'][0]) => void },
+  options: { logicalDate?: Date | string; conf?: Record<string, unknown>; log: Logger; onTaskState?: (event: EngineEvents['task:state'][0]) => void },
 ): Promise<TestRunReport> {
   const { db } = database;
   await new DagProcessor(db, config).refresh();
@@ -45,7 +46,9 @@ export async function testRun(
   });
   const conf = options.conf ?? {};
   resolveConf(serialized.params, conf, dagId, '--conf');
-  const info = manualRunInfo(scheduleSpecOf(serialized), options.logicalDate ?? new Date());
+  // Text is read in the DAG's timezone unless it has an offset (DATE_INPUT_RULE).
+  const logicalDate = options.logicalDate === undefined ? new Date() : parseDateInZone(options.logicalDate, serialized.timezone);
+  const info = manualRunInfo(scheduleSpecOf(serialized), logicalDate);
   const structure = await new DagCache(db).get(dag.latestVersionId!);
 
   let scheduled: string[] = [];

@@ -2,9 +2,28 @@
 // the 'updraft' alias. Plain .mjs on purpose: a .ts file cannot register tsx for
 // itself on Node 20 (see STACK.md).
 import { register as registerModuleHooks } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
 import { register as registerTsx } from 'tsx/esm/api';
 
 registerTsx();
 registerModuleHooks('./hooks.mjs', import.meta.url, {
   data: { updraftUrl: new URL('../index.ts', import.meta.url).href },
 });
+
+// The child processes of the hooks thread (tsx's esbuild service): see children.mjs.
+const children = new MessageChannel();
+children.port1.unref();
+registerModuleHooks('./children.mjs', import.meta.url, { data: { port: children.port2 }, transferList: [children.port2] });
+
+/** Ends the hooks thread's child processes and waits for them: call it last in a thread that is about to end. */
+export function endChildren() {
+  return new Promise((resolve) => {
+    // Held open until the answer: the thread may have nothing else left to wait for.
+    children.port1.ref();
+    children.port1.once('message', () => {
+      children.port1.unref();
+      resolve();
+    });
+    children.port1.postMessage('end');
+  });
+}

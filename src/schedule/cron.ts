@@ -1,6 +1,6 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { ScheduleError } from '../errors.js';
-import { PRESET_NAMES, PRESETS, isPreset } from './presets.js';
+import { PRESET_NAMES, PRESETS, UNSUPPORTED_PRESETS, isPreset } from './presets.js';
 
 const FIELD_NAMES = 'minute hour day-of-month month day-of-week';
 // cron-parser's `H` picks a random value unless seeded, so a DAG would move
@@ -72,6 +72,7 @@ export function resolveCron(schedule: string): WallCron | 'once' {
   if (typeof schedule !== 'string') throw new ScheduleError(`invalid schedule ${String(schedule)}: expected a cron expression or a preset`);
   if (schedule.trim().startsWith('@')) {
     const name = schedule.trim();
+    if (Object.hasOwn(UNSUPPORTED_PRESETS, name)) throw new ScheduleError(`schedule preset '${name}': ${UNSUPPORTED_PRESETS[name]}`);
     if (!isPreset(name)) throw new ScheduleError(`unknown schedule preset '${schedule}': use one of ${PRESET_NAMES.join(', ')}`);
     const cron = PRESETS[name];
     return cron === null ? 'once' : new WallCron(cron);

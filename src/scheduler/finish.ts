@@ -31,6 +31,14 @@ export interface LogLine {
 }
 
 /** The end of one try, as reported by whoever ran it. */
+/** A run that ended: `runRowId` is its row, `runId` the id users see ('scheduled__2026-...'). */
+export interface FinishedRun {
+  runRowId: string;
+  runId: string;
+  dagId: string;
+  state: 'success' | 'failed';
+}
+
 export interface TaskResult {
   taskInstanceId: string;
   /** The claim's fencing token and try: a result is accepted only while both still hold. */
@@ -73,7 +81,7 @@ export interface FinishReport {
   changes: StateChange[];
   /** Task instances made ready by these results. */
   scheduled: number;
-  finishedRuns: { runRowId: string; dagId: string; state: 'success' | 'failed' }[];
+  finishedRuns: FinishedRun[];
   /** Tasks claimed in the same transaction (see `claim`). */
   claimed: ClaimedTask[];
   /** How many the claim asked for (0: no claim); fewer claimed means none was left to claim. */
@@ -185,8 +193,8 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
       report.scheduled += scheduled;
       // A run with newly scheduled tasks cannot be over yet.
       if (scheduled === 0) {
-        const state = await finishRunIfDone(tx, runRowId, structure);
-        if (state) report.finishedRuns.push({ runRowId, dagId: structure.dagId, state });
+        const finished = await finishRunIfDone(tx, runRowId, structure);
+        if (finished) report.finishedRuns.push({ runRowId, dagId: structure.dagId, ...finished });
       }
     }
     // Dataset events go with the successes they report; a consumer's run is the schedulers' news.
@@ -356,7 +364,7 @@ export async function applyDecisions(tx: Tx, runRowId: string, all: readonly Sta
  * Ends the run when its tasks are all done (or can never move again), as Airflow derives it.
  * The caller holds the run's row lock.
  */
-export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<'success' | 'failed' | null> {
+export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<{ state: 'success' | 'failed'; runId: string } | null> {
   // Both probes use the partial index over unfinished task instances, not the whole run
   // (they repeat its predicate; `moving` is an unfinished task with a state: scheduled,
   // queued, running, up_for_retry or up_for_reschedule).
@@ -381,8 +389,14 @@ export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagSt
     const derived = runState(all.map((t) => ({ taskId: t.task_id, state: t.state })), structure.leaves, structure.deps);
     state = derived === 'running' ? null : derived;
   }
-  if (state) await execute(tx, sql`update dag_runs set state = ${state}, ended_at = now() where id = ${runRowId} and state = 'running'`);
-  return state;
+  if (!state) return null;
+  // The run id users see comes back for the log line; a run already ended by hand is read.
+  const { rows: ended } = await execute<{ run_id: string }>(
+    tx,
+    sql`update dag_runs set state = ${state}, ended_at = now() where id = ${runRowId} and state = 'running' returning run_id`,
+  );
+  const runId = ended[0]?.run_id ?? (await execute<{ run_id: string }>(tx, sql`select run_id from dag_runs where id = ${runRowId}`)).rows[0]!.run_id;
+  return { state, runId };
 }
 
 /** What a task with no state becomes given its upstream tasks' states (`known`); undefined: it waits. */

@@ -121,7 +121,7 @@ export class Scheduler {
       for (const run of started) for (const change of run.changes) this.bus.emit('task:state', change);
       if (started.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
       // A run started again after a clear can end at once; its end leaves room for another.
-      for (const run of started) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, state: run.finished });
+      for (const run of started) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, ...run.finished });
       if (started.some((r) => r.finished)) this.#again = true;
     }
 

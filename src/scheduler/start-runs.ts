@@ -16,7 +16,7 @@ export interface StartedRun {
   /** Every task instance whose state this start decided (the scheduled ones included). */
   changes: StateChange[];
   /** A run started again after a clear may have nothing left to do: it ended at once. */
-  finished?: 'success' | 'failed';
+  finished?: { state: 'success' | 'failed'; runId: string };
 }
 
 /**

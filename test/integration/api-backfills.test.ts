@@ -146,6 +146,11 @@ describe('POST /backfills', () => {
       [{ ...daily, dag_id: 'bf_zoned', max_active_runs: 2147483648 }, 'max_active_runs', /^max_active_runs: /],
       [{ ...daily, dag_id: 'bf_zoned', from_date: '2026-01-09' }, 'from_date', /^the range is empty/],
       [{ ...daily, dag_id: 'bf_zoned', from_date: '2099-01-01', to_date: '2099-02-01' }, 'from_date', /is in the future/],
+      [
+        { ...daily, dag_id: 'bf_zoned', from_date: '2026-01-01T06:00', to_date: '2026-01-01T18:00' },
+        'from_date',
+        /^nothing to backfill: no complete schedule interval of DAG 'bf_zoned' \(schedule @daily, timezone Europe\/Paris\) has a logical date from 2026-01-01T06:00:00\+01:00 to 2026-01-01T18:00:00\+01:00$/,
+      ],
       [{ ...daily, dag_id: 'bf_zoned', reprocess_behavior: 'sometimes' }, 'reprocess_behavior', /^reprocess_behavior: must be one of none, failed, completed$/],
       [{ ...daily, dag_id: 'bf_zoned', max_active_runs: 0 }, 'max_active_runs', /^max_active_runs: /],
       [{ ...daily, dag_id: 'bf_zoned', max_active_runs: 1.5 }, 'max_active_runs', /^max_active_runs: /],

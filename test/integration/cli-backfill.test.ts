@@ -171,7 +171,8 @@ describe('updraft backfill', () => {
 
     expect(await updraft(['backfill', 'pause', String(id)])).toMatchObject({ code: 0, stdout: `backfill ${id} of gated paused: no new date starts until it is resumed\n` });
     const list = await updraft(['backfill', 'list', '--dag', 'gated']);
-    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00.000Z +2026-01-12T23:59:59.999Z +none +paused`, 'm'));
+    // The range in the DAG's timezone (UTC here), with its offset.
+    expect(list.stdout).toMatch(new RegExp(`^${id} +gated +2026-01-10T00:00:00Z +2026-01-12T23:59:59.999Z +none +paused`, 'm'));
     // Attaching to a paused backfill without a terminal resumes it only with --yes.
     const paused = await updraft(held);
     expect(paused).toMatchObject({ code: 1 });
@@ -209,5 +210,21 @@ describe('updraft backfill', () => {
     expect(badId).toMatchObject({ code: 2 });
     expect(badId.stderr).toContain("a backfill id is a positive whole number ('updraft backfill list'), got 'x'");
     for (const r of [badDate, badReprocess, missing, unknown, badId]) expect(r.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it('refuses a range with no complete schedule interval, naming the range and the schedule, and creates nothing', { timeout: CLI_TEST_TIMEOUT }, async () => {
+    const stored = () => inDatabase(async (db) => (await db.select({ n: count() }).from(backfills))[0]!.n);
+    const before = await stored();
+    const empty = await updraft(['backfill', 'daily', '--from', '2026-02-01T06:00', '--to', '2026-02-01T18:00', '--yes']);
+    expect(empty).toMatchObject({ code: 1, stdout: '' });
+    expect(empty.stderr).toBe(
+      "updraft: nothing to backfill: no complete schedule interval of DAG 'daily' (schedule @daily, timezone UTC) has a logical date from 2026-02-01T06:00:00Z to 2026-02-01T18:00:00Z\n",
+    );
+    expect(await stored()).toBe(before);
+
+    // One date is one date.
+    const one = await updraft(['backfill', 'daily', '--from', '2026-02-01', '--to', '2026-02-01', '--dry-run']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain('dry run: 1 date, 1 to create, 0 to clear and run again, 0 left alone; nothing was changed');
   });
 });

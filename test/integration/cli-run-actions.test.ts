@@ -142,10 +142,14 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
   );
 
   it(
-    'runs cancel stops a queued run; an ended run cannot be cancelled',
+    'runs cancel stops a queued run; an ended run cannot be cancelled; tasks logs latest skips the queued run without the task',
     async () => {
       const queued = await updraft(['dags', 'trigger', 'etl', '--logical-date', '2031-01-01']);
       expect(queued).toMatchObject({ code: 0, stdout: `queued etl ${QUEUED_RUN}\n` });
+      // The queued run has no task instances yet: 'latest' is the newest run that has the task.
+      const logs = await updraft(['tasks', 'logs', 'etl', 'latest', 'extract', '--json']);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(JSON.parse(logs.stdout)).toMatchObject({ runId: RUN, taskId: 'extract' });
 
       const cancelled = await updraft(['runs', 'cancel', 'etl', QUEUED_RUN]);
       expect(cancelled).toEqual({ code: 0, stdout: `cancelled etl ${QUEUED_RUN}: queued -> failed\n`, stderr: '' });

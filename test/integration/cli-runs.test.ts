@@ -141,7 +141,7 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
       ]);
 
       expect(ok.code).toBe(0);
-      expect(ok.stderr).toBe('testing adhoc.double: logical date 2030-02-03T10:00:00.000Z, run test__2030-02-03T10:00:00.000Z; no state is stored\n');
+      expect(ok.stderr).toBe('testing adhoc.double: logical date 2030-02-03T10:00:00Z, run test__2030-02-03T10:00:00.000Z; no state is stored\n');
       expect(logEntries(ok.stdout)).toEqual([
         '<t> WARN doubling 21',
         // @daily: the last complete interval before the logical date.

@@ -5,6 +5,7 @@
  * so each test makes few, meaningful invocations; the ones that never open the database
  * run side by side.
  */
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { asc, eq } from 'drizzle-orm';
@@ -70,6 +71,16 @@ const CYCLE_MESSAGE = "DAG 'cyclic': dependency cycle: a -> b -> a";
 const { updraft, setup } = useCli({ 'weekday_report.ts': WEEKDAY_REPORT, 'team/sync.ts': SYNC, 'cycle.ts': CYCLE, 'syntax.ts': SYNTAX });
 
 describe('updraft CLI', () => {
+  it(
+    '--version and -V print the version of package.json',
+    async () => {
+      const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+      expect(await updraft(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+      expect(await updraft(['-V'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    },
+    CLI_TEST_TIMEOUT,
+  );
+
   it(
     'db migrate finds the prepared database up to date',
     async () => {

@@ -18,6 +18,7 @@ describe('presets', () => {
       '@once': null,
       '@hourly': '0 * * * *',
       '@daily': '0 0 * * *',
+      '@midnight': '0 0 * * *',
       '@weekly': '0 0 * * 0',
       '@monthly': '0 0 1 * *',
       '@quarterly': '0 0 1 */3 *',
@@ -47,7 +48,7 @@ describe('presets', () => {
 });
 
 describe('validateSchedule', () => {
-  it.each(['@once', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@annually', '0 2 * * *', '*/15 9-17 * * MON-FRI', '0 0 L * *', '0 0 29 2 *', ' 0 2 * * * '])(
+  it.each(['@once', '@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually', '0 2 * * *', '*/15 9-17 * * MON-FRI', '0 0 L * *', '0 0 29 2 *', ' 0 2 * * * '])(
     'accepts %j',
     (schedule) => expect(() => validateSchedule(schedule, 'Europe/Berlin')).not.toThrow(),
   );
@@ -62,6 +63,7 @@ describe('validateSchedule', () => {
     ['H 2 * * *', "invalid cron expression 'H 2 * * *': 'H' (hashed values) is not supported"],
     ['@dayly', "unknown schedule preset '@dayly': use one of @once, @hourly, @daily"],
     ['@DAILY', "unknown schedule preset '@DAILY'"],
+    ['@continuous', "schedule preset '@continuous': Airflow's run-after-run schedule is not supported"],
   ])('rejects %j', (schedule, message) => {
     expect(scheduleError(() => validateSchedule(schedule, 'UTC')).message).toContain(message);
   });

@@ -23,10 +23,28 @@ export interface WatchOptions {
 
 const ENDED = new Set(['completed', 'cancelled']);
 
+/** '3/10 dates', '3/10+ dates (planning)' while more are being planned, 'planning the dates' before the first. */
+export function datesText(p: BackfillProgress): string {
+  if (p.planDone) return `${datesDone(p)}/${p.total} dates`;
+  return p.total === 0 ? 'planning the dates' : `${datesDone(p)}/${p.total}+ dates (planning)`;
+}
+
 export function progressLine(b: BackfillInfo, p: BackfillProgress): string {
-  const total = p.planDone ? `${p.total}` : `${p.total}+ (planning)`;
   const paused = b.state === 'paused' ? ' [paused]' : '';
-  return `backfill ${b.id}${paused}: ${datesDone(p)}/${total} dates done (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
+  const done = `${datesDone(p)}/${p.total}`;
+  const dates = p.planDone ? `${done} dates done` : p.total > 0 ? `${done}+ dates done, more being planned` : datesText(p);
+  return `backfill ${b.id}${paused}: ${dates} (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
+}
+
+/**
+ * ' | ETA 1m 20s' from the pace since watching began (`first`: the dates done then, at
+ * `since`); nothing while the total is unknown (planning), before a date ended, or when paused.
+ */
+export function etaText(b: BackfillInfo, p: BackfillProgress, first: { done: number; at: number }, now: number): string {
+  const done = datesDone(p);
+  const rate = (done - first.done) / (now - first.at);
+  if (!p.planDone || b.state === 'paused' || done >= p.total || !(rate > 0) || !Number.isFinite(rate)) return '';
+  return ` | ETA ${duration((p.total - done) / rate)}`;
 }
 
 /** Follows the backfill until it ends (its last status) or the signal fires (null). */
@@ -34,7 +52,8 @@ export async function watchBackfill(client: BackfillClient, id: number, options:
   const bar = options.tty
     ? new cliProgress.SingleBar(
         {
-          format: 'backfill {id}{state} |{bar}| {value}/{total}{planning} dates | {active} runs, {tasks} tasks running | {failed} failed | ETA {eta_formatted}',
+          // Our own ETA and dates: cli-progress's prints 'NFs' before the first date ends.
+          format: 'backfill {id}{state} |{bar}| {dates} | {active} runs, {tasks} tasks running | {failed} failed{eta}',
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 50,
@@ -47,15 +66,18 @@ export async function watchBackfill(client: BackfillClient, id: number, options:
   options.nudge?.(() => wake?.());
   let lastLine = '';
   let lastLineAt = 0;
+  let first: { done: number; at: number } | undefined;
   try {
     for (;;) {
       const status = await client.status(id);
       const { backfill: b, progress: p } = status;
       if (bar) {
+        first ??= { done: datesDone(p), at: Date.now() };
         const payload = {
           id: b.id,
           state: b.state === 'paused' ? ' (paused)' : '',
-          planning: p.planDone ? '' : '+',
+          dates: datesText(p),
+          eta: etaText(b, p, first, Date.now()),
           active: p.running + p.queued,
           tasks: p.runningTasks,
           failed: p.failed,

@@ -14,6 +14,7 @@ import type { BackfillClient } from '../backfill/client.js';
 import { connectBackfills, type BackfillTarget } from '../backfill/connect.js';
 import { summary, watchBackfill } from '../backfill/watch.js';
 import { cliActor } from '../context.js';
+import { withDateRule } from '../dates.js';
 import { formatTable, inZone, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { confirm } from '../prompt.js';
@@ -58,11 +59,10 @@ export function registerBackfillCommands(program: Command): void {
     .command('backfill')
     .description('run a DAG over the schedule intervals of a range of dates, and manage backfills (docs/backfill.md)');
 
-  backfill
-    .command('create <dag>', { isDefault: true })
+  withDateRule(backfill.command('create <dag>', { isDefault: true }))
     .description("create a backfill and follow it (the default: 'updraft backfill <dag> --from D --to D')")
-    .requiredOption('--from <date>', "first logical date, in the DAG's timezone unless it ends in Z or an offset ('2026-01-01')")
-    .requiredOption('--to <date>', 'last logical date (inclusive)')
+    .requiredOption('--from <date>', 'first logical date')
+    .requiredOption('--to <date>', 'last logical date, included (a day without a time: that whole day)')
     .addOption(
       new Option('--reprocess <which>', 'dates that already have a run: none leaves them, failed re-runs failed ones, completed re-runs failed and successful ones')
         .choices(REPROCESS)
@@ -85,7 +85,7 @@ export function registerBackfillCommands(program: Command): void {
 
   backfill
     .command('list')
-    .description('backfills, newest first')
+    .description("backfills, newest first (dates in the DAG's timezone)")
     .option('--dag <dag>', 'only this DAG')
     .addOption(new Option('--state <state>', 'only backfills in this state').choices(backfillState.enumValues))
     .option('--json', 'print JSON')
@@ -94,10 +94,14 @@ export function registerBackfillCommands(program: Command): void {
         const { backfills, total } = await client.list({ dagId: opts.dag, states: opts.state ? [opts.state] : undefined, limit: 100 });
         if (opts.json) return printJson({ backfills, total });
         if (backfills.length === 0) return console.log('no backfills');
+        // Each range in its DAG's timezone, as the user typed it.
+        const zones = new Map<string, string>();
+        for (const b of backfills) if (!zones.has(b.dagId)) zones.set(b.dagId, await client.timezone(b.dagId));
+        const at = (d: Date, dagId: string) => inZone(d, zones.get(dagId)!);
         console.log(
           formatTable(
             ['id', 'dag', 'from', 'to', 'reprocess', 'state', 'planned', 'created_by', 'created_at'],
-            backfills.map((b) => [String(b.id), b.dagId, b.from.toISOString(), b.to.toISOString(), b.reprocess, b.state, `${b.planned}${b.planDone ? '' : '+'}`, b.createdBy, b.createdAt.toISOString()]),
+            backfills.map((b) => [String(b.id), b.dagId, at(b.from, b.dagId), at(b.to, b.dagId), b.reprocess, b.state, `${b.planned}${b.planDone ? '' : '+'}`, b.createdBy, b.createdAt.toISOString()]),
           ),
         );
       });
@@ -192,8 +196,8 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
     } else {
       if (tty && !flags.yes) {
         const plan = await client.dryRun(request);
-        if (plan.length === 0) return say(`nothing to backfill: DAG '${dagId}' has no complete schedule interval in that range`);
-        if (!(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
+        // An empty range goes on to create, which refuses it saying why (exit 1).
+        if (plan.length > 0 && !(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
       }
       backfill = await client.create(request);
       say(`created backfill ${backfill.id} of ${dagId}: ${inZone(backfill.from, timezone)} to ${inZone(backfill.to, timezone)}, reprocess ${backfill.reprocess}, max ${backfill.maxActiveRuns} active runs`);
@@ -279,5 +283,5 @@ function printPlan(plan: PlannedDate[], timezone: string, json: boolean | undefi
 /** '31 dates, 30 to create, 1 to clear and run again, 0 left alone' */
 function planCounts(plan: PlannedDate[]): string {
   const count = (action: PlannedDate['action']) => plan.filter((p) => p.action === action).length;
-  return `${plan.length} dates, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone`;
+  return `${plan.length} date${plan.length === 1 ? '' : 's'}, ${count('create')} to create, ${count('clear')} to clear and run again, ${count('skip')} left alone`;
 }

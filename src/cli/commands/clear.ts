@@ -1,15 +1,16 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { getDag } from '../../catalog/dags.js';
 import { clearTaskInstances, type ClearOptions, type ClearResult } from '../../catalog/clear.js';
 import { cliActor, withDatabase } from '../context.js';
+import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
 import { formatTable, printJson } from '../output.js';
 import { confirm } from '../prompt.js';
-import { parseDateArg } from './run-dags.js';
 
 interface ClearFlags {
   run?: string;
   task?: string;
-  from?: Date;
-  to?: Date;
+  from?: DateArg;
+  to?: DateArg;
   onlyFailed?: boolean;
   downstream?: boolean;
   upstream?: boolean;
@@ -28,13 +29,12 @@ function regex(value: string): string {
 }
 
 export function registerClearCommand(program: Command): void {
-  program
-    .command('clear <dag>')
+  withDateRule(program.command('clear <dag>'))
     .description('clear task instances so that the scheduler runs them again (recorded in the audit log)')
     .option('--run <run>', "only this run (a run id from 'runs list', or latest)")
     .option('-t, --task <regex>', 'only tasks whose id matches this regular expression', regex)
-    .option('--from <date>', 'only runs with a logical date at or after this', parseDateArg('--from'))
-    .option('--to <date>', 'only runs with a logical date at or before this', parseDateArg('--to'))
+    .option('--from <date>', 'only runs with a logical date at or after this', dateArg('--from'))
+    .option('--to <date>', 'only runs with a logical date at or before this (a day without a time: that whole day, as in a backfill)', dateArg('--to'))
     .option('--only-failed', 'only failed and upstream_failed task instances')
     .option('--downstream', 'also the tasks downstream of the matched ones')
     .option('--upstream', 'also the tasks upstream of the matched ones')
@@ -43,17 +43,18 @@ export function registerClearCommand(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nAt least one of --run, --from and --to is required. On a terminal, clear asks before it changes anything (--yes skips the question).')
     .action(async (dagId: string, flags: ClearFlags) => {
-      const options: ClearOptions = {
-        actor: cliActor(),
-        runId: flags.run,
-        taskRegex: flags.task,
-        from: flags.from,
-        to: flags.to,
-        onlyFailed: flags.onlyFailed,
-        downstream: flags.downstream,
-        upstream: flags.upstream,
-      };
       await withDatabase(async ({ db }) => {
+        const timezone = flags.from || flags.to ? (await getDag(db, dagId)).serialized.timezone : 'UTC';
+        const options: ClearOptions = {
+          actor: cliActor(),
+          runId: flags.run,
+          taskRegex: flags.task,
+          from: readDate(flags.from, timezone),
+          to: readDate(flags.to, timezone, true),
+          onlyFailed: flags.onlyFailed,
+          downstream: flags.downstream,
+          upstream: flags.upstream,
+        };
         const ask = !flags.dryRun && !flags.yes && process.stdin.isTTY === true;
         if (flags.dryRun || ask) {
           const preview = await clearTaskInstances(db, dagId, { ...options, dryRun: true });

@@ -5,9 +5,10 @@ import { openDatabase } from '../../db/client.js';
 import { testRun } from '../../engine/test-run.js';
 import { createLogger } from '../../log.js';
 import { DagProcessor } from '../../processor/processor.js';
-import { parseDateInZone } from '../../schedule/index.js';
 import { triggerRun } from '../../scheduler/runs.js';
+import { getDag } from '../../catalog/dags.js';
 import { cliActor, withDatabase } from '../context.js';
+import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
 import { formatTable, printJson } from '../output.js';
 
 /** --conf: a JSON object. */
@@ -22,49 +23,36 @@ export function parseConf(value: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** A date argument or flag: ISO, read in UTC unless it has an offset. */
-export function parseDateArg(what: string) {
-  return (value: string): Date => {
-    try {
-      return parseDateInZone(value, 'UTC');
-    } catch (error) {
-      throw new InvalidArgumentError(`${what}: ${(error as Error).message}`);
-    }
-  };
-}
-
 const time = (d: Date) => d.toISOString().slice(11, 23);
 
 export function registerRunDagCommands(dags: Command): void {
-  dags
-    .command('trigger <dag>')
+  withDateRule(dags.command('trigger <dag>'))
     .description('queue a manual run (recorded in the audit log); a running scheduler starts it')
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
-    .option('--logical-date <date>', 'logical date (default: now)', parseDateArg('--logical-date'))
+    .option('--logical-date <date>', 'logical date (default: now)', dateArg('--logical-date'))
     .option('--json', 'print JSON')
-    .action(async (dagId: string, opts: { conf?: Record<string, unknown>; logicalDate?: Date; json?: boolean }) => {
+    .action(async (dagId: string, opts: { conf?: Record<string, unknown>; logicalDate?: DateArg; json?: boolean }) => {
       await withDatabase(async ({ db }, config) => {
         await new DagProcessor(db, config).refresh();
-        const run = await triggerRun(db, dagId, { conf: opts.conf, logicalDate: opts.logicalDate, actor: cliActor() });
+        const logicalDate = opts.logicalDate && readDate(opts.logicalDate, (await getDag(db, dagId)).serialized.timezone);
+        const run = await triggerRun(db, dagId, { conf: opts.conf, logicalDate, actor: cliActor() });
         if (opts.json) printJson({ dagId, runId: run.runId, logicalDate: run.logicalDate });
         else console.log(`queued ${dagId} ${run.runId}`);
       });
     });
 
-  dags
-    .command('test')
+  withDateRule(dags.command('test'))
     .description('run one DAG run in this process and print each task as it changes; exit 1 if the run failed')
     .argument('<dag>', 'DAG id')
-    // Parsed by commander, so that a bad date is reported (exit 2) like a bad flag.
-    .argument('[date]', 'logical date (default: now)', parseDateArg('date'))
+    .argument('[date]', 'logical date (default: now)', dateArg('date'))
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
     .option('--json', 'print only the result as JSON')
-    .action(async (dagId: string, logicalDate: Date | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
+    .action(async (dagId: string, logicalDate: DateArg | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
       const config = loadConfig();
       const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
       try {
         const report = await testRun(database, config, dagId, {
-          logicalDate,
+          logicalDate: logicalDate?.text,
           conf: opts.conf,
           log: createLogger(opts.json ? 'silent' : 'warn'),
           onTaskState: opts.json

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { getDag } from '../../catalog/dags.js';
 import { taskStates } from '../../catalog/task-states.js';
 import { withDatabase } from '../context.js';
-import { formatTable, printJson } from '../output.js';
+import { formatTable, inZone, printJson } from '../output.js';
 
 /**
  * `updraft tasks states <dag> <run>` (Airflow's tasks states-for-dag-run): every task
@@ -13,13 +14,14 @@ export function registerTaskStatesCommand(tasks: Command): void {
   tasks
     .command('states <dag> <run>')
     .alias('states-for-dag-run')
-    .description("the state of every task instance of a run (a mapped task's as task[i]), its try and when it runs or pokes again; <run>: a run id or 'latest'")
+    .description("the state of every task instance of a run (a mapped task's as task[i]), its try and when it runs or pokes again (times in the DAG's timezone); <run>: a run id or 'latest'")
     .option('--json', 'print JSON')
     .action(async (dagId: string, runId: string, opts: { json?: boolean }) => {
       await withDatabase(async ({ db }) => {
         const { runId: id, tasks } = await taskStates(db, dagId, runId);
         if (opts.json) return printJson({ dagId, runId: id, tasks });
-        const iso = (d: Date | null) => d?.toISOString() ?? '-';
+        const { timezone } = (await getDag(db, dagId)).serialized;
+        const iso = (d: Date | null) => (d ? inZone(d, timezone) : '-');
         console.log(
           formatTable(
             ['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at', 'dag_version'],

@@ -11,8 +11,9 @@ import { connectionEnvName, connectionUrl } from '../../connections/store.js';
 import { openDatabase } from '../../db/client.js';
 import { findDagInFolder } from '../../processor/find.js';
 import { manualRunInfo } from '../../schedule/index.js';
-import { formatLogLine } from '../output.js';
-import { parseConf, parseDateArg } from './run-dags.js';
+import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
+import { formatLogLine, inZone } from '../output.js';
+import { parseConf } from './run-dags.js';
 
 /**
  * `updraft tasks test`: one task, in this process, as Airflow's `tasks test` does:
@@ -20,7 +21,7 @@ import { parseConf, parseDateArg } from './run-dags.js';
  * folder, never from the database, so this works while another process (standalone
  * on the embedded database) holds it, or with no database at all.
  */
-async function testTask(dagId: string, taskId: string, date: Date | undefined, conf: Record<string, unknown>): Promise<TaskOutcome> {
+async function testTask(dagId: string, taskId: string, date: DateArg | undefined, conf: Record<string, unknown>): Promise<TaskOutcome> {
   const config = loadConfig();
   const { file, source, serialized } = await findDagInFolder(config.dagsFolder, dagId, config.importTimeoutMs);
   const task = serialized.tasks.find((t) => t.id === taskId);
@@ -31,9 +32,9 @@ async function testTask(dagId: string, taskId: string, date: Date | undefined, c
   }
   const params = resolveConf(serialized.params, conf, dagId, '--conf');
   const settings = taskSettings(serialized, task);
-  const info = manualRunInfo(scheduleSpecOf(serialized), date ?? new Date());
+  const info = manualRunInfo(scheduleSpecOf(serialized), readDate(date, serialized.timezone) ?? new Date());
   const runId = `test__${info.logicalDate.toISOString()}`;
-  console.error(`testing ${dagId}.${taskId}: logical date ${info.logicalDate.toISOString()}, run ${runId}; no state is stored`);
+  console.error(`testing ${dagId}.${taskId}: logical date ${inZone(info.logicalDate, serialized.timezone)}, run ${runId}; no state is stored`);
 
   const pool = new TaskPool({ size: 1 });
   const interrupt = new AbortController();
@@ -91,14 +92,13 @@ async function answerAlone(question: Question, databaseUrl: string | undefined, 
 }
 
 export function registerTaskTestCommand(tasks: Command): void {
-  tasks
-    .command('test')
+  withDateRule(tasks.command('test'))
     .description('run one task in this process: no dependency checks, nothing stored, no database needed; exit 1 if it fails')
     .argument('<dag>', 'DAG id')
     .argument('<task>', 'task id')
-    .argument('[date]', 'logical date (default: now)', parseDateArg('date'))
+    .argument('[date]', 'logical date (default: now)', dateArg('date'))
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
-    .action(async (dagId: string, taskId: string, date: Date | undefined, opts: { conf?: Record<string, unknown> }) => {
+    .action(async (dagId: string, taskId: string, date: DateArg | undefined, opts: { conf?: Record<string, unknown> }) => {
       const outcome = await testTask(dagId, taskId, date, opts.conf ?? {});
       switch (outcome.status) {
         case 'success':
