@@ -180,7 +180,7 @@ describe('task instance page', () => {
     expect(first.html).toMatch(/ERROR [^<]*flaky on try 1/);
     expect(first.html).not.toContain('transform try 2');
     const fragment = await get(`${base}?try=1&fragment=log`);
-    expect(fragment.html).toMatch(/^<nav class="tabs">.*<\/nav><pre class="log" data-try="1">/);
+    expect(fragment.html).toMatch(/^<nav class="tabs">.*<\/nav><p class="muted try-version">Try 1 ran DAG version 1\.<\/p><pre class="log" data-try="1">/);
     // A try asked for stays shown: its log fragment names it.
     expect(first.html).toContain(`data-live="${base}?try=1&amp;fragment=log"`);
 
