@@ -13,8 +13,6 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export { inZone } from '../schedule/dates.js';
-
 /** One task log line as `tasks logs` and `tasks test` print it: '<ISO time> <LEVEL> <message>'. */
 export function formatLogLine(at: Date, level: string, message: string): string {
   return `${at.toISOString()} ${level.toUpperCase()} ${message}`;

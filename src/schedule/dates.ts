@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { ScheduleError } from '../errors.js';
-import { DATE_RANGE_TEXT, isStorableDate } from '../util/input.js';
+import { DATE_RANGE_TEXT, isStorableDate, MAX_TIME, MIN_TIME } from '../util/input.js';
 import { Zone } from './zone.js';
 
 // YYYY-MM-DD, optionally THH:mm[:ss[.fff]] (or a space for T), optionally Z or ±HH[:mm].
@@ -44,6 +44,14 @@ export function parseDateInZone(value: string | Date, tz: string, zoneName = tz)
   return date;
 }
 
+/**
+ * Check the form of a typed date ('2026-02-30' and '+25:00' are refused) without reading it
+ * in a zone, so without the range check: parseDateInZone makes that in the zone it uses.
+ */
+export function checkDateText(value: string): void {
+  readDateInZone(value, 'UTC', 'the zone it is read in');
+}
+
 function readDateInZone(value: string | Date, tz: string, zoneName: string): Date {
   const zone = Zone.of(tz);
   if (value instanceof Date) {
@@ -72,6 +80,12 @@ function readDateInZone(value: string | Date, tz: string, zoneName: string): Dat
 export const DATE_INPUT_RULE =
   "a date without Z or an offset is read in the DAG's timezone ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant";
 
+/** DATE_INPUT_RULE as a sentence, naming the DAG's zone when there is one: "…the DAG's timezone (Europe/Berlin)…". */
+export function dateInputRule(timezone?: string): string {
+  const rule = timezone ? DATE_INPUT_RULE.replace("the DAG's timezone", `the DAG's timezone (${timezone})`) : DATE_INPUT_RULE;
+  return `${rule.charAt(0).toUpperCase()}${rule.slice(1)}.`;
+}
+
 const DAY_ONLY = /^\s*(\d{4})-(\d{2})-(\d{2})\s*$/;
 
 /**
@@ -82,10 +96,12 @@ const DAY_ONLY = /^\s*(\d{4})-(\d{2})-(\d{2})\s*$/;
 export function parseRangeEndInZone(value: string | Date, tz: string): Date {
   const day = typeof value === 'string' ? DAY_ONLY.exec(value) : null;
   if (!day) return parseDateInZone(value, tz);
-  parseDateInZone(value, tz); // the same errors for a day that does not exist
-  const next = new Date(0);
-  next.setUTCFullYear(Number(day[1]), Number(day[2]) - 1, Number(day[3]) + 1);
-  return new Date(parseDateInZone(next.toISOString().slice(0, 10), tz).getTime() - 1);
+  readDateInZone(value as string, tz, tz); // the same errors for a day that does not exist
+  // The next day's midnight, from numbers: the day after 9999-12-31 has no ISO text to read.
+  const nextMidnight = wallTime(Number(day[1]), Number(day[2]), Number(day[3]) + 1, 0, 0, 0, 0);
+  const end = Math.min(Zone.of(tz).localize(nextMidnight) - 1, MAX_TIME);
+  if (end < MIN_TIME) throw unreadable(value as string, tz, `it is not ${DATE_RANGE_TEXT}`);
+  return new Date(end);
 }
 
 /** An instant in a DAG's timezone, with its offset: '2030-03-28T06:30:00+01:00'. */

@@ -141,7 +141,7 @@ describe('POST /backfills', () => {
     const cases: [unknown, string, RegExp][] = [
       [{ ...daily, dag_id: 'bf_zoned', from_date: '2026-01-32' }, 'from_date', /^from_date: must be an ISO 8601 date .*\(there is no day 32 in 2026-01\)$/],
       [{ ...daily, dag_id: 'bf_zoned', to_date: 'yesterday' }, 'to_date', /^to_date: must be an ISO 8601 date/],
-      [{ ...daily, dag_id: 'bf_zoned', from_date: '0000-06-01' }, 'from_date', /\(it is not within years 1 to 9999\)$/],
+      [{ ...daily, dag_id: 'bf_zoned', from_date: '0000-06-01' }, 'from_date', /it is not within years 1 to 9999$/],
       [{ ...daily, dag_id: 'bf_zoned', dag_run_conf: { note: 'a\u0000b' } }, 'dag_run_conf.note', /^dag_run_conf\.note: must not contain NUL characters/],
       [{ ...daily, dag_id: 'bf_zoned', max_active_runs: 2147483648 }, 'max_active_runs', /^max_active_runs: /],
       [{ ...daily, dag_id: 'bf_zoned', from_date: '2026-01-09' }, 'from_date', /^the range is empty/],

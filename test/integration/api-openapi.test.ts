@@ -7,6 +7,7 @@
 import type { Hono, MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authRoutes } from '../../src/auth/routes.js';
+import { dateInputRule } from '../../src/schedule/index.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { testDatabase } from '../support/db.js';
 
@@ -115,6 +116,9 @@ describe('openapi.json', () => {
     expect(param('state')).toMatchObject({ in: 'query', style: 'form', explode: true, schema: { type: 'array', items: { enum: ['queued', 'running', 'success', 'failed'] } } });
     // A date or date-time, with or without an offset: checked by the server (readDates), so a plain string here.
     expect(param('execution_date_gte')).toMatchObject({ required: false, schema: { type: 'string' } });
+    // Every date says the one rule (DATE_INPUT_RULE), filters without a description of their own too.
+    for (const name of ['execution_date_gte', 'start_date_lte', 'end_date_gte']) expect(param(name).description).toContain(dateInputRule());
+    expect(doc.components.schemas.ClearTaskInstances.properties.end_date.description).toContain('a day without a time covers that whole day');
     expect(param('order_by').schema.enum).toContain('-logical_date');
     expect(listRuns.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DAGRunCollection' });
     expect(Object.keys(listRuns.responses).sort()).toEqual(['200', '400', '401', '403', '404']);

@@ -79,4 +79,20 @@ describe('dates typed on the command line', () => {
     },
     CLI_TEST_TIMEOUT,
   );
+
+  it(
+    "backfill list and show print created_at in the DAG's timezone with its offset, as the range",
+    async () => {
+      const created = await updraft(['backfill', 'berlin', '--from', '2026-11-20', '--to', '2026-11-20', '--detach']);
+      expect(created.code, created.stderr).toBe(0);
+      const id = /created backfill (\d+)/.exec(created.stdout)![1];
+      // Berlin in November: +01:00, for the range and for the time it was created.
+      const stamp = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+01:00`;
+      const list = await updraft(['backfill', 'list', '--dag', 'berlin']);
+      expect(list.stdout).toMatch(new RegExp(`^${id} +berlin +2026-11-20T00:00:00\\+01:00 .* ${stamp}$`, 'm'));
+      const show = await updraft(['backfill', 'show', id!]);
+      expect(show.stdout).toMatch(new RegExp(`^  created: +${stamp} by `, 'm'));
+    },
+    CLI_TEST_TIMEOUT,
+  );
 });

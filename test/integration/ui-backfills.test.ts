@@ -89,7 +89,7 @@ describe('creating a backfill from the DAG page', () => {
     expect(tab.html).toContain('<a href="/ui/dags/ui_bf_quick?view=backfills" class="current">Backfills</a>');
     expect(tab.html).toMatch(/<form method="post" action="\/ui\/dags\/ui_bf_quick\/backfills" class="trigger backfill" onsubmit="return confirm\(/);
     expect(tab.html).toContain(`name="_csrf" value="${sessions.operator!.csrf}"`);
-    expect(tab.html).toContain("A date without an offset is read in the DAG's timezone, UTC.".replace("'", '&#39;'));
+    expect(tab.html).toContain("A date without Z or an offset is read in the DAG's timezone (UTC) ('2026-11-03' is midnight there)".replaceAll("'", '&#39;'));
     expect(tab.html).toContain('No backfills.');
     expect(tab.html).toContain('data-live="/ui/dags/ui_bf_quick?view=backfills&amp;fragment=backfills"');
 

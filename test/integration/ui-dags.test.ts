@@ -246,7 +246,10 @@ describe('login, actions and logout', () => {
   it("reads the trigger form's date without an offset in the DAG's timezone, and says so", async () => {
     const { cookie, csrf } = await login('olga');
     const page = (await get('/ui/dags/ui_berlin', { Cookie: cookie })).html;
-    expect(page).toContain('A date without an offset is read in the DAG&#39;s timezone, Europe/Berlin.');
+    // DATE_INPUT_RULE, naming the DAG's zone.
+    expect(page).toContain(
+      "A date without Z or an offset is read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.".replaceAll("'", '&#39;'),
+    );
     expect(page).not.toContain('UTC without an offset');
     const cases: [string, string][] = [
       ['2030-03-01T06:00', 'manual__2030-03-01T05:00:00+00:00'],

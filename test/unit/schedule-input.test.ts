@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScheduleError } from '../../src/errors.js';
-import { PRESETS, dueRuns, manualRunInfo, nextDagRunInfo, parseDateInZone, validateSchedule, validateTimezone } from '../../src/schedule/index.js';
+import { PRESETS, checkDateText, dateInputRule, dueRuns, manualRunInfo, nextDagRunInfo, parseDateInZone, parseRangeEndInZone, validateSchedule, validateTimezone } from '../../src/schedule/index.js';
 
 function scheduleError(fn: () => unknown): ScheduleError {
   try {
@@ -129,5 +129,38 @@ describe('parseDateInZone', () => {
   it('rejects an invalid Date and an unknown timezone', () => {
     expect(scheduleError(() => parseDateInZone(new Date('nope'), 'UTC')).message).toContain('invalid Date');
     expect(scheduleError(() => parseDateInZone('2026-01-01', 'Nowhere/City')).message).toContain("unknown timezone 'Nowhere/City'");
+  });
+});
+
+describe('parseRangeEndInZone', () => {
+  it('reads a day as its last millisecond in the zone', () => {
+    expect(parseRangeEndInZone('2026-01-31', 'Europe/Berlin').toISOString()).toBe('2026-01-31T22:59:59.999Z');
+    expect(parseRangeEndInZone('2026-01-31T06:00', 'Europe/Berlin').toISOString()).toBe('2026-01-31T05:00:00.000Z');
+  });
+
+  it('ends 9999-12-31 at the last storable instant, in any zone', () => {
+    expect(parseRangeEndInZone('9999-12-31', 'UTC').toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(parseRangeEndInZone('9999-12-31', 'America/New_York').toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(parseRangeEndInZone('9999-12-31', 'Asia/Tokyo').toISOString()).toBe('9999-12-31T14:59:59.999Z');
+  });
+
+  it('refuses a day that does not exist or ends before year 1', () => {
+    expect(scheduleError(() => parseRangeEndInZone('2026-02-30', 'UTC')).message).toContain('there is no day 30 in 2026-02');
+    expect(scheduleError(() => parseRangeEndInZone('0000-12-31', 'UTC')).message).toContain('within years 1 to 9999');
+  });
+});
+
+describe('checkDateText', () => {
+  it('checks the form only: the range depends on the zone a date is read in', () => {
+    expect(() => checkDateText('0001-01-01')).not.toThrow();
+    expect(() => checkDateText('9999-12-31T23:30')).not.toThrow();
+    expect(scheduleError(() => checkDateText('2026-02-30')).message).toContain('there is no day 30 in 2026-02');
+  });
+});
+
+describe('dateInputRule', () => {
+  it("is DATE_INPUT_RULE as a sentence, naming the DAG's zone", () => {
+    expect(dateInputRule()).toBe("A date without Z or an offset is read in the DAG's timezone ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.");
+    expect(dateInputRule('Europe/Berlin')).toContain("read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there)");
   });
 });

@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import { datesDone, type BackfillInfo, type BackfillProgress } from '../../backfill/read.js';
-import { inZone } from '../output.js';
+import { inZone } from '../../schedule/index.js';
 import type { BackfillClient, BackfillStatus } from './client.js';
 
 export interface WatchOptions {

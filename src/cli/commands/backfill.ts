@@ -10,12 +10,13 @@ import type { BackfillInfo, BackfillState, Reprocess } from '../../backfill/read
 import { loadConfig, type Config } from '../../config.js';
 import { backfillState, dagRunState } from '../../db/schema.js';
 import { UpdraftError } from '../../errors.js';
+import { inZone } from '../../schedule/index.js';
 import type { BackfillClient } from '../backfill/client.js';
 import { connectBackfills, type BackfillTarget } from '../backfill/connect.js';
 import { summary, watchBackfill } from '../backfill/watch.js';
 import { cliActor } from '../context.js';
 import { withDateRule } from '../dates.js';
-import { formatTable, inZone, printJson } from '../output.js';
+import { formatTable, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { confirm } from '../prompt.js';
 import { parseConf } from './run-dags.js';
@@ -101,7 +102,7 @@ export function registerBackfillCommands(program: Command): void {
         console.log(
           formatTable(
             ['id', 'dag', 'from', 'to', 'reprocess', 'state', 'planned', 'created_by', 'created_at'],
-            backfills.map((b) => [String(b.id), b.dagId, at(b.from, b.dagId), at(b.to, b.dagId), b.reprocess, b.state, `${b.planned}${b.planDone ? '' : '+'}`, b.createdBy, b.createdAt.toISOString()]),
+            backfills.map((b) => [String(b.id), b.dagId, at(b.from, b.dagId), at(b.to, b.dagId), b.reprocess, b.state, `${b.planned}${b.planDone ? '' : '+'}`, b.createdBy, at(b.createdAt, b.dagId)]),
           ),
         );
       });
@@ -153,7 +154,7 @@ function describe(b: BackfillInfo, timezone: string): string {
     `backfill ${b.id} of ${b.dagId}: ${b.state}`,
     `  dates:       ${inZone(b.from, timezone)} to ${inZone(b.to, timezone)}${b.backwards ? ', newest first' : ''}`,
     `  reprocess:   ${b.reprocess}; max active runs ${b.maxActiveRuns}; conf ${JSON.stringify(b.conf)}`,
-    `  created:     ${b.createdAt.toISOString()} by ${b.createdBy}${b.completedAt ? `; ended ${b.completedAt.toISOString()}` : ''}`,
+    `  created:     ${inZone(b.createdAt, timezone)} by ${b.createdBy}${b.completedAt ? `; ended ${inZone(b.completedAt, timezone)}` : ''}`,
   ].join('\n');
 }
 
@@ -183,7 +184,7 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
       );
     }
     if (backfill) {
-      say(`attached to backfill ${backfill.id} of ${dagId} (${backfill.state}), created ${backfill.createdAt.toISOString()} by ${backfill.createdBy}`);
+      say(`attached to backfill ${backfill.id} of ${dagId} (${backfill.state}), created ${inZone(backfill.createdAt, timezone)} by ${backfill.createdBy}`);
       if (backfill.state === 'paused') {
         if (!flags.yes && !(tty && (await confirm(`backfill ${backfill.id} is paused. Resume it? [y/N] `, process.stderr)))) {
           say(`backfill ${backfill.id} stays paused ('updraft backfill resume ${backfill.id}' resumes it)`);

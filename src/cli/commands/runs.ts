@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
 import { listRuns, RUN_STATES, type RunState } from '../../catalog/runs.js';
+import { inZone } from '../../schedule/index.js';
 import { formatDuration } from '../../util/duration.js';
 import { cliActor, withDatabase } from '../context.js';
-import { formatTable, inZone, printJson } from '../output.js';
+import { formatTable, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 
 function markState(value: string): 'success' | 'failed' {

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { getDag } from '../../catalog/dags.js';
 import { taskStates } from '../../catalog/task-states.js';
+import { inZone } from '../../schedule/index.js';
 import { withDatabase } from '../context.js';
-import { formatTable, inZone, printJson } from '../output.js';
+import { formatTable, printJson } from '../output.js';
 
 /**
  * `updraft tasks states <dag> <run>` (Airflow's tasks states-for-dag-run): every task

@@ -10,9 +10,9 @@ import type { Question, TaskOutcome } from '../../executor/protocol.js';
 import { connectionEnvName, connectionUrl } from '../../connections/store.js';
 import { openDatabase } from '../../db/client.js';
 import { findDagInFolder } from '../../processor/find.js';
-import { manualRunInfo } from '../../schedule/index.js';
+import { inZone, manualRunInfo } from '../../schedule/index.js';
 import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
-import { formatLogLine, inZone } from '../output.js';
+import { formatLogLine } from '../output.js';
 import { parseConf } from './run-dags.js';
 
 /**

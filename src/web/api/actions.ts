@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { clearTaskInstances, type ClearResult } from '../../catalog/clear.js';
 import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
 import { taskState } from '../../db/schema.js';
-import { InputDate, Text, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
+import { inputDate, Text, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { DagPath } from './dags.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
@@ -20,8 +20,8 @@ const ClearBody = z
   .strictObject({
     dry_run: z.boolean().default(true).describe('Say what would be cleared and change nothing (default true, as in Airflow)'),
     dag_run_id: Text.optional().describe("One run, or 'latest'"),
-    start_date: InputDate.optional().describe('Runs whose logical date is at or after this'),
-    end_date: InputDate.optional().describe('Runs whose logical date is at or before this'),
+    start_date: inputDate('Runs whose logical date is at or after this').optional(),
+    end_date: inputDate('Runs whose logical date is at or before this; a day without a time covers that whole day, as `updraft clear --to`').optional(),
     task_ids: z.array(Text).min(1).optional().describe('These tasks (default: every task)'),
     only_failed: z.boolean().default(false).describe('Only failed and upstream_failed task instances'),
     include_upstream: z.boolean().default(false),
@@ -89,7 +89,7 @@ export const actionRoutes = [
     response: ClearResponse,
     errors: [404, 409],
     async handler({ db, params, body, actor }) {
-      const dates = await readDates(db, params.dag_id, { start_date: body.start_date, end_date: body.end_date });
+      const dates = await readDates(db, params.dag_id, { start_date: body.start_date, end_date: body.end_date }, ['end_date']);
       const result = await clearTaskInstances(db, params.dag_id, {
         actor: actor(),
         runId: body.dag_run_id,

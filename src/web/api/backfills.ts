@@ -12,7 +12,7 @@ import type { Db } from '../../db/client.js';
 import { backfillState, dagRuns } from '../../db/schema.js';
 import { ConfigError, InputError } from '../../errors.js';
 import { INT4_MAX } from '../../util/input.js';
-import { ApiError, collection, InputDate, intParam, JsonObject, Text, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
+import { ApiError, collection, inputDate, intParam, JsonObject, Text, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { defineRoute } from './route.js';
 import { confError } from './runs.js';
 
@@ -86,13 +86,11 @@ export const BackfillDateJson = z
 
 export const BackfillDateCollection = collection('dates', BackfillDateJson, 'BackfillDateCollection');
 
-const DATE_TEXT = "read in the DAG's timezone: 2026-01-01 is midnight there, 2026-01-01T06:00 six o'clock; with Z or an offset, that instant";
-
 export const BackfillPost = z
   .strictObject({
     dag_id: Text.min(1),
-    from_date: InputDate.describe(`First logical date (inclusive), ${DATE_TEXT}`),
-    to_date: InputDate.describe(`Last logical date (inclusive), ${DATE_TEXT}`),
+    from_date: inputDate('First logical date (inclusive)'),
+    to_date: inputDate('Last logical date (inclusive); a day without a time covers that whole day'),
     run_backwards: z.boolean().default(false).describe('Newest date first (default false)'),
     dag_run_conf: JsonObject.optional().describe("The conf of every run, checked against the DAG's params (default {})"),
     reprocess_behavior: z.enum(REPROCESS_BEHAVIORS, { error: `must be one of ${REPROCESS.join(', ')}` }).default('none').describe('Default none'),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { UpdraftError } from '../../errors.js';
-import { parseDateInZone } from '../../schedule/index.js';
+import { checkDateText, dateInputRule } from '../../schedule/index.js';
 import { INT4_MAX, storableText, TEXT_RULE, unstorableJsonPath } from '../../util/input.js';
 
 export interface SchemaMeta {
@@ -64,23 +64,30 @@ export const JsonObject = z.record(Text, z.unknown()).superRefine((value, ctx) =
 const DATE_HINT = 'an ISO 8601 date or date-time, e.g. 2030-01-31, 2030-01-31T06:00:00Z or 2030-01-31T08:00:00+02:00';
 
 /**
- * A date given by a client, as text: checked here (its form, and years 1 to 9999), read by
- * `readDates` (src/web/api/dates.ts): without an offset it is a wall time in the DAG's
- * timezone where the route has a DAG, UTC otherwise. An unencoded '+' of an offset reaches
- * a query string as a space; it is read back.
+ * A date given by a client, as text: its form is checked here, its range (years 1 to 9999
+ * in the zone it is read in) by `readDates` (src/web/api/dates.ts), which reads it by the
+ * one rule (DATE_INPUT_RULE). An unencoded '+' of an offset reaches a query string as a
+ * space; it is read back. `inputDate(what)` describes a field with the rule.
  */
-export const InputDate = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v),
-  z.string({ error: `must be ${DATE_HINT}` }).superRefine((s, ctx) => {
-    try {
-      // Fourteen hours either side: a wall time read in any timezone stays within years 1 to 9999.
-      parseDateInZone(s, 'Etc/GMT-14');
-      parseDateInZone(s, 'Etc/GMT+12');
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `must be ${DATE_HINT} (${(error as Error).message.replace(/^cannot read date '.*?': /, '')})` });
-    }
-  }),
-);
+export const InputDate = z
+  .preprocess(
+    (v) => (typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v),
+    z.string({ error: `must be ${DATE_HINT}` }).superRefine((s, ctx) => {
+      try {
+        checkDateText(s);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be ${DATE_HINT} (${(error as Error).message.replace(/^cannot read date '.*?': /, '')})` });
+      }
+    }),
+  )
+  .describe(dateDescription('A date'));
+
+/** A date field described by what it selects, then the one rule: 'Runs whose logical date is at or after this. A date without Z…'. */
+export const inputDate = (what: string) => InputDate.describe(dateDescription(what));
+
+function dateDescription(what: string): string {
+  return `${what}, ${DATE_HINT}. ${dateInputRule()}`;
+}
 
 /** An integer in a query string or a path; within PostgreSQL's integer (int4) unless `max` says otherwise. */
 export function intParam(min: number, max = INT4_MAX) {

@@ -7,7 +7,7 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { dags } from '../../db/schema.js';
-import { parseDateInZone } from '../../schedule/index.js';
+import { parseDateInZone, parseRangeEndInZone } from '../../schedule/index.js';
 import { ApiError } from './common.js';
 
 /** The stored DAG's timezone; UTC for no DAG, '~' (every DAG) or a DAG that does not exist (the route answers 404 for it). */
@@ -20,14 +20,21 @@ export async function timezoneOf(db: Db, dagId: string | undefined): Promise<str
 /**
  * The dates of `values` (checked by InputDate) as instants, read in the timezone of DAG
  * `dagId` (UTC without one); an undefined value stays undefined. A date that is unreadable there is a 400 naming its field.
+ * The fields in `rangeEnds` end a range of days, as the CLI's --to: a day without a time
+ * covers that whole day (parseRangeEndInZone). Filters such as `_lte` are instants.
  */
-export async function readDates<K extends string>(db: Db, dagId: string | undefined, values: Partial<Record<K, string>>): Promise<Partial<Record<K, Date>>> {
+export async function readDates<K extends string>(
+  db: Db,
+  dagId: string | undefined,
+  values: Partial<Record<K, string>>,
+  rangeEnds: readonly NoInfer<K>[] = [],
+): Promise<Partial<Record<K, Date>>> {
   const given = Object.entries(values).filter((entry): entry is [K, string] => typeof entry[1] === 'string');
   const timezone = given.length > 0 ? await timezoneOf(db, dagId) : 'UTC';
   const dates: Partial<Record<K, Date>> = {};
   for (const [field, text] of given) {
     try {
-      dates[field] = parseDateInZone(text, timezone);
+      dates[field] = rangeEnds.includes(field) ? parseRangeEndInZone(text, timezone) : parseDateInZone(text, timezone);
     } catch (error) {
       throw new ApiError(400, `${field}: ${(error as Error).message}`, field);
     }

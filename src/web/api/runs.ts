@@ -11,7 +11,7 @@ import { resolveParams } from '../../dag/params.js';
 import type { ParamsSpec } from '../../dag/types.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
 import { triggerRun } from '../../scheduler/runs.js';
-import { ApiError, collection, InputDate, JsonObject, Text, iso, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
+import { ApiError, collection, inputDate, JsonObject, Text, iso, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
 import { dagDetail, DagPath } from './dags.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
@@ -43,7 +43,7 @@ const DagRunCollection = collection('dag_runs', DagRun, 'DAGRunCollection');
 const TriggerBody = z
   .strictObject({
     conf: JsonObject.optional().describe("Checked against the DAG's params; default {}"),
-    logical_date: InputDate.optional().describe('Default: now. At most one run per DAG and logical date'),
+    logical_date: inputDate("The run's logical date (default: now; at most one run per DAG and logical date)").optional(),
   })
   .register(requestSchemas, { id: 'TriggerDAGRun', description: 'A manual run; its id is manual__<logical date>' });
 
@@ -52,12 +52,12 @@ export const RunPath = DagPath.extend({ dag_run_id: Text });
 const ListQuery = z.strictObject({
   ...paging,
   state: listParam('Runs in any of these states (repeat the parameter or separate with commas)', RUN_STATES),
-  execution_date_gte: InputDate.optional().describe('Runs whose logical date is at or after this'),
-  execution_date_lte: InputDate.optional().describe('Runs whose logical date is at or before this'),
-  start_date_gte: InputDate.optional(),
-  start_date_lte: InputDate.optional(),
-  end_date_gte: InputDate.optional(),
-  end_date_lte: InputDate.optional(),
+  execution_date_gte: inputDate('Runs whose logical date is at or after this').optional(),
+  execution_date_lte: inputDate('Runs whose logical date is at or before this instant').optional(),
+  start_date_gte: inputDate('Runs started at or after this').optional(),
+  start_date_lte: inputDate('Runs started at or before this instant').optional(),
+  end_date_gte: inputDate('Runs ended at or after this').optional(),
+  end_date_lte: inputDate('Runs ended at or before this instant').optional(),
   order_by: orderParam(['logical_date', 'start_date', 'end_date'], '-logical_date'),
 });
 
@@ -165,8 +165,15 @@ export const runRoutes = [
     response: DagRunCollection,
     errors: [404],
     async handler({ db, params, query }) {
-      const { state, limit, offset, order_by, ...dateTexts } = query;
-      const dates = await readDates(db, params.dag_id, dateTexts);
+      const { state, limit, offset, order_by } = query;
+      const dates = await readDates(db, params.dag_id, {
+        execution_date_gte: query.execution_date_gte,
+        execution_date_lte: query.execution_date_lte,
+        start_date_gte: query.start_date_gte,
+        start_date_lte: query.start_date_lte,
+        end_date_gte: query.end_date_gte,
+        end_date_lte: query.end_date_lte,
+      });
       const filters = and(
         state?.length ? inArray(dagRuns.state, state) : undefined,
         dates.execution_date_gte && gte(dagRuns.logicalDate, dates.execution_date_gte),

@@ -10,6 +10,7 @@ import { hasRole, type Role } from '../../../auth/index.js';
 import type { Engine } from '../../../engine/engine.js';
 import { describeDatabaseError, isDataError } from '../../../db/errors.js';
 import { ConfigError, InputError, NotFoundError, UpdraftError } from '../../../errors.js';
+import { dateInputRule } from '../../../schedule/index.js';
 import { Layout, type PageContext } from '../layout.js';
 
 /** Whether the page's user may use the operator's actions (the forms are shown to them only). */
@@ -139,7 +140,7 @@ export function Time({ at, precise = false }: { at: Date | null | undefined; pre
  * DAG's timezone where there is a DAG, else UTC (parseDateInZone in src/schedule/dates.ts).
  */
 export function DateRule({ timezone }: { timezone?: string }) {
-  return <span class="date-rule">{timezone ? `A date without an offset is read in the DAG's timezone, ${timezone}.` : 'A date without an offset is read in UTC.'}</span>;
+  return <span class="date-rule">{dateInputRule(timezone)}</span>;
 }
 
 /** '850ms', '12.3s', '4m 05s', '2h 03m'; '–' for none. */
