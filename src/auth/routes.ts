@@ -13,14 +13,14 @@ import { problem } from '../web/problem.js';
 import { actorOf, ANONYMOUS_ACTOR, audit } from './audit.js';
 import { LOGIN_PATH, SESSION_COOKIE, sessionCookieOptions, unauthorized, type AuthOptions } from './middleware.js';
 import { createSession, deleteSession } from './sessions.js';
-import { storableText } from '../util/input.js';
+import { Text } from '../util/input.js';
 import type { AuthUser } from './types.js';
 import { checkPassword } from './users.js';
 
 /** The JSON login's body (documented in the OpenAPI document, src/web/api/auth-doc.ts). */
 export const loginBody = z.object({
-  username: storableText.min(1).max(200),
-  password: storableText.min(1).max(1024),
+  username: Text.min(1).max(200),
+  password: Text.min(1).max(1024),
 });
 
 /**

@@ -12,7 +12,7 @@ import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { InputError, UpdraftError } from '../errors.js';
 import { inZone, parseDateInZone, parseRangeEndInZone } from '../schedule/index.js';
-import { INT4_MAX, isInt4 } from '../util/input.js';
+import { parseInt4 } from '../util/input.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { backfillTimetable, planIntervals, type PlanRange } from './plan.js';
 import { describeBackfill, type BackfillInfo, type Reprocess } from './read.js';
@@ -80,8 +80,7 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
   const reprocess = request.reprocess ?? 'none';
   if (!REPROCESS.includes(reprocess)) throw new InputError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`, 'reprocess');
   const maxActiveRuns = request.maxActiveRuns ?? DEFAULT_MAX_ACTIVE_RUNS;
-  if (!Number.isInteger(maxActiveRuns) || maxActiveRuns < 1) throw new InputError(`max active runs must be a positive whole number, got ${String(maxActiveRuns)}`, 'maxActiveRuns');
-  if (!isInt4(maxActiveRuns)) throw new InputError(`max active runs must be at most ${INT4_MAX}, got ${String(maxActiveRuns)}`, 'maxActiveRuns');
+  parseInt4(maxActiveRuns, 'maxActiveRuns', { min: 1, name: 'max active runs' });
   // Checked now; stored as given (params' defaults apply when a task reads them).
   resolveConf(serialized.params, request.conf ?? {}, request.dagId, 'conf');
   return {

@@ -53,6 +53,12 @@ export async function listDags(db: Db, now: Date): Promise<DagSummary[]> {
   );
 }
 
+/** The row id and timezone of a DAG by its id (active or not); undefined when there is none. */
+export async function findDagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string } | undefined> {
+  const [row] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
+  return row;
+}
+
 /** One DAG by its id, active or not; NotFoundError names the id. */
 export async function getDag(db: Db, dagId: string): Promise<{ dag: DagRow; serialized: SerializedDag }> {
   const [row] = await db

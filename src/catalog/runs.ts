@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, exists, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { dagRuns, dags, taskInstances, taskLogs, type DagRunRow } from '../db/schema.js';
+import { dagRuns, taskInstances, taskLogs, type DagRunRow } from '../db/schema.js';
 import { NotFoundError } from '../errors.js';
+import { findDagRow } from './dags.js';
 
 export type RunState = DagRunRow['state'];
 export const RUN_STATES: readonly RunState[] = dagRuns.state.enumValues;
@@ -22,7 +23,7 @@ export interface RunSummary {
 
 /** A DAG row by its id (active or not); NotFoundError names the id. */
 export async function dagRow(db: Db, dagId: string): Promise<{ id: string; timezone: string }> {
-  const [row] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
+  const row = await findDagRow(db, dagId);
   if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
   return row;
 }

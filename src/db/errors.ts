@@ -70,3 +70,8 @@ export function describeDatabaseError(err: unknown): string | undefined {
 export function isDataError(err: unknown): boolean {
   return pgErrorCode(err)?.startsWith('22') ?? false;
 }
+
+/** What a request is told (a 400) when PostgreSQL refused one of its values (isDataError); undefined for any other error. */
+export function refusedValueMessage(err: unknown): string | undefined {
+  return isDataError(err) ? `a value of the request cannot be stored: ${describeDatabaseError(err)}` : undefined;
+}

@@ -7,6 +7,7 @@
  */
 
 import { z } from 'zod';
+import { InputError } from '../errors.js';
 
 export const INT4_MIN = -2_147_483_648;
 export const INT4_MAX = 2_147_483_647;
@@ -26,8 +27,11 @@ export function isUnstorableText(text: string): boolean {
   return UNSTORABLE.test(text);
 }
 
-/** A zod string that PostgreSQL can store: what every request schema uses for text. */
-export const storableText = z.string().refine((s) => !isUnstorableText(s), { error: TEXT_RULE });
+/**
+ * A zod string that PostgreSQL can store (no NUL, no unpaired surrogate): what every
+ * request schema (the API's, the login form's) uses for text instead of z.string().
+ */
+export const Text = z.string().refine((s) => !isUnstorableText(s), { error: TEXT_RULE });
 
 /**
  * The path, as [key or index, ...], of the first key or string inside a JSON value that
@@ -54,6 +58,30 @@ export function unstorableJsonPath(value: unknown, path: (string | number)[] = [
 
 export function isInt4(n: number): boolean {
   return Number.isInteger(n) && n >= INT4_MIN && n <= INT4_MAX;
+}
+
+/** Bounds of an integer a user gives, within int4 (the defaults); `name` is how a message calls it (default: the field). */
+export interface Int4Options {
+  min?: number;
+  max?: number;
+  name?: string;
+}
+
+/**
+ * The integer `value` says, from `min` to `max` (within int4): text of digits with an
+ * optional minus (no spaces, exponents or hex), or a number; undefined for anything else.
+ */
+export function int4Of(value: string | number, { min = INT4_MIN, max = INT4_MAX }: Int4Options = {}): number | undefined {
+  const n = typeof value === 'number' ? value : /^-?\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  return isInt4(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** `int4Of`, or an InputError naming `field`: "page must be a whole number from 1 to 2147483647, not 'x'". */
+export function parseInt4(value: string | number, field: string, options: Int4Options = {}): number {
+  const n = int4Of(value, options);
+  if (n !== undefined) return n;
+  const { min = INT4_MIN, max = INT4_MAX, name = field } = options;
+  throw new InputError(`${name} must be a whole number from ${min} to ${max}, not ${typeof value === 'string' ? `'${value}'` : String(value)}`, field);
 }
 
 /** True when PostgreSQL stores `date` as it is (a valid Date within years 1 to 9999). */

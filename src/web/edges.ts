@@ -10,7 +10,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
-import { describeDatabaseError, isDataError } from '../db/errors.js';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { refusedValueMessage } from '../db/errors.js';
 import type { Logger } from '../log.js';
 import { problem } from './problem.js';
 import { errorPage } from './ui/pages/kit.js';
@@ -43,7 +44,7 @@ export const limitBody: MiddlewareHandler = bodyLimit({
 });
 
 /** A problem body under /api, a page elsewhere. */
-function answer(c: Context, status: 400 | 404 | 405 | 413 | 500, detail: string): Response | Promise<Response> {
+function answer(c: Context, status: ContentfulStatusCode, detail: string): Response | Promise<Response> {
   return isApi(c) ? problem(c, status, detail) : errorPage(c, status, detail);
 }
 
@@ -61,11 +62,12 @@ export function allowedMethods(app: Hono): MiddlewareHandler {
 
 export const notFound: NotFoundHandler = (c) => answer(c, 404, `nothing at ${c.req.path}`);
 
-/** The last resort: a refused value is a 400, a body too large a 413, anything else a 500 (logged). */
+/** The last resort: an HTTPException below 500 keeps its status, a refused value is a 400, anything else a 500 (logged). */
 export function lastResort(log: Pick<Logger, 'error'>): ErrorHandler {
   return (error, c) => {
-    if (error instanceof HTTPException && error.status < 500) return answer(c, error.status as 400, error.message || 'bad request');
-    if (isDataError(error)) return answer(c, 400, `a value of the request cannot be stored: ${describeDatabaseError(error)}`);
+    if (error instanceof HTTPException && error.status < 500) return answer(c, error.status, error.message || 'bad request');
+    const refused = refusedValueMessage(error);
+    if (refused) return answer(c, 400, refused);
     log.error({ err: error, path: c.req.path }, 'web request failed');
     return answer(c, 500, 'internal error; the server log has the details');
   };

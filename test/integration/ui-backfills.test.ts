@@ -157,8 +157,9 @@ describe('creating a backfill from the DAG page', () => {
       ['ui_bf_quick', { ...CREATE, conf: '{"label": ' }, 400, 'conf is not valid JSON'],
       ['ui_bf_quick', { ...CREATE, conf: '[1]' }, 400, 'conf must be a JSON object'],
       ['ui_bf_quick', { ...CREATE, conf: '{"label": 3}' }, 400, 'conf does not match the params of DAG &#39;ui_bf_quick&#39;: label: '],
-      ['ui_bf_quick', { ...CREATE, max_active_runs: 'many' }, 400, 'max active runs must be a positive whole number, got &#39;many&#39;'],
-      ['ui_bf_quick', { ...CREATE, max_active_runs: '0' }, 400, 'max active runs must be a positive whole number, got 0'],
+      ['ui_bf_quick', { ...CREATE, max_active_runs: 'many' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;many&#39;'],
+      ['ui_bf_quick', { ...CREATE, max_active_runs: '0' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;0&#39;'],
+      ['ui_bf_quick', { ...CREATE, max_active_runs: '2147483648' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;2147483648&#39;'],
       ['ui_bf_quick', { ...CREATE, reprocess: 'sometimes' }, 400, 'reprocess must be one of none, failed, completed'],
       ['ui_bf_manual', CREATE, 400, 'DAG &#39;ui_bf_manual&#39; has no schedule intervals to backfill'],
     ];

@@ -44,6 +44,23 @@ async function health(): Promise<{ status: number; body: Health }> {
 }
 
 describe('/health', () => {
+  it('says only that the database is unreachable, and logs why', async () => {
+    const failing = new Proxy(database.db, {
+      get: (target, key) => (key === 'execute' ? async () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin')) : Reflect.get(target, key)),
+    });
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const down = new Engine({ ...database, db: failing }, engineConfig(folder.path, FAST), { processor: false, scheduler: false, executor: false }, log);
+    const res = await healthRoutes(down).request('/health');
+    const text = await res.text();
+    expect({ status: res.status, body: JSON.parse(text) }).toMatchObject({ status: 503, body: { status: 'degraded', database: { status: 'unreachable' }, scheduler: null } });
+    expect(text).not.toMatch(/10\.1\.2\.3|updraft_admin|ECONNREFUSED/);
+    expect(lines.map((line) => JSON.parse(line) as { level: number; msg: string; err?: unknown })).toEqual([
+      expect.objectContaining({ level: 40, msg: '/health: the database does not answer: connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin' }),
+    ]);
+    expect(lines.join('')).not.toContain('stack');
+  });
+
   it('says no scheduler has a heartbeat before one starts', async () => {
     const { status, body } = await health();
     expect(status).toBe(200);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseDateInZone } from '../../src/schedule/index.js';
-import { isStorableDate, isUnstorableText, unstorableJsonPath } from '../../src/util/input.js';
+import { int4Of, isStorableDate, isUnstorableText, parseInt4, unstorableJsonPath } from '../../src/util/input.js';
 import { InputDate, intParam, JsonObject, Text } from '../../src/web/api/common.js';
 import { resolveConf } from '../../src/dag/params.js';
 
@@ -30,6 +30,23 @@ describe('storable input', () => {
     const mapIndex = intParam(-1);
     expect(mapIndex.safeParse('2147483647').success).toBe(true);
     for (const bad of ['2147483648', '99999999999999999999', '1e309', 'NaN', '-2']) expect(mapIndex.safeParse(bad).success, bad).toBe(false);
+  });
+
+  it('reads an integer one way everywhere: digits and a minus, within int4 and the bounds, else an error naming the field', () => {
+    expect(int4Of('-2147483648')).toBe(-2147483648);
+    expect(int4Of('2147483647', { min: 1 })).toBe(2147483647);
+    expect(int4Of(7, { min: 1 })).toBe(7);
+    for (const bad of ['', ' 5', '5 ', '0x10', '1e3', '1.0', '+1', '2147483648', '0']) expect(int4Of(bad, { min: 1 }), JSON.stringify(bad)).toBeUndefined();
+    for (const bad of [0, 1.5, Number.NaN, 2 ** 31]) expect(int4Of(bad, { min: 1 }), String(bad)).toBeUndefined();
+    expect(() => parseInt4('many', 'max_active_runs', { min: 1, name: 'max active runs' })).toThrow(
+      expect.objectContaining({ field: 'max_active_runs', message: "max active runs must be a whole number from 1 to 2147483647, not 'many'" }),
+    );
+    expect(() => parseInt4(0, 'maxActiveRuns', { min: 1 })).toThrow('maxActiveRuns must be a whole number from 1 to 2147483647, not 0');
+    // The API reads a number in a query string or path as the pages do: no hex, exponent or spaces.
+    const offset = intParam(0, 2147483647, 0);
+    expect(offset.safeParse(undefined).data).toBe(0);
+    expect(offset.safeParse('12').data).toBe(12);
+    for (const bad of ['0x10', '1e3', ' 5', '']) expect(offset.safeParse(bad).error?.issues[0]?.message, JSON.stringify(bad)).toBe('must be an integer from 0 to 2147483647');
   });
 
   it('keeps dates within years 1 to 9999, after their timezone too', () => {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { UpdraftError } from '../../errors.js';
 import { checkDateText, dateInputRule } from '../../schedule/index.js';
-import { INT4_MAX, storableText, TEXT_RULE, unstorableJsonPath } from '../../util/input.js';
+import { int4Of, INT4_MAX, Text, TEXT_RULE, unstorableJsonPath } from '../../util/input.js';
 
 export interface SchemaMeta {
   /** The component's name in the OpenAPI document. */
@@ -45,12 +45,8 @@ export const Timestamp = z.iso.datetime();
 export const iso = (date: Date): string => date.toISOString();
 export const isoOrNull = (date: Date | null): string | null => date?.toISOString() ?? null;
 
-/**
- * Text a client sends (a path or query parameter, a body field): what PostgreSQL can store,
- * so no NUL and no unpaired surrogate (src/util/input.ts). Every request schema uses it
- * instead of z.string().
- */
-export const Text = storableText;
+/** Text a client sends (src/util/input.ts): every request schema uses it instead of z.string(). */
+export { Text };
 
 /**
  * A JSON object a client sends (a run's conf): any JSON, but every key and string in it
@@ -89,20 +85,21 @@ function dateDescription(what: string): string {
   return `${what}, ${DATE_HINT}. ${dateInputRule()}`;
 }
 
-/** An integer in a query string or a path; within PostgreSQL's integer (int4) unless `max` says otherwise. */
-export function intParam(min: number, max = INT4_MAX) {
-  const range = `an integer from ${min} to ${max}`;
-  return z.coerce
-    .number({ error: `must be ${range}` })
-    .int({ error: `must be ${range}` })
-    .min(min, { error: `must be ${range}` })
-    .max(max, { error: `must be ${range}` });
+/**
+ * An integer in a query string or a path, read as the UI reads one (int4Of); within
+ * PostgreSQL's integer (int4) unless `max` says otherwise; `fallback` when absent.
+ */
+export function intParam(min: number, max = INT4_MAX, fallback?: number) {
+  const error = `must be an integer from ${min} to ${max}`;
+  const int = z.int({ error }).min(min, { error }).max(max, { error });
+  // Text that is no integer in range stays text, which z.int refuses with the message above.
+  return z.preprocess((v) => (typeof v === 'string' ? (int4Of(v, { min, max }) ?? v) : v), fallback === undefined ? int : int.default(fallback));
 }
 
 /** `limit` and `offset`, as Airflow's stable API pages every list. */
 export const paging = {
-  limit: intParam(1, 1000).default(100).describe('Most items to return (1 to 1000, default 100)'),
-  offset: intParam(0).default(0).describe('Items to skip (default 0)'),
+  limit: intParam(1, 1000, 100).describe('Most items to return (1 to 1000, default 100)'),
+  offset: intParam(0, INT4_MAX, 0).describe('Items to skip (default 0)'),
 };
 
 /**

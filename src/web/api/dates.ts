@@ -4,17 +4,15 @@
  * DAG's timezone where the route has a DAG, UTC otherwise; with Z or an offset it is that
  * instant. The CLI and the UI read dates by the same rule (parseDateInZone).
  */
-import { eq } from 'drizzle-orm';
+import { findDagRow } from '../../catalog/dags.js';
 import type { Db } from '../../db/client.js';
-import { dags } from '../../db/schema.js';
 import { parseDateInZone, parseRangeEndInZone } from '../../schedule/index.js';
 import { ApiError } from './common.js';
 
 /** The stored DAG's timezone; UTC for no DAG, '~' (every DAG) or a DAG that does not exist (the route answers 404 for it). */
 export async function timezoneOf(db: Db, dagId: string | undefined): Promise<string> {
   if (dagId === undefined || dagId === '~') return 'UTC';
-  const [dag] = await db.select({ timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
-  return dag?.timezone ?? 'UTC';
+  return (await findDagRow(db, dagId))?.timezone ?? 'UTC';
 }
 
 /**

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { taskLog } from '../../catalog/runs.js';
 import { formatLogLine } from '../../cli/output.js';
 import { intParam, iso, responseSchemas, Timestamp } from './common.js';
+import { INT4_MAX } from '../../util/input.js';
 import { defineRoute } from './route.js';
 import { TaskPath } from './task-instances.js';
 
@@ -36,7 +37,7 @@ export const logRoutes = [
     description: 'JSON by default; text/plain when the Accept header asks for it. A try that wrote nothing has an empty log; a try not yet started is a 404.',
     tag: 'TaskInstance',
     params: TaskPath.extend({ try_number: intParam(1).describe('1 for the first try') }),
-    query: z.strictObject({ map_index: intParam(-1).default(-1).describe("A mapped task's instance (default -1: a task that is not mapped)") }),
+    query: z.strictObject({ map_index: intParam(-1, INT4_MAX, -1).describe("A mapped task's instance (default -1: a task that is not mapped)") }),
     response: TaskLog,
     text: true,
     errors: [404],

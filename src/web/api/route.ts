@@ -7,7 +7,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { describeDatabaseError, isDataError } from '../../db/errors.js';
+import { refusedValueMessage } from '../../db/errors.js';
 import { ConfigError, InputError, NotFoundError, UpdraftError } from '../../errors.js';
 import { problem } from '../problem.js';
 import { ApiError } from './common.js';
@@ -123,7 +123,8 @@ async function answer(c: Context, route: AnyRoute, options: MountOptions): Promi
     // What remains of Updraft's own errors is a request the current state refuses (a second run for a date).
     if (error instanceof UpdraftError) return problem(c, 409, error.message);
     // The schemas keep out what PostgreSQL refuses; should a value still get through, it is the request's fault.
-    if (isDataError(error)) return problem(c, 400, `a value of the request cannot be stored: ${describeDatabaseError(error)}`);
+    const refused = refusedValueMessage(error);
+    if (refused) return problem(c, 400, refused);
     options.onError(error);
     return problem(c, 500, 'internal error; the server log has the details');
   }

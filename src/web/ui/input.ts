@@ -8,7 +8,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { InputError } from '../../errors.js';
-import { INT4_MAX, isUnstorableText, TEXT_RULE } from '../../util/input.js';
+import { INT4_MAX, isUnstorableText, parseInt4, TEXT_RULE } from '../../util/input.js';
 import { errorPage } from './pages/kit.js';
 
 const FORM = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
@@ -53,8 +53,5 @@ export const checkUiInput = createMiddleware(async (c, next) => {
  * `fallback` when absent or empty, an InputError naming it when it is anything else.
  */
 export function queryInt(value: string | undefined, name: string, fallback: number, min = 1, max = INT4_MAX): number {
-  if (value === undefined || value === '') return fallback;
-  const n = /^-?\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`, name);
-  return n;
+  return value === undefined || value === '' ? fallback : parseInt4(value, name, { min, max });
 }

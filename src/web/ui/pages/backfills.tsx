@@ -5,13 +5,13 @@
  * backfills tab (POST /ui/dags/:dagId/backfills). The scheduler NOTIFYs when a backfill
  * queues runs or completes, so the `data-live` parts follow it without new plumbing.
  */
-import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
 import { createBackfill } from '../../../backfill/create.js';
+import { findDagRow } from '../../../catalog/dags.js';
 import { actionsFor, cancelBackfill, pauseBackfill, resumeBackfill } from '../../../backfill/manage.js';
 import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState, type Reprocess } from '../../../backfill/read.js';
-import { backfillState, dagRuns, dags } from '../../../db/schema.js';
+import { backfillState, dagRuns } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
@@ -19,11 +19,11 @@ import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar
 import { renderDagPage } from './dags.js';
 import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, refusedForm, Time } from './kit.js';
 import { queryInt } from '../input.js';
+import { int4Of, parseInt4 } from '../../../util/input.js';
 import { runPath } from './runs.js';
 
 const LIST_PAGE = 25;
 const DATES_PAGE = 50;
-const MAX_ID = 2_147_483_647;
 const BACKFILL_STATES: readonly string[] = backfillState.enumValues;
 const RUN_STATES: readonly string[] = dagRuns.state.enumValues;
 
@@ -39,8 +39,8 @@ type Action = keyof typeof ACTIONS;
 /** The backfill of the path's :id; anything but a backfill's id is a 404 naming it. */
 function idOf(c: Context): number {
   const raw = c.req.param('id') ?? '';
-  const id = Number(raw);
-  if (!/^\d+$/.test(raw) || id < 1 || id > MAX_ID) throw new NotFoundError(`no backfill with id '${raw}'`);
+  const id = int4Of(raw, { min: 1 });
+  if (id === undefined) throw new NotFoundError(`no backfill with id '${raw}'`);
   return id;
 }
 
@@ -116,10 +116,10 @@ export function backfillPages(engine: Engine): Hono {
     const info = await getBackfill(db, id);
     const page = queryInt(c.req.query('page'), 'page', 1);
     const state = RUN_STATES.includes(c.req.query('state') ?? '') ? c.req.query('state') : undefined;
-    const [progress, { dates, total }, [dag]] = await Promise.all([
+    const [progress, { dates, total }, dag] = await Promise.all([
       backfillProgress(db, id),
       backfillDates(db, id, { limit: DATES_PAGE, offset: (page - 1) * DATES_PAGE, state }),
-      db.select({ timezone: dags.timezone }).from(dags).where(eq(dags.dagId, info.dagId)),
+      findDagRow(db, info.dagId),
     ]);
     return { info, timezone: dag?.timezone, progress, dates: { dates, total, page, pages: Math.max(1, Math.ceil(total / DATES_PAGE)), state } };
   }
@@ -170,7 +170,6 @@ export function backfillPages(engine: Engine): Hono {
       }
       if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) return fail('conf must be a JSON object, e.g. {"region": "eu"}');
     }
-    if (form.maxActiveRuns && !/^\d+$/.test(form.maxActiveRuns)) return fail(`max active runs must be a positive whole number, got '${form.maxActiveRuns}'`);
     try {
       const created = await createBackfill(
         db,
@@ -179,7 +178,7 @@ export function backfillPages(engine: Engine): Hono {
           from: form.from,
           to: form.to,
           reprocess: form.reprocess as Reprocess,
-          maxActiveRuns: form.maxActiveRuns ? Number(form.maxActiveRuns) : undefined,
+          maxActiveRuns: form.maxActiveRuns ? parseInt4(form.maxActiveRuns, 'max_active_runs', { min: 1, name: 'max active runs' }) : undefined,
           backwards: form.backwards,
           conf: conf as Record<string, unknown> | undefined,
         },

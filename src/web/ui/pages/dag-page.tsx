@@ -12,6 +12,7 @@ import type { SerializedDag } from '../../../dag/serialize.js';
 import { NotFoundError } from '../../../errors.js';
 import type { DagRunInfo } from '../../../schedule/index.js';
 import { queryInt } from '../input.js';
+import { int4Of } from '../../../util/input.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { BackfillCreateForm, BackfillRows, BackfillTableHead, withProgress, type BackfillForm, type BackfillRow } from './backfill-views.js';
 import { DagGraph } from './dag-graph.js';
@@ -41,9 +42,10 @@ export const MAX_GRID_RUNS = 100;
 export const RUNS_PAGE = 25;
 export const BACKFILLS_PAGE = 25;
 
+/** A count the grid's links set (`?runs=`), kept within min to max; `fallback` when it is not an integer. */
 function intIn(value: string | undefined, min: number, max: number, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
+  const n = value === undefined ? undefined : int4Of(value);
+  return n === undefined ? fallback : Math.min(max, Math.max(min, n));
 }
 
 export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: SerializedDag }, view: View, query: Record<string, string>): Promise<TabData> {

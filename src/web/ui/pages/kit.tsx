@@ -3,12 +3,14 @@
  * guards (reading when UPDRAFT_AUTH_READ is closed, operating), the 404/403/500 pages,
  * and how times and durations read.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Context, ErrorHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Child } from 'hono/jsx';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { hasRole, type Role } from '../../../auth/index.js';
 import type { Engine } from '../../../engine/engine.js';
-import { describeDatabaseError, isDataError } from '../../../db/errors.js';
+import { refusedValueMessage } from '../../../db/errors.js';
 import { ConfigError, InputError, NotFoundError, UpdraftError } from '../../../errors.js';
 import { dateInputRule } from '../../../schedule/index.js';
 import { Layout, type PageContext } from '../layout.js';
@@ -73,12 +75,22 @@ export function ErrorPage({ c, title, children }: { c: Context; title: string; c
   );
 }
 
-const ERROR_TITLES: Record<number, string> = { 400: 'Bad request', 404: 'Not found', 405: 'Method not allowed', 413: 'Request too large', 500: 'Something went wrong' };
+const ERROR_TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Login required',
+  403: 'Not allowed',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Request too large',
+  500: 'Something went wrong',
+  503: 'Unavailable',
+};
 
-/** A styled error page with `status`, saying `detail`. */
-export function errorPage(c: Context, status: 400 | 404 | 405 | 413 | 500, detail: string): Response | Promise<Response> {
+/** A styled error page with `status`, saying `detail`; a status without a title of its own is titled as HTTP names it. */
+export function errorPage(c: Context, status: ContentfulStatusCode, detail: string): Response | Promise<Response> {
   return c.html(
-    <ErrorPage c={c} title={ERROR_TITLES[status]!}>
+    <ErrorPage c={c} title={ERROR_TITLES[status] ?? STATUS_CODES[status] ?? 'Error'}>
       {detail}
     </ErrorPage>,
     status,
@@ -93,7 +105,8 @@ export function pageErrors(engine: Engine): ErrorHandler {
   return (error, c) => {
     if (error instanceof NotFoundError) return errorPage(c, 404, error.message);
     if (error instanceof InputError) return errorPage(c, 400, error.message);
-    if (isDataError(error)) return errorPage(c, 400, `a value of the request cannot be stored: ${describeDatabaseError(error)}`);
+    const refused = refusedValueMessage(error);
+    if (refused) return errorPage(c, 400, refused);
     engine.log.error({ err: error, path: c.req.path }, 'web page failed');
     return c.html(
       <ErrorPage c={c} title="Something went wrong">

@@ -5,7 +5,8 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
-import { dagRuns, dags, dagVersions, taskInstances, xcom, type DagRunRow, type TaskInstanceRow } from '../../../db/schema.js';
+import { dagRuns, dagVersions, taskInstances, xcom, type DagRunRow, type TaskInstanceRow } from '../../../db/schema.js';
+import { findDagRow } from '../../../catalog/dags.js';
 import { listDatasetEvents, type DatasetEventRow } from '../../../catalog/datasets.js';
 import { resolveParams } from '../../../dag/params.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
@@ -26,7 +27,7 @@ export interface RunView {
 }
 
 export async function loadRun(db: Db, dagId: string, runId: string): Promise<RunView> {
-  const [dag] = await db.select({ id: dags.id, timezone: dags.timezone }).from(dags).where(eq(dags.dagId, dagId));
+  const dag = await findDagRow(db, dagId);
   if (!dag) throw new NotFoundError(`no DAG with id '${dagId}'`);
   const [row] = await db
     .select({ run: dagRuns, version: dagVersions.version, serialized: dagVersions.serialized })

@@ -17,7 +17,7 @@ import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { canOperate, enc, fmtDuration, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
 import { loadTask, type TaskView } from './run-data.js';
-import { INT4_MAX } from '../../../util/input.js';
+import { int4Of } from '../../../util/input.js';
 
 const runPath = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/${enc(runId)}`;
 const taskPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${enc(taskId)}`;
@@ -105,8 +105,9 @@ export function taskInstancePages(engine: Engine): Hono {
 /** `?map_index=` of a mapped task's instance; anything but a whole number is a 404. */
 function mapIndexOf(asked: string | undefined): number | undefined {
   if (asked === undefined || asked === '') return undefined;
-  if (!/^(-1|\d{1,10})$/.test(asked) || Number(asked) > INT4_MAX) throw new NotFoundError(`'${asked}' is not a map index`);
-  return Number(asked);
+  const index = int4Of(asked, { min: -1 });
+  if (index === undefined) throw new NotFoundError(`'${asked}' is not a map index`);
+  return index;
 }
 
 function Row({ label, children }: { label: string; children?: Child }) {
