@@ -19,6 +19,7 @@ import { lockEmbedded, type LockOptions } from './lock.js';
 import { migrate as applyMigrations } from './migrate.js';
 import * as schema from './schema.js';
 import { embeddedSocket, serveSocket } from './socket/index.js';
+import { holdLimits, type HoldLimits } from './socket/session.js';
 
 // A union of the two drivers' database types breaks `.returning()` in tsc; both assign to this.
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -54,6 +55,12 @@ export interface OpenDatabaseOptions {
    * server that holds the files, or opens them itself when none runs.
    */
   serve?: boolean;
+  /**
+   * With `serve`: whether this process runs a scheduler (told to the socket's clients), and how
+   * long one client may hold the database (socket/session.ts, `holdLimits` of the heartbeat
+   * settings). Default: no scheduler, the limits of the default heartbeats.
+   */
+  serving?: { scheduler: boolean; limits: HoldLimits };
   /** Problems that do not stop the process (the socket cannot be served). Default: a process warning. */
   onWarning?: (message: string) => void;
 }
@@ -113,7 +120,8 @@ async function serving(database: Database, opts: OpenDatabaseOptions): Promise<D
   const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
   let socket;
   try {
-    socket = await serveSocket(database.pglite!, opts.home, onWarning);
+    const serving = opts.serving ?? { scheduler: false, limits: holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 30_000 }) };
+    socket = await serveSocket(database.pglite!, opts.home, { onWarning, ...serving });
   } catch (err) {
     await database.close();
     throw err;

@@ -30,10 +30,13 @@ export interface TaskPoolOptions {
 /** One set of threads; replaced as a whole once it holds too many superseded versions. */
 interface Threads {
   piscina: Piscina<TaskPayload, TaskOutcome>;
-  /** BroadcastChannel name on which these threads take 'close' (end your connections). */
-  control: string;
-  /** Threads (by threadId) that asked for a connection: they hold pools to close. */
-  connected: Set<number>;
+  /**
+   * BroadcastChannel on which these threads say they are ready and take 'close' (end your
+   * connections and your esbuild service), answering { closed: threadId }.
+   */
+  channel: BroadcastChannel;
+  /** Threads (by threadId) listening on the channel: the ones to wait for at the end. */
+  ready: Set<number>;
   /** Tries submitted here and not yet ended. */
   running: number;
   /** The versions of each DAG file sent here (so imported by some of the threads). */
@@ -69,6 +72,8 @@ export class TaskPool {
   #threads: Threads;
   /** Replaced threads still ending their tries. */
   readonly #retiring = new Set<Threads>();
+  /** Retired sets being ended: close() waits for them too. */
+  readonly #ending = new Set<Promise<void>>();
   #replaced = 0;
   #running = 0;
   #closing = false;
@@ -89,11 +94,22 @@ export class TaskPool {
       filename: WORKER_URL,
       minThreads: this.size,
       maxThreads: this.size,
-      // STACK.md: the thread registers tsx itself; inheriting `--import tsx` breaks it.
+      // The thread registers tsx itself (task-worker.mjs): inheriting `--import tsx` breaks the
+      // import of .ts files in worker threads on Node 20 (ERR_UNKNOWN_FILE_EXTENSION, tsx issue #354).
       execArgv: [],
+      // An idle thread waits with Atomics.waitAsync, not Atomics.wait, which would block its
+      // event loop: it could not hear 'close' on its channel (#closeConnections).
+      atomics: 'async',
       workerData: { control } satisfies TaskThreadData,
     });
-    return { piscina, control, connected: new Set(), running: 0, versions: new Map(), stale: 0, retired: false };
+    const channel = new BroadcastChannel(control);
+    channel.unref();
+    const ready = new Set<number>();
+    channel.onmessage = (event) => {
+      const data = (event as MessageEvent).data as { ready?: number };
+      if (data.ready !== undefined) ready.add(data.ready);
+    };
+    return { piscina, channel, ready, running: 0, versions: new Map(), stale: 0, retired: false };
   }
 
   /** Tries submitted and not yet ended (including any waiting for a free thread). */
@@ -132,7 +148,9 @@ export class TaskPool {
 
   #endIfIdle(threads: Threads): void {
     if (!threads.retired || threads.running > 0 || !this.#retiring.delete(threads)) return;
-    void this.#end(threads);
+    const ending = this.#end(threads);
+    this.#ending.add(ending);
+    void ending.finally(() => this.#ending.delete(ending));
   }
 
   async #end(threads: Threads): Promise<void> {
@@ -200,7 +218,6 @@ export class TaskPool {
             onLog?.(message);
             break;
           case 'ask':
-            if (message.question.kind === 'connection') threads.connected.add(message.threadId);
             answer(message.id, message.question);
             break;
           case 'done':
@@ -243,32 +260,33 @@ export class TaskPool {
     this.#closing = true;
     const all = [this.#threads, ...this.#retiring];
     this.#retiring.clear();
-    await Promise.all(all.map((threads) => this.#end(threads)));
+    await Promise.all([...all.map((threads) => this.#end(threads)), ...this.#ending]);
   }
 
   /**
-   * Asks every thread to end its connection pools (operators' database connections)
-   * before the threads are terminated, so servers see a clean goodbye. A thread stuck in
-   * a try does not answer; after CLOSE_CONNECTIONS_MS it is terminated all the same.
+   * Asks every thread to end its connection pools (operators' database connections) and its
+   * esbuild service (a child process of tsx: a thread that ends without waiting for it leaves
+   * a zombie, src/loader/children.mjs) before the threads are terminated. A thread stuck in a
+   * try, or still loading, does not answer; after CLOSE_CONNECTIONS_MS it is terminated all the same.
    */
   async #closeConnections(threads: Threads): Promise<void> {
-    // Only threads that asked for a connection have pools; a replaced thread's died with it.
+    const { channel } = threads;
     const alive = new Set(threads.piscina.threads.map((t) => t.threadId));
-    const waiting = new Set([...threads.connected].filter((id) => alive.has(id)));
-    if (waiting.size === 0) return;
-    const channel = new BroadcastChannel(threads.control);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CLOSE_CONNECTIONS_MS);
-      channel.onmessage = (event) => {
-        const data = (event as MessageEvent).data as { closed?: number };
-        if (data.closed !== undefined) waiting.delete(data.closed);
-        if (waiting.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      channel.postMessage('close');
-    });
+    const waiting = new Set([...threads.ready].filter((id) => alive.has(id)));
+    if (waiting.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_CONNECTIONS_MS);
+        channel.onmessage = (event) => {
+          const data = (event as MessageEvent).data as { closed?: number };
+          if (data.closed !== undefined) waiting.delete(data.closed);
+          if (waiting.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        channel.postMessage('close');
+      });
+    }
     channel.close();
   }
 }

@@ -24,20 +24,29 @@ import { ThreadChannel } from './thread-channel.js';
 import { runCallback } from './run-callback.js';
 
 captureConsole();
-listenForClose();
 // A task printing a connection URL from the environment gets it masked in its log.
 rememberEnvironmentSecrets();
 
-/** Ends this thread's connection pools when its TaskPool closes (see TaskPool.close). */
-function listenForClose(): void {
+let closeChannel: BroadcastChannel | undefined;
+
+/**
+ * Ends this thread's connection pools, then what `endChildren` ends (its esbuild service),
+ * when its TaskPool ends these threads (TaskPool.close, or retiring them); says it listens.
+ */
+export function listenForClose(endChildren: () => Promise<unknown>): void {
   const { control } = (workerData ?? {}) as Partial<TaskThreadData>;
   if (!control) return;
-  const channel = new BroadcastChannel(control);
+  // Held by the module: an unreferenced channel is garbage collected, and hears nothing.
+  const channel = (closeChannel = new BroadcastChannel(control));
   // The thread must still be able to exit while listening.
   channel.unref();
   channel.onmessage = (event) => {
-    if ((event as MessageEvent).data === 'close') void closePools().finally(() => channel.postMessage({ closed: threadId }));
+    if ((event as MessageEvent).data !== 'close') return;
+    void closePools()
+      .finally(endChildren)
+      .finally(() => channel.postMessage({ closed: threadId }));
   };
+  channel.postMessage({ ready: threadId });
 }
 
 export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {

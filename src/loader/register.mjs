@@ -1,6 +1,6 @@
 // Makes TypeScript DAG files importable in this thread: tsx for the syntax, and
-// the 'updraft' alias. Plain .mjs on purpose: a .ts file cannot register tsx for
-// itself on Node 20 (see STACK.md).
+// the 'updraft' alias. Plain .mjs on purpose: on Node 20 a .ts file cannot register
+// tsx for itself (it is loaded before tsx is).
 import { register as registerModuleHooks } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
 import { register as registerTsx } from 'tsx/esm/api';

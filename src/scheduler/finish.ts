@@ -30,7 +30,6 @@ export interface LogLine {
   at: number;
 }
 
-/** The end of one try, as reported by whoever ran it. */
 /** A run that ended: `runRowId` is its row, `runId` the id users see ('scheduled__2026-...'). */
 export interface FinishedRun {
   runRowId: string;
@@ -39,6 +38,7 @@ export interface FinishedRun {
   state: 'success' | 'failed';
 }
 
+/** The end of one try, as reported by whoever ran it. */
 export interface TaskResult {
   taskInstanceId: string;
   /** The claim's fencing token and try: a result is accepted only while both still hold. */

@@ -46,3 +46,20 @@ describe('on the embedded database held by standalone', () => {
     expect(after).toMatchObject({ code: 0 });
   });
 });
+
+describe('on the embedded database held by a process with no scheduler', () => {
+  it('refuses, saying a backfill would never run there and what to do', { timeout: CLI_TEST_TIMEOUT }, async () => {
+    const port = await freePort();
+    const web = startUpdraft(['web', '--port', String(port)], setup().env);
+    await web.ready;
+    try {
+      const result = await updraft(['backfill', 'daily', '--from', '2026-01-20', '--to', '2026-01-21']);
+      expect(result).toMatchObject({ code: 1 });
+      expect(result.stderr).toContain(`held by an updraft process that runs no scheduler (pid ${web.pid}: 'updraft web' or 'updraft worker')`);
+      expect(result.stderr).toContain('stop that process and run this command again');
+      expect(result.stdout).not.toMatch(/created backfill/);
+    } finally {
+      expect(await web.stop()).toMatchObject({ code: 0 });
+    }
+  });
+});

@@ -8,15 +8,16 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
-import { embeddedSocket } from '../../src/db/socket/index.js';
+import { embeddedSocket, socketHolder } from '../../src/db/socket/index.js';
+import { holdLimits } from '../../src/db/socket/session.js';
 import { testChildDatabase } from '../support/db.js';
 
 let home: string;
 let server: Database;
 const clients: pg.Client[] = [];
 
-async function client(): Promise<pg.Client> {
-  const socket = embeddedSocket(home)!;
+async function client(of = home): Promise<pg.Client> {
+  const socket = embeddedSocket(of)!;
   const c = new pg.Client({ host: socket.dir, port: socket.port, user: 'postgres', database: 'postgres' });
   c.on('error', () => {});
   await c.connect();
@@ -44,6 +45,8 @@ describe('the embedded database served on a socket', () => {
     expect(path.dirname(socket.file)).toBe(path.join(home, 'socket'));
     expect((await stat(socket.dir)).mode & 0o777).toBe(0o700);
     expect((await stat(socket.file)).mode & 0o777).toBe(0o600);
+    // Beside it, what the holder runs, for `updraft backfill` (no scheduler unless told).
+    expect(await socketHolder(home)).toEqual({ pid: process.pid, scheduler: false });
   });
 
   it("runs a client's transaction alone: the server's statements wait for its end and never see it half done", async () => {
@@ -114,5 +117,38 @@ describe('the embedded database served on a socket', () => {
     (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
     await ended;
     expect(await poolNames()).not.toContain('left_open');
+  });
+});
+
+describe('a client holding the database too long', () => {
+  it('gives it up before the executor would give up its tries: by default at most 10 s idle, half the heartbeat timeout less the interval', () => {
+    expect(holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 30_000 })).toEqual({ idleMs: 10_000, totalMs: 12_500 });
+    expect(holdLimits({ heartbeatMs: 1_000, heartbeatTimeoutMs: 9_000 })).toEqual({ idleMs: 4_000, totalMs: 4_000 });
+    expect(holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 300_000 })).toEqual({ idleMs: 10_000, totalMs: 20_000 });
+  });
+
+  it('is disconnected and rolled back once its transaction held the database for the whole time allowed, though it sent statements all along', async () => {
+    const other = (await testChildDatabase()).env.UPDRAFT_HOME!;
+    let warned: (message: string) => void = () => {};
+    const warning = new Promise<string>((resolve) => (warned = resolve));
+    const held = await openDatabase({ home: other, migrate: false, serve: true, serving: { scheduler: true, limits: { idleMs: 60_000, totalMs: 300 } }, onWarning: (m) => warned(m) });
+    try {
+      expect(await socketHolder(other)).toEqual({ pid: process.pid, scheduler: true });
+      const c = await client(other);
+      await c.query('begin');
+      await c.query(`insert into pools (name, slots, description) values ('held_long', 1, '')`);
+      // Statement after statement, each well within the idle limit: only the total limit ends it.
+      const start = Date.now();
+      const busy = async () => {
+        while (Date.now() - start < 30_000) await c.query('select 1');
+      };
+      // The connection drops (an EPIPE or an ended connection, by timing).
+      await expect(busy()).rejects.toThrow();
+      expect(await warning).toMatch(/held the database in one transaction for 0\.3s.*disconnected and its transaction rolled back/);
+      const names = await held.pglite!.query<{ name: string }>('select name from pools');
+      expect(names.rows.map((r) => r.name)).not.toContain('held_long');
+    } finally {
+      await held.close();
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskPool } from '../../src/executor/pool.js';
 import type { TaskOutcome, TaskPayload } from '../../src/executor/protocol.js';
@@ -77,5 +79,33 @@ describe('TaskPool with a DAG file that keeps changing', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+/** This process's esbuild children, running or zombie, e.g. ['Z esbuild <defunct>']: `ps --ppid`. */
+async function esbuildChildren(): Promise<string[]> {
+  try {
+    const { stdout } = await promisify(execFile)('ps', ['--ppid', String(process.pid), '-o', 'stat=,args=']);
+    return stdout.split('\n').map((s) => s.trim()).filter((line) => line.includes('esbuild'));
+  } catch {
+    return []; // ps exits 1 when there is none
+  }
+}
+
+describe('TaskPool ending its threads', () => {
+  it('ends their esbuild services first, retired threads and closed ones: no child process left behind', { timeout: 120_000 }, async () => {
+    const pool = new TaskPool({ size: 1, maxStaleVersions: 0 });
+    try {
+      const file = await folder.write('ending.ts', source(1));
+      expect(await pool.run(payload(file, 1, 'now'), { timeoutMs: null })).toMatchObject({ status: 'success' });
+      await folder.write('ending.ts', source(2));
+      // Version 2 retires the first set of threads (maxStaleVersions 0); the pool ends it.
+      expect(await pool.run(payload(file, 2, 'now'), { timeoutMs: null })).toMatchObject({ status: 'success' });
+      expect(pool.replaced).toBe(1);
+    } finally {
+      await pool.close();
+    }
+    // close() waited for the retired set too.
+    expect(await esbuildChildren()).toEqual([]);
   });
 });

@@ -2,13 +2,15 @@
  * Where `updraft backfill` runs its backfill, by deployment:
  * - PostgreSQL (DATABASE_URL): the backfill is stored; any running scheduler executes it.
  * - the embedded database held by `standalone`: through standalone's API, which executes it;
- *   held by another server process (`scheduler`): stored through its socket, and it executes it.
+ *   held by another server process (`scheduler`): stored through its socket, and it executes it;
+ *   held by `web` or `worker`, which run no scheduler: refused (the backfill would never run).
  * - the embedded database with no other process on it: this process opens it and, while
  *   it waits, runs the scheduler and a task pool itself (no scheduled runs: `npm start` does those).
  * The embedded database is never opened by two processes at once (src/db/lock.ts).
  */
 import type { Config } from '../../config.js';
 import { openDatabase, type Database } from '../../db/client.js';
+import { socketHolder } from '../../db/socket/index.js';
 import { Engine } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
@@ -16,7 +18,8 @@ import { DagProcessor } from '../../processor/processor.js';
 import { findLocalServer } from '../local-server.js';
 import { directClient, httpClient, type BackfillClient } from './client.js';
 
-export type Deployment = 'postgres' | 'standalone' | 'embedded';
+/** 'socket': the embedded database through the socket of the server process holding it (a scheduler). */
+export type Deployment = 'postgres' | 'standalone' | 'socket' | 'embedded';
 
 export interface BackfillTarget {
   client: BackfillClient;
@@ -34,6 +37,13 @@ export interface BackfillTarget {
  */
 export async function connectBackfills(config: Config, actor: string, { refresh }: { refresh: boolean }): Promise<BackfillTarget> {
   if (!config.databaseUrl) {
+    const holder = await socketHolder(config.home);
+    if (holder && !holder.scheduler) {
+      throw new ConfigError(
+        `the embedded database is held by an updraft process that runs no scheduler (pid ${holder.pid}: 'updraft web' or 'updraft worker'), so a backfill stored through it would never run, ` +
+          "and no scheduler can start beside it; stop that process and run this command again (it then runs the backfill itself), or run 'npm start' (standalone) instead",
+      );
+    }
     const server = await findLocalServer(config.home);
     if (server) {
       return {
@@ -66,7 +76,7 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
   const embedded = database.driver === 'pglite';
   return {
     client: directClient(database.db, actor),
-    deployment: embedded ? 'embedded' : 'postgres',
+    deployment: embedded ? 'embedded' : config.databaseUrl ? 'postgres' : 'socket',
     where: embedded
       ? `in this process: no standalone is running, so this command holds the embedded database and runs the scheduler and ${config.concurrency} task threads until the backfill ends`
       : config.databaseUrl

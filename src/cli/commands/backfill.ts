@@ -205,7 +205,12 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
     }
     say(`it runs ${target.where}`);
     if (target.deployment !== 'embedded' && !(await client.schedulerAlive(ALIVE_WITHIN_MS))) {
-      say(`warning: no scheduler has a heartbeat in the last ${ALIVE_WITHIN_MS / 1000}s: the backfill starts when one runs ('updraft scheduler' or 'updraft standalone')`);
+      say(
+        target.deployment === 'postgres'
+          ? `warning: no scheduler has a heartbeat in the last ${ALIVE_WITHIN_MS / 1000}s: the backfill starts when one runs ('updraft scheduler' or 'updraft standalone')`
+          : // The embedded database: the process holding it is the only scheduler there can be.
+            `warning: the scheduler of the process holding the embedded database has no heartbeat in the last ${ALIVE_WITHIN_MS / 1000}s: the backfill starts when it beats again`,
+      );
     }
     if (flags.detach) {
       say(

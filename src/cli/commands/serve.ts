@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, withHost } from '../../config.js';
 import { maskUrl } from '../../connections/mask.js';
 import { openDatabase } from '../../db/client.js';
+import { holdLimits } from '../../db/socket/session.js';
 import { Engine, type Roles } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
@@ -36,6 +37,7 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
     // On the embedded database, this process holds the files and serves them to the other
     // updraft commands on a socket in the home (src/db/socket/).
     serve: true,
+    serving: { scheduler: roles.scheduler, limits: holdLimits(config) },
     onWarning: (message) => log.warn(message),
   });
   if (web) {

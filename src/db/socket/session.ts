@@ -20,13 +20,26 @@ import { quoteIdent } from '../quote.js';
 import { commandComplete, listenCommand, notificationMessage, queryMessage, scanResponse, TERMINATE, type ListenCommand } from './protocol.js';
 
 /**
- * A client in a transaction that sends nothing for this long is disconnected (its
- * transaction rolls back): while it holds the database, the scheduler waits. Measured on
- * 2 busy cores (load ~18): `dags list`/`dags trigger`/`runs list` beside standalone held it
- * 2 ms at the median, 70 ms p90, 710 ms at most (390 holds); a 30-task chain ran in 3-5 s
- * with `dags list` in a loop beside it, 4 s alone.
+ * How long one client may hold the database in a transaction: while it does, every statement
+ * of the server waits, its task heartbeats too, and an executor that misses heartbeats for
+ * `heartbeatTimeout - heartbeat` stops all its running tries (executor.ts, abandonIfCutOff).
+ * Past either limit the client is disconnected and its transaction rolled back.
+ * Measured on 2 busy cores (load ~18): `dags list`/`dags trigger`/`runs list` beside
+ * standalone held it 2 ms at the median, 70 ms p90, 710 ms at most (390 holds); a 30-task
+ * chain ran in 3-5 s with `dags list` in a loop beside it, 4 s alone.
  */
-export const HOLD_IDLE_MS = 30_000;
+export interface HoldLimits {
+  /** Longest wait for the client's next message inside a transaction. */
+  idleMs: number;
+  /** Longest time from the client's first message of a transaction to its end. */
+  totalMs: number;
+}
+
+/** Half the time the executor tolerates without a heartbeat, and at most 10 s idle, 20 s in all. */
+export function holdLimits({ heartbeatMs, heartbeatTimeoutMs }: { heartbeatMs: number; heartbeatTimeoutMs: number }): HoldLimits {
+  const half = Math.max(0, heartbeatTimeoutMs - heartbeatMs) / 2;
+  return { idleMs: Math.min(10_000, half), totalMs: Math.min(20_000, half) };
+}
 
 interface Client {
   socket: Socket;
@@ -41,11 +54,14 @@ export class SharedPglite {
   readonly #clients = new Map<number, Client>();
   #holder: { id: number; release: () => void } | undefined;
   #idle: NodeJS.Timeout | undefined;
+  #total: NodeJS.Timeout | undefined;
   readonly #onWarning: (message: string) => void;
+  readonly #limits: HoldLimits;
 
-  constructor(pglite: PGlite, onWarning: (message: string) => void) {
+  constructor(pglite: PGlite, onWarning: (message: string) => void, limits: HoldLimits) {
     this.#pglite = pglite;
     this.#onWarning = onWarning;
+    this.#limits = limits;
   }
 
   attach(id: number, socket: Socket): void {
@@ -120,6 +136,7 @@ export class SharedPglite {
         this.#release();
         throw new Error('connection closed');
       }
+      this.#total = this.#cutOff(client, this.#limits.totalMs, 'held the database in one transaction for');
     }
     clearTimeout(this.#idle);
     let scanned;
@@ -134,11 +151,7 @@ export class SharedPglite {
     if (scanned.status === 'I') {
       this.#release();
     } else {
-      this.#idle = setTimeout(() => {
-        this.#onWarning(`a client of the database socket held a transaction for ${HOLD_IDLE_MS / 1000}s without a statement; it was disconnected and its transaction rolled back`);
-        client.socket.destroy();
-      }, HOLD_IDLE_MS);
-      this.#idle.unref();
+      this.#idle = this.#cutOff(client, this.#limits.idleMs, 'sent no statement inside its transaction for');
     }
     if (scanned.notifications.length > 0) void this.#renotify(scanned.notifications);
     return scanned.output.length;
@@ -151,8 +164,19 @@ export class SharedPglite {
     });
   }
 
+  /** Disconnects `client` after `ms` (its transaction then rolls back, clearTransactionIfNeeded). */
+  #cutOff(client: Client, ms: number, what: string): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#onWarning(`a client of the database socket ${what} ${ms / 1000}s, while the server's statements and task heartbeats wait: it was disconnected and its transaction rolled back`);
+      client.socket.destroy();
+    }, ms);
+    timer.unref();
+    return timer;
+  }
+
   #release(): void {
     clearTimeout(this.#idle);
+    clearTimeout(this.#total);
     const holder = this.#holder;
     this.#holder = undefined;
     holder?.release();
