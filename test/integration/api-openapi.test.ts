@@ -172,6 +172,6 @@ describe('without a database', () => {
     expect(errors).toHaveLength(1);
     const health = await broken.request('/api/v1/health');
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/^the database does not answer: /) });
+    expect(await health.json()).toMatchObject({ status: 503, detail: 'the database does not answer' });
   });
 });

@@ -120,7 +120,7 @@ export function registerServeCommands(program: Command): void {
     .description(
       'the web server only: UI, REST API, /health and /metrics; no DAG parsing, scheduling or tasks. ' +
         'With DATABASE_URL it runs beside schedulers and workers; on the embedded database it cannot run beside `standalone` ' +
-        '(the embedded database is one process\'s, and `standalone` serves the same pages)',
+        '(one server process holds the embedded database, and `standalone` serves the same pages)',
     )
     .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
     .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')

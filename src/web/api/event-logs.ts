@@ -6,7 +6,7 @@ import { and, asc, count, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { auditLog, type AuditLogRow } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, InputDate, Text, iso, orderParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import { collection, inputDate, Text, iso, orderParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
 
@@ -32,8 +32,8 @@ const ListQuery = z.strictObject({
   task_id: Text.optional(),
   event: Text.optional().describe("One event, e.g. 'dag.trigger'"),
   owner: Text.optional().describe("One actor, e.g. 'web:alice'"),
-  after: InputDate.optional().describe('Events at or after this instant'),
-  before: InputDate.optional().describe('Events at or before this instant'),
+  after: inputDate('Events at or after this instant').optional(),
+  before: inputDate('Events at or before this instant').optional(),
   order_by: orderParam(['when'], '-when'),
 });
 

@@ -136,8 +136,7 @@ export function BackfillCreateForm({ page, dagId, timezone, form }: { page: Page
         <CsrfField page={page} />
         {f.error ? <p class="banner backfill-error">{f.error}</p> : null}
         <p class="muted small">
-          Runs the DAG for every schedule interval whose logical date is in the range, paused or not. <DateRule timezone={timezone} /> 2026-01-01 is midnight
-          there; 2026-01-01T00:00Z is midnight UTC.
+          Runs the DAG for every schedule interval whose logical date is in the range, paused or not. <DateRule timezone={timezone} />
         </p>
         <div class="row">
           <label>
