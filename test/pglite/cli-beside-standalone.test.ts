@@ -60,7 +60,7 @@ describe('updraft commands beside standalone on the embedded database', () => {
     expect(dags).toMatchObject({ code: 0 });
     expect(table(dags.stdout)[1]).toEqual(expect.arrayContaining(['hello', 'no']));
 
-    const finished = standalone.waitFor(/"msg":"run of hello success"/);
+    const finished = standalone.waitFor(/"msg":"run \S+ of hello success"/);
     const trigger = await updraft(['dags', 'trigger', 'hello', '--json']);
     expect(trigger).toMatchObject({ code: 0 });
     const { runId, logicalDate } = JSON.parse(trigger.stdout) as { runId: string; logicalDate: string };

@@ -256,8 +256,11 @@ describe('queue with debounce under a steady stream', () => {
     expect(longestGap).toBeLessThan(3000);
     const batched = (first as { events: number }).events;
     expect(batched).toBeGreaterThan(0);
-    // The stream stopped: the rest starts one more run after the debounce, and every row is in one run.
-    const rest = await next(triggers(), 'outcome', (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started');
+    // The stream ends with three more rows (the first run may have taken every row sent before it
+    // started): they start one more run after the quiet period, and every row is in one run.
+    const resting = next(triggers(), 'outcome', (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started');
+    for (let i = 0; i < 3; i++) await dbs.query('app', 'insert into readings (value) values ($1)', [++inserted]);
+    const rest = await resting;
     const runs = await eventRuns(database, 'on_reading');
     expect((runs[0]!.conf as { events: unknown[] }).events).toHaveLength(batched);
     const ids = runs.flatMap((r) => (r.conf as { events: { id: number }[] }).events.map((e) => e.id));
