@@ -35,14 +35,14 @@ describe('a DAG fixed beside a running scheduler', () => {
     await scheduler.ready;
 
     expect(await runUpdraft(['dags', 'trigger', 'fixme', '--logical-date', '2030-01-01'], env)).toMatchObject({ code: 0 });
-    await scheduler.waitFor(/run of fixme failed/);
+    await scheduler.waitFor(/run \S+ of fixme failed/);
 
     await folder.write('fixme.ts', version("return 'fixed';"));
     // Stored at start-up, then again once changed.
     await scheduler.waitFor(/stored new versions of fixme[\s\S]*stored new versions of fixme/);
     expect(await runUpdraft(['clear', 'fixme', '--run', RUN, '--yes'], env)).toMatchObject({ code: 0 });
-    await scheduler.waitFor(/run of fixme failed[\s\S]*run of fixme (failed|success)/);
-    expect(scheduler.output()).toMatch(/run of fixme failed[\s\S]*run of fixme success/);
+    await scheduler.waitFor(/run \S+ of fixme failed[\s\S]*run \S+ of fixme (failed|success)/);
+    expect(scheduler.output()).toMatch(/run \S+ of fixme failed[\s\S]*run \S+ of fixme success/);
 
     const states = await runUpdraft(['tasks', 'states', 'fixme', RUN, '--json'], env);
     expect(JSON.parse(states.stdout).tasks).toMatchObject([
