@@ -264,6 +264,9 @@ export class Executor {
   }
 
   private startWaiting(): void {
+    // A process that was frozen (SIGSTOP, a stalled VM) may hear of a finished try before its
+    // heartbeat timer fires: it must not start what it holds if a scheduler may have taken it.
+    this.abandonIfCutOff();
     while (this.#waiting.length > 0 && this.pool.running < this.pool.size) {
       const { entry, upstream } = this.#waiting.shift()!;
       entry.ended = this.execute(entry, upstream).then((outcome) => {

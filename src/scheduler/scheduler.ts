@@ -180,7 +180,7 @@ export class Scheduler {
       this.db,
       sql`with pruned as (delete from scheduler_heartbeats where heartbeat_at < now() - interval '1 day')
           insert into scheduler_heartbeats (owner, hostname, pid) values (${owner}, ${os.hostname()}, ${process.pid})
-          on conflict (owner) do update set heartbeat_at = now()`,
+          on conflict (owner) do update set heartbeat_at = clock_timestamp()`,
     );
   }
 }
