@@ -53,7 +53,7 @@ export class Engine {
   #listener: Listener | undefined;
   #poll: NodeJS.Timeout | undefined;
   /** Set while database errors say it cannot be reached; cleared when LISTEN reconnects. */
-  #unreachable: { since: number; loggedAt: number; count: number } | undefined;
+  #unreachable: { since: number; loggedAt: number; lastAt: number; count: number } | undefined;
 
   constructor(
     readonly database: Database,
@@ -72,21 +72,25 @@ export class Engine {
 
   /**
    * Logs an error of any part of the engine. Database errors are logged without drizzle's
-   * SQL text and parameters (they may hold conf or results) and without a stack. While the database cannot be
-   * reached (a restart, a network fault), every part retries on its own: one warning
-   * says so, then one line every 10 s at most, instead of a stack trace per attempt.
+   * SQL text and parameters (they may hold conf or results) and without a stack. While the
+   * database cannot be reached (a restart, a network fault), every part retries on its own:
+   * one warning says so, then one line every 10 s at most, instead of a stack trace per attempt.
    */
   private reportError(error: Error): void {
     if (isConnectionError(error)) {
       const now = Date.now();
       const reason = describeError(error);
       const unreachable = this.#unreachable;
-      if (!unreachable) {
-        this.#unreachable = { since: now, loggedAt: now, count: 1 };
+      // Long after the last one, an error starts a new outage: a single connection that the
+      // server ended (a session limit, a terminated backend) leaves the LISTEN connection up,
+      // so no reconnect said the database was back.
+      if (!unreachable || now - unreachable.lastAt > 60_000) {
+        this.#unreachable = { since: now, loggedAt: now, lastAt: now, count: 1 };
         this.log.warn(`cannot reach the database (${reason}): retrying until it is back`);
         return;
       }
       unreachable.count++;
+      unreachable.lastAt = now;
       if (now - unreachable.loggedAt < 10_000) return;
       unreachable.loggedAt = now;
       this.log.warn(`still cannot reach the database after ${Math.round((now - unreachable.since) / 1000)}s and ${unreachable.count} failed attempts (${reason})`);
