@@ -48,9 +48,15 @@ export async function migratePool(pool: pg.Pool): Promise<void> {
   try {
     await client.query(`select set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)`);
     await client.query(`select pg_advisory_lock(hashtextextended('updraft:migrate', 0))`);
-    await migratePgDb(drizzlePg({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+    try {
+      await migratePgDb(drizzlePg({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      // Through the embedded database's socket the session is the server's, and outlives this
+      // connection. A failure here must not hide the migration's own.
+      await client.query(`select pg_advisory_unlock(hashtextextended('updraft:migrate', 0))`).catch(() => {});
+    }
   } finally {
-    // Ending the session releases the advisory lock, whatever state a failure left it in.
+    // On PostgreSQL, ending the session releases the lock whatever state a failure left it in.
     await client.end().catch(() => {});
   }
 }

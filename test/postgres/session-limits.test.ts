@@ -3,12 +3,15 @@
  * (src/db/session-limits.ts), so that a process that stalls inside a transaction, or a
  * query whose answer never comes, holds nothing for long, and the pool recovers.
  */
+import { once } from 'node:events';
+import net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { isConnectionError } from '../../src/db/errors.js';
 import { execute } from '../../src/db/execute.js';
 import { sessionLimits, type SessionLimits } from '../../src/db/session-limits.js';
+import { ConfigError } from '../../src/errors.js';
 import { testDatabase } from '../support/db.js';
 
 let url: string;
@@ -27,8 +30,6 @@ async function show(database: Database, setting: string): Promise<string> {
   const { rows } = await execute<{ value: string }>(database.db, sql.raw(`select current_setting('${setting}') as value`));
   return rows[0]!.value;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('database session limits', () => {
   it("puts the limits of the heartbeat timeout on the pool's connections, in UTC", async () => {
@@ -82,5 +83,18 @@ describe('database session limits', () => {
     // The next statement gets a fresh connection instead of queueing behind pg_sleep on the old one.
     expect((await execute<{ one: number }>(database.db, sql`select 1 as one`)).rows).toEqual([{ one: 1 }]);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('gives up on a connect that gets no answer', async () => {
+    // A listener that accepts the TCP connection and never speaks, as an address lost in a failover may.
+    const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
+    onTestFinished(() => void silent.close());
+    await once(silent, 'listening');
+    const { port } = silent.address() as net.AddressInfo;
+    const started = Date.now();
+    const error = await openDatabase({ databaseUrl: `postgres://me@127.0.0.1:${port}/nowhere`, home: '', session: sessionLimits(3_000) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^cannot connect to PostgreSQL at .*: timeout expired$/);
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
