@@ -4,6 +4,7 @@
  * often, and what it was told; the task's log shows the callback's own lines and its
  * failures; a callback that throws or hangs never changes a state.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -289,8 +290,9 @@ describe('DAG defaults and run callbacks', () => {
       if (ti?.state === 'running') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    // As the reaper sees it, the try's worker is gone: another owner, silent for an hour.
-    await database.db.update(taskInstances).set({ owner: 'dead-worker', heartbeatAt: new Date(Date.now() - 3_600_000) }).where(held);
+    // As the reaper sees it, the try's worker is gone: another owner and lease (the live
+    // worker's heartbeats go by lease), silent for an hour.
+    await database.db.update(taskInstances).set({ owner: 'dead-worker', lease: randomUUID(), heartbeatAt: new Date(Date.now() - 3_600_000) }).where(held);
     const run = await finished;
     expect(run.state).toBe('failed');
     expect(run.tasks.held!.state).toBe('failed');
