@@ -59,7 +59,7 @@ function longestGap(times: number[], window?: { from: number; to: number }): num
 export async function faultReport(scenario: string, o: ReportOptions): Promise<FaultFigures> {
   const { rows: runs } = await execute<{ logical_date: string; state: string; started_at: Date | string | null }>(
     o.db,
-    sql`select logical_date::text, state, started_at from dag_runs where dag_id = ${o.dagId}`,
+    sql`select r.logical_date::text, r.state, r.started_at from dag_runs r join dags d on d.id = r.dag_id where d.dag_id = ${o.dagId}`,
   );
   const dates = new Map<string, number>();
   for (const r of runs) dates.set(r.logical_date, (dates.get(r.logical_date) ?? 0) + 1);
