@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute, jsonb } from '../db/execute.js';
 import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
-import { claimTasks, type ClaimedTask } from '../db/sql/claim-tasks.js';
+import { claimTasks, recoverClaims, type ClaimedTask } from '../db/sql/claim-tasks.js';
+import { handBackTries } from '../db/sql/hand-back.js';
 import { resolveParams } from '../dag/params.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
@@ -77,8 +79,20 @@ export class Executor {
   #pumpAgain = false;
   #stopping = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** A heartbeat statement is under way: the next tick does not send another beside it. */
+  #beating = false;
   /** When the database last took a heartbeat (or had nothing to take) from this process. */
   #lastBeatAt = Date.now();
+  /**
+   * Tokens of claims that ended in an error (claim-tasks.ts, ClaimRequest.token): the
+   * database may have committed them anyway, the reply lost. Until a look at the database
+   * settles them (settleClaims), this process may hold tries it does not know of.
+   */
+  readonly #unsettled = new Set<string>();
+  /** Tries given up while the database was out of reach (abandonIfCutOff), to hand back once it is back. */
+  #abandoned: InFlight[] = [];
+  /** Another claimer held the claim lock: a look again is due (claimSoon). */
+  #claimTimer: NodeJS.Timeout | undefined;
   #logFlush: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   /**
@@ -125,7 +139,45 @@ export class Executor {
   }
 
   private claimRequest(limit: number) {
-    return { owner: this.options.owner, queues: this.options.queues, limit, onlyRun: this.options.onlyRun };
+    return { owner: this.options.owner, queues: this.options.queues, limit, onlyRun: this.options.onlyRun, token: randomUUID() };
+  }
+
+  /**
+   * Runs `attempt`, a claim with `request`'s token. If it fails, whatever the error, the
+   * claim may still have been committed (the reply to COMMIT lost with the connection): its
+   * token waits to be settled (settleClaims), and a pump is due to do it.
+   */
+  private async claiming<T>(request: { token: string }, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (error) {
+      this.#unsettled.add(request.token);
+      this.claimSoon();
+      throw error;
+    }
+  }
+
+  /** Looks for work again in a moment: another claimer held the claim lock, or a claim is unsettled. */
+  private claimSoon(): void {
+    // Spread out, so that workers turned away together do not come back together.
+    this.#claimTimer ??= setTimeout(() => {
+      this.#claimTimer = undefined;
+      this.wake();
+    }, 50 + Math.random() * 150);
+  }
+
+  /**
+   * Finds what unsettled claims hold (claim-tasks.ts, recoverClaims) and runs it (or, while
+   * stopping, hands it back): a claim committed without this process hearing of it would
+   * otherwise stay queued under a live owner until it was reaped.
+   */
+  private async settleClaims(): Promise<void> {
+    if (this.#unsettled.size === 0) return;
+    const tokens = [...this.#unsettled];
+    const found = (await recoverClaims(this.db, this.options.owner, tokens)).filter((c) => !this.#inFlight.has(c.lease));
+    if (this.#stopping) await handBackTries(this.db, found, ['queued']);
+    else if (found.length > 0) await this.dispatch(found);
+    for (const token of tokens) this.#unsettled.delete(token);
   }
 
   start(): void {
@@ -141,7 +193,7 @@ export class Executor {
     // database the heartbeat's statement may not end for a long time.
     this.#heartbeat = setInterval(() => {
       this.abandonIfCutOff();
-      void this.heartbeat();
+      void this.heartbeat().then(() => this.handBackAbandoned());
     }, this.options.heartbeatMs);
     this.#logFlush = setInterval(() => void this.flushLogs(), 1_000);
     this.wake();
@@ -163,6 +215,7 @@ export class Executor {
     }
     this.#pumping = true;
     try {
+      await this.settleClaims();
       do {
         this.#pumpAgain = false;
         const free = this.capacity;
@@ -172,10 +225,15 @@ export class Executor {
         // Claiming each freed slot at once degraded into one claim and one commit per
         // task (PGlite, 1,000 tasks: 1,001 claims, 12.7 s).
         if (this.#waiting.length >= this.pool.size) break;
-        const claimed = await claimTasks(this.db, this.claimRequest(free));
-        if (claimed.length > 0) await this.dispatch(claimed);
+        const request = this.claimRequest(free);
+        const claimed = await this.claiming(request, async () => {
+          const claim = await claimTasks(this.db, request);
+          if (claim.tasks.length > 0) await this.dispatch(claim.tasks);
+          return claim;
+        });
+        if (claimed.busy) this.claimSoon();
         // A full batch suggests more is waiting; a wake-up during the claim may have found nothing yet.
-        if (claimed.length === free) this.#pumpAgain = true;
+        else if (claimed.tasks.length === free) this.#pumpAgain = true;
       } while (this.#pumpAgain);
     } catch (error) {
       this.bus.emit('error', error as Error);
@@ -206,6 +264,9 @@ export class Executor {
   }
 
   private startWaiting(): void {
+    // A process that was frozen (SIGSTOP, a stalled VM) may hear of a finished try before its
+    // heartbeat timer fires: it must not start what it holds if a scheduler may have taken it.
+    this.abandonIfCutOff();
     while (this.#waiting.length > 0 && this.pool.running < this.pool.size) {
       const { entry, upstream } = this.#waiting.shift()!;
       entry.ended = this.execute(entry, upstream).then((outcome) => {
@@ -244,6 +305,10 @@ export class Executor {
       );
       if (rowCount > 0) this.announceState();
     } catch (error) {
+      // Marked with the next batch: a try left `queued` while it runs would count as not
+      // started if its worker died (src/scheduler/maintenance.ts).
+      for (const entry of entries) if (this.#inFlight.has(entry.claim.lease)) this.#toMarkRunning.add(entry);
+      this.#markTimer ??= setTimeout(() => void this.markRunning(), this.options.heartbeatMs);
       this.bus.emit('error', error as Error);
     }
   }
@@ -494,7 +559,12 @@ export class Executor {
   private async finish(batch: TaskResult[]): Promise<void> {
     // Room once this batch leaves: the same transaction claims what it makes ready.
     const room = this.#stopping ? 0 : this.capacity + batch.length;
-    const report = await this.serially(() => finishTasks(this.db, this.cache, batch, this.claimRequest(room), { announceState: false }));
+    const request = this.claimRequest(room);
+    await this.claiming(request, () => this.finishBatch(batch, request));
+  }
+
+  private async finishBatch(batch: TaskResult[], request: ReturnType<Executor['claimRequest']>): Promise<void> {
+    const report = await this.serially(() => finishTasks(this.db, this.cache, batch, request, { announceState: false }));
     if (report.changes.length > 0) this.announceState();
     const callbacks = this.callbacksOf(batch, report);
     for (const r of batch) this.#inFlight.delete(r.lease);
@@ -511,7 +581,8 @@ export class Executor {
     if (report.finishedRuns.length > 0) this.bus.emit('runs');
     // Freed slots and maybe more work: look again, unless the transaction's claim already
     // found less than it asked for (nothing else is ready; new work wakes us by NOTIFY).
-    if (report.claimAsked === 0 || report.claimed.length >= report.claimAsked) this.wake();
+    if (report.claimBusy) this.claimSoon();
+    else if (report.claimAsked === 0 || report.claimed.length >= report.claimAsked) this.wake();
   }
 
   /**
@@ -565,10 +636,19 @@ export class Executor {
   }
 
   /**
-   * Marks every task this process holds as alive, and stops the tries whose task
-   * instance was taken from them meanwhile (the run was cancelled or marked).
+   * Marks every try this process holds as alive, and stops the tries whose task instance
+   * was taken from them meanwhile (the run was cancelled or marked).
+   *
+   * By lease, not by owner: a row this process does not know it holds (a claim whose reply
+   * was lost) must not be kept alive by it; settleClaims finds such rows. Stamped with
+   * clock_timestamp(), the moment of the write. Never waiting for a row lock (SKIP LOCKED):
+   * a row locked by another transaction is being finished or taken anyway, and a heartbeat
+   * that queued behind a stalled process's locks would let every try here go stale. So it
+   * runs beside this process's other writes, not after them (#writes): it cannot deadlock
+   * with them.
    */
   async heartbeat(): Promise<void> {
+    if (this.#beating) return;
     if (this.#inFlight.size === 0) {
       this.#lastBeatAt = Date.now();
       return;
@@ -576,12 +656,18 @@ export class Executor {
     // Held before the statement starts, so their claims are committed and visible to it.
     const held = [...this.#inFlight.values()];
     const sentAt = Date.now();
+    this.#beating = true;
     try {
-      const { rows } = await this.serially(() =>
-        execute<{ lease: string }>(
-          this.db,
-          sql`update task_instances set heartbeat_at = now() where owner = ${this.options.owner} and state in ('queued', 'running') returning lease`,
-        ),
+      const { rows } = await execute<{ lease: string }>(
+        this.db,
+        sql`with held as (
+              select ti.id from task_instances ti
+                join jsonb_to_recordset(${jsonb(held.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
+                  on ti.id = v.id and ti.lease = v.lease
+               where ti.state in ('queued', 'running')
+                 for update of ti skip locked
+            )
+            update task_instances ti set heartbeat_at = clock_timestamp() from held where ti.id = held.id returning ti.lease`,
       );
       this.#lastBeatAt = Math.max(this.#lastBeatAt, sentAt);
       const alive = new Set(rows.map((r) => r.lease));
@@ -589,13 +675,21 @@ export class Executor {
       if (missing.length > 0) await this.stopRevoked(missing);
     } catch (error) {
       this.bus.emit('error', error as Error);
+    } finally {
+      this.#beating = false;
     }
+    // A claim left unsettled by an error is settled as soon as the database answers again.
+    if (this.#unsettled.size > 0) this.wake();
   }
 
   /**
    * Cut off from the database for nearly the heartbeat timeout, this process stops every
-   * try it holds and forgets them: a scheduler that can reach the database fails or
-   * retries them by their retry policy, and a result sent later would be refused anyway.
+   * try it holds and forgets them: a scheduler that can reach the database may be about to
+   * take them (src/scheduler/maintenance.ts), and a result sent later would be refused
+   * anyway. Results that had finished are kept and committed when the database is back:
+   * their tries may still own their task instances then (after a restart, a scheduler takes
+   * nothing for a heartbeat timeout). What was stopped is handed back then too, without
+   * using up a try, unless a scheduler took it meanwhile.
    */
   private abandonIfCutOff(): void {
     const timeout = this.options.heartbeatTimeoutMs;
@@ -603,17 +697,34 @@ export class Executor {
     if (timeout === undefined || this.#inFlight.size === 0 || silent < timeout - this.options.heartbeatMs) return;
     const why = `no heartbeat reached the database for ${Math.round(silent / 1000)}s`;
     this.#waiting.length = 0;
-    const running = [...this.#inFlight.values()].filter((e) => e.ended !== undefined);
-    for (const entry of this.#inFlight.values()) {
+    const given = [...this.#inFlight.values()];
+    const running = given.filter((e) => e.ended !== undefined);
+    for (const entry of given) {
       entry.handedBack = true;
-      entry.abort.abort(new Error(`${why}: the try is stopped, and a scheduler retries it`));
+      entry.abort.abort(new Error(`${why}: the try is stopped, and handed back to run again`));
     }
     this.#inFlight.clear();
     this.#lastBeatAt = Date.now();
-    // Said once they have ended (a thread that ignores its signal is terminated a moment later).
-    void Promise.all(running.map((e) => e.ended)).then(() =>
-      this.bus.emit('error', new Error(`${why}: stopped its ${running.length} running tries; a scheduler retries every task this process held`)),
-    );
+    // Said, and handed back, once they have ended (a thread that ignores its signal is
+    // terminated a moment later): a try handed back while it still ran could commit its work
+    // beside its next try.
+    void Promise.all(running.map((e) => e.ended)).then(() => {
+      this.#abandoned.push(...given);
+      this.bus.emit('error', new Error(`${why}: stopped its ${running.length} running tries; they are handed back once the database answers`));
+    });
+  }
+
+  /** Hands back the tries given up while the database was out of reach, once it answers again. */
+  private async handBackAbandoned(): Promise<void> {
+    if (this.#abandoned.length === 0 || Date.now() - this.#lastBeatAt > this.options.heartbeatMs * 2) return;
+    const tries = this.#abandoned;
+    this.#abandoned = [];
+    try {
+      await handBackTries(this.db, tries.map((e) => e.claim), ['queued', 'running']);
+    } catch (error) {
+      this.#abandoned.push(...tries);
+      this.bus.emit('error', error as Error);
+    }
   }
 
   /**
@@ -705,7 +816,11 @@ export class Executor {
     clearInterval(this.#heartbeat);
     clearInterval(this.#logFlush);
     clearTimeout(this.#markTimer);
+    clearTimeout(this.#claimTimer);
     await this.#committing;
+    // Claims this process may hold without knowing, and tries it gave up, go back too.
+    await this.settleClaims().catch((error: Error) => this.bus.emit('error', error));
+    await this.handBackAbandoned();
     // Callbacks of the last commits get what is left of the grace (at least a second), then are cancelled.
     await this.#callbacks.idle(Math.max(1_000, graceMs - (Date.now() - stopAt)));
     // The last changes are announced now, not after the process has gone.
@@ -721,18 +836,10 @@ export class Executor {
    * lease), and wakes other executors at once rather than at their next poll.
    */
   private async handBack(entries: InFlight[]): Promise<void> {
-    if (entries.length === 0) return;
-    await execute(
+    await handBackTries(
       this.db,
-      sql`with back as (
-            update task_instances ti set state = 'scheduled', scheduled_at = now(), owner = null, updated_at = now(),
-                   -- A rescheduled sensor's claim did not count a try (claim-tasks.ts).
-                   try_number = ti.try_number - case when ti.sensor_started_at is null then 1 else 0 end
-              from jsonb_to_recordset(${jsonb(entries.map((e) => ({ id: e.claim.id, lease: e.claim.lease })))}) as v(id uuid, lease uuid)
-             where ti.id = v.id and ti.lease = v.lease and ti.state in ('queued', 'running')
-            returning 1
-          )
-          select pg_notify('updraft_work', '') where exists (select 1 from back)`,
+      entries.map((e) => e.claim),
+      ['queued', 'running'],
     ).catch((error: Error) => this.bus.emit('error', error));
   }
 }

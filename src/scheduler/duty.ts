@@ -14,16 +14,13 @@ export const Duty = {
  * its next pass). The duty is a transaction-level advisory lock, so it ends with the
  * holder's transaction: a scheduler that dies (kill -9, lost host) drops it when
  * PostgreSQL sees its connection close, and one that hangs inside the transaction is
- * cut off by PostgreSQL after `stallMs` (idle_in_transaction_session_timeout). Another
- * scheduler takes the duty over at its next pass (UPDRAFT_SCHEDULER_POLL_INTERVAL at
- * the latest).
+ * cut off by PostgreSQL within the session's idle_in_transaction_session_timeout (a few
+ * seconds, src/db/session-limits.ts). Another scheduler takes the duty over at its next
+ * pass (UPDRAFT_SCHEDULER_POLL_INTERVAL at the latest).
  */
-export async function asSoleScheduler<T>(db: Db, duty: number, stallMs: number, work: (tx: Tx) => Promise<T>): Promise<T | undefined> {
+export async function asSoleScheduler<T>(db: Db, duty: number, work: (tx: Tx) => Promise<T>): Promise<T | undefined> {
   return db.transaction(async (tx) => {
-    const { rows } = await execute<{ held: boolean }>(
-      tx,
-      sql`select set_config('idle_in_transaction_session_timeout', ${String(stallMs)}, true), pg_try_advisory_xact_lock(${duty}) as held`,
-    );
+    const { rows } = await execute<{ held: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${duty}) as held`);
     return rows[0]?.held ? work(tx) : undefined;
   });
 }

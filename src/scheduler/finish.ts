@@ -86,6 +86,8 @@ export interface FinishReport {
   claimed: ClaimedTask[];
   /** How many the claim asked for (0: no claim); fewer claimed means none was left to claim. */
   claimAsked: number;
+  /** The claim found another claimer holding the claim lock: the caller claims again shortly. */
+  claimBusy?: boolean;
   /** With `queueCallbacks`: callbacks queued in callback_requests for executors to run. */
   callbacksQueued?: number;
 }
@@ -157,11 +159,13 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
           select id from done`,
     );
     const acceptedIds = new Set(accepted.map((r) => r.id));
-    const refused = results.filter((r) => !acceptedIds.has(r.taskInstanceId));
+    const recorded = await alreadyRecorded(tx, results.filter((r) => !acceptedIds.has(r.taskInstanceId)));
+    const refused = results.filter((r) => !acceptedIds.has(r.taskInstanceId) && !recorded.has(r));
     const kept = results.filter((r) => acceptedIds.has(r.taskInstanceId));
     await storeEffects(tx, kept);
     const logs = results.flatMap((r) => {
       const lines = r.logs.map((l) => ({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(l.at), level: l.level, message: l.message }));
+      if (recorded.has(r)) return [];
       if (!acceptedIds.has(r.taskInstanceId)) {
         lines.push({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(), level: 'warn', message: `result of try ${r.tryNumber} (${r.state}) refused: this try no longer owns the task instance` });
       }
@@ -210,7 +214,9 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     // slot from the others (bench/scale.ts: shares of 6,000 / 0).
     if (claim && claim.limit > 0 && report.scheduled > 0) {
       report.claimAsked = Math.min(claim.limit, report.scheduled + 1);
-      report.claimed = await claimWithin(tx, { ...claim, limit: report.claimAsked });
+      const claimed = await claimWithin(tx, { ...claim, limit: report.claimAsked });
+      report.claimed = claimed.tasks;
+      report.claimBusy = claimed.busy;
     }
     // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
     // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
@@ -227,6 +233,25 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     }
     return report;
   });
+}
+
+/**
+ * Results sent again whose first sending was committed after all: its reply was lost (a
+ * connection reset after COMMIT), so the sender could not know. The row still has the
+ * try's lease and number and the state the result gave it; nothing more is done with
+ * them, and they are not refused (no warning that the try lost its task instance).
+ */
+async function alreadyRecorded(tx: Tx, unaccepted: readonly TaskResult[]): Promise<Set<TaskResult>> {
+  if (unaccepted.length === 0) return new Set();
+  const { rows } = await execute<{ id: string }>(
+    tx,
+    sql`select ti.id from task_instances ti
+          join jsonb_to_recordset(${jsonb(unaccepted.map((r) => ({ id: r.taskInstanceId, lease: r.lease, try_number: r.tryNumber, state: r.state })))})
+               as v(id uuid, lease uuid, try_number int, state text)
+            on ti.id = v.id and ti.lease = v.lease and ti.try_number = v.try_number and ti.state::text = v.state`,
+  );
+  const ids = new Set(rows.map((r) => r.id));
+  return new Set(unaccepted.filter((r) => ids.has(r.taskInstanceId)));
 }
 
 /** Operator state and reports of accepted successes: kept only if the try's result is. */

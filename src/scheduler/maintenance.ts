@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import { execute, toDate } from '../db/execute.js';
 import { formatDuration } from '../util/duration.js';
 import type { DagCache } from './dag-cache.js';
+import { handBackTries } from '../db/sql/hand-back.js';
 import { finishTasks, type FinishReport, type TaskResult } from './finish.js';
 import { hasTriesLeft, retryDelayMs } from './retry.js';
 
@@ -26,22 +27,32 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
 }
 
 /**
- * Fails or retries (by their retry policy) the claimed and running tasks whose owner
- * stopped heartbeating for `timeoutMs`: a killed worker's tasks do not stay running
- * forever. The results go through finishTasks, fenced like any other: a worker that
- * finished meanwhile wins.
+ * Takes away the tries whose owner stopped heartbeating for `timeoutMs` (a worker killed,
+ * frozen or cut off), so that they do not stay claimed or running forever:
+ * - a try still `queued` had not started: it goes back to be claimed again without using
+ *   up a try, as a worker's own stop hands it back (a crash costs no more than a SIGTERM);
+ * - a `running` try had started: it is failed or retried by its retry policy, through
+ *   finishTasks, fenced like any other result (a worker that finished meanwhile wins).
+ * Ages are read on the database's clock, never this process's. And nothing is taken in the
+ * first `timeoutMs` after the database server started: after a restart every heartbeat is
+ * old, though the workers are alive and about to beat (and to commit what finished while
+ * it was down).
  */
-export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date()): Promise<FinishReport | null> {
-  const { rows } = await execute<{ id: string; lease: string; try_number: number; max_tries: number; run_id: string; task_id: string; owner: string | null; dag_version_id: string }>(
+export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date()): Promise<(FinishReport & { handedBack: number }) | null> {
+  const { rows } = await execute<{ id: string; lease: string; state: string; try_number: number; max_tries: number; run_id: string; task_id: string; owner: string | null; dag_version_id: string }>(
     db,
-    sql`select ti.id, ti.lease, ti.try_number, ti.max_tries, ti.run_id, ti.task_id, ti.owner, r.dag_version_id
+    sql`select ti.id, ti.lease, ti.state, ti.try_number, ti.max_tries, ti.run_id, ti.task_id, ti.owner, r.dag_version_id
           from task_instances ti join dag_runs r on r.id = ti.run_id
-         where ti.state in ('queued', 'running') and ti.heartbeat_at < ${new Date(now.getTime() - timeoutMs)}
+         where ti.state in ('queued', 'running')
+           and ti.heartbeat_at < clock_timestamp() - make_interval(secs => ${timeoutMs / 1000})
+           and pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => ${timeoutMs / 1000})
          limit 500`,
   );
   if (rows.length === 0) return null;
+  const unstarted = rows.filter((row) => row.state === 'queued');
+  const handedBack = await handBackTries(db, unstarted, ['queued']);
   const results: TaskResult[] = [];
-  for (const row of rows) {
+  for (const row of rows.filter((r) => r.state === 'running')) {
     const task = (await cache.get(row.dag_version_id)).tasks.get(row.task_id);
     const retry = task !== undefined && hasTriesLeft(row.try_number, row.max_tries);
     const message = `no heartbeat from ${row.owner ?? 'its worker'} for ${formatDuration(timeoutMs)}: the worker died or lost the database`;
@@ -58,5 +69,8 @@ export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, 
       logs: [{ level: 'error', message, at: now.getTime() }],
     });
   }
-  return finishTasks(db, cache, results, undefined, { queueCallbacks: true });
+  const report = await finishTasks(db, cache, results, undefined, { queueCallbacks: true });
+  report.scheduled += handedBack;
+  for (const row of unstarted) report.changes.push({ runRowId: row.run_id, taskId: row.task_id, state: 'scheduled' });
+  return { ...report, handedBack };
 }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { isConnectionError } from '../db/errors.js';
 import { execute } from '../db/execute.js';
 import type { EngineBus } from '../engine/events.js';
 import type { DagCache } from './dag-cache.js';
@@ -14,10 +15,7 @@ import { startQueuedRuns } from './start-runs.js';
 export interface SchedulerOptions {
   /** Safety-net poll: the loop runs at least this often even if no event arrives. */
   pollMs: number;
-  /**
-   * Claimed or running tasks without a heartbeat for this long are failed or retried; a
-   * scheduler stalled this long inside a duty (duty.ts) loses it to another.
-   */
+  /** Claimed tasks without a heartbeat for this long are handed back, running ones failed or retried (maintenance.ts). */
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
@@ -31,6 +29,9 @@ export interface SchedulerOptions {
   owner?: string;
   heartbeatMs?: number;
 }
+
+/** How soon a scheduler looks again when another one held the run-start lock. */
+const BUSY_RETRY_MS = 200;
 
 /**
  * The scheduling loop: creates due runs, moves backfills on, starts queued runs, makes
@@ -47,6 +48,8 @@ export class Scheduler {
   #stopped = true;
   #lastBeatAt = 0;
   #lastReapAt = 0;
+  /** When a pass last failed to reach the database. */
+  #unreachableAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -86,6 +89,7 @@ export class Scheduler {
         // Only a pass that worked counts as a heartbeat.
         await this.beat();
       } catch (error) {
+        if (isConnectionError(error)) this.#unreachableAt = Date.now();
         this.bus.emit('error', error as Error);
       }
       if (!this.#stopped) this.#timer = setTimeout(this.wake, Math.max(0, nextAt - Date.now()));
@@ -102,7 +106,7 @@ export class Scheduler {
     let nextAt = Number.POSITIVE_INFINITY;
     if (this.options.manageRuns ?? true) {
       if (this.options.createScheduledRuns ?? true) {
-        const created = await asSoleScheduler(this.db, Duty.createRuns, this.options.heartbeatTimeoutMs, async (tx) => {
+        const created = await asSoleScheduler(this.db, Duty.createRuns, async (tx) => {
           const due = await createDueRuns(tx, now);
           // In a savepoint: a dataset run that cannot be created (a run committed meanwhile
           // with its logical date) leaves its events queued for the next pass and never
@@ -118,11 +122,12 @@ export class Scheduler {
       for (const error of backfills.errors) this.bus.emit('error', error);
       for (const id of backfills.completed) this.bus.emit('backfill:completed', { id });
       const started = await startQueuedRuns(this.db, this.cache, now);
-      for (const run of started) for (const change of run.changes) this.bus.emit('task:state', change);
-      if (started.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
+      if (started === null) nextAt = Math.min(nextAt, Date.now() + BUSY_RETRY_MS);
+      for (const run of started ?? []) for (const change of run.changes) this.bus.emit('task:state', change);
+      if (started?.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
       // A run started again after a clear can end at once; its end leaves room for another.
-      for (const run of started) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, ...run.finished });
-      if (started.some((r) => r.finished)) this.#again = true;
+      for (const run of started ?? []) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, ...run.finished });
+      if (started?.some((r) => r.finished)) this.#again = true;
     }
 
     const retries = await promoteRetries(this.db);
@@ -133,11 +138,14 @@ export class Scheduler {
     // heartbeat interval is enough; looking at every pass cost 3 of a pass's ~12 statements,
     // and passes come with every run's start and end (bench/footprint.ts: scheduler CPU per
     // run of a small DAG).
-    const reapDue = now.getTime() - this.#lastReapAt >= (this.options.heartbeatMs ?? 5_000);
+    // Not while this process may have been cut off from the database itself within the
+    // timeout: heartbeats it could not see are no proof that their workers died.
+    const reapDue =
+      now.getTime() - this.#lastReapAt >= (this.options.heartbeatMs ?? 5_000) && now.getTime() - this.#unreachableAt >= this.options.heartbeatTimeoutMs;
     if (reapDue) this.#lastReapAt = now.getTime();
     const reaped = !reapDue
       ? undefined
-      : await asSoleScheduler(this.db, Duty.reap, this.options.heartbeatTimeoutMs, (tx) => reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now));
+      : await asSoleScheduler(this.db, Duty.reap, (tx) => reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now));
     if (reaped) {
       for (const c of reaped.changes) this.bus.emit('task:state', c);
       for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);
@@ -172,7 +180,7 @@ export class Scheduler {
       this.db,
       sql`with pruned as (delete from scheduler_heartbeats where heartbeat_at < now() - interval '1 day')
           insert into scheduler_heartbeats (owner, hostname, pid) values (${owner}, ${os.hostname()}, ${process.pid})
-          on conflict (owner) do update set heartbeat_at = now()`,
+          on conflict (owner) do update set heartbeat_at = clock_timestamp()`,
     );
   }
 }

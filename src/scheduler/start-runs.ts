@@ -6,6 +6,12 @@ import type { DagCache, DagStructure } from './dag-cache.js';
 import { evaluateRun } from './evaluate-run.js';
 import { finishRunIfDone, type StateChange } from './finish.js';
 
+/**
+ * One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
+ * Tried, never waited for (like the claim lock, src/db/sql/claim-tasks.ts): a scheduler
+ * frozen while it holds the lock queues nobody, and loses it within the session's
+ * idle_in_transaction_session_timeout.
+ */
 const START_LOCK = 0x75706473; // 'upds'
 
 export interface StartedRun {
@@ -20,15 +26,19 @@ export interface StartedRun {
 }
 
 /**
+ * Null when another scheduler is starting runs right now (it holds the start lock): the
+ * caller looks again shortly, since that scheduler may have read the queue before a run
+ * now waiting in it was committed.
+ *
  * Moves queued runs to running, oldest logical date first, within each DAG's (or
  * backfill's) maxActiveRuns, and creates their task instances: roots and `always` tasks
  * scheduled, the rest waiting for their upstream tasks. A run queued again by a clear keeps its task
  * instances: those cleared (state none) are decided by their trigger rules.
  */
-export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[]> {
+export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[] | null> {
   return db.transaction(async (tx) => {
-    // One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
-    await execute(tx, sql`select pg_advisory_xact_lock(${START_LOCK})`);
+    const { rows: lock } = await execute<{ held: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${START_LOCK}) as held`);
+    if (!lock[0]?.held) return null;
     // Ranked in SQL: only runs that fit under their limit come back, so one DAG's backlog
     // cannot crowd out the others. A DAG's own runs count against its maxActiveRuns and
     // do not start while it is paused; a backfill's runs count against the backfill's

@@ -8,10 +8,10 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedDataDir } from '../../src/db/client.js';
-import { dagRuns, dags } from '../../src/db/schema.js';
+import { dagRuns, dags, taskInstances } from '../../src/db/schema.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testChildDatabase, testDriver, type ChildDatabase } from '../support/db.js';
 import { taskLog, taskStates } from '../support/engine.js';
@@ -101,6 +101,22 @@ async function untilEmbeddedLockIsStale(): Promise<void> {
   }
 }
 
+/** Until the tasks' instances are `running` in the database (through the server's socket on the embedded database). */
+async function untilRunning(taskIds: string[]): Promise<void> {
+  const database = await child.open();
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const rows = await database.db.select({ state: taskInstances.state }).from(taskInstances).where(inArray(taskInstances.taskId, taskIds));
+      if (rows.length === taskIds.length && rows.every((r) => r.state === 'running')) return;
+      if (Date.now() > deadline) throw new Error(`${taskIds.join(', ')} not running within 10 s: ${JSON.stringify(rows)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await database.close();
+  }
+}
+
 describe('kill -9 mid-run, then restart', () => {
   it('finishes the run once, retrying the interrupted task, failing the one without retries', { timeout: 90_000 }, async () => {
     const starts = path.join(folder.path, 'starts.log');
@@ -109,6 +125,8 @@ describe('kill -9 mid-run, then restart', () => {
     const before = startUpdraft(['standalone'], env);
     await before.ready;
     await untilFile(starts, (c) => has('second', 1)(c) && has('hold', 1)(c), 30_000, output(before));
+    // Started as the database sees it: a try it still sees as queued would be handed back.
+    await untilRunning(['second', 'hold']);
     await before.kill();
     const killedAt = Date.now();
     expect(await before.exited).toEqual({ code: null, signal: 'SIGKILL' });

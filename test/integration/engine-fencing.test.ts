@@ -70,13 +70,35 @@ describe('fencing', () => {
     expect(log.at(-1)).toMatchObject({ tryNumber: 1, level: 'warn', message: 'result of try 1 (failed) refused: this try no longer owns the task instance' });
   });
 
+  it('takes a result sent again after a lost reply to its commit as recorded: not refused, nothing changed, no warning', async () => {
+    const { h, database } = setup();
+    const run = await h.run('fenced');
+    const ti = await instance(run.id, 'only');
+    const [version] = await database.db.select({ id: dagRuns.dagVersionId }).from(dagRuns).where(eq(dagRuns.id, run.id));
+    const logBefore = await taskLog(database, run.id, 'only');
+
+    // What the executor sends again when the reply to its commit was lost: the same try's same end.
+    const report = await finishTasks(database.db, h.engine.cache, [
+      { taskInstanceId: ti.id, lease: ti.lease!, tryNumber: ti.tryNumber, runRowId: run.id, taskId: 'only', versionId: version!.id!, state: 'success', result: 'again', logs: [] },
+    ]);
+    expect(report.refused).toEqual([]);
+    expect(report.changes).toEqual([]);
+    expect((await taskStates(database, run.id)).only).toMatchObject({ state: 'success', tryNumber: 1, result: 'first result' });
+    expect(await taskLog(database, run.id, 'only')).toEqual(logBefore);
+  });
+
   it("refuses the late result of a try whose task instance was taken over by a newer try", async () => {
     const { h, database, folder } = setup();
     const gate = path.join(folder.path, 'zombie.gate');
     const running = h.next('task:state', (e) => e.taskId === 'slow' && e.state === 'running' && e.tryNumber === 1);
     const { id, finished } = await h.trigger('zombie', { conf: { gate } });
     await running;
-    const first = await instance(id, 'slow');
+    // Running as the database sees it (a try the database still sees as queued is handed back, not retried).
+    let first = await instance(id, 'slow');
+    while (first.state !== 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      first = await instance(id, 'slow');
+    }
 
     // What the reaper does once the owner's heartbeat is overdue: here at once, while try 1 still runs.
     const reaped = await reapLostTasks(database.db, h.engine.cache, 0);

@@ -38,7 +38,7 @@ describe('startQueuedRuns', () => {
     await triggerRun(database.db, 'quiet', { actor: 'test', logicalDate: new Date(Date.UTC(2026, 5, 1)) });
 
     const started = await startQueuedRuns(database.db, new DagCache(database.db));
-    expect(started.map((r) => r.dagId).sort()).toEqual(['busy', 'quiet']);
+    expect(started?.map((r) => r.dagId).sort()).toEqual(['busy', 'quiet']);
 
     const running = await database.db
       .select({ dagId: dags.dagId, logicalDate: dagRuns.logicalDate })

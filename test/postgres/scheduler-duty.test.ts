@@ -22,12 +22,12 @@ beforeAll(async () => {
 });
 
 /** Starts holding `duty` on `db` until the returned release is called; resolves once it is held. */
-async function hold(db: Database, duty: number, stallMs = 30_000) {
+async function hold(db: Database, duty: number) {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let held!: () => void;
   const isHeld = new Promise<void>((resolve) => (held = resolve));
-  const done = asSoleScheduler(db.db, duty, stallMs, async () => {
+  const done = asSoleScheduler(db.db, duty, async () => {
     held();
     await released;
     return 'held';
@@ -39,7 +39,7 @@ async function hold(db: Database, duty: number, stallMs = 30_000) {
 /** Asks for `duty` every 50 ms, as a scheduler's passes would, until it is had; the wait it took. */
 async function takeOver(duty: number): Promise<number> {
   const began = Date.now();
-  while ((await asSoleScheduler(other.db, duty, 30_000, async () => true)) !== true) {
+  while ((await asSoleScheduler(other.db, duty, async () => true)) !== true) {
     if (Date.now() - began > 10_000) throw new Error('the duty was not released within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -50,18 +50,18 @@ describe('scheduler duties on PostgreSQL', () => {
   it('are done by one scheduler at a time; the others skip them, and take over once the holder is done', async () => {
     const holder = await hold(database, Duty.createRuns);
     let ran = false;
-    expect(await asSoleScheduler(other.db, Duty.createRuns, 30_000, async () => (ran = true))).toBeUndefined();
+    expect(await asSoleScheduler(other.db, Duty.createRuns, async () => (ran = true))).toBeUndefined();
     expect(ran).toBe(false);
     // Another duty is not held.
-    expect(await asSoleScheduler(other.db, Duty.reap, 30_000, async () => 'reaped')).toBe('reaped');
+    expect(await asSoleScheduler(other.db, Duty.reap, async () => 'reaped')).toBe('reaped');
     holder.release();
     expect(await holder.done).toBe('held');
-    expect(await asSoleScheduler(other.db, Duty.createRuns, 30_000, async () => 'created')).toBe('created');
+    expect(await asSoleScheduler(other.db, Duty.createRuns, async () => 'created')).toBe('created');
   });
 
   it('pass to another scheduler when the holder dies: its connection closes and the lock goes with it', async () => {
     const holder = await hold(database, Duty.createRuns);
-    expect(await asSoleScheduler(other.db, Duty.createRuns, 30_000, async () => 'created')).toBeUndefined();
+    expect(await asSoleScheduler(other.db, Duty.createRuns, async () => 'created')).toBeUndefined();
     // kill -9 of the holder, as PostgreSQL sees it: its session ends.
     await execute(
       other.db,
@@ -74,8 +74,8 @@ describe('scheduler duties on PostgreSQL', () => {
   });
 
   it('are taken from a holder that stalls inside the duty for longer than its stall limit', async () => {
-    const holder = await hold(database, Duty.reap, 300);
-    expect(await asSoleScheduler(other.db, Duty.reap, 30_000, async () => 'reaped')).toBeUndefined();
+    const holder = await hold(database, Duty.reap);
+    expect(await asSoleScheduler(other.db, Duty.reap, async () => 'reaped')).toBeUndefined();
     // The holder does nothing in its transaction: PostgreSQL ends its session after 300 ms idle.
     expect(await takeOver(Duty.reap)).toBeLessThan(5_000);
     holder.release();

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { execute, toDate, type Tx } from '../execute.js';
 
@@ -33,7 +33,14 @@ export interface ClaimedTask {
   sensor_started_at: Date | null;
 }
 
-/** Claims serialize on this lock so that two claimers cannot both fill a pool's last slot. */
+/**
+ * Claims serialize on this lock so that two claimers cannot both fill a pool's last slot.
+ * It is only ever tried, never waited for: a claimer that finds it taken claims nothing
+ * this time and tries again a moment later (`busy`), so a holder that stalls (a process
+ * frozen or cut off inside its claim) queues nobody behind it, and PostgreSQL ends the
+ * stalled transaction, and the lock with it, after the session's
+ * idle_in_transaction_session_timeout (src/db/session-limits.ts): a few seconds.
+ */
 const CLAIM_LOCK = 0x75706466; // 'updf'
 
 /**
@@ -51,18 +58,31 @@ export interface ClaimRequest {
   limit: number;
   /** Only this run's tasks (`updraft dags test`). */
   onlyRun?: string;
+  /**
+   * A new random uuid per attempt. Each claimed row's lease is derived from it (leaseOf), so
+   * that after a connection error the claimer can find what the attempt claimed, whether or
+   * not its commit went through (recoverClaims).
+   */
+  token: string;
 }
 
-export async function claimTasks(db: Db, request: ClaimRequest): Promise<ClaimedTask[]> {
+export interface Claim {
+  tasks: ClaimedTask[];
+  /** Another claimer held the claim lock: nothing was claimed, try again shortly. */
+  busy: boolean;
+}
+
+export async function claimTasks(db: Db, request: ClaimRequest): Promise<Claim> {
   return db.transaction((tx) => claimWithin(tx, request));
 }
 
 /** The claim inside a transaction the caller holds (finishTasks claims what it just made ready). */
-export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: ClaimRequest): Promise<ClaimedTask[]> {
-  if (limit <= 0) return [];
+export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun, token }: ClaimRequest): Promise<Claim> {
+  if (limit <= 0) return { tasks: [], busy: false };
   // Its own statement: a statement sees the rows committed when it started, so the
   // counts below must be read by a statement that starts after the lock is held.
-  await execute(tx, sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
+  const { rows: lock } = await execute<{ held: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${CLAIM_LOCK}) as held`);
+  if (!lock[0]?.held) return { tasks: [], busy: true };
   const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
     tx,
     sql`with candidates as (
@@ -96,10 +116,12 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
            limit ${limit}
         ), claimed as (
           update task_instances ti
-             set state = 'queued', queued_at = now(), owner = ${owner},
+             -- clock_timestamp(), not now(): a claim is alive from the moment it is written, not from
+             -- the start of its transaction (a commit's claim follows the commit's other work).
+             set state = 'queued', queued_at = clock_timestamp(), owner = ${owner},
                  -- A sensor coming back from up_for_reschedule (it has a first poke) goes on with its try.
                  try_number = ti.try_number + case when ti.sensor_started_at is null then 1 else 0 end,
-                 lease = gen_random_uuid(), heartbeat_at = now(), updated_at = now(),
+                 lease = ${leaseOf(token, sql`ti.id`)}, heartbeat_at = clock_timestamp(), updated_at = now(),
                  -- The code the try runs: the DAG's latest version now, not the run's (docs/engine.md).
                  dag_version_id = coalesce(c.latest_version_id, r.dag_version_id)
             from chosen c join dag_runs r on r.id = c.run_id
@@ -117,14 +139,42 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun }: Cla
         -- RETURNING has no order; tasks start in this order when threads are scarce.
         select * from claimed order by backfill, priority desc, scheduled_at, id`,
   );
-  for (const row of rows) {
-    row.logical_date = toDate(row.logical_date);
-    row.interval_start = toDate(row.interval_start);
-    row.interval_end = toDate(row.interval_end);
-    row.scheduled_at = toDate(row.scheduled_at);
-    row.sensor_started_at = toDate(row.sensor_started_at);
-  }
-  return rows;
+  return { tasks: rows.map(withDates), busy: false };
+}
+
+/**
+ * What attempts with these tokens claimed for `owner` and still hold, not started: after a
+ * connection error during a claim (the reply to its COMMIT lost, say) the claimer does not
+ * know whether the claim was committed, and finds out here. No lock: the rows are the
+ * owner's, and only it starts them.
+ */
+export async function recoverClaims(db: Db, owner: string, tokens: readonly string[]): Promise<ClaimedTask[]> {
+  if (tokens.length === 0) return [];
+  const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
+    db,
+    sql`select ti.id, ti.task_id, ti.map_index, ti.try_number, ti.max_tries, ti.lease, r.id as run_row_id, r.run_id, r.dag_version_id,
+               ti.dag_version_id as try_version_id, r.logical_date, r.interval_start, r.interval_end, r.conf, r.run_type,
+               ti.backfill, ti.priority, ti.scheduled_at, ti.sensor_started_at
+          from task_instances ti join dag_runs r on r.id = ti.run_id
+         where ti.owner = ${owner} and ti.state = 'queued'
+           and ti.lease in (select ${leaseOf(sql`t.token`, sql`ti.id`)} from unnest(${toTextArray(tokens)}::text[]) as t(token))
+         order by ti.backfill, ti.priority desc, ti.scheduled_at, ti.id`,
+  );
+  return rows.map(withDates);
+}
+
+/** A claimed row's lease: a uuid of the claim's token and the row's id. */
+function leaseOf(token: string | SQL, id: SQL): SQL {
+  return sql`md5(${token}::text || ':' || ${id}::text)::uuid`;
+}
+
+function withDates(row: ClaimedTask): ClaimedTask {
+  row.logical_date = toDate(row.logical_date);
+  row.interval_start = toDate(row.interval_start);
+  row.interval_end = toDate(row.interval_end);
+  row.scheduled_at = toDate(row.scheduled_at);
+  row.sensor_started_at = toDate(row.sensor_started_at);
+  return row;
 }
 
 /** A text[] literal for `= any(...)`: one parameter whatever the list length. */
