@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allEnded, cluster, exactlyOnce, gatedDag, heldBy, holdRun, key, marks, runStates, sleep, stopCleanly, taskInstances, trigger, until, useFaultCluster } from '../support/fault-cluster.js';
-import { expectSound, faultReport } from '../support/fault-report.js';
+import { expectSound, faultReport, keptFromBefore } from '../support/fault-report.js';
 import { STREAM_TASKS, startStream, streamDag } from '../support/fault-stream.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
@@ -74,7 +74,7 @@ describe('fault injection: a worker is partitioned from PostgreSQL (a black hole
     strike();
     armed = false;
     const partedAt = Date.now();
-    const heldAtPartition = new Set((await heldBy(c.db, parted.pid)).map(key));
+    const heldAtPartition = new Map((await heldBy(c.db, parted.pid)).map((t) => [key(t), partedAt]));
     // The partition (a fault's length): longer than the heartbeat timeout.
     await sleep(T + 3_000);
     proxy.heal();
@@ -94,10 +94,12 @@ describe('fault injection: a worker is partitioned from PostgreSQL (a black hole
     });
     expectSound(figures, { faulted: [parted.pid], pauseS: PAUSE_BOUND_S });
     const tasks = await taskInstances(c.db);
-    const startedThere = new Set((await marks('starts', DAG)).filter((s) => s.pid === parted.pid).map(key));
+    const starts = await marks('starts', DAG);
+    const startedThere = new Set(starts.filter((s) => s.pid === parted.pid).map(key));
     expect(exactlyOnce(tasks, await marks('effects', DAG), startedThere)).toEqual([]);
     expect(tasks.filter((t) => t.try_number !== 1 && !startedThere.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual([]);
-    expect(tasks.filter((t) => heldAtPartition.has(key(t)) && t.pid === parted.pid).map(key)).toEqual([]);
+    // Fencing: nothing it had started before the partition was kept.
+    expect(keptFromBefore(tasks, starts, heldAtPartition)).toEqual([]);
   });
 });
 

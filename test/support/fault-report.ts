@@ -13,7 +13,7 @@ import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
-import { key, marks, taskInstances, type Mark } from './fault-cluster.js';
+import { key, marks, taskInstances, type Mark, type TaskRow } from './fault-cluster.js';
 
 export interface FaultFigures {
   scenario: string;
@@ -131,4 +131,19 @@ export function expectSound(f: FaultFigures, s: Soundness = {}): void {
   expect(f.repeatedOn.filter((pid) => !faulted.includes(pid))).toEqual([]);
   if (s.pauseS !== undefined) expect(f.longestPauseS).toBeLessThanOrEqual(s.pauseS);
   if (s.runStartGapS !== undefined) expect(f.longestRunStartGapS).toBeLessThanOrEqual(s.runStartGapS);
+}
+
+/**
+ * Fencing: of the tasks a faulted process held (key: when the fault struck), those whose
+ * kept result is of a try that had started before the fault: a result the process sent
+ * after it resumed, which must have been refused. A try claimed anew after the fault may
+ * be kept, even on that process.
+ */
+export function keptFromBefore(tasks: TaskRow[], starts: Mark[], held: ReadonlyMap<string, number>): string[] {
+  return tasks.flatMap((t) => {
+    const struckAt = held.get(key(t));
+    if (struckAt === undefined) return [];
+    const keptStart = Math.max(...starts.filter((s) => key(s) === key(t) && s.try_number === t.kept_try && s.pid === t.pid).map((s) => s.at.getTime()));
+    return keptStart < struckAt ? [`${key(t)}: kept try ${t.kept_try} of pid ${t.pid}, started before the fault`] : [];
+  });
 }
