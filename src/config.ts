@@ -25,7 +25,11 @@ export interface Config {
   queues: string[];
   /** How often running tasks are marked alive (UPDRAFT_HEARTBEAT_INTERVAL, default 5s). */
   heartbeatMs: number;
-  /** A task without a heartbeat this long is failed or retried (UPDRAFT_HEARTBEAT_TIMEOUT, default 30s). */
+  /**
+   * A task without a heartbeat this long is failed or retried (UPDRAFT_HEARTBEAT_TIMEOUT,
+   * default 120s, or 3 heartbeat intervals if longer). Also sets the database session
+   * limits (db/session-limits.ts).
+   */
   heartbeatTimeoutMs: number;
   /** The scheduler's safety-net poll (UPDRAFT_SCHEDULER_POLL_INTERVAL, default 5s); events drive it otherwise. */
   schedulerPollMs: number;
@@ -47,6 +51,13 @@ export interface Config {
   /** How long a web login lasts (UPDRAFT_SESSION_TTL, default 12h). */
   sessionTtlMs: number;
 }
+
+/**
+ * Long enough to ride through a managed PostgreSQL failover (vendors document roughly
+ * 60-120 s) without reaping tasks that are still running; Airflow's own task heartbeat
+ * timeout defaults to 300 s. The price: a killed worker's tasks wait this long to be retried.
+ */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 120_000;
 
 const booleanText = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: "expected 'true' or 'false'" })
@@ -85,7 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!parsed.success) throw new ConfigError(`invalid environment: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
   const heartbeatMs = e.UPDRAFT_HEARTBEAT_INTERVAL ?? 5_000;
-  const heartbeatTimeoutMs = e.UPDRAFT_HEARTBEAT_TIMEOUT ?? Math.max(30_000, heartbeatMs * 3);
+  const heartbeatTimeoutMs = e.UPDRAFT_HEARTBEAT_TIMEOUT ?? Math.max(DEFAULT_HEARTBEAT_TIMEOUT_MS, heartbeatMs * 3);
   if (heartbeatMs * 2 > heartbeatTimeoutMs) {
     throw new ConfigError(
       `invalid environment: UPDRAFT_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs} ms) must be at least twice UPDRAFT_HEARTBEAT_INTERVAL (${heartbeatMs} ms), or live tasks would be reaped`,

@@ -7,6 +7,7 @@
 import { sql } from 'drizzle-orm';
 import { clearWithin } from '../catalog/clear.js';
 import type { Db } from '../db/client.js';
+import { describeDatabaseError } from '../db/errors.js';
 import { execute, jsonb, toDate, type Tx } from '../db/execute.js';
 import { dagRuns } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
@@ -68,7 +69,7 @@ export async function advanceBackfills(db: Db, cache: DagCache, now = new Date()
       if (one.completed) report.completed.push(id);
     } catch (error) {
       // One backfill that cannot go on (its DAG's schedule no longer compiles, say) holds back no other.
-      report.errors.push(new UpdraftError(`backfill ${id}: ${(error as Error).message}`, { cause: error }));
+      report.errors.push(new UpdraftError(`backfill ${id}: ${describeDatabaseError(error) ?? (error as Error).message}`, { cause: error }));
     }
   }
   return report;

@@ -13,11 +13,15 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../config.js';
 import { maskUrl } from '../connections/mask.js';
 import { ConfigError } from '../errors.js';
+import { describeError } from './errors.js';
 import { lockEmbedded, type LockOptions } from './lock.js';
 import { migrate as applyMigrations } from './migrate.js';
+import { dropStuckClients, sessionPoolConfig } from './pg-session.js';
 import * as schema from './schema.js';
+import { sessionLimits, type SessionLimits } from './session-limits.js';
 import { embeddedSocket, serveSocket } from './socket/index.js';
 import { holdLimits, type HoldLimits } from './socket/session.js';
 
@@ -44,6 +48,12 @@ export interface OpenDatabaseOptions {
   home: string;
   /** Apply pending migrations before returning. Default true. */
   migrate?: boolean;
+  /**
+   * What a session on PostgreSQL may hold or wait for (session-limits.ts), usually
+   * `sessionLimits(config.heartbeatTimeoutMs)`. Default: those of the default heartbeat
+   * timeout. Not applied through the embedded database's socket, which has its own limits.
+   */
+  session?: SessionLimits;
   /** Most connections the pool opens (PostgreSQL only). Default 10. */
   poolMax?: number;
   /** Called when an idle pooled connection fails (e.g. the server restarted). Default: a process warning. */
@@ -72,7 +82,11 @@ export function embeddedDataDir(home: string): string {
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const database = opts.databaseUrl
-    ? await openPostgres({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 }, `PostgreSQL at ${maskUrl(opts.databaseUrl)}`, opts)
+    ? await openPostgres(
+        { connectionString: opts.databaseUrl, max: opts.poolMax ?? 10, ...sessionPoolConfig(opts.session ?? sessionLimits()) },
+        `PostgreSQL at ${maskUrl(opts.databaseUrl)}`,
+        opts,
+      )
     : await openShared(opts);
   if (opts.migrate ?? true) {
     try {
@@ -104,7 +118,10 @@ async function openThroughSocket(opts: OpenDatabaseOptions): Promise<Database | 
   if (!socket || !existsSync(socket.file)) return null;
   // One connection, as PGlite is: the server runs one statement at a time anyway, and a
   // command that works on the embedded database in process works the same way here.
-  const config: pg.PoolConfig = { host: socket.dir, port: socket.port, user: 'postgres', database: 'postgres', max: 1 };
+  // No session limits: PGlite is one backend that the server process and every client
+  // share, so a timeout set by a client would apply to them all; the socket bounds how
+  // long a client holds it instead (socket/session.ts). No keepalive: a Unix socket.
+  const config: pg.PoolConfig = { host: socket.dir, port: socket.port, user: 'postgres', database: 'postgres', max: 1, options: '-c TimeZone=UTC' };
   try {
     return await openPostgres(config, `the embedded database's socket ${socket.file}`, opts);
   } catch (err) {
@@ -120,7 +137,7 @@ async function serving(database: Database, opts: OpenDatabaseOptions): Promise<D
   const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
   let socket;
   try {
-    const serving = opts.serving ?? { scheduler: false, limits: holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 30_000 }) };
+    const serving = opts.serving ?? { scheduler: false, limits: holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS }) };
     socket = await serveSocket(database.pglite!, opts.home, { onWarning, ...serving });
   } catch (err) {
     await database.close();
@@ -141,15 +158,11 @@ async function serving(database: Database, opts: OpenDatabaseOptions): Promise<D
 }
 
 async function openPostgres(config: pg.PoolConfig, what: string, opts: OpenDatabaseOptions): Promise<Database> {
-  const pool = new pg.Pool({
-    ...config,
-    // Every session in UTC, as the embedded database is, so that SQL which renders or truncates
-    // times agrees on both drivers. A startup parameter, so no extra round trip; an `options`
-    // in the URL takes precedence.
-    options: '-c TimeZone=UTC',
-  });
+  // `config.options`: every session in UTC (pg-session.ts says why), plus the session limits on real PostgreSQL.
+  const pool = new pg.Pool(config);
   // Without a listener an idle connection's error would crash the process; the pool drops that connection.
-  pool.on('error', opts.onPoolError ?? ((err: Error) => process.emitWarning(`PostgreSQL connection error: ${err.message}`)));
+  pool.on('error', opts.onPoolError ?? ((err: Error) => process.emitWarning(`PostgreSQL connection error: ${describeError(err)}`)));
+  dropStuckClients(pool);
   // The pool listens only to idle connections. One checked out between two statements (a
   // transaction awaiting other work) that the server ends (a restart, a stall limit) would
   // crash the process too: its next statement fails instead, saying why, and the pool drops it.

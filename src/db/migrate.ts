@@ -12,6 +12,7 @@ import { migrate as migratePgliteDb } from 'drizzle-orm/pglite/migrator';
 import type pg from 'pg';
 import { UpdraftError } from '../errors.js';
 import type { Database } from './client.js';
+import { dedicatedClient } from './pg-session.js';
 
 /** The repo's drizzle/ folder, found from this file so that the working directory does not matter. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle/', import.meta.url));
@@ -30,24 +31,32 @@ export async function migratePglite(pglite: PGlite): Promise<void> {
 
 /**
  * Several schedulers, workers and web servers may start together against one PostgreSQL.
- * A session advisory lock, held on one pooled connection for the whole migration, makes
- * them apply migrations one after the other; the later ones find nothing left to do.
+ * A session advisory lock, held on one connection for the whole migration, makes them
+ * apply migrations one after the other; the later ones find nothing left to do.
+ *
+ * The connection is one of its own, without the session's lock, statement and client-side
+ * query timeouts (session-limits.ts): waiting for another process's migration, or a
+ * migration statement rewriting a big table, may rightly take minutes. The idle-in-
+ * transaction limit and keepalive stay, so a migrating process that froze or vanished
+ * still lets go of its locks.
  */
 export async function migratePool(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
+  const client = dedicatedClient(pool, { query_timeout: undefined });
+  // An error of the idle connection (the server ended it) surfaces on its next query instead.
+  client.on('error', () => {});
+  await client.connect();
   try {
+    await client.query(`select set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)`);
     await client.query(`select pg_advisory_lock(hashtextextended('updraft:migrate', 0))`);
     try {
       await migratePgDb(drizzlePg({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
-      await client.query(`select pg_advisory_unlock(hashtextextended('updraft:migrate', 0))`);
+      // Through the embedded database's socket the session is the server's, and outlives this
+      // connection. A failure here must not hide the migration's own.
+      await client.query(`select pg_advisory_unlock(hashtextextended('updraft:migrate', 0))`).catch(() => {});
     }
-  } catch (err) {
-    // Do not hand a connection in an unknown state (maybe still holding the lock) back to the pool.
-    broken = err instanceof Error ? err : new Error(String(err));
-    throw err;
   } finally {
-    client.release(broken);
+    // On PostgreSQL, ending the session releases the lock whatever state a failure left it in.
+    await client.end().catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from './client.js';
+import { dedicatedClient } from './pg-session.js';
 import { quoteIdent } from './quote.js';
 
 /** NOTIFY channels. A notification is a hint to look at the database, never the data itself. */
@@ -44,12 +45,15 @@ export async function listen(
     const unsubscribe = await Promise.all(channels.map((channel) => pglite.listen(channel, (payload) => onNotify(channel, payload))));
     return { close: async () => void (await Promise.all(unsubscribe.map((u) => u()))) };
   }
-  const options = database.pool!.options;
+  const pool = database.pool!;
   let client: pg.Client | undefined;
   let closed = false;
   let delay = 100;
   const connect = async (): Promise<void> => {
-    const next = new pg.Client(options as pg.ClientConfig);
+    // The pool's session limits apply and do not disturb it: it never opens a transaction,
+    // so idle_in_transaction_session_timeout never ends it, and keepalive notices a vanished
+    // server while it waits for notifications.
+    const next = dedicatedClient(pool);
     next.on('notification', (message) => onNotify(message.channel, message.payload ?? ''));
     next.on('error', (error) => {
       onError(error);

@@ -2,12 +2,12 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
-import { describeDatabaseError, isConnectionError, pgErrorCode } from '../db/errors.js';
+import { describeError, isConnectionError, isContentionError } from '../db/errors.js';
 import { CHANNELS, listen, type Listener } from '../db/notify.js';
 import { EventTriggers } from '../events/triggers.js';
 import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
-import type { Logger } from '../log.js';
+import { errorFields, type Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
 import { DagCache } from '../scheduler/dag-cache.js';
 import { reapLostTasks } from '../scheduler/maintenance.js';
@@ -53,7 +53,7 @@ export class Engine {
   #listener: Listener | undefined;
   #poll: NodeJS.Timeout | undefined;
   /** Set while database errors say it cannot be reached; cleared when LISTEN reconnects. */
-  #unreachable: { since: number; loggedAt: number; count: number } | undefined;
+  #unreachable: { since: number; loggedAt: number; lastAt: number; count: number } | undefined;
 
   constructor(
     readonly database: Database,
@@ -72,27 +72,37 @@ export class Engine {
 
   /**
    * Logs an error of any part of the engine. Database errors are logged without drizzle's
-   * SQL text and parameters (they may hold conf or results). While the database cannot be
-   * reached (a restart, a network fault), every part retries on its own: one warning
-   * says so, then one line every 10 s at most, instead of a stack trace per attempt.
+   * SQL text and parameters (they may hold conf or results) and without a stack. While the
+   * database cannot be reached (a restart, a network fault), every part retries on its own:
+   * one warning says so, then one line every 10 s at most, instead of a stack trace per attempt.
    */
   private reportError(error: Error): void {
     if (isConnectionError(error)) {
       const now = Date.now();
-      const reason = describeDatabaseError(error) ?? error.message;
+      const reason = describeError(error);
       const unreachable = this.#unreachable;
-      if (!unreachable) {
-        this.#unreachable = { since: now, loggedAt: now, count: 1 };
+      // Long after the last one, an error starts a new outage: a single connection that the
+      // server ended (a session limit, a terminated backend) leaves the LISTEN connection up,
+      // so no reconnect said the database was back.
+      if (!unreachable || now - unreachable.lastAt > 60_000) {
+        this.#unreachable = { since: now, loggedAt: now, lastAt: now, count: 1 };
         this.log.warn(`cannot reach the database (${reason}): retrying until it is back`);
         return;
       }
       unreachable.count++;
+      unreachable.lastAt = now;
       if (now - unreachable.loggedAt < 10_000) return;
       unreachable.loggedAt = now;
       this.log.warn(`still cannot reach the database after ${Math.round((now - unreachable.since) / 1000)}s and ${unreachable.count} failed attempts (${reason})`);
       return;
     }
-    this.log.error(pgErrorCode(error) ? { code: pgErrorCode(error) } : { err: error }, describeDatabaseError(error) ?? error.message);
+    // A lock wait or statement past its limit (db/session-limits.ts), a serialization failure:
+    // the part that ran it tries again at its next pass.
+    if (isContentionError(error)) {
+      this.log.warn(errorFields(error), `${describeError(error)} (trying again)`);
+      return;
+    }
+    this.log.error(errorFields(error), describeError(error));
   }
 
   async start(): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { describeDatabaseError } from '../db/errors.js';
 import { quoteIdent } from '../db/quote.js';
 import { Batcher, batchRule } from './batching.js';
 import { confOf, EventSource, type SourceContext } from './source.js';
@@ -92,7 +93,7 @@ export class NotifySource extends EventSource {
   }
 
   private send(events: SourceEvent[], batch: boolean): void {
-    this.hand(events, { batch }).catch((error: unknown) => this.fail(new Error(`could not start a run for ${events.length} event(s), which are lost: ${(error as Error).message}`)));
+    this.hand(events, { batch }).catch((error: unknown) => this.fail(new Error(`could not start a run for ${events.length} event(s), which are lost: ${describeDatabaseError(error) ?? (error as Error).message}`)));
   }
 }
 

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { connectionUrl } from '../connections/store.js';
 import { maskUrl, redact, rememberSecretsOf } from '../connections/mask.js';
 import type { Db } from '../db/client.js';
+import { describeDatabaseError } from '../db/errors.js';
 import type { EventsSpec } from './spec.js';
 import { startEventRun, type EventRunOptions, type EventRunOutcome, type SourceEvent } from './start-run.js';
 
@@ -86,7 +87,7 @@ export abstract class EventSource {
 
   /** Reports a problem once (the same message again is not repeated). */
   protected fail(error: unknown, warning = false): void {
-    const message = redact(error instanceof Error ? error.message : String(error));
+    const message = redact(describeDatabaseError(error) ?? (error instanceof Error ? error.message : String(error)));
     if (message === this.#problem) return;
     this.#problem = message;
     this.ctx.bus.emit('problem', { dagId: this.ctx.dagId, source: this.ctx.label, message, warning });

@@ -11,8 +11,8 @@ import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { refusedValueMessage } from '../db/errors.js';
-import type { Logger } from '../log.js';
+import { describeError, refusedValueMessage } from '../db/errors.js';
+import { errorFields, type Logger } from '../log.js';
 import { problem } from './problem.js';
 import { errorPage } from './ui/pages/kit.js';
 
@@ -68,7 +68,7 @@ export function lastResort(log: Pick<Logger, 'error'>): ErrorHandler {
     if (error instanceof HTTPException && error.status < 500) return answer(c, error.status, error.message || 'bad request');
     const refused = refusedValueMessage(error);
     if (refused) return answer(c, 400, refused);
-    log.error({ err: error, path: c.req.path }, 'web request failed');
+    log.error({ ...errorFields(error), path: c.req.path }, `web request failed: ${describeError(error)}`);
     return answer(c, 500, 'internal error; the server log has the details');
   };
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { describeDatabaseError } from '../db/errors.js';
+import { describeError } from '../db/errors.js';
 import { execute, toDate } from '../db/execute.js';
 import type { Engine } from '../engine/engine.js';
 
@@ -49,7 +49,7 @@ export function healthRoutes(engine: Engine): Hono {
     } catch (error) {
       // /health is open to anyone: the reason (a host, a user name) goes to the log only.
       database = 'unreachable';
-      engine.log.warn(`/health: the database does not answer: ${describeDatabaseError(error) ?? (error as Error).message.split('\n')[0]}`);
+      engine.log.warn(`/health: the database does not answer: ${describeError(error)}`);
     }
     const body = {
       status: database === 'ok' ? 'ok' : 'degraded',

@@ -2,12 +2,13 @@
  * Duties that one scheduler at a time does for all (creating scheduled runs, reaping dead
  * workers' tasks): held by a transaction-level advisory lock, so that another scheduler
  * skips them while they are held and takes them over as soon as the holder is gone, or
- * has stalled for longer than its stall limit.
+ * has stalled inside it for longer than its session's idle limit (src/db/session-limits.ts).
  */
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
+import { sessionLimits } from '../../src/db/session-limits.js';
 import { asSoleScheduler, Duty } from '../../src/scheduler/duty.js';
 import { testDatabase, type TestDatabase } from '../support/db.js';
 
@@ -73,12 +74,20 @@ describe('scheduler duties on PostgreSQL', () => {
     await expect(holder.done).rejects.toThrow();
   });
 
-  it('are taken from a holder that stalls inside the duty for longer than its stall limit', async () => {
-    const holder = await hold(database, Duty.reap);
-    expect(await asSoleScheduler(other.db, Duty.reap, async () => 'reaped')).toBeUndefined();
-    // The holder does nothing in its transaction: PostgreSQL ends its session after 300 ms idle.
-    expect(await takeOver(Duty.reap)).toBeLessThan(5_000);
-    holder.release();
-    await expect(holder.done).rejects.toThrow();
+  it("are taken from a holder that stalls inside the duty, within its session's idle limit", async () => {
+    // A scheduler with a 3 s heartbeat timeout: its sessions end a transaction idle for 2 s.
+    const stalled = await openDatabase({ databaseUrl: database.url!, home: '', migrate: false, session: sessionLimits(3_000), onPoolError: () => {} });
+    try {
+      const holder = await hold(stalled, Duty.reap);
+      expect(await asSoleScheduler(other.db, Duty.reap, async () => 'reaped')).toBeUndefined();
+      // The holder does nothing in its transaction (a frozen process): PostgreSQL ends its session.
+      const waited = await takeOver(Duty.reap);
+      expect(waited).toBeGreaterThanOrEqual(1_500);
+      expect(waited).toBeLessThan(4_000);
+      holder.release();
+      await expect(holder.done).rejects.toThrow();
+    } finally {
+      await stalled.close();
+    }
   });
 });

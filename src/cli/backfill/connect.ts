@@ -10,6 +10,7 @@
  */
 import type { Config } from '../../config.js';
 import { openDatabase, type Database } from '../../db/client.js';
+import { sessionLimits } from '../../db/session-limits.js';
 import { socketHolder } from '../../db/socket/index.js';
 import { Engine } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
@@ -55,7 +56,7 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
       };
     }
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home }).catch((error: unknown) => {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) }).catch((error: unknown) => {
     if (error instanceof ConfigError && !config.databaseUrl) {
       throw new ConfigError(
         `${error.message}. It is not a standalone this command can go through (none published its address in ${config.home}); wait for that process to end, or stop it`,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config.js';
 import { openDatabase } from '../../db/client.js';
+import { sessionLimits } from '../../db/session-limits.js';
 import { testRun } from '../../engine/test-run.js';
 import { createLogger } from '../../log.js';
 import { DagProcessor } from '../../processor/processor.js';
@@ -49,7 +50,7 @@ export function registerRunDagCommands(dags: Command): void {
     .option('--json', 'print only the result as JSON')
     .action(async (dagId: string, logicalDate: DateArg | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
       const config = loadConfig();
-      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home });
+      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) });
       try {
         const report = await testRun(database, config, dagId, {
           logicalDate: logicalDate?.text,

@@ -2,6 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, withHost } from '../../config.js';
 import { maskUrl } from '../../connections/mask.js';
 import { openDatabase } from '../../db/client.js';
+import { describeError } from '../../db/errors.js';
+import { sessionLimits } from '../../db/session-limits.js';
 import { holdLimits } from '../../db/socket/session.js';
 import { Engine, type Roles } from '../../engine/engine.js';
 import { ConfigError } from '../../errors.js';
@@ -31,9 +33,10 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     home: config.home,
+    session: sessionLimits(config.heartbeatTimeoutMs),
     // An idle pooled connection that the server ended (a restart): the pool drops it, and the
     // engine's next statement says whether the database is back (engine.ts, reportError).
-    onPoolError: (error) => log.debug({ err: error }, `an idle database connection closed: ${error.message}`),
+    onPoolError: (error) => log.debug(`an idle database connection closed: ${describeError(error)}`),
     // On the embedded database, this process holds the files and serves them to the other
     // updraft commands on a socket in the home (src/db/socket/).
     serve: true,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { scheduleSpecOf } from '../../catalog/dags.js';
-import { loadConfig } from '../../config.js';
+import { loadConfig, type Config } from '../../config.js';
 import { resolveConf } from '../../dag/params.js';
 import { taskSettings, versionHash } from '../../dag/serialize.js';
 import { NotFoundError } from '../../errors.js';
@@ -9,6 +9,7 @@ import { TaskPool } from '../../executor/pool.js';
 import type { Question, TaskOutcome } from '../../executor/protocol.js';
 import { connectionEnvName, connectionUrl } from '../../connections/store.js';
 import { openDatabase } from '../../db/client.js';
+import { sessionLimits } from '../../db/session-limits.js';
 import { findDagInFolder } from '../../processor/find.js';
 import { inZone, manualRunInfo } from '../../schedule/index.js';
 import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
@@ -62,7 +63,7 @@ async function testTask(dagId: string, taskId: string, date: DateArg | undefined
         timeoutMs: settings.timeoutMs,
         signal: interrupt.signal,
         onLog: (line) => console.log(formatLogLine(new Date(line.at), line.level, line.message)),
-        onAsk: (question) => answerAlone(question, config.databaseUrl, config.home),
+        onAsk: (question) => answerAlone(question, config),
       },
     );
   } finally {
@@ -72,7 +73,7 @@ async function testTask(dagId: string, taskId: string, date: DateArg | undefined
 }
 
 /** Questions of a task run alone: no upstream results, no kept state; connections from the environment first. */
-async function answerAlone(question: Question, databaseUrl: string | undefined, home: string): Promise<unknown> {
+async function answerAlone(question: Question, config: Config): Promise<unknown> {
   switch (question.kind) {
     case 'pull':
       throw new Error(`tasks test runs one task alone: the result of upstream task '${question.taskId}' is not available`);
@@ -81,7 +82,7 @@ async function answerAlone(question: Question, databaseUrl: string | undefined, 
     case 'connection': {
       if (process.env[connectionEnvName(question.name)]) return connectionUrl(undefined, question.name);
       // Stored connections need the database; the embedded one may be held by standalone.
-      const database = await openDatabase({ databaseUrl, home });
+      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) });
       try {
         return await connectionUrl(database.db, question.name);
       } finally {

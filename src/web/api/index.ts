@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Db } from '../../db/client.js';
-import { describeDatabaseError, pgErrorCode } from '../../db/errors.js';
+import { describeDatabaseError, describeError } from '../../db/errors.js';
+import { errorFields } from '../../log.js';
 import type { Logger } from '../../log.js';
 import { responseSchemas } from './common.js';
 import { dagRoutes } from './dags.js';
@@ -46,8 +47,7 @@ export interface ApiOptions {
 
 /** A 500's cause for the log: a database error by its code and message only (drizzle's message holds the parameters, e.g. a conf). */
 function logError(log: Pick<Logger, 'error'>, error: unknown): void {
-  const code = pgErrorCode(error);
-  log.error(code ? { code } : { err: error }, `API request failed: ${describeDatabaseError(error) ?? (error as Error).message}`);
+  log.error(errorFields(error), `API request failed: ${describeError(error)}`);
 }
 
 /** 'web:<username>' of the user the authentication middleware put on the context. */

@@ -13,7 +13,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { describeError } from '../../db/errors.js';
 import { LIVE_CHANNELS, listen, type Listener } from '../../db/notify.js';
+import { errorFields } from '../../log.js';
 import type { Engine } from '../../engine/engine.js';
 
 /** At most one `change` event per client this often. */
@@ -65,7 +67,7 @@ export class LiveFeed {
       if (done) return;
       done = true;
       this.#subscribers.delete(subscriber);
-      void this.#settle().catch((error: Error) => this.engine.log.warn({ err: error }, `live updates: closing LISTEN: ${error.message}`));
+      void this.#settle().catch((error: Error) => this.engine.log.warn(errorFields(error), `live updates: closing LISTEN: ${describeError(error)}`));
     };
   }
 
@@ -85,7 +87,7 @@ export class LiveFeed {
       const bus = this.engine.bus;
       if (wanted && !this.#listener) {
         this.#listener = await listen(this.engine.database, LIVE_CHANNELS, this.#emit, (error) =>
-          this.engine.log.warn({ err: error }, `live updates: LISTEN connection: ${error.message}`),
+          this.engine.log.warn(errorFields(error), `live updates: LISTEN connection: ${describeError(error)}`),
         );
         bus.on('task:state', this.#emit);
         bus.on('run:finished', this.#emit);
@@ -183,7 +185,7 @@ export function liveRoutes(engine: Engine): Hono {
     try {
       unsubscribe = await liveFeed(engine).subscribe({ change, close: end });
     } catch (error) {
-      engine.log.warn({ err: error }, `live updates: cannot LISTEN: ${(error as Error).message}`);
+      engine.log.warn(errorFields(error), `live updates: cannot LISTEN: ${describeError(error)}`);
       // live.js retries later; the page still works without live updates.
       return c.text('live updates are unavailable: the database does not answer', 503);
     }
