@@ -11,7 +11,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
-import { allEnded, cluster, exactlyOnce, key, marks, prelude, runStates, sleep, stopCleanly, taskInstances, trigger, until, useFaultCluster } from '../support/fault-cluster.js';
+import { allEnded, cluster, exactlyOnce, key, marks, prelude, runStates, sleep, stopCleanly, taskInstances, trigger, until, useFaultCluster, type Mark } from '../support/fault-cluster.js';
 import { expectSound, faultReport } from '../support/fault-report.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { stopAll } from '../support/process.js';
@@ -124,6 +124,7 @@ export default dag({ id: '${DAG}', schedule: null, maxActiveRuns: ${RUNS} }, (t)
     await sleep(T + 3_000);
     const restartAt = Date.now();
     await server.start();
+    console.info(`fault outage (-m ${mode}): restarted ${restartAt - stoppedAt} ms after the stop`);
     const restartMs = Date.now() - restartAt;
     console.info(`fault outage (-m ${mode}): PostgreSQL accepted connections ${restartMs} ms after pg_ctl start; down for ${Math.round((Date.now() - stoppedAt) / 100) / 10} s`);
     await Promise.all(processes.map((p) => p.waitFor(/the database is reachable again/)));
@@ -143,7 +144,13 @@ export default dag({ id: '${DAG}', schedule: null, maxActiveRuns: ${RUNS} }, (t)
     const cutShort = new Set(
       (await marks('starts', DAG)).filter((s) => s.at.getTime() < restartAt + restartMs && !finished.has(`${key(s)} ${s.try_number} ${s.pid}`)).map(key),
     );
-    expect(exactlyOnce(tasks, effects, cutShort)).toEqual([]);
+    const starts = await marks('starts', DAG);
+    // Each problem with its task's starts and effects, in ms from the stop.
+    const when = (k: string) =>
+      [...starts.filter((m) => key(m) === k).map((m) => ['start', m]), ...effects.filter((m) => key(m) === k).map((m) => ['effect', m])]
+        .map(([what, m]) => `${what as string} try ${(m as Mark).try_number} pid ${(m as Mark).pid} at ${(m as Mark).at.getTime() - stoppedAt}`)
+        .join(', ');
+    expect(exactlyOnce(tasks, effects, cutShort).map((problem) => `${problem} [${when(problem.split(' (')[0]!)}]`)).toEqual([]);
     // Some results ended during the outage, and were kept.
     const duringOutage = effects.filter((e) => e.at.getTime() > stoppedAt && e.at.getTime() < stoppedAt + GIVE_UP_AFTER);
     expect(duringOutage.length).toBeGreaterThan(0);
