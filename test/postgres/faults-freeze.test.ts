@@ -66,10 +66,10 @@ describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
     const stream = startStream(c.db, DAG);
     await worksAgain(c, DAG, frozen, 0, 20);
 
-    // Twice: inside a claim, then at a random moment.
+    // Three times: inside a claim, then twice at a random moment.
     const freezes: { frozenAt: number; how: string }[] = [];
     const heldAtFreeze = new Map<string, number>();
-    for (const at of [/set state = 'queued'/, undefined]) {
+    for (const at of [/set state = 'queued'/, undefined, undefined]) {
       // What it holds in the database while frozen (before the timeout takes it over).
       const f = await freeze(frozen, proxy, at, async () => {
         for (const t of await heldBy(c.db, frozen.pid)) heldAtFreeze.set(key(t), Date.now());
@@ -82,7 +82,7 @@ describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
     await stopCleanly([...processes, frozen, healthy]);
     await proxy.close();
 
-    const figures = await faultReport(`SIGSTOP of a worker for ${FREEZE / 1000} s, twice (${freezes.map((f) => f.how).join(', ')})`, {
+    const figures = await faultReport(`SIGSTOP of a worker for ${FREEZE / 1000} s, ${freezes.length} times (${freezes.map((f) => f.how).join(', ')})`, {
       db: c.db,
       dagId: DAG,
       runsExpected: runs,

@@ -25,7 +25,7 @@ export interface FaultFigures {
   maxExecutions: number;
   /** Task instances started more than once. */
   repeated: number;
-  /** The processes of those extra executions: every start of a repeated task but its kept try's. */
+  /** The processes of those extra executions: every start of a repeated task but its kept try's (its last, if it ran twice). */
   repeatedOn: number[];
   /** Tries that ended, or were used up, without their task having started (no `starts` row for that try). */
   failedWithoutStarting: number;
@@ -81,7 +81,9 @@ export async function faultReport(scenario: string, o: ReportOptions): Promise<F
     maxExecutions = Math.max(maxExecutions, mine.length);
     if (mine.length > 1) {
       repeated++;
-      for (const s of mine) if (!(s.try_number === t.kept_try && s.pid === t.pid)) repeatedOn.add(s.pid);
+      // Every start but the kept try's (its last, if that try ran twice on one process).
+      const keptAt = mine.findLastIndex((s) => s.try_number === t.kept_try && s.pid === t.pid);
+      mine.forEach((s, i) => i !== keptAt && repeatedOn.add(s.pid));
     }
   }
   const completions = effects.filter((e) => !o.pids || o.pids.includes(e.pid)).map((e) => e.at.getTime());
