@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allEnded, cluster, exactlyOnce, heldBy, key, marks, runStates, sleep, stopCleanly, taskInstances, until, useFaultCluster, type Cluster } from '../support/fault-cluster.js';
-import { expectSound, faultReport, keptFromBefore } from '../support/fault-report.js';
+import { expectSound, faultReport, keptFromBefore, startedAfterKept } from '../support/fault-report.js';
 import { startStream, streamDag } from '../support/fault-stream.js';
 import type { UpdraftProcess } from '../support/process.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -90,9 +90,9 @@ describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
       pids: [healthy.pid],
       window: { from: freezes[0]!.frozenAt - 1_000, to: endedAt },
     });
-    expectSound(figures, { faulted: [frozen.pid], pauseS: PAUSE_BOUND_S });
     const tasks = await taskInstances(c.db);
     const starts = await marks('starts', DAG);
+    expectSound(figures, { faulted: [frozen.pid], pauseS: PAUSE_BOUND_S });
     const startedByFrozen = new Set(starts.filter((s) => s.pid === frozen.pid).map(key));
     expect(exactlyOnce(tasks, await marks('effects', DAG), startedByFrozen)).toEqual([]);
     // No try lost to the fault but the frozen worker's started ones: the rest ran as try 1.
@@ -101,6 +101,9 @@ describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
     // Fencing: what it held while frozen was kept from a try started after the freeze
     // (elsewhere, or claimed anew), never from a try it had started before.
     expect(keptFromBefore(tasks, starts, heldAtFreeze)).toEqual([]);
+    // Resumed, it stops what it held before starting any of it: no try starts after the
+    // kept try of its task had started (the kept one then ran elsewhere, or anew).
+    expect(startedAfterKept(tasks, starts)).toEqual([]);
   });
 });
 

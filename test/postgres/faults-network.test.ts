@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allEnded, cluster, exactlyOnce, gatedDag, heldBy, holdRun, key, marks, runStates, sleep, stopCleanly, taskInstances, trigger, until, useFaultCluster } from '../support/fault-cluster.js';
-import { expectSound, faultReport, keptFromBefore } from '../support/fault-report.js';
+import { expectSound, faultReport, keptFromBefore, startedAfterKept } from '../support/fault-report.js';
 import { STREAM_TASKS, startStream, streamDag } from '../support/fault-stream.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
@@ -101,6 +101,7 @@ describe('fault injection: a worker is partitioned from PostgreSQL (a black hole
     expect(tasks.filter((t) => t.try_number !== 1 && !startedThere.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual([]);
     // Fencing: nothing it had started before the partition was kept.
     expect(keptFromBefore(tasks, starts, heldAtPartition)).toEqual([]);
+    expect(startedAfterKept(tasks, starts)).toEqual([]);
   });
 });
 

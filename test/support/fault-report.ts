@@ -149,3 +149,21 @@ export function keptFromBefore(tasks: TaskRow[], starts: Mark[], held: ReadonlyM
     return keptStart < struckAt ? [`${key(t)}: kept try ${t.kept_try} of pid ${t.pid}, started before the fault`] : [];
   });
 }
+
+/**
+ * Tries started by a process that no longer held them: a start later than the start of its
+ * task's kept try (a try that goes on after it was taken over is not started again, so
+ * only a zombie starts then). Listed with each start's pid, try and time.
+ */
+export function startedAfterKept(tasks: TaskRow[], starts: Mark[]): string[] {
+  const byTask = new Map<string, Mark[]>();
+  for (const s of starts) byTask.set(key(s), [...(byTask.get(key(s)) ?? []), s]);
+  return tasks.flatMap((t) => {
+    const mine = byTask.get(key(t)) ?? [];
+    const keptAt = mine.findLastIndex((s) => s.try_number === t.kept_try && s.pid === t.pid);
+    if (keptAt < 0) return [];
+    const late = mine.filter((s, i) => i !== keptAt && s.at.getTime() > mine[keptAt]!.at.getTime());
+    const show = (s: Mark) => `try ${s.try_number} pid ${s.pid} at ${s.at.toISOString()}`;
+    return late.length === 0 ? [] : [`${key(t)}: kept ${show(mine[keptAt]!)}, then started ${late.map(show).join(', ')}`];
+  });
+}
