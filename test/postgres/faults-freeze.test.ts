@@ -4,10 +4,11 @@
  * A frozen process holds whatever it held in PostgreSQL (transactions, locks, rows): the
  * others must not wait for it beyond a few seconds.
  *
- * Each freeze strikes first at the worst moment: the frozen process's connections go
+ * The first freeze strikes at the worst moment: the frozen process's connections go
  * through a TCP proxy that sends the SIGSTOP when the process sends the statement of
- * interest (a worker's claim, a scheduler's lock), before the server runs it; if that
- * statement does not come within 3 s, the freeze strikes then.
+ * interest (a worker's claim, a scheduler's duty lock), before the server runs it; if that
+ * statement does not come within 3 s, the freeze strikes then. A worker is then frozen
+ * twice more, at random moments.
  */
 import { describe, expect, it } from 'vitest';
 import { allEnded, cluster, exactlyOnce, heldBy, key, marks, runStates, sleep, stopCleanly, taskInstances, until, useFaultCluster, type Cluster } from '../support/fault-cluster.js';
@@ -119,7 +120,7 @@ describe('fault injection: a scheduler is frozen (SIGSTOP)', () => {
     const stream = startStream(c.db, DAG);
     await until('runs under way', () => runStates(c.db), (s) => s.success >= 5, 30_000, c.output);
 
-    // Holding the lock of a scheduler duty (today's run start takes pg_advisory_xact_lock).
+    // As it takes the lock of a scheduler duty (run start or creation): it then holds it.
     const { frozenAt, how } = await freeze(frozen, proxy, /pg_(try_)?advisory_xact_lock/);
     const resumed = await runStates(c.db);
     await until('runs go on after SIGCONT', async () => (await runStates(c.db)).success, (n) => n >= resumed.success + 5, 30_000, c.output);

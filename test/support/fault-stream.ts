@@ -31,6 +31,8 @@ export function startStream(db: Db, dagId: string, everyMs = 250): Stream {
   let runs = 0;
   let stopping = false;
   const startedAt = Date.now();
+  // Ends at the first error, kept for stop(): a test that failed before stopping its stream
+  // leaves no rejection unhandled.
   const loop = (async () => {
     while (!stopping) {
       await trigger(db, dagId, 1, runs);
@@ -38,12 +40,16 @@ export function startStream(db: Db, dagId: string, everyMs = 250): Stream {
       // The pace of the stream, not a wait for an event.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + runs * everyMs - Date.now())));
     }
-  })();
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   return {
     startedAt,
     async stop() {
       stopping = true;
-      await loop;
+      const error = await loop;
+      if (error) throw error;
       return { runs, endedAt: Date.now() };
     },
   };
