@@ -5,7 +5,7 @@
  * the `postgres` user, since PostgreSQL refuses to run as root.
  *
  *   const server = await startPrivatePostgres();
- *   await server.stop(); ... await server.start();
+ *   await server.stop({ mode: 'immediate' }); ... await server.start();
  *   await server.destroy();
  */
 import { execFile } from 'node:child_process';
@@ -24,8 +24,12 @@ export interface PrivatePostgres {
   /** The URL of database `name` on this server (created with createDatabase). */
   url(name: string): string;
   createDatabase(name: string): Promise<void>;
-  /** Fast shutdown: sessions are ended (57P01), as in a restart by an administrator. */
-  stop(): Promise<void>;
+  /**
+   * Stops the server. 'fast' (the default): sessions are ended (57P01), as in a restart by
+   * an administrator. 'immediate': every server process quits at once, no session told,
+   * as in a crash; the next start recovers from the WAL.
+   */
+  stop(options?: { mode?: 'fast' | 'immediate' }): Promise<void>;
   start(): Promise<void>;
   /** Stops the server if it runs and removes its folder. */
   destroy(): Promise<void>;
@@ -69,8 +73,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
         await client.end();
       }
     },
-    async stop() {
-      await pgCtl(['-m', 'fast', 'stop']);
+    async stop({ mode = 'fast' } = {}) {
+      await pgCtl(['-m', mode, 'stop']);
       running = false;
     },
     async start() {
