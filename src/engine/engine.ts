@@ -64,6 +64,7 @@ export class Engine {
   ) {
     this.cache = new DagCache(database.db);
     this.bus.on('error', (error) => this.reportError(error));
+    this.bus.on('warning', (message) => log.warn(message));
     // Runs are named as users see them (dag id + run id), never by their row's uuid.
     this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runId, state: run.state }, `run ${run.runId} of ${run.dagId} ${run.state}`));
     this.bus.on('callback:log', (line) => log[line.level]({ dag: line.dagId, run: line.runId }, line.message));

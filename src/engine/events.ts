@@ -26,6 +26,8 @@ export interface EngineEvents {
   /** A task's or a run's callback ended (docs/callbacks.md); `error` when it failed. Its log is stored by then. */
   'callback:ended': [{ dagId: string; runRowId: string; taskId?: string; tryNumber?: number; callback: 'onSuccess' | 'onFailure' | 'onRetry'; error?: string }];
   error: [Error];
+  /** Something went wrong that the engine handles itself (a worker cut off stops its tries): one warning line, no stack. */
+  warning: [string];
 }
 
 export type EngineBus = EventEmitter<EngineEvents>;

@@ -58,6 +58,8 @@ interface InFlight {
   ended?: Promise<void>;
   /** Handed back by stop(): its outcome, whatever it is, is not this process's to record. */
   handedBack?: boolean;
+  /** The try has ended and its result waits in #pending to be committed. */
+  done?: boolean;
 }
 
 /**
@@ -521,6 +523,7 @@ export class Executor {
         result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; no tries left`, at: now });
       }
     }
+    entry.done = true;
     this.#pending.push(result);
     void this.commit();
   }
@@ -697,20 +700,22 @@ export class Executor {
     if (timeout === undefined || this.#inFlight.size === 0 || silent < timeout - this.options.heartbeatMs) return;
     const why = `no heartbeat reached the database for ${Math.round(silent / 1000)}s`;
     this.#waiting.length = 0;
-    const given = [...this.#inFlight.values()];
+    // Tries that have ended keep their place: their results are committed when the database is back.
+    const given = [...this.#inFlight.values()].filter((e) => !e.done);
+    if (given.length === 0) return;
     const running = given.filter((e) => e.ended !== undefined);
     for (const entry of given) {
       entry.handedBack = true;
       entry.abort.abort(new Error(`${why}: the try is stopped, and handed back to run again`));
+      this.#inFlight.delete(entry.claim.lease);
     }
-    this.#inFlight.clear();
     this.#lastBeatAt = Date.now();
     // Said, and handed back, once they have ended (a thread that ignores its signal is
     // terminated a moment later): a try handed back while it still ran could commit its work
     // beside its next try.
     void Promise.all(running.map((e) => e.ended)).then(() => {
       this.#abandoned.push(...given);
-      this.bus.emit('error', new Error(`${why}: stopped its ${running.length} running tries; they are handed back once the database answers`));
+      this.bus.emit('warning', `${why}: stopped its ${running.length} running tries; they are handed back once the database answers`);
     });
   }
 
