@@ -811,7 +811,7 @@ export class Executor {
     }
     // Tries still running past the grace are aborted, and handed back only once they have
     // ended: a try handed back while it ran went on and committed its work (an sql task's
-    // statement) while another worker ran it again (test/postgres/fault-injection.test.ts).
+    // statement) while another worker ran it again (test/postgres/faults-sigterm.test.ts).
     const running = [...this.#inFlight.values()].filter((e) => e.ended !== undefined);
     for (const entry of running) {
       entry.handedBack = true;
