@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute, jsonb } from '../db/execute.js';
 import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
-import { claimTasks, recoverClaims, type ClaimedTask } from '../db/sql/claim-tasks.js';
+import { claimTasks, recoverClaims, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
 import { handBackTries } from '../db/sql/hand-back.js';
 import { resolveParams } from '../dag/params.js';
 import type { EngineBus } from '../engine/events.js';
@@ -140,7 +140,7 @@ export class Executor {
     return (this.options.maxInFlight ?? this.pool.size * 64) - this.#inFlight.size;
   }
 
-  private claimRequest(limit: number) {
+  private claimRequest(limit: number): ClaimRequest {
     return { owner: this.options.owner, queues: this.options.queues, limit, onlyRun: this.options.onlyRun, token: randomUUID() };
   }
 
@@ -149,7 +149,7 @@ export class Executor {
    * claim may still have been committed (the reply to COMMIT lost with the connection): its
    * token waits to be settled (settleClaims), and a pump is due to do it.
    */
-  private async claiming<T>(request: { token: string }, attempt: () => Promise<T>): Promise<T> {
+  private async claiming<T>(request: ClaimRequest, attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt();
     } catch (error) {
@@ -566,7 +566,7 @@ export class Executor {
     await this.claiming(request, () => this.finishBatch(batch, request));
   }
 
-  private async finishBatch(batch: TaskResult[], request: ReturnType<Executor['claimRequest']>): Promise<void> {
+  private async finishBatch(batch: TaskResult[], request: ClaimRequest): Promise<void> {
     const report = await this.serially(() => finishTasks(this.db, this.cache, batch, request, { announceState: false }));
     if (report.changes.length > 0) this.announceState();
     const callbacks = this.callbacksOf(batch, report);
@@ -719,9 +719,9 @@ export class Executor {
     });
   }
 
-  /** Hands back the tries given up while the database was out of reach, once it answers again. */
+  /** Hands back the tries given up while the database was out of reach; tried again at each heartbeat until it answers. */
   private async handBackAbandoned(): Promise<void> {
-    if (this.#abandoned.length === 0 || Date.now() - this.#lastBeatAt > this.options.heartbeatMs * 2) return;
+    if (this.#abandoned.length === 0) return;
     const tries = this.#abandoned;
     this.#abandoned = [];
     try {
