@@ -143,6 +143,7 @@ export class Engine {
         pollMs: this.config.schedulerPollMs,
         heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
         manageRuns: this.options.onlyRun === undefined,
+        serverMayRestart: this.database.driver === 'postgres',
         createScheduledRuns: this.options.createScheduledRuns,
         // `dags test` drives one run in a short-lived process: it is no scheduler to report.
         owner: this.options.onlyRun === undefined ? this.owner : undefined,

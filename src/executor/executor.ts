@@ -86,11 +86,11 @@ export class Executor {
   /** When the database last took a heartbeat (or had nothing to take) from this process. */
   #lastBeatAt = Date.now();
   /**
-   * Tokens of claims that ended in an error (claim-tasks.ts, ClaimRequest.token): the
-   * database may have committed them anyway, the reply lost. Until a look at the database
+   * Tokens of claims that ended in an error (claim-tasks.ts, ClaimRequest.token), with when
+   * each was sent: the database may have committed them anyway, the reply lost. Until a look at the database
    * settles them (settleClaims), this process may hold tries it does not know of.
    */
-  readonly #unsettled = new Set<string>();
+  readonly #unsettled = new Map<string, number>();
   /** Tries given up while the database was out of reach (abandonIfCutOff), to hand back once it is back. */
   #abandoned: InFlight[] = [];
   /** Another claimer held the claim lock: a look again is due (claimSoon). */
@@ -149,11 +149,12 @@ export class Executor {
    * claim may still have been committed (the reply to COMMIT lost with the connection): its
    * token waits to be settled (settleClaims), and a pump is due to do it.
    */
-  private async claiming<T>(request: ClaimRequest, attempt: () => Promise<T>): Promise<T> {
+  private async claiming<T>(request: ClaimRequest, attempt: (sentAt: number) => Promise<T>): Promise<T> {
+    const sentAt = Date.now();
     try {
-      return await attempt();
+      return await attempt(sentAt);
     } catch (error) {
-      this.#unsettled.add(request.token);
+      this.#unsettled.set(request.token, sentAt);
       this.claimSoon();
       throw error;
     }
@@ -175,10 +176,11 @@ export class Executor {
    */
   private async settleClaims(): Promise<void> {
     if (this.#unsettled.size === 0) return;
-    const tokens = [...this.#unsettled];
+    const tokens = [...this.#unsettled.keys()];
+    const sentAt = Math.min(...this.#unsettled.values());
     const found = (await recoverClaims(this.db, this.options.owner, tokens)).filter((c) => !this.#inFlight.has(c.lease));
     if (this.#stopping) await handBackTries(this.db, found, ['queued']);
-    else if (found.length > 0) await this.dispatch(found);
+    else if (found.length > 0) await this.dispatch(found, sentAt);
     for (const token of tokens) this.#unsettled.delete(token);
   }
 
@@ -228,9 +230,9 @@ export class Executor {
         // task (PGlite, 1,000 tasks: 1,001 claims, 12.7 s).
         if (this.#waiting.length >= this.pool.size) break;
         const request = this.claimRequest(free);
-        const claimed = await this.claiming(request, async () => {
+        const claimed = await this.claiming(request, async (sentAt) => {
           const claim = await claimTasks(this.db, request);
-          if (claim.tasks.length > 0) await this.dispatch(claim.tasks);
+          if (claim.tasks.length > 0) await this.dispatch(claim.tasks, sentAt);
           return claim;
         });
         if (claimed.busy) this.claimSoon();
@@ -245,19 +247,28 @@ export class Executor {
   }
 
   /**
-   * Queues claimed tries for the threads with their upstream results. `known`: results of
-   * tries this process just committed, by '<run row id> <task id>' (see upstreamResults).
+   * Queues claimed tries for the threads with their upstream results. `sentAt`: when the
+   * claim was sent. `known`: results of tries this process just committed, by '<run row id>
+   * <task id>' (see upstreamResults).
    */
-  private async dispatch(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+  private async dispatch(claimed: ClaimedTask[], sentAt: number, known: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
     const upstream = await this.upstreamResults(claimed, known);
-    for (const claim of claimed) {
-      const structure = await this.cache.get(claim.dag_version_id);
-      // Read once per version and process, like the run's: no statement per try.
-      const code = claim.try_version_id === claim.dag_version_id ? structure : await this.cache.get(claim.try_version_id);
+    // Read once per version and process, like the run's: no statement per try.
+    const versions = await Promise.all(claimed.map(async (claim) => [await this.cache.get(claim.dag_version_id), await this.cache.get(claim.try_version_id)] as const));
+    // No heartbeat has covered these claims yet: one sent nearly a heartbeat timeout ago (the
+    // process was frozen meanwhile, or the database slow to answer) may have been taken by a
+    // scheduler already (src/scheduler/maintenance.ts). Not started, then: handed back.
+    const timeout = this.options.heartbeatTimeoutMs;
+    if (timeout !== undefined && Date.now() - sentAt >= timeout - this.options.heartbeatMs) {
+      await handBackTries(this.db, claimed, ['queued']);
+      return;
+    }
+    claimed.forEach((claim, i) => {
+      const [structure, code] = versions[i]!;
       const entry: InFlight = { claim, structure, code, logs: [], abort: new AbortController() };
       this.#inFlight.set(claim.lease, entry);
       this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
-    }
+    });
     // The claim's order (claim-tasks.ts): backfill work last, then by priority. Stable:
     // equal ones keep their claim order (oldest scheduled first).
     const priority = (e: InFlight) => e.structure.tasks.get(e.claim.task_id)?.priority ?? 0;
@@ -563,10 +574,10 @@ export class Executor {
     // Room once this batch leaves: the same transaction claims what it makes ready.
     const room = this.#stopping ? 0 : this.capacity + batch.length;
     const request = this.claimRequest(room);
-    await this.claiming(request, () => this.finishBatch(batch, request));
+    await this.claiming(request, (sentAt) => this.finishBatch(batch, request, sentAt));
   }
 
-  private async finishBatch(batch: TaskResult[], request: ClaimRequest): Promise<void> {
+  private async finishBatch(batch: TaskResult[], request: ClaimRequest, sentAt: number): Promise<void> {
     const report = await this.serially(() => finishTasks(this.db, this.cache, batch, request, { announceState: false }));
     if (report.changes.length > 0) this.announceState();
     const callbacks = this.callbacksOf(batch, report);
@@ -574,7 +585,7 @@ export class Executor {
     if (report.claimed.length > 0) {
       const refused = new Set(report.refused.map((r) => r.taskInstanceId));
       const known = new Map(batch.filter((r) => r.state === 'success' && !refused.has(r.taskInstanceId)).map((r) => [`${r.runRowId} ${r.taskId}`, asStoredJson(r.result)]));
-      await this.dispatch(report.claimed, known);
+      await this.dispatch(report.claimed, sentAt, known);
     }
     // After the downstream tries were handed to the pool: they go first.
     if (callbacks) this.#callbacks.afterCommit(callbacks.tries, callbacks.runs);

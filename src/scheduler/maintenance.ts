@@ -36,16 +36,18 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
  * Ages are read on the database's clock, never this process's. And nothing is taken in the
  * first `timeoutMs` after the database server started: after a restart every heartbeat is
  * old, though the workers are alive and about to beat (and to commit what finished while
- * it was down).
+ * it was down). That wait is for PostgreSQL only (`serverMayRestart`): the embedded
+ * database starts and stops with its one server process, which takes over at once what
+ * an earlier process held (src/engine/engine.ts).
  */
-export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date()): Promise<(FinishReport & { handedBack: number }) | null> {
+export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date(), serverMayRestart = true): Promise<(FinishReport & { handedBack: number }) | null> {
   const { rows } = await execute<{ id: string; lease: string; state: string; try_number: number; max_tries: number; run_id: string; task_id: string; owner: string | null; dag_version_id: string }>(
     db,
     sql`select ti.id, ti.lease, ti.state, ti.try_number, ti.max_tries, ti.run_id, ti.task_id, ti.owner, r.dag_version_id
           from task_instances ti join dag_runs r on r.id = ti.run_id
          where ti.state in ('queued', 'running')
            and ti.heartbeat_at < clock_timestamp() - make_interval(secs => ${timeoutMs / 1000})
-           and pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => ${timeoutMs / 1000})
+           and (not ${serverMayRestart}::boolean or pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => ${timeoutMs / 1000}))
          limit 500`,
   );
   if (rows.length === 0) return null;

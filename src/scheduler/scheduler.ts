@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
+  /** The database is a PostgreSQL server, which may restart while this process runs (maintenance.ts, reapLostTasks). */
+  serverMayRestart?: boolean;
   /** Create runs on the DAGs' schedules (default true); a backfill run by the CLI itself leaves them to `standalone`. */
   createScheduledRuns?: boolean;
   /**
@@ -145,7 +147,7 @@ export class Scheduler {
     if (reapDue) this.#lastReapAt = now.getTime();
     const reaped = !reapDue
       ? undefined
-      : await asSoleScheduler(this.db, Duty.reap, (tx) => reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now));
+      : await asSoleScheduler(this.db, Duty.reap, (tx) => reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now, this.options.serverMayRestart ?? true));
     if (reaped) {
       for (const c of reaped.changes) this.bus.emit('task:state', c);
       for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);

@@ -25,10 +25,8 @@ export async function handBackTries(db: Db | Tx, tries: readonly HeldTry[], stat
             from jsonb_to_recordset(${jsonb(tries.map((t) => ({ id: t.id, lease: t.lease })))}) as v(id uuid, lease uuid)
            where ti.id = v.id and ti.lease = v.lease and ti.state::text in (select jsonb_array_elements_text(${jsonb(states)}))
           returning 1
-        ), woken as (
-          select pg_notify('updraft_work', '') where exists (select 1 from back)
         )
-        select (select count(*)::int from back) as n, (select count(*) from woken) as woken`,
+        select (select count(*)::int from back) as n, (select pg_notify('updraft_work', '') where exists (select 1 from back)) as woken`,
   );
   return rows[0]?.n ?? 0;
 }
