@@ -60,6 +60,12 @@ interface InFlight {
   handedBack?: boolean;
   /** The try has ended and its result waits in #pending to be committed. */
   done?: boolean;
+  /**
+   * When its row was last known alive in the database (epoch ms, this process's clock): when
+   * its claim was sent, then when the last heartbeat that reached it was sent. A scheduler
+   * takes the try a heartbeat timeout after that at the earliest.
+   */
+  aliveAt: number;
 }
 
 /**
@@ -83,8 +89,6 @@ export class Executor {
   #heartbeat: NodeJS.Timeout | undefined;
   /** A heartbeat statement is under way: the next tick does not send another beside it. */
   #beating = false;
-  /** When the database last took a heartbeat (or had nothing to take) from this process. */
-  #lastBeatAt = Date.now();
   /**
    * Tokens of claims that ended in an error (claim-tasks.ts, ClaimRequest.token), with when
    * each was sent: the database may have committed them anyway, the reply lost. Until a look at the database
@@ -192,7 +196,6 @@ export class Executor {
       this.#takeCallbacksTimer = setInterval(this.takeCallbacks, TAKE_INTERVAL_MS);
       this.takeCallbacks();
     }
-    this.#lastBeatAt = Date.now();
     // The cut-off check runs on the clock, not after the heartbeat: against an unreachable
     // database the heartbeat's statement may not end for a long time.
     this.#heartbeat = setInterval(() => {
@@ -265,7 +268,7 @@ export class Executor {
     }
     claimed.forEach((claim, i) => {
       const [structure, code] = versions[i]!;
-      const entry: InFlight = { claim, structure, code, logs: [], abort: new AbortController() };
+      const entry: InFlight = { claim, structure, code, logs: [], abort: new AbortController(), aliveAt: sentAt };
       this.#inFlight.set(claim.lease, entry);
       this.#waiting.push({ entry, upstream: upstream.get(claim.id) ?? {} });
     });
@@ -662,11 +665,7 @@ export class Executor {
    * with them.
    */
   async heartbeat(): Promise<void> {
-    if (this.#beating) return;
-    if (this.#inFlight.size === 0) {
-      this.#lastBeatAt = Date.now();
-      return;
-    }
+    if (this.#beating || this.#inFlight.size === 0) return;
     // Held before the statement starts, so their claims are committed and visible to it.
     const held = [...this.#inFlight.values()];
     const sentAt = Date.now();
@@ -683,8 +682,8 @@ export class Executor {
             )
             update task_instances ti set heartbeat_at = clock_timestamp() from held where ti.id = held.id returning ti.lease`,
       );
-      this.#lastBeatAt = Math.max(this.#lastBeatAt, sentAt);
       const alive = new Set(rows.map((r) => r.lease));
+      for (const entry of held) if (alive.has(entry.claim.lease)) entry.aliveAt = Math.max(entry.aliveAt, sentAt);
       const missing = held.filter((e) => !alive.has(e.claim.lease) && e.revoked === undefined && this.#inFlight.has(e.claim.lease));
       if (missing.length > 0) await this.stopRevoked(missing);
     } catch (error) {
@@ -697,8 +696,8 @@ export class Executor {
   }
 
   /**
-   * Cut off from the database for nearly the heartbeat timeout, this process stops every
-   * try it holds and forgets them: a scheduler that can reach the database may be about to
+   * Tries whose rows no heartbeat has reached for nearly the heartbeat timeout (the
+   * database is out of reach, or this process was frozen) are stopped and forgotten: a scheduler that can reach the database may be about to
    * take them (src/scheduler/maintenance.ts), and a result sent later would be refused
    * anyway. Results that had finished are kept and committed when the database is back:
    * their tries may still own their task instances then (after a restart, a scheduler takes
@@ -707,20 +706,21 @@ export class Executor {
    */
   private abandonIfCutOff(): void {
     const timeout = this.options.heartbeatTimeoutMs;
-    const silent = Date.now() - this.#lastBeatAt;
-    if (timeout === undefined || this.#inFlight.size === 0 || silent < timeout - this.options.heartbeatMs) return;
-    const why = `no heartbeat reached the database for ${Math.round(silent / 1000)}s`;
-    this.#waiting.length = 0;
-    // Tries that have ended keep their place: their results are committed when the database is back.
-    const given = [...this.#inFlight.values()].filter((e) => !e.done);
+    if (timeout === undefined) return;
+    const now = Date.now();
+    // Tries that have ended keep their place: their results are committed when the database is
+    // back. Claims made since it came back are young, and go on.
+    const given = [...this.#inFlight.values()].filter((e) => !e.done && now - e.aliveAt >= timeout - this.options.heartbeatMs);
     if (given.length === 0) return;
+    const why = `no heartbeat reached the database for ${Math.round((now - Math.min(...given.map((e) => e.aliveAt))) / 1000)}s`;
+    const waiting = new Set(given);
+    this.#waiting.splice(0, this.#waiting.length, ...this.#waiting.filter((w) => !waiting.has(w.entry)));
     const running = given.filter((e) => e.ended !== undefined);
     for (const entry of given) {
       entry.handedBack = true;
       entry.abort.abort(new Error(`${why}: the try is stopped, and handed back to run again`));
       this.#inFlight.delete(entry.claim.lease);
     }
-    this.#lastBeatAt = Date.now();
     // Said, and handed back, once they have ended (a thread that ignores its signal is
     // terminated a moment later): a try handed back while it still ran could commit its work
     // beside its next try.
