@@ -26,7 +26,7 @@ export interface Config {
   /** How often running tasks are marked alive (UPDRAFT_HEARTBEAT_INTERVAL, default 5s). */
   heartbeatMs: number;
   /**
-   * A task without a heartbeat this long is failed or retried (UPDRAFT_HEARTBEAT_TIMEOUT,
+   * A task without a heartbeat this long is taken from its process: handed back, or failed or retried (UPDRAFT_HEARTBEAT_TIMEOUT,
    * default 120s, or 3 heartbeat intervals if longer). Also sets the database session
    * limits (db/session-limits.ts).
    */
