@@ -11,7 +11,11 @@ const integration = (driver: 'pglite' | 'postgres'): TestProjectInlineConfigurat
   test: {
     name: driver,
     // Operators connect to real PostgreSQL databases (test/operators): with TEST_DATABASE_URL only.
-    include: ['test/integration/**/*.test.ts', `test/${driver}/**/*.test.ts`, ...(process.env.TEST_DATABASE_URL ? ['test/operators/**/*.test.ts'] : [])],
+    include: [
+      'test/integration/**/*.test.ts',
+      `test/${driver}/**/*.test.ts`,
+      ...(process.env.TEST_DATABASE_URL ? ['test/operators/**/*.test.ts'] : []),
+    ],
     env: { UPDRAFT_TEST_DRIVER: driver },
     globalSetup: [`test/support/global-${driver}.ts`],
     setupFiles: ['test/support/setup-db.ts'],

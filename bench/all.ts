@@ -23,14 +23,18 @@ import pg from 'pg';
 import type { BenchFigures, Figure } from './lib/figures.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** The benches, in the order they run, with the settings `npm run bench` gives them. */
 const BENCHES: { name: string; env?: Record<string, string>; what: string }[] = [
   { name: 'peer', what: 'graphile-worker on the same PostgreSQL: the bar' },
   { name: 'engine', what: 'the engine in one process: throughput, a chain, latency' },
   { name: 'parse', what: "a 10,000-task DAG's parse, and the plan of a run of it" },
-  { name: 'footprint', what: 'scheduler CPU per finished task by DAG size, and the memory of standalone with 100 DAGs' },
+  {
+    name: 'footprint',
+    what: 'scheduler CPU per finished task by DAG size, and the memory of standalone with 100 DAGs',
+  },
   { name: 'scale', what: 'one and two worker processes beside a scheduler' },
   { name: 'backfill', what: 'backfills' },
   { name: 'sync', what: 'the sync operator beside psql' },
@@ -49,8 +53,18 @@ interface Result {
 async function runBench(bench: (typeof BENCHES)[number], dir: string): Promise<Result> {
   const json = path.join(dir, `${bench.name}.json`);
   const began = performance.now();
-  const env = { ...process.env, BENCH_DRIVER: 'postgres', BENCH_RUNS: process.env.BENCH_RUNS ?? '3', ...bench.env, BENCH_JSON: json };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', `${bench.name}.ts`)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = {
+    ...process.env,
+    BENCH_DRIVER: 'postgres',
+    BENCH_RUNS: process.env.BENCH_RUNS ?? '3',
+    ...bench.env,
+    BENCH_JSON: json,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', `${bench.name}.ts`)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => {
@@ -59,7 +73,10 @@ async function runBench(bench: (typeof BENCHES)[number], dir: string): Promise<R
     });
   }
   const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  const figures = await readFile(json, 'utf8').then((text) => JSON.parse(text) as BenchFigures, () => undefined);
+  const figures = await readFile(json, 'utf8').then(
+    (text) => JSON.parse(text) as BenchFigures,
+    () => undefined,
+  );
   return { name: bench.name, what: bench.what, seconds: (performance.now() - began) / 1000, exitCode, output, figures };
 }
 
@@ -68,20 +85,49 @@ async function postgresInfo(): Promise<{ version: string; settings: Record<strin
   await client.connect();
   try {
     const version = (await client.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v;
-    const names = ['shared_buffers', 'work_mem', 'max_connections', 'fsync', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit'];
-    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>('select name, setting, unit from pg_settings where name = any($1) order by name', [names]);
-    return { version, settings: Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])) };
+    const names = [
+      'shared_buffers',
+      'work_mem',
+      'max_connections',
+      'fsync',
+      'synchronous_commit',
+      'wal_level',
+      'max_wal_size',
+      'jit',
+    ];
+    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
+      'select name, setting, unit from pg_settings where name = any($1) order by name',
+      [names],
+    );
+    return {
+      version,
+      settings: Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])),
+    };
   } finally {
     await client.end();
   }
 }
 
 async function packageVersions(): Promise<Record<string, string>> {
-  const names = ['updraft', 'pg', 'drizzle-orm', '@electric-sql/pglite', 'piscina', 'graphology', 'hono', 'tsx', 'graphile-worker'];
+  const names = [
+    'updraft',
+    'pg',
+    'drizzle-orm',
+    '@electric-sql/pglite',
+    'piscina',
+    'graphology',
+    'hono',
+    'tsx',
+    'graphile-worker',
+  ];
   const versions: Record<string, string> = {};
   for (const name of names) {
-    const file = name === 'updraft' ? path.join(ROOT, 'package.json') : path.join(ROOT, 'node_modules', name, 'package.json');
-    versions[name] = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { version: string }).version, () => 'not installed');
+    const file =
+      name === 'updraft' ? path.join(ROOT, 'package.json') : path.join(ROOT, 'node_modules', name, 'package.json');
+    versions[name] = await readFile(file, 'utf8').then(
+      (t) => (JSON.parse(t) as { version: string }).version,
+      () => 'not installed',
+    );
   }
   return versions;
 }
@@ -97,7 +143,8 @@ async function gitCommit(): Promise<string> {
 function figureText(f: Figure): string {
   const size = Math.abs(f.median);
   const digits = size >= 100 ? 0 : size >= 10 ? 1 : size >= 1 ? 2 : 3;
-  const text = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const text = (n: number) =>
+    n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return f.values.length > 1 ? `${text(f.median)} (${text(f.min)}-${text(f.max)})` : text(f.median);
 }
 
@@ -113,16 +160,38 @@ interface Ratio {
 /** Updraft over graphile-worker, from figures of the same run. */
 function ratios(all: Map<string, Figure>): Ratio[] {
   const pairs: [string, string, string, string][] = [
-    ['throughput: one run of no-op tasks vs bulk drain, defaults', 'wide_tasks_per_s', 'peer_drain_default_jobs_per_s', '>= 1.0'],
-    ['throughput: one run of no-op tasks vs bulk drain, batched', 'wide_tasks_per_s', 'peer_drain_batched_jobs_per_s', '>= 1.0'],
-    ['latency p50: upstream ended -> downstream started vs add -> start', 'latency_p50_ms', 'peer_latency_p50_ms', '>= 1.0 (p50 <= the peer\'s)'],
+    [
+      'throughput: one run of no-op tasks vs bulk drain, defaults',
+      'wide_tasks_per_s',
+      'peer_drain_default_jobs_per_s',
+      '>= 1.0',
+    ],
+    [
+      'throughput: one run of no-op tasks vs bulk drain, batched',
+      'wide_tasks_per_s',
+      'peer_drain_batched_jobs_per_s',
+      '>= 1.0',
+    ],
+    [
+      'latency p50: upstream ended -> downstream started vs add -> start',
+      'latency_p50_ms',
+      'peer_latency_p50_ms',
+      ">= 1.0 (p50 <= the peer's)",
+    ],
     ['latency p99', 'latency_p99_ms', 'peer_latency_p99_ms', ''],
   ];
   return pairs.map(([what, ours, theirs, goal]) => {
     const a = all.get(ours);
     const b = all.get(theirs);
-    const ratio = a && b && a.median > 0 && b.median > 0 ? (a.higherIsBetter ? a.median / b.median : b.median / a.median) : null;
-    return { what, updraft: a ? `${figureText(a)} ${a.unit}` : 'not measured', peer: b ? `${figureText(b)} ${b.unit}` : 'not measured', ratio, goal };
+    const ratio =
+      a && b && a.median > 0 && b.median > 0 ? (a.higherIsBetter ? a.median / b.median : b.median / a.median) : null;
+    return {
+      what,
+      updraft: a ? `${figureText(a)} ${a.unit}` : 'not measured',
+      peer: b ? `${figureText(b)} ${b.unit}` : 'not measured',
+      ratio,
+      goal,
+    };
   });
 }
 
@@ -130,7 +199,10 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const chosen = only ? BENCHES.filter((b) => only.includes(b.name)) : BENCHES;
   const unknown = only?.filter((name) => !BENCHES.some((b) => b.name === name)) ?? [];
-  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no bench named ${unknown.join(', ')} (there are ${BENCHES.map((b) => b.name).join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `BENCH_ONLY: no bench named ${unknown.join(', ')} (there are ${BENCHES.map((b) => b.name).join(', ')})`,
+    );
 
   const started = new Date();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'updraft-bench-all-'));
@@ -159,7 +231,14 @@ async function main(): Promise<void> {
     packages: await packageVersions(),
     runs: Number(process.env.BENCH_RUNS ?? 3),
     ratios: ratios(figures),
-    benches: results.map(({ name, what, seconds, exitCode, figures: f }) => ({ name, what, seconds, exitCode, settings: f?.settings ?? {}, figures: f?.figures ?? [] })),
+    benches: results.map(({ name, what, seconds, exitCode, figures: f }) => ({
+      name,
+      what,
+      seconds,
+      exitCode,
+      settings: f?.settings ?? {},
+      figures: f?.figures ?? [],
+    })),
   };
 
   const md = [
@@ -168,23 +247,36 @@ async function main(): Promise<void> {
     `${report.started}, commit ${report.commit}, \`npm run bench\` (each figure: median (min-max) of ${report.runs} repetitions unless its bench says otherwise)`,
     '',
     `- **Machine:** ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, ${report.machine.os}, Node ${report.machine.node}`,
-    `- **PostgreSQL:** ${report.postgres.version}; ${Object.entries(report.postgres.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
-    `- **Packages:** ${Object.entries(report.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- **PostgreSQL:** ${report.postgres.version}; ${Object.entries(report.postgres.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
+    `- **Packages:** ${Object.entries(report.packages)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     '',
     '## Updraft over graphile-worker, same run',
     '',
     '| | Updraft | graphile-worker | ratio (> 1: Updraft better) | goal |',
     '|---|---|---|---|---|',
-    ...report.ratios.map((r) => `| ${r.what} | ${r.updraft} | ${r.peer} | ${r.ratio === null ? 'n/a' : `x${r.ratio.toFixed(2)}`} | ${r.goal} |`),
+    ...report.ratios.map(
+      (r) =>
+        `| ${r.what} | ${r.updraft} | ${r.peer} | ${r.ratio === null ? 'n/a' : `x${r.ratio.toFixed(2)}`} | ${r.goal} |`,
+    ),
     '',
     ...results.flatMap((r) => [
       `## ${r.name}: ${r.what}`,
       '',
-      r.exitCode === 0 ? `${r.seconds.toFixed(0)} s.` : `**Failed** (exit ${r.exitCode}) after ${r.seconds.toFixed(0)} s.`,
+      r.exitCode === 0
+        ? `${r.seconds.toFixed(0)} s.`
+        : `**Failed** (exit ${r.exitCode}) after ${r.seconds.toFixed(0)} s.`,
       '',
       ...(r.figures && r.figures.figures.length > 0
         ? [
-            `Settings: ${Object.entries(r.figures.settings).map(([k, v]) => `${k} ${v}`).join(', ') || 'defaults'}`,
+            `Settings: ${
+              Object.entries(r.figures.settings)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ') || 'defaults'
+            }`,
             '',
             '| figure | median (min-max) | unit |',
             '|---|---|---|',

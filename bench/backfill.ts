@@ -58,13 +58,21 @@ import { cpuLine, installTrace, sampleCpu, timeCalls, watchLoopDelay, type CpuSa
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CASES = new Set((process.env.BENCH_CASES ?? 'a,b,c').split(',').map((c) => c.trim()));
 const SHAPE = process.env.BENCH_SHAPE ?? 'independent';
-if (SHAPE !== 'independent' && SHAPE !== 'fan') throw new Error(`BENCH_SHAPE must be independent or fan, got '${SHAPE}'`);
+if (SHAPE !== 'independent' && SHAPE !== 'fan')
+  throw new Error(`BENCH_SHAPE must be independent or fan, got '${SHAPE}'`);
 // The daily DAG's limit on its running task instances (across its runs); unset, the DAG default (16).
 const MAX_ACTIVE_TASKS = process.env.BENCH_MAX_ACTIVE_TASKS;
 // PostgreSQL unless asked otherwise: the goals are PostgreSQL's.
 const DRIVER: BenchDriver = process.env.BENCH_DRIVER ? benchDriver() : 'postgres';
 const DAILY = { dagId: 'bench_daily', from: '2025-01-01', to: '2025-12-31', maxActiveRuns: 16, dates: 365 };
-const OFTEN = { dagId: 'bench_often', from: '2025-01-01', to: '2025-12-31T23:55', maxActiveRuns: 4, cron: '*/5 * * * *', zone: 'America/New_York' };
+const OFTEN = {
+  dagId: 'bench_often',
+  from: '2025-01-01',
+  to: '2025-12-31T23:55',
+  maxActiveRuns: 4,
+  cron: '*/5 * * * *',
+  zone: 'America/New_York',
+};
 const POLL_MS = 10;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
 
@@ -87,11 +95,25 @@ export default dag({ id: '${OFTEN.dagId}', schedule: '${OFTEN.cron}', timezone: 
 /** A fresh database and an engine on it, the DAGs parsed and the task threads warmed by a one-date backfill of `warm`. */
 async function freshEngine(warm: { dagId: string; date: string }): Promise<{ bench: BenchDatabase; engine: Engine }> {
   const bench = await benchDatabase(DRIVER);
-  const config = loadConfig({ ...process.env, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'true', DATABASE_URL: '' });
-  const engine = new Engine(bench.database, config, { processor: true, scheduler: true, executor: true }, createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'));
+  const config = loadConfig({
+    ...process.env,
+    UPDRAFT_DAGS_FOLDER: folder.path,
+    UPDRAFT_DAGS_PAUSED_AT_CREATION: 'true',
+    DATABASE_URL: '',
+  });
+  const engine = new Engine(
+    bench.database,
+    config,
+    { processor: true, scheduler: true, executor: true },
+    createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'),
+  );
   try {
     await engine.start();
-    const warmUp = await createBackfill(bench.database.db, { dagId: warm.dagId, from: warm.date, to: warm.date }, 'bench');
+    const warmUp = await createBackfill(
+      bench.database.db,
+      { dagId: warm.dagId, from: warm.date, to: warm.date },
+      'bench',
+    );
     await waitFor(engine.bus, 'backfill:completed', (e) => e.id === warmUp.id);
     return { bench, engine };
   } catch (error) {
@@ -102,7 +124,11 @@ async function freshEngine(warm: { dagId: string; date: string }): Promise<{ ben
 }
 
 /** Resolves with performance.now() at the next `name` event that `match` accepts. */
-function waitFor<K extends keyof EngineEvents>(bus: EngineBus, name: K, match: (...args: EngineEvents[K]) => boolean): Promise<number> {
+function waitFor<K extends keyof EngineEvents>(
+  bus: EngineBus,
+  name: K,
+  match: (...args: EngineEvents[K]) => boolean,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const listener = (...args: EngineEvents[K]) => {
       if (!match(...args)) return;
@@ -145,9 +171,11 @@ function collectErrors(bus: EngineBus): { stop(): string[] } {
 async function startTrace(bench: BenchDatabase, title: string): Promise<(() => Promise<void>) | undefined> {
   if (!tracing) return undefined;
   // The database's backends, when the server runs on this machine (PGlite runs inside this process).
-  const local = DRIVER === 'postgres' && ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(bench.env.DATABASE_URL!).hostname);
+  const local =
+    DRIVER === 'postgres' && ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(bench.env.DATABASE_URL!).hostname);
   const query = sql`select pid from pg_stat_activity where datname = current_database()`;
-  const pids = async () => (local ? (await execute<{ pid: number }>(bench.database.db, query)).rows.map((r) => r.pid) : []);
+  const pids = async () =>
+    local ? (await execute<{ pid: number }>(bench.database.db, query)).rows.map((r) => r.pid) : [];
   const before: CpuSample = await sampleCpu(await pids());
   trace?.reset();
   passes!.reset();
@@ -157,7 +185,12 @@ async function startTrace(bench: BenchDatabase, title: string): Promise<(() => P
     const elapsed = performance.now() - started;
     // The loop-delay histogram takes its sample of a long stall at its next timer: let it fire.
     await new Promise((resolve) => setTimeout(resolve, 25));
-    const lines = [cpuLine(before, await sampleCpu(await pids()), elapsed), passes!.line(elapsed), loopDelay!.line(), ...(trace ? [trace.report()] : [])];
+    const lines = [
+      cpuLine(before, await sampleCpu(await pids()), elapsed),
+      passes!.line(elapsed),
+      loopDelay!.line(),
+      ...(trace ? [trace.report()] : []),
+    ];
     console.log(`${title}, ${(elapsed / 1000).toFixed(2)} s traced:\n${lines.join('\n')}\n`);
   };
 }
@@ -175,12 +208,16 @@ async function dailyYear(): Promise<{ seconds: number; errors: string[]; busy: s
     const ticks = await machineTicks();
     const started = performance.now();
     const backfill = await createBackfill(db, DAILY, 'bench');
-    const ended = completed.get(backfill.id) ?? (await waitFor(engine.bus, 'backfill:completed', (e) => e.id === backfill.id));
+    const ended =
+      completed.get(backfill.id) ?? (await waitFor(engine.bus, 'backfill:completed', (e) => e.id === backfill.id));
     engine.bus.off('backfill:completed', onCompleted);
     const busy = machineBusy(ticks, await machineTicks());
     const seen = errors.stop();
     await traced?.();
-    const { rows } = await execute<{ ok: number }>(db, sql`select count(*) filter (where state = 'success')::int as ok from dag_runs where backfill_id = ${backfill.id}`);
+    const { rows } = await execute<{ ok: number }>(
+      db,
+      sql`select count(*) filter (where state = 'success')::int as ok from dag_runs where backfill_id = ${backfill.id}`,
+    );
     if (rows[0]!.ok !== DAILY.dates) throw new Error(`expected ${DAILY.dates} successful runs, got ${rows[0]!.ok}`);
     return { seconds: (ended - started) / 1000, errors: seen, busy };
   } finally {
@@ -218,19 +255,37 @@ async function oftenYear(): Promise<OftenFigures> {
     const started = performance.now();
     // BENCH_DEBUG: the first task events, in ms after createBackfill was called.
     let shown = 0;
-    const show = (e: EngineEvents['task:state'][0]) => void (shown++ < 12 && console.log(`${(performance.now() - started).toFixed(0)} ms: ${e.state} ${e.runRowId.slice(0, 8)}`));
+    const show = (e: EngineEvents['task:state'][0]) =>
+      void (
+        shown++ < 12 &&
+        console.log(`${(performance.now() - started).toFixed(0)} ms: ${e.state} ${e.runRowId.slice(0, 8)}`)
+      );
     if (process.env.BENCH_DEBUG) bus.on('task:state', show);
     const backfill = await createBackfill(db, OFTEN, 'bench');
-    const planDone = await pollUntil(async () => (await execute<{ plan_done: boolean }>(db, sql`select plan_done from backfills where id = ${backfill.id}`)).rows[0]!.plan_done);
+    const planDone = await pollUntil(
+      async () =>
+        (await execute<{ plan_done: boolean }>(db, sql`select plan_done from backfills where id = ${backfill.id}`))
+          .rows[0]!.plan_done,
+    );
     bus.off('task:state', countStarts);
     bus.off('task:state', show);
     const seen = errors.stop();
     await traced?.();
     const [first, running] = await Promise.all([runStarted, taskRunning]);
-    const { rows } = await execute<{ planned: number }>(db, sql`select planned from backfills where id = ${backfill.id}`);
+    const { rows } = await execute<{ planned: number }>(
+      db,
+      sql`select planned from backfills where id = ${backfill.id}`,
+    );
     await cancelBackfill(db, backfill.id, 'bench');
     const s = (at: number) => (at - started) / 1000;
-    return { runStarted: s(first), taskRunning: s(running), planDone: s(planDone), planned: rows[0]!.planned, runsStarted, errors: seen };
+    return {
+      runStarted: s(first),
+      taskRunning: s(running),
+      planDone: s(planDone),
+      planned: rows[0]!.planned,
+      runsStarted,
+      errors: seen,
+    };
   } finally {
     await engine.stop();
     await bench.dispose();
@@ -241,7 +296,12 @@ async function oftenYear(): Promise<OftenFigures> {
 function planningRate(): { rate: number; count: number } {
   const compiled = compileSchedule(OFTEN.cron, OFTEN.zone);
   if (compiled === null || compiled.kind === 'once') throw new Error(`'${OFTEN.cron}' has no intervals`);
-  const range = { from: parseDateInZone(OFTEN.from, OFTEN.zone), to: parseDateInZone(OFTEN.to, OFTEN.zone), backwards: false, completeBy: new Date() };
+  const range = {
+    from: parseDateInZone(OFTEN.from, OFTEN.zone),
+    to: parseDateInZone(OFTEN.to, OFTEN.zone),
+    backwards: false,
+    completeBy: new Date(),
+  };
   const started = performance.now();
   let count = 0;
   for (const _ of planIntervals(compiled.timetable, range, null)) count++;
@@ -263,7 +323,12 @@ async function schedulerSteps(): Promise<StepFigures> {
   const bench = await benchDatabase(DRIVER);
   const { db } = bench.database;
   try {
-    await new DagProcessor(db, { dagsFolder: folder.path, pausedAtCreation: true, importTimeoutMs: 30_000, dagsPollMs: 1_000 }).refresh();
+    await new DagProcessor(db, {
+      dagsFolder: folder.path,
+      pausedAtCreation: true,
+      importTimeoutMs: 30_000,
+      dagsPollMs: 1_000,
+    }).refresh();
     const cache = new DagCache(db);
     const timed = async <T>(f: () => Promise<T>, into: number[]) => {
       const started = performance.now();
@@ -277,7 +342,10 @@ async function schedulerSteps(): Promise<StepFigures> {
     for (let done = false; !done; ) {
       done = (await timed(() => advanceBackfills(db, cache), advance)).completed.includes(daily.id);
       await timed(() => startQueuedRuns(db, cache), start);
-      await execute(db, sql`update dag_runs set state = 'success', ended_at = now() where id in (select id from dag_runs where backfill_id = ${daily.id} and state = 'running' order by logical_date limit 2)`);
+      await execute(
+        db,
+        sql`update dag_runs set state = 'success', ended_at = now() where id in (select id from dag_runs where backfill_id = ${daily.id} and state = 'running' order by logical_date limit 2)`,
+      );
     }
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
     const planPasses: number[] = [];
@@ -296,7 +364,8 @@ async function schedulerSteps(): Promise<StepFigures> {
   }
 }
 
-const fmt = (values: number[], digits = 3) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+const fmt = (values: number[], digits = 3) =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const fmtInt = (values: number[]) => `${int(median(values))} (${int(Math.min(...values))}-${int(Math.max(...values))})`;
 
@@ -310,7 +379,8 @@ try {
     if (CASES.has('b')) often.push(await oftenYear());
     if (CASES.has('c')) plans.push(planningRate());
     if (CASES.has('d')) steps.push(await schedulerSteps());
-    if (process.env.BENCH_DEBUG) console.log({ daily: daily.at(-1), often: often.at(-1), plan: plans.at(-1), steps: steps.at(-1) });
+    if (process.env.BENCH_DEBUG)
+      console.log({ daily: daily.at(-1), often: often.at(-1), plan: plans.at(-1), steps: steps.at(-1) });
   }
 
   // Described on a database of its own: the measured ones are gone.
@@ -321,37 +391,93 @@ try {
   console.log(`bench/backfill: ${RUNS} runs, each on a fresh database, median (min-max)`);
   console.log(machineLine({ 'task threads': String(concurrency) }));
   console.log(`database: ${database}`);
-  console.log(`waiting: on engine events ('backfill:completed', 'task:state'); for the plan's end, backfills.plan_done polled every ${POLL_MS} ms`);
+  console.log(
+    `waiting: on engine events ('backfill:completed', 'task:state'); for the plan's end, backfills.plan_done polled every ${POLL_MS} ms`,
+  );
   if (daily.length > 0) {
     const shape = SHAPE === 'fan' ? 'no-op tasks in a fan (1 -> 8 -> 1)' : 'independent no-op tasks';
-    console.log(`  (a) ${DAILY.dates} daily dates, 10 ${shape}, maxActiveRuns ${DAILY.maxActiveRuns}, the DAG's maxActiveTasks ${MAX_ACTIVE_TASKS ?? '16 (default)'}:`);
-    console.log(`      createBackfill -> 'backfill:completed':   ${fmt(daily.map((d) => d.seconds))} s   goal <= 10 s   (${fmtInt(daily.map((d) => DAILY.dates / d.seconds))} runs/s)`);
-    const notes = (d: (typeof daily)[number]) => [d.busy && `machine ${d.busy} busy`, d.errors.length > 0 && `engine errors: ${d.errors.join(', ')}`].filter(Boolean).join('; ');
+    console.log(
+      `  (a) ${DAILY.dates} daily dates, 10 ${shape}, maxActiveRuns ${DAILY.maxActiveRuns}, the DAG's maxActiveTasks ${MAX_ACTIVE_TASKS ?? '16 (default)'}:`,
+    );
+    console.log(
+      `      createBackfill -> 'backfill:completed':   ${fmt(daily.map((d) => d.seconds))} s   goal <= 10 s   (${fmtInt(daily.map((d) => DAILY.dates / d.seconds))} runs/s)`,
+    );
+    const notes = (d: (typeof daily)[number]) =>
+      [d.busy && `machine ${d.busy} busy`, d.errors.length > 0 && `engine errors: ${d.errors.join(', ')}`]
+        .filter(Boolean)
+        .join('; ');
     console.log(`      each run: ${daily.map((d) => `${d.seconds.toFixed(2)} s (${notes(d)})`).join(', ')}`);
   }
   if (often.length > 0) {
-    console.log(`  (b) a year of '${OFTEN.cron}' in ${OFTEN.zone} (${int(often[0]!.planned)} dates), 1 no-op task, maxActiveRuns ${OFTEN.maxActiveRuns}:`);
-    console.log(`      createBackfill -> first run started:       ${fmt(often.map((o) => o.runStarted))} s   goal <= 1 s`);
+    console.log(
+      `  (b) a year of '${OFTEN.cron}' in ${OFTEN.zone} (${int(often[0]!.planned)} dates), 1 no-op task, maxActiveRuns ${OFTEN.maxActiveRuns}:`,
+    );
+    console.log(
+      `      createBackfill -> first run started:       ${fmt(often.map((o) => o.runStarted))} s   goal <= 1 s`,
+    );
     console.log(`      createBackfill -> first task running:      ${fmt(often.map((o) => o.taskRunning))} s`);
-    console.log(`      createBackfill -> plan complete:           ${fmt(often.map((o) => o.planDone))} s   (${fmtInt(often.map((o) => o.planned / o.planDone))} dates/s; ${fmtInt(often.map((o) => o.runsStarted))} runs started meanwhile)`);
+    console.log(
+      `      createBackfill -> plan complete:           ${fmt(often.map((o) => o.planDone))} s   (${fmtInt(often.map((o) => o.planned / o.planDone))} dates/s; ${fmtInt(often.map((o) => o.runsStarted))} runs started meanwhile)`,
+    );
     const oftenErrors = often.flatMap((o, i) => (o.errors.length ? [`run ${i + 1}: ${o.errors.join(', ')}`] : []));
     if (oftenErrors.length > 0) console.log(`      engine errors while measured: ${oftenErrors.join('; ')}`);
   }
   if (plans.length > 0) {
-    console.log(`  (c) planIntervals alone, ${int(plans[0]!.count)} intervals:    ${fmtInt(plans.map((p) => p.rate))} intervals/s (${fmt(plans.map((p) => p.count / p.rate), 2)} s)`);
+    console.log(
+      `  (c) planIntervals alone, ${int(plans[0]!.count)} intervals:    ${fmtInt(plans.map((p) => p.rate))} intervals/s (${fmt(
+        plans.map((p) => p.count / p.rate),
+        2,
+      )} s)`,
+    );
   }
   const figures = new Figures('backfill', { driver: DRIVER, 'task threads': String(concurrency) });
-  if (daily.length > 0) figures.add('backfill_365_daily_seconds', `${DAILY.dates} daily dates x 10 no-op tasks, maxActiveRuns ${DAILY.maxActiveRuns}: create -> completed`, 's', daily.map((d) => d.seconds));
+  if (daily.length > 0)
+    figures.add(
+      'backfill_365_daily_seconds',
+      `${DAILY.dates} daily dates x 10 no-op tasks, maxActiveRuns ${DAILY.maxActiveRuns}: create -> completed`,
+      's',
+      daily.map((d) => d.seconds),
+    );
   if (often.length > 0) {
-    figures.add('backfill_year_5min_first_run_seconds', `a year of '${OFTEN.cron}' (${int(often[0]!.planned)} dates): create -> first run started`, 's', often.map((o) => o.runStarted));
-    figures.add('backfill_year_5min_plan_seconds', `a year of '${OFTEN.cron}': create -> plan complete`, 's', often.map((o) => o.planDone));
+    figures.add(
+      'backfill_year_5min_first_run_seconds',
+      `a year of '${OFTEN.cron}' (${int(often[0]!.planned)} dates): create -> first run started`,
+      's',
+      often.map((o) => o.runStarted),
+    );
+    figures.add(
+      'backfill_year_5min_plan_seconds',
+      `a year of '${OFTEN.cron}': create -> plan complete`,
+      's',
+      often.map((o) => o.planDone),
+    );
   }
-  if (plans.length > 0) figures.add('backfill_plan_intervals_per_s', 'planIntervals alone', 'intervals/s', plans.map((p) => p.rate), true);
+  if (plans.length > 0)
+    figures.add(
+      'backfill_plan_intervals_per_s',
+      'planIntervals alone',
+      'intervals/s',
+      plans.map((p) => p.rate),
+      true,
+    );
   await figures.write();
   if (steps.length > 0) {
     console.log(`  (d) the scheduler's backfill step alone (no engine; two runs ended after each pass):`);
-    console.log(`      ${DAILY.dates} daily dates in ${fmtInt(steps.map((s) => s.dailyPasses))} passes: advanceBackfills ${fmt(steps.map((s) => s.advanceMsPerRun), 2)} ms and startQueuedRuns ${fmt(steps.map((s) => s.startMsPerRun), 2)} ms per run`);
-    console.log(`      the year's plan: ${fmtInt(steps.map((s) => s.planPasses))} passes of advanceBackfills, ${fmt(steps.map((s) => s.planPassMs), 1)} ms each (median)`);
+    console.log(
+      `      ${DAILY.dates} daily dates in ${fmtInt(steps.map((s) => s.dailyPasses))} passes: advanceBackfills ${fmt(
+        steps.map((s) => s.advanceMsPerRun),
+        2,
+      )} ms and startQueuedRuns ${fmt(
+        steps.map((s) => s.startMsPerRun),
+        2,
+      )} ms per run`,
+    );
+    console.log(
+      `      the year's plan: ${fmtInt(steps.map((s) => s.planPasses))} passes of advanceBackfills, ${fmt(
+        steps.map((s) => s.planPassMs),
+        1,
+      )} ms each (median)`,
+    );
   }
 } finally {
   await folder.cleanup();

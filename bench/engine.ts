@@ -71,8 +71,18 @@ try {
   folder = await makeDagFolder({ 'chain.ts': chainSource, 'wide.ts': wideSource });
   bench = await benchDatabase();
   const { database } = bench;
-  const config = loadConfig({ ...process.env, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false', DATABASE_URL: '' });
-  const started = new Engine(database, config, { processor: true, scheduler: true, executor: true }, createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'));
+  const config = loadConfig({
+    ...process.env,
+    UPDRAFT_DAGS_FOLDER: folder.path,
+    UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false',
+    DATABASE_URL: '',
+  });
+  const started = new Engine(
+    database,
+    config,
+    { processor: true, scheduler: true, executor: true },
+    createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'),
+  );
   engine = started;
   await started.start();
   if (process.env.BENCH_DEBUG) started.bus.on('task:state', (e) => console.log(e));
@@ -126,12 +136,34 @@ try {
     wideRates.push(WIDE / seconds);
   }
 
-  const settings = { driver: benchDriver(), runs: String(RUNS), 'task threads': String(config.concurrency), 'chain tasks': String(CHAIN), 'wide tasks': String(WIDE) };
+  const settings = {
+    driver: benchDriver(),
+    runs: String(RUNS),
+    'task threads': String(config.concurrency),
+    'chain tasks': String(CHAIN),
+    'wide tasks': String(WIDE),
+  };
   const figures = new Figures('engine', settings);
   figures.add('chain_seconds', `chain of ${CHAIN} no-op tasks, trigger to the run's end`, 's', chainSeconds);
-  figures.add('wide_tasks_per_s', `one run of ${WIDE.toLocaleString('en-US')} independent no-op tasks`, 'tasks/s', wideRates, true);
-  figures.add('latency_p50_ms', `upstream ended -> downstream started (executor's clock, task_instances), p50 of each run's ${CHAIN - 1} chain edges`, 'ms', p50s);
-  figures.add('latency_p99_ms', `upstream ended -> downstream started (executor's clock, task_instances), p99 of each run's ${CHAIN - 1} chain edges`, 'ms', p99s);
+  figures.add(
+    'wide_tasks_per_s',
+    `one run of ${WIDE.toLocaleString('en-US')} independent no-op tasks`,
+    'tasks/s',
+    wideRates,
+    true,
+  );
+  figures.add(
+    'latency_p50_ms',
+    `upstream ended -> downstream started (executor's clock, task_instances), p50 of each run's ${CHAIN - 1} chain edges`,
+    'ms',
+    p50s,
+  );
+  figures.add(
+    'latency_p99_ms',
+    `upstream ended -> downstream started (executor's clock, task_instances), p99 of each run's ${CHAIN - 1} chain edges`,
+    'ms',
+    p99s,
+  );
 
   console.log(`bench/engine: ${RUNS} runs, median (min-max)`);
   console.log(machineLine({ 'task threads': String(config.concurrency) }));

@@ -64,7 +64,8 @@ import { countingProxy, type WireCounter, type WireCounts } from './lib/wire-cou
 
 const list = (name: string, fallback: string) => {
   const values = (process.env[name] ?? fallback).split(',').map((v) => Number(v.trim()));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`${name} must be positive integers separated by commas`);
+  if (values.some((v) => !Number.isInteger(v) || v < 1))
+    throw new Error(`${name} must be positive integers separated by commas`);
   return values;
 };
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -83,7 +84,8 @@ const DEBUG = Boolean(process.env.BENCH_DEBUG);
 const WIRE = Boolean(process.env.BENCH_WIRE);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const fmt = (values: number[], digits = 1) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+const fmt = (values: number[], digits = 1) =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
 const MiB = 2 ** 20;
 
 /** Polls `probe` every 50 ms until it holds; fails after TIMEOUT_MS with `context()`. */
@@ -144,7 +146,12 @@ export default dag({ id: 'cpu_${size}', schedule: null, maxActiveTasks: ${size} 
 });
 `;
 
-async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: number; database: string; profile?: string[] }> {
+async function cpuCase(): Promise<{
+  measurements: CpuMeasurement[];
+  idleMsPerS: number;
+  database: string;
+  profile?: string[];
+}> {
   let folder: DagFolder | undefined;
   let bench: BenchDatabase | undefined;
   let monitor: pg.Client | undefined;
@@ -173,7 +180,8 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
     processes.push(scheduler);
     const worker = startUpdraft(['worker', '--concurrency', String(THREADS)], env, nodeArgs);
     processes.push(worker);
-    const output = () => `--- scheduler (pid ${scheduler.pid}):\n${scheduler.output()}\n--- worker (pid ${worker.pid}):\n${worker.output()}`;
+    const output = () =>
+      `--- scheduler (pid ${scheduler.pid}):\n${scheduler.output()}\n--- worker (pid ${worker.pid}):\n${worker.output()}`;
     await Promise.all(processes.map((p) => p.ready));
 
     // The bench's own connection (its backend left out of the PostgreSQL CPU): triggers and polls.
@@ -183,26 +191,39 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
     const db = drizzle({ client, schema }) as unknown as Db;
     const ownPid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     const backends = async () =>
-      (await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> $2', [name, ownPid])).rows.map((r) => r.pid);
+      (
+        await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> $2', [
+          name,
+          ownPid,
+        ])
+      ).rows.map((r) => r.pid);
 
     const ids = SIZES.map((size) => `cpu_${size}`);
     await until(
       'the DAGs parsed and unpaused',
       async () =>
-        (await client.query<{ n: number }>('select count(*)::int as n from dags where dag_id = any($1) and latest_version_id is not null and not is_paused', [ids])).rows[0]!
-          .n === ids.length,
+        (
+          await client.query<{ n: number }>(
+            'select count(*)::int as n from dags where dag_id = any($1) and latest_version_id is not null and not is_paused',
+            [ids],
+          )
+        ).rows[0]!.n === ids.length,
       output,
     );
 
     let dates = 0;
     /** Triggers a run of the DAG and waits for its end; returns its row id. */
     const runOnce = async (size: number): Promise<string> => {
-      const run = await triggerRun(db, `cpu_${size}`, { actor: 'bench', logicalDate: new Date(Date.UTC(2026, 0, 1) + dates++ * 60_000) });
+      const run = await triggerRun(db, `cpu_${size}`, {
+        actor: 'bench',
+        logicalDate: new Date(Date.UTC(2026, 0, 1) + dates++ * 60_000),
+      });
       const deadline = performance.now() + TIMEOUT_MS;
       for (;;) {
         const { rows } = await client.query<{ state: string }>('select state from dag_runs where id = $1', [run.id]);
         if (rows[0]!.state === 'success' || rows[0]!.state === 'failed') return run.id;
-        if (performance.now() > deadline) throw new Error(`run of cpu_${size} did not end within ${TIMEOUT_MS} ms\n${output()}`);
+        if (performance.now() > deadline)
+          throw new Error(`run of cpu_${size} did not end within ${TIMEOUT_MS} ms\n${output()}`);
         await sleep(POLL_MS);
       }
     };
@@ -214,7 +235,7 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
     const idleFrom = monotonicMicros();
     await sleep(IDLE_MS);
     const idleWindow: [number, number] = [idleFrom, monotonicMicros()];
-    const idleMsPerS = ((await cpuOf(scheduler.pid)) - idleBefore) * 1000 / (IDLE_MS / 1000);
+    const idleMsPerS = (((await cpuOf(scheduler.pid)) - idleBefore) * 1000) / (IDLE_MS / 1000);
 
     const measurements: CpuMeasurement[] = [];
     for (let rep = 0; rep < RUNS; rep++) {
@@ -238,19 +259,39 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
         const workerMain = (await mainThreadCpu(worker.pid)) - workerMainBefore;
         const wire = proxy?.counts();
         if (threadsBefore) {
-          const deltas = [...(await threadsCpu(scheduler.pid))].map(([tid, ms]) => `${tid === scheduler.pid ? 'main' : tid} ${ms - (threadsBefore.get(tid) ?? 0)}`);
+          const deltas = [...(await threadsCpu(scheduler.pid))].map(
+            ([tid, ms]) => `${tid === scheduler.pid ? 'main' : tid} ${ms - (threadsBefore.get(tid) ?? 0)}`,
+          );
           console.log(`cpu_${size}: the scheduler's threads, CPU ms: ${deltas.join(', ')}`);
         }
         const busy = machineBusy(ticks, await machineTicks());
-        const { rows } = await client.query<{ state: string; n: number }>('select state, count(*)::int as n from task_instances where run_id = any($1::uuid[]) group by 1', [runIds]);
+        const { rows } = await client.query<{ state: string; n: number }>(
+          'select state, count(*)::int as n from task_instances where run_id = any($1::uuid[]) group by 1',
+          [runIds],
+        );
         const tasks = rows.filter((r) => r.state === 'success' || r.state === 'failed').reduce((a, r) => a + r.n, 0);
         if (tasks !== runs * size || rows.some((r) => r.state !== 'success')) {
-          throw new Error(`cpu_${size}: task instances by state ${JSON.stringify(rows)}, expected ${runs * size} successes`);
+          throw new Error(
+            `cpu_${size}: task instances by state ${JSON.stringify(rows)}, expected ${runs * size} successes`,
+          );
         }
         const of = (pid: number) => (after.postgres.get(pid) ?? 0) - (before.postgres.get(pid) ?? 0);
         let postgres = 0;
         for (const pid of after.postgres.keys()) if (pid !== scheduler.pid && pid !== worker.pid) postgres += of(pid);
-        const m: CpuMeasurement = { size, runs, tasks, seconds, scheduler: of(scheduler.pid), schedulerMain, wire, worker: of(worker.pid), workerMain, postgres, busy, window: [from, to] };
+        const m: CpuMeasurement = {
+          size,
+          runs,
+          tasks,
+          seconds,
+          scheduler: of(scheduler.pid),
+          schedulerMain,
+          wire,
+          worker: of(worker.pid),
+          workerMain,
+          postgres,
+          busy,
+          window: [from, to],
+        };
         if (DEBUG) console.log(m);
         measurements.push(m);
       }
@@ -260,14 +301,18 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
     monitor = undefined;
     const exits = await Promise.all(processes.map((p) => p.stop()));
     exits.forEach((e, i) => {
-      if (e.code !== 0) console.log(`warning: ${i === 0 ? 'the scheduler' : 'the worker'} exited with ${e.signal ?? e.code}`);
+      if (e.code !== 0)
+        console.log(`warning: ${i === 0 ? 'the scheduler' : 'the worker'} exited with ${e.signal ?? e.code}`);
     });
 
     let profile: string[] | undefined;
     if (PROFILE_DIR) {
       profile = [];
       const files = await readdir(PROFILE_DIR);
-      for (const [what, pid] of [['scheduler', scheduler.pid], ['worker', worker.pid]] as const) {
+      for (const [what, pid] of [
+        ['scheduler', scheduler.pid],
+        ['worker', worker.pid],
+      ] as const) {
         // The main thread's profile: CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile (thread 0).
         const mine = files.filter((f) => f.includes(`.${pid}.0.`) && f.endsWith('.cpuprofile'));
         if (mine.length === 0) {
@@ -287,7 +332,8 @@ async function cpuCase(): Promise<{ measurements: CpuMeasurement[]; idleMsPerS: 
             ...summary.lines,
           );
         }
-        if (what === 'scheduler') profile.push(`idle, no run (${IDLE_MS / 1000} s):`, ...summarizeProfile(data, [idleWindow], 10).lines);
+        if (what === 'scheduler')
+          profile.push(`idle, no run (${IDLE_MS / 1000} s):`, ...summarizeProfile(data, [idleWindow], 10).lines);
       }
     }
     return { measurements, idleMsPerS, database, profile };
@@ -322,11 +368,19 @@ export default dag({ id: 'dag_${String(i).padStart(3, '0')}', schedule: '@daily'
 async function status(pid: number): Promise<{ peakMiB: number; rssMiB: number; threads: number }> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { peakMiB: (kib('VmHWM') * 1024) / MiB, rssMiB: (kib('VmRSS') * 1024) / MiB, threads: Number(/^Threads:\s+(\d+)/m.exec(text)?.[1] ?? Number.NaN) };
+  return {
+    peakMiB: (kib('VmHWM') * 1024) / MiB,
+    rssMiB: (kib('VmRSS') * 1024) / MiB,
+    threads: Number(/^Threads:\s+(\d+)/m.exec(text)?.[1] ?? Number.NaN),
+  };
 }
 
 /** Starts standalone with `env`, waits for the API to list `dags` DAGs and BENCH_SETTLE_MS more, reads its memory, stops it. */
-async function measureStandalone(variant: string, env: Record<string, string>, dags: number): Promise<MemoryMeasurement> {
+async function measureStandalone(
+  variant: string,
+  env: Record<string, string>,
+  dags: number,
+): Promise<MemoryMeasurement> {
   const started = performance.now();
   const proc = startUpdraft(['standalone'], env);
   try {
@@ -359,14 +413,28 @@ async function measureStandalone(variant: string, env: Record<string, string>, d
  * `restart`, started and measured a second time on the same home (its database initialized
  * and the DAGs stored by the first start).
  */
-async function standalone(variant: string, dags: number, driver: 'pglite' | 'postgres', restart = false): Promise<MemoryMeasurement[]> {
+async function standalone(
+  variant: string,
+  dags: number,
+  driver: 'pglite' | 'postgres',
+  restart = false,
+): Promise<MemoryMeasurement[]> {
   let folder: DagFolder | undefined;
   let home: string | undefined;
   let bench: BenchDatabase | undefined;
   try {
-    folder = await makeDagFolder(Object.fromEntries(Array.from({ length: dags }, (_, i) => [`dag_${String(i).padStart(3, '0')}.ts`, memoryDag(i)])));
+    folder = await makeDagFolder(
+      Object.fromEntries(
+        Array.from({ length: dags }, (_, i) => [`dag_${String(i).padStart(3, '0')}.ts`, memoryDag(i)]),
+      ),
+    );
     home = await mkdtemp(path.join(os.tmpdir(), 'updraft-bench-home-'));
-    const env: Record<string, string> = { UPDRAFT_HOME: home, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_PORT: '0', UPDRAFT_LOG_LEVEL: 'warn' };
+    const env: Record<string, string> = {
+      UPDRAFT_HOME: home,
+      UPDRAFT_DAGS_FOLDER: folder.path,
+      UPDRAFT_PORT: '0',
+      UPDRAFT_LOG_LEVEL: 'warn',
+    };
     if (driver === 'postgres') {
       bench = await benchDatabase('postgres');
       await bench.database.close();
@@ -401,8 +469,15 @@ async function memoryCase(): Promise<MemoryMeasurement[]> {
 
 try {
   const settings: Record<string, string> = { runs: String(RUNS), cases: [...CASES].join(',') };
-  if (CASES.has('cpu')) Object.assign(settings, { sizes: SIZES.join(','), 'tasks per measurement': String(CPU_TASKS), 'worker task threads': String(THREADS), driver: 'postgres' });
-  if (CASES.has('memory')) Object.assign(settings, { dags: String(DAGS), 'tasks per DAG': String(DAG_TASKS), 'settle ms': String(SETTLE_MS) });
+  if (CASES.has('cpu'))
+    Object.assign(settings, {
+      sizes: SIZES.join(','),
+      'tasks per measurement': String(CPU_TASKS),
+      'worker task threads': String(THREADS),
+      driver: 'postgres',
+    });
+  if (CASES.has('memory'))
+    Object.assign(settings, { dags: String(DAGS), 'tasks per DAG': String(DAG_TASKS), 'settle ms': String(SETTLE_MS) });
   const figures = new Figures('footprint', settings);
   const cpu = CASES.has('cpu') ? await cpuCase() : undefined;
   const memory = CASES.has('memory') ? await memoryCase() : undefined;
@@ -419,28 +494,64 @@ try {
       const ms = cpu.measurements.filter((m) => m.size === size);
       const us = (f: (m: CpuMeasurement) => number) => ms.map((m) => (f(m) * 1e6) / m.tasks);
       const scheduler = us((m) => m.scheduler);
-      figures.add(`scheduler_cpu_us_per_task_${size}`, `scheduler CPU per finished task, DAGs of ${size.toLocaleString('en-US')} independent no-op tasks`, 'µs', scheduler);
+      figures.add(
+        `scheduler_cpu_us_per_task_${size}`,
+        `scheduler CPU per finished task, DAGs of ${size.toLocaleString('en-US')} independent no-op tasks`,
+        'µs',
+        scheduler,
+      );
       console.log(
         `  ${String(size).padStart(6)} tasks per DAG, ${ms[0]!.runs} run${ms[0]!.runs > 1 ? 's' : ''} x ${size} = ${ms[0]!.tasks} tasks: scheduler ${fmt(scheduler)} µs/task` +
-          `   (worker ${fmt(us((m) => m.worker), 0)}, PostgreSQL backends ${fmt(us((m) => m.postgres), 0)} µs/task; ${fmt(ms.map((m) => m.tasks / m.seconds), 0)} tasks/s; ` +
-          `scheduler ${fmt(ms.map((m) => m.scheduler * 1000), 0)} ms CPU in ${fmt(ms.map((m) => m.seconds), 2)} s; machine busy ${ms.map((m) => m.busy).join(', ')})`,
+          `   (worker ${fmt(
+            us((m) => m.worker),
+            0,
+          )}, PostgreSQL backends ${fmt(
+            us((m) => m.postgres),
+            0,
+          )} µs/task; ${fmt(
+            ms.map((m) => m.tasks / m.seconds),
+            0,
+          )} tasks/s; ` +
+          `scheduler ${fmt(
+            ms.map((m) => m.scheduler * 1000),
+            0,
+          )} ms CPU in ${fmt(
+            ms.map((m) => m.seconds),
+            2,
+          )} s; machine busy ${ms.map((m) => m.busy).join(', ')})`,
       );
       console.log(
         `         scheduler's main thread ${fmt(us((m) => m.schedulerMain))} µs/task, its other threads (GC, libuv, the spare parse thread) ${fmt(us((m) => m.scheduler - m.schedulerMain))} µs/task` +
-          `; worker's main thread ${fmt(us((m) => m.workerMain), 0)}, its other threads (task threads, GC, libuv) ${fmt(us((m) => m.worker - m.workerMain), 0)} µs/task` +
-          (WIRE ? `; scheduler per run: ${fmt(ms.map((m) => m.wire!.statements / m.runs))} statements, ${fmt(ms.map((m) => m.wire!.transactions / m.runs))} transactions` : ''),
+          `; worker's main thread ${fmt(
+            us((m) => m.workerMain),
+            0,
+          )}, its other threads (task threads, GC, libuv) ${fmt(
+            us((m) => m.worker - m.workerMain),
+            0,
+          )} µs/task` +
+          (WIRE
+            ? `; scheduler per run: ${fmt(ms.map((m) => m.wire!.statements / m.runs))} statements, ${fmt(ms.map((m) => m.wire!.transactions / m.runs))} transactions`
+            : ''),
       );
     }
     // Scheduler CPU = runs x (per run) + tasks x (per task), least squares over every measurement.
     const xs = cpu.measurements;
     if (new Set(xs.map((m) => m.runs)).size > 1) {
       const s = (f: (m: CpuMeasurement) => number) => xs.reduce((a, m) => a + f(m), 0);
-      const [rr, rt, tt, ry, ty] = [s((m) => m.runs * m.runs), s((m) => m.runs * m.tasks), s((m) => m.tasks * m.tasks), s((m) => m.runs * m.scheduler), s((m) => m.tasks * m.scheduler)];
+      const [rr, rt, tt, ry, ty] = [
+        s((m) => m.runs * m.runs),
+        s((m) => m.runs * m.tasks),
+        s((m) => m.tasks * m.tasks),
+        s((m) => m.runs * m.scheduler),
+        s((m) => m.tasks * m.scheduler),
+      ];
       const det = rr * tt - rt * rt;
       if (det !== 0) {
         const perRun = (ry * tt - ty * rt) / det;
         const perTask = (rr * ty - rt * ry) / det;
-        console.log(`  fit over all measurements: scheduler CPU = ${(perRun * 1000).toFixed(2)} ms per run + ${(perTask * 1e6).toFixed(1)} µs per task`);
+        console.log(
+          `  fit over all measurements: scheduler CPU = ${(perRun * 1000).toFixed(2)} ms per run + ${(perTask * 1e6).toFixed(1)} µs per task`,
+        );
       }
     }
     for (const line of cpu.profile ?? []) console.log(line);
@@ -453,14 +564,32 @@ try {
     for (const variant of [...new Set(memory.map((m) => m.variant))]) {
       const ms = memory.filter((m) => m.variant === variant);
       console.log(
-        `  ${variant.padEnd(30)} peak ${fmt(ms.map((m) => m.peakMiB))} MiB, RSS ${fmt(ms.map((m) => m.rssMiB))} MiB   (start -> DAGs listed ${fmt(ms.map((m) => m.loadedSeconds), 2)} s; ${ms[0]!.threads} threads)`,
+        `  ${variant.padEnd(30)} peak ${fmt(ms.map((m) => m.peakMiB))} MiB, RSS ${fmt(ms.map((m) => m.rssMiB))} MiB   (start -> DAGs listed ${fmt(
+          ms.map((m) => m.loadedSeconds),
+          2,
+        )} s; ${ms[0]!.threads} threads)`,
       );
     }
     const peaks = (variant: string) => memory.filter((m) => m.variant === variant).map((m) => m.peakMiB);
-    figures.add('standalone_peak_rss_mib', `peak RSS of updraft standalone on PGlite with ${DAGS} DAGs of ${DAG_TASKS} tasks loaded (first start on a new home)`, 'MiB', peaks(PGLITE_DAGS));
-    figures.add('standalone_peak_rss_mib_restart', 'the same, started again on that home (database initialized, DAGs stored)', 'MiB', peaks(PGLITE_RESTARTED));
+    figures.add(
+      'standalone_peak_rss_mib',
+      `peak RSS of updraft standalone on PGlite with ${DAGS} DAGs of ${DAG_TASKS} tasks loaded (first start on a new home)`,
+      'MiB',
+      peaks(PGLITE_DAGS),
+    );
+    figures.add(
+      'standalone_peak_rss_mib_restart',
+      'the same, started again on that home (database initialized, DAGs stored)',
+      'MiB',
+      peaks(PGLITE_RESTARTED),
+    );
     figures.add('standalone_peak_rss_mib_no_dags', 'the same with no DAG (first start)', 'MiB', peaks(PGLITE_EMPTY));
-    figures.add('standalone_peak_rss_mib_postgres', `the same ${DAGS} DAGs on PostgreSQL (no PGlite in the process)`, 'MiB', peaks(POSTGRES_DAGS));
+    figures.add(
+      'standalone_peak_rss_mib_postgres',
+      `the same ${DAGS} DAGs on PostgreSQL (no PGlite in the process)`,
+      'MiB',
+      peaks(POSTGRES_DAGS),
+    );
   }
   await figures.write();
 } finally {

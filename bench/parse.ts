@@ -60,7 +60,12 @@ const size = TASKS % 1000 === 0 ? `${TASKS / 1000}k` : String(TASKS);
 
 /** Layers of WIDTH tasks; each task depends on two tasks of the layer before. */
 function generateDagSource(tasks: number): string {
-  const lines = ["import { dag } from 'updraft';", '', "export default dag({ id: 'bench_parse', schedule: '@daily', startDate: '2026-01-01' }, (t) => {", '  const noop = async () => null;'];
+  const lines = [
+    "import { dag } from 'updraft';",
+    '',
+    "export default dag({ id: 'bench_parse', schedule: '@daily', startDate: '2026-01-01' }, (t) => {",
+    '  const noop = async () => null;',
+  ];
   for (let i = 0; i < tasks; i++) {
     lines.push(`  const t${i} = t.task('task_${i}', noop);`);
     if (i >= WIDTH) {
@@ -84,10 +89,21 @@ try {
   await writeFile(path.join(dagsFolder, 'package.json'), '{ "type": "module" }\n');
 
   // The planner: a scheduler alone, on the bench's database.
-  const config = loadConfig({ ...process.env, UPDRAFT_DAGS_FOLDER: dagsFolder, UPDRAFT_HOME: path.join(dir, 'home'), DATABASE_URL: '' });
-  const planner = new Engine(database, config, { processor: false, scheduler: true, executor: false }, createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'), {
-    createScheduledRuns: false,
+  const config = loadConfig({
+    ...process.env,
+    UPDRAFT_DAGS_FOLDER: dagsFolder,
+    UPDRAFT_HOME: path.join(dir, 'home'),
+    DATABASE_URL: '',
   });
+  const planner = new Engine(
+    database,
+    config,
+    { processor: false, scheduler: true, executor: false },
+    createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'),
+    {
+      createScheduledRuns: false,
+    },
+  );
   engine = planner;
   // When each run's first task was scheduled, and how many were.
   const scheduledAt = new Map<string, { at: number; tasks: number }>();
@@ -102,7 +118,10 @@ try {
   /** Trigger to the run's first task scheduled, in ms; and the trigger alone. */
   const plan = async (): Promise<{ triggerMs: number; planMs: number }> => {
     const started = performance.now();
-    const run = await triggerRun(database.db, 'bench_parse', { actor: 'bench', logicalDate: new Date(Date.UTC(2030, 0, 1) + triggers++ * 60_000) });
+    const run = await triggerRun(database.db, 'bench_parse', {
+      actor: 'bench',
+      logicalDate: new Date(Date.UTC(2030, 0, 1) + triggers++ * 60_000),
+    });
     const triggered = performance.now();
     planner.bus.emit('runs');
     const deadline = triggered + TIMEOUT_MS;
@@ -111,8 +130,14 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     const { at, tasks } = scheduledAt.get(run.id)!;
-    const { rows } = await execute<{ n: number }>(database.db, sql`select count(*)::int as n from task_instances where run_id = ${run.id}`);
-    if (rows[0]!.n !== TASKS || tasks !== Math.min(TASKS, WIDTH)) throw new Error(`the run has ${rows[0]!.n} task instances and ${tasks} scheduled; expected ${TASKS} and ${Math.min(TASKS, WIDTH)}`);
+    const { rows } = await execute<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from task_instances where run_id = ${run.id}`,
+    );
+    if (rows[0]!.n !== TASKS || tasks !== Math.min(TASKS, WIDTH))
+      throw new Error(
+        `the run has ${rows[0]!.n} task instances and ${tasks} scheduled; expected ${TASKS} and ${Math.min(TASKS, WIDTH)}`,
+      );
     // Out of the way: nothing runs its tasks, and a running run counts against maxActiveRuns.
     await execute(database.db, sql`update dag_runs set state = 'failed', ended_at = now() where id = ${run.id}`);
     return { triggerMs: triggered - started, planMs: at - started };
@@ -149,7 +174,12 @@ try {
     trace?.reset();
     const warm = await plan();
     if (trace) traced = trace.report(8);
-    plans.push({ triggerMs: cold.triggerMs, coldPlanMs: cold.planMs, warmTriggerMs: warm.triggerMs, warmPlanMs: warm.planMs });
+    plans.push({
+      triggerMs: cold.triggerMs,
+      coldPlanMs: cold.planMs,
+      warmTriggerMs: warm.triggerMs,
+      warmPlanMs: warm.planMs,
+    });
   }
 
   console.log(`bench/parse: ${TASKS} tasks, ${RUNS} runs, median (min-max) in ms`);
@@ -160,18 +190,45 @@ try {
     for (const key of Object.keys(table[0]!)) {
       const values = table.map((r) => r[key]!);
       const fmt = (n: number) => n.toFixed(1);
-      console.log(`  ${key.padEnd(14)} ${fmt(median(values)).padStart(8)}  (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`);
+      console.log(
+        `  ${key.padEnd(14)} ${fmt(median(values)).padStart(8)}  (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`,
+      );
     }
   };
   print(rows);
-  console.log(`  plan a run: trigger -> the run started with its ${Math.min(TASKS, WIDTH)} roots scheduled (${TASKS} task instances created); cold: the version's first run, warm: the next`);
+  console.log(
+    `  plan a run: trigger -> the run started with its ${Math.min(TASKS, WIDTH)} roots scheduled (${TASKS} task instances created); cold: the version's first run, warm: the next`,
+  );
   print(plans);
-  if (traced) console.log(`  the last warm plan (BENCH_TRACE; the bench's trigger, check and update included):\n${traced.replace(/^/gm, '    ')}`);
+  if (traced)
+    console.log(
+      `  the last warm plan (BENCH_TRACE; the bench's trigger, check and update included):\n${traced.replace(/^/gm, '    ')}`,
+    );
 
-  const figures = new Figures('parse', { driver: benchDriver(), runs: String(RUNS), tasks: String(TASKS), dependencies: String(2 * (TASKS - WIDTH)) });
-  figures.add(`parse_${size}_seconds`, `parse and store a DAG file of ${TASKS.toLocaleString('en-US')} tasks, as the DAG processor does (warm parse thread)`, 's', rows.map((r) => r.totalMs! / 1000));
-  figures.add(`plan_${size}_seconds`, `plan a run of it: trigger -> started, ${TASKS.toLocaleString('en-US')} task instances created (DAG version cached)`, 's', plans.map((p) => p.warmPlanMs! / 1000));
-  figures.add(`plan_${size}_cold_seconds`, `the same, the DAG version's first run (read and shaped first)`, 's', plans.map((p) => p.coldPlanMs! / 1000));
+  const figures = new Figures('parse', {
+    driver: benchDriver(),
+    runs: String(RUNS),
+    tasks: String(TASKS),
+    dependencies: String(2 * (TASKS - WIDTH)),
+  });
+  figures.add(
+    `parse_${size}_seconds`,
+    `parse and store a DAG file of ${TASKS.toLocaleString('en-US')} tasks, as the DAG processor does (warm parse thread)`,
+    's',
+    rows.map((r) => r.totalMs! / 1000),
+  );
+  figures.add(
+    `plan_${size}_seconds`,
+    `plan a run of it: trigger -> started, ${TASKS.toLocaleString('en-US')} task instances created (DAG version cached)`,
+    's',
+    plans.map((p) => p.warmPlanMs! / 1000),
+  );
+  figures.add(
+    `plan_${size}_cold_seconds`,
+    `the same, the DAG version's first run (read and shaped first)`,
+    's',
+    plans.map((p) => p.coldPlanMs! / 1000),
+  );
   await figures.write();
 } finally {
   await engine?.stop();

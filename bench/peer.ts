@@ -51,7 +51,8 @@ const WARMUP_JOBS = 20;
 const ADD_CHUNK = 5_000;
 const POLL_MS = 2;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const VERSION: string = (createRequire(import.meta.url)('graphile-worker/package.json') as { version: string }).version;
 
 /** graphile-worker's perf test settings (perfTest/graphile.config.js), for (b). */
@@ -99,7 +100,10 @@ async function withDatabase<T>(fn: (url: string, utils: WorkerUtils) => Promise<
     } finally {
       // Let the pools' connections close (up to 2 s) before the drop terminates them.
       for (let i = 0; i < 200; i++) {
-        const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        const { rows } = await admin.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where datname = $1',
+          [name],
+        );
         if (rows[0]!.n === 0) break;
         await sleep(10);
       }
@@ -124,7 +128,12 @@ interface Drain {
 async function drain(settings: GraphileConfig.WorkerOptions): Promise<Drain> {
   return withDatabase(async (url, utils) => {
     for (let i = 0; i < JOBS; i += ADD_CHUNK) {
-      await utils.addJobs(Array.from({ length: Math.min(ADD_CHUNK, JOBS - i) }, (_, j) => ({ identifier: 'noop', payload: { i: i + j } })));
+      await utils.addJobs(
+        Array.from({ length: Math.min(ADD_CHUNK, JOBS - i) }, (_, j) => ({
+          identifier: 'noop',
+          payload: { i: i + j },
+        })),
+      );
     }
     const events = new EventEmitter() as WorkerEvents;
     let completed = 0;
@@ -147,7 +156,12 @@ async function drain(settings: GraphileConfig.WorkerOptions): Promise<Drain> {
       });
       await withTimeout(Promise.race([allCompleted, stopped(runner)]), 'drain');
       // 'job:complete' is emitted before the completion is written: wait for the table to empty.
-      const left = async () => (await utils.withPgClient((client) => client.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs'))).rows[0]!.n;
+      const left = async () =>
+        (
+          await utils.withPgClient((client) =>
+            client.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs'),
+          )
+        ).rows[0]!.n;
       const deadline = performance.now() + TIMEOUT_MS;
       while ((await left()) > 0) {
         if (performance.now() > deadline) throw new Error('drain: jobs left in the table');
@@ -217,7 +231,8 @@ async function describePostgres(): Promise<string> {
 
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const fmtInt = (values: number[]) => `${int(median(values))} (${int(Math.min(...values))}-${int(Math.max(...values))})`;
-const fmt = (values: number[], digits: number) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+const fmt = (values: number[], digits: number) =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
 
 const defaultsLine = 'concurrentJobs 1, pollInterval 2000 ms, maxPoolSize 10, no local queue, no completion batching';
 const batchedLine = `concurrentJobs ${BATCHED.concurrentJobs}, maxPoolSize ${BATCHED.maxPoolSize}, localQueue { size ${BATCHED.localQueue.size}, refetchDelay ${BATCHED.localQueue.refetchDelay.durationMs} ms }, completeJobBatchDelay ${BATCHED.completeJobBatchDelay}, failJobBatchDelay ${BATCHED.failJobBatchDelay}`;
@@ -242,26 +257,77 @@ for (let i = 0; i < RUNS; i++) {
   p50.push(percentile(latencies, 50));
   p99.push(percentile(latencies, 99));
   latencyBusy.push(busy);
-  if (process.env.BENCH_DEBUG) console.log({ defaults: defaults.at(-1), batched: batched.at(-1), p50: p50.at(-1), p99: p99.at(-1), max: Math.max(...latencies), busy });
+  if (process.env.BENCH_DEBUG)
+    console.log({
+      defaults: defaults.at(-1),
+      batched: batched.at(-1),
+      p50: p50.at(-1),
+      p99: p99.at(-1),
+      max: Math.max(...latencies),
+      busy,
+    });
 }
 
 const rate = (drains: Drain[]) => drains.map((d) => JOBS / d.seconds);
-const startup = (drains: Drain[]) => `start-up ${fmt(drains.map((d) => d.startupMs), 0)} ms included`;
-const each = (drains: Drain[]) => `each run: ${drains.map((d) => `${int(JOBS / d.seconds)} jobs/s${d.busy && ` (machine ${d.busy} busy)`}`).join(', ')}`;
-figures.add('peer_drain_default_jobs_per_s', `graphile-worker ${VERSION}: ${int(JOBS)} no-op jobs drained, defaults`, 'jobs/s', rate(defaults), true);
-figures.add('peer_drain_batched_jobs_per_s', `graphile-worker ${VERSION}: ${int(JOBS)} no-op jobs drained, its perf test's batching settings`, 'jobs/s', rate(batched), true);
-figures.add('peer_latency_p50_ms', `graphile-worker ${VERSION}: addJob to task start, p50 of ${LATENCY_JOBS} sequential jobs`, 'ms', p50);
-figures.add('peer_latency_p99_ms', `graphile-worker ${VERSION}: addJob to task start, p99 of ${LATENCY_JOBS} sequential jobs`, 'ms', p99);
+const startup = (drains: Drain[]) =>
+  `start-up ${fmt(
+    drains.map((d) => d.startupMs),
+    0,
+  )} ms included`;
+const each = (drains: Drain[]) =>
+  `each run: ${drains.map((d) => `${int(JOBS / d.seconds)} jobs/s${d.busy && ` (machine ${d.busy} busy)`}`).join(', ')}`;
+figures.add(
+  'peer_drain_default_jobs_per_s',
+  `graphile-worker ${VERSION}: ${int(JOBS)} no-op jobs drained, defaults`,
+  'jobs/s',
+  rate(defaults),
+  true,
+);
+figures.add(
+  'peer_drain_batched_jobs_per_s',
+  `graphile-worker ${VERSION}: ${int(JOBS)} no-op jobs drained, its perf test's batching settings`,
+  'jobs/s',
+  rate(batched),
+  true,
+);
+figures.add(
+  'peer_latency_p50_ms',
+  `graphile-worker ${VERSION}: addJob to task start, p50 of ${LATENCY_JOBS} sequential jobs`,
+  'ms',
+  p50,
+);
+figures.add(
+  'peer_latency_p99_ms',
+  `graphile-worker ${VERSION}: addJob to task start, p99 of ${LATENCY_JOBS} sequential jobs`,
+  'ms',
+  p99,
+);
 
 console.log(`bench/peer: ${RUNS} runs, each figure on a fresh database, median (min-max)`);
 console.log(machineLine({ 'graphile-worker': VERSION, logger: 'silenced' }));
 console.log(`database: ${await describePostgres()}`);
 console.log(`  (a) drain ${int(JOBS)} no-op jobs, defaults (${defaultsLine}):`);
-console.log(`      ${fmtInt(rate(defaults))} jobs/s   (${fmt(defaults.map((d) => d.seconds), 2)} s, ${startup(defaults)})`);
+console.log(
+  `      ${fmtInt(rate(defaults))} jobs/s   (${fmt(
+    defaults.map((d) => d.seconds),
+    2,
+  )} s, ${startup(defaults)})`,
+);
 console.log(`      ${each(defaults)}`);
-console.log(`  (b) drain ${int(JOBS)} no-op jobs, batched as graphile-worker's perf test, one process (${batchedLine}):`);
-console.log(`      ${fmtInt(rate(batched))} jobs/s   (${fmt(batched.map((d) => d.seconds), 2)} s, ${startup(batched)})`);
+console.log(
+  `  (b) drain ${int(JOBS)} no-op jobs, batched as graphile-worker's perf test, one process (${batchedLine}):`,
+);
+console.log(
+  `      ${fmtInt(rate(batched))} jobs/s   (${fmt(
+    batched.map((d) => d.seconds),
+    2,
+  )} s, ${startup(batched)})`,
+);
 console.log(`      ${each(batched)}`);
-console.log(`  (c) addJob -> task started, ${LATENCY_JOBS} sequential jobs, defaults (LISTEN/NOTIFY): p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms`);
-console.log(`      each run: ${p50.map((p, i) => `p50 ${p.toFixed(2)} ms, p99 ${p99[i]!.toFixed(2)} ms${latencyBusy[i] && ` (machine ${latencyBusy[i]} busy)`}`).join('; ')}`);
+console.log(
+  `  (c) addJob -> task started, ${LATENCY_JOBS} sequential jobs, defaults (LISTEN/NOTIFY): p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms`,
+);
+console.log(
+  `      each run: ${p50.map((p, i) => `p50 ${p.toFixed(2)} ms, p99 ${p99[i]!.toFixed(2)} ms${latencyBusy[i] && ` (machine ${latencyBusy[i]} busy)`}`).join('; ')}`,
+);
 await figures.write();

@@ -59,7 +59,8 @@ import { countingProxy, type WireCounter, type WireCounts } from './lib/wire-cou
 
 const list = (name: string, fallback: string) => {
   const values = (process.env[name] ?? fallback).split(',').map((v) => Number(v.trim()));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`${name} must be positive integers separated by commas`);
+  if (values.some((v) => !Number.isInteger(v) || v < 1))
+    throw new Error(`${name} must be positive integers separated by commas`);
   return values;
 };
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -73,7 +74,8 @@ const WIRE = Boolean(process.env.BENCH_WIRE);
 const DEBUG = Boolean(process.env.BENCH_DEBUG);
 const POLL_MS = 50;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 120_000);
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DAG_ID = 'bench_scale';
 const WARM_ID = 'bench_scale_warm';
 // Warm-up tasks per thread: the first of each thread imports the DAG file; they sleep so
@@ -156,13 +158,19 @@ async function countedClient(url: string): Promise<{ client: pg.Client; db: Db; 
 
 async function xacts(admin: pg.Client, name: string): Promise<number> {
   await admin.query('select pg_stat_clear_snapshot()');
-  const { rows } = await admin.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = $1', [name]);
+  const { rows } = await admin.query<{ n: string }>(
+    'select xact_commit + xact_rollback as n from pg_stat_database where datname = $1',
+    [name],
+  );
   return Number(rows[0]!.n);
 }
 
 /** The backends connected to database `name`, but for the one whose client is on local port `exceptPort`. */
 async function backends(admin: pg.Client, name: string, exceptPort = -1): Promise<number[]> {
-  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and client_port is distinct from $2', [name, exceptPort]);
+  const { rows } = await admin.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname = $1 and client_port is distinct from $2',
+    [name, exceptPort],
+  );
   return rows.map((r) => r.pid);
 }
 
@@ -192,7 +200,8 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
     bench = await benchDatabase('postgres');
     const url = bench.env.DATABASE_URL!;
     const name = new URL(url).pathname.slice(1);
-    if (POOL_SLOTS !== undefined) await execute(bench.database.db, sql`update pools set slots = ${POOL_SLOTS} where name = 'default_pool'`);
+    if (POOL_SLOTS !== undefined)
+      await execute(bench.database.db, sql`update pools set slots = ${POOL_SLOTS} where name = 'default_pool'`);
     // Its backends exit now, so its counts are in pg_stat_database long before the measurement.
     await bench.database.close();
 
@@ -207,7 +216,12 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
     });
     processes.push(startUpdraft(['scheduler', '--no-execute'], env(0)));
     for (let i = 0; i < setup.workers; i++) {
-      processes.push(startUpdraft(['worker', '--concurrency', String(setup.threads), '--queue', 'default', '--queue', `warm_${i}`], env(i + 1)));
+      processes.push(
+        startUpdraft(
+          ['worker', '--concurrency', String(setup.threads), '--queue', 'default', '--queue', `warm_${i}`],
+          env(i + 1),
+        ),
+      );
     }
     const [scheduler, ...workers] = processes as [UpdraftProcess, ...UpdraftProcess[]];
     const output = () => processes.map((p, i) => `--- ${names[i]} (pid ${p.pid}):\n${p.output()}`).join('\n');
@@ -244,7 +258,8 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
       [WARM_ID],
     );
     const warmed = new Set(warmPids.map((r) => r.pid));
-    if (workers.some((w) => !warmed.has(w.pid))) throw new Error(`the warm-up did not reach every worker: ${JSON.stringify(warmPids)}\n${output()}`);
+    if (workers.some((w) => !warmed.has(w.pid)))
+      throw new Error(`the warm-up did not reach every worker: ${JSON.stringify(warmPids)}\n${output()}`);
     await setupClient.end();
     await until('the setup connection gone', async () => !(await backends(admin, name)).includes(setupPid), output);
     await sleep(SETTLE_MS);
@@ -258,14 +273,19 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
     for (const proxy of proxies) proxy.reset();
     const pids = [scheduler.pid, ...workers.map((w) => w.pid)];
     // The database's backends but the bench's own (known by its port, without a statement on the bench database).
-    const monitorPort = (monitor.client as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
+    const monitorPort = (monitor.client as unknown as { connection: { stream: { localPort: number } } }).connection
+      .stream.localPort;
     const cpuBefore: CpuSample = await sampleCpu([...pids, ...(await backends(admin, name, monitorPort))]);
     const ticks = await machineTicks();
 
     // The end is the last run's ended_at (the database's clock, on this machine as ours is):
     // the poll only says that it has come.
     const started = Date.now();
-    for (let i = 0; i < DAG_RUNS; i++) await triggerRun(monitor.db, DAG_ID, { actor: 'bench', logicalDate: new Date(Date.UTC(2026, 0, 1) + i * 60_000) });
+    for (let i = 0; i < DAG_RUNS; i++)
+      await triggerRun(monitor.db, DAG_ID, {
+        actor: 'bench',
+        logicalDate: new Date(Date.UTC(2026, 0, 1) + i * 60_000),
+      });
     let endedAt: number;
     for (;;) {
       const { rows } = await monitor.client.query<{ ended: number; last: string | null }>(
@@ -277,7 +297,8 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
         endedAt = Number(rows[0]!.last);
         break;
       }
-      if (Date.now() > started + TIMEOUT_MS) throw new Error(`the runs did not end within ${TIMEOUT_MS} ms\n${output()}`);
+      if (Date.now() > started + TIMEOUT_MS)
+        throw new Error(`the runs did not end within ${TIMEOUT_MS} ms\n${output()}`);
       await sleep(POLL_MS);
     }
     const seconds = (endedAt - started) / 1000;
@@ -290,7 +311,11 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
     const exits = await Promise.all(processes.map((p) => p.stop()));
     const problems = processes.flatMap((p, i) => complaints(names[i]!, p));
     exits.forEach((e, i) => e.code !== 0 && problems.push(`${names[i]} exited with ${e.signal ?? e.code}`));
-    await until('every connection to the bench database closed', async () => (await backends(admin, name)).length === 0, output);
+    await until(
+      'every connection to the bench database closed',
+      async () => (await backends(admin, name)).length === 0,
+      output,
+    );
     // Wait until the counter stops moving (a backend's last flush can trail its exit).
     let after = await xacts(admin, name);
     for (let settled = 0; settled < 3; ) {
@@ -332,7 +357,12 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
       transactions: after - before - own,
       own,
       perWorker,
-      cpu: { scheduler: cpuOf(scheduler.pid), workers: workers.map((w) => cpuOf(w.pid)), postgres, bench: cpuAfter.node - cpuBefore.node },
+      cpu: {
+        scheduler: cpuOf(scheduler.pid),
+        workers: workers.map((w) => cpuOf(w.pid)),
+        postgres,
+        bench: cpuAfter.node - cpuBefore.node,
+      },
       busy,
       wire,
       problems,
@@ -347,10 +377,12 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
   }
 }
 
-const fmt = (values: number[], digits = 3) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+const fmt = (values: number[], digits = 3) =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const fmtInt = (values: number[]) => `${int(median(values))} (${int(Math.min(...values))}-${int(Math.max(...values))})`;
-const pct = (values: number[]) => `${Math.round(median(values))}% (${Math.round(Math.min(...values))}-${Math.round(Math.max(...values))})`;
+const pct = (values: number[]) =>
+  `${Math.round(median(values))}% (${Math.round(Math.min(...values))}-${Math.round(Math.max(...values))})`;
 
 const admin = new pg.Client({ connectionString: ADMIN_URL });
 await admin.connect();
@@ -369,7 +401,9 @@ try {
   const described = await benchDatabase('postgres');
   const database = await described.describe().finally(() => described.dispose());
 
-  console.log(`bench/scale: ${RUNS} runs per configuration, each on a fresh database with fresh processes, median (min-max)`);
+  console.log(
+    `bench/scale: ${RUNS} runs per configuration, each on a fresh database with fresh processes, median (min-max)`,
+  );
   console.log(
     machineLine({
       scheduler: '1 (--no-execute)',
@@ -394,18 +428,49 @@ try {
     const rates = ms.map((m) => m.tasks / m.seconds);
     const name = `${setup.workers} worker${setup.workers > 1 ? 's' : ''} x ${setup.threads} threads`;
     figures.add(`scale_${setup.workers}x${setup.threads}_tasks_per_s`, `${name}: tasks/s`, 'tasks/s', rates, true);
-    figures.add(`scale_${setup.workers}x${setup.threads}_transactions_per_task`, `${name}: database transactions per task`, 'transactions', ms.map((m) => m.transactions / m.tasks));
+    figures.add(
+      `scale_${setup.workers}x${setup.threads}_transactions_per_task`,
+      `${name}: database transactions per task`,
+      'transactions',
+      ms.map((m) => m.transactions / m.tasks),
+    );
     console.log(`  ${name}, ${int(ms[0]!.tasks)} tasks:`);
-    console.log(`      tasks/s:                   ${fmtInt(rates)}   (${fmt(ms.map((m) => m.seconds), 2)} s)`);
-    console.log(`      transactions per task:     ${fmt(ms.map((m) => m.transactions / m.tasks))}   (${fmtInt(ms.map((m) => m.transactions))} transactions; the bench's own ${fmtInt(ms.map((m) => m.own))} subtracted)`);
-    if (setup.workers > 1) {
-      const shares = Array.from({ length: setup.workers }, (_, w) => `worker ${w + 1} ${pct(ms.map((m) => (100 * m.perWorker[w]!) / m.tasks))}`);
-      console.log(`      share of tasks:            ${shares.join(', ')}   (each run: ${ms.map((m) => m.perWorker.join(' / ')).join(', ')})`);
-    }
-    const workerCpu = Array.from({ length: setup.workers }, (_, w) => fmt(ms.map((m) => m.cpu.workers[w]!), 2)).join(' + ');
     console.log(
-      `      CPU s:                     scheduler ${fmt(ms.map((m) => m.cpu.scheduler), 2)}, worker${setup.workers > 1 ? 's' : ''} ${workerCpu}, ` +
-        `PostgreSQL backends ${fmt(ms.map((m) => m.cpu.postgres), 2)}, bench ${fmt(ms.map((m) => m.cpu.bench), 2)}; machine busy ${ms.map((m) => m.busy).join(', ')}`,
+      `      tasks/s:                   ${fmtInt(rates)}   (${fmt(
+        ms.map((m) => m.seconds),
+        2,
+      )} s)`,
+    );
+    console.log(
+      `      transactions per task:     ${fmt(ms.map((m) => m.transactions / m.tasks))}   (${fmtInt(ms.map((m) => m.transactions))} transactions; the bench's own ${fmtInt(ms.map((m) => m.own))} subtracted)`,
+    );
+    if (setup.workers > 1) {
+      const shares = Array.from(
+        { length: setup.workers },
+        (_, w) => `worker ${w + 1} ${pct(ms.map((m) => (100 * m.perWorker[w]!) / m.tasks))}`,
+      );
+      console.log(
+        `      share of tasks:            ${shares.join(', ')}   (each run: ${ms.map((m) => m.perWorker.join(' / ')).join(', ')})`,
+      );
+    }
+    const workerCpu = Array.from({ length: setup.workers }, (_, w) =>
+      fmt(
+        ms.map((m) => m.cpu.workers[w]!),
+        2,
+      ),
+    ).join(' + ');
+    console.log(
+      `      CPU s:                     scheduler ${fmt(
+        ms.map((m) => m.cpu.scheduler),
+        2,
+      )}, worker${setup.workers > 1 ? 's' : ''} ${workerCpu}, ` +
+        `PostgreSQL backends ${fmt(
+          ms.map((m) => m.cpu.postgres),
+          2,
+        )}, bench ${fmt(
+          ms.map((m) => m.cpu.bench),
+          2,
+        )}; machine busy ${ms.map((m) => m.busy).join(', ')}`,
     );
     if (WIRE) {
       const parts = ms[0]!.wire!.map((_, p) => {
@@ -417,7 +482,9 @@ try {
       console.log(
         `      not asked for by any process (NOTIFY wake-ups of listeners, new connections): ${fmt(ms.map((m) => (m.transactions - asked(m)) / m.tasks))} per task`,
       );
-      const errors = ms.flatMap((m) => m.wire!.filter((w) => w.counts.errors > 0).map((w) => `${w.name} ${w.counts.errors}`));
+      const errors = ms.flatMap((m) =>
+        m.wire!.filter((w) => w.counts.errors > 0).map((w) => `${w.name} ${w.counts.errors}`),
+      );
       if (errors.length > 0) console.log(`      statements refused (ErrorResponse): ${errors.join(', ')}`);
     }
     const problems = ms.flatMap((m, i) => m.problems.map((p) => `run ${i + 1}: ${p}`));
@@ -428,7 +495,9 @@ try {
     for (const setup of setups.filter((s) => s.threads === threads && s.workers > 1)) {
       if (!one) continue;
       const rate = (ms: Measurement[]) => median(ms.map((m) => m.tasks / m.seconds));
-      console.log(`  ${setup.workers} workers / 1 worker at ${threads} threads each: x${(rate(results.get(setup)!) / rate(one)).toFixed(2)} tasks/s`);
+      console.log(
+        `  ${setup.workers} workers / 1 worker at ${threads} threads each: x${(rate(results.get(setup)!) / rate(one)).toFixed(2)} tasks/s`,
+      );
     }
   }
   await figures.write();

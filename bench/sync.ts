@@ -31,7 +31,11 @@ import { machineLine, median } from './lib/machine.js';
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ROWS = SCALE * 100_000;
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.BENCH_ADMIN_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.BENCH_ADMIN_URL ??
+  process.env.TEST_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
 const run = promisify(execFile);
 
 const suffix = randomBytes(4).toString('hex');
@@ -68,7 +72,12 @@ function context(state: Map<string, unknown>): OperatorContext {
     params: {},
     conf: {},
     triggeringEvents: [],
-    log: { debug: noop, info: process.env.BENCH_LOG ? (m: string) => console.log(`    log: ${m}`) : noop, warn: noop, error: noop },
+    log: {
+      debug: noop,
+      info: process.env.BENCH_LOG ? (m: string) => console.log(`    log: ${m}`) : noop,
+      warn: noop,
+      error: noop,
+    },
     signal: new AbortController().signal,
     pull: async () => undefined as never,
   };
@@ -93,20 +102,33 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value:
 async function psqlPipe(): Promise<number> {
   await query('dst', 'truncate pgbench_accounts');
   const { seconds } = await timed(() =>
-    run('bash', ['-c', 'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 "$SRC" -c "\\copy pgbench_accounts to stdout" | psql -X -q -v ON_ERROR_STOP=1 "$DST" -c "\\copy pgbench_accounts from stdin"'], {
-      env: { ...process.env, SRC: urls.src, DST: urls.dst },
-    }),
+    run(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 "$SRC" -c "\\copy pgbench_accounts to stdout" | psql -X -q -v ON_ERROR_STOP=1 "$DST" -c "\\copy pgbench_accounts from stdin"',
+      ],
+      {
+        env: { ...process.env, SRC: urls.src, DST: urls.dst },
+      },
+    ),
   );
   return seconds;
 }
 
-async function sync(config: SyncConfig, state = new Map<string, unknown>()): Promise<{ seconds: number; result: SyncResult }> {
+async function sync(
+  config: SyncConfig,
+  state = new Map<string, unknown>(),
+): Promise<{ seconds: number; result: SyncResult }> {
   const { seconds, value } = await timed(() => syncOperator.run(config, context(state)) as Promise<SyncResult>);
   if (value.rowsRead !== ROWS) throw new Error(`expected ${ROWS} rows read, got ${JSON.stringify(value)}`);
   return { seconds, result: value };
 }
 
-const full: SyncConfig = { from: { conn: 'src', table: 'pgbench_accounts' }, to: { conn: 'dst', table: 'pgbench_accounts' } };
+const full: SyncConfig = {
+  from: { conn: 'src', table: 'pgbench_accounts' },
+  to: { conn: 'dst', table: 'pgbench_accounts' },
+};
 const incremental: SyncConfig = { ...full, key: ['aid'], incremental: { column: 'aid' } };
 
 try {
@@ -114,28 +136,42 @@ try {
   await admin.query(`create database ${quoteIdent(names.dst)}`);
   await run('pgbench', ['-i', '-s', String(SCALE), '-q', urls.src]);
   // pgbench's own definition, primary key included, as a sync target would have it.
-  await query('dst', 'create table pgbench_accounts (aid int not null primary key, bid int, abalance int, filler char(84)) with (fillfactor = 100)');
+  await query(
+    'dst',
+    'create table pgbench_accounts (aid int not null primary key, bid int, abalance int, filler char(84)) with (fillfactor = 100)',
+  );
 
-  const figures: Record<'pipe' | 'full' | 'empty' | 'upsert' | 'unchanged' | 'changed', number[]> = { pipe: [], full: [], empty: [], upsert: [], unchanged: [], changed: [] };
+  const figures: Record<'pipe' | 'full' | 'empty' | 'upsert' | 'unchanged' | 'changed', number[]> = {
+    pipe: [],
+    full: [],
+    empty: [],
+    upsert: [],
+    unchanged: [],
+    changed: [],
+  };
   for (let i = 0; i < RUNS; i++) {
     figures.pipe.push(await psqlPipe());
     figures.full.push((await sync(full)).seconds);
     await query('dst', 'truncate pgbench_accounts');
     const empty = await sync(incremental);
-    if (empty.result.rowsWritten !== ROWS) throw new Error(`expected ${ROWS} rows written into the empty table, got ${empty.result.rowsWritten}`);
+    if (empty.result.rowsWritten !== ROWS)
+      throw new Error(`expected ${ROWS} rows written into the empty table, got ${empty.result.rowsWritten}`);
     figures.empty.push(empty.seconds);
     await query('dst', 'truncate pgbench_accounts');
     await query('dst', `insert into pgbench_accounts values (0, 0, 0, 'not in the source')`);
     const upsert = await sync(incremental);
-    if (upsert.result.rowsWritten !== ROWS) throw new Error(`expected ${ROWS} rows upserted, got ${upsert.result.rowsWritten}`);
+    if (upsert.result.rowsWritten !== ROWS)
+      throw new Error(`expected ${ROWS} rows upserted, got ${upsert.result.rowsWritten}`);
     figures.upsert.push(upsert.seconds);
     const unchanged = await sync(incremental);
-    if (unchanged.result.rowsWritten !== 0) throw new Error(`expected no row written over unchanged rows, got ${unchanged.result.rowsWritten}`);
+    if (unchanged.result.rowsWritten !== 0)
+      throw new Error(`expected no row written over unchanged rows, got ${unchanged.result.rowsWritten}`);
     figures.unchanged.push(unchanged.seconds);
     await query('dst', 'update pgbench_accounts set abalance = abalance + 1');
     await query('dst', 'vacuum pgbench_accounts');
     const changed = await sync(incremental);
-    if (changed.result.rowsWritten !== ROWS) throw new Error(`expected ${ROWS} rows rewritten, got ${changed.result.rowsWritten}`);
+    if (changed.result.rowsWritten !== ROWS)
+      throw new Error(`expected ${ROWS} rows rewritten, got ${changed.result.rowsWritten}`);
     figures.changed.push(changed.seconds);
     await query('dst', 'vacuum pgbench_accounts');
   }
@@ -150,7 +186,9 @@ try {
     const rate = Math.round(ROWS / seconds).toLocaleString('en');
     return `  ${label.padEnd(58)} ${seconds.toFixed(2)} s  ${rate.padStart(9)} rows/s  ${ratio.toFixed(2)}x pipe${goal ? `   goal >= ${goal}x` : ''}`;
   };
-  console.log(`bench/sync: ${ROWS.toLocaleString('en')} pgbench_accounts rows (scale ${SCALE}) between two databases, ${RUNS} runs, median`);
+  console.log(
+    `bench/sync: ${ROWS.toLocaleString('en')} pgbench_accounts rows (scale ${SCALE}) between two databases, ${RUNS} runs, median`,
+  );
   console.log(machineLine({ runs: String(RUNS) }));
   console.log(`database: PostgreSQL ${settings.map((r) => `${r.name}=${r.setting}`).join(' ')}`);
   console.log(line('(a) psql \\copy to stdout | psql \\copy from stdin', figures.pipe));
@@ -160,13 +198,38 @@ try {
   console.log(line('(e) incremental, no mark, full target (none changed)', figures.unchanged));
   console.log(line('(f) incremental, no mark, every target row differs', figures.changed));
   const report = new Figures('sync', { rows: String(ROWS) });
-  report.add('sync_pipe_rows_per_s', 'psql \\copy to stdout | psql \\copy from stdin (the reference)', 'rows/s', figures.pipe.map((s) => ROWS / s), true);
-  report.add('sync_full_rows_per_s', 'full sync', 'rows/s', figures.full.map((s) => ROWS / s), true);
-  report.add('sync_incremental_empty_rows_per_s', 'incremental, no mark, empty target', 'rows/s', figures.empty.map((s) => ROWS / s), true);
-  report.add('sync_incremental_upsert_rows_per_s', 'incremental, no mark, every row upserted', 'rows/s', figures.upsert.map((s) => ROWS / s), true);
+  report.add(
+    'sync_pipe_rows_per_s',
+    'psql \\copy to stdout | psql \\copy from stdin (the reference)',
+    'rows/s',
+    figures.pipe.map((s) => ROWS / s),
+    true,
+  );
+  report.add(
+    'sync_full_rows_per_s',
+    'full sync',
+    'rows/s',
+    figures.full.map((s) => ROWS / s),
+    true,
+  );
+  report.add(
+    'sync_incremental_empty_rows_per_s',
+    'incremental, no mark, empty target',
+    'rows/s',
+    figures.empty.map((s) => ROWS / s),
+    true,
+  );
+  report.add(
+    'sync_incremental_upsert_rows_per_s',
+    'incremental, no mark, every row upserted',
+    'rows/s',
+    figures.upsert.map((s) => ROWS / s),
+    true,
+  );
   await report.write();
 } finally {
   await closePools();
-  for (const name of Object.values(names)) await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+  for (const name of Object.values(names))
+    await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
   await admin.end();
 }

@@ -44,7 +44,10 @@ async function seed(folder: string, bench: Awaited<ReturnType<typeof benchDataba
   // DAG files are ES modules; outside this repository their folder says so.
   await writeFile(path.join(folder, 'package.json'), '{ "type": "module" }\n');
   for (let i = 0; i < DAGS; i++) await writeFile(path.join(folder, `dag_${i}.ts`), dagFile(i));
-  await new DagProcessor(db, loadConfig({ UPDRAFT_DAGS_FOLDER: folder, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' })).refresh();
+  await new DagProcessor(
+    db,
+    loadConfig({ UPDRAFT_DAGS_FOLDER: folder, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' }),
+  ).refresh();
   // Finished history in two statements: runs of every day since 2023-01-01, then their task instances.
   await execute(
     db,
@@ -74,11 +77,15 @@ async function freePort(): Promise<number> {
 }
 
 async function startWeb(env: Record<string, string>, folder: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'updraft.mjs'), 'web', '--port', String(await freePort())], {
-    env: { ...process.env, ...env, UPDRAFT_DAGS_FOLDER: folder, UPDRAFT_ENV_FILE: '', UPDRAFT_LOG_LEVEL: 'warn' },
-    // The startup banner, with the address, goes to stderr.
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'updraft.mjs'), 'web', '--port', String(await freePort())],
+    {
+      env: { ...process.env, ...env, UPDRAFT_DAGS_FOLDER: folder, UPDRAFT_ENV_FILE: '', UPDRAFT_LOG_LEVEL: 'warn' },
+      // The startup banner, with the address, goes to stderr.
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -114,21 +121,42 @@ async function main(): Promise<void> {
   try {
     const started = performance.now();
     await seed(folder, bench);
-    console.log(`bench/web: ${DAGS} DAGs x ${RUNS} runs x ${TASKS} tasks seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `bench/web: ${DAGS} DAGs x ${RUNS} runs x ${TASKS} tasks seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
     console.log(machineLine({ connections: String(CONNECTIONS), seconds: String(SECONDS) }));
     console.log(`database: ${await bench.describe()}`);
     const web = await startWeb(bench.env, folder);
-    const figures = new Figures('web', { DAGs: String(DAGS), 'runs per DAG': String(RUNS), 'tasks per run': String(TASKS), connections: String(CONNECTIONS), seconds: String(SECONDS) });
+    const figures = new Figures('web', {
+      DAGs: String(DAGS),
+      'runs per DAG': String(RUNS),
+      'tasks per run': String(TASKS),
+      connections: String(CONNECTIONS),
+      seconds: String(SECONDS),
+    });
     try {
       for (const [label, target] of TARGETS) {
         const probe = await fetch(web.url + target);
-        if (!probe.ok) throw new Error(`${target}: ${probe.status} ${(await probe.text()).replace(/<style>[^]*?<\/style>|<[^>]+>/g, " ").replace(/\s+/g, " ").slice(0, 400)}`);
+        if (!probe.ok)
+          throw new Error(
+            `${target}: ${probe.status} ${(await probe.text())
+              .replace(/<style>[^]*?<\/style>|<[^>]+>/g, ' ')
+              .replace(/\s+/g, ' ')
+              .slice(0, 400)}`,
+          );
         const result = await autocannon({ url: web.url + target, connections: CONNECTIONS, duration: SECONDS });
         if (result.non2xx > 0) throw new Error(`${target}: ${result.non2xx} answers were not 2xx`);
         const { p50, p99 } = result.latency;
         const verdict = p99 <= 100 ? 'ok' : 'ABOVE the 100 ms goal';
-        console.log(`  ${label.padEnd(30)} p50 ${String(p50).padStart(4)} ms  p99 ${String(p99).padStart(4)} ms  ${Math.round(result.requests.average)} req/s  ${verdict}`);
-        figures.add(`web_${target.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '') || 'root'}_p99_ms`, `${label}: p99 under ${CONNECTIONS} connections`, 'ms', [p99]);
+        console.log(
+          `  ${label.padEnd(30)} p50 ${String(p50).padStart(4)} ms  p99 ${String(p99).padStart(4)} ms  ${Math.round(result.requests.average)} req/s  ${verdict}`,
+        );
+        figures.add(
+          `web_${target.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '') || 'root'}_p99_ms`,
+          `${label}: p99 under ${CONNECTIONS} connections`,
+          'ms',
+          [p99],
+        );
       }
       await figures.write();
     } finally {

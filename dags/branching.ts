@@ -19,8 +19,14 @@ export default dag(
       // function cannot return a bare handle in TypeScript: a handle has a then() method.)
       return day === 0 || day === 6 ? [weekend] : [weekday];
     });
-    const weekday = t.task('weekday_load', async (ctx) => ({ mode: 'full', day: ctx.logicalDate.toISOString().slice(0, 10) }));
-    const weekend = t.task('weekend_summary', async (ctx) => ({ mode: 'summary', day: ctx.logicalDate.toISOString().slice(0, 10) }));
+    const weekday = t.task('weekday_load', async (ctx) => ({
+      mode: 'full',
+      day: ctx.logicalDate.toISOString().slice(0, 10),
+    }));
+    const weekend = t.task('weekend_summary', async (ctx) => ({
+      mode: 'summary',
+      day: ctx.logicalDate.toISOString().slice(0, 10),
+    }));
     const report = t.task('report', { triggerRule: 'none_failed_min_one_success' }, async (ctx) => {
       const followed = await ctx.pull(pick);
       ctx.log.info('the branch followed %s', followed.join(', '));

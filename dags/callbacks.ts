@@ -8,7 +8,8 @@ import { dag, type TaskCallback } from 'updraft';
 
 // A callback gets the task's context and what happened; in real life it posts to a chat or a pager.
 const announce: TaskCallback = (ctx, info) => {
-  const what = info.state === 'up_for_retry' ? `failed (${info.error}); next try at ${info.nextTryAt?.toISOString()}` : info.state;
+  const what =
+    info.state === 'up_for_retry' ? `failed (${info.error}); next try at ${info.nextTryAt?.toISOString()}` : info.state;
   ctx.log.info(`[notify] ${ctx.dagId}.${ctx.taskId} try ${info.tryNumber}/${info.maxTries}: ${what}`);
 };
 
@@ -17,12 +18,15 @@ export default dag(
     id: 'callbacks_demo',
     description: 'A flaky task with a retry, and callbacks that report each end',
     schedule: null,
-    params: { failures: { type: 'integer', default: 1, description: "Tries of 'fetch' that fail before one succeeds" } },
+    params: {
+      failures: { type: 'integer', default: 1, description: "Tries of 'fetch' that fail before one succeeds" },
+    },
     // Every task's callbacks, as Airflow's default_args; a task's own win.
     defaults: { onSuccess: announce, onFailure: announce, onRetry: announce },
     // The run's callbacks: once per run, when it ends.
     onSuccess: (ctx) => ctx.log.info(`[notify] run ${ctx.runId} of ${ctx.dagId} succeeded`),
-    onFailure: (ctx, info) => ctx.log.error(`[notify] run ${ctx.runId} of ${ctx.dagId} failed in ${info.failedTasks.join(', ')}`),
+    onFailure: (ctx, info) =>
+      ctx.log.error(`[notify] run ${ctx.runId} of ${ctx.dagId} failed in ${info.failedTasks.join(', ')}`),
     tags: ['example', 'callbacks'],
     pausedAtCreation: false, // an example: triggered runs start at once
   },

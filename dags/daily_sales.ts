@@ -19,7 +19,12 @@ export default dag(
     defaults: { retries: 2, retryDelay: '30s', retryBackoff: true, maxRetryDelay: '10m', timeout: '10m' },
     tags: ['sales', 'example'],
     params: {
-      failOn: { type: 'string', default: '', description: "A day (YYYY-MM-DD) whose publish fails: try a backfill that fails, then re-run it (docs/backfill.md)" },
+      failOn: {
+        type: 'string',
+        default: '',
+        description:
+          'A day (YYYY-MM-DD) whose publish fails: try a backfill that fails, then re-run it (docs/backfill.md)',
+      },
     },
     pausedAtCreation: false, // an example: runs as soon as Updraft starts
     owner: 'data-eng',

@@ -14,7 +14,8 @@ export const dailySalesReport = dag(
   (t) => {
     t.task('build_report', async (ctx) => {
       // The events that triggered this run, oldest first; the data interval spans them.
-      for (const e of ctx.triggeringEvents) ctx.log.info(`${e.uri} updated by ${e.sourceDagId}.${e.sourceTaskId} at ${e.at}`);
+      for (const e of ctx.triggeringEvents)
+        ctx.log.info(`${e.uri} updated by ${e.sourceDagId}.${e.sourceTaskId} at ${e.at}`);
       return { datasets: ctx.triggeringEvents.map((e) => e.uri) };
     });
   },

@@ -22,10 +22,14 @@ export default dag(
       // A real DAG would list a bucket or a directory; an empty list skips the rest.
       return ['orders', 'refunds', 'customers'].map((name) => `${day}/${name}.csv`);
     });
-    const process = t.map('process_file', { over: list, maxLength: 100, retries: 1 }, async (ctx, file: string): Promise<FileStats> => {
-      ctx.log.info('instance %d processes %s', ctx.mapIndex, file);
-      return { file, rows: file.length * 10 };
-    });
+    const process = t.map(
+      'process_file',
+      { over: list, maxLength: 100, retries: 1 },
+      async (ctx, file: string): Promise<FileStats> => {
+        ctx.log.info('instance %d processes %s', ctx.mapIndex, file);
+        return { file, rows: file.length * 10 };
+      },
+    );
     const total = t.task('total_rows', async (ctx) => {
       const stats = await ctx.pull(process);
       return { files: stats.length, rows: stats.reduce((sum, s) => sum + s.rows, 0) };

@@ -36,7 +36,12 @@ export default dag(
         return sum + (Number.isFinite(amount) ? amount : 0);
       }, 0);
       ctx.log.info('%d new order event(s), %s in total', events.length, total.toFixed(2));
-      return { count: events.length, firstId: events[0]?.event_id ?? null, lastId: events.at(-1)?.event_id ?? null, total };
+      return {
+        count: events.length,
+        firstId: events[0]?.event_id ?? null,
+        lastId: events.at(-1)?.event_id ?? null,
+        total,
+      };
     });
     const notify = t.task('notify_team', async (ctx) => {
       const { count, total } = await ctx.pull(summarise);

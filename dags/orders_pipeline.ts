@@ -78,7 +78,10 @@ export default dag(
 
     const check = t.task('check_totals', async (ctx) => {
       const result = await ctx.pull(totals); // typed: SqlResult
-      if (result.rowCount === 0) throw new SkipTask(`no paid orders between ${ctx.interval.start.toISOString()} and ${ctx.interval.end.toISOString()}`);
+      if (result.rowCount === 0)
+        throw new SkipTask(
+          `no paid orders between ${ctx.interval.start.toISOString()} and ${ctx.interval.end.toISOString()}`,
+        );
       ctx.log.info(`${result.rowCount} country totals for ${ctx.interval.start.toISOString().slice(0, 10)}`);
       return { countries: result.rowCount };
     });

@@ -25,7 +25,8 @@ export const landingFile = dag(
       interval: '10s',
       timeout: '30m',
       // What a poke returns when it is met (other than `true`) is the sensor's XCom.
-      poke: (ctx) => (existsSync(ctx.params.path) ? { path: ctx.params.path, bytes: statSync(ctx.params.path).size } : false),
+      poke: (ctx) =>
+        existsSync(ctx.params.path) ? { path: ctx.params.path, bytes: statSync(ctx.params.path).size } : false,
     });
     const load = t.task('load', async (ctx) => {
       const file = await ctx.pull(landed);

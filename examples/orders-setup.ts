@@ -71,9 +71,15 @@ async function fillShop(): Promise<number> {
 /** Sets KEY=value lines in .env, keeping every other line. */
 function writeEnv(values: Record<string, string>): string {
   const file = path.join(ROOT, '.env');
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+  const lines = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
   const kept = lines.filter((line) => !Object.keys(values).some((key) => line.startsWith(`${key}=`)));
-  writeFileSync(file, [...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(file, [...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n') + '\n', {
+    mode: 0o600,
+  });
   return file;
 }
 
@@ -100,7 +106,9 @@ async function main(): Promise<void> {
   console.log(`creating ${DATABASES.shop} and ${DATABASES.warehouse} on ${maskUrl(ADMIN_URL)}`);
   await createDatabases();
   const events = await fillShop();
-  console.log(`${DATABASES.shop}: ${events} order events for ${ORDERS} orders over the last ${DAYS} days, some of them dirty`);
+  console.log(
+    `${DATABASES.shop}: ${events} order events for ${ORDERS} orders over the last ${DAYS} days, some of them dirty`,
+  );
   const connections = { UPDRAFT_CONN_SHOP: urlOf(DATABASES.shop), UPDRAFT_CONN_WAREHOUSE: urlOf(DATABASES.warehouse) };
   console.log(`connections written to ${writeEnv(connections)}`);
 
@@ -112,9 +120,18 @@ async function main(): Promise<void> {
     for (let daysAgo = DAYS - 1; daysAgo >= 0; daysAgo--) {
       const day = new Date(Math.floor(Date.now() / 86_400_000 - daysAgo) * 86_400_000).toISOString().slice(0, 10);
       const args = ['dags', 'test', 'orders_pipeline', `${day}T00:30:00Z`, '--json'];
-      const result = JSON.parse(updraft(args, connections, 'pipe')) as { runId: string; state: string; tasks: { taskId: string; state: string; durationMs: number }[] };
-      console.log(`${result.runId}: ${result.state} (${result.tasks.map((t) => `${t.taskId} ${t.state} ${t.durationMs} ms`).join(', ')})`);
-      if (result.state !== 'success') throw new Error(`the run for ${day} failed: see \`npx updraft tasks logs orders_pipeline ${result.runId} <task>\``);
+      const result = JSON.parse(updraft(args, connections, 'pipe')) as {
+        runId: string;
+        state: string;
+        tasks: { taskId: string; state: string; durationMs: number }[];
+      };
+      console.log(
+        `${result.runId}: ${result.state} (${result.tasks.map((t) => `${t.taskId} ${t.state} ${t.durationMs} ms`).join(', ')})`,
+      );
+      if (result.state !== 'success')
+        throw new Error(
+          `the run for ${day} failed: see \`npx updraft tasks logs orders_pipeline ${result.runId} <task>\``,
+        );
     }
     updraft(['reports', 'list', '--dag', 'orders_pipeline', '--limit', '1'], connections);
   } catch (error) {

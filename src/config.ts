@@ -64,7 +64,10 @@ const booleanText = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const envSchema = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URL' }).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URL' })
+    .optional(),
   UPDRAFT_HOME: z.string().min(1).optional(),
   UPDRAFT_DAGS_FOLDER: z.string().min(1).optional(),
   UPDRAFT_DAGS_PAUSED_AT_CREATION: booleanText.optional(),
@@ -74,7 +77,12 @@ const envSchema = z.object({
   UPDRAFT_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional(),
   UPDRAFT_QUEUES: z
     .string()
-    .transform((v) => v.split(',').map((q) => q.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string()).min(1, { message: 'name at least one queue' }))
     .optional(),
   UPDRAFT_HEARTBEAT_INTERVAL: durationField.optional(),
@@ -87,7 +95,12 @@ const envSchema = z.object({
   UPDRAFT_AUTH_READ: z.enum(['open', 'closed'], { message: "expected 'open' or 'closed'" }).optional(),
   // Browsers cap a cookie's lifetime at 400 days.
   UPDRAFT_SESSION_TTL: durationField
-    .pipe(z.number().min(60_000, { message: 'must be at least 1m' }).max(400 * 86_400_000, { message: 'must be at most 400d' }))
+    .pipe(
+      z
+        .number()
+        .min(60_000, { message: 'must be at least 1m' })
+        .max(400 * 86_400_000, { message: 'must be at most 400d' }),
+    )
     .optional(),
 });
 
@@ -128,7 +141,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 /** True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
 }
 

@@ -38,4 +38,10 @@ export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './oper
 export type { ReportConfig, ReportResult, ReportFormat } from './operators/report/config.js';
 export type { Statement, StatementInput, StatementsSpec } from './operators/statement.js';
 export type { DatasetEventInfo, DatasetScheduleOption, DatasetWhen } from './dag/datasets.js';
-export type { SensorConfig, SensorOptions, SensorMode, SqlSensorConfig, PokeFunction } from './operators/sensor/config.js';
+export type {
+  SensorConfig,
+  SensorOptions,
+  SensorMode,
+  SqlSensorConfig,
+  PokeFunction,
+} from './operators/sensor/config.js';

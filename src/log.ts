@@ -6,7 +6,10 @@ import { describeError, isDatabaseError, pgErrorCode } from './db/errors.js';
  * that is a database error is logged as errorFields does, whoever logs it.
  */
 export function createLogger(level: string): Logger {
-  const err = (error: unknown) => (isDatabaseError(error) ? { message: describeError(error), code: pgErrorCode(error) } : pino.stdSerializers.err(error as Error));
+  const err = (error: unknown) =>
+    isDatabaseError(error)
+      ? { message: describeError(error), code: pgErrorCode(error) }
+      : pino.stdSerializers.err(error as Error);
   return pino({ level, base: { pid: process.pid }, serializers: { err } }, pino.destination(2));
 }
 

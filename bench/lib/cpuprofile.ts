@@ -56,7 +56,14 @@ function packageOf(frame: CallFrame): string {
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
   const src = url.lastIndexOf('/src/');
-  if (src >= 0) return `updraft src/${url.slice(src + 5).split('/').slice(0, -1).join('/') || '.'}`;
+  if (src >= 0)
+    return `updraft src/${
+      url
+        .slice(src + 5)
+        .split('/')
+        .slice(0, -1)
+        .join('/') || '.'
+    }`;
   return url.replace(/^file:\/\//, '');
 }
 
@@ -80,7 +87,11 @@ export interface ProfileSummary {
 }
 
 /** Where the time of `profile` went (inside `windows` if given): `top` rows per table. */
-export function summarizeProfile(profile: CpuProfile, windows?: readonly (readonly [number, number])[], top = 15): ProfileSummary {
+export function summarizeProfile(
+  profile: CpuProfile,
+  windows?: readonly (readonly [number, number])[],
+  top = 15,
+): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -112,7 +123,12 @@ export function summarizeProfile(profile: CpuProfile, windows?: readonly (readon
     add(packages, packageOf(node.callFrame));
     let at: number | undefined = id;
     while (at !== undefined && !isUpdraft(byId.get(at)!.callFrame)) at = parent.get(at);
-    add(under, at === undefined ? `(no Updraft frame on the stack: ${packageOf(node.callFrame)})` : nameOf(byId.get(at)!.callFrame));
+    add(
+      under,
+      at === undefined
+        ? `(no Updraft frame on the stack: ${packageOf(node.callFrame)})`
+        : nameOf(byId.get(at)!.callFrame),
+    );
   }
   const busyUs = totalUs - idleUs;
   const table = (title: string, map: Map<string, number>) => [
@@ -120,7 +136,10 @@ export function summarizeProfile(profile: CpuProfile, windows?: readonly (readon
     ...[...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([key, us]) => `    ${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / busyUs).toFixed(1).padStart(5)}%  ${key}`),
+      .map(
+        ([key, us]) =>
+          `    ${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / busyUs).toFixed(1).padStart(5)}%  ${key}`,
+      ),
   ];
   return {
     totalMs: totalUs / 1000,

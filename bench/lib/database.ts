@@ -11,7 +11,8 @@ export type BenchDriver = 'pglite' | 'postgres';
 /** The driver a bench runs on: BENCH_DRIVER, default pglite. */
 export function benchDriver(): BenchDriver {
   const driver = process.env.BENCH_DRIVER ?? 'pglite';
-  if (driver !== 'pglite' && driver !== 'postgres') throw new Error(`BENCH_DRIVER must be pglite or postgres, got '${driver}'`);
+  if (driver !== 'pglite' && driver !== 'postgres')
+    throw new Error(`BENCH_DRIVER must be pglite or postgres, got '${driver}'`);
   return driver;
 }
 
@@ -37,7 +38,8 @@ export async function benchDatabase(driver = benchDriver()): Promise<BenchDataba
     return {
       database,
       env: { UPDRAFT_HOME: home, DATABASE_URL: '' },
-      describe: async () => `PGlite ${(await database.pglite!.query<{ v: string }>('select version() as v')).rows[0]!.v.split(' ').slice(0, 2).join(' ')} (in-process WASM, on disk)`,
+      describe: async () =>
+        `PGlite ${(await database.pglite!.query<{ v: string }>('select version() as v')).rows[0]!.v.split(' ').slice(0, 2).join(' ')} (in-process WASM, on disk)`,
       dispose: async () => {
         await database.close();
         await rm(home, { recursive: true, force: true });
@@ -65,7 +67,10 @@ export async function benchDatabase(driver = benchDriver()): Promise<BenchDataba
       // pg's pool.end() resolves before its connections have closed; dropping at once would
       // terminate them and each would report it as a connection error. Wait up to 2 s.
       for (let i = 0; i < 200; i++) {
-        const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        const { rows } = await admin.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where datname = $1',
+          [name],
+        );
         if (rows[0]!.n === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }

@@ -42,7 +42,16 @@ export class Figures {
 
   add(key: string, label: string, unit: string, values: number[], higherIsBetter = false): Figure {
     if (values.length === 0) throw new Error(`figure ${key}: no values`);
-    const figure = { key, label, unit, higherIsBetter, values, median: median(values), min: Math.min(...values), max: Math.max(...values) };
+    const figure = {
+      key,
+      label,
+      unit,
+      higherIsBetter,
+      values,
+      median: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+    };
     this.figures.push(figure);
     return figure;
   }

@@ -28,7 +28,10 @@ export async function machineTicks(): Promise<{ busy: number; total: number } | 
 }
 
 /** How busy the machine's cores were between two machineTicks samples, as a percentage; '' if unknown. */
-export function machineBusy(before: Awaited<ReturnType<typeof machineTicks>>, after: Awaited<ReturnType<typeof machineTicks>>): string {
+export function machineBusy(
+  before: Awaited<ReturnType<typeof machineTicks>>,
+  after: Awaited<ReturnType<typeof machineTicks>>,
+): string {
   if (!before || !after || after.total === before.total) return '';
   return `${Math.round((100 * (after.busy - before.busy)) / (after.total - before.total))}%`;
 }

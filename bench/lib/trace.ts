@@ -74,13 +74,23 @@ export function installTrace(): Trace {
   };
 
   const lines = (title: string, map: Map<string, Tally>, top: number) => {
-    const rows = [...map.entries()].map(([key, t]) => ({ key, count: t.count, total: t.ms.reduce((a, b) => a + b, 0), ms: [...t.ms].sort((a, b) => a - b) }));
+    const rows = [...map.entries()].map(([key, t]) => ({
+      key,
+      count: t.count,
+      total: t.ms.reduce((a, b) => a + b, 0),
+      ms: [...t.ms].sort((a, b) => a - b),
+    }));
     rows.sort((a, b) => b.total - a.total);
     const all = rows.reduce((a, r) => a + r.total, 0);
     const q = (ms: number[], p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(1);
     return [
       `${title}: ${rows.reduce((a, r) => a + r.count, 0)} in ${(all / 1000).toFixed(2)} s (by total time; count, total, p50 / p90 / max ms)`,
-      ...rows.slice(0, top).map((r) => `  ${String(r.count).padStart(6)} ${(r.total / 1000).toFixed(2).padStart(6)} s  ${q(r.ms, 0.5)} / ${q(r.ms, 0.9)} / ${r.ms.at(-1)!.toFixed(1)}  ${r.key}`),
+      ...rows
+        .slice(0, top)
+        .map(
+          (r) =>
+            `  ${String(r.count).padStart(6)} ${(r.total / 1000).toFixed(2).padStart(6)} s  ${q(r.ms, 0.5)} / ${q(r.ms, 0.9)} / ${r.ms.at(-1)!.toFixed(1)}  ${r.key}`,
+        ),
     ];
   };
   return {
@@ -124,7 +134,11 @@ export function cpuLine(before: CpuSample, after: CpuSample, elapsedMs: number):
 }
 
 /** Times every call of `owner[method]` (an async method on a prototype); `line` sums them up against the time elapsed. */
-export function timeCalls<T extends object>(owner: T, method: keyof T & string, what: string): { reset(): void; line(elapsedMs: number): string } {
+export function timeCalls<T extends object>(
+  owner: T,
+  method: keyof T & string,
+  what: string,
+): { reset(): void; line(elapsedMs: number): string } {
   const calls: number[] = [];
   const original = owner[method] as (...args: unknown[]) => Promise<unknown>;
   (owner as Record<string, unknown>)[method] = async function (this: unknown, ...args: unknown[]) {
@@ -155,6 +169,7 @@ export function watchLoopDelay(): { reset(): void; line(): string } {
   const ms = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs).toFixed(0);
   return {
     reset: () => histogram.reset(),
-    line: () => `event loop delay: max ${ms(histogram.max)} ms, p99 ${ms(histogram.percentile(99))} ms, p50 ${ms(histogram.percentile(50))} ms`,
+    line: () =>
+      `event loop delay: max ${ms(histogram.max)} ms, p99 ${ms(histogram.percentile(99))} ms, p50 ${ms(histogram.percentile(50))} ms`,
   };
 }

@@ -16,6 +16,11 @@ export const ANONYMOUS_ACTOR = 'anonymous';
  * One audit row. `details` names users, roles, token ids and names; never a password, a
  * token or a cookie: callers pass only those fields.
  */
-export async function audit(db: Db | Tx, actor: string, action: string, details: Record<string, string | boolean | null>): Promise<void> {
+export async function audit(
+  db: Db | Tx,
+  actor: string,
+  action: string,
+  details: Record<string, string | boolean | null>,
+): Promise<void> {
   await db.insert(auditLog).values({ actor, action, details });
 }

@@ -13,7 +13,14 @@ export {
 } from './middleware.js';
 export { authRoutes, endSession, startSession } from './routes.js';
 export { createSession, deleteSession, sessionUser } from './sessions.js';
-export { authenticateToken, createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js';
+export {
+  authenticateToken,
+  createToken,
+  listTokens,
+  revokeToken,
+  type CreatedToken,
+  type TokenInfo,
+} from './tokens.js';
 export { hasRole, ROLES, type AuthUser, type Role } from './types.js';
 export {
   authenticatePassword,

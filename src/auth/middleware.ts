@@ -64,11 +64,17 @@ export function authOptions(config: Pick<Config, 'authRead' | 'sessionTtlMs'>): 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function isHttps(c: Context): boolean {
-  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+  return (
+    new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
+  );
 }
 
 /** HttpOnly (no script reads it), SameSite=Lax (not sent with cross-site POSTs), Secure on https. */
-export function sessionCookieOptions(c: Context, options: Pick<AuthOptions, 'secureCookie'>, maxAgeMs?: number): CookieOptions {
+export function sessionCookieOptions(
+  c: Context,
+  options: Pick<AuthOptions, 'secureCookie'>,
+  maxAgeMs?: number,
+): CookieOptions {
   return {
     httpOnly: true,
     sameSite: 'Lax',
@@ -91,7 +97,7 @@ async function sentCsrfToken(c: Context): Promise<string | undefined> {
   const type = c.req.header('content-type') ?? '';
   if (/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) {
     // Hono caches the parsed body: the route reads it again for free.
-    const field = (await c.req.parseBody().catch(() => ({})) as Record<string, unknown>)[CSRF_FIELD];
+    const field = ((await c.req.parseBody().catch(() => ({}))) as Record<string, unknown>)[CSRF_FIELD];
     return typeof field === 'string' ? field : undefined;
   }
   return undefined;
@@ -115,7 +121,8 @@ export function authenticate(db: Db, options: AuthOptions) {
       const bearer = /^Bearer +(\S+) *$/i.exec(authorization);
       if (!bearer) return unauthorized(c, "unsupported Authorization header: send 'Authorization: Bearer <API token>'");
       if (options.localToken !== undefined && safeEqual(bearer[1]!, options.localToken)) {
-        if (!fromLoopback(c)) return unauthorized(c, 'the local token is accepted from this machine only', 'invalid_token');
+        if (!fromLoopback(c))
+          return unauthorized(c, 'the local token is accepted from this machine only', 'invalid_token');
         c.set('user', localUser(c.req.header(ACTOR_HEADER)));
         return next();
       }
@@ -133,7 +140,8 @@ export function authenticate(db: Db, options: AuthOptions) {
       } else {
         if (!SAFE_METHODS.has(c.req.method)) {
           const sent = await sentCsrfToken(c);
-          if (sent === undefined || !safeEqual(sent, session.csrfToken)) return problem(c, 403, 'CSRF token missing or wrong');
+          if (sent === undefined || !safeEqual(sent, session.csrfToken))
+            return problem(c, 403, 'CSRF token missing or wrong');
         }
         c.set('user', session.user);
         c.set('csrfToken', session.csrfToken);
@@ -154,7 +162,9 @@ function localUser(actor: string | undefined): AuthUser {
 
 /** Whether the request came over loopback (the node server's socket; not behind a proxy). */
 function fromLoopback(c: Context): boolean {
-  const address = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? '';
+  const address =
+    (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ??
+    '';
   return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
@@ -167,7 +177,8 @@ export function requireUser(minRole: Role = 'viewer') {
   return createMiddleware(async (c, next) => {
     const user = c.get('user');
     if (!user) return unauthorized(c, 'authentication required: log in, or send Authorization: Bearer <API token>');
-    if (!hasRole(user.role, minRole)) return problem(c, 403, `this needs the ${minRole} role; '${user.username}' has the ${user.role} role`);
+    if (!hasRole(user.role, minRole))
+      return problem(c, 403, `this needs the ${minRole} role; '${user.username}' has the ${user.role} role`);
     return next();
   });
 }

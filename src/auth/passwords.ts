@@ -38,7 +38,8 @@ export function parsePasswordHash(stored: string): ParsedHash {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') throw new Error("password hash: expected 'scrypt$N$r$p$salt$hash'");
   const [N, r, p] = parts.slice(1, 4).map((v) => (/^\d{1,8}$/.test(v!) ? Number(v) : NaN)) as [number, number, number];
-  if (!(N >= 2 && N <= MAX_N && (N & (N - 1)) === 0)) throw new Error(`password hash: N must be a power of two up to ${MAX_N}`);
+  if (!(N >= 2 && N <= MAX_N && (N & (N - 1)) === 0))
+    throw new Error(`password hash: N must be a power of two up to ${MAX_N}`);
   if (!(r >= 1 && r <= MAX_R)) throw new Error(`password hash: r must be between 1 and ${MAX_R}`);
   if (!(p >= 1 && p <= MAX_P)) throw new Error(`password hash: p must be between 1 and ${MAX_P}`);
   const [salt, hash] = parts.slice(4) as [string, string];
@@ -82,7 +83,9 @@ const READABLE = 'abcdefghijkmnpqrstuvwxyz23456789';
 
 /** A random password to read out and type: 4 groups of 5, e.g. 'k7mpw-q2xhd-...' (100 bits). */
 export function generatePassword(): string {
-  const groups = Array.from({ length: 4 }, () => Array.from({ length: 5 }, () => READABLE[randomInt(READABLE.length)]).join(''));
+  const groups = Array.from({ length: 4 }, () =>
+    Array.from({ length: 5 }, () => READABLE[randomInt(READABLE.length)]).join(''),
+  );
   return groups.join('-');
 }
 

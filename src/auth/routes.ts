@@ -28,7 +28,12 @@ export const loginBody = z.object({
  * came with, against fixation), its cookie set, and the login audited. Returns the CSRF
  * token for the page. For a login page of the UI that checks the password itself.
  */
-export async function startSession(c: Context, db: Db, user: AuthUser, options: AuthOptions): Promise<{ csrfToken: string; expiresAt: Date }> {
+export async function startSession(
+  c: Context,
+  db: Db,
+  user: AuthUser,
+  options: AuthOptions,
+): Promise<{ csrfToken: string; expiresAt: Date }> {
   const previous = getCookie(c, SESSION_COOKIE);
   if (previous !== undefined) await deleteSession(db, previous);
   const session = await createSession(db, user.id, options.sessionTtlMs, options.now?.() ?? new Date());
@@ -53,16 +58,24 @@ export function authRoutes(db: Db, options: AuthOptions): Hono {
   // JSON only: a cross-site HTML form cannot send application/json without CORS allowing it.
   app.post(LOGIN_PATH, async (c) => {
     if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
-      return problem(c, 400, 'send the credentials as JSON {"username", "password"} with Content-Type: application/json');
+      return problem(
+        c,
+        400,
+        'send the credentials as JSON {"username", "password"} with Content-Type: application/json',
+      );
     }
     const json: unknown = await c.req.json().catch(() => undefined);
     const parsed = loginBody.safeParse(json);
-    if (!parsed.success) return problem(c, 400, describeIssues(parsed.error), parsed.error.issues[0]?.path.join('.') || undefined);
+    if (!parsed.success)
+      return problem(c, 400, describeIssues(parsed.error), parsed.error.issues[0]?.path.join('.') || undefined);
     const { username, password } = parsed.data;
     const checked = await checkPassword(db, username, password);
     if (!checked.user) {
       // An unknown name is not recorded: it may be a password typed in the wrong field.
-      const details: Record<string, string> = checked.reason === 'unknown user' ? { reason: checked.reason } : { username: username.trim().toLowerCase(), reason: checked.reason };
+      const details: Record<string, string> =
+        checked.reason === 'unknown user'
+          ? { reason: checked.reason }
+          : { username: username.trim().toLowerCase(), reason: checked.reason };
       await audit(db, ANONYMOUS_ACTOR, 'auth.login_failed', details);
       return unauthorized(c, 'wrong username or password');
     }

@@ -30,20 +30,37 @@ export async function createSession(db: Db, userId: string, ttlMs: number, now =
 }
 
 /** The user of a live session (marked `via: 'session'`) and its CSRF token; null when unknown, expired or the user is disabled. */
-export async function sessionUser(db: Db, cookieValue: string, now = new Date()): Promise<{ user: AuthUser; csrfToken: string; expiresAt: Date } | null> {
+export async function sessionUser(
+  db: Db,
+  cookieValue: string,
+  now = new Date(),
+): Promise<{ user: AuthUser; csrfToken: string; expiresAt: Date } | null> {
   if (!COOKIE_VALUE.test(cookieValue)) return null;
   const [row] = await db
-    .select({ id: users.id, username: users.username, role: users.role, csrfToken: sessions.csrfToken, expiresAt: sessions.expiresAt })
+    .select({
+      id: users.id,
+      username: users.username,
+      role: users.role,
+      csrfToken: sessions.csrfToken,
+      expiresAt: sessions.expiresAt,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.idHash, sha256Hex(cookieValue)), gt(sessions.expiresAt, now), eq(users.disabled, false)));
   if (!row) return null;
-  return { user: { id: row.id, username: row.username, role: row.role, via: 'session' }, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+  return {
+    user: { id: row.id, username: row.username, role: row.role, via: 'session' },
+    csrfToken: row.csrfToken,
+    expiresAt: row.expiresAt,
+  };
 }
 
 /** Ends a session (logout); false when there was none. */
 export async function deleteSession(db: Db, cookieValue: string): Promise<boolean> {
   if (!COOKIE_VALUE.test(cookieValue)) return false;
-  const deleted = await db.delete(sessions).where(eq(sessions.idHash, sha256Hex(cookieValue))).returning({ id: sessions.id });
+  const deleted = await db
+    .delete(sessions)
+    .where(eq(sessions.idHash, sha256Hex(cookieValue)))
+    .returning({ id: sessions.id });
   return deleted.length > 0;
 }

@@ -34,7 +34,10 @@ export interface CreatedToken extends TokenInfo {
   token: string;
 }
 
-export function tokenState(t: Pick<TokenInfo, 'expiresAt' | 'revokedAt'>, now = new Date()): 'active' | 'revoked' | 'expired' {
+export function tokenState(
+  t: Pick<TokenInfo, 'expiresAt' | 'revokedAt'>,
+  now = new Date(),
+): 'active' | 'revoked' | 'expired' {
   if (t.revokedAt) return 'revoked';
   if (t.expiresAt && t.expiresAt <= now) return 'expired';
   return 'active';
@@ -49,15 +52,33 @@ export async function createToken(
   const username = normalizeUsername(input.username);
   const name = (input.name ?? 'default').trim();
   if (name.length === 0 || name.length > 100) throw new ConfigError('token name: use 1 to 100 characters');
-  if (input.expiresInMs !== undefined && !(input.expiresInMs > 0)) throw new ConfigError('token expiry must be a positive duration');
+  if (input.expiresInMs !== undefined && !(input.expiresInMs > 0))
+    throw new ConfigError('token expiry must be a positive duration');
   const token = `${TOKEN_PREFIX}${randomSecret(32)}`;
   const expiresAt = input.expiresInMs === undefined ? null : new Date(now.getTime() + input.expiresInMs);
   return db.transaction(async (tx) => {
     const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.username, username));
     if (!user) throw new NotFoundError(`no user named '${username}' (see 'updraft users list')`);
-    const [row] = await tx.insert(apiTokens).values({ userId: user.id, name, tokenHash: sha256Hex(token), expiresAt }).returning();
-    await audit(tx, input.actor, 'token.create', { username, tokenId: row!.id, name, expiresAt: expiresAt?.toISOString() ?? null });
-    return { id: row!.id, username, name, createdAt: row!.createdAt, lastUsedAt: null, expiresAt, revokedAt: null, token };
+    const [row] = await tx
+      .insert(apiTokens)
+      .values({ userId: user.id, name, tokenHash: sha256Hex(token), expiresAt })
+      .returning();
+    await audit(tx, input.actor, 'token.create', {
+      username,
+      tokenId: row!.id,
+      name,
+      expiresAt: expiresAt?.toISOString() ?? null,
+    });
+    return {
+      id: row!.id,
+      username,
+      name,
+      createdAt: row!.createdAt,
+      lastUsedAt: null,
+      expiresAt,
+      revokedAt: null,
+      token,
+    };
   });
 }
 
@@ -82,9 +103,17 @@ export async function listTokens(db: Db, filter: { username?: string } = {}): Pr
 export async function revokeToken(db: Db, id: string, actor: string, now = new Date()): Promise<TokenInfo> {
   if (!UUID.test(id)) throw new NotFoundError(`no API token with id '${id}' (see 'updraft tokens list')`);
   return db.transaction(async (tx) => {
-    const [row] = await tx.select(tokenColumns).from(apiTokens).innerJoin(users, eq(users.id, apiTokens.userId)).where(eq(apiTokens.id, id)).for('update');
+    const [row] = await tx
+      .select(tokenColumns)
+      .from(apiTokens)
+      .innerJoin(users, eq(users.id, apiTokens.userId))
+      .where(eq(apiTokens.id, id))
+      .for('update');
     if (!row) throw new NotFoundError(`no API token with id '${id}' (see 'updraft tokens list')`);
-    if (row.revokedAt) throw new AuthConflictError(`API token ${id} ('${row.name}' of ${row.username}) was already revoked at ${row.revokedAt.toISOString()}`);
+    if (row.revokedAt)
+      throw new AuthConflictError(
+        `API token ${id} ('${row.name}' of ${row.username}) was already revoked at ${row.revokedAt.toISOString()}`,
+      );
     await tx.update(apiTokens).set({ revokedAt: now }).where(eq(apiTokens.id, id));
     await audit(tx, actor, 'token.revoke', { username: row.username, tokenId: id, name: row.name });
     return { ...row, revokedAt: now };
@@ -98,7 +127,13 @@ export async function revokeToken(db: Db, id: string, actor: string, now = new D
 export async function authenticateToken(db: Db, token: string, now = new Date()): Promise<AuthUser | null> {
   if (!TOKEN_FORMAT.test(token)) return null;
   const [row] = await db
-    .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, id: users.id, username: users.username, role: users.role })
+    .select({
+      tokenId: apiTokens.id,
+      lastUsedAt: apiTokens.lastUsedAt,
+      id: users.id,
+      username: users.username,
+      role: users.role,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(

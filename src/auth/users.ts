@@ -34,29 +34,43 @@ const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 export function normalizeUsername(username: string): string {
   const name = username.trim().toLowerCase();
   if (!USERNAME.test(name)) {
-    throw new ConfigError(`invalid username '${username}': use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`);
+    throw new ConfigError(
+      `invalid username '${username}': use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`,
+    );
   }
   return name;
 }
 
 export function parseRole(role: string, where = 'role'): Role {
-  if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`${where} must be one of ${ROLES.join(', ')}, got '${role}'`);
+  if (!(ROLES as readonly string[]).includes(role))
+    throw new ConfigError(`${where} must be one of ${ROLES.join(', ')}, got '${role}'`);
   return role as Role;
 }
 
 export function checkPasswordStrength(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new ConfigError(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length < MIN_PASSWORD_LENGTH)
+    throw new ConfigError(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
 function info(row: UserRow): UserInfo {
-  return { id: row.id, username: row.username, role: row.role, disabled: row.disabled, createdAt: row.createdAt, updatedAt: row.updatedAt };
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    disabled: row.disabled,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }
 
 function notFound(username: string): NotFoundError {
   return new NotFoundError(`no user named '${username}' (see 'updraft users list')`);
 }
 
-export async function createUser(db: Db, input: { username: string; role: Role; password: string; actor: string }): Promise<UserInfo> {
+export async function createUser(
+  db: Db,
+  input: { username: string; role: Role; password: string; actor: string },
+): Promise<UserInfo> {
   const username = normalizeUsername(input.username);
   const role = parseRole(input.role);
   checkPasswordStrength(input.password);
@@ -79,14 +93,21 @@ export async function listUsers(db: Db): Promise<UserInfo[]> {
 
 /** One user by name, or NotFoundError. */
 export async function getUser(db: Db, username: string): Promise<UserInfo> {
-  const [row] = await db.select().from(users).where(eq(users.username, normalizeUsername(username)));
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(eq(users.username, normalizeUsername(username)));
   if (!row) throw notFound(username);
   return info(row);
 }
 
 /** The user row, locked for the rest of the transaction. */
 async function lockUser(tx: Tx, username: string): Promise<UserRow> {
-  const [row] = await tx.select().from(users).where(eq(users.username, normalizeUsername(username))).for('update');
+  const [row] = await tx
+    .select()
+    .from(users)
+    .where(eq(users.username, normalizeUsername(username)))
+    .for('update');
   if (!row) throw notFound(username);
   return row;
 }
@@ -102,7 +123,10 @@ async function keepAnAdmin(tx: Tx, row: UserRow, what: string): Promise<void> {
     .from(users)
     .where(and(eq(users.role, 'admin'), eq(users.disabled, false), ne(users.id, row.id)))
     .for('update');
-  if (others.length === 0) throw new AuthConflictError(`cannot ${what} '${row.username}': it is the last admin (make another user admin first)`);
+  if (others.length === 0)
+    throw new AuthConflictError(
+      `cannot ${what} '${row.username}': it is the last admin (make another user admin first)`,
+    );
 }
 
 export async function deleteUser(db: Db, username: string, actor: string): Promise<void> {

@@ -69,13 +69,22 @@ export async function advanceBackfills(db: Db, cache: DagCache, now = new Date()
       if (one.completed) report.completed.push(id);
     } catch (error) {
       // One backfill that cannot go on (its DAG's schedule no longer compiles, say) holds back no other.
-      report.errors.push(new UpdraftError(`backfill ${id}: ${describeDatabaseError(error) ?? (error as Error).message}`, { cause: error }));
+      report.errors.push(
+        new UpdraftError(`backfill ${id}: ${describeDatabaseError(error) ?? (error as Error).message}`, {
+          cause: error,
+        }),
+      );
     }
   }
   return report;
 }
 
-async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promise<{ queued: number; again: boolean; completed: boolean }> {
+async function advanceOne(
+  tx: Tx,
+  cache: DagCache,
+  id: number,
+  now: Date,
+): Promise<{ queued: number; again: boolean; completed: boolean }> {
   // Locked for the pass: two schedulers never start the same date or overfill the backfill.
   const { rows } = await execute<BackfillRow>(
     tx,
@@ -88,13 +97,23 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
   if (!b) return { queued: 0, again: false, completed: false };
   const planDone = b.plan_done || (await planChunk(tx, b));
 
-  const [{ active }] = (await execute<{ active: number }>(tx, sql`select count(*)::int as active from dag_runs where backfill_id = ${id} and state in ('queued', 'running')`)).rows as [{ active: number }];
+  const [{ active }] = (
+    await execute<{ active: number }>(
+      tx,
+      sql`select count(*)::int as active from dag_runs where backfill_id = ${id} and state in ('queued', 'running')`,
+    )
+  ).rows as [{ active: number }];
   let room = b.max_active_runs - active;
   let queued = 0;
   let cleared = 0;
   let pendingLeft = true;
   while (room > 0) {
-    const { rows: pending } = await execute<{ ordinal: number; logical_date: Date | string; interval_start: Date | string; interval_end: Date | string }>(
+    const { rows: pending } = await execute<{
+      ordinal: number;
+      logical_date: Date | string;
+      interval_start: Date | string;
+      interval_end: Date | string;
+    }>(
       tx,
       sql`select ordinal, logical_date, interval_start, interval_end from backfill_runs where backfill_id = ${id} and outcome is null order by ordinal limit ${room}`,
     );
@@ -104,7 +123,11 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
     }
     for (const p of pending) {
       const logicalDate = toDate(p.logical_date);
-      const info = { logicalDate, interval: { start: toDate(p.interval_start), end: toDate(p.interval_end) }, runAfter: toDate(p.interval_end) };
+      const info = {
+        logicalDate,
+        interval: { start: toDate(p.interval_start), end: toDate(p.interval_end) },
+        runAfter: toDate(p.interval_end),
+      };
       const outcome = await startDate(tx, cache, b, info);
       await execute(
         tx,
@@ -120,7 +143,11 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
   }
 
   const completed = planDone && !pendingLeft && active + queued === 0;
-  if (completed) await execute(tx, sql`update backfills set state = 'completed', completed_at = ${now}, updated_at = now() where id = ${id}`);
+  if (completed)
+    await execute(
+      tx,
+      sql`update backfills set state = 'completed', completed_at = ${now}, updated_at = now() where id = ${id}`,
+    );
   // Live pages and attached CLIs hear of new runs and of the end (a clear has sent its own NOTIFY: one a transaction).
   if ((queued > 0 && cleared === 0) || completed) await execute(tx, sql`select pg_notify('updraft_state', '')`);
   return { queued, again: !planDone, completed };
@@ -129,12 +156,22 @@ async function advanceOne(tx: Tx, cache: DagCache, id: number, now: Date): Promi
 /** Writes the next chunk of the plan; true when the plan is complete. */
 async function planChunk(tx: Tx, b: BackfillRow): Promise<boolean> {
   const timetable = backfillTimetable(b.dag_id, b.serialized);
-  const range = { from: toDate(b.from_date), to: toDate(b.to_date), backwards: b.backwards, completeBy: toDate(b.created_at) };
+  const range = {
+    from: toDate(b.from_date),
+    to: toDate(b.to_date),
+    backwards: b.backwards,
+    completeBy: toDate(b.created_at),
+  };
   const started = performance.now();
   const dates: { ordinal: number; logical_date: Date; interval_start: Date; interval_end: Date }[] = [];
   let done = true;
   for (const info of planIntervals(timetable, range, b.plan_cursor === null ? null : toDate(b.plan_cursor))) {
-    dates.push({ ordinal: b.planned + dates.length, logical_date: info.logicalDate, interval_start: info.interval.start, interval_end: info.interval.end });
+    dates.push({
+      ordinal: b.planned + dates.length,
+      logical_date: info.logicalDate,
+      interval_start: info.interval.start,
+      interval_end: info.interval.end,
+    });
     if (dates.length >= PLAN_CHUNK || (dates.length >= PLAN_MIN && performance.now() - started > PLAN_BUDGET_MS)) {
       done = false;
       break;
@@ -168,7 +205,12 @@ interface DateOutcome {
  * reprocess rule. The existing run is locked first, so a run that is queued or running
  * is never duplicated or cleared, whatever else happens at the same time.
  */
-async function startDate(tx: Tx, cache: DagCache, b: BackfillRow, info: Parameters<typeof runValues>[3]): Promise<DateOutcome> {
+async function startDate(
+  tx: Tx,
+  cache: DagCache,
+  b: BackfillRow,
+  info: Parameters<typeof runValues>[3],
+): Promise<DateOutcome> {
   const created = await tx
     .insert(dagRuns)
     .values({ ...runValues(b.dag_row_id, b.version_id, 'backfill', info, b.conf), backfillId: b.id })
@@ -182,7 +224,11 @@ async function startDate(tx: Tx, cache: DagCache, b: BackfillRow, info: Paramete
   );
   const existing = rows[0];
   // The insert met another run with the same id but not this date: nothing to lock or clear.
-  if (!existing) return { outcome: 'skipped', reason: `a run with id ${runValues(b.dag_row_id, b.version_id, 'backfill', info, {}).runId} exists for another date` };
+  if (!existing)
+    return {
+      outcome: 'skipped',
+      reason: `a run with id ${runValues(b.dag_row_id, b.version_id, 'backfill', info, {}).runId} exists for another date`,
+    };
   const action = existingRunAction(existing.state, b.reprocess);
   if (action.action === 'skip') return { outcome: 'skipped', reason: action.reason, runRowId: existing.id };
   try {

@@ -73,12 +73,18 @@ export function existingRunAction(state: string, reprocess: Reprocess): Pick<Pla
 
 async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Resolved> {
   const { dag, serialized } = await getDag(db, request.dagId);
-  if (!dag.isActive) throw new UpdraftError(`DAG '${request.dagId}' is no longer defined by any file in the DAGs folder`);
+  if (!dag.isActive)
+    throw new UpdraftError(`DAG '${request.dagId}' is no longer defined by any file in the DAGs folder`);
   const timetable = backfillTimetable(request.dagId, serialized);
   const { from, to } = requestDates(request, serialized.timezone);
-  if (from > now) throw new InputError(`from ${from.toISOString()} is in the future: a backfill runs intervals that have already ended`, 'from');
+  if (from > now)
+    throw new InputError(
+      `from ${from.toISOString()} is in the future: a backfill runs intervals that have already ended`,
+      'from',
+    );
   const reprocess = request.reprocess ?? 'none';
-  if (!REPROCESS.includes(reprocess)) throw new InputError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`, 'reprocess');
+  if (!REPROCESS.includes(reprocess))
+    throw new InputError(`reprocess must be one of ${REPROCESS.join(', ')}, got '${String(reprocess)}'`, 'reprocess');
   const maxActiveRuns = request.maxActiveRuns ?? DEFAULT_MAX_ACTIVE_RUNS;
   parseInt4(maxActiveRuns, 'maxActiveRuns', { min: 1, name: 'max active runs' });
   // Checked now; stored as given (params' defaults apply when a task reads them).
@@ -98,7 +104,10 @@ async function resolve(db: Db, request: BackfillRequest, now: Date): Promise<Res
  * The request's range read in the DAG's timezone; errors name the bound. A `to` without a
  * time covers that whole day: '--to 2026-01-31' includes a run at 02:00 on the 31st.
  */
-export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, timezone: string): { from: Date; to: Date } {
+export function requestDates(
+  request: Pick<BackfillRequest, 'from' | 'to'>,
+  timezone: string,
+): { from: Date; to: Date } {
   const read = (value: Date | string, what: 'from' | 'to') => {
     try {
       return what === 'from' ? parseDateInZone(value, timezone) : parseRangeEndInZone(value, timezone);
@@ -108,7 +117,8 @@ export function requestDates(request: Pick<BackfillRequest, 'from' | 'to'>, time
   };
   const from = read(request.from, 'from');
   const to = read(request.to, 'to');
-  if (from > to) throw new InputError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`, 'from');
+  if (from > to)
+    throw new InputError(`the range is empty: from ${from.toISOString()} is after to ${to.toISOString()}`, 'from');
   return { from, to };
 }
 
@@ -123,7 +133,12 @@ function emptyRange(dagId: string, { serialized: { schedule, timezone }, range }
  * Stores a backfill; the scheduler takes it from there. A DAG has at most one unfinished
  * backfill (running or paused): a second is refused, naming the first.
  */
-export async function createBackfill(db: Db, request: BackfillRequest, actor: string, now = new Date()): Promise<BackfillInfo> {
+export async function createBackfill(
+  db: Db,
+  request: BackfillRequest,
+  actor: string,
+  now = new Date(),
+): Promise<BackfillInfo> {
   const r = await resolve(db, request, now);
   // Planned lazily by the scheduler, but an empty backfill is refused here: one step tells.
   if (planIntervals(r.timetable, r.range, null).next().done) throw emptyRange(request.dagId, r);
@@ -147,7 +162,15 @@ export async function createBackfill(db: Db, request: BackfillRequest, actor: st
         actor,
         action: 'backfill.create',
         dagId: request.dagId,
-        details: { backfillId: row!.id, from: r.range.from, to: r.range.to, reprocess: r.reprocess, maxActiveRuns: r.maxActiveRuns, backwards: r.range.backwards, conf: r.conf },
+        details: {
+          backfillId: row!.id,
+          from: r.range.from,
+          to: r.range.to,
+          reprocess: r.reprocess,
+          maxActiveRuns: r.maxActiveRuns,
+          backwards: r.range.backwards,
+          conf: r.conf,
+        },
       });
       // Schedulers plan and start it at once.
       await tx.execute(sql`select pg_notify('updraft_runs', ${request.dagId})`);
@@ -207,11 +230,20 @@ export async function dryRunBackfill(db: Db, request: BackfillRequest, now = new
     const rows = await db
       .select({ logicalDate: dagRuns.logicalDate, runId: dagRuns.runId, state: dagRuns.state })
       .from(dagRuns)
-      .where(and(eq(dagRuns.dagId, r.dagRowId), gte(dagRuns.logicalDate, new Date(Math.min(...dates))), lte(dagRuns.logicalDate, new Date(Math.max(...dates)))));
+      .where(
+        and(
+          eq(dagRuns.dagId, r.dagRowId),
+          gte(dagRuns.logicalDate, new Date(Math.min(...dates))),
+          lte(dagRuns.logicalDate, new Date(Math.max(...dates))),
+        ),
+      );
     const existing = new Map(rows.map((row) => [row.logicalDate.getTime(), row]));
     for (const p of chunk) {
       const run = existing.get(p.logicalDate.getTime());
-      if (run) Object.assign(p, existingRunAction(run.state, r.reprocess), { existing: { runId: run.runId, state: run.state } });
+      if (run)
+        Object.assign(p, existingRunAction(run.state, r.reprocess), {
+          existing: { runId: run.runId, state: run.state },
+        });
       planned.push(p);
     }
     chunk.length = 0;

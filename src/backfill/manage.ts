@@ -9,7 +9,11 @@ import { describeBackfill, getBackfill, type BackfillInfo, type BackfillState } 
 
 export type BackfillAction = 'pause' | 'resume' | 'cancel';
 
-const ALLOWED: Record<BackfillAction, readonly BackfillState[]> = { pause: ['running'], resume: ['paused'], cancel: ['running', 'paused'] };
+const ALLOWED: Record<BackfillAction, readonly BackfillState[]> = {
+  pause: ['running'],
+  resume: ['paused'],
+  cancel: ['running', 'paused'],
+};
 const TARGET: Record<BackfillAction, BackfillState> = { pause: 'paused', resume: 'running', cancel: 'cancelled' };
 const DONE: Record<BackfillAction, string> = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
 
@@ -47,7 +51,10 @@ export async function cancelBackfill(db: Db, id: number, actor: string): Promise
     );
   });
   // Its running runs, one by one as `runs cancel` does: their running tries are stopped.
-  const { rows } = await execute<{ run_id: string }>(db, sql`select run_id from dag_runs where backfill_id = ${id} and state = 'running' order by logical_date`);
+  const { rows } = await execute<{ run_id: string }>(
+    db,
+    sql`select run_id from dag_runs where backfill_id = ${id} and state = 'running' order by logical_date`,
+  );
   for (const { run_id } of rows) {
     await cancelRun(db, backfill.dagId, run_id, { actor }).catch((error: unknown) => {
       // It ended on its own meanwhile.
@@ -57,13 +64,24 @@ export async function cancelBackfill(db: Db, id: number, actor: string): Promise
   return backfill;
 }
 
-async function setState(db: Db, id: number, action: BackfillAction, actor: string, alongside?: (tx: Tx) => Promise<void>): Promise<BackfillInfo> {
+async function setState(
+  db: Db,
+  id: number,
+  action: BackfillAction,
+  actor: string,
+  alongside?: (tx: Tx) => Promise<void>,
+): Promise<BackfillInfo> {
   const before = await getBackfill(db, id);
   return db.transaction(async (tx) => {
-    const { rows } = await execute<{ state: BackfillState }>(tx, sql`select state from backfills where id = ${id} for update`);
+    const { rows } = await execute<{ state: BackfillState }>(
+      tx,
+      sql`select state from backfills where id = ${id} for update`,
+    );
     const state = rows[0]!.state;
     if (!ALLOWED[action].includes(state)) {
-      throw new UpdraftError(`backfill ${id} of DAG '${before.dagId}' is ${state}: only a ${ALLOWED[action].join(' or ')} backfill can be ${DONE[action]}`);
+      throw new UpdraftError(
+        `backfill ${id} of DAG '${before.dagId}' is ${state}: only a ${ALLOWED[action].join(' or ')} backfill can be ${DONE[action]}`,
+      );
     }
     const target = TARGET[action];
     const [row] = await tx
@@ -72,7 +90,9 @@ async function setState(db: Db, id: number, action: BackfillAction, actor: strin
       .where(eq(backfills.id, id))
       .returning();
     await alongside?.(tx);
-    await tx.insert(auditLog).values({ actor, action: `backfill.${action}`, dagId: before.dagId, details: { backfillId: id } });
+    await tx
+      .insert(auditLog)
+      .values({ actor, action: `backfill.${action}`, dagId: before.dagId, details: { backfillId: id } });
     // Schedulers pick a resumed backfill up at once; live pages and attached CLIs hear of it.
     await execute(tx, sql`select pg_notify('updraft_runs', ${before.dagId})`);
     return describeBackfill(row!, before.dagId);

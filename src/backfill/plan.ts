@@ -63,5 +63,9 @@ export function* planIntervals(timetable: Timetable, range: PlanRange, cursor: D
 }
 
 function interval(start: number, end: number): DagRunInfo {
-  return { logicalDate: new Date(start), interval: { start: new Date(start), end: new Date(end) }, runAfter: new Date(end) };
+  return {
+    logicalDate: new Date(start),
+    interval: { start: new Date(start), end: new Date(end) },
+    runAfter: new Date(end),
+  };
 }

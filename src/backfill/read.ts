@@ -84,7 +84,11 @@ function unknown(id: number): NotFoundError {
 
 /** One backfill by id; NotFoundError names it. */
 export async function getBackfill(db: Db, id: number): Promise<BackfillInfo> {
-  const [row] = await db.select({ backfill: backfills, dagId: dags.dagId }).from(backfills).innerJoin(dags, eq(dags.id, backfills.dagId)).where(eq(backfills.id, id));
+  const [row] = await db
+    .select({ backfill: backfills, dagId: dags.dagId })
+    .from(backfills)
+    .innerJoin(dags, eq(dags.id, backfills.dagId))
+    .where(eq(backfills.id, id));
   if (!row) throw unknown(id);
   return describeBackfill(row.backfill, row.dagId);
 }
@@ -106,7 +110,11 @@ export async function listBackfills(
     .orderBy(desc(backfills.id))
     .limit(filter.limit ?? 100)
     .offset(filter.offset ?? 0);
-  const [counted] = await db.select({ total: count() }).from(backfills).innerJoin(dags, eq(dags.id, backfills.dagId)).where(where);
+  const [counted] = await db
+    .select({ total: count() })
+    .from(backfills)
+    .innerJoin(dags, eq(dags.id, backfills.dagId))
+    .where(where);
   return { backfills: rows.map((r) => describeBackfill(r.backfill, r.dagId)), total: Number(counted?.total ?? 0) };
 }
 
@@ -146,7 +154,11 @@ export async function backfillProgress(db: Db, id: number): Promise<BackfillProg
 }
 
 /** The dates of a backfill in its order, with what happened to each; `state` keeps those whose run is in it ('failed'). */
-export async function backfillDates(db: Db, id: number, page: { limit?: number; offset?: number; state?: string } = {}): Promise<{ dates: BackfillDate[]; total: number }> {
+export async function backfillDates(
+  db: Db,
+  id: number,
+  page: { limit?: number; offset?: number; state?: string } = {},
+): Promise<{ dates: BackfillDate[]; total: number }> {
   // A state keeps the dates whose run the backfill ran (created or cleared), not those it left alone.
   const where: SQL | undefined = and(
     eq(backfillRuns.backfillId, id),
@@ -167,6 +179,10 @@ export async function backfillDates(db: Db, id: number, page: { limit?: number; 
     .orderBy(asc(backfillRuns.ordinal))
     .limit(page.limit ?? 100)
     .offset(page.offset ?? 0);
-  const [counted] = await db.select({ total: count() }).from(backfillRuns).leftJoin(dagRuns, eq(dagRuns.id, backfillRuns.dagRunId)).where(where);
+  const [counted] = await db
+    .select({ total: count() })
+    .from(backfillRuns)
+    .leftJoin(dagRuns, eq(dagRuns.id, backfillRuns.dagRunId))
+    .where(where);
   return { dates, total: Number(counted?.total ?? 0) };
 }

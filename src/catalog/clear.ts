@@ -43,7 +43,12 @@ export interface ClearedRun {
   /** The run's state before the clear; a finished run is queued again. */
   state: DagRunRow['state'];
   /** The task instances cleared, with their state before, in the DAG's dependency order. */
-  tasks: { taskId: string; /** A mapped task's instance. */ mapIndex?: number; state: TaskState | null; tryNumber: number }[];
+  tasks: {
+    taskId: string /** A mapped task's instance. */;
+    mapIndex?: number;
+    state: TaskState | null;
+    tryNumber: number;
+  }[];
 }
 
 export interface ClearResult {
@@ -71,10 +76,14 @@ const FAILED: ReadonlySet<TaskState | null> = new Set<TaskState | null>(['failed
  */
 export async function clearTaskInstances(db: Db, dagId: string, options: ClearOptions): Promise<ClearResult> {
   if (options.runId === undefined && options.from === undefined && options.to === undefined) {
-    throw new UpdraftError('clearing needs a run or a range of logical dates (--run, --from, --to): without them it would clear every run');
+    throw new UpdraftError(
+      'clearing needs a run or a range of logical dates (--run, --from, --to): without them it would clear every run',
+    );
   }
   if (options.from && options.to && options.from > options.to) {
-    throw new UpdraftError(`the range of logical dates is empty: from ${options.from.toISOString()} is after to ${options.to.toISOString()}`);
+    throw new UpdraftError(
+      `the range of logical dates is empty: from ${options.from.toISOString()} is after to ${options.to.toISOString()}`,
+    );
   }
   const cache = new DagCache(db);
   return db.transaction((tx) => clearWithin(tx, cache, dagId, options));
@@ -87,23 +96,45 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
   const dag = await dagRowId(tx, dagId);
   const runs = await selectRuns(tx, dag, dagId, options, !dryRun);
   const structures = new Map<string, DagStructure>();
-  for (const run of runs) if (!structures.has(run.versionId)) structures.set(run.versionId, await cache.get(run.versionId, tx));
+  for (const run of runs)
+    if (!structures.has(run.versionId)) structures.set(run.versionId, await cache.get(run.versionId, tx));
 
   const unknown = (options.taskIds ?? []).filter((id) => ![...structures.values()].some((s) => s.tasks.has(id)));
-  if (runs.length > 0 && unknown.length > 0) throw new NotFoundError(`DAG '${dagId}' has no task ${unknown.map((id) => `'${id}'`).join(', ')}`);
-  const match = (id: string) => (options.taskIds?.includes(id) ?? false) || (pattern?.test(id) ?? false) || (!options.taskIds && !pattern);
-  const selected = new Map([...structures].map(([versionId, s]) => [versionId, relatives(s, [...s.tasks.keys()].filter(match), options)]));
+  if (runs.length > 0 && unknown.length > 0)
+    throw new NotFoundError(`DAG '${dagId}' has no task ${unknown.map((id) => `'${id}'`).join(', ')}`);
+  const match = (id: string) =>
+    (options.taskIds?.includes(id) ?? false) || (pattern?.test(id) ?? false) || (!options.taskIds && !pattern);
+  const selected = new Map(
+    [...structures].map(([versionId, s]) => [versionId, relatives(s, [...s.tasks.keys()].filter(match), options)]),
+  );
   const wanted = [...new Set([...selected.values()].flatMap((ids) => [...ids]))];
 
-  const instances = runs.length === 0 || wanted.length === 0 ? [] : await selectInstances(tx, runs.map((r) => r.id), wanted, !dryRun);
+  const instances =
+    runs.length === 0 || wanted.length === 0
+      ? []
+      : await selectInstances(
+          tx,
+          runs.map((r) => r.id),
+          wanted,
+          !dryRun,
+        );
   const runById = new Map(runs.map((r) => [r.id, r]));
   const picked = instances.filter((ti) => {
     const run = runById.get(ti.runId)!;
-    return selected.get(run.versionId)!.has(ti.taskId) && ti.state !== 'removed' && (!options.onlyFailed || FAILED.has(ti.state));
+    return (
+      selected.get(run.versionId)!.has(ti.taskId) &&
+      ti.state !== 'removed' &&
+      (!options.onlyFailed || FAILED.has(ti.state))
+    );
   });
   // A mapped task is cleared whole (all its instances), as it expands again below.
   const mappedKeys = new Set(picked.filter((ti) => ti.mapIndex >= 0).map((ti) => `${ti.runId} ${ti.taskId}`));
-  const chosen = mappedKeys.size === 0 ? picked : instances.filter((ti) => picked.includes(ti) || (ti.mapIndex >= 0 && mappedKeys.has(`${ti.runId} ${ti.taskId}`)));
+  const chosen =
+    mappedKeys.size === 0
+      ? picked
+      : instances.filter(
+          (ti) => picked.includes(ti) || (ti.mapIndex >= 0 && mappedKeys.has(`${ti.runId} ${ti.taskId}`)),
+        );
 
   const active = chosen.filter((ti) => ti.state === 'queued' || ti.state === 'running');
   if (active.length > 0) {
@@ -119,7 +150,12 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
       const tasks = chosen
         .filter((ti) => ti.runId === run.id)
         .sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId) || a.mapIndex - b.mapIndex)
-        .map((ti) => ({ taskId: ti.taskId, ...(ti.mapIndex >= 0 ? { mapIndex: ti.mapIndex } : {}), state: ti.state, tryNumber: ti.tryNumber }));
+        .map((ti) => ({
+          taskId: ti.taskId,
+          ...(ti.mapIndex >= 0 ? { mapIndex: ti.mapIndex } : {}),
+          state: ti.state,
+          tryNumber: ti.tryNumber,
+        }));
       return { runId: run.runId, logicalDate: run.logicalDate, state: run.state, tasks };
     })
     .filter((r) => r.tasks.length > 0)
@@ -156,7 +192,10 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
     );
   }
   // A cleared task that ends up skipped must not leave its old result for ctx.pull.
-  await execute(tx, sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`);
+  await execute(
+    tx,
+    sql`delete from xcom where task_instance_id in (select value::uuid from jsonb_array_elements_text(${jsonb(chosen.map((ti) => ti.id))}))`,
+  );
 
   let scheduled = 0;
   const touched = runs.filter((r) => chosen.some((ti) => ti.runId === r.id));
@@ -165,7 +204,12 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
     await tx
       .update(dagRuns)
       .set({ state: 'queued', queuedAt: sql`now()`, endedAt: null })
-      .where(inArray(dagRuns.id, finished.map((r) => r.id)));
+      .where(
+        inArray(
+          dagRuns.id,
+          finished.map((r) => r.id),
+        ),
+      );
   }
   for (const run of touched.filter((r) => r.state === 'running')) {
     const structure = structures.get(run.versionId)!;
@@ -198,7 +242,10 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
     },
   });
   // One NOTIFY: executors for tasks ready now ('runs': schedulers too), else schedulers for the queued runs.
-  await execute(tx, scheduled > 0 ? sql`select pg_notify('updraft_work', 'runs')` : sql`select pg_notify('updraft_runs', '')`);
+  await execute(
+    tx,
+    scheduled > 0 ? sql`select pg_notify('updraft_work', 'runs')` : sql`select pg_notify('updraft_runs', '')`,
+  );
   return result;
 }
 
@@ -208,12 +255,18 @@ function taskPattern(source: string | undefined): RegExp | undefined {
   try {
     return new RegExp(source);
   } catch (error) {
-    throw new UpdraftError(`the task pattern is not a valid regular expression: ${(error as Error).message}`, { cause: error });
+    throw new UpdraftError(`the task pattern is not a valid regular expression: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
 /** The matched tasks, with their downstream and upstream tasks (transitively) when asked. */
-function relatives(structure: DagStructure, matched: string[], options: Pick<ClearOptions, 'downstream' | 'upstream'>): Set<string> {
+function relatives(
+  structure: DagStructure,
+  matched: string[],
+  options: Pick<ClearOptions, 'downstream' | 'upstream'>,
+): Set<string> {
   const result = new Set(matched);
   const walk = (direction: 'downstream' | 'upstream') => {
     const stack = [...matched];
@@ -241,10 +294,22 @@ interface SelectedRun {
 }
 
 /** The runs to clear in, locked in id order (as finishTasks locks them) unless `lock` is false. */
-async function selectRuns(tx: Tx, dagRow: string, dagId: string, options: ClearOptions, lock: boolean): Promise<SelectedRun[]> {
+async function selectRuns(
+  tx: Tx,
+  dagRow: string,
+  dagId: string,
+  options: ClearOptions,
+  lock: boolean,
+): Promise<SelectedRun[]> {
   const latest = options.runId === 'latest';
   const base = tx
-    .select({ id: dagRuns.id, runId: dagRuns.runId, state: dagRuns.state, logicalDate: dagRuns.logicalDate, versionId: dagRuns.dagVersionId })
+    .select({
+      id: dagRuns.id,
+      runId: dagRuns.runId,
+      state: dagRuns.state,
+      logicalDate: dagRuns.logicalDate,
+      versionId: dagRuns.dagVersionId,
+    })
     .from(dagRuns)
     .where(
       and(
@@ -260,7 +325,9 @@ async function selectRuns(tx: Tx, dagRow: string, dagId: string, options: ClearO
   if (options.runId !== undefined && rows.length === 0) {
     const where = options.from || options.to ? ' in that range of logical dates' : '';
     throw new NotFoundError(
-      latest && !where ? `DAG '${dagId}' has no runs yet` : `DAG '${dagId}' has no run '${options.runId}'${where} (see 'updraft runs list ${dagId}')`,
+      latest && !where
+        ? `DAG '${dagId}' has no runs yet`
+        : `DAG '${dagId}' has no run '${options.runId}'${where} (see 'updraft runs list ${dagId}')`,
     );
   }
   // Runs always have a version (runs.ts, test-run.ts); one without is left alone.
@@ -270,7 +337,14 @@ async function selectRuns(tx: Tx, dagRow: string, dagId: string, options: ClearO
 /** The runs' task instances of these tasks, locked in id order unless `lock` is false. */
 async function selectInstances(tx: Tx, runIds: string[], taskIds: string[], lock: boolean) {
   const query = tx
-    .select({ id: taskInstances.id, runId: taskInstances.runId, taskId: taskInstances.taskId, mapIndex: taskInstances.mapIndex, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
+    .select({
+      id: taskInstances.id,
+      runId: taskInstances.runId,
+      taskId: taskInstances.taskId,
+      mapIndex: taskInstances.mapIndex,
+      state: taskInstances.state,
+      tryNumber: taskInstances.tryNumber,
+    })
     .from(taskInstances)
     .where(and(inArray(taskInstances.runId, runIds), inArray(taskInstances.taskId, taskIds)))
     .orderBy(asc(taskInstances.id));

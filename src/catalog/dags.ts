@@ -48,7 +48,11 @@ export async function listDags(db: Db, now: Date): Promise<DagSummary[]> {
   return Promise.all(
     rows.map(async ({ dag, serialized }) => {
       const s = serialized as SerializedDag;
-      return { dag, serialized: s, nextRun: nextDagRunInfo(scheduleSpecOf(s), await lastScheduledInterval(db, dag.id), now) };
+      return {
+        dag,
+        serialized: s,
+        nextRun: nextDagRunInfo(scheduleSpecOf(s), await lastScheduledInterval(db, dag.id), now),
+      };
     }),
   );
 }
@@ -77,7 +81,11 @@ export async function listImportErrors(db: Db): Promise<ImportErrorRow[]> {
 /** Pauses or unpauses a DAG and records who did it. False when it already was. */
 export async function setPaused(db: Db, dagId: string, paused: boolean, actor: string): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.select({ id: dags.id, isPaused: dags.isPaused }).from(dags).where(eq(dags.dagId, dagId)).for('update');
+    const [row] = await tx
+      .select({ id: dags.id, isPaused: dags.isPaused })
+      .from(dags)
+      .where(eq(dags.dagId, dagId))
+      .for('update');
     if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
     if (row.isPaused === paused) return false;
     await tx.update(dags).set({ isPaused: paused }).where(eq(dags.id, row.id));

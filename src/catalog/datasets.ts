@@ -87,7 +87,8 @@ export async function listDatasetEvents(db: Db, filter: EventFilter = {}): Promi
   const conditions = [sql`true`];
   if (filter.uri !== undefined) conditions.push(sql`ds.uri = ${filter.uri}`);
   if (filter.sourceDagId !== undefined) conditions.push(sql`e.source_dag_id = ${filter.sourceDagId}`);
-  if (filter.runRowId !== undefined) conditions.push(sql`e.id in (select event_id from dag_run_dataset_events where run_id = ${filter.runRowId})`);
+  if (filter.runRowId !== undefined)
+    conditions.push(sql`e.id in (select event_id from dag_run_dataset_events where run_id = ${filter.runRowId})`);
   const { rows } = await execute<{
     id: number | string;
     uri: string;

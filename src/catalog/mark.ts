@@ -46,7 +46,11 @@ export async function dagRowId(tx: Tx | Db, dagId: string): Promise<string> {
  * The run `runId` (as `runs list` shows it, or 'latest': the newest logical date),
  * locked against the scheduler and finishing tasks until the transaction ends.
  */
-export async function lockRun(tx: Tx, dagId: string, runId: string): Promise<{ id: string; runId: string; state: RunState }> {
+export async function lockRun(
+  tx: Tx,
+  dagId: string,
+  runId: string,
+): Promise<{ id: string; runId: string; state: RunState }> {
   const dagRow = await dagRowId(tx, dagId);
   const [run] = await tx
     .select({ id: dagRuns.id, runId: dagRuns.runId, state: dagRuns.state })
@@ -56,7 +60,11 @@ export async function lockRun(tx: Tx, dagId: string, runId: string): Promise<{ i
     .limit(1)
     .for('update');
   if (!run) {
-    throw new NotFoundError(runId === 'latest' ? `DAG '${dagId}' has no runs yet` : `DAG '${dagId}' has no run '${runId}' (see 'updraft runs list ${dagId}')`);
+    throw new NotFoundError(
+      runId === 'latest'
+        ? `DAG '${dagId}' has no runs yet`
+        : `DAG '${dagId}' has no run '${runId}' (see 'updraft runs list ${dagId}')`,
+    );
   }
   return run;
 }
@@ -70,7 +78,13 @@ export async function lockRun(tx: Tx, dagId: string, runId: string): Promise<{ i
  * Tries still queued or running are stopped: their lease is revoked, so the executor
  * holding them aborts them at its next heartbeat and their results are refused.
  */
-export async function markRun(db: Db, dagId: string, runId: string, state: 'success' | 'failed', options: RunActionOptions): Promise<RunStateChange> {
+export async function markRun(
+  db: Db,
+  dagId: string,
+  runId: string,
+  state: 'success' | 'failed',
+  options: RunActionOptions,
+): Promise<RunStateChange> {
   return endRun(db, dagId, runId, state, options.actor, 'mark');
 }
 
@@ -79,15 +93,29 @@ export async function markRun(db: Db, dagId: string, runId: string, state: 'succ
  * failed with 'cancelled: the run was cancelled by <actor>', the unfinished rest skipped, as
  * `markRun(..., 'failed')` does. A finished run cannot be cancelled (mark it instead).
  */
-export async function cancelRun(db: Db, dagId: string, runId: string, options: RunActionOptions): Promise<RunStateChange> {
+export async function cancelRun(
+  db: Db,
+  dagId: string,
+  runId: string,
+  options: RunActionOptions,
+): Promise<RunStateChange> {
   return endRun(db, dagId, runId, 'failed', options.actor, 'cancel');
 }
 
-async function endRun(db: Db, dagId: string, runId: string, state: 'success' | 'failed', actor: string, action: 'mark' | 'cancel'): Promise<RunStateChange> {
+async function endRun(
+  db: Db,
+  dagId: string,
+  runId: string,
+  state: 'success' | 'failed',
+  actor: string,
+  action: 'mark' | 'cancel',
+): Promise<RunStateChange> {
   return db.transaction(async (tx) => {
     const run = await lockRun(tx, dagId, runId);
     if (action === 'cancel' && run.state !== 'queued' && run.state !== 'running') {
-      throw new UpdraftError(`run '${run.runId}' of DAG '${dagId}' has already ended (${run.state}): only queued or running runs can be cancelled ('updraft runs mark' changes an ended run's state)`);
+      throw new UpdraftError(
+        `run '${run.runId}' of DAG '${dagId}' has already ended (${run.state}): only queued or running runs can be cancelled ('updraft runs mark' changes an ended run's state)`,
+      );
     }
     const instances = await tx
       .select({ id: taskInstances.id, taskId: taskInstances.taskId, state: taskInstances.state })
@@ -98,7 +126,14 @@ async function endRun(db: Db, dagId: string, runId: string, state: 'success' | '
     const changes: (ChangedTask & { id: string })[] = [];
     for (const ti of instances) {
       const to = targetState(ti.state, state);
-      if (to) changes.push({ id: ti.id, taskId: ti.taskId, from: ti.state, to, stopped: ti.state === 'queued' || ti.state === 'running' });
+      if (to)
+        changes.push({
+          id: ti.id,
+          taskId: ti.taskId,
+          from: ti.state,
+          to,
+          stopped: ti.state === 'queued' || ti.state === 'running',
+        });
     }
     const why = action === 'cancel' ? `the run was cancelled by ${actor}` : `the run was marked ${state} by ${actor}`;
     if (changes.length > 0) {
@@ -109,7 +144,12 @@ async function endRun(db: Db, dagId: string, runId: string, state: 'success' | '
                set state = v.state::task_state, error = v.error, owner = null, lease = null, next_try_at = null, sensor_started_at = null,
                    ended_at = case when v.unfinished then now() else ti.ended_at end, updated_at = now()
               from jsonb_to_recordset(${jsonb(
-                changes.map((c) => ({ id: c.id, state: c.to, unfinished: isUnfinished(c.from), error: c.stopped && c.to !== 'success' ? `cancelled: ${why}` : null })),
+                changes.map((c) => ({
+                  id: c.id,
+                  state: c.to,
+                  unfinished: isUnfinished(c.from),
+                  error: c.stopped && c.to !== 'success' ? `cancelled: ${why}` : null,
+                })),
               )}) as v(id uuid, state text, unfinished boolean, error text)
              where ti.id = v.id`,
       );
@@ -125,11 +165,18 @@ async function endRun(db: Db, dagId: string, runId: string, state: 'success' | '
       action: action === 'cancel' ? 'run.cancel' : `run.mark_${state}`,
       dagId,
       runId: run.runId,
-      details: { previous: run.state, state, tasks: byState, stopped: changes.filter((c) => c.stopped).map((c) => c.taskId) },
+      details: {
+        previous: run.state,
+        state,
+        tasks: byState,
+        stopped: changes.filter((c) => c.stopped).map((c) => c.taskId),
+      },
     });
     // Schedulers may start a queued run in the room this one leaves.
     await execute(tx, sql`select pg_notify('updraft_runs', '')`);
-    const tasks = changes.map(({ id: _, ...c }) => c).sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+    const tasks = changes
+      .map(({ id: _, ...c }) => c)
+      .sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
     return { dagId, runId: run.runId, previous: run.state, state, tasks };
   });
 }

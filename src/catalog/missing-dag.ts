@@ -15,6 +15,8 @@ export async function missingDagError(db: Db, dagId: string): Promise<NotFoundEr
   const named = (file: string) => path.basename(file).replace(/\.[^.]+$/, '') === dagId;
   const ordered = [...errors.filter((e) => named(e.file)), ...errors.filter((e) => !named(e.file))];
   const lines = ordered.map((e) => `  ${e.file}${e.line ? `:${e.line}:${e.column}` : ''}: ${e.message}`);
-  const which = named(ordered[0]!.file) ? `${ordered[0]!.file} did not load` : `${errors.length} DAG file(s) failed to load, and one of them may define it`;
+  const which = named(ordered[0]!.file)
+    ? `${ordered[0]!.file} did not load`
+    : `${errors.length} DAG file(s) failed to load, and one of them may define it`;
   return new NotFoundError(`no DAG with id '${dagId}': ${which}:\n${lines.join('\n')}`);
 }

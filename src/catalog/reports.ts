@@ -41,11 +41,19 @@ const summary = {
  * Reports newest first, without their content, at most `limit`; `more` tells whether
  * older ones were left out. An unknown `dagId` is a NotFoundError rather than an empty list.
  */
-export async function listReports(db: Db, options: { dagId?: string; runId?: string; limit: number }): Promise<{ reports: ReportSummary[]; more: boolean }> {
+export async function listReports(
+  db: Db,
+  options: { dagId?: string; runId?: string; limit: number },
+): Promise<{ reports: ReportSummary[]; more: boolean }> {
   const rows = await db
     .select(summary)
     .from(reports)
-    .where(and(options.dagId === undefined ? undefined : eq(reports.dagId, options.dagId), options.runId === undefined ? undefined : eq(reports.runId, options.runId)))
+    .where(
+      and(
+        options.dagId === undefined ? undefined : eq(reports.dagId, options.dagId),
+        options.runId === undefined ? undefined : eq(reports.runId, options.runId),
+      ),
+    )
     .orderBy(desc(reports.createdAt), desc(reports.id))
     .limit(options.limit + 1);
   if (rows.length === 0 && options.dagId !== undefined) {
@@ -58,7 +66,10 @@ export async function listReports(db: Db, options: { dagId?: string; runId?: str
 /** One report with its content; NotFoundError names the id (a malformed one too, before it reaches SQL). */
 export async function getReport(db: Db, id: string): Promise<Report> {
   const hint = "see 'updraft reports list'";
-  if (!UUID.test(id)) throw new NotFoundError(`no report '${id}': report ids are UUIDs like 0b9d2c4e-5f1a-4c3b-9e7d-2a6f8b1c0d3e (${hint})`);
+  if (!UUID.test(id))
+    throw new NotFoundError(
+      `no report '${id}': report ids are UUIDs like 0b9d2c4e-5f1a-4c3b-9e7d-2a6f8b1c0d3e (${hint})`,
+    );
   const [row] = await db
     .select({ ...summary, content: reports.content })
     .from(reports)

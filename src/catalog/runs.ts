@@ -65,10 +65,23 @@ export async function listRuns(
  * `runId` as `runs list` shows it, or 'latest': the run listed first (newest logical date);
  * with `withTask`, the newest run that has that task (a queued run has no task instances yet).
  */
-export async function findRun(db: Db, dagId: string, runId: string, withTask?: string): Promise<{ id: string; runId: string }> {
+export async function findRun(
+  db: Db,
+  dagId: string,
+  runId: string,
+  withTask?: string,
+): Promise<{ id: string; runId: string }> {
   const dag = await dagRow(db, dagId);
   const latest = runId === 'latest';
-  const hasTask = withTask === undefined ? undefined : exists(db.select({ one: sql`1` }).from(taskInstances).where(and(eq(taskInstances.runId, dagRuns.id), eq(taskInstances.taskId, withTask))));
+  const hasTask =
+    withTask === undefined
+      ? undefined
+      : exists(
+          db
+            .select({ one: sql`1` })
+            .from(taskInstances)
+            .where(and(eq(taskInstances.runId, dagRuns.id), eq(taskInstances.taskId, withTask))),
+        );
   const [run] = await db
     .select({ id: dagRuns.id, runId: dagRuns.runId })
     .from(dagRuns)
@@ -108,16 +121,36 @@ export interface TaskLog {
  * The stored log of one task instance: every try, or only `tryNumber`. A try that
  * wrote nothing is listed with no lines.
  */
-export async function taskLog(db: Db, dagId: string, runId: string, taskId: string, tryNumber?: number, mapIndex = -1): Promise<TaskLog> {
+export async function taskLog(
+  db: Db,
+  dagId: string,
+  runId: string,
+  taskId: string,
+  tryNumber?: number,
+  mapIndex = -1,
+): Promise<TaskLog> {
   const run = await findRun(db, dagId, runId, taskId);
   const [ti] = await db
     .select({ id: taskInstances.id, state: taskInstances.state, tries: taskInstances.tryNumber })
     .from(taskInstances)
-    .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, mapIndex)));
+    .where(
+      and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, taskId), eq(taskInstances.mapIndex, mapIndex)),
+    );
   if (!ti) {
-    if (mapIndex !== -1) throw new NotFoundError(`task '${taskId}' of run '${run.runId}' has no mapped instance ${mapIndex}`);
-    const ids = await db.select({ taskId: taskInstances.taskId }).from(taskInstances).where(eq(taskInstances.runId, run.id)).orderBy(asc(taskInstances.taskId));
-    const known = ids.length === 0 ? 'it has no task instances' : `its tasks: ${ids.slice(0, 10).map((r) => r.taskId).join(', ')}${ids.length > 10 ? ', ...' : ''}`;
+    if (mapIndex !== -1)
+      throw new NotFoundError(`task '${taskId}' of run '${run.runId}' has no mapped instance ${mapIndex}`);
+    const ids = await db
+      .select({ taskId: taskInstances.taskId })
+      .from(taskInstances)
+      .where(eq(taskInstances.runId, run.id))
+      .orderBy(asc(taskInstances.taskId));
+    const known =
+      ids.length === 0
+        ? 'it has no task instances'
+        : `its tasks: ${ids
+            .slice(0, 10)
+            .map((r) => r.taskId)
+            .join(', ')}${ids.length > 10 ? ', ...' : ''}`;
     throw new NotFoundError(`run '${run.runId}' of DAG '${dagId}' has no task '${taskId}' (${known})`);
   }
   if (tryNumber !== undefined && tryNumber > ti.tries) {
@@ -127,7 +160,9 @@ export async function taskLog(db: Db, dagId: string, runId: string, taskId: stri
   const rows = await db
     .select({ tryNumber: taskLogs.tryNumber, at: taskLogs.at, level: taskLogs.level, message: taskLogs.message })
     .from(taskLogs)
-    .where(and(eq(taskLogs.taskInstanceId, ti.id), tryNumber === undefined ? undefined : eq(taskLogs.tryNumber, tryNumber)))
+    .where(
+      and(eq(taskLogs.taskInstanceId, ti.id), tryNumber === undefined ? undefined : eq(taskLogs.tryNumber, tryNumber)),
+    )
     .orderBy(asc(taskLogs.tryNumber), asc(taskLogs.id));
   const byTry = new Map<number, LogLine[]>();
   const wanted = tryNumber === undefined ? Array.from({ length: ti.tries }, (_, i) => i + 1) : [tryNumber];

@@ -25,7 +25,11 @@ export interface TaskStateRow {
 }
 
 /** The run's task instances (`runId` as `runs list` shows it, or 'latest'), by task id then map index. */
-export async function taskStates(db: Db, dagId: string, runId: string): Promise<{ runId: string; tasks: TaskStateRow[] }> {
+export async function taskStates(
+  db: Db,
+  dagId: string,
+  runId: string,
+): Promise<{ runId: string; tasks: TaskStateRow[] }> {
   const run = await findRun(db, dagId, runId);
   const rows = await db
     .select({

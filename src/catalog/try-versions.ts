@@ -14,13 +14,22 @@ export interface TryVersion {
 }
 
 /** The tries of one task instance, or of every task instance of a run, by task instance id, in try order. */
-export async function tryVersions(db: Db, of: { taskInstanceId: string } | { runRowId: string }): Promise<Map<string, TryVersion[]>> {
+export async function tryVersions(
+  db: Db,
+  of: { taskInstanceId: string } | { runRowId: string },
+): Promise<Map<string, TryVersion[]>> {
   const rows = await db
-    .select({ id: taskInstanceTries.taskInstanceId, tryNumber: taskInstanceTries.tryNumber, dagVersion: dagVersions.version })
+    .select({
+      id: taskInstanceTries.taskInstanceId,
+      tryNumber: taskInstanceTries.tryNumber,
+      dagVersion: dagVersions.version,
+    })
     .from(taskInstanceTries)
     .innerJoin(taskInstances, eq(taskInstances.id, taskInstanceTries.taskInstanceId))
     .leftJoin(dagVersions, eq(dagVersions.id, taskInstanceTries.dagVersionId))
-    .where('runRowId' in of ? eq(taskInstances.runId, of.runRowId) : eq(taskInstanceTries.taskInstanceId, of.taskInstanceId))
+    .where(
+      'runRowId' in of ? eq(taskInstances.runId, of.runRowId) : eq(taskInstanceTries.taskInstanceId, of.taskInstanceId),
+    )
     .orderBy(asc(taskInstanceTries.tryNumber));
   const byInstance = new Map<string, TryVersion[]>();
   for (const { id, ...row } of rows) {

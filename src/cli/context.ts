@@ -11,7 +11,11 @@ export function cliActor(): string {
 /** Runs `fn` with the configured database open, closing it afterwards whatever happens. */
 export async function withDatabase<T>(fn: (database: Database, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    home: config.home,
+    session: sessionLimits(config.heartbeatTimeoutMs),
+  });
   try {
     return await fn(database, config);
   } finally {

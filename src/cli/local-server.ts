@@ -29,8 +29,18 @@ export function localToken(): string {
  * The CLI dials loopback (the token is accepted from this machine only), so a server bound
  * to one other address publishes nothing.
  */
-export async function publishLocalServer(home: string, host: string, port: number, token: string): Promise<() => Promise<void>> {
-  const loopback = host === '::' || host === '::1' ? '[::1]' : host === '0.0.0.0' || host === 'localhost' || host.startsWith('127.') ? '127.0.0.1' : undefined;
+export async function publishLocalServer(
+  home: string,
+  host: string,
+  port: number,
+  token: string,
+): Promise<() => Promise<void>> {
+  const loopback =
+    host === '::' || host === '::1'
+      ? '[::1]'
+      : host === '0.0.0.0' || host === 'localhost' || host.startsWith('127.')
+        ? '127.0.0.1'
+        : undefined;
   if (!loopback) return async () => {};
   const file = linkFile(home);
   const link: LocalServer = { url: `http://${loopback}:${port}`, token, pid: process.pid };

@@ -14,7 +14,9 @@ import { registerServeCommands } from './commands/serve.js';
 import { registerTasksCommands } from './commands/tasks.js';
 import { registerUsersCommands } from './commands/users.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** Exit codes: 0 success, 1 the command failed (or found errors), 2 the command line is wrong. */
 const program = new Command('updraft')
@@ -51,7 +53,9 @@ function report(error: unknown): number {
     return 1;
   }
   const database = describeDatabaseError(error);
-  console.error(`updraft: ${database ?? `unexpected error: ${(error as Error)?.message?.split('\n')[0] ?? String(error)}`}`);
+  console.error(
+    `updraft: ${database ?? `unexpected error: ${(error as Error)?.message?.split('\n')[0] ?? String(error)}`}`,
+  );
   if (process.env.UPDRAFT_DEBUG) console.error((error as Error)?.stack);
   else console.error('(set UPDRAFT_DEBUG=1 to see the stack trace)');
   return 1;

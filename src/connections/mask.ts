@@ -60,5 +60,7 @@ export function redact(text: string): string {
 
 /** `//user:password@` and `password=...` (libpq keywords) with the password masked. */
 function maskPatterns(text: string): string {
-  return text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`).replace(/(\bpassword\s*=\s*)('[^']*'|[^\s&]+)/gi, `$1${MASK}`);
+  return text
+    .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, `$1${MASK}@`)
+    .replace(/(\bpassword\s*=\s*)('[^']*'|[^\s&]+)/gi, `$1${MASK}`);
 }

@@ -22,7 +22,10 @@ function keyFrom(secretKey: string | undefined): Buffer {
         'Generate one with `updraft connections generate-key` and set it in the environment (or in .env) of every Updraft process.',
     );
   }
-  if (secretKey.length < 16) throw new ConfigError('UPDRAFT_SECRET_KEY is too short: use at least 16 characters (`updraft connections generate-key` makes one)');
+  if (secretKey.length < 16)
+    throw new ConfigError(
+      'UPDRAFT_SECRET_KEY is too short: use at least 16 characters (`updraft connections generate-key` makes one)',
+    );
   let key = derived.get(secretKey);
   if (!key) {
     // scrypt: a passphrase-like key still costs an attacker real work per guess.
@@ -39,19 +42,27 @@ export function encrypt(plain: string, secretKey: string | undefined, context: s
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(context, 'utf8'));
   const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return [VERSION, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+  return [
+    VERSION,
+    iv.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+    body.toString('base64url'),
+  ].join('.');
 }
 
 export function decrypt(stored: string, secretKey: string | undefined, context: string, what: string): string {
   const key = keyFrom(secretKey);
   const [version, iv, tag, body] = stored.split('.');
-  if (version !== VERSION || !iv || !tag || body === undefined) throw new UpdraftError(`${what}: the stored secret is not in a known format`);
+  if (version !== VERSION || !iv || !tag || body === undefined)
+    throw new UpdraftError(`${what}: the stored secret is not in a known format`);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   } catch {
-    throw new ConfigError(`${what}: cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY (was it encrypted with another key, or for another name?)`);
+    throw new ConfigError(
+      `${what}: cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY (was it encrypted with another key, or for another name?)`,
+    );
   }
 }

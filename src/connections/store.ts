@@ -43,7 +43,10 @@ function checkUrl(url: string, where: string): void {
     valid = false;
   }
   // Not shown: what is not a URL cannot be masked reliably, and may hold a password.
-  if (!valid) throw new ConfigError(`${where}: expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)`);
+  if (!valid)
+    throw new ConfigError(
+      `${where}: expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)`,
+    );
 }
 
 /** Connections from the environment, by lower-case name. */
@@ -58,10 +61,17 @@ function fromEnvironment(env: Env): Map<string, string> {
 /** Every connection, environment first, masked. */
 export async function listConnections(db: Db, env: Env = process.env): Promise<ConnectionInfo[]> {
   const shown = new Map<string, ConnectionInfo>();
-  for (const [name, url] of fromEnvironment(env)) shown.set(name, { name, url: maskUrl(url), source: 'environment', description: `from ${connectionEnvName(name)}` });
+  for (const [name, url] of fromEnvironment(env))
+    shown.set(name, { name, url: maskUrl(url), source: 'environment', description: `from ${connectionEnvName(name)}` });
   const rows = await db.select().from(connections).orderBy(asc(connections.name));
   for (const row of rows) {
-    if (!shown.has(row.name.toLowerCase())) shown.set(row.name.toLowerCase(), { name: row.name, url: row.displayUrl, source: 'database', description: row.description });
+    if (!shown.has(row.name.toLowerCase()))
+      shown.set(row.name.toLowerCase(), {
+        name: row.name,
+        url: row.displayUrl,
+        source: 'database',
+        description: row.description,
+      });
   }
   return [...shown.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -75,12 +85,19 @@ export async function connectionUrl(db: Db | undefined, name: string, env: Env =
   }
   if (!db) throw new NotFoundError(`unknown connection '${name}': set ${connectionEnvName(name)}=postgres://...`);
   const [row] = await db.select().from(connections).where(eq(connections.name, name.toLowerCase()));
-  if (!row) throw new NotFoundError(`unknown connection '${name}': set ${connectionEnvName(name)}=postgres://... or add it with 'updraft connections add ${name} <url>'`);
+  if (!row)
+    throw new NotFoundError(
+      `unknown connection '${name}': set ${connectionEnvName(name)}=postgres://... or add it with 'updraft connections add ${name} <url>'`,
+    );
   return decrypt(row.urlEncrypted, env.UPDRAFT_SECRET_KEY, row.name, `connection '${name}'`);
 }
 
 /** Stores (or replaces) a connection, encrypted; audited. */
-export async function addConnection(db: Db, input: { name: string; url: string; description?: string; actor: string }, env: Env = process.env): Promise<ConnectionInfo> {
+export async function addConnection(
+  db: Db,
+  input: { name: string; url: string; description?: string; actor: string },
+  env: Env = process.env,
+): Promise<ConnectionInfo> {
   checkConnectionName(input.name);
   checkUrl(input.url, `connection '${input.name}'`);
   // Stored in lower case: names are case-insensitive, as the environment's are.
@@ -92,8 +109,17 @@ export async function addConnection(db: Db, input: { name: string; url: string; 
     await tx
       .insert(connections)
       .values({ name, urlEncrypted, displayUrl, description: input.description ?? null })
-      .onConflictDoUpdate({ target: connections.name, set: { urlEncrypted, displayUrl, description: input.description ?? null } });
-    await tx.insert(auditLog).values({ actor: input.actor, action: previous ? 'connection.update' : 'connection.add', details: { name, url: displayUrl } });
+      .onConflictDoUpdate({
+        target: connections.name,
+        set: { urlEncrypted, displayUrl, description: input.description ?? null },
+      });
+    await tx
+      .insert(auditLog)
+      .values({
+        actor: input.actor,
+        action: previous ? 'connection.update' : 'connection.add',
+        details: { name, url: displayUrl },
+      });
   });
   return { name, url: displayUrl, source: 'database', description: input.description ?? null };
 }
@@ -101,8 +127,12 @@ export async function addConnection(db: Db, input: { name: string; url: string; 
 /** Deletes a stored connection; audited. NotFoundError if there is none by that name. */
 export async function deleteConnection(db: Db, name: string, actor: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const deleted = await tx.delete(connections).where(eq(connections.name, name.toLowerCase())).returning({ url: connections.displayUrl });
-    if (deleted.length === 0) throw new NotFoundError(`no stored connection named '${name}' (see 'updraft connections list')`);
+    const deleted = await tx
+      .delete(connections)
+      .where(eq(connections.name, name.toLowerCase()))
+      .returning({ url: connections.displayUrl });
+    if (deleted.length === 0)
+      throw new NotFoundError(`no stored connection named '${name}' (see 'updraft connections list')`);
     await tx.insert(auditLog).values({ actor, action: 'connection.delete', details: { name, url: deleted[0]!.url } });
   });
 }
@@ -110,7 +140,11 @@ export async function deleteConnection(db: Db, name: string, actor: string): Pro
 /** Connects to `url` and reports the server's version; errors are masked. */
 export async function testConnectionUrl(name: string, url: string): Promise<{ version: string; ms: number }> {
   const started = performance.now();
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'updraft-test' });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'updraft-test',
+  });
   client.on('error', () => {});
   try {
     await client.connect();

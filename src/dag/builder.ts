@@ -5,13 +5,37 @@ import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.j
 import type { ReportConfig, ReportResult } from '../operators/report/config.js';
 import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
 import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
-import { compileSensor, compileSqlPart, SENSOR_KEYS, SQL_SENSOR_KEYS, type SensorConfig, type SqlSensorConfig } from '../operators/sensor/config.js';
+import {
+  compileSensor,
+  compileSqlPart,
+  SENSOR_KEYS,
+  SQL_SENSOR_KEYS,
+  type SensorConfig,
+  type SqlSensorConfig,
+} from '../operators/sensor/config.js';
 import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
 import { describeIssues } from '../util/validation.js';
 import { checkDatasetUris } from './datasets.js';
-import { compileDagOptions, compileTaskOptions, ID_HINT, ID_PATTERN, TASK_OPTION_KEYS, type CompiledDagOptions, type TaskSettings } from './options.js';
+import {
+  compileDagOptions,
+  compileTaskOptions,
+  ID_HINT,
+  ID_PATTERN,
+  TASK_OPTION_KEYS,
+  type CompiledDagOptions,
+  type TaskSettings,
+} from './options.js';
 import { serializeOptions, serializeTask, type SerializedDag } from './serialize.js';
-import type { BranchChoice, DagOptions, MapOptions, MappedFunction, ParamsSpec, TaskFunction, TaskHandle, TaskOptions } from './types.js';
+import type {
+  BranchChoice,
+  DagOptions,
+  MapOptions,
+  MappedFunction,
+  ParamsSpec,
+  TaskFunction,
+  TaskHandle,
+  TaskOptions,
+} from './types.js';
 import { callbackEvents, mergeCallbacks, type TaskCallbacks } from './callbacks.js';
 import { mapDefinition } from './mapping.js';
 
@@ -69,7 +93,10 @@ class TaskRef<R> implements TaskHandle<R> {
 }
 
 /** [the entries whose key is in `keys`, the others]. */
-function splitKeys(input: Record<string, unknown>, keys: ReadonlySet<string>): [Record<string, unknown>, Record<string, unknown>] {
+function splitKeys(
+  input: Record<string, unknown>,
+  keys: ReadonlySet<string>,
+): [Record<string, unknown>, Record<string, unknown>] {
   const inside: Record<string, unknown> = {};
   const outside: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) (keys.has(key) ? inside : outside)[key] = value;
@@ -78,7 +105,9 @@ function splitKeys(input: Record<string, unknown>, keys: ReadonlySet<string>): [
 
 /** A sensor's task options: its `executionTimeout` is the task option `timeout` (its `timeout` is the sensor's). */
 function sensorTaskOptions(options: Record<string, unknown>, sensor: Record<string, unknown>): TaskOptions {
-  return (sensor.executionTimeout === undefined ? options : { ...options, timeout: sensor.executionTimeout }) as TaskOptions;
+  return (
+    sensor.executionTimeout === undefined ? options : { ...options, timeout: sensor.executionTimeout }
+  ) as TaskOptions;
 }
 
 function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
@@ -86,7 +115,9 @@ function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
   for (const ref of list) {
     if (!(ref instanceof TaskRef)) {
       const got = ref === undefined || ref === null ? String(ref) : typeof ref;
-      throw new DagDefinitionError(`DAG '${dagId}': ${where}: expected a task reference, got ${got}`, { field: 'tasks' });
+      throw new DagDefinitionError(`DAG '${dagId}': ${where}: expected a task reference, got ${got}`, {
+        field: 'tasks',
+      });
     }
   }
   return list as TaskHandle<any>[];
@@ -122,9 +153,14 @@ export class DagBuilder<P extends ParamsSpec> {
    */
   branch(id: string, fn: TaskFunction<P, BranchChoice>): TaskHandle<string[]>;
   branch(id: string, options: TaskOptions, fn: TaskFunction<P, BranchChoice>): TaskHandle<string[]>;
-  branch(id: string, a: TaskOptions | TaskFunction<P, BranchChoice>, b?: TaskFunction<P, BranchChoice>): TaskHandle<string[]> {
+  branch(
+    id: string,
+    a: TaskOptions | TaskFunction<P, BranchChoice>,
+    b?: TaskFunction<P, BranchChoice>,
+  ): TaskHandle<string[]> {
     const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b];
-    if (typeof fn !== 'function') throw this.error(`task '${id}' (branch): expected a function as the last argument`, 'tasks');
+    if (typeof fn !== 'function')
+      throw this.error(`task '${id}' (branch): expected a function as the last argument`, 'tasks');
     return this.define(id, 'branch', options ?? {}, { fn });
   }
 
@@ -134,8 +170,17 @@ export class DagBuilder<P extends ParamsSpec> {
    * Pulling it gives every instance's result in map-index order. See docs/branching-and-mapping.md.
    */
   map<T, R>(id: string, options: MapOptions<T>, fn: MappedFunction<P, T, R>): TaskHandle<Awaited<R>[]> {
-    const { taskOptions, config, upstream } = mapDefinition(this.dagId, id, options, fn, (ref) => ref instanceof TaskRef && ref.belongsTo(this));
-    const handle = this.define<Awaited<R>[]>(id, 'map', taskOptions, { fn: fn as unknown as TaskFunction<P, unknown>, config });
+    const { taskOptions, config, upstream } = mapDefinition(
+      this.dagId,
+      id,
+      options,
+      fn,
+      (ref) => ref instanceof TaskRef && ref.belongsTo(this),
+    );
+    const handle = this.define<Awaited<R>[]>(id, 'map', taskOptions, {
+      fn: fn as unknown as TaskFunction<P, unknown>,
+      config,
+    });
     if (upstream) this.link(upstream, handle);
     return handle;
   }
@@ -165,18 +210,27 @@ export class DagBuilder<P extends ParamsSpec> {
    * it is `true`) or `timeout` passes. `timeout` here is the sensor's (Airflow's meaning);
    * a try's own limit is `executionTimeout`. See docs/sensors.md.
    */
-  sensor<R>(id: string, config: SensorConfig<R, P>): TaskHandle<Exclude<Awaited<R>, true | false | null | undefined | 0 | ''> | undefined> {
-    if (typeof config !== 'object' || config === null) throw this.error(`task '${id}' (sensor): expected a config object as the second argument`, 'tasks');
+  sensor<R>(
+    id: string,
+    config: SensorConfig<R, P>,
+  ): TaskHandle<Exclude<Awaited<R>, true | false | null | undefined | 0 | ''> | undefined> {
+    if (typeof config !== 'object' || config === null)
+      throw this.error(`task '${id}' (sensor): expected a config object as the second argument`, 'tasks');
     const { poke, ...rest } = config as SensorConfig<R, P> & Record<string, unknown>;
-    if (typeof poke !== 'function') throw this.error(`task '${id}' (sensor): poke: expected a function`, `tasks.${id}.poke`);
+    if (typeof poke !== 'function')
+      throw this.error(`task '${id}' (sensor): poke: expected a function`, `tasks.${id}.poke`);
     const [own, options] = splitKeys(rest, SENSOR_KEYS);
     const sensor = compileSensor(this.dagId, id, 'sensor', own);
-    return this.define(id, 'sensor', sensorTaskOptions(options, own), { fn: poke as TaskFunction<P, unknown>, config: sensor });
+    return this.define(id, 'sensor', sensorTaskOptions(options, own), {
+      fn: poke as TaskFunction<P, unknown>,
+      config: sensor,
+    });
   }
 
   /** A sensor that is true when a query returns a row, or when rows of the run's interval exist in a table. See docs/sensors.md. */
   sqlSensor(id: string, config: SqlSensorConfig): TaskHandle<undefined> {
-    if (typeof config !== 'object' || config === null) throw this.error(`task '${id}' (sql_sensor): expected a config object as the second argument`, 'tasks');
+    if (typeof config !== 'object' || config === null)
+      throw this.error(`task '${id}' (sql_sensor): expected a config object as the second argument`, 'tasks');
     const [own, options] = splitKeys(config as unknown as Record<string, unknown>, SQL_SENSOR_KEYS);
     const [sensorPart, sqlPart] = splitKeys(own, SENSOR_KEYS);
     const sensor = compileSensor(this.dagId, id, 'sql_sensor', sensorPart);
@@ -187,12 +241,18 @@ export class DagBuilder<P extends ParamsSpec> {
   /** Runs the given tasks (or lists of tasks, all of which precede the next) one after the other. */
   chain(...steps: Refs[]): void {
     for (let i = 1; i < steps.length; i++) {
-      for (const up of toList(steps[i - 1]!, 'chain()', this.dagId)) for (const down of toList(steps[i]!, 'chain()', this.dagId)) this.link(up, down);
+      for (const up of toList(steps[i - 1]!, 'chain()', this.dagId))
+        for (const down of toList(steps[i]!, 'chain()', this.dagId)) this.link(up, down);
     }
   }
 
   /** @internal Adds a task of any operator. Operators call this with their plain-data config. */
-  define<R>(id: string, operator: string, options: TaskOptions, body: { fn?: TaskFunction<P, unknown>; config?: unknown }): TaskHandle<R> {
+  define<R>(
+    id: string,
+    operator: string,
+    options: TaskOptions,
+    body: { fn?: TaskFunction<P, unknown>; config?: unknown },
+  ): TaskHandle<R> {
     this.assertOpen();
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
       throw this.error(`task id ${JSON.stringify(id)} is invalid: ${ID_HINT}`, 'tasks');
@@ -200,14 +260,25 @@ export class DagBuilder<P extends ParamsSpec> {
     if (this.tasks.has(id)) throw this.error(`duplicate task id '${id}'`, 'tasks');
     const { outlets: rawOutlets, ...rest } = options;
     const settings = compileTaskOptions(this.dagId, id, this.options.defaults, rest);
-    const outlets = rawOutlets === undefined ? [] : checkDatasetUris(rawOutlets, `DAG '${this.dagId}': task '${id}'`, 'outlets');
+    const outlets =
+      rawOutlets === undefined ? [] : checkDatasetUris(rawOutlets, `DAG '${this.dagId}': task '${id}'`, 'outlets');
     const callbacks = mergeCallbacks(this.options.defaultCallbacks, options);
-    this.tasks.set(id, { id, operator, settings, fn: body.fn, config: body.config ?? null, outlets, upstream: new Set(), callbacks });
+    this.tasks.set(id, {
+      id,
+      operator,
+      settings,
+      fn: body.fn,
+      config: body.config ?? null,
+      outlets,
+      upstream: new Set(),
+      callbacks,
+    });
     return new TaskRef<R>(id, this);
   }
 
   private operatorTask<R>(id: string, operator: keyof typeof OPERATOR_SCHEMAS, input: object): TaskHandle<R> {
-    if (typeof input !== 'object' || input === null) throw this.error(`task '${id}' (${operator}): expected a config object as the second argument`, 'tasks');
+    if (typeof input !== 'object' || input === null)
+      throw this.error(`task '${id}' (${operator}): expected a config object as the second argument`, 'tasks');
     // One object carries both the operator's config and the task's own options (retries, pool, ...).
     const options: Record<string, unknown> = {};
     const config: Record<string, unknown> = {};
@@ -215,7 +286,10 @@ export class DagBuilder<P extends ParamsSpec> {
     const parsed = OPERATOR_SCHEMAS[operator].safeParse(config);
     if (!parsed.success) {
       const path = parsed.error.issues[0]?.path.map(String).join('.');
-      throw this.error(`task '${id}' (${operator}): ${describeIssues(parsed.error)}`, `tasks.${id}${path ? `.${path}` : ''}`);
+      throw this.error(
+        `task '${id}' (${operator}): ${describeIssues(parsed.error)}`,
+        `tasks.${id}${path ? `.${path}` : ''}`,
+      );
     }
     return this.define<R>(id, operator, options as TaskOptions, { config: parsed.data });
   }
@@ -281,7 +355,15 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
     return {
       ...serializeOptions(this.options),
       tasks: tasks.map((t) =>
-        serializeTask(t.id, t.operator, t.settings, this.options.defaults, t.config === null ? null : storableConfig(t.config), t.outlets, callbackEvents(t.callbacks)),
+        serializeTask(
+          t.id,
+          t.operator,
+          t.settings,
+          this.options.defaults,
+          t.config === null ? null : storableConfig(t.config),
+          t.outlets,
+          callbackEvents(t.callbacks),
+        ),
       ),
       edges: this.edges(),
     };
@@ -297,30 +379,44 @@ export function isDag(value: unknown): value is Dag {
  * dependencies; cycles, duplicate ids and foreign task references throw a
  * DagDefinitionError naming the DAG and the field.
  */
-export function dag<const P extends ParamsSpec = {}>(options: DagOptions<P>, build: (t: DagBuilder<P>) => void): Dag<P> {
+export function dag<const P extends ParamsSpec = {}>(
+  options: DagOptions<P>,
+  build: (t: DagBuilder<P>) => void,
+): Dag<P> {
   let started = performance.now();
   const compiled = compileDagOptions(options as DagOptions<ParamsSpec>);
   let validateMs = performance.now() - started;
   if (typeof build !== 'function') {
-    throw new DagDefinitionError(`DAG '${compiled.id}': expected a build function as the second argument of dag()`, { field: 'build' });
+    throw new DagDefinitionError(`DAG '${compiled.id}': expected a build function as the second argument of dag()`, {
+      field: 'build',
+    });
   }
   const builder = new DagBuilder<P>(compiled);
   try {
     const result: unknown = build(builder);
     if (result instanceof Promise) {
-      throw new DagDefinitionError(`DAG '${compiled.id}': the build function must be synchronous (it returned a promise)`, { field: 'build' });
+      throw new DagDefinitionError(
+        `DAG '${compiled.id}': the build function must be synchronous (it returned a promise)`,
+        { field: 'build' },
+      );
     }
   } catch (error) {
     if (error instanceof DagDefinitionError) throw error;
-    throw new DagDefinitionError(`DAG '${compiled.id}': the build function threw: ${(error as Error)?.message ?? String(error)}`, { field: 'build' }, { cause: error });
+    throw new DagDefinitionError(
+      `DAG '${compiled.id}': the build function threw: ${(error as Error)?.message ?? String(error)}`,
+      { field: 'build' },
+      { cause: error },
+    );
   } finally {
     builder.seal();
   }
   started = performance.now();
   const tasks = builder.tasks;
-  if (tasks.size === 0) throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
+  if (tasks.size === 0)
+    throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
   const cycle = findCycle(new Map([...tasks.values()].map((t) => [t.id, t.upstream])));
-  if (cycle) throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
+  if (cycle)
+    throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;
   return new Dag<P>(compiled, tasks, validateMs);
 }

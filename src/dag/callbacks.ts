@@ -65,13 +65,19 @@ export interface RunCallbacks {
 /** Which callback a stored task or DAG has: 'success', 'failure', 'retry'. */
 export type CallbackEvent = 'success' | 'failure' | 'retry';
 
-export const CALLBACK_OPTION: Record<CallbackEvent, keyof TaskCallbacks> = { success: 'onSuccess', failure: 'onFailure', retry: 'onRetry' };
+export const CALLBACK_OPTION: Record<CallbackEvent, keyof TaskCallbacks> = {
+  success: 'onSuccess',
+  failure: 'onFailure',
+  retry: 'onRetry',
+};
 
 /** A callback bounded by the task's timeout, or by this when the task has none. */
 export const CALLBACK_TIMEOUT_MS = 60_000;
 
 /** Schema of one callback option: a function (checked by zod with the other options, so errors name the field). */
-export const callbackField = z.custom<(...args: any[]) => unknown>((value) => typeof value === 'function', { message: 'must be a function' });
+export const callbackField = z.custom<(...args: any[]) => unknown>((value) => typeof value === 'function', {
+  message: 'must be a function',
+});
 
 /** The task's callbacks: its own over the DAG's defaults. */
 export function mergeCallbacks(defaults: TaskCallbacks, own: TaskCallbacks): TaskCallbacks {
@@ -85,11 +91,19 @@ export function mergeCallbacks(defaults: TaskCallbacks, own: TaskCallbacks): Tas
 
 /** The events that have a callback, for the stored form; undefined when none (nothing stored). */
 export function callbackEvents(callbacks: TaskCallbacks | RunCallbacks): CallbackEvent[] | undefined {
-  const events = (Object.keys(CALLBACK_OPTION) as CallbackEvent[]).filter((event) => typeof (callbacks as TaskCallbacks)[CALLBACK_OPTION[event]] === 'function');
+  const events = (Object.keys(CALLBACK_OPTION) as CallbackEvent[]).filter(
+    (event) => typeof (callbacks as TaskCallbacks)[CALLBACK_OPTION[event]] === 'function',
+  );
   return events.length > 0 ? events : undefined;
 }
 
 /** The callback event of a try's final state, if that state has one ('skipped' has none). */
 export function eventOfState(state: string): CallbackEvent | undefined {
-  return state === 'success' ? 'success' : state === 'failed' ? 'failure' : state === 'up_for_retry' ? 'retry' : undefined;
+  return state === 'success'
+    ? 'success'
+    : state === 'failed'
+      ? 'failure'
+      : state === 'up_for_retry'
+        ? 'retry'
+        : undefined;
 }

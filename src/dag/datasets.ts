@@ -44,14 +44,16 @@ export function checkDatasetUris(value: unknown, where: string, field: string): 
   const fail = (path: string, message: string): never => {
     throw new DagDefinitionError(`${where}: ${path}: ${message}`, { field });
   };
-  if (!Array.isArray(value)) return fail(field, `expected a list of dataset URIs, got ${value === null ? 'null' : typeof value}`);
+  if (!Array.isArray(value))
+    return fail(field, `expected a list of dataset URIs, got ${value === null ? 'null' : typeof value}`);
   const seen = new Set<string>();
   value.forEach((uri: unknown, i) => {
     const at = `${field}[${i}]`;
     if (typeof uri !== 'string') return fail(at, `expected a string, got ${uri === null ? 'null' : typeof uri}`);
     if (uri.length === 0) return fail(at, 'must not be empty');
     if (/\s/.test(uri)) return fail(at, `${JSON.stringify(uri)} contains whitespace`);
-    if (uri.length > MAX_URI_LENGTH) return fail(at, `is ${uri.length} characters long, at most ${MAX_URI_LENGTH} allowed`);
+    if (uri.length > MAX_URI_LENGTH)
+      return fail(at, `is ${uri.length} characters long, at most ${MAX_URI_LENGTH} allowed`);
     if (seen.has(uri)) return fail(at, `duplicate dataset '${uri}'`);
     seen.add(uri);
   });

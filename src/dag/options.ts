@@ -76,7 +76,10 @@ export const TASK_OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(tas
 
 const dateField = z.union([z.string(), z.date()]);
 
-const datasetScheduleSchema = z.strictObject({ datasets: z.array(z.unknown()), when: z.enum(['all', 'any']).optional() });
+const datasetScheduleSchema = z.strictObject({
+  datasets: z.array(z.unknown()),
+  when: z.enum(['all', 'any']).optional(),
+});
 
 const dagOptionsSchema = z.strictObject({
   id: idField,
@@ -145,19 +148,24 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     const onDatasets = datasetScheduleSchema.safeParse(o.schedule);
     if (!onDatasets.success) {
       const path = onDatasets.error.issues[0]?.path.map(String).join('.');
-      throw new DagDefinitionError(`${label}: ${describeIssues(onDatasets.error, 'schedule')}`, { field: path ? `schedule.${path}` : 'schedule' });
+      throw new DagDefinitionError(`${label}: ${describeIssues(onDatasets.error, 'schedule')}`, {
+        field: path ? `schedule.${path}` : 'schedule',
+      });
     }
     const uris = checkDatasetUris(onDatasets.data.datasets, label, 'schedule.datasets');
-    if (uris.length === 0) fail('schedule.datasets', 'list at least one dataset URI (or set schedule: null for manual runs only)');
+    if (uris.length === 0)
+      fail('schedule.datasets', 'list at least one dataset URI (or set schedule: null for manual runs only)');
     datasetSchedule = { uris, when: onDatasets.data.when ?? 'all' };
   } else if (o.schedule !== undefined && o.schedule !== null && typeof o.schedule !== 'string') {
     fail('schedule', `expected a cron expression, a preset, { datasets: [...] } or null, got ${typeof o.schedule}`);
   }
   const schedule = typeof o.schedule === 'string' ? o.schedule : null;
   if (schedule !== null) attempt('schedule', () => validateSchedule(schedule, timezone));
-  const startDate = o.startDate === undefined ? null : attempt('startDate', () => parseDateInZone(o.startDate!, timezone));
+  const startDate =
+    o.startDate === undefined ? null : attempt('startDate', () => parseDateInZone(o.startDate!, timezone));
   const endDate = o.endDate === undefined ? null : attempt('endDate', () => parseDateInZone(o.endDate!, timezone));
-  if (schedule !== null && startDate === null) fail('startDate', `required when the DAG has a schedule ('${schedule}')`);
+  if (schedule !== null && startDate === null)
+    fail('startDate', `required when the DAG has a schedule ('${schedule}')`);
   if (startDate && endDate && startDate > endDate) {
     fail('endDate', `${endDate.toISOString()} is before startDate ${startDate.toISOString()}`);
   }
@@ -166,7 +174,8 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
   // A dataset-triggered run has no conf of a person's to fill a param without a default
   // (Airflow refuses such a DAG with a schedule for the same reason).
   const required = Object.entries(params).find(([, spec]) => spec.default === undefined);
-  if (datasetSchedule && required) fail(`params.${required[0]}`, 'needs a default: runs scheduled on datasets have no conf to set it');
+  if (datasetSchedule && required)
+    fail(`params.${required[0]}`, 'needs a default: runs scheduled on datasets have no conf to set it');
   let events: EventsSpec | null = null;
   try {
     if (o.events !== undefined) events = compileEvents(o.events);
@@ -191,7 +200,11 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
     pausedAtCreation: o.pausedAtCreation ?? null,
     params,
     defaults: applyTaskOptions(BASE_SETTINGS, o.defaults ?? {}),
-    defaultCallbacks: { onSuccess: o.defaults?.onSuccess, onFailure: o.defaults?.onFailure, onRetry: o.defaults?.onRetry } as TaskCallbacks,
+    defaultCallbacks: {
+      onSuccess: o.defaults?.onSuccess,
+      onFailure: o.defaults?.onFailure,
+      onRetry: o.defaults?.onRetry,
+    } as TaskCallbacks,
     runCallbacks: { onSuccess: o.onSuccess, onFailure: o.onFailure } as RunCallbacks,
     events,
   };
@@ -199,7 +212,10 @@ export function compileDagOptions(options: DagOptions<ParamsSpec>): CompiledDagO
 
 type ParsedTaskOptions = z.output<typeof taskOptionsSchema>;
 
-function applyTaskOptions(base: TaskSettings, o: Omit<ParsedTaskOptions, 'description'> & { description?: string }): TaskSettings {
+function applyTaskOptions(
+  base: TaskSettings,
+  o: Omit<ParsedTaskOptions, 'description'> & { description?: string },
+): TaskSettings {
   return {
     triggerRule: o.triggerRule ?? base.triggerRule,
     retries: o.retries ?? base.retries,
@@ -215,7 +231,12 @@ function applyTaskOptions(base: TaskSettings, o: Omit<ParsedTaskOptions, 'descri
 }
 
 /** Validates a task's options against the DAG's defaults; errors name the task and the field. */
-export function compileTaskOptions(dagId: string, taskId: string, defaults: TaskSettings, options: TaskOptions): TaskSettings {
+export function compileTaskOptions(
+  dagId: string,
+  taskId: string,
+  defaults: TaskSettings,
+  options: TaskOptions,
+): TaskSettings {
   // Most tasks set nothing: skip the schema (a tenth of a 10,000-task DAG's import time).
   if (Object.keys(options).length === 0) return { ...defaults, description: null };
   const parsed = taskOptionsSchema.safeParse(options);

@@ -27,7 +27,9 @@ function checkValue(name: string, spec: ParamSpec, value: unknown, what: string)
     throw new ParamsError(`${name}: ${what} ${JSON.stringify(value)} is not of type ${spec.type}`);
   }
   if (spec.enum && !spec.enum.some((allowed) => allowed === value)) {
-    throw new ParamsError(`${name}: ${what} ${JSON.stringify(value)} is not one of ${spec.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+    throw new ParamsError(
+      `${name}: ${what} ${JSON.stringify(value)} is not one of ${spec.enum.map((v) => JSON.stringify(v)).join(', ')}`,
+    );
   }
 }
 
@@ -68,10 +70,18 @@ export function resolveParams(spec: ParamsSpec, conf: Record<string, unknown>): 
  * resolveParams for a user's conf: a mismatch is a ConfigError naming the DAG and where
  * the conf came from (`what`, e.g. 'conf' or '--conf').
  */
-export function resolveConf(params: ParamsSpec, conf: Record<string, unknown>, dagId: string, what: string): Record<string, unknown> {
+export function resolveConf(
+  params: ParamsSpec,
+  conf: Record<string, unknown>,
+  dagId: string,
+  what: string,
+): Record<string, unknown> {
   // The database stores a conf as jsonb, which refuses a NUL or an unpaired surrogate.
   const unstorable = unstorableJsonPath(conf);
-  if (unstorable) throw new ConfigError(`${what}${unstorable.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}: ${TEXT_RULE}`);
+  if (unstorable)
+    throw new ConfigError(
+      `${what}${unstorable.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}: ${TEXT_RULE}`,
+    );
   try {
     return resolveParams(params, conf);
   } catch (error) {

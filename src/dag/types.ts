@@ -75,7 +75,9 @@ export interface TaskOptions extends RetryOptions, TaskCallbacks {
 }
 
 /** Defaults applied to every task of a DAG; a task's own options win. */
-export type TaskDefaults = RetryOptions & TaskCallbacks & Pick<TaskOptions, 'pool' | 'queue' | 'priority' | 'triggerRule'>;
+export type TaskDefaults = RetryOptions &
+  TaskCallbacks &
+  Pick<TaskOptions, 'pool' | 'queue' | 'priority' | 'triggerRule'>;
 
 /** `onSuccess` / `onFailure`: the run's callbacks (docs/callbacks.md). */
 export interface DagOptions<P extends ParamsSpec = ParamsSpec> extends RunCallbacks {

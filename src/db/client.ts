@@ -83,7 +83,11 @@ export function embeddedDataDir(home: string): string {
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const database = opts.databaseUrl
     ? await openPostgres(
-        { connectionString: opts.databaseUrl, max: opts.poolMax ?? 10, ...sessionPoolConfig(opts.session ?? sessionLimits()) },
+        {
+          connectionString: opts.databaseUrl,
+          max: opts.poolMax ?? 10,
+          ...sessionPoolConfig(opts.session ?? sessionLimits()),
+        },
         `PostgreSQL at ${maskUrl(opts.databaseUrl)}`,
         opts,
       )
@@ -121,7 +125,14 @@ async function openThroughSocket(opts: OpenDatabaseOptions): Promise<Database | 
   // No session limits: PGlite is one backend that the server process and every client
   // share, so a timeout set by a client would apply to them all; the socket bounds how
   // long a client holds it instead (socket/session.ts). No keepalive: a Unix socket.
-  const config: pg.PoolConfig = { host: socket.dir, port: socket.port, user: 'postgres', database: 'postgres', max: 1, options: '-c TimeZone=UTC' };
+  const config: pg.PoolConfig = {
+    host: socket.dir,
+    port: socket.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    options: '-c TimeZone=UTC',
+  };
   try {
     return await openPostgres(config, `the embedded database's socket ${socket.file}`, opts);
   } catch (err) {
@@ -137,7 +148,10 @@ async function serving(database: Database, opts: OpenDatabaseOptions): Promise<D
   const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
   let socket;
   try {
-    const serving = opts.serving ?? { scheduler: false, limits: holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS }) };
+    const serving = opts.serving ?? {
+      scheduler: false,
+      limits: holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS }),
+    };
     socket = await serveSocket(database.pglite!, opts.home, { onWarning, ...serving });
   } catch (err) {
     await database.close();
@@ -161,7 +175,10 @@ async function openPostgres(config: pg.PoolConfig, what: string, opts: OpenDatab
   // `config.options`: every session in UTC (pg-session.ts says why), plus the session limits on real PostgreSQL.
   const pool = new pg.Pool(config);
   // Without a listener an idle connection's error would crash the process; the pool drops that connection.
-  pool.on('error', opts.onPoolError ?? ((err: Error) => process.emitWarning(`PostgreSQL connection error: ${describeError(err)}`)));
+  pool.on(
+    'error',
+    opts.onPoolError ?? ((err: Error) => process.emitWarning(`PostgreSQL connection error: ${describeError(err)}`)),
+  );
   dropStuckClients(pool);
   // The pool listens only to idle connections. One checked out between two statements (a
   // transaction awaiting other work) that the server ends (a restart, a stall limit) would
@@ -223,4 +240,3 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => (done ??= fn());
 }
-

@@ -28,7 +28,16 @@ export function pgErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * node-postgres's own messages for a connection it lost or gave up on: the socket closed
@@ -37,7 +46,8 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMED
  * is not queryable", typically drizzle's rollback after a restart), no answer within
  * query_timeout ("Query read timeout", a partition), a connect past its timeout.
  */
-const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Query read timeout|timeout expired$|timeout exceeded when trying to connect)/;
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Query read timeout|timeout expired$|timeout exceeded when trying to connect)/;
 
 /**
  * SQLSTATEs that end the session rather than refuse a statement: class 08 (connection
@@ -73,7 +83,12 @@ export function isConnectionError(err: unknown): boolean {
  */
 export function isContentionError(err: unknown): boolean {
   const code = pgErrorCode(err);
-  return code === SqlState.lockNotAvailable || code === SqlState.queryCanceled || code === SqlState.serializationFailure || code === SqlState.deadlockDetected;
+  return (
+    code === SqlState.lockNotAvailable ||
+    code === SqlState.queryCanceled ||
+    code === SqlState.serializationFailure ||
+    code === SqlState.deadlockDetected
+  );
 }
 
 /** True when `err` is a unique violation (SQLSTATE 23505), e.g. a second run for the same logical date. */
@@ -94,7 +109,9 @@ export function describeError(err: unknown): string {
   const wrapped = drizzleQueryError(err);
   if (wrapped) {
     const driver = describeDriverError(wrapped.cause);
-    const message = err.message.replace(wrapped.message, () => driver).replace(wrapped.message.split('\n')[0]!, () => driver);
+    const message = err.message
+      .replace(wrapped.message, () => driver)
+      .replace(wrapped.message.split('\n')[0]!, () => driver);
     return err === wrapped ? driver : message.split('\n')[0]!;
   }
   return describeDriverError(err);
@@ -110,7 +127,11 @@ export function describeDatabaseError(err: unknown): string | undefined {
 
 /** True when `err` came from the database or its driver rather than from Updraft's own code. */
 export function isDatabaseError(err: unknown): boolean {
-  return pgErrorCode(err) !== undefined || (err instanceof Error && drizzleQueryError(err) !== undefined) || isConnectionError(err);
+  return (
+    pgErrorCode(err) !== undefined ||
+    (err instanceof Error && drizzleQueryError(err) !== undefined) ||
+    isConnectionError(err)
+  );
 }
 
 function drizzleQueryError(err: Error): DrizzleQueryError | undefined {

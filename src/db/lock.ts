@@ -21,7 +21,10 @@ const STALE_MS = 10_000;
  * If the lock is lost while held (the event loop stalled past the stale time and another
  * process took it) proper-lockfile throws: crashing beats two writers on one data dir.
  */
-export async function lockEmbedded(dataDir: string, { server = false, waitForStale = false }: LockOptions = {}): Promise<() => Promise<void>> {
+export async function lockEmbedded(
+  dataDir: string,
+  { server = false, waitForStale = false }: LockOptions = {},
+): Promise<() => Promise<void>> {
   try {
     // realpath false: the data dir does not exist yet on first start.
     return await lockfile.lock(dataDir, {

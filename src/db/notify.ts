@@ -42,7 +42,9 @@ export async function listen(
 ): Promise<Listener> {
   if (database.pglite) {
     const pglite = database.pglite;
-    const unsubscribe = await Promise.all(channels.map((channel) => pglite.listen(channel, (payload) => onNotify(channel, payload))));
+    const unsubscribe = await Promise.all(
+      channels.map((channel) => pglite.listen(channel, (payload) => onNotify(channel, payload))),
+    );
     return { close: async () => void (await Promise.all(unsubscribe.map((u) => u()))) };
   }
   const pool = database.pool!;

@@ -35,7 +35,10 @@ export function sessionPoolConfig(limits: SessionLimits): pg.PoolConfig {
   const connectMs = limits.connectMs;
   class SessionClient extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
-      super({ ...(typeof config === 'string' ? { connectionString: config } : config), connectionTimeoutMillis: connectMs });
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: connectMs,
+      });
     }
   }
   return {

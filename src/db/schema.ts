@@ -73,10 +73,7 @@ export const dags = pgTable('dags', {
   schedule: text('schedule'),
   timezone: text('timezone').notNull(),
   description: text('description'),
-  tags: text('tags')
-    .array()
-    .notNull()
-    .default(sql`'{}'::text[]`),
+  tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
   owner: text('owner'),
   /** Copied from the latest version: the scheduler and claims read them without the serialized DAG. */
   maxActiveRuns: integer('max_active_runs').notNull().default(16),
@@ -133,9 +130,7 @@ export const dagRuns = pgTable(
     intervalStart: at('interval_start').notNull(),
     intervalEnd: at('interval_end').notNull(),
     runAfter: at('run_after').notNull(),
-    conf: jsonb('conf')
-      .notNull()
-      .default(sql`'{}'::jsonb`),
+    conf: jsonb('conf').notNull().default(sql`'{}'::jsonb`),
     /** The backfill running this run (one it created, or an existing run it cleared); its own maxActiveRuns applies. */
     backfillId: integer('backfill_id').references((): AnyPgColumn => backfills.id, { onDelete: 'set null' }),
     queuedAt: at('queued_at'),
@@ -150,9 +145,7 @@ export const dagRuns = pgTable(
     unique('dag_runs_dag_id_logical_date_key').on(t.dagId, t.logicalDate),
     unique('dag_runs_dag_id_run_id_key').on(t.dagId, t.runId),
     // The scheduler loop only looks at unfinished runs; finished ones leave the index.
-    index('dag_runs_active_idx')
-      .on(t.state, t.dagId)
-      .where(sql`${t.state} in ('queued', 'running')`),
+    index('dag_runs_active_idx').on(t.state, t.dagId).where(sql`${t.state} in ('queued', 'running')`),
     check('dag_runs_conf_is_object', sql`jsonb_typeof(${t.conf}) = 'object'`),
     // A backfill counts its unfinished runs against its own maxActiveRuns.
     index('dag_runs_backfill_active_idx')
@@ -180,9 +173,7 @@ export const backfills = pgTable(
     reprocess: reprocessBehavior('reprocess').notNull(),
     maxActiveRuns: integer('max_active_runs').notNull(),
     backwards: boolean('backwards').notNull().default(false),
-    conf: jsonb('conf')
-      .notNull()
-      .default(sql`'{}'::jsonb`),
+    conf: jsonb('conf').notNull().default(sql`'{}'::jsonb`),
     state: backfillState('state').notNull().default('running'),
     /** The plan so far: intervals written to backfill_runs, and where the next chunk starts (a logical date, exclusive). */
     planned: integer('planned').notNull().default(0),
@@ -195,9 +186,7 @@ export const backfills = pgTable(
   },
   (t) => [
     // One unfinished backfill per DAG: running the same command again attaches to it.
-    uniqueIndex('backfills_one_active_per_dag')
-      .on(t.dagId)
-      .where(sql`${t.state} in ('running', 'paused')`),
+    uniqueIndex('backfills_one_active_per_dag').on(t.dagId).where(sql`${t.state} in ('running', 'paused')`),
     check('backfills_conf_is_object', sql`jsonb_typeof(${t.conf}) = 'object'`),
     check('backfills_max_active_runs_positive', sql`${t.maxActiveRuns} > 0`),
   ],
@@ -224,9 +213,7 @@ export const backfillRuns = pgTable(
     primaryKey({ columns: [t.backfillId, t.ordinal] }),
     unique('backfill_runs_backfill_id_logical_date_key').on(t.backfillId, t.logicalDate),
     // The next dates to start: only those not reached yet.
-    index('backfill_runs_pending_idx')
-      .on(t.backfillId, t.ordinal)
-      .where(sql`${t.outcome} is null`),
+    index('backfill_runs_pending_idx').on(t.backfillId, t.ordinal).where(sql`${t.outcome} is null`),
   ],
 );
 
@@ -288,24 +275,18 @@ export const taskInstances = pgTable(
     // are in it without naming them in a migration; queries must repeat it exactly (UNFINISHED_SQL).
     index('task_instances_unfinished_idx')
       .on(t.runId)
-      .where(sql`${t.state} is null or ${t.state} not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed')`),
+      .where(
+        sql`${t.state} is null or ${t.state} not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed')`,
+      ),
     // Claims count the slots in use per pool and per DAG.
-    index('task_instances_active_pool_idx')
-      .on(t.pool)
-      .where(sql`${t.state} in ('queued', 'running')`),
-    index('task_instances_active_dag_idx')
-      .on(t.dagId)
-      .where(sql`${t.state} in ('queued', 'running')`),
+    index('task_instances_active_pool_idx').on(t.pool).where(sql`${t.state} in ('queued', 'running')`),
+    index('task_instances_active_dag_idx').on(t.dagId).where(sql`${t.state} in ('queued', 'running')`),
     // Reaper: claimed or running tasks whose owner stopped heartbeating.
-    index('task_instances_running_heartbeat_idx')
-      .on(t.heartbeatAt)
-      .where(sql`${t.state} in ('queued', 'running')`),
+    index('task_instances_running_heartbeat_idx').on(t.heartbeatAt).where(sql`${t.state} in ('queued', 'running')`),
     // Retry and reschedule promotion: up_for_retry / up_for_reschedule tasks whose time has come.
     // next_try_at is set only in those two states (every other transition writes null), and
     // `next_try_at <= now()` implies the predicate, so it needs no enum value in a migration.
-    index('task_instances_retry_due_idx')
-      .on(t.nextTryAt)
-      .where(sql`${t.nextTryAt} is not null`),
+    index('task_instances_retry_due_idx').on(t.nextTryAt).where(sql`${t.nextTryAt} is not null`),
   ],
 );
 
@@ -370,9 +351,7 @@ export const auditLog = pgTable(
     dagId: text('dag_id'),
     runId: text('run_id'),
     taskId: text('task_id'),
-    details: jsonb('details')
-      .notNull()
-      .default(sql`'{}'::jsonb`),
+    details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
   },
   (t) => [
     index('audit_log_at_idx').on(t.at.desc()),
@@ -544,9 +523,7 @@ export const datasetEvents = pgTable(
     sourceRunId: text('source_run_id').notNull(),
     sourceTaskId: text('source_task_id').notNull(),
     sourceTryNumber: integer('source_try_number').notNull(),
-    extra: jsonb('extra')
-      .notNull()
-      .default(sql`'{}'::jsonb`),
+    extra: jsonb('extra').notNull().default(sql`'{}'::jsonb`),
     createdAt: createdAt(),
   },
   (t) => [
@@ -603,7 +580,10 @@ export const dagScheduleDatasetRefs = pgTable(
       .notNull()
       .references(() => datasets.id, { onDelete: 'cascade' }),
   },
-  (t) => [primaryKey({ columns: [t.dagId, t.datasetId] }), index('dag_schedule_dataset_refs_dataset_id_idx').on(t.datasetId)],
+  (t) => [
+    primaryKey({ columns: [t.dagId, t.datasetId] }),
+    index('dag_schedule_dataset_refs_dataset_id_idx').on(t.datasetId),
+  ],
 );
 
 /** Which tasks update which datasets (their outlets), written when DAGs are stored. */
@@ -618,7 +598,10 @@ export const taskOutletDatasetRefs = pgTable(
       .notNull()
       .references(() => datasets.id, { onDelete: 'cascade' }),
   },
-  (t) => [primaryKey({ columns: [t.dagId, t.taskId, t.datasetId] }), index('task_outlet_dataset_refs_dataset_id_idx').on(t.datasetId)],
+  (t) => [
+    primaryKey({ columns: [t.dagId, t.taskId, t.datasetId] }),
+    index('task_outlet_dataset_refs_dataset_id_idx').on(t.datasetId),
+  ],
 );
 
 export type DagRow = typeof dags.$inferSelect;

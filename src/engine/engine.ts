@@ -66,9 +66,13 @@ export class Engine {
     this.bus.on('error', (error) => this.reportError(error));
     this.bus.on('warning', (message) => log.warn(message));
     // Runs are named as users see them (dag id + run id), never by their row's uuid.
-    this.bus.on('run:finished', (run) => log.info({ dag: run.dagId, run: run.runId, state: run.state }, `run ${run.runId} of ${run.dagId} ${run.state}`));
+    this.bus.on('run:finished', (run) =>
+      log.info({ dag: run.dagId, run: run.runId, state: run.state }, `run ${run.runId} of ${run.dagId} ${run.state}`),
+    );
     this.bus.on('callback:log', (line) => log[line.level]({ dag: line.dagId, run: line.runId }, line.message));
-    this.bus.on('task:refused', (t) => log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`));
+    this.bus.on('task:refused', (t) =>
+      log.warn(t, `refused the result of try ${t.tryNumber} of ${t.taskId}: the try no longer owned it`),
+    );
   }
 
   /**
@@ -94,7 +98,9 @@ export class Engine {
       unreachable.lastAt = now;
       if (now - unreachable.loggedAt < 10_000) return;
       unreachable.loggedAt = now;
-      this.log.warn(`still cannot reach the database after ${Math.round((now - unreachable.since) / 1000)}s and ${unreachable.count} failed attempts (${reason})`);
+      this.log.warn(
+        `still cannot reach the database after ${Math.round((now - unreachable.since) / 1000)}s and ${unreachable.count} failed attempts (${reason})`,
+      );
       return;
     }
     // A lock wait or statement past its limit (db/session-limits.ts), a serialization failure:
@@ -113,8 +119,13 @@ export class Engine {
       this.processor.events.on('error', (error) => this.bus.emit('error', error));
       this.processor.events.on('parsed', (reports) => {
         for (const r of reports) {
-          if (r.error) this.log.warn({ file: r.file, line: r.error.line }, `DAG file ${r.file} failed to load: ${r.error.message}`);
-          else if (r.newVersions.length > 0) this.log.info({ file: r.file, dags: r.newVersions }, `stored new versions of ${r.newVersions.join(', ')}`);
+          if (r.error)
+            this.log.warn(
+              { file: r.file, line: r.error.line },
+              `DAG file ${r.file} failed to load: ${r.error.message}`,
+            );
+          else if (r.newVersions.length > 0)
+            this.log.info({ file: r.file, dags: r.newVersions }, `stored new versions of ${r.newVersions.join(', ')}`);
         }
         void this.eventTriggers?.reconcile();
         this.bus.emit('runs');
@@ -149,7 +160,8 @@ export class Engine {
         owner: this.options.onlyRun === undefined ? this.owner : undefined,
         heartbeatMs: this.config.heartbeatMs,
       });
-      if (this.options.onlyRun === undefined && (this.options.createScheduledRuns ?? true)) this.eventTriggers = new EventTriggers(db, this.bus, this.log);
+      if (this.options.onlyRun === undefined && (this.options.createScheduledRuns ?? true))
+        this.eventTriggers = new EventTriggers(db, this.bus, this.log);
     }
     this.#listener = await listen(
       this.database,
@@ -161,7 +173,9 @@ export class Engine {
       },
       (error) => this.reportError(error),
       () => {
-        this.log.info(`the database is reachable again: listening again${this.#unreachable ? ` (${this.#unreachable.count} failed attempts since ${new Date(this.#unreachable.since).toISOString()})` : ''}`);
+        this.log.info(
+          `the database is reachable again: listening again${this.#unreachable ? ` (${this.#unreachable.count} failed attempts since ${new Date(this.#unreachable.since).toISOString()})` : ''}`,
+        );
         this.#unreachable = undefined;
       },
     );

@@ -13,7 +13,9 @@ export interface EngineEvents {
   /** Runs were queued, triggered or finished: the scheduler has something to look at. */
   runs: [];
   /** With 'running': `scheduledAt`, when the task instance became ready (for the scheduling delay). */
-  'task:state': [{ runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string; scheduledAt?: Date }];
+  'task:state': [
+    { runRowId: string; taskId: string; state: TaskState; tryNumber?: number; error?: string; scheduledAt?: Date },
+  ];
   'run:finished': [FinishedRun];
   /** Every date of a backfill is done. */
   'backfill:completed': [{ id: number }];
@@ -24,7 +26,16 @@ export interface EngineEvents {
   /** A line a DAG's run callback logged (docs/callbacks.md): it has no task log, so it goes to the process log. */
   'callback:log': [{ dagId: string; runId: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }];
   /** A task's or a run's callback ended (docs/callbacks.md); `error` when it failed. Its log is stored by then. */
-  'callback:ended': [{ dagId: string; runRowId: string; taskId?: string; tryNumber?: number; callback: 'onSuccess' | 'onFailure' | 'onRetry'; error?: string }];
+  'callback:ended': [
+    {
+      dagId: string;
+      runRowId: string;
+      taskId?: string;
+      tryNumber?: number;
+      callback: 'onSuccess' | 'onFailure' | 'onRetry';
+      error?: string;
+    },
+  ];
   error: [Error];
   /** Something went wrong that the engine handles itself (a worker cut off stops its tries): one warning line, no stack. */
   warning: [string];

@@ -37,7 +37,12 @@ export async function testRun(
   database: Database,
   config: Config,
   dagId: string,
-  options: { logicalDate?: Date | string; conf?: Record<string, unknown>; log: Logger; onTaskState?: (event: EngineEvents['task:state'][0]) => void },
+  options: {
+    logicalDate?: Date | string;
+    conf?: Record<string, unknown>;
+    log: Logger;
+    onTaskState?: (event: EngineEvents['task:state'][0]) => void;
+  },
 ): Promise<TestRunReport> {
   const { db } = database;
   await new DagProcessor(db, config).refresh();
@@ -47,15 +52,21 @@ export async function testRun(
   const conf = options.conf ?? {};
   resolveConf(serialized.params, conf, dagId, '--conf');
   // Text is read in the DAG's timezone unless it has an offset (DATE_INPUT_RULE).
-  const logicalDate = options.logicalDate === undefined ? new Date() : parseDateInZone(options.logicalDate, serialized.timezone);
+  const logicalDate =
+    options.logicalDate === undefined ? new Date() : parseDateInZone(options.logicalDate, serialized.timezone);
   const info = manualRunInfo(scheduleSpecOf(serialized), logicalDate);
   const structure = await new DagCache(db).get(dag.latestVersionId!);
 
   let scheduled: string[] = [];
   const runRowId = await db.transaction(async (tx) => {
-    const [existing] = await tx.select({ id: dagRuns.id, state: dagRuns.state }).from(dagRuns).where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.logicalDate, info.logicalDate)));
+    const [existing] = await tx
+      .select({ id: dagRuns.id, state: dagRuns.state })
+      .from(dagRuns)
+      .where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.logicalDate, info.logicalDate)));
     if (existing && (existing.state === 'queued' || existing.state === 'running')) {
-      throw new UpdraftError(`DAG '${dagId}' already has an active run for ${info.logicalDate.toISOString()}; wait for it or pick another date`);
+      throw new UpdraftError(
+        `DAG '${dagId}' already has an active run for ${info.logicalDate.toISOString()}; wait for it or pick another date`,
+      );
     }
     if (existing) await tx.delete(dagRuns).where(eq(dagRuns.id, existing.id));
     const [run] = await tx
@@ -79,10 +90,17 @@ export async function testRun(
     return run!.id;
   });
 
-  const testEngine = new Engine(database, { ...config, queues: [testQueue(runRowId)] }, { processor: false, scheduler: true, executor: true }, options.log, {
-    onlyRun: runRowId,
-  });
-  if (options.onTaskState) testEngine.bus.on('task:state', (event) => event.runRowId === runRowId && options.onTaskState!(event));
+  const testEngine = new Engine(
+    database,
+    { ...config, queues: [testQueue(runRowId)] },
+    { processor: false, scheduler: true, executor: true },
+    options.log,
+    {
+      onlyRun: runRowId,
+    },
+  );
+  if (options.onTaskState)
+    testEngine.bus.on('task:state', (event) => event.runRowId === runRowId && options.onTaskState!(event));
   const finished = new Promise<'success' | 'failed'>((resolve) =>
     testEngine.bus.on('run:finished', (run) => run.runRowId === runRowId && resolve(run.state)),
   );
@@ -97,12 +115,22 @@ export async function testRun(
   }
 
   const rows = await db
-    .select({ taskId: taskInstances.taskId, state: taskInstances.state, tries: taskInstances.tryNumber, startedAt: taskInstances.startedAt, endedAt: taskInstances.endedAt })
+    .select({
+      taskId: taskInstances.taskId,
+      state: taskInstances.state,
+      tries: taskInstances.tryNumber,
+      startedAt: taskInstances.startedAt,
+      endedAt: taskInstances.endedAt,
+    })
     .from(taskInstances)
     .where(inArray(taskInstances.runId, [runRowId]));
   const order = [...structure.tasks.keys()];
   rows.sort((a, b) => order.indexOf(a.taskId) - order.indexOf(b.taskId));
-  const [run] = await db.select({ runId: dagRuns.runId }).from(dagRuns).innerJoin(dags, eq(dags.id, dagRuns.dagId)).where(eq(dagRuns.id, runRowId));
+  const [run] = await db
+    .select({ runId: dagRuns.runId })
+    .from(dagRuns)
+    .innerJoin(dags, eq(dags.id, dagRuns.dagId))
+    .where(eq(dagRuns.id, runRowId));
   return {
     dagId,
     runId: run!.runId,

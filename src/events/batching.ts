@@ -17,9 +17,15 @@ export interface BatchRule {
 export const MAX_WAIT_DEBOUNCES = 5;
 
 /** The rule of a stored spec (one stored before `maxWait` existed waits the default). */
-export function batchRule(spec: Pick<EventsSpec, 'debounceMs' | 'maxBatch'> & { maxWaitMs?: number | null }): BatchRule {
+export function batchRule(
+  spec: Pick<EventsSpec, 'debounceMs' | 'maxBatch'> & { maxWaitMs?: number | null },
+): BatchRule {
   const { debounceMs, maxBatch } = spec;
-  return { debounceMs, maxBatch, maxWaitMs: debounceMs === null ? null : (spec.maxWaitMs ?? debounceMs * MAX_WAIT_DEBOUNCES) };
+  return {
+    debounceMs,
+    maxBatch,
+    maxWaitMs: debounceMs === null ? null : (spec.maxWaitMs ?? debounceMs * MAX_WAIT_DEBOUNCES),
+  };
 }
 
 export interface Pending {

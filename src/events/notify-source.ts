@@ -51,7 +51,12 @@ export class NotifySource extends EventSource {
       this.#client = undefined;
       client.removeAllListeners('notification');
       void client.end().catch(() => {});
-      this.fail(new Error(`lost the connection (${error?.message ?? 'closed'}): notifications sent until it is back are lost; reconnecting`), true);
+      this.fail(
+        new Error(
+          `lost the connection (${error?.message ?? 'closed'}): notifications sent until it is back are lost; reconnecting`,
+        ),
+        true,
+      );
       this.retryLater();
     };
     client.on('error', dropped);
@@ -76,7 +81,13 @@ export class NotifySource extends EventSource {
     const conf = confOf(payload);
     const field = this.source.dedupeKey;
     const value = field === null ? undefined : conf[field];
-    const event: SourceEvent = { conf, key: value === undefined || value === null ? null : `notify:${typeof value === 'string' ? value : JSON.stringify(value)}` };
+    const event: SourceEvent = {
+      conf,
+      key:
+        value === undefined || value === null
+          ? null
+          : `notify:${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    };
     if (this.ctx.spec.debounceMs === null) return void this.send([event], false);
     this.#buffer.push(event);
     this.#batcher.arrived();
@@ -93,7 +104,13 @@ export class NotifySource extends EventSource {
   }
 
   private send(events: SourceEvent[], batch: boolean): void {
-    this.hand(events, { batch }).catch((error: unknown) => this.fail(new Error(`could not start a run for ${events.length} event(s), which are lost: ${describeDatabaseError(error) ?? (error as Error).message}`)));
+    this.hand(events, { batch }).catch((error: unknown) =>
+      this.fail(
+        new Error(
+          `could not start a run for ${events.length} event(s), which are lost: ${describeDatabaseError(error) ?? (error as Error).message}`,
+        ),
+      ),
+    );
   }
 }
 
@@ -104,5 +121,8 @@ class Standby extends Error {
 
 /** A stable 64-bit advisory lock key for a name. */
 export function lockKey(name: string): string {
-  return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`updraft_events:${name}`).digest('hex').slice(0, 16)}`)).toString();
+  return BigInt.asIntN(
+    64,
+    BigInt(`0x${createHash('sha256').update(`updraft_events:${name}`).digest('hex').slice(0, 16)}`),
+  ).toString();
 }

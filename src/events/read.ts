@@ -24,7 +24,10 @@ export interface EventHistory {
 
 export async function eventHistory(db: Db, dagId: string, limit = 20): Promise<EventHistory> {
   const { dag, serialized } = await getDag(db, dagId);
-  const [mark] = await db.select({ value: eventWatermarks.value }).from(eventWatermarks).where(eq(eventWatermarks.dagId, dag.id));
+  const [mark] = await db
+    .select({ value: eventWatermarks.value })
+    .from(eventWatermarks)
+    .where(eq(eventWatermarks.dagId, dag.id));
   const keys = await db
     .select({ key: eventKeys.key, runId: dagRuns.runId, at: eventKeys.createdAt })
     .from(eventKeys)

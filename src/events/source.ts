@@ -104,13 +104,19 @@ export abstract class EventSource {
     const { conn } = this.ctx.spec;
     const url = await connectionUrl(this.ctx.db, conn);
     rememberSecretsOf(url);
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: applicationName });
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 10_000,
+      application_name: applicationName,
+    });
     client.on('error', () => {}); // replaced by the caller's handler; a stray error must not crash the process
     try {
       await client.connect();
     } catch (error) {
       await client.end().catch(() => {});
-      throw new Error(`cannot reach connection '${conn}' (${maskUrl(url)}): ${(error as Error).message}`, { cause: error });
+      throw new Error(`cannot reach connection '${conn}' (${maskUrl(url)}): ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return client;
   }

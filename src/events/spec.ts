@@ -96,7 +96,8 @@ export function compileEvents(options: unknown): EventsSpec {
   const fail = (field: string, message: string): never => {
     throw new EventsOptionError(`events.${field}`, `events.${field}: ${message}`);
   };
-  if (!o.notify === !o.table) fail(o.notify ? 'table' : 'notify', 'give exactly one source: notify: { channel } or table: { name }');
+  if (!o.notify === !o.table)
+    fail(o.notify ? 'table' : 'notify', 'give exactly one source: notify: { channel } or table: { name }');
   let source: EventsSpec['source'];
   if (o.notify) {
     source = { kind: 'notify', channel: o.notify.channel, dedupeKey: o.notify.dedupeKey ?? null };
@@ -106,13 +107,15 @@ export function compileEvents(options: unknown): EventsSpec {
     if (t.name.split('.').length > 2) fail('table.name', `'${t.name}': expected table or schema.table`);
     const pollMs = t.poll ?? 5_000;
     if (mode === 'watermark') {
-      if (!t.column) fail('table.column', "required with mode 'watermark' (an increasing column such as an id or a created_at)");
+      if (!t.column)
+        fail('table.column', "required with mode 'watermark' (an increasing column such as an id or a created_at)");
       if (t.queueTable) fail('table.queueTable', "only with mode 'queue'");
       source = { kind: 'watermark', table: t.name, column: t.column!, pollMs };
     } else {
       if (t.column) fail('table.column', "only with mode 'watermark' (the queue form takes every inserted row)");
       const queueTable = t.queueTable ?? 'updraft_event_queue';
-      if (queueTable.includes('.')) fail('table.queueTable', `'${queueTable}': give a table name only; it is created in the schema of ${t.name}`);
+      if (queueTable.includes('.'))
+        fail('table.queueTable', `'${queueTable}': give a table name only; it is created in the schema of ${t.name}`);
       source = { kind: 'queue', table: t.name, queueTable, pollMs };
     }
   }
@@ -137,8 +140,14 @@ export function compileEvents(options: unknown): EventsSpec {
 /** How the UI and the CLI name a DAG's trigger: "on NOTIFY app_db/new_orders". */
 export function describeEvents(spec: EventsSpec): string {
   const s = spec.source;
-  const batch = spec.debounceMs !== null ? `, debounced ${formatDuration(spec.debounceMs)} (at most ${formatDuration(batchRule(spec).maxWaitMs!)})` : spec.maxBatch !== null ? `, batches of ${spec.maxBatch}` : '';
-  if (s.kind === 'notify') return `on NOTIFY ${spec.conn}/${s.channel}${s.dedupeKey ? ` (dedupe by ${s.dedupeKey})` : ''}${batch}`;
+  const batch =
+    spec.debounceMs !== null
+      ? `, debounced ${formatDuration(spec.debounceMs)} (at most ${formatDuration(batchRule(spec).maxWaitMs!)})`
+      : spec.maxBatch !== null
+        ? `, batches of ${spec.maxBatch}`
+        : '';
+  if (s.kind === 'notify')
+    return `on NOTIFY ${spec.conn}/${s.channel}${s.dedupeKey ? ` (dedupe by ${s.dedupeKey})` : ''}${batch}`;
   if (s.kind === 'queue') return `on new rows in ${spec.conn} ${s.table} (queue)${batch}`;
   return `on new rows in ${spec.conn} ${s.table} (watermark on ${s.column})${batch}`;
 }

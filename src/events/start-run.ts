@@ -40,10 +40,21 @@ export interface EventRunOptions {
 /** Two event runs in the same millisecond: the later one moves on by a millisecond, at most this often. */
 const MAX_DATE_BUMPS = 50;
 
-export async function startEventRun(db: Db, dagId: string, events: SourceEvent[], options: EventRunOptions): Promise<EventRunOutcome> {
+export async function startEventRun(
+  db: Db,
+  dagId: string,
+  events: SourceEvent[],
+  options: EventRunOptions,
+): Promise<EventRunOutcome> {
   return db.transaction(async (tx) => {
     const [dag] = await tx
-      .select({ id: dags.id, versionId: dags.latestVersionId, isPaused: dags.isPaused, isActive: dags.isActive, serialized: dagVersions.serialized })
+      .select({
+        id: dags.id,
+        versionId: dags.latestVersionId,
+        isPaused: dags.isPaused,
+        isActive: dags.isActive,
+        serialized: dagVersions.serialized,
+      })
       .from(dags)
       .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
       .where(eq(dags.dagId, dagId));
@@ -54,7 +65,13 @@ export async function startEventRun(db: Db, dagId: string, events: SourceEvent[]
     const fresh = new Set(
       keys.length === 0
         ? []
-        : (await tx.insert(eventKeys).values(keys.map((key) => ({ dagId: dag.id, key }))).onConflictDoNothing().returning({ key: eventKeys.key })).map((r) => r.key),
+        : (
+            await tx
+              .insert(eventKeys)
+              .values(keys.map((key) => ({ dagId: dag.id, key })))
+              .onConflictDoNothing()
+              .returning({ key: eventKeys.key })
+          ).map((r) => r.key),
     );
     // A key twice in one batch counts once.
     const taken = new Set<string>();
@@ -66,7 +83,10 @@ export async function startEventRun(db: Db, dagId: string, events: SourceEvent[]
     });
     if (options.watermark) {
       const { source, value } = options.watermark;
-      await tx.insert(eventWatermarks).values({ dagId: dag.id, source, value }).onConflictDoUpdate({ target: eventWatermarks.dagId, set: { source, value } });
+      await tx
+        .insert(eventWatermarks)
+        .values({ dagId: dag.id, source, value })
+        .onConflictDoUpdate({ target: eventWatermarks.dagId, set: { source, value } });
     }
     const duplicates = events.length - kept.length;
     if (kept.length === 0) return { kind: 'duplicate', duplicates };
@@ -84,10 +104,18 @@ export async function startEventRun(db: Db, dagId: string, events: SourceEvent[]
     for (let bump = 0; bump <= MAX_DATE_BUMPS; bump++) {
       const values = runValues(dag.id, dag.versionId!, 'event', manualRunInfo(scheduleSpecOf(serialized), at), conf);
       // on conflict: another run has this logical date (a burst of events in one millisecond).
-      const [run] = await tx.insert(dagRuns).values(values).onConflictDoNothing().returning({ id: dagRuns.id, runId: dagRuns.runId });
+      const [run] = await tx
+        .insert(dagRuns)
+        .values(values)
+        .onConflictDoNothing()
+        .returning({ id: dagRuns.id, runId: dagRuns.runId });
       if (run) {
         const ownKeys = kept.flatMap((e) => (e.key === null ? [] : [e.key]));
-        if (ownKeys.length > 0) await tx.update(eventKeys).set({ runId: run.id }).where(and(eq(eventKeys.dagId, dag.id), inArray(eventKeys.key, ownKeys)));
+        if (ownKeys.length > 0)
+          await tx
+            .update(eventKeys)
+            .set({ runId: run.id })
+            .where(and(eq(eventKeys.dagId, dag.id), inArray(eventKeys.key, ownKeys)));
         await tx.execute(sql`select pg_notify('updraft_runs', ${dagId})`);
         return { kind: 'started', id: run.id, runId: run.runId, events: kept.length, duplicates };
       }

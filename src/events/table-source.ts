@@ -126,7 +126,10 @@ export class QueueSource extends TableSource {
     const { table, queueTable } = this.source;
     // The watched table must exist; its schema holds the queue table.
     const found = await client
-      .query<{ schema: string; name: string }>('select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass($1)', [quoteIdent(table)])
+      .query<{ schema: string; name: string }>(
+        'select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass($1)',
+        [quoteIdent(table)],
+      )
       .then((r) => r.rows[0]);
     if (!found) throw new Error(`table ${table} does not exist in connection '${this.ctx.spec.conn}'`);
     this.#queue = quoteIdent([found.schema, queueTable]);
@@ -143,7 +146,9 @@ export class QueueSource extends TableSource {
         source_table text not null,
         row jsonb not null,
         enqueued_at timestamptz not null default now())`);
-      await client.query(`create index if not exists ${quoteIdent([`${queueTable}_dag_id_idx`.slice(0, 63)])} on ${this.#queue} (dag_id, id)`);
+      await client.query(
+        `create index if not exists ${quoteIdent([`${queueTable}_dag_id_idx`.slice(0, 63)])} on ${this.#queue} (dag_id, id)`,
+      );
       // Arguments: DAG id, queue schema, queue table. Trigger arguments are literals in DDL (no parameters there).
       await client.query(`create or replace function ${fn}() returns trigger language plpgsql as $fn$
         begin
@@ -152,10 +157,15 @@ export class QueueSource extends TableSource {
           perform pg_notify('${QUEUE_CHANNEL}', tg_argv[0]);
           return null;
         end $fn$`);
-      const exists = await client.query('select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = $2', [watched, trigger]);
+      const exists = await client.query('select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = $2', [
+        watched,
+        trigger,
+      ]);
       if (exists.rowCount === 0) {
         const args = [this.ctx.dagId, found.schema, queueTable].map((a) => client.escapeLiteral(a)).join(', ');
-        await client.query(`create trigger ${quoteIdent([trigger])} after insert on ${watched} for each row execute function ${fn}(${args})`);
+        await client.query(
+          `create trigger ${quoteIdent([trigger])} after insert on ${watched} for each row execute function ${fn}(${args})`,
+        );
       }
       await client.query('commit');
     } catch (error) {
@@ -233,7 +243,11 @@ export class WatermarkSource extends TableSource {
     if (!stored) throw new Error('the DAG is not stored');
     let max: string | null;
     try {
-      max = (await client.query<{ max: string | null }>(`select max(${quoteIdent([column])})::text as max from ${quoteIdent(table)}`)).rows[0]!.max;
+      max = (
+        await client.query<{ max: string | null }>(
+          `select max(${quoteIdent([column])})::text as max from ${quoteIdent(table)}`,
+        )
+      ).rows[0]!.max;
     } catch (error) {
       throw new Error(`cannot read ${table}.${column}: ${(error as Error).message}`, { cause: error });
     }
@@ -261,7 +275,10 @@ export class WatermarkSource extends TableSource {
     const events = rows.map((r) => ({ conf: r.row, key: `watermark:${r.mark}`, mark: r.mark }));
     for (const group of this.groups(events)) {
       const mark = (group.at(-1) as (typeof events)[number]).mark;
-      const outcome = await this.hand(group.map(({ conf, key }) => ({ conf, key })), { batch: this.batch, watermark: { source: this.signature, value: mark } });
+      const outcome = await this.hand(
+        group.map(({ conf, key }) => ({ conf, key })),
+        { batch: this.batch, watermark: { source: this.signature, value: mark } },
+      );
       if (outcome.kind === 'inactive') return 0;
       this.#watermark = mark;
     }

@@ -44,15 +44,25 @@ export class EventTriggers {
       if (warning) log.warn({ dag: dagId }, line);
       else log.error({ dag: dagId }, line);
     });
-    this.events.on('recovered', ({ dagId, source }) => log.info({ dag: dagId }, `event trigger of DAG '${dagId}' (${source}) works again`));
-    this.events.on('ready', ({ dagId, source }) => log.info({ dag: dagId }, `event trigger of DAG '${dagId}' ready (${source})`));
+    this.events.on('recovered', ({ dagId, source }) =>
+      log.info({ dag: dagId }, `event trigger of DAG '${dagId}' (${source}) works again`),
+    );
+    this.events.on('ready', ({ dagId, source }) =>
+      log.info({ dag: dagId }, `event trigger of DAG '${dagId}' ready (${source})`),
+    );
     this.events.on('outcome', ({ dagId, source, outcome }) => {
       if (outcome.kind === 'started') {
-        log.info({ dag: dagId, run: outcome.runId }, `event run ${outcome.runId} of ${dagId} (${outcome.events} event(s)${outcome.duplicates ? `, ${outcome.duplicates} duplicate(s) dropped` : ''})`);
+        log.info(
+          { dag: dagId, run: outcome.runId },
+          `event run ${outcome.runId} of ${dagId} (${outcome.events} event(s)${outcome.duplicates ? `, ${outcome.duplicates} duplicate(s) dropped` : ''})`,
+        );
         // This process's scheduler starts it at once; others hear the transaction's NOTIFY.
         bus.emit('runs');
       } else if (outcome.kind === 'rejected') {
-        log.error({ dag: dagId }, `event trigger of DAG '${dagId}' (${source}): ${outcome.events} event(s) started no run: ${outcome.message}`);
+        log.error(
+          { dag: dagId },
+          `event trigger of DAG '${dagId}' (${source}): ${outcome.events} event(s) started no run: ${outcome.message}`,
+        );
       }
     });
   }
@@ -69,7 +79,13 @@ export class EventTriggers {
       .select({ dagId: dags.dagId, events: sql<EventsSpec>`${dagVersions.serialized} -> 'events'` })
       .from(dags)
       .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
-      .where(and(eq(dags.isActive, true), eq(dags.isPaused, false), sql`(${dagVersions.serialized} -> 'events') is not null`));
+      .where(
+        and(
+          eq(dags.isActive, true),
+          eq(dags.isPaused, false),
+          sql`(${dagVersions.serialized} -> 'events') is not null`,
+        ),
+      );
     const wanted = new Map(rows.map((r) => [r.dagId, r.events]));
     for (const [dagId, running] of this.#sources) {
       const spec = wanted.get(dagId);
@@ -82,7 +98,12 @@ export class EventTriggers {
     for (const [dagId, spec] of wanted) {
       if (this.#sources.has(dagId) || this.#stopped) continue;
       const ctx = { db: this.db, dagId, spec, label: describeEvents(spec), bus: this.events };
-      const source = spec.source.kind === 'notify' ? new NotifySource(ctx) : spec.source.kind === 'queue' ? new QueueSource(ctx) : new WatermarkSource(ctx);
+      const source =
+        spec.source.kind === 'notify'
+          ? new NotifySource(ctx)
+          : spec.source.kind === 'queue'
+            ? new QueueSource(ctx)
+            : new WatermarkSource(ctx);
       this.#sources.set(dagId, { signature: JSON.stringify(spec), source, label: ctx.label });
       source.start();
     }

@@ -81,7 +81,8 @@ export class CallbackRunner {
     }
     for (const run of runs) {
       const event = run.state === 'success' ? 'success' : 'failure';
-      if (run.structure.serialized.runCallbacks?.includes(event)) this.track(this.runRunCallback(run.runRowId, event, run.structure));
+      if (run.structure.serialized.runCallbacks?.includes(event))
+        this.track(this.runRunCallback(run.runRowId, event, run.structure));
     }
   }
 
@@ -120,7 +121,12 @@ export class CallbackRunner {
             interval_end: new Date(q.interval_end),
             conf: q.conf,
           } as ClaimedTask;
-          const result = { taskId: q.task_id!, state: q.state, error: q.error ?? undefined, nextTryAt: q.next_try_at ? new Date(q.next_try_at) : undefined } as TaskResult;
+          const result = {
+            taskId: q.task_id!,
+            state: q.state,
+            error: q.error ?? undefined,
+            nextTryAt: q.next_try_at ? new Date(q.next_try_at) : undefined,
+          } as TaskResult;
           tries.push({ result, claim, structure });
         }
         this.afterCommit(tries, runs);
@@ -137,7 +143,8 @@ export class CallbackRunner {
    */
   async idle(graceMs?: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    if (graceMs !== undefined && this.#active.size > 0) timer = setTimeout(() => this.#stop.abort('the process is stopping'), graceMs);
+    if (graceMs !== undefined && this.#active.size > 0)
+      timer = setTimeout(() => this.#stop.abort('the process is stopping'), graceMs);
     await this.#taking;
     while (this.#active.size > 0) await Promise.all([...this.#active]);
     clearTimeout(timer);
@@ -178,12 +185,25 @@ export class CallbackRunner {
     });
     if (outcome.status === 'failed') {
       const why = `${name} callback failed: ${outcome.error} (the task stays ${result.state})`;
-      logs.push({ level: 'error', message: toStorableText(outcome.stack ? `${why}\n${outcome.stack}` : why), at: Date.now() });
-      this.bus.emit('error', new Error(`${structure.dagId}.${claim.task_id} (run ${claim.run_id}, try ${claim.try_number}): ${why}`));
+      logs.push({
+        level: 'error',
+        message: toStorableText(outcome.stack ? `${why}\n${outcome.stack}` : why),
+        at: Date.now(),
+      });
+      this.bus.emit(
+        'error',
+        new Error(`${structure.dagId}.${claim.task_id} (run ${claim.run_id}, try ${claim.try_number}): ${why}`),
+      );
     }
     await insertLogs(
       this.db,
-      logs.map((l) => ({ id: claim.id, try_number: claim.try_number, at: new Date(l.at), level: l.level, message: l.message })),
+      logs.map((l) => ({
+        id: claim.id,
+        try_number: claim.try_number,
+        at: new Date(l.at),
+        level: l.level,
+        message: l.message,
+      })),
     );
     this.bus.emit('callback:ended', {
       dagId: structure.dagId,
@@ -197,7 +217,14 @@ export class CallbackRunner {
 
   private async runRunCallback(runRowId: string, event: 'success' | 'failure', structure: DagStructure): Promise<void> {
     const name = CALLBACK_OPTION[event];
-    const { rows } = await execute<{ run_id: string; logical_date: Date; interval_start: Date; interval_end: Date; conf: Record<string, unknown>; failed: string[] }>(
+    const { rows } = await execute<{
+      run_id: string;
+      logical_date: Date;
+      interval_start: Date;
+      interval_end: Date;
+      conf: Record<string, unknown>;
+      failed: string[];
+    }>(
       this.db,
       sql`select r.run_id, r.logical_date, r.interval_start, r.interval_end, r.conf,
                  coalesce((select jsonb_agg(distinct ti.task_id order by ti.task_id) from task_instances ti
@@ -214,20 +241,44 @@ export class CallbackRunner {
       interval_end: new Date(run.interval_end),
       conf: run.conf,
     } as ClaimedTask;
-    const call: CallbackCall = { kind: 'run', event, info: { state: event === 'success' ? 'success' : 'failed', failedTasks: run.failed } };
+    const call: CallbackCall = {
+      kind: 'run',
+      event,
+      info: { state: event === 'success' ? 'success' : 'failed', failedTasks: run.failed },
+    };
     const outcome = await this.pool.run(this.payload(structure, claim, '', 0, call), {
       timeoutMs: CALLBACK_TIMEOUT_MS,
       signal: this.#stop.signal,
-      onLog: (line) => this.bus.emit('callback:log', { dagId: structure.dagId, runId: run.run_id, level: line.level, message: `${label}: ${name}: ${line.message}` }),
+      onLog: (line) =>
+        this.bus.emit('callback:log', {
+          dagId: structure.dagId,
+          runId: run.run_id,
+          level: line.level,
+          message: `${label}: ${name}: ${line.message}`,
+        }),
     });
     const error = outcome.status === 'failed' ? toStorableText(`${name} callback failed: ${outcome.error}`) : null;
     if (error) this.bus.emit('error', new Error(`${label}: ${error}`));
     // Kept with the run for its page and `runs list`; a later callback that works clears it.
-    await execute(this.db, sql`update dag_runs set callback_error = ${error} where id = ${runRowId} and callback_error is distinct from ${error}`);
-    this.bus.emit('callback:ended', { dagId: structure.dagId, runRowId, callback: name, ...(outcome.status === 'failed' ? { error: outcome.error } : {}) });
+    await execute(
+      this.db,
+      sql`update dag_runs set callback_error = ${error} where id = ${runRowId} and callback_error is distinct from ${error}`,
+    );
+    this.bus.emit('callback:ended', {
+      dagId: structure.dagId,
+      runRowId,
+      callback: name,
+      ...(outcome.status === 'failed' ? { error: outcome.error } : {}),
+    });
   }
 
-  private payload(structure: DagStructure, claim: ClaimedTask, taskId: string, tryNumber: number, callback: CallbackCall): Omit<TaskPayload, 'port'> {
+  private payload(
+    structure: DagStructure,
+    claim: ClaimedTask,
+    taskId: string,
+    tryNumber: number,
+    callback: CallbackCall,
+  ): Omit<TaskPayload, 'port'> {
     let params: Record<string, unknown> = {};
     try {
       params = resolveParams(structure.serialized.params, claim.conf);

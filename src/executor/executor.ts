@@ -145,7 +145,13 @@ export class Executor {
   }
 
   private claimRequest(limit: number): ClaimRequest {
-    return { owner: this.options.owner, queues: this.options.queues, limit, onlyRun: this.options.onlyRun, token: randomUUID() };
+    return {
+      owner: this.options.owner,
+      queues: this.options.queues,
+      limit,
+      onlyRun: this.options.onlyRun,
+      token: randomUUID(),
+    };
   }
 
   /**
@@ -167,10 +173,13 @@ export class Executor {
   /** Looks for work again in a moment: another claimer held the claim lock, or a claim is unsettled. */
   private claimSoon(): void {
     // Spread out, so that workers turned away together do not come back together.
-    this.#claimTimer ??= setTimeout(() => {
-      this.#claimTimer = undefined;
-      this.wake();
-    }, 50 + Math.random() * 150);
+    this.#claimTimer ??= setTimeout(
+      () => {
+        this.#claimTimer = undefined;
+        this.wake();
+      },
+      50 + Math.random() * 150,
+    );
   }
 
   /**
@@ -182,7 +191,9 @@ export class Executor {
     if (this.#unsettled.size === 0) return;
     const tokens = [...this.#unsettled.keys()];
     const sentAt = Math.min(...this.#unsettled.values());
-    const found = (await recoverClaims(this.db, this.options.owner, tokens)).filter((c) => !this.#inFlight.has(c.lease));
+    const found = (await recoverClaims(this.db, this.options.owner, tokens)).filter(
+      (c) => !this.#inFlight.has(c.lease),
+    );
     if (this.#stopping) await handBackTries(this.db, found, ['queued']);
     else if (found.length > 0) await this.dispatch(found, sentAt);
     for (const token of tokens) this.#unsettled.delete(token);
@@ -254,10 +265,19 @@ export class Executor {
    * claim was sent. `known`: results of tries this process just committed, by '<run row id>
    * <task id>' (see upstreamResults).
    */
-  private async dispatch(claimed: ClaimedTask[], sentAt: number, known: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+  private async dispatch(
+    claimed: ClaimedTask[],
+    sentAt: number,
+    known: ReadonlyMap<string, unknown> = new Map(),
+  ): Promise<void> {
     const upstream = await this.upstreamResults(claimed, known);
     // Read once per version and process, like the run's: no statement per try.
-    const versions = await Promise.all(claimed.map(async (claim) => [await this.cache.get(claim.dag_version_id), await this.cache.get(claim.try_version_id)] as const));
+    const versions = await Promise.all(
+      claimed.map(
+        async (claim) =>
+          [await this.cache.get(claim.dag_version_id), await this.cache.get(claim.try_version_id)] as const,
+      ),
+    );
     // No heartbeat has covered these claims yet: one sent nearly a heartbeat timeout ago (the
     // process was frozen meanwhile, or the database slow to answer) may have been taken by a
     // scheduler already (src/scheduler/maintenance.ts). Not started, then: handed back.
@@ -275,7 +295,10 @@ export class Executor {
     // The claim's order (claim-tasks.ts): backfill work last, then by priority. Stable:
     // equal ones keep their claim order (oldest scheduled first).
     const priority = (e: InFlight) => e.structure.tasks.get(e.claim.task_id)?.priority ?? 0;
-    this.#waiting.sort((a, b) => Number(a.entry.claim.backfill) - Number(b.entry.claim.backfill) || priority(b.entry) - priority(a.entry));
+    this.#waiting.sort(
+      (a, b) =>
+        Number(a.entry.claim.backfill) - Number(b.entry.claim.backfill) || priority(b.entry) - priority(a.entry),
+    );
     this.startWaiting();
   }
 
@@ -295,7 +318,13 @@ export class Executor {
   private started(entry: InFlight): void {
     entry.startedAt = Date.now();
     const { claim } = entry;
-    this.bus.emit('task:state', { runRowId: claim.run_row_id, taskId: claim.task_id, state: 'running', tryNumber: claim.try_number, scheduledAt: claim.scheduled_at });
+    this.bus.emit('task:state', {
+      runRowId: claim.run_row_id,
+      taskId: claim.task_id,
+      state: 'running',
+      tryNumber: claim.try_number,
+      scheduledAt: claim.scheduled_at,
+    });
     this.#toMarkRunning.add(entry);
     this.#markTimer ??= setTimeout(() => void this.markRunning(), 20);
   }
@@ -343,7 +372,9 @@ export class Executor {
   private async sendStateNotice(): Promise<void> {
     clearTimeout(this.#announceTimer);
     this.#announceTimer = undefined;
-    await execute(this.db, sql`select pg_notify('updraft_state', '')`).catch((error: Error) => this.bus.emit('error', error));
+    await execute(this.db, sql`select pg_notify('updraft_state', '')`).catch((error: Error) =>
+      this.bus.emit('error', error),
+    );
   }
 
   /** Runs `write` after the writes before it have ended (see #writes). */
@@ -359,7 +390,10 @@ export class Executor {
    * a chain's next task then starts without a round trip for its input (the read was one
    * statement per task of a chain of 30, 29 of its 8.4 per task: engine-statements.test.ts).
    */
-  private async upstreamResults(claimed: ClaimedTask[], known: ReadonlyMap<string, unknown>): Promise<Map<string, Record<string, unknown>>> {
+  private async upstreamResults(
+    claimed: ClaimedTask[],
+    known: ReadonlyMap<string, unknown>,
+  ): Promise<Map<string, Record<string, unknown>>> {
     const wanted: { ti: string; run: string; task: string; idx: number | null }[] = [];
     const results = new Map<string, Record<string, unknown>>();
     for (const c of claimed) {
@@ -386,7 +420,14 @@ export class Executor {
     }
     if (wanted.length === 0) return results;
     // An item is cut out in SQL (x.value -> idx), so n instances do not each parse the whole list.
-    const { rows } = await execute<{ ti: string; task: string; idx: number | null; map_index: number; value: unknown; stored: boolean }>(
+    const { rows } = await execute<{
+      ti: string;
+      task: string;
+      idx: number | null;
+      map_index: number;
+      value: unknown;
+      stored: boolean;
+    }>(
       this.db,
       sql`select w.ti, w.task, w.idx, up.map_index, x.task_instance_id is not null as stored,
                  case when w.idx is not null and up.map_index = -1 then x.value -> w.idx else x.value end as value
@@ -402,7 +443,9 @@ export class Executor {
       else if (row.stored) own[row.task] = row.value;
     }
     // A mapped upstream that never expanded (skipped) gathers nothing.
-    for (const w of wanted) if (w.idx === null && this.isMapped(claimed, w) && results.get(w.ti)![w.task] === undefined) results.get(w.ti)![w.task] = [];
+    for (const w of wanted)
+      if (w.idx === null && this.isMapped(claimed, w) && results.get(w.ti)![w.task] === undefined)
+        results.get(w.ti)![w.task] = [];
     return results;
   }
 
@@ -423,14 +466,23 @@ export class Executor {
   private async runInPool(entry: InFlight, upstreamResults: Record<string, unknown>): Promise<TaskOutcome> {
     const { claim, structure, code } = entry;
     const task = structure.tasks.get(claim.task_id);
-    if (!task) return { status: 'failed', error: `task '${claim.task_id}' is not in this version of DAG '${structure.dagId}'`, retryable: false };
+    if (!task)
+      return {
+        status: 'failed',
+        error: `task '${claim.task_id}' is not in this version of DAG '${structure.dagId}'`,
+        retryable: false,
+      };
     // The try runs the latest code: its timeout is the one that code sets.
     const timeoutMs = (code.tasks.get(claim.task_id) ?? task).timeoutMs;
     let params: Record<string, unknown>;
     try {
       params = resolveParams(structure.serialized.params, claim.conf);
     } catch (error) {
-      return { status: 'failed', error: `the run's conf does not match the DAG's params: ${(error as Error).message}`, retryable: false };
+      return {
+        status: 'failed',
+        error: `the run's conf does not match the DAG's params: ${(error as Error).message}`,
+        retryable: false,
+      };
     }
     const { [ITEM]: fromUpstream, ...upstream } = upstreamResults;
     const mapped = task.mapped;
@@ -513,28 +565,40 @@ export class Executor {
       result.result = outcome.result;
       if (outcome.followed) result.followed = outcome.followed;
       if (outcome.effects) result.effects = { ...outcome.effects, dagId: structure.dagId };
-    }
-    else if (outcome.status === 'reschedule') {
+    } else if (outcome.status === 'reschedule') {
       // The sensor frees its slot until its next poke; that poke's claim keeps this try number (claim-tasks.ts).
       result.state = 'up_for_reschedule';
       result.nextTryAt = new Date(outcome.nextPokeAt);
       result.sensorStartedAt = new Date(outcome.firstPokeAt);
-      result.logs.push({ level: 'info', message: `not yet: rescheduled, next poke at ${result.nextTryAt.toISOString()}`, at: now });
+      result.logs.push({
+        level: 'info',
+        message: `not yet: rescheduled, next poke at ${result.nextTryAt.toISOString()}`,
+        at: now,
+      });
     } else if (outcome.status === 'skipped') {
       result.state = 'skipped';
       result.logs.push({ level: 'info', message: `skipped: ${outcome.reason}`, at: now });
     } else {
       // A try stopped from outside is not retried: its task instance is no longer this try's.
       const stopped = entry.revoked !== undefined;
-      const retry = !stopped && outcome.retryable && task !== undefined && hasTriesLeft(claim.try_number, claim.max_tries);
+      const retry =
+        !stopped && outcome.retryable && task !== undefined && hasTriesLeft(claim.try_number, claim.max_tries);
       result.state = retry ? 'up_for_retry' : 'failed';
       result.error = toStorableText(outcome.error);
       result.logs.push({ level: 'error', message: toStorableText(outcome.stack ?? outcome.error), at: now });
       if (retry) {
         result.nextTryAt = new Date(now + retryDelayMs(task, claim.try_number));
-        result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; retrying at ${result.nextTryAt.toISOString()}`, at: now });
+        result.logs.push({
+          level: 'info',
+          message: `try ${claim.try_number} of ${claim.max_tries} failed; retrying at ${result.nextTryAt.toISOString()}`,
+          at: now,
+        });
       } else if (!stopped && outcome.retryable && task && claim.max_tries > 1) {
-        result.logs.push({ level: 'info', message: `try ${claim.try_number} of ${claim.max_tries} failed; no tries left`, at: now });
+        result.logs.push({
+          level: 'info',
+          message: `try ${claim.try_number} of ${claim.max_tries} failed; no tries left`,
+          at: now,
+        });
       }
     }
     entry.done = true;
@@ -581,19 +645,26 @@ export class Executor {
   }
 
   private async finishBatch(batch: TaskResult[], request: ClaimRequest, sentAt: number): Promise<void> {
-    const report = await this.serially(() => finishTasks(this.db, this.cache, batch, request, { announceState: false }));
+    const report = await this.serially(() =>
+      finishTasks(this.db, this.cache, batch, request, { announceState: false }),
+    );
     if (report.changes.length > 0) this.announceState();
     const callbacks = this.callbacksOf(batch, report);
     for (const r of batch) this.#inFlight.delete(r.lease);
     if (report.claimed.length > 0) {
       const refused = new Set(report.refused.map((r) => r.taskInstanceId));
-      const known = new Map(batch.filter((r) => r.state === 'success' && !refused.has(r.taskInstanceId)).map((r) => [`${r.runRowId} ${r.taskId}`, asStoredJson(r.result)]));
+      const known = new Map(
+        batch
+          .filter((r) => r.state === 'success' && !refused.has(r.taskInstanceId))
+          .map((r) => [`${r.runRowId} ${r.taskId}`, asStoredJson(r.result)]),
+      );
       await this.dispatch(report.claimed, sentAt, known);
     }
     // After the downstream tries were handed to the pool: they go first.
     if (callbacks) this.#callbacks.afterCommit(callbacks.tries, callbacks.runs);
     for (const c of report.changes) this.bus.emit('task:state', c);
-    for (const r of report.refused) this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
+    for (const r of report.refused)
+      this.bus.emit('task:refused', { runRowId: r.runRowId, taskId: r.taskId, tryNumber: r.tryNumber });
     for (const f of report.finishedRuns) this.bus.emit('run:finished', f);
     if (report.finishedRuns.length > 0) this.bus.emit('runs');
     // Freed slots and maybe more work: look again, unless the transaction's claim already
@@ -607,7 +678,10 @@ export class Executor {
    * state, and ended runs whose DAG has one. Undefined (the usual case) when there are none:
    * a look at the stored list of callbacks, no statement.
    */
-  private callbacksOf(batch: readonly TaskResult[], report: FinishReport): { tries: CommittedTry[]; runs: EndedRun[] } | undefined {
+  private callbacksOf(
+    batch: readonly TaskResult[],
+    report: FinishReport,
+  ): { tries: CommittedTry[]; runs: EndedRun[] } | undefined {
     // By result, not task instance: a zombie's refused try and the accepted new one may share a batch.
     const refused = new Set(report.refused);
     const tries: CommittedTry[] = [];
@@ -642,7 +716,14 @@ export class Executor {
           continue;
         }
         const why = `the try's result could not be stored: ${describeDatabaseError(error) ?? (error as Error).message}`;
-        const failed: TaskResult = { ...result, state: 'failed', error: why, result: undefined, effects: undefined, nextTryAt: undefined };
+        const failed: TaskResult = {
+          ...result,
+          state: 'failed',
+          error: why,
+          result: undefined,
+          effects: undefined,
+          nextTryAt: undefined,
+        };
         failed.logs = [...result.logs, { level: 'error', message: why, at: Date.now() }];
         await this.finish([failed]).catch((again: unknown) => {
           this.bus.emit('error', again as Error);
@@ -684,7 +765,9 @@ export class Executor {
       );
       const alive = new Set(rows.map((r) => r.lease));
       for (const entry of held) if (alive.has(entry.claim.lease)) entry.aliveAt = Math.max(entry.aliveAt, sentAt);
-      const missing = held.filter((e) => !alive.has(e.claim.lease) && e.revoked === undefined && this.#inFlight.has(e.claim.lease));
+      const missing = held.filter(
+        (e) => !alive.has(e.claim.lease) && e.revoked === undefined && this.#inFlight.has(e.claim.lease),
+      );
       if (missing.length > 0) await this.stopRevoked(missing);
     } catch (error) {
       this.bus.emit('error', error as Error);
@@ -710,7 +793,9 @@ export class Executor {
     const now = Date.now();
     // Tries that have ended keep their place: their results are committed when the database is
     // back. Claims made since it came back are young, and go on.
-    const given = [...this.#inFlight.values()].filter((e) => !e.done && now - e.aliveAt >= timeout - this.options.heartbeatMs);
+    const given = [...this.#inFlight.values()].filter(
+      (e) => !e.done && now - e.aliveAt >= timeout - this.options.heartbeatMs,
+    );
     if (given.length === 0) return;
     const why = `no heartbeat reached the database for ${Math.round((now - Math.min(...given.map((e) => e.aliveAt))) / 1000)}s`;
     const waiting = new Set(given);
@@ -726,7 +811,10 @@ export class Executor {
     // beside its next try.
     void Promise.all(running.map((e) => e.ended)).then(() => {
       this.#abandoned.push(...given);
-      this.bus.emit('warning', `${why}: stopped its ${running.length} running tries; they are handed back once the database answers`);
+      this.bus.emit(
+        'warning',
+        `${why}: stopped its ${running.length} running tries; they are handed back once the database answers`,
+      );
     });
   }
 
@@ -736,7 +824,11 @@ export class Executor {
     const tries = this.#abandoned;
     this.#abandoned = [];
     try {
-      await handBackTries(this.db, tries.map((e) => e.claim), ['queued', 'running']);
+      await handBackTries(
+        this.db,
+        tries.map((e) => e.claim),
+        ['queued', 'running'],
+      );
     } catch (error) {
       this.#abandoned.push(...tries);
       this.bus.emit('error', error as Error);
@@ -759,7 +851,8 @@ export class Executor {
     for (const entry of candidates) {
       const row = revoked.get(entry.claim.id);
       if (!row || !this.#inFlight.has(entry.claim.lease)) continue;
-      entry.revoked = row.error?.replace(/^cancelled: /, '') ?? `its task instance was set to ${row.state ?? 'none'} from outside`;
+      entry.revoked =
+        row.error?.replace(/^cancelled: /, '') ?? `its task instance was set to ${row.state ?? 'none'} from outside`;
       const waiting = this.#waiting.findIndex((w) => w.entry === entry);
       if (waiting >= 0) {
         this.#waiting.splice(waiting, 1);
@@ -785,10 +878,18 @@ export class Executor {
   }
 
   private async insertRunningLogs(): Promise<void> {
-    const taken = [...this.#inFlight.values()].map((entry) => ({ entry, lines: entry.logs.splice(0) })).filter((t) => t.lines.length > 0);
+    const taken = [...this.#inFlight.values()]
+      .map((entry) => ({ entry, lines: entry.logs.splice(0) }))
+      .filter((t) => t.lines.length > 0);
     if (taken.length === 0) return;
     const rows = taken.flatMap(({ entry, lines }) =>
-      lines.map((l) => ({ id: entry.claim.id, try_number: entry.claim.try_number, at: new Date(l.at), level: l.level, message: l.message })),
+      lines.map((l) => ({
+        id: entry.claim.id,
+        try_number: entry.claim.try_number,
+        at: new Date(l.at),
+        level: l.level,
+        message: l.message,
+      })),
     );
     try {
       await insertLogs(this.db, rows);
@@ -816,7 +917,10 @@ export class Executor {
     await this.handBack(unstarted);
     if (this.#inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((resolve) => (this.#idle = resolve)), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#idle = resolve)),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
       // Cleared, or the process would live on until the grace is over.
       clearTimeout(timer);
     }

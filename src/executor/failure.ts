@@ -5,7 +5,12 @@ import type { TaskOutcome } from './protocol.js';
 type Failure = Extract<TaskOutcome, { status: 'failed' }>;
 
 const EXECUTOR_DIR = fileURLToPath(new URL('.', import.meta.url));
-const INTERNAL_FRAME = [/\(node:internal\//, /at node:internal\//, /[\\/]node_modules[\\/]piscina[\\/]/, /[\\/]node_modules[\\/]tsx[\\/]/];
+const INTERNAL_FRAME = [
+  /\(node:internal\//,
+  /at node:internal\//,
+  /[\\/]node_modules[\\/]piscina[\\/]/,
+  /[\\/]node_modules[\\/]tsx[\\/]/,
+];
 
 export function failed(error: string, retryable: boolean, stack?: string): Failure {
   return stack ? { status: 'failed', error, stack, retryable } : { status: 'failed', error, retryable };
@@ -13,7 +18,11 @@ export function failed(error: string, retryable: boolean, stack?: string): Failu
 
 /** The outcome of a try that threw `error`: its message, and its stack without Updraft's and piscina's frames. */
 export function failureOf(error: unknown, retryable: boolean, prefix = ''): Failure {
-  if (!(error instanceof Error)) return failed(`${prefix}${typeof error === 'string' ? error : `threw a non-Error value: ${inspect(error)}`}`, retryable);
+  if (!(error instanceof Error))
+    return failed(
+      `${prefix}${typeof error === 'string' ? error : `threw a non-Error value: ${inspect(error)}`}`,
+      retryable,
+    );
   return failed(prefix + describe(error), retryable, stackOf(error));
 }
 
@@ -37,7 +46,9 @@ function stackOf(error: Error): string | undefined {
 function trim(stack: string): string {
   return stack
     .split('\n')
-    .filter((line) => !(/^\s+at /.test(line) && (line.includes(EXECUTOR_DIR) || INTERNAL_FRAME.some((re) => re.test(line)))))
+    .filter(
+      (line) => !(/^\s+at /.test(line) && (line.includes(EXECUTOR_DIR) || INTERNAL_FRAME.some((re) => re.test(line)))),
+    )
     .map(cleanFileUrl)
     .join('\n');
 }

@@ -18,7 +18,9 @@ export function jsonProblem(value: unknown): string | undefined {
 function check(value: unknown, path: string, parents: Set<object>): string | undefined {
   switch (typeof value) {
     case 'string':
-      return storableText(value) ? undefined : `${path} has a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
+      return storableText(value)
+        ? undefined
+        : `${path} has a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
     case 'boolean':
       return undefined;
     case 'number':
@@ -51,7 +53,8 @@ function check(value: unknown, path: string, parents: Set<object>): string | und
   parents.add(object);
   for (const [key, item] of Object.entries(object)) {
     if (item === undefined) continue;
-    if (!storableText(key)) return `${path} has a key with a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
+    if (!storableText(key))
+      return `${path} has a key with a NUL character or an unpaired surrogate, which PostgreSQL cannot store`;
     const problem = check(item, `${path}${propertyPath(key)}`, parents);
     if (problem) return problem;
   }

@@ -80,11 +80,14 @@ export class TaskPool {
 
   constructor(options: TaskPoolOptions = {}) {
     this.size = options.size ?? os.availableParallelism();
-    if (!Number.isInteger(this.size) || this.size < 1) throw new RangeError(`TaskPool size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(this.size) || this.size < 1)
+      throw new RangeError(`TaskPool size must be a positive integer, got ${options.size}`);
     this.#graceMs = options.abortGraceMs ?? 1000;
-    if (!(this.#graceMs >= 0)) throw new RangeError(`TaskPool abortGraceMs must be 0 or more, got ${options.abortGraceMs}`);
+    if (!(this.#graceMs >= 0))
+      throw new RangeError(`TaskPool abortGraceMs must be 0 or more, got ${options.abortGraceMs}`);
     this.#maxStale = options.maxStaleVersions ?? 50;
-    if (!Number.isInteger(this.#maxStale) || this.#maxStale < 0) throw new RangeError(`TaskPool maxStaleVersions must be an integer, 0 or more, got ${options.maxStaleVersions}`);
+    if (!Number.isInteger(this.#maxStale) || this.#maxStale < 0)
+      throw new RangeError(`TaskPool maxStaleVersions must be an integer, 0 or more, got ${options.maxStaleVersions}`);
     this.#threads = this.#startThreads();
   }
 
@@ -163,7 +166,9 @@ export class TaskPool {
     if (this.#closing) return Promise.reject(new Error('the task pool is closed'));
     const { timeoutMs, signal, onLog, onAsk } = options;
     if (timeoutMs !== null && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
-      return Promise.reject(new RangeError(`timeoutMs must be a number of milliseconds (0 or more) or null, got ${timeoutMs}`));
+      return Promise.reject(
+        new RangeError(`timeoutMs must be a number of milliseconds (0 or more) or null, got ${timeoutMs}`),
+      );
     }
     const threads = this.#threadsFor(payload.file, payload.fileVersion);
     this.#running++;
@@ -212,7 +217,8 @@ export class TaskPool {
         switch (message.type) {
           case 'started':
             options.onStarted?.();
-            if (timeoutMs !== null) timeout = setTimeout(() => stop(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
+            if (timeoutMs !== null)
+              timeout = setTimeout(() => stop(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
             break;
           case 'log':
             onLog?.(message);
@@ -227,11 +233,17 @@ export class TaskPool {
         }
       });
       const answer = (id: number, question: Question) => {
-        const pending = onAsk ? Promise.resolve().then(() => onAsk(question)) : Promise.reject(new Error(`nothing answers '${question.kind}' questions here`));
-        pending.then(
-          (value) => post({ type: 'answer', id, value }),
-          (error: unknown) => post({ type: 'answer', id, error: reasonText(error) }),
-        ).catch((error: unknown) => post({ type: 'answer', id, error: `the answer cannot be sent to the task: ${reasonText(error)}` }));
+        const pending = onAsk
+          ? Promise.resolve().then(() => onAsk(question))
+          : Promise.reject(new Error(`nothing answers '${question.kind}' questions here`));
+        pending
+          .then(
+            (value) => post({ type: 'answer', id, value }),
+            (error: unknown) => post({ type: 'answer', id, error: reasonText(error) }),
+          )
+          .catch((error: unknown) =>
+            post({ type: 'answer', id, error: `the answer cannot be sent to the task: ${reasonText(error)}` }),
+          );
       };
 
       if (signal?.aborted) {

@@ -47,7 +47,17 @@ export interface TaskPayload {
 
 /** A callback to run in a task thread, with what it is told (dates as ISO strings). */
 export type CallbackCall =
-  | { kind: 'task'; event: CallbackEvent; info: { state: 'success' | 'up_for_retry' | 'failed'; error?: string; tryNumber: number; maxTries: number; nextTryAt?: string } }
+  | {
+      kind: 'task';
+      event: CallbackEvent;
+      info: {
+        state: 'success' | 'up_for_retry' | 'failed';
+        error?: string;
+        tryNumber: number;
+        maxTries: number;
+        nextTryAt?: string;
+      };
+    }
   | { kind: 'run'; event: 'success' | 'failure'; info: RunCallbackInfo };
 
 /** The pool's `workerData` for each task thread. */

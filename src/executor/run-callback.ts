@@ -14,7 +14,11 @@ import type { CallbackCall, LogLevel, TaskOutcome, TaskPayload } from './protoco
 import { contextOf, importDagFile } from './run-task.js';
 import type { ThreadChannel } from './thread-channel.js';
 
-export async function runCallback(payload: TaskPayload, call: CallbackCall, channel: ThreadChannel): Promise<TaskOutcome> {
+export async function runCallback(
+  payload: TaskPayload,
+  call: CallbackCall,
+  channel: ThreadChannel,
+): Promise<TaskOutcome> {
   const { file, dagId } = payload;
   const name = CALLBACK_OPTION[call.event];
   let module: Record<string, unknown>;
@@ -33,9 +37,16 @@ export async function runCallback(payload: TaskPayload, call: CallbackCall, chan
     } else {
       const task = dag.tasks.get(payload.taskId);
       const fn = task?.callbacks[name];
-      if (!fn) return failed(`the task '${payload.taskId}' of DAG '${dagId}' (${file}) has no ${name} callback any more`, false);
+      if (!fn)
+        return failed(
+          `the task '${payload.taskId}' of DAG '${dagId}' (${file}) has no ${name} callback any more`,
+          false,
+        );
       const { nextTryAt, ...info } = call.info;
-      await fn(contextOf(payload, channel), nextTryAt === undefined ? info : { ...info, nextTryAt: new Date(nextTryAt) });
+      await fn(
+        contextOf(payload, channel),
+        nextTryAt === undefined ? info : { ...info, nextTryAt: new Date(nextTryAt) },
+      );
     }
   } catch (error) {
     return failureOf(error, false);
@@ -44,7 +55,10 @@ export async function runCallback(payload: TaskPayload, call: CallbackCall, chan
 }
 
 function runContext(payload: TaskPayload, channel: ThreadChannel): RunCallbackContext {
-  const log = (level: LogLevel) => (message: string, ...args: unknown[]) => channel.log(level, format(message, ...args));
+  const log =
+    (level: LogLevel) =>
+    (message: string, ...args: unknown[]) =>
+      channel.log(level, format(message, ...args));
   const logger: TaskLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
   return {
     dagId: payload.dagId,

@@ -52,13 +52,17 @@ export function listenForClose(endChildren: () => Promise<unknown>): void {
 export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
   const label = `${payload.dagId}.${payload.taskId} (run ${payload.runId}, try ${payload.tryNumber})`;
   // Output after the try ended (work the task left running) has no log to go to.
-  const afterEnd = (level: LogLevel, message: string) => threadConsole[level === 'info' ? 'log' : level](`[${label}, after it ended] ${message}`);
+  const afterEnd = (level: LogLevel, message: string) =>
+    threadConsole[level === 'info' ? 'log' : level](`[${label}, after it ended] ${message}`);
   const sink: LogSink = { log: (level, message) => channel.log(level, message) };
   const channel: ThreadChannel = new ThreadChannel(payload.port, (fn) => withSink(sink, fn), afterEnd);
   try {
-    const outcome = await withSink(sink, () => (payload.callback ? runCallback(payload, payload.callback, channel) : attempt(payload, channel)));
+    const outcome = await withSink(sink, () =>
+      payload.callback ? runCallback(payload, payload.callback, channel) : attempt(payload, channel),
+    );
     // A driver error or a stack may echo a connection's password.
-    if (outcome.status === 'failed') return { ...outcome, error: redact(outcome.error), ...(outcome.stack ? { stack: redact(outcome.stack) } : {}) };
+    if (outcome.status === 'failed')
+      return { ...outcome, error: redact(outcome.error), ...(outcome.stack ? { stack: redact(outcome.stack) } : {}) };
     return outcome;
   } finally {
     channel.end();
@@ -84,19 +88,31 @@ async function attempt(payload: TaskPayload, channel: ThreadChannel): Promise<Ta
     if (task.operator === 'task' && task.fn) result = await task.fn(ctx);
     else if (SENSOR_OPERATORS.has(task.operator)) {
       const firstPokeAt = payload.sensorStartedAt ? new Date(payload.sensorStartedAt) : null;
-      result = await runSensor(task.operator, task.config as CompiledSensor, task.fn, operatorContext(ctx, channel, effects, task.operator), firstPokeAt);
-    } else if (task.operator === 'map' && task.fn) result = await (task.fn as (ctx: TaskContext, item: unknown) => unknown)(ctx, payload.mapItem);
+      result = await runSensor(
+        task.operator,
+        task.config as CompiledSensor,
+        task.fn,
+        operatorContext(ctx, channel, effects, task.operator),
+        firstPokeAt,
+      );
+    } else if (task.operator === 'map' && task.fn)
+      result = await (task.fn as (ctx: TaskContext, item: unknown) => unknown)(ctx, payload.mapItem);
     else if (task.operator === 'branch' && task.fn) {
       const choice = followedIds(dag, taskId, await task.fn(ctx));
       if ('error' in choice) return failed(choice.error, false);
       return { status: 'success', result: choice.ids, followed: choice.ids };
     } else {
       const operator = operatorNamed(task.operator);
-      if (!operator) return failed(`task '${taskId}' uses the operator '${task.operator}', which this version of Updraft does not have`, false);
+      if (!operator)
+        return failed(
+          `task '${taskId}' uses the operator '${task.operator}', which this version of Updraft does not have`,
+          false,
+        );
       result = await operator.run(task.config, operatorContext(ctx, channel, effects, task.operator));
     }
   } catch (error) {
-    if (error instanceof RescheduleSensor) return { status: 'reschedule', nextPokeAt: error.nextPokeAt.getTime(), firstPokeAt: error.firstPokeAt.getTime() };
+    if (error instanceof RescheduleSensor)
+      return { status: 'reschedule', nextPokeAt: error.nextPokeAt.getTime(), firstPokeAt: error.firstPokeAt.getTime() };
     const signal = signalOf(error);
     if (signal === 'skip') return { status: 'skipped', reason: (error as Error).message };
     // FailTask's message is the reason the task gave, not an error type.
@@ -120,21 +136,36 @@ function followedIds(dag: Dag, taskId: string, choice: unknown): { ids: string[]
   const list = choice === null || choice === undefined ? [] : Array.isArray(choice) ? choice : [choice];
   const ids: string[] = [];
   for (const item of list) {
-    const id = typeof item === 'string' ? item : typeof item === 'object' && item !== null && typeof (item as TaskHandle).id === 'string' ? (item as TaskHandle).id : undefined;
-    if (id === undefined) return { error: `branch '${taskId}' returned ${item === null ? 'null' : typeof item} in its list: expected task references or task ids` };
+    const id =
+      typeof item === 'string'
+        ? item
+        : typeof item === 'object' && item !== null && typeof (item as TaskHandle).id === 'string'
+          ? (item as TaskHandle).id
+          : undefined;
+    if (id === undefined)
+      return {
+        error: `branch '${taskId}' returned ${item === null ? 'null' : typeof item} in its list: expected task references or task ids`,
+      };
     if (!ids.includes(id)) ids.push(id);
   }
   const allowed = [...dag.tasks.values()].filter((t) => t.upstream.has(taskId)).map((t) => t.id);
   const bad = ids.filter((id) => !allowed.includes(id));
   if (bad.length > 0) {
     const names = (l: string[]) => (l.length === 0 ? 'none' : l.map((id) => `'${id}'`).join(', '));
-    return { error: `branch '${taskId}' returned ${names(bad)}, which ${bad.length === 1 ? 'is not a direct downstream task' : 'are not direct downstream tasks'} of it; it may follow only ${names(allowed)}` };
+    return {
+      error: `branch '${taskId}' returned ${names(bad)}, which ${bad.length === 1 ? 'is not a direct downstream task' : 'are not direct downstream tasks'} of it; it may follow only ${names(allowed)}`,
+    };
   }
   return { ids };
 }
 
 /** What an operator gets: the task's context, the thread's connection pools, and effects kept with the outcome. */
-function operatorContext(task: TaskContext, channel: ThreadChannel, effects: Effects, operator: string): OperatorContext {
+function operatorContext(
+  task: TaskContext,
+  channel: ThreadChannel,
+  effects: Effects,
+  operator: string,
+): OperatorContext {
   return {
     task,
     async connection(name, field) {
@@ -168,7 +199,9 @@ const loaded = new Map<string, { version: string; module: Promise<Record<string,
 export function importDagFile(file: string, version: string): Promise<Record<string, unknown>> {
   const cached = loaded.get(file);
   if (cached?.version === version) return cached.module;
-  const module = import(`${pathToFileURL(file).href}?v=${encodeURIComponent(version)}`) as Promise<Record<string, unknown>>;
+  const module = import(`${pathToFileURL(file).href}?v=${encodeURIComponent(version)}`) as Promise<
+    Record<string, unknown>
+  >;
   loaded.set(file, { version, module });
   // A failed import is not cached: the next try imports again.
   module.catch(() => {
@@ -185,7 +218,10 @@ function triggeringEventsOf(conf: Record<string, unknown>): DatasetEventInfo[] {
 
 export function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskContext {
   const { dagId, upstreamResults } = payload;
-  const log = (level: LogLevel) => (message: string, ...args: unknown[]) => channel.log(level, format(message, ...args));
+  const log =
+    (level: LogLevel) =>
+    (message: string, ...args: unknown[]) =>
+      channel.log(level, format(message, ...args));
   const logger: TaskLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
   return {
     dagId,
@@ -205,9 +241,12 @@ export function contextOf(payload: TaskPayload, channel: ThreadChannel): TaskCon
     signal: channel.signal,
     async pull<R>(ref: TaskHandle<R>): Promise<R> {
       if (typeof ref !== 'object' || ref === null || typeof ref.id !== 'string') {
-        throw new TypeError(`ctx.pull() expects a task reference (what t.task() returned), got ${ref === null ? 'null' : typeof ref}`);
+        throw new TypeError(
+          `ctx.pull() expects a task reference (what t.task() returned), got ${ref === null ? 'null' : typeof ref}`,
+        );
       }
-      if (ref.dagId !== dagId) throw new Error(`ctx.pull(): task '${ref.id}' belongs to the DAG '${ref.dagId}', not to '${dagId}'`);
+      if (ref.dagId !== dagId)
+        throw new Error(`ctx.pull(): task '${ref.id}' belongs to the DAG '${ref.dagId}', not to '${dagId}'`);
       if (Object.hasOwn(upstreamResults, ref.id)) return upstreamResults[ref.id] as R;
       return (await channel.ask({ kind: 'pull', taskId: ref.id })) as R;
     },

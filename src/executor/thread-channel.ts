@@ -56,7 +56,8 @@ export class ThreadChannel {
     this.#ended = true;
     this.#port.removeAllListeners('message');
     this.#port.unref();
-    for (const { reject } of this.#pending.values()) reject(new Error('the task ended before its question was answered'));
+    for (const { reject } of this.#pending.values())
+      reject(new Error('the task ended before its question was answered'));
     this.#pending.clear();
   }
 

@@ -13,7 +13,10 @@ registerModuleHooks('./hooks.mjs', import.meta.url, {
 // The child processes of the hooks thread (tsx's esbuild service): see children.mjs.
 const children = new MessageChannel();
 children.port1.unref();
-registerModuleHooks('./children.mjs', import.meta.url, { data: { port: children.port2 }, transferList: [children.port2] });
+registerModuleHooks('./children.mjs', import.meta.url, {
+  data: { port: children.port2 },
+  transferList: [children.port2],
+});
 
 /** Ends the hooks thread's child processes and waits for them: call it last in a thread that is about to end. */
 export function endChildren() {

@@ -20,7 +20,13 @@ export function poolFor(name: string, url: string): pg.Pool {
   if (known) void known.pool.end().catch(() => {});
   rememberSecretsOf(url);
   // A host that drops packets fails the connect after 10 s instead of the OS's TCP timeout (minutes).
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, application_name: 'updraft' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'updraft',
+  });
   // An idle client whose server went away must not crash the thread.
   pool.on('error', () => {});
   pools.set(name, { url, pool });
@@ -45,13 +51,24 @@ export function describePool(pool: pg.Pool): string {
  * cancelled on the server (pg_cancel_backend from a separate connection) and the client
  * is discarded rather than returned to the pool.
  */
-export async function withClient<T>(pool: pg.Pool, signal: AbortSignal, what: { operator: string; field: string; conn: string }, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  pool: pg.Pool,
+  signal: AbortSignal,
+  what: { operator: string; field: string; conn: string },
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   signal.throwIfAborted();
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
   } catch (error) {
-    throw new OperatorError(what.operator, what.field, `cannot reach connection '${what.conn}' (${describePool(pool)}): ${pgMessage(error)}`, true, { cause: error });
+    throw new OperatorError(
+      what.operator,
+      what.field,
+      `cannot reach connection '${what.conn}' (${describePool(pool)}): ${pgMessage(error)}`,
+      true,
+      { cause: error },
+    );
   }
   const pid = (client as unknown as { processID: number | null }).processID;
   const cancel = () => void cancelBackend(pool, pid);
@@ -103,7 +120,14 @@ export async function commitUnlessAborted(client: pg.ClientBase, signal: AbortSi
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string') return false;
-  return code.startsWith('08') || code === '40001' || code === '40P01' || code.startsWith('57P') || code === '53300' || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(code);
+  return (
+    code.startsWith('08') ||
+    code === '40001' ||
+    code === '40P01' ||
+    code.startsWith('57P') ||
+    code === '53300' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(code)
+  );
 }
 
 /** A driver error as one line: the message, its detail and hint, secrets scrubbed. */

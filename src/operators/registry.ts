@@ -5,7 +5,12 @@ import { sqlOperator } from './sql/run.js';
 import { syncOperator } from './sync/run.js';
 import type { Operator } from './types.js';
 
-const OPERATORS = new Map<string, Operator<any>>([[sqlOperator.name, sqlOperator], [cleanseOperator.name, cleanseOperator], [reportOperator.name, reportOperator], [syncOperator.name, syncOperator]]);
+const OPERATORS = new Map<string, Operator<any>>([
+  [sqlOperator.name, sqlOperator],
+  [cleanseOperator.name, cleanseOperator],
+  [reportOperator.name, reportOperator],
+  [syncOperator.name, syncOperator],
+]);
 
 export function operatorNamed(name: string): Operator<unknown> | undefined {
   return OPERATORS.get(name);

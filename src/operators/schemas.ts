@@ -17,5 +17,7 @@ export const OPERATOR_SCHEMAS: Record<'sql' | 'sync' | 'cleanse' | 'report', z.Z
 
 /** A config as stored in the database: plain JSON, functions shown as '[function]'. */
 export function storableConfig(config: unknown): unknown {
-  return JSON.parse(JSON.stringify(config, (_key, value: unknown) => (typeof value === 'function' ? '[function]' : value)));
+  return JSON.parse(
+    JSON.stringify(config, (_key, value: unknown) => (typeof value === 'function' ? '[function]' : value)),
+  );
 }

@@ -4,7 +4,10 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 
 export async function readOperatorState(db: Db, dagId: string, taskId: string, key: string): Promise<unknown> {
-  const { rows } = await execute<{ value: unknown }>(db, sql`select value from operator_state where dag_id = ${dagId} and task_id = ${taskId} and key = ${key}`);
+  const { rows } = await execute<{ value: unknown }>(
+    db,
+    sql`select value from operator_state where dag_id = ${dagId} and task_id = ${taskId} and key = ${key}`,
+  );
   return rows[0]?.value ?? null;
 }
 
@@ -12,7 +15,10 @@ export async function readOperatorState(db: Db, dagId: string, taskId: string, k
  * Keeps values in one statement. `entries` in the order the tries ended: where two tries
  * of one task set the same key (two runs finishing in one batch), the later one wins.
  */
-export async function writeOperatorState(tx: Tx, entries: { dagId: string; taskId: string; key: string; value: unknown }[]): Promise<void> {
+export async function writeOperatorState(
+  tx: Tx,
+  entries: { dagId: string; taskId: string; key: string; value: unknown }[],
+): Promise<void> {
   if (entries.length === 0) return;
   // One row per key: ON CONFLICT cannot update a row twice in one statement.
   const latest = new Map(entries.map((e) => [JSON.stringify([e.dagId, e.taskId, e.key]), e]));

@@ -36,11 +36,16 @@ export async function findDagInFolder(folder: string, dagId: string, importTimeo
   }
   const shown = (file: string) => path.relative(folder, file);
   if (found.length > 1) {
-    throw new UpdraftError(`DAG id '${dagId}' is defined in more than one file: ${found.map((f) => shown(f.file)).join(', ')}`);
+    throw new UpdraftError(
+      `DAG id '${dagId}' is defined in more than one file: ${found.map((f) => shown(f.file)).join(', ')}`,
+    );
   }
   if (found.length === 0) {
     const broken = parsed.filter((p) => !p.outcome.ok).map((p) => shown(p.file));
-    const hint = broken.length > 0 ? `; ${broken.length} file(s) failed to load (${broken.join(', ')}): see 'updraft dags check'` : '';
+    const hint =
+      broken.length > 0
+        ? `; ${broken.length} file(s) failed to load (${broken.join(', ')}): see 'updraft dags check'`
+        : '';
     throw new NotFoundError(`no DAG with id '${dagId}' in ${folder}${hint}`);
   }
   return found[0]!;
@@ -48,6 +53,10 @@ export async function findDagInFolder(folder: string, dagId: string, importTimeo
 
 function definitions(parsed: readonly ParsedFile[], dagId: string): FoundDag[] {
   return parsed.flatMap((p) =>
-    p.outcome.ok ? p.outcome.dags.filter((d) => d.dagId === dagId).map((serialized) => ({ file: p.file, source: p.source, serialized })) : [],
+    p.outcome.ok
+      ? p.outcome.dags
+          .filter((d) => d.dagId === dagId)
+          .map((serialized) => ({ file: p.file, source: p.source, serialized }))
+      : [],
   );
 }

@@ -19,7 +19,10 @@ export async function parseInThread(file: string): Promise<ParseOutcome> {
     if (!isDag(value)) continue;
     const seen = dags.get(value.id);
     if (seen && seen !== value) {
-      return { ok: false, error: { message: `DAG id '${value.id}' is defined twice in this file`, line: null, column: null } };
+      return {
+        ok: false,
+        error: { message: `DAG id '${value.id}' is defined twice in this file`, line: null, column: null },
+      };
     }
     dags.set(value.id, value);
   }
@@ -27,17 +30,26 @@ export async function parseInThread(file: string): Promise<ParseOutcome> {
   const serializeStarted = performance.now();
   const serialized = [...dags.values()].map((d) => d.serialize());
   const validateMs = [...dags.values()].reduce((sum, d) => sum + d.validateMs, 0);
-  return { ok: true, dags: serialized, timings: { importMs, validateMs, serializeMs: performance.now() - serializeStarted } };
+  return {
+    ok: true,
+    dags: serialized,
+    timings: { importMs, validateMs, serializeMs: performance.now() - serializeStarted },
+  };
 }
 
 // Loaded as CommonJS only under a package.json saying "type": "commonjs" (src/loader/hooks.mjs).
-const ESM_HINT = 'DAG files are ES modules: remove "type": "commonjs" from the package.json above the DAGs folder, or name the files .mts';
+const ESM_HINT =
+  'DAG files are ES modules: remove "type": "commonjs" from the package.json above the DAGs folder, or name the files .mts';
 
 function describe(error: unknown): string {
   if (error instanceof DagDefinitionError) return error.message;
   // Under "type": "commonjs" a .ts file is loaded as CommonJS, which cannot load Updraft.
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || /Cannot require\(\) ES Module/.test(String((error as Error)?.message))) {
+  if (
+    code === 'ERR_REQUIRE_ESM' ||
+    code === 'ERR_REQUIRE_CYCLE_MODULE' ||
+    /Cannot require\(\) ES Module/.test(String((error as Error)?.message))
+  ) {
     return `${(error as Error).message.split('\n')[0]} (${ESM_HINT})`;
   }
   if (error instanceof Error) {

@@ -78,7 +78,12 @@ export async function parseDagFile(file: string, timeoutMs: number): Promise<Par
       startSpare();
     };
     const timer = setTimeout(
-      () => settle(failure(`timed out after ${formatDuration(timeoutMs)} while importing (a top-level await or loop that never ends?)`)),
+      () =>
+        settle(
+          failure(
+            `timed out after ${formatDuration(timeoutMs)} while importing (a top-level await or loop that never ends?)`,
+          ),
+        ),
       timeoutMs,
     );
     worker.once('message', (message: ParseOutcome) => settle(message));

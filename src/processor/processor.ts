@@ -28,7 +28,8 @@ export async function parseDagFiles(files: readonly string[], timeoutMs: number)
 
 export async function assertFolder(folder: string): Promise<void> {
   const info = await stat(folder).catch(() => null);
-  if (!info?.isDirectory()) throw new ConfigError(`the DAGs folder ${folder} does not exist (set UPDRAFT_DAGS_FOLDER to change it)`);
+  if (!info?.isDirectory())
+    throw new ConfigError(`the DAGs folder ${folder} does not exist (set UPDRAFT_DAGS_FOLDER to change it)`);
 }
 
 /**

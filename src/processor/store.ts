@@ -30,7 +30,11 @@ export interface FileReport {
  * errors per file. DAGs whose file is gone, or no longer defines them, become
  * inactive with their history kept. Each file is stored in one transaction.
  */
-export async function storeParsedFiles(db: Db, parsed: readonly ParsedFile[], options: StoreOptions): Promise<FileReport[]> {
+export async function storeParsedFiles(
+  db: Db,
+  parsed: readonly ParsedFile[],
+  options: StoreOptions,
+): Promise<FileReport[]> {
   const rel = (file: string) => path.relative(options.dagsFolder, file);
   const present = options.presentFiles.map(rel);
   await deactivateMissingFiles(db, present);
@@ -39,7 +43,10 @@ export async function storeParsedFiles(db: Db, parsed: readonly ParsedFile[], op
   const owners = new Map<string, string>();
   const ids = parsed.flatMap((p) => (p.outcome.ok ? p.outcome.dags.map((d) => d.dagId) : []));
   if (ids.length > 0) {
-    const rows = await db.select({ dagId: dags.dagId, file: dags.file }).from(dags).where(and(inArray(dags.dagId, ids), eq(dags.isActive, true)));
+    const rows = await db
+      .select({ dagId: dags.dagId, file: dags.file })
+      .from(dags)
+      .where(and(inArray(dags.dagId, ids), eq(dags.isActive, true)));
     for (const row of rows) if (present.includes(row.file)) owners.set(row.dagId, row.file);
   }
 
@@ -68,7 +75,18 @@ export async function storeParsedFiles(db: Db, parsed: readonly ParsedFile[], op
       await tx
         .update(dags)
         .set({ isActive: false })
-        .where(and(eq(dags.file, file), eq(dags.isActive, true), mine.length > 0 ? notInArray(dags.dagId, mine.map((d) => d.dagId)) : undefined));
+        .where(
+          and(
+            eq(dags.file, file),
+            eq(dags.isActive, true),
+            mine.length > 0
+              ? notInArray(
+                  dags.dagId,
+                  mine.map((d) => d.dagId),
+                )
+              : undefined,
+          ),
+        );
       return stored;
     });
     const error = clashes.length > 0 ? { message: clashes.join('; '), line: null, column: null } : null;
@@ -80,7 +98,13 @@ export async function storeParsedFiles(db: Db, parsed: readonly ParsedFile[], op
 }
 
 /** Upserts the DAG row and stores a new version when the hash changed. True when it did. */
-async function storeDag(tx: Tx, file: string, d: SerializedDag, source: string, options: StoreOptions): Promise<boolean> {
+async function storeDag(
+  tx: Tx,
+  file: string,
+  d: SerializedDag,
+  source: string,
+  options: StoreOptions,
+): Promise<boolean> {
   const now = options.now ?? new Date();
   const fields = {
     file,
@@ -139,6 +163,9 @@ async function recordImportError(db: Db, file: string, error: ParseFailure): Pro
 
 async function deactivateMissingFiles(db: Db, present: string[]): Promise<void> {
   const gone = present.length > 0 ? notInArray(dags.file, present) : undefined;
-  await db.update(dags).set({ isActive: false }).where(and(eq(dags.isActive, true), gone));
+  await db
+    .update(dags)
+    .set({ isActive: false })
+    .where(and(eq(dags.isActive, true), gone));
   await db.delete(importErrors).where(present.length > 0 ? notInArray(importErrors.file, present) : undefined);
 }

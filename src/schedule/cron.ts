@@ -53,7 +53,10 @@ function invalid(expression: string, reason: string, cause?: unknown): ScheduleE
 }
 
 function parseCron(expression: string): CronExpression {
-  const fields = expression.trim().split(/\s+/).filter((f) => f !== '');
+  const fields = expression
+    .trim()
+    .split(/\s+/)
+    .filter((f) => f !== '');
   if (fields.length !== 5) {
     throw invalid(expression, `expected 5 fields (${FIELD_NAMES}), got ${fields.length}`);
   }
@@ -69,11 +72,14 @@ function parseCron(expression: string): CronExpression {
 
 /** `@once`, or the cron a schedule string stands for; throws ScheduleError naming the bad value. */
 export function resolveCron(schedule: string): WallCron | 'once' {
-  if (typeof schedule !== 'string') throw new ScheduleError(`invalid schedule ${String(schedule)}: expected a cron expression or a preset`);
+  if (typeof schedule !== 'string')
+    throw new ScheduleError(`invalid schedule ${String(schedule)}: expected a cron expression or a preset`);
   if (schedule.trim().startsWith('@')) {
     const name = schedule.trim();
-    if (Object.hasOwn(UNSUPPORTED_PRESETS, name)) throw new ScheduleError(`schedule preset '${name}': ${UNSUPPORTED_PRESETS[name]}`);
-    if (!isPreset(name)) throw new ScheduleError(`unknown schedule preset '${schedule}': use one of ${PRESET_NAMES.join(', ')}`);
+    if (Object.hasOwn(UNSUPPORTED_PRESETS, name))
+      throw new ScheduleError(`schedule preset '${name}': ${UNSUPPORTED_PRESETS[name]}`);
+    if (!isPreset(name))
+      throw new ScheduleError(`unknown schedule preset '${schedule}': use one of ${PRESET_NAMES.join(', ')}`);
     const cron = PRESETS[name];
     return cron === null ? 'once' : new WallCron(cron);
   }

@@ -8,7 +8,9 @@ const DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 function unreadable(value: string, tz: string, reason?: string): ScheduleError {
-  const why = reason ?? `expected 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:mm[:ss]' (wall time in ${tz}), or an ISO date-time ending in Z or an offset such as +02:00`;
+  const why =
+    reason ??
+    `expected 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:mm[:ss]' (wall time in ${tz}), or an ISO date-time ending in Z or an offset such as +02:00`;
   return new ScheduleError(`cannot read date '${value}': ${why}`);
 }
 
@@ -40,7 +42,12 @@ function offsetMs(text: string): number {
  */
 export function parseDateInZone(value: string | Date, tz: string, zoneName = tz): Date {
   const date = readDateInZone(value, tz, zoneName);
-  if (!isStorableDate(date)) throw unreadable(String(value instanceof Date ? value.toISOString() : value), zoneName, `it is not ${DATE_RANGE_TEXT}`);
+  if (!isStorableDate(date))
+    throw unreadable(
+      String(value instanceof Date ? value.toISOString() : value),
+      zoneName,
+      `it is not ${DATE_RANGE_TEXT}`,
+    );
   return date;
 }
 
@@ -61,9 +68,12 @@ function readDateInZone(value: string | Date, tz: string, zoneName: string): Dat
   if (typeof value !== 'string') throw unreadable(String(value), zoneName);
   const m = DATE_TIME.exec(value.trim());
   if (!m) throw unreadable(value, zoneName);
-  const [y, mo, d, h = 0, mi = 0, s = 0] = m.slice(1, 7).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const [y, mo, d, h = 0, mi = 0, s = 0] = m
+    .slice(1, 7)
+    .map((part) => (part === undefined ? undefined : Number(part))) as number[];
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
-  const outOfRange = mo < 1 || mo > 12 ? `month ${mo}` : h > 23 ? `hour ${h}` : mi > 59 ? `minute ${mi}` : s > 59 ? `second ${s}` : null;
+  const outOfRange =
+    mo < 1 || mo > 12 ? `month ${mo}` : h > 23 ? `hour ${h}` : mi > 59 ? `minute ${mi}` : s > 59 ? `second ${s}` : null;
   if (outOfRange) throw unreadable(value, zoneName, `${outOfRange} is out of range`);
   const wall = wallTime(y, mo, d, h, mi, s, ms);
   if (new Date(wall).getUTCDate() !== d) throw unreadable(value, zoneName, `there is no day ${d} in ${m[1]}-${m[2]}`);
@@ -82,7 +92,9 @@ export const DATE_INPUT_RULE =
 
 /** DATE_INPUT_RULE as a sentence, naming the DAG's zone when there is one: "…the DAG's timezone (Europe/Berlin)…". */
 export function dateInputRule(timezone?: string): string {
-  const rule = timezone ? DATE_INPUT_RULE.replace("the DAG's timezone", `the DAG's timezone (${timezone})`) : DATE_INPUT_RULE;
+  const rule = timezone
+    ? DATE_INPUT_RULE.replace("the DAG's timezone", `the DAG's timezone (${timezone})`)
+    : DATE_INPUT_RULE;
   return `${rule.charAt(0).toUpperCase()}${rule.slice(1)}.`;
 }
 

@@ -10,7 +10,11 @@ function instant(date: Date, what: string): number {
 }
 
 function info(logicalDate: number, start: number, end: number, runAfter: number): DagRunInfo {
-  return { logicalDate: new Date(logicalDate), interval: { start: new Date(start), end: new Date(end) }, runAfter: new Date(runAfter) };
+  return {
+    logicalDate: new Date(logicalDate),
+    interval: { start: new Date(start), end: new Date(end) },
+    runAfter: new Date(runAfter),
+  };
 }
 
 /**
@@ -57,7 +61,11 @@ class RunSequence {
 }
 
 /** A stream of the runs the spec schedules after lastAutomated, or null when it schedules none. */
-function runSequence(spec: ScheduleSpec, lastAutomated: DataInterval | null, now: Date): { next(): DagRunInfo | null } | null {
+function runSequence(
+  spec: ScheduleSpec,
+  lastAutomated: DataInterval | null,
+  now: Date,
+): { next(): DagRunInfo | null } | null {
   if (spec.schedule === null) return null;
   const compiled = compileSchedule(spec.schedule, spec.timezone);
   const startDate = spec.startDate;
@@ -81,7 +89,12 @@ export function nextDagRunInfo(spec: ScheduleSpec, lastAutomated: DataInterval |
 }
 
 /** Every run due at `now` (runAfter <= now) after lastAutomated, oldest first, at most `limit`. */
-export function dueRuns(spec: ScheduleSpec, lastAutomated: DataInterval | null, now: Date, limit: number): DagRunInfo[] {
+export function dueRuns(
+  spec: ScheduleSpec,
+  lastAutomated: DataInterval | null,
+  now: Date,
+  limit: number,
+): DagRunInfo[] {
   const runs: DagRunInfo[] = [];
   if (limit < 1) return runs;
   const sequence = runSequence(spec, lastAutomated, now);
@@ -94,7 +107,12 @@ export function dueRuns(spec: ScheduleSpec, lastAutomated: DataInterval | null, 
 }
 
 /** The next n runs from lastAutomated on, due or not (for `updraft dags next`). */
-export function upcomingRuns(spec: ScheduleSpec, lastAutomated: DataInterval | null, now: Date, n: number): DagRunInfo[] {
+export function upcomingRuns(
+  spec: ScheduleSpec,
+  lastAutomated: DataInterval | null,
+  now: Date,
+  n: number,
+): DagRunInfo[] {
   const runs: DagRunInfo[] = [];
   const sequence = n < 1 ? null : runSequence(spec, lastAutomated, now);
   while (sequence && runs.length < n) {

@@ -25,5 +25,6 @@ export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
 
 /** Presets of Airflow that Updraft knows but does not run, with what to write instead. */
 export const UNSUPPORTED_PRESETS: Readonly<Record<string, string>> = Object.freeze({
-  '@continuous': "Airflow's run-after-run schedule is not supported: use a cron schedule with maxActiveRuns: 1, or trigger runs",
+  '@continuous':
+    "Airflow's run-after-run schedule is not supported: use a cron schedule with maxActiveRuns: 1, or trigger runs",
 });

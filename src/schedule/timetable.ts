@@ -86,7 +86,9 @@ export class Timetable {
       // such wall time after t is the answer (the common case, one cron step).
       if (resolved.kind === 'single' && resolved.at > t && this.zone.steadyAround(resolved.at)) return best;
     }
-    throw new UpdraftError(`no fire time found after ${new Date(t).toISOString()} for '${this.cron.expression}' in ${this.zone.name}`);
+    throw new UpdraftError(
+      `no fire time found after ${new Date(t).toISOString()} for '${this.cron.expression}' in ${this.zone.name}`,
+    );
   }
 
   private searchPrev(t: number): number {
@@ -101,7 +103,9 @@ export class Timetable {
       }
       if (resolved.kind === 'single' && resolved.at < t && this.zone.steadyAround(resolved.at)) return best;
     }
-    throw new UpdraftError(`no fire time found before ${new Date(t).toISOString()} for '${this.cron.expression}' in ${this.zone.name}`);
+    throw new UpdraftError(
+      `no fire time found before ${new Date(t).toISOString()} for '${this.cron.expression}' in ${this.zone.name}`,
+    );
   }
 
   /**

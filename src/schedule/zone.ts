@@ -10,7 +10,9 @@ const DST_REACH = 3 * HOUR;
 
 export function validateTimezone(tz: string): void {
   if (typeof tz !== 'string' || tz.trim() === '' || !IANAZone.isValidZone(tz)) {
-    throw new ScheduleError(`unknown timezone '${String(tz)}': use an IANA name such as 'UTC', 'Europe/Berlin' or 'America/New_York'`);
+    throw new ScheduleError(
+      `unknown timezone '${String(tz)}': use an IANA name such as 'UTC', 'Europe/Berlin' or 'America/New_York'`,
+    );
   }
 }
 

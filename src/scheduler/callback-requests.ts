@@ -13,7 +13,12 @@ import type { DagCache } from './dag-cache.js';
 import type { FinishReport, TaskResult } from './finish.js';
 
 /** Queues the callbacks of accepted results and of the runs they ended; returns how many. */
-export async function queueCallbackRequests(tx: Tx, cache: DagCache, kept: readonly TaskResult[], finishedRuns: FinishReport['finishedRuns']): Promise<number> {
+export async function queueCallbackRequests(
+  tx: Tx,
+  cache: DagCache,
+  kept: readonly TaskResult[],
+  finishedRuns: FinishReport['finishedRuns'],
+): Promise<number> {
   const rows: Record<string, unknown>[] = [];
   const versionOfRun = new Map<string, string>();
   for (const r of kept) {
@@ -21,13 +26,29 @@ export async function queueCallbackRequests(tx: Tx, cache: DagCache, kept: reado
     const event = eventOfState(r.state);
     const structure = await cache.get(r.versionId, tx);
     if (!event || !structure.tasks.get(r.taskId)?.callbacks?.includes(event)) continue;
-    rows.push({ run_id: r.runRowId, ti: r.taskInstanceId, try_number: r.tryNumber, callback: CALLBACK_OPTION[event], state: r.state, error: r.error ?? null, next_try_at: r.nextTryAt ?? null });
+    rows.push({
+      run_id: r.runRowId,
+      ti: r.taskInstanceId,
+      try_number: r.tryNumber,
+      callback: CALLBACK_OPTION[event],
+      state: r.state,
+      error: r.error ?? null,
+      next_try_at: r.nextTryAt ?? null,
+    });
   }
   for (const f of finishedRuns) {
     const structure = await cache.get(versionOfRun.get(f.runRowId)!, tx);
     const event = f.state === 'success' ? 'success' : 'failure';
     if (!structure.serialized.runCallbacks?.includes(event)) continue;
-    rows.push({ run_id: f.runRowId, ti: null, try_number: null, callback: CALLBACK_OPTION[event], state: f.state, error: null, next_try_at: null });
+    rows.push({
+      run_id: f.runRowId,
+      ti: null,
+      try_number: null,
+      callback: CALLBACK_OPTION[event],
+      state: f.state,
+      error: null,
+      next_try_at: null,
+    });
   }
   if (rows.length === 0) return 0;
   await execute(

@@ -41,7 +41,14 @@ export interface DagStructure {
 
 const NO_OUTLETS: readonly string[] = Object.freeze([]);
 
-export function structureOf(row: { versionId: string; hash: string; dagRowId: string; dagId: string; file: string; serialized: SerializedDag }): DagStructure {
+export function structureOf(row: {
+  versionId: string;
+  hash: string;
+  dagRowId: string;
+  dagId: string;
+  file: string;
+  serialized: SerializedDag;
+}): DagStructure {
   const { serialized } = row;
   const tasks = new Map<string, TaskNode>();
   for (const t of serialized.tasks) {
@@ -103,7 +110,14 @@ export class DagCache {
 
   private async load(versionId: string, via: Db | Tx): Promise<DagStructure> {
     const [row] = await via
-      .select({ versionId: dagVersions.id, hash: dagVersions.hash, serialized: dagVersions.serialized, dagRowId: dags.id, dagId: dags.dagId, file: dags.file })
+      .select({
+        versionId: dagVersions.id,
+        hash: dagVersions.hash,
+        serialized: dagVersions.serialized,
+        dagRowId: dags.id,
+        dagId: dags.dagId,
+        file: dags.file,
+      })
       .from(dagVersions)
       .innerJoin(dags, eq(dags.id, dagVersions.dagId))
       .where(eq(dagVersions.id, versionId));

@@ -68,7 +68,15 @@ export async function createDatasetRuns(tx: Tx, now: Date): Promise<number> {
     }));
     const [run] = await tx
       .insert(dagRuns)
-      .values(runValues(dag.dag_row_id, dag.version_id, 'dataset_triggered', { logicalDate, interval: { start: first, end: last }, runAfter: now }, { [TRIGGERING_EVENTS_KEY]: triggering }))
+      .values(
+        runValues(
+          dag.dag_row_id,
+          dag.version_id,
+          'dataset_triggered',
+          { logicalDate, interval: { start: first, end: last }, runAfter: now },
+          { [TRIGGERING_EVENTS_KEY]: triggering },
+        ),
+      )
       .returning({ id: dagRuns.id });
     await execute(
       tx,

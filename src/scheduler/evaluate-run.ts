@@ -33,7 +33,10 @@ function topologicalOrder(structure: DagStructure): string[] {
  * once; the caller holds the run's row lock.
  */
 export async function evaluateRun(tx: Tx, runRowId: string, structure: DagStructure): Promise<StateChange[]> {
-  const { rows } = await execute<{ task_id: string; state: TaskState | null }>(tx, sql`select task_id, state from task_instances where run_id = ${runRowId}`);
+  const { rows } = await execute<{ task_id: string; state: TaskState | null }>(
+    tx,
+    sql`select task_id, state from task_instances where run_id = ${runRowId}`,
+  );
   const known = groupStates(rows);
   const notFollowed = await branchChoices(tx, runRowId, structure);
   const updates: StateChange[] = [];
@@ -57,7 +60,11 @@ const branchesOf = new WeakMap<DagStructure, string[]>();
  */
 async function branchChoices(tx: Tx, runRowId: string, structure: DagStructure): Promise<Set<string>> {
   let branches = branchesOf.get(structure);
-  if (!branches) branchesOf.set(structure, (branches = [...structure.tasks.values()].filter((t) => t.operator === 'branch').map((t) => t.id)));
+  if (!branches)
+    branchesOf.set(
+      structure,
+      (branches = [...structure.tasks.values()].filter((t) => t.operator === 'branch').map((t) => t.id)),
+    );
   const skip = new Set<string>();
   if (branches.length === 0) return skip;
   const { rows } = await execute<{ task_id: string; value: unknown }>(

@@ -22,7 +22,9 @@ export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry' | 'up
  * and generic plans: both of finishRunIfDone's probes scan task_instances_unfinished_idx,
  * `moving` filtering `state is not null`; 0.05 ms.)
  */
-export const UNFINISHED_SQL = sql.raw(`(state is null or state not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed'))`);
+export const UNFINISHED_SQL = sql.raw(
+  `(state is null or state not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed'))`,
+);
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -112,8 +114,15 @@ export interface FinishOptions {
   queueCallbacks?: boolean;
 }
 
-export async function finishTasks(db: Db, cache: DagCache, results: readonly TaskResult[], claim?: ClaimRequest, options: FinishOptions = {}): Promise<FinishReport> {
-  if (results.length === 0) return { refused: [], changes: [], scheduled: 0, finishedRuns: [], claimed: [], claimAsked: 0 };
+export async function finishTasks(
+  db: Db,
+  cache: DagCache,
+  results: readonly TaskResult[],
+  claim?: ClaimRequest,
+  options: FinishOptions = {},
+): Promise<FinishReport> {
+  if (results.length === 0)
+    return { refused: [], changes: [], scheduled: 0, finishedRuns: [], claimed: [], claimAsked: 0 };
   return db.transaction(async (tx) => {
     const runIds = [...new Set(results.map((r) => r.runRowId))].sort();
     const xcoms = results.filter((r) => r.result !== undefined).map((r) => ({ id: r.taskInstanceId, value: r.result }));
@@ -159,15 +168,30 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
           select id from done`,
     );
     const acceptedIds = new Set(accepted.map((r) => r.id));
-    const recorded = await alreadyRecorded(tx, results.filter((r) => !acceptedIds.has(r.taskInstanceId)));
+    const recorded = await alreadyRecorded(
+      tx,
+      results.filter((r) => !acceptedIds.has(r.taskInstanceId)),
+    );
     const refused = results.filter((r) => !acceptedIds.has(r.taskInstanceId) && !recorded.has(r));
     const kept = results.filter((r) => acceptedIds.has(r.taskInstanceId));
     await storeEffects(tx, kept);
     const logs = results.flatMap((r) => {
-      const lines = r.logs.map((l) => ({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(l.at), level: l.level, message: l.message }));
+      const lines = r.logs.map((l) => ({
+        id: r.taskInstanceId,
+        try_number: r.tryNumber,
+        at: new Date(l.at),
+        level: l.level,
+        message: l.message,
+      }));
       if (recorded.has(r)) return [];
       if (!acceptedIds.has(r.taskInstanceId)) {
-        lines.push({ id: r.taskInstanceId, try_number: r.tryNumber, at: new Date(), level: 'warn', message: `result of try ${r.tryNumber} (${r.state}) refused: this try no longer owns the task instance` });
+        lines.push({
+          id: r.taskInstanceId,
+          try_number: r.tryNumber,
+          at: new Date(),
+          level: 'warn',
+          message: `result of try ${r.tryNumber} (${r.state}) refused: this try no longer owns the task instance`,
+        });
       }
       return lines;
     });
@@ -175,7 +199,12 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
 
     const report: FinishReport = {
       refused,
-      changes: kept.map((r) => ({ runRowId: r.runRowId, taskId: r.taskId, ...(r.mapIndex !== undefined && r.mapIndex >= 0 ? { mapIndex: r.mapIndex } : {}), state: r.state })),
+      changes: kept.map((r) => ({
+        runRowId: r.runRowId,
+        taskId: r.taskId,
+        ...(r.mapIndex !== undefined && r.mapIndex >= 0 ? { mapIndex: r.mapIndex } : {}),
+        state: r.state,
+      })),
       scheduled: 0,
       finishedRuns: [],
       claimed: [],
@@ -189,9 +218,16 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
       // Only a real success updates datasets (not a skip, nor a task marked success by hand).
       for (const r of runResults) {
         if (r.state !== 'success') continue;
-        for (const uri of structure.tasks.get(r.taskId)?.outlets ?? []) outletUpdates.push({ uri, taskInstanceId: r.taskInstanceId, taskId: r.taskId, tryNumber: r.tryNumber });
+        for (const uri of structure.tasks.get(r.taskId)?.outlets ?? [])
+          outletUpdates.push({ uri, taskInstanceId: r.taskInstanceId, taskId: r.taskId, tryNumber: r.tryNumber });
       }
-      const changes = await evaluateDownstream(tx, runRowId, structure, new Map(runResults.map((r) => [r.taskId, r.state])), notFollowed(structure, runResults));
+      const changes = await evaluateDownstream(
+        tx,
+        runRowId,
+        structure,
+        new Map(runResults.map((r) => [r.taskId, r.state])),
+        notFollowed(structure, runResults),
+      );
       report.changes.push(...changes);
       const scheduled = changes.filter((c) => c.state === 'scheduled').length;
       report.scheduled += scheduled;
@@ -203,7 +239,8 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     }
     // Dataset events go with the successes they report; a consumer's run is the schedulers' news.
     const datasetEvents = await recordDatasetEvents(tx, outletUpdates);
-    if (options.queueCallbacks) report.callbacksQueued = await queueCallbackRequests(tx, cache, kept, report.finishedRuns);
+    if (options.queueCallbacks)
+      report.callbacksQueued = await queueCallbackRequests(tx, cache, kept, report.finishedRuns);
     // Claiming what just became ready in this same transaction saves the executor a round
     // trip and a commit per task of a chain (bench/engine, chain of 40 on PostgreSQL: 0.44 s
     // with a separate claim and running update, see docs/performance.md). One more than
@@ -221,9 +258,14 @@ export async function finishTasks(db: Db, cache: DagCache, results: readonly Tas
     // One NOTIFY per transaction: work left unclaimed here wakes executors; ended runs and
     // new retries wake schedulers (payload 'runs' when both); otherwise states still changed,
     // which only live pages want to hear (updraft_state). Live pages listen to all three.
-    const schedulerNews = report.finishedRuns.length > 0 || datasetEvents > 0 || kept.some((r) => r.state === 'up_for_retry' || r.state === 'up_for_reschedule');
+    const schedulerNews =
+      report.finishedRuns.length > 0 ||
+      datasetEvents > 0 ||
+      kept.some((r) => r.state === 'up_for_retry' || r.state === 'up_for_reschedule');
     const claimedHere = new Set(report.claimed.map((c) => `${c.run_row_id} ${c.task_id} ${c.map_index}`));
-    const leftUnclaimed = report.changes.some((c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId} ${c.mapIndex ?? -1}`));
+    const leftUnclaimed = report.changes.some(
+      (c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId} ${c.mapIndex ?? -1}`),
+    );
     if (leftUnclaimed) {
       await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
     } else if (schedulerNews) {
@@ -256,13 +298,24 @@ async function alreadyRecorded(tx: Tx, unaccepted: readonly TaskResult[]): Promi
 
 /** Operator state and reports of accepted successes: kept only if the try's result is. */
 async function storeEffects(tx: Tx, kept: readonly TaskResult[]): Promise<void> {
-  const withEffects = kept.filter((r) => r.effects && r.state === 'success').sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+  const withEffects = kept
+    .filter((r) => r.effects && r.state === 'success')
+    .sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
   if (withEffects.length === 0) return;
   await writeOperatorState(
     tx,
-    withEffects.flatMap((r) => Object.entries(r.effects!.state ?? {}).map(([key, value]) => ({ dagId: r.effects!.dagId, taskId: r.taskId, key, value }))),
+    withEffects.flatMap((r) =>
+      Object.entries(r.effects!.state ?? {}).map(([key, value]) => ({
+        dagId: r.effects!.dagId,
+        taskId: r.taskId,
+        key,
+        value,
+      })),
+    ),
   );
-  const reports = withEffects.filter((r) => r.effects!.report).map((r) => ({ id: r.taskInstanceId, try_number: r.tryNumber, ...r.effects!.report! }));
+  const reports = withEffects
+    .filter((r) => r.effects!.report)
+    .map((r) => ({ id: r.taskInstanceId, try_number: r.tryNumber, ...r.effects!.report! }));
   if (reports.length > 0) {
     await execute(
       tx,
@@ -275,7 +328,10 @@ async function storeEffects(tx: Tx, kept: readonly TaskResult[]): Promise<void> 
   }
 }
 
-export async function insertLogs(tx: Tx | Db, lines: { id: string; try_number: number; at: Date; level: string; message: string }[]): Promise<void> {
+export async function insertLogs(
+  tx: Tx | Db,
+  lines: { id: string; try_number: number; at: Date; level: string; message: string }[],
+): Promise<void> {
   await execute(
     tx,
     sql`insert into task_logs (task_instance_id, try_number, at, level, message)
@@ -313,7 +369,9 @@ export async function evaluateDownstream(
   skip: ReadonlySet<string> = new Set(),
 ): Promise<StateChange[]> {
   // A mapped task's other instances are read, not taken from this one's end.
-  const known: KnownStates = new Map([...changed].filter(([id]) => !structure.tasks.get(id)?.mapped).map(([id, state]) => [id, [state]]));
+  const known: KnownStates = new Map(
+    [...changed].filter(([id]) => !structure.tasks.get(id)?.mapped).map(([id, state]) => [id, [state]]),
+  );
   const updates: StateChange[] = [];
   let pending = new Set([...changed.keys()].flatMap((id) => structure.tasks.get(id)?.downstream ?? []));
   while (pending.size > 0) {
@@ -352,7 +410,15 @@ const written = new WeakSet<StateChange>();
  * Records a task's decision in `known` and `updates`; a mapped task to run is expanded
  * first (src/scheduler/mapping.ts), which may settle it otherwise. Returns its state.
  */
-export async function decideTask(tx: Tx, runRowId: string, structure: DagStructure, task: TaskNode, state: TaskState, known: KnownStates, updates: StateChange[]): Promise<TaskState> {
+export async function decideTask(
+  tx: Tx,
+  runRowId: string,
+  structure: DagStructure,
+  task: TaskNode,
+  state: TaskState,
+  known: KnownStates,
+  updates: StateChange[],
+): Promise<TaskState> {
   if (state !== 'scheduled' || !task.mapped) {
     known.set(task.id, [state]);
     updates.push({ runRowId, taskId: task.id, state });
@@ -362,7 +428,12 @@ export async function decideTask(tx: Tx, runRowId: string, structure: DagStructu
   known.set(task.id, Array<TaskState>(expansion.count).fill(expansion.state));
   const changes: StateChange[] =
     expansion.state === 'scheduled'
-      ? Array.from({ length: expansion.count }, (_, i) => ({ runRowId, taskId: task.id, mapIndex: i, state: 'scheduled' }))
+      ? Array.from({ length: expansion.count }, (_, i) => ({
+          runRowId,
+          taskId: task.id,
+          mapIndex: i,
+          state: 'scheduled',
+        }))
       : [{ runRowId, taskId: task.id, state: expansion.state }];
   // A skip is left to applyDecisions; expandMapped wrote the rest.
   if (expansion.state !== 'skipped') for (const c of changes) written.add(c);
@@ -389,7 +460,11 @@ export async function applyDecisions(tx: Tx, runRowId: string, all: readonly Sta
  * Ends the run when its tasks are all done (or can never move again), as Airflow derives it.
  * The caller holds the run's row lock.
  */
-export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagStructure): Promise<{ state: 'success' | 'failed'; runId: string } | null> {
+export async function finishRunIfDone(
+  tx: Tx,
+  runRowId: string,
+  structure: DagStructure,
+): Promise<{ state: 'success' | 'failed'; runId: string } | null> {
   // Both probes use the partial index over unfinished task instances, not the whole run
   // (they repeat its predicate; `moving` is an unfinished task with a state: scheduled,
   // queued, running, up_for_retry or up_for_reschedule).
@@ -410,8 +485,15 @@ export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagSt
     state = failed[0]!.failed ? 'failed' : 'success';
   } else {
     // Unfinished tasks and nothing moving: a deadlock, or tasks whose decision is still to come.
-    const { rows: all } = await execute<{ task_id: string; state: TaskState | null }>(tx, sql`select task_id, state from task_instances where run_id = ${runRowId}`);
-    const derived = runState(all.map((t) => ({ taskId: t.task_id, state: t.state })), structure.leaves, structure.deps);
+    const { rows: all } = await execute<{ task_id: string; state: TaskState | null }>(
+      tx,
+      sql`select task_id, state from task_instances where run_id = ${runRowId}`,
+    );
+    const derived = runState(
+      all.map((t) => ({ taskId: t.task_id, state: t.state })),
+      structure.leaves,
+      structure.deps,
+    );
     state = derived === 'running' ? null : derived;
   }
   if (!state) return null;
@@ -420,12 +502,17 @@ export async function finishRunIfDone(tx: Tx, runRowId: string, structure: DagSt
     tx,
     sql`update dag_runs set state = ${state}, ended_at = now() where id = ${runRowId} and state = 'running' returning run_id`,
   );
-  const runId = ended[0]?.run_id ?? (await execute<{ run_id: string }>(tx, sql`select run_id from dag_runs where id = ${runRowId}`)).rows[0]!.run_id;
+  const runId =
+    ended[0]?.run_id ??
+    (await execute<{ run_id: string }>(tx, sql`select run_id from dag_runs where id = ${runRowId}`)).rows[0]!.run_id;
   return { state, runId };
 }
 
 /** What a task with no state becomes given its upstream tasks' states (`known`); undefined: it waits. */
-export function stateFor(task: { triggerRule: TriggerRule; upstream: readonly string[] }, known: ReadonlyMap<string, readonly (TaskState | null)[]>): TaskState | undefined {
+export function stateFor(
+  task: { triggerRule: TriggerRule; upstream: readonly string[] },
+  known: ReadonlyMap<string, readonly (TaskState | null)[]>,
+): TaskState | undefined {
   const decision = decide(task.triggerRule, countUpstream(task.upstream.flatMap((up) => known.get(up) ?? [null])));
   if (decision === 'wait') return undefined;
   return decision === 'run' ? 'scheduled' : decision === 'skip' ? 'skipped' : 'upstream_failed';

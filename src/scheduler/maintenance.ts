@@ -21,7 +21,10 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
            where state in ('up_for_retry', 'up_for_reschedule') and next_try_at <= now()`,
     );
     if (rowCount > 0) await execute(tx, sql`select pg_notify('updraft_work', '')`);
-    const { rows } = await execute<{ next: Date | null }>(tx, sql`select min(next_try_at) as next from task_instances where next_try_at is not null and state in ('up_for_retry', 'up_for_reschedule')`);
+    const { rows } = await execute<{ next: Date | null }>(
+      tx,
+      sql`select min(next_try_at) as next from task_instances where next_try_at is not null and state in ('up_for_retry', 'up_for_reschedule')`,
+    );
     return { promoted: rowCount, nextRetryAt: toDate(rows[0]?.next ?? null) };
   });
 }
@@ -40,8 +43,24 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
  * database starts and stops with its one server process, which takes over at once what
  * an earlier process held (src/engine/engine.ts).
  */
-export async function reapLostTasks(db: Db, cache: DagCache, timeoutMs: number, now = new Date(), serverMayRestart = true): Promise<(FinishReport & { handedBack: number }) | null> {
-  const { rows } = await execute<{ id: string; lease: string; state: string; try_number: number; max_tries: number; run_id: string; task_id: string; owner: string | null; dag_version_id: string }>(
+export async function reapLostTasks(
+  db: Db,
+  cache: DagCache,
+  timeoutMs: number,
+  now = new Date(),
+  serverMayRestart = true,
+): Promise<(FinishReport & { handedBack: number }) | null> {
+  const { rows } = await execute<{
+    id: string;
+    lease: string;
+    state: string;
+    try_number: number;
+    max_tries: number;
+    run_id: string;
+    task_id: string;
+    owner: string | null;
+    dag_version_id: string;
+  }>(
     db,
     sql`select ti.id, ti.lease, ti.state, ti.try_number, ti.max_tries, ti.run_id, ti.task_id, ti.owner, r.dag_version_id
           from task_instances ti join dag_runs r on r.id = ti.run_id

@@ -21,7 +21,12 @@ export interface Expansion {
  * it (as Airflow), a value that is not a list or is longer than maxLength fails it with the
  * reason. Writes the scheduled or failed rows itself; a skip is left to applyDecisions.
  */
-export async function expandMapped(tx: Tx, runRowId: string, structure: DagStructure, task: TaskNode): Promise<Expansion> {
+export async function expandMapped(
+  tx: Tx,
+  runRowId: string,
+  structure: DagStructure,
+  task: TaskNode,
+): Promise<Expansion> {
   const spec = task.mapped!;
   let items: unknown;
   let source: string;
@@ -36,11 +41,15 @@ export async function expandMapped(tx: Tx, runRowId: string, structure: DagStruc
       sql`select ti.map_index, x.value from task_instances ti left join xcom x on x.task_instance_id = ti.id and x.key = 'return_value'
            where ti.run_id = ${runRowId} and ti.task_id = ${spec.over} order by ti.map_index`,
     );
-    items = structure.tasks.get(spec.over)?.mapped ? rows.filter((r) => r.map_index >= 0).map((r) => r.value ?? null) : rows[0]?.value;
+    items = structure.tasks.get(spec.over)?.mapped
+      ? rows.filter((r) => r.map_index >= 0).map((r) => r.value ?? null)
+      : rows[0]?.value;
   }
   let error: string | undefined;
-  if (!Array.isArray(items)) error = `mapped task '${task.id}' cannot expand: ${source} returned ${describe(items)}, not an array`;
-  else if (items.length > spec.maxLength) error = `mapped task '${task.id}' cannot expand: ${source} returned ${items.length} items, more than maxLength ${spec.maxLength}`;
+  if (!Array.isArray(items))
+    error = `mapped task '${task.id}' cannot expand: ${source} returned ${describe(items)}, not an array`;
+  else if (items.length > spec.maxLength)
+    error = `mapped task '${task.id}' cannot expand: ${source} returned ${items.length} items, more than maxLength ${spec.maxLength}`;
   if (error) {
     await execute(
       tx,
@@ -81,7 +90,10 @@ export function undecided(states: readonly (TaskState | null)[] | undefined): bo
 }
 
 /** Rows of (task_id, state) grouped by task. */
-export function groupStates(rows: readonly { task_id: string; state: TaskState | null }[], into: KnownStates = new Map()): KnownStates {
+export function groupStates(
+  rows: readonly { task_id: string; state: TaskState | null }[],
+  into: KnownStates = new Map(),
+): KnownStates {
   for (const row of rows) {
     const list = into.get(row.task_id);
     if (list) list.push(row.state);

@@ -16,7 +16,14 @@ export interface TaskDeps {
 
 export type RunState = 'running' | 'success' | 'failed';
 
-const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([null, 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule']);
+const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([
+  null,
+  'scheduled',
+  'queued',
+  'running',
+  'up_for_retry',
+  'up_for_reschedule',
+]);
 
 export function isUnfinished(state: TaskState | null): boolean {
   return UNFINISHED.has(state);

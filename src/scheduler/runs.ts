@@ -31,7 +31,12 @@ export interface CreatedRuns {
  */
 export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   const rows = await db
-    .select({ dagRowId: dags.id, maxActiveRuns: dags.maxActiveRuns, versionId: dags.latestVersionId, serialized: dagVersions.serialized })
+    .select({
+      dagRowId: dags.id,
+      maxActiveRuns: dags.maxActiveRuns,
+      versionId: dags.latestVersionId,
+      serialized: dagVersions.serialized,
+    })
     .from(dags)
     .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
     .where(and(eq(dags.isActive, true), eq(dags.isPaused, false), isNotNull(dags.schedule)));
@@ -39,7 +44,10 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   let nextDueAt: Date | null = null;
   for (const row of rows) {
     const spec = scheduleSpecOf(row.serialized as SerializedDag);
-    const [{ active }] = (await db.select({ active: count() }).from(dagRuns).where(and(eq(dagRuns.dagId, row.dagRowId), ACTIVE_RUN))) as [{ active: number }];
+    const [{ active }] = (await db
+      .select({ active: count() })
+      .from(dagRuns)
+      .where(and(eq(dagRuns.dagId, row.dagRowId), ACTIVE_RUN))) as [{ active: number }];
     const room = row.maxActiveRuns - active;
     const last = await lastScheduledInterval(db, row.dagRowId);
     const due = room > 0 ? dueRuns(spec, last, now, room) : [];
@@ -62,7 +70,13 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   return { created, nextDueAt };
 }
 
-export function runValues(dagRowId: string, versionId: string, type: RunType, run: DagRunInfo, conf: Record<string, unknown>) {
+export function runValues(
+  dagRowId: string,
+  versionId: string,
+  type: RunType,
+  run: DagRunInfo,
+  conf: Record<string, unknown>,
+) {
   return {
     dagId: dagRowId,
     dagVersionId: versionId,
@@ -99,7 +113,12 @@ export interface TriggeredRun {
  */
 export async function triggerRun(db: Db, dagId: string, options: TriggerOptions): Promise<TriggeredRun> {
   const [row] = await db
-    .select({ dagRowId: dags.id, versionId: dags.latestVersionId, serialized: dagVersions.serialized, isActive: dags.isActive })
+    .select({
+      dagRowId: dags.id,
+      versionId: dags.latestVersionId,
+      serialized: dagVersions.serialized,
+      isActive: dags.isActive,
+    })
     .from(dags)
     .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
     .where(eq(dags.dagId, dagId));
@@ -112,14 +131,21 @@ export async function triggerRun(db: Db, dagId: string, options: TriggerOptions)
   const values = runValues(row.dagRowId, row.versionId!, 'manual', info, conf);
   try {
     return await db.transaction(async (tx) => {
-      const [run] = await tx.insert(dagRuns).values(values).returning({ id: dagRuns.id, runId: dagRuns.runId, logicalDate: dagRuns.logicalDate });
-      await tx.insert(auditLog).values({ actor: options.actor, action: 'dag.trigger', dagId, runId: run!.runId, details: { conf } });
+      const [run] = await tx
+        .insert(dagRuns)
+        .values(values)
+        .returning({ id: dagRuns.id, runId: dagRuns.runId, logicalDate: dagRuns.logicalDate });
+      await tx
+        .insert(auditLog)
+        .values({ actor: options.actor, action: 'dag.trigger', dagId, runId: run!.runId, details: { conf } });
       await tx.execute(sql`select pg_notify('updraft_runs', ${dagId})`);
       return run!;
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw new UpdraftError(`DAG '${dagId}' already has a run with logical date ${info.logicalDate.toISOString()}`, { cause: error });
+      throw new UpdraftError(`DAG '${dagId}' already has a run with logical date ${info.logicalDate.toISOString()}`, {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -113,7 +113,9 @@ export class Scheduler {
           // In a savepoint: a dataset run that cannot be created (a run committed meanwhile
           // with its logical date) leaves its events queued for the next pass and never
           // undoes the scheduled runs of this one.
-          await tx.transaction((savepoint) => createDatasetRuns(savepoint, now)).catch((error: Error) => this.bus.emit('error', error));
+          await tx
+            .transaction((savepoint) => createDatasetRuns(savepoint, now))
+            .catch((error: Error) => this.bus.emit('error', error));
           return due;
         });
         if (created?.nextDueAt) nextAt = Math.min(nextAt, created.nextDueAt.getTime());
@@ -128,7 +130,8 @@ export class Scheduler {
       for (const run of started ?? []) for (const change of run.changes) this.bus.emit('task:state', change);
       if (started?.some((r) => r.scheduled.length > 0)) this.bus.emit('work');
       // A run started again after a clear can end at once; its end leaves room for another.
-      for (const run of started ?? []) if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, ...run.finished });
+      for (const run of started ?? [])
+        if (run.finished) this.bus.emit('run:finished', { runRowId: run.id, dagId: run.dagId, ...run.finished });
       if (started?.some((r) => r.finished)) this.#again = true;
     }
 
@@ -143,11 +146,14 @@ export class Scheduler {
     // Not while this process may have been cut off from the database itself within the
     // timeout: heartbeats it could not see are no proof that their workers died.
     const reapDue =
-      now.getTime() - this.#lastReapAt >= (this.options.heartbeatMs ?? 5_000) && now.getTime() - this.#unreachableAt >= this.options.heartbeatTimeoutMs;
+      now.getTime() - this.#lastReapAt >= (this.options.heartbeatMs ?? 5_000) &&
+      now.getTime() - this.#unreachableAt >= this.options.heartbeatTimeoutMs;
     if (reapDue) this.#lastReapAt = now.getTime();
     const reaped = !reapDue
       ? undefined
-      : await asSoleScheduler(this.db, Duty.reap, (tx) => reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now, this.options.serverMayRestart ?? true));
+      : await asSoleScheduler(this.db, Duty.reap, (tx) =>
+          reapLostTasks(tx, this.cache, this.options.heartbeatTimeoutMs, now, this.options.serverMayRestart ?? true),
+        );
     if (reaped) {
       for (const c of reaped.changes) this.bus.emit('task:state', c);
       for (const f of reaped.finishedRuns) this.bus.emit('run:finished', f);
@@ -166,7 +172,9 @@ export class Scheduler {
     await this.#running;
     // A scheduler that stops says so; one that dies leaves its row to age.
     if (this.options.owner && this.#lastBeatAt > 0) {
-      await execute(this.db, sql`delete from scheduler_heartbeats where owner = ${this.options.owner}`).catch((error: Error) => this.bus.emit('error', error));
+      await execute(this.db, sql`delete from scheduler_heartbeats where owner = ${this.options.owner}`).catch(
+        (error: Error) => this.bus.emit('error', error),
+      );
     }
   }
 

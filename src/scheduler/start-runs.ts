@@ -37,7 +37,10 @@ export interface StartedRun {
  */
 export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[] | null> {
   return db.transaction(async (tx) => {
-    const { rows: lock } = await execute<{ held: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${START_LOCK}) as held`);
+    const { rows: lock } = await execute<{ held: boolean }>(
+      tx,
+      sql`select pg_try_advisory_xact_lock(${START_LOCK}) as held`,
+    );
     if (!lock[0]?.held) return null;
     // Ranked in SQL: only runs that fit under their limit come back, so one DAG's backlog
     // cannot crowd out the others. A DAG's own runs count against its maxActiveRuns and
@@ -79,13 +82,21 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
     for (const run of rows.filter((r) => queued.has(r.id))) {
       const structure = await cache.get(run.dag_version_id, tx);
       const { scheduled, inserted } = await insertTaskInstances(tx, run.id, structure, now);
-      const entry: StartedRun = { id: run.id, dagId: structure.dagId, scheduled, changes: scheduled.map((taskId) => ({ runRowId: run.id, taskId, state: 'scheduled' })) };
+      const entry: StartedRun = {
+        id: run.id,
+        dagId: structure.dagId,
+        scheduled,
+        changes: scheduled.map((taskId) => ({ runRowId: run.id, taskId, state: 'scheduled' })),
+      };
       started.push(entry);
       // Mapped roots wait in state none to be expanded by evaluateRun (src/scheduler/mapping.ts).
       if (inserted < structure.tasks.size || hasMappedRoots(structure)) restarted.push({ run: entry, structure });
     }
     if (started.length > 0) {
-      await execute(tx, sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`);
+      await execute(
+        tx,
+        sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`,
+      );
       for (const { run, structure } of restarted) {
         const changes = await evaluateRun(tx, run.id, structure);
         run.changes.push(...changes);
@@ -93,7 +104,12 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
         if (run.scheduled.length === 0) run.finished = (await finishRunIfDone(tx, run.id, structure)) ?? undefined;
       }
       // Runs moved to running either way: without work for executors, only live pages hear of it.
-      await execute(tx, started.some((r) => r.scheduled.length > 0) ? sql`select pg_notify('updraft_work', '')` : sql`select pg_notify('updraft_state', '')`);
+      await execute(
+        tx,
+        started.some((r) => r.scheduled.length > 0)
+          ? sql`select pg_notify('updraft_work', '')`
+          : sql`select pg_notify('updraft_state', '')`,
+      );
     }
     return started;
   });
@@ -104,9 +120,18 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
  * scheduled (the roots, and the `always` tasks). `queue` puts every task on one queue (`updraft dags test`
  * serves a private one, so no other process takes its tasks).
  */
-export async function createTaskInstances(tx: Tx, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<string[]> {
+export async function createTaskInstances(
+  tx: Tx,
+  runId: string,
+  structure: DagStructure,
+  now: Date,
+  queue?: string,
+): Promise<string[]> {
   const { scheduled } = await insertTaskInstances(tx, runId, structure, now, queue);
-  if (hasMappedRoots(structure)) scheduled.push(...(await evaluateRun(tx, runId, structure)).filter((c) => c.state === 'scheduled').map((c) => c.taskId));
+  if (hasMappedRoots(structure))
+    scheduled.push(
+      ...(await evaluateRun(tx, runId, structure)).filter((c) => c.state === 'scheduled').map((c) => c.taskId),
+    );
   return scheduled;
 }
 
@@ -124,14 +149,22 @@ const startersOf = new WeakMap<DagStructure, string[]>();
 function starters(structure: DagStructure): string[] {
   let ids = startersOf.get(structure);
   if (!ids) {
-    ids = [...structure.tasks.values()].filter((t) => !t.mapped && (t.upstream.length === 0 || t.triggerRule === 'always')).map((t) => t.id);
+    ids = [...structure.tasks.values()]
+      .filter((t) => !t.mapped && (t.upstream.length === 0 || t.triggerRule === 'always'))
+      .map((t) => t.id);
     startersOf.set(structure, ids);
   }
   return ids;
 }
 
 /** createTaskInstances, also telling how many were new: fewer than the DAG's tasks when the run had some already. */
-async function insertTaskInstances(tx: Tx | Db, runId: string, structure: DagStructure, now: Date, queue?: string): Promise<{ scheduled: string[]; inserted: number }> {
+async function insertTaskInstances(
+  tx: Tx | Db,
+  runId: string,
+  structure: DagStructure,
+  now: Date,
+  queue?: string,
+): Promise<{ scheduled: string[]; inserted: number }> {
   const ready = new Set(starters(structure));
   const tasks = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,

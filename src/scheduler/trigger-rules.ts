@@ -42,7 +42,15 @@ export type Decision = 'wait' | 'run' | 'skip' | 'upstream_failed';
 
 /** Counts the upstream states; unfinished states (none, scheduled, queued, running, up_for_retry, up_for_reschedule) only add to `total`. */
 export function countUpstream(states: readonly (TaskState | null)[]): UpstreamCounts {
-  const counts: UpstreamCounts = { total: states.length, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 };
+  const counts: UpstreamCounts = {
+    total: states.length,
+    success: 0,
+    skipped: 0,
+    failed: 0,
+    upstreamFailed: 0,
+    removed: 0,
+    done: 0,
+  };
   for (const state of states) {
     switch (state) {
       case 'success':

@@ -71,7 +71,10 @@ export interface Int4Options {
  * The integer `value` says, from `min` to `max` (within int4): text of digits with an
  * optional minus (no spaces, exponents or hex), or a number; undefined for anything else.
  */
-export function int4Of(value: string | number, { min = INT4_MIN, max = INT4_MAX }: Int4Options = {}): number | undefined {
+export function int4Of(
+  value: string | number,
+  { min = INT4_MIN, max = INT4_MAX }: Int4Options = {},
+): number | undefined {
   const n = typeof value === 'number' ? value : /^-?\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
   return isInt4(n) && n >= min && n <= max ? n : undefined;
 }
@@ -81,7 +84,10 @@ export function parseInt4(value: string | number, field: string, options: Int4Op
   const n = int4Of(value, options);
   if (n !== undefined) return n;
   const { min = INT4_MIN, max = INT4_MAX, name = field } = options;
-  throw new InputError(`${name} must be a whole number from ${min} to ${max}, not ${typeof value === 'string' ? `'${value}'` : String(value)}`, field);
+  throw new InputError(
+    `${name} must be a whole number from ${min} to ${max}, not ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+    field,
+  );
 }
 
 /** True when PostgreSQL stores `date` as it is (a valid Date within years 1 to 9999). */

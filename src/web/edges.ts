@@ -31,7 +31,12 @@ export const securityHeaders: MiddlewareHandler = secureHeaders({
   referrerPolicy: 'same-origin',
   // Plain HTTP on an internal network is common; HSTS belongs to the TLS proxy in front, if any.
   strictTransportSecurity: false,
-  contentSecurityPolicy: { frameAncestors: ["'none'"], objectSrc: ["'none'"], baseUri: ["'self'"], formAction: ["'self'"] },
+  contentSecurityPolicy: {
+    frameAncestors: ["'none'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'self'"],
+    formAction: ["'self'"],
+  },
 });
 
 export const limitBody: MiddlewareHandler = bodyLimit({
@@ -65,7 +70,8 @@ export const notFound: NotFoundHandler = (c) => answer(c, 404, `nothing at ${c.r
 /** The last resort: an HTTPException below 500 keeps its status, a refused value is a 400, anything else a 500 (logged). */
 export function lastResort(log: Pick<Logger, 'error'>): ErrorHandler {
   return (error, c) => {
-    if (error instanceof HTTPException && error.status < 500) return answer(c, error.status, error.message || 'bad request');
+    if (error instanceof HTTPException && error.status < 500)
+      return answer(c, error.status, error.message || 'bad request');
     const refused = refusedValueMessage(error);
     if (refused) return answer(c, 400, refused);
     log.error({ ...errorFields(error), path: c.req.path }, `web request failed: ${describeError(error)}`);

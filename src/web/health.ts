@@ -30,9 +30,15 @@ export async function schedulerHealth(engine: Engine): Promise<SchedulerHealth> 
   );
   const row = rows[0];
   const last = row?.last ? toDate(row.last) : null;
-  if (!last || row!.age === null) return { last_scheduler_heartbeat: null, age_seconds: null, alive: 0, status: 'none' };
+  if (!last || row!.age === null)
+    return { last_scheduler_heartbeat: null, age_seconds: null, alive: 0, status: 'none' };
   const age = Math.max(0, Number(row!.age));
-  return { last_scheduler_heartbeat: last.toISOString(), age_seconds: Math.round(age * 10) / 10, alive: row!.alive, status: age > staleAfter ? 'stale' : 'ok' };
+  return {
+    last_scheduler_heartbeat: last.toISOString(),
+    age_seconds: Math.round(age * 10) / 10,
+    alive: row!.alive,
+    status: age > staleAfter ? 'stale' : 'ok',
+  };
 }
 
 /**

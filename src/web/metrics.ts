@@ -21,21 +21,68 @@ interface Row extends Record<string, unknown> {
 }
 
 // Ends of tries (an up_for_reschedule is the end of one poke of a reschedule-mode sensor).
-const FINISHED_TASK_STATES = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'up_for_retry', 'up_for_reschedule', 'removed']);
+const FINISHED_TASK_STATES = new Set([
+  'success',
+  'failed',
+  'skipped',
+  'upstream_failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'removed',
+]);
 
 export function metricsRoutes(engine: Engine): Hono {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'updraft_' });
 
-  const runs = new Gauge({ name: 'updraft_dag_runs', help: 'DAG runs that are not finished, by state', labelNames: ['state'], registers: [registry] });
-  const tasks = new Gauge({ name: 'updraft_task_instances', help: 'Task instances that are not finished, by state ("none": not yet considered)', labelNames: ['state'], registers: [registry] });
-  const queues = new Gauge({ name: 'updraft_queue_depth', help: 'Task instances ready to run and not yet claimed, by queue', labelNames: ['queue'], registers: [registry] });
-  const poolUsed = new Gauge({ name: 'updraft_pool_used_slots', help: 'Slots in use (queued or running task instances), by pool', labelNames: ['pool'], registers: [registry] });
-  const poolSlots = new Gauge({ name: 'updraft_pool_slots', help: 'Slots of each pool', labelNames: ['pool'], registers: [registry] });
-  const up = new Gauge({ name: 'updraft_database_up', help: '1 when the last scrape could read the database, else 0', registers: [registry] });
+  const runs = new Gauge({
+    name: 'updraft_dag_runs',
+    help: 'DAG runs that are not finished, by state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const tasks = new Gauge({
+    name: 'updraft_task_instances',
+    help: 'Task instances that are not finished, by state ("none": not yet considered)',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const queues = new Gauge({
+    name: 'updraft_queue_depth',
+    help: 'Task instances ready to run and not yet claimed, by queue',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const poolUsed = new Gauge({
+    name: 'updraft_pool_used_slots',
+    help: 'Slots in use (queued or running task instances), by pool',
+    labelNames: ['pool'],
+    registers: [registry],
+  });
+  const poolSlots = new Gauge({
+    name: 'updraft_pool_slots',
+    help: 'Slots of each pool',
+    labelNames: ['pool'],
+    registers: [registry],
+  });
+  const up = new Gauge({
+    name: 'updraft_database_up',
+    help: '1 when the last scrape could read the database, else 0',
+    registers: [registry],
+  });
 
-  const finishedTasks = new Counter({ name: 'updraft_task_instances_finished_total', help: 'Tries this process saw end, by state', labelNames: ['state'], registers: [registry] });
-  const finishedRuns = new Counter({ name: 'updraft_dag_runs_finished_total', help: 'Runs this process saw end, by state', labelNames: ['state'], registers: [registry] });
+  const finishedTasks = new Counter({
+    name: 'updraft_task_instances_finished_total',
+    help: 'Tries this process saw end, by state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const finishedRuns = new Counter({
+    name: 'updraft_dag_runs_finished_total',
+    help: 'Runs this process saw end, by state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
   const delay = new Histogram({
     name: 'updraft_task_scheduling_delay_seconds',
     help: 'From a task instance becoming ready (scheduled) to its try starting in a task thread, for tries this process started',
@@ -45,7 +92,8 @@ export function metricsRoutes(engine: Engine): Hono {
 
   engine.bus.on('task:state', (change) => {
     if (FINISHED_TASK_STATES.has(change.state ?? '')) finishedTasks.inc({ state: change.state! });
-    if (change.state === 'running' && change.scheduledAt) delay.observe(Math.max(0, Date.now() - change.scheduledAt.getTime()) / 1000);
+    if (change.state === 'running' && change.scheduledAt)
+      delay.observe(Math.max(0, Date.now() - change.scheduledAt.getTime()) / 1000);
   });
   engine.bus.on('run:finished', ({ state }) => finishedRuns.inc({ state }));
 
@@ -68,7 +116,8 @@ export function metricsRoutes(engine: Engine): Hono {
       for (const gauge of [runs, tasks, queues, poolUsed, poolSlots]) gauge.reset();
       // Zeros for the states with nothing in them: a series that disappears reads as "no data".
       for (const state of ['queued', 'running']) runs.set({ state }, 0);
-      for (const state of ['none', 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule']) tasks.set({ state }, 0);
+      for (const state of ['none', 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule'])
+        tasks.set({ state }, 0);
       for (const { kind, label, n } of rows) {
         if (kind === 'run') runs.set({ state: label }, n);
         else if (kind === 'task') tasks.set({ state: label }, n);

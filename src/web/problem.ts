@@ -27,6 +27,12 @@ const TITLES: Record<number, string> = {
 };
 
 export function problem(c: Context, status: ContentfulStatusCode, detail: string, field?: string): Response {
-  const body: Problem = { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
+  const body: Problem = {
+    type: 'about:blank',
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    ...(field ? { field } : {}),
+  };
   return c.json(body, status, { 'content-type': 'application/problem+json' });
 }

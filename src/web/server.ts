@@ -54,7 +54,12 @@ export function webApp(engine: Engine, local: { token?: string } = {}): Hono {
 }
 
 /** Starts the HTTP server for this process; `localToken` lets the CLI on this machine in (see webApp). */
-export async function startWebServer(engine: Engine, host: string, port: number, localToken?: string): Promise<WebServer> {
+export async function startWebServer(
+  engine: Engine,
+  host: string,
+  port: number,
+  localToken?: string,
+): Promise<WebServer> {
   const app = webApp(engine, { token: localToken });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

@@ -84,19 +84,32 @@ async function shot(name: string): Promise<void> {
 
 beforeAll(async () => {
   const executablePath = process.env.CHROMIUM_PATH;
-  if (!executablePath) throw new Error('CHROMIUM_PATH is not set: install Chromium (apt-get install chromium) to run the browser tests');
+  if (!executablePath)
+    throw new Error('CHROMIUM_PATH is not set: install Chromium (apt-get install chromium) to run the browser tests');
   await mkdir(ARTIFACTS, { recursive: true });
   scratch = await mkdtemp(path.join(os.tmpdir(), 'updraft-browser-'));
   release = path.join(scratch, 'release');
   releaseFail = path.join(scratch, 'release-fail');
   const database = await testDatabase();
-  folder = await makeDagFolder({ 'browser_demo.ts': demo(release), 'browser_daily.ts': DAILY, 'browser_fail.ts': failing(releaseFail) });
+  folder = await makeDagFolder({
+    'browser_demo.ts': demo(release),
+    'browser_daily.ts': DAILY,
+    'browser_fail.ts': failing(releaseFail),
+  });
   h = await startEngine(database, folder.path);
   server = await startWebServer(h.engine, '127.0.0.1', 0);
   await createUser(database.db, { username: 'ops', role: 'operator', password: PASSWORD, actor: 'test' });
   browser = await chromium.launch({
     executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   // One context: the pages opened side by side share the session.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -154,7 +167,10 @@ describe('the web UI in Chromium', () => {
 
     await page.locator('form.clear button[type=submit]').click();
     await page.waitForURL(/cleared=/);
-    await page.locator('main a', { hasText: /^manual__/ }).first().click();
+    await page
+      .locator('main a', { hasText: /^manual__/ })
+      .first()
+      .click();
     // The run page's task table is live: load turns success on its own.
     const loadRow = page.locator('table.tasks tr', { hasText: 'load' });
     await loadRow.locator('.s-success').waitFor({ timeout: 15_000 });

@@ -43,8 +43,16 @@ describe('openapi.json', () => {
   it('documents exactly the routes the app serves, login, logout and the current user included', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.servers).toEqual([{ url: '/api/v1' }]);
-    const served = new Set([...app.routes, ...auth.routes].map((r) => `${r.method.toLowerCase()} ${r.path.replace(/^\/api\/v1/, '').replace(/:(\w+)/g, '{$1}')}`));
-    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((method) => `${method} ${path}`)));
+    const served = new Set(
+      [...app.routes, ...auth.routes].map(
+        (r) => `${r.method.toLowerCase()} ${r.path.replace(/^\/api\/v1/, '').replace(/:(\w+)/g, '{$1}')}`,
+      ),
+    );
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops as object).map((method) => `${method} ${path}`),
+      ),
+    );
     expect([...documented].sort()).toEqual([...served].sort());
     expect(documented).toEqual(
       new Set([
@@ -90,14 +98,46 @@ describe('openapi.json', () => {
 
   it('builds components from the zod schemas, and every $ref resolves', () => {
     const schemas = doc.components.schemas;
-    for (const name of ['DAG', 'DAGDetail', 'DAGCollection', 'DAGPatch', 'DAGRun', 'DAGRunCollection', 'TriggerDAGRun', 'Backfill', 'BackfillDetail', 'BackfillCollection', 'BackfillPost', 'DryRunBackfillCollection', 'BackfillDateCollection', 'TaskInstance', 'TaskLog', 'XComEntry', 'XComEntryWithValue', 'ImportError', 'EventLog', 'Pool', 'Health', 'Problem']) {
+    for (const name of [
+      'DAG',
+      'DAGDetail',
+      'DAGCollection',
+      'DAGPatch',
+      'DAGRun',
+      'DAGRunCollection',
+      'TriggerDAGRun',
+      'Backfill',
+      'BackfillDetail',
+      'BackfillCollection',
+      'BackfillPost',
+      'DryRunBackfillCollection',
+      'BackfillDateCollection',
+      'TaskInstance',
+      'TaskLog',
+      'XComEntry',
+      'XComEntryWithValue',
+      'ImportError',
+      'EventLog',
+      'Pool',
+      'Health',
+      'Problem',
+    ]) {
       expect(schemas[name], name).toMatchObject({ type: 'object' });
       expect(schemas[name].$schema).toBeUndefined();
     }
-    expect(schemas.DAGCollection.properties.dags).toEqual({ type: 'array', items: { $ref: '#/components/schemas/DAG' } });
+    expect(schemas.DAGCollection.properties.dags).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/DAG' },
+    });
     expect(schemas.DAG.required).toContain('next_dagrun');
-    expect(schemas.DAGRun.properties.state).toEqual({ type: 'string', enum: ['queued', 'running', 'success', 'failed'] });
-    expect(schemas.TriggerDAGRun).toMatchObject({ additionalProperties: false, properties: { conf: { type: 'object' } } });
+    expect(schemas.DAGRun.properties.state).toEqual({
+      type: 'string',
+      enum: ['queued', 'running', 'success', 'failed'],
+    });
+    expect(schemas.TriggerDAGRun).toMatchObject({
+      additionalProperties: false,
+      properties: { conf: { type: 'object' } },
+    });
     expect(schemas.TriggerDAGRun.required ?? []).toEqual([]);
     expect(schemas.Problem.required).toEqual(['type', 'title', 'status', 'detail']);
     for (const ref of refs(doc)) {
@@ -112,26 +152,47 @@ describe('openapi.json', () => {
     expect(listRuns['x-updraft-access']).toBe('read');
     const param = (name: string) => listRuns.parameters.find((p: { name: string }) => p.name === name);
     expect(param('dag_id')).toMatchObject({ in: 'path', required: true, schema: { type: 'string' } });
-    expect(param('limit')).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } });
-    expect(param('state')).toMatchObject({ in: 'query', style: 'form', explode: true, schema: { type: 'array', items: { enum: ['queued', 'running', 'success', 'failed'] } } });
+    expect(param('limit')).toMatchObject({
+      in: 'query',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    });
+    expect(param('state')).toMatchObject({
+      in: 'query',
+      style: 'form',
+      explode: true,
+      schema: { type: 'array', items: { enum: ['queued', 'running', 'success', 'failed'] } },
+    });
     // A date or date-time, with or without an offset: checked by the server (readDates), so a plain string here.
     expect(param('execution_date_gte')).toMatchObject({ required: false, schema: { type: 'string' } });
     // Every date says the one rule (DATE_INPUT_RULE), filters without a description of their own too.
-    for (const name of ['execution_date_gte', 'start_date_lte', 'end_date_gte']) expect(param(name).description).toContain(dateInputRule());
-    expect(doc.components.schemas.ClearTaskInstances.properties.end_date.description).toContain('a day without a time covers that whole day');
+    for (const name of ['execution_date_gte', 'start_date_lte', 'end_date_gte'])
+      expect(param(name).description).toContain(dateInputRule());
+    expect(doc.components.schemas.ClearTaskInstances.properties.end_date.description).toContain(
+      'a day without a time covers that whole day',
+    );
     expect(param('order_by').schema.enum).toContain('-logical_date');
-    expect(listRuns.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DAGRunCollection' });
+    expect(listRuns.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/DAGRunCollection',
+    });
     expect(Object.keys(listRuns.responses).sort()).toEqual(['200', '400', '401', '403', '404']);
-    expect(listRuns.responses['400'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+    expect(listRuns.responses['400'].content['application/problem+json'].schema).toEqual({
+      $ref: '#/components/schemas/Problem',
+    });
 
     const trigger = doc.paths['/dags/{dag_id}/dagRuns'].post;
     expect(trigger['x-updraft-access']).toBe('operate');
-    expect(trigger.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/TriggerDAGRun' });
+    expect(trigger.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/TriggerDAGRun',
+    });
     expect(Object.keys(trigger.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '409']));
 
     const log = doc.paths['/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}'].get;
     expect(Object.keys(log.responses['200'].content)).toEqual(['application/json', 'text/plain']);
-    expect(log.parameters.find((p: { name: string }) => p.name === 'try_number').schema).toMatchObject({ type: 'integer', minimum: 1 });
+    expect(log.parameters.find((p: { name: string }) => p.name === 'try_number').schema).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+    });
 
     const health = doc.paths['/health'].get;
     expect(health['x-updraft-access']).toBe('public');
@@ -141,9 +202,13 @@ describe('openapi.json', () => {
     expect(login.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Login' });
     expect(login.security).toEqual([]);
     expect(doc.paths['/auth/logout'].post.responses['204']).toBeDefined();
-    expect(doc.paths['/auth/me'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CurrentUser' });
+    expect(doc.paths['/auth/me'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/CurrentUser',
+    });
 
-    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId: string }>).map((o) => o.operationId));
+    const ids = Object.values(doc.paths).flatMap((ops) =>
+      Object.values(ops as Record<string, { operationId: string }>).map((o) => o.operationId),
+    );
     expect(new Set(ids).size).toBe(ids.length);
   });
 
@@ -168,7 +233,12 @@ describe('without a database', () => {
     await database.close();
     const res = await broken.request('/api/v1/dags?tags=secret');
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'internal error; the server log has the details' });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'internal error; the server log has the details',
+    });
     expect(errors).toHaveLength(1);
     const health = await broken.request('/api/v1/health');
     expect(health.status).toBe(503);

@@ -64,8 +64,20 @@ const enc = encodeURIComponent;
 
 beforeAll(async () => {
   const { database, h } = setup();
-  app = apiRoutes(database.db, { read: pass, operate: pass, actor: () => 'web:test', checkResponses: true, onError: (e) => { throw e; } });
-  for (const [day, conf] of [['01', { region: 'us' }], ['02', {}], ['03', {}]] as const) {
+  app = apiRoutes(database.db, {
+    read: pass,
+    operate: pass,
+    actor: () => 'web:test',
+    checkResponses: true,
+    onError: (e) => {
+      throw e;
+    },
+  });
+  for (const [day, conf] of [
+    ['01', { region: 'us' }],
+    ['02', {}],
+    ['03', {}],
+  ] as const) {
     const run = await h.run('api_etl', { logicalDate: new Date(`2030-01-${day}T00:00:00Z`), conf });
     expect(run.state).toBe('success');
     runIds[day] = run.runId;
@@ -100,13 +112,17 @@ describe('GET /dags', () => {
 
   it('pages with limit and offset, total_entries counting every match', async () => {
     expect((await get('/dags?limit=1')).body).toMatchObject({ dags: [{ dag_id: 'api_etl' }], total_entries: 2 });
-    expect((await get('/dags?limit=1&offset=1')).body).toMatchObject({ dags: [{ dag_id: 'api_failing' }], total_entries: 2 });
+    expect((await get('/dags?limit=1&offset=1')).body).toMatchObject({
+      dags: [{ dag_id: 'api_failing' }],
+      total_entries: 2,
+    });
     expect((await get('/dags?offset=5')).body).toEqual({ dags: [], total_entries: 2 });
     expect((await get('/dags?order_by=-dag_id&limit=1')).body.dags[0].dag_id).toBe('api_failing');
   });
 
   it('filters by tags, id pattern and paused', async () => {
-    const ids = async (query: string) => (await get(`/dags?${query}`)).body.dags.map((d: { dag_id: string }) => d.dag_id);
+    const ids = async (query: string) =>
+      (await get(`/dags?${query}`)).body.dags.map((d: { dag_id: string }) => d.dag_id);
     expect(await ids('tags=ops')).toEqual(['api_failing']);
     expect(await ids('tags=ops&tags=daily')).toEqual(['api_etl', 'api_failing']);
     expect(await ids('tags=ops,etl')).toEqual(['api_etl', 'api_failing']);
@@ -131,7 +147,12 @@ describe('GET /dags', () => {
     const missing = await get('/dags/nope');
     expect(missing.status).toBe(404);
     expect(missing.type).toBe('application/problem+json');
-    expect(missing.body).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: "no DAG with id 'nope'" });
+    expect(missing.body).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: "no DAG with id 'nope'",
+    });
   });
 });
 
@@ -139,7 +160,11 @@ describe('GET /dags/{dag_id}/dagRuns', () => {
   it("lists a DAG's runs newest first, paged, with their intervals and conf", async () => {
     const { body } = await get('/dags/api_etl/dagRuns');
     expect(body.total_entries).toBe(3);
-    expect(body.dag_runs.map((r: { logical_date: string }) => r.logical_date)).toEqual(['2030-01-03T00:00:00.000Z', '2030-01-02T00:00:00.000Z', '2030-01-01T00:00:00.000Z']);
+    expect(body.dag_runs.map((r: { logical_date: string }) => r.logical_date)).toEqual([
+      '2030-01-03T00:00:00.000Z',
+      '2030-01-02T00:00:00.000Z',
+      '2030-01-01T00:00:00.000Z',
+    ]);
     expect(body.dag_runs[2]).toMatchObject({
       dag_id: 'api_etl',
       dag_run_id: runIds['01'],
@@ -177,16 +202,19 @@ describe('GET /dags/{dag_id}/dagRuns', () => {
   it("lists every DAG's runs with '~'", async () => {
     const all = (await get('/dags/~/dagRuns')).body;
     expect(all.total_entries).toBe(4);
-    expect(all.dag_runs.map((r: { dag_id: string; logical_date: string }) => `${r.dag_id} ${r.logical_date.slice(0, 10)}`)).toEqual([
-      'api_failing 2030-01-05',
-      'api_etl 2030-01-03',
-      'api_etl 2030-01-02',
-      'api_etl 2030-01-01',
-    ]);
+    expect(
+      all.dag_runs.map((r: { dag_id: string; logical_date: string }) => `${r.dag_id} ${r.logical_date.slice(0, 10)}`),
+    ).toEqual(['api_failing 2030-01-05', 'api_etl 2030-01-03', 'api_etl 2030-01-02', 'api_etl 2030-01-01']);
     expect(all.dag_runs[3]).toEqual((await get(`/dags/api_etl/dagRuns/${enc(runIds['01']!)}`)).body);
     const page = (await get('/dags/~/dagRuns?order_by=logical_date&limit=2&offset=1')).body;
-    expect(page).toMatchObject({ total_entries: 4, dag_runs: [{ dag_run_id: runIds['02'] }, { dag_run_id: runIds['03'] }] });
-    expect((await get('/dags/~/dagRuns?order_by=-start_date&limit=1')).body).toMatchObject({ total_entries: 4, dag_runs: [{ dag_id: 'api_failing' }] });
+    expect(page).toMatchObject({
+      total_entries: 4,
+      dag_runs: [{ dag_run_id: runIds['02'] }, { dag_run_id: runIds['03'] }],
+    });
+    expect((await get('/dags/~/dagRuns?order_by=-start_date&limit=1')).body).toMatchObject({
+      total_entries: 4,
+      dag_runs: [{ dag_id: 'api_failing' }],
+    });
     const failed = (await get('/dags/~/dagRuns?state=failed')).body;
     expect(failed).toMatchObject({ total_entries: 1, dag_runs: [{ dag_id: 'api_failing', state: 'failed' }] });
   });
@@ -196,7 +224,10 @@ describe('GET /dags/{dag_id}/dagRuns', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ dag_run_id: runIds['02'], logical_date: '2030-01-02T00:00:00.000Z', conf: {} });
     expect(await get('/dags/nope/dagRuns')).toMatchObject({ status: 404, body: { detail: "no DAG with id 'nope'" } });
-    expect(await get('/dags/api_etl/dagRuns/manual__nope')).toMatchObject({ status: 404, body: { detail: "DAG 'api_etl' has no run 'manual__nope'" } });
+    expect(await get('/dags/api_etl/dagRuns/manual__nope')).toMatchObject({
+      status: 404,
+      body: { detail: "DAG 'api_etl' has no run 'manual__nope'" },
+    });
   });
 
   it('answers bad query parameters with a 400 problem naming the parameter', async () => {
@@ -215,7 +246,12 @@ describe('GET /dags/{dag_id}/dagRuns', () => {
     ];
     for (const [query, field, detail] of cases) {
       const { status, type, body } = await get(`/dags/api_etl/dagRuns?${query}`);
-      expect({ query, status, type, field: body.field }).toEqual({ query, status: 400, type: 'application/problem+json', field });
+      expect({ query, status, type, field: body.field }).toEqual({
+        query,
+        status: 400,
+        type: 'application/problem+json',
+        field,
+      });
       expect(body.detail).toMatch(detail);
     }
   });
@@ -242,16 +278,32 @@ describe('GET .../taskInstances', () => {
       error: null,
     });
     expect(body.task_instances[1].duration).toBeGreaterThanOrEqual(0);
-    expect((await get(tis('01', '?state=success&limit=1&offset=2'))).body).toMatchObject({ total_entries: 3, task_instances: [{ task_id: 'load' }] });
+    expect((await get(tis('01', '?state=success&limit=1&offset=2'))).body).toMatchObject({
+      total_entries: 3,
+      task_instances: [{ task_id: 'load' }],
+    });
     expect((await get(tis('01', '?state=none'))).body).toEqual({ task_instances: [], total_entries: 0 });
     expect((await get(tis('01', '?state=sucess'))).body).toMatchObject({ status: 400, field: 'state' });
   });
 
   it('shows one task instance; an unknown run or task is a 404 naming it', async () => {
-    expect((await get(tis('02', '/extract'))).body).toMatchObject({ task_id: 'extract', state: 'success', try_number: 1 });
-    expect(await get(tis('02', '/nope'))).toMatchObject({ status: 404, body: { detail: `run '${runIds['02']}' of DAG 'api_etl' has no task 'nope'` } });
-    expect(await get('/dags/api_etl/dagRuns/nope/taskInstances')).toMatchObject({ status: 404, body: { detail: "DAG 'api_etl' has no run 'nope'" } });
-    expect(await get('/dags/nope/dagRuns/nope/taskInstances/x')).toMatchObject({ status: 404, body: { detail: "no DAG with id 'nope'" } });
+    expect((await get(tis('02', '/extract'))).body).toMatchObject({
+      task_id: 'extract',
+      state: 'success',
+      try_number: 1,
+    });
+    expect(await get(tis('02', '/nope'))).toMatchObject({
+      status: 404,
+      body: { detail: `run '${runIds['02']}' of DAG 'api_etl' has no task 'nope'` },
+    });
+    expect(await get('/dags/api_etl/dagRuns/nope/taskInstances')).toMatchObject({
+      status: 404,
+      body: { detail: "DAG 'api_etl' has no run 'nope'" },
+    });
+    expect(await get('/dags/nope/dagRuns/nope/taskInstances/x')).toMatchObject({
+      status: 404,
+      body: { detail: "no DAG with id 'nope'" },
+    });
   });
 
   it('serves each try of a log as JSON or text, and 404s a try that did not happen', async () => {
@@ -259,16 +311,28 @@ describe('GET .../taskInstances', () => {
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ dag_id: 'api_etl', dag_run_id: runIds['01'], task_id: 'flaky', try_number: 1 });
     expect(first.body.lines[0]).toMatchObject({ level: 'info', message: 'try 1' });
-    expect(first.body.lines.some((l: { level: string; message: string }) => l.level === 'error' && l.message.includes('first try fails'))).toBe(true);
+    expect(
+      first.body.lines.some(
+        (l: { level: string; message: string }) => l.level === 'error' && l.message.includes('first try fails'),
+      ),
+    ).toBe(true);
     expect(first.body.content).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO try 1\n/);
 
     const second = await get(tis('01', '/flaky/logs/2'), { accept: 'text/plain' });
     expect(second.type).toMatch(/^text\/plain/);
     expect(second.body).toMatch(/^\S+ INFO try 2\n$/);
-    expect((await get(tis('01', '/extract/logs/1'))).body.lines.map((l: { message: string }) => l.message)).toContain('extracting us');
+    expect((await get(tis('01', '/extract/logs/1'))).body.lines.map((l: { message: string }) => l.message)).toContain(
+      'extracting us',
+    );
 
-    expect(await get(tis('01', '/flaky/logs/3'))).toMatchObject({ status: 404, body: { detail: `task 'flaky' of run '${runIds['01']}' has no try 3: it has had 2 tries` } });
-    expect(await get(tis('01', '/flaky/logs/0'))).toMatchObject({ status: 400, body: { field: 'try_number', detail: 'try_number: must be an integer from 1 to 2147483647' } });
+    expect(await get(tis('01', '/flaky/logs/3'))).toMatchObject({
+      status: 404,
+      body: { detail: `task 'flaky' of run '${runIds['01']}' has no try 3: it has had 2 tries` },
+    });
+    expect(await get(tis('01', '/flaky/logs/0'))).toMatchObject({
+      status: 400,
+      body: { field: 'try_number', detail: 'try_number: must be an integer from 1 to 2147483647' },
+    });
     expect(await get(tis('01', '/flaky/logs/first'))).toMatchObject({ status: 400, body: { field: 'try_number' } });
   });
 
@@ -276,12 +340,31 @@ describe('GET .../taskInstances', () => {
     const list = await get(tis('01', '/extract/xcomEntries'));
     expect(list.body).toEqual({
       total_entries: 1,
-      xcom_entries: [{ dag_id: 'api_etl', dag_run_id: runIds['01'], task_id: 'extract', map_index: -1, key: 'return_value', logical_date: '2030-01-01T00:00:00.000Z', timestamp: expect.stringMatching(/Z$/) }],
+      xcom_entries: [
+        {
+          dag_id: 'api_etl',
+          dag_run_id: runIds['01'],
+          task_id: 'extract',
+          map_index: -1,
+          key: 'return_value',
+          logical_date: '2030-01-01T00:00:00.000Z',
+          timestamp: expect.stringMatching(/Z$/),
+        },
+      ],
     });
     expect((await get(tis('01', '/load/xcomEntries'))).body).toEqual({ xcom_entries: [], total_entries: 0 });
-    expect((await get(tis('01', '/extract/xcomEntries/return_value'))).body).toMatchObject({ key: 'return_value', value: { rows: 3 } });
-    expect(await get(tis('01', '/extract/xcomEntries/nope'))).toMatchObject({ status: 404, body: { detail: `task 'extract' of run '${runIds['01']}' has no XCom entry 'nope'` } });
-    expect(await get(tis('01', '/nope/xcomEntries'))).toMatchObject({ status: 404, body: { detail: expect.stringContaining("has no task 'nope'") } });
+    expect((await get(tis('01', '/extract/xcomEntries/return_value'))).body).toMatchObject({
+      key: 'return_value',
+      value: { rows: 3 },
+    });
+    expect(await get(tis('01', '/extract/xcomEntries/nope'))).toMatchObject({
+      status: 404,
+      body: { detail: `task 'extract' of run '${runIds['01']}' has no XCom entry 'nope'` },
+    });
+    expect(await get(tis('01', '/nope/xcomEntries'))).toMatchObject({
+      status: 404,
+      body: { detail: expect.stringContaining("has no task 'nope'") },
+    });
   });
 });
 
@@ -289,7 +372,10 @@ describe('import errors, pools and health', () => {
   it('lists import errors with the file and the field at fault', async () => {
     const { body } = await get('/importErrors');
     expect(body.total_entries).toBe(1);
-    expect(body.import_errors[0]).toMatchObject({ filename: 'broken.ts', stack_trace: expect.stringContaining('schedule') });
+    expect(body.import_errors[0]).toMatchObject({
+      filename: 'broken.ts',
+      stack_trace: expect.stringContaining('schedule'),
+    });
     const one = await get(`/importErrors/${body.import_errors[0].import_error_id}`);
     expect(one.body).toEqual(body.import_errors[0]);
     expect(await get('/importErrors/42')).toMatchObject({ status: 400, body: { field: 'import_error_id' } });
@@ -300,13 +386,26 @@ describe('import errors, pools and health', () => {
     const { body } = await get('/pools');
     expect(body).toEqual({
       total_entries: 1,
-      pools: [{ name: 'default_pool', slots: 128, occupied_slots: 0, running_slots: 0, queued_slots: 0, open_slots: 128, description: expect.anything() }],
+      pools: [
+        {
+          name: 'default_pool',
+          slots: 128,
+          occupied_slots: 0,
+          running_slots: 0,
+          queued_slots: 0,
+          open_slots: 128,
+          description: expect.anything(),
+        },
+      ],
     });
     expect((await get('/pools/default_pool')).body.name).toBe('default_pool');
     expect(await get('/pools/nope')).toMatchObject({ status: 404, body: { detail: "no pool 'nope'" } });
   });
 
   it('answers /health', async () => {
-    expect(await get('/health')).toMatchObject({ status: 200, body: { status: 'healthy', metadatabase: { status: 'healthy' } } });
+    expect(await get('/health')).toMatchObject({
+      status: 200,
+      body: { status: 'healthy', metadatabase: { status: 'healthy' } },
+    });
   });
 });

@@ -44,12 +44,23 @@ async function call(target: Hono, method: string, path: string, body?: unknown):
 const api = (method: string, path: string, body?: unknown) => call(app, method, path, body);
 
 beforeAll(() => {
-  app = apiRoutes(setup().database.db, { read: pass, operate: pass, actor: () => 'web:tester', checkResponses: true, onError: (e) => { throw e; } });
+  app = apiRoutes(setup().database.db, {
+    read: pass,
+    operate: pass,
+    actor: () => 'web:tester',
+    checkResponses: true,
+    onError: (e) => {
+      throw e;
+    },
+  });
 });
 
 describe('POST /dags/{dag_id}/dagRuns', () => {
   it('queues a manual run with its conf and records who triggered it', async () => {
-    const { status, body } = await api('POST', '/dags/api_report/dagRuns', { conf: { region: 'us', day: 'monday' }, logical_date: '2030-02-01T06:00:00+01:00' });
+    const { status, body } = await api('POST', '/dags/api_report/dagRuns', {
+      conf: { region: 'us', day: 'monday' },
+      logical_date: '2030-02-01T06:00:00+01:00',
+    });
     expect(status).toBe(200);
     expect(body).toMatchObject({
       dag_id: 'api_report',
@@ -64,8 +75,17 @@ describe('POST /dags/{dag_id}/dagRuns', () => {
     expect(['queued', 'running', 'success']).toContain(body.state);
     const audit = await api('GET', '/eventLogs?event=dag.trigger&dag_id=api_report');
     expect(audit.body.total_entries).toBe(1);
-    expect(audit.body.event_logs[0]).toMatchObject({ event: 'dag.trigger', owner: 'web:tester', dag_id: 'api_report', run_id: body.dag_run_id, extra: { conf: { region: 'us', day: 'monday' } } });
-    expect((await api('GET', `/dags/api_report/dagRuns/${encodeURIComponent(body.dag_run_id)}`)).body.conf).toEqual({ region: 'us', day: 'monday' });
+    expect(audit.body.event_logs[0]).toMatchObject({
+      event: 'dag.trigger',
+      owner: 'web:tester',
+      dag_id: 'api_report',
+      run_id: body.dag_run_id,
+      extra: { conf: { region: 'us', day: 'monday' } },
+    });
+    expect((await api('GET', `/dags/api_report/dagRuns/${encodeURIComponent(body.dag_run_id)}`)).body.conf).toEqual({
+      region: 'us',
+      day: 'monday',
+    });
   });
 
   it('answers a conf that does not match the params with a 400 naming the param', async () => {
@@ -75,15 +95,25 @@ describe('POST /dags/{dag_id}/dagRuns', () => {
       [{ conf: {} }, 'conf.day', /day: required param has no value/],
       [{ conf: [1], logical_date: '2030-02-02' }, 'conf', /^conf: /],
       [{ conf: { day: 'x' }, logical_date: 'tomorrow' }, 'logical_date', /^logical_date: must be an ISO 8601/],
-      [{ conf: { day: 'x' }, dag_run_id: 'mine' }, 'dag_run_id', /^dag_run_id: unknown request body \(expected conf, logical_date\)$/],
+      [
+        { conf: { day: 'x' }, dag_run_id: 'mine' },
+        'dag_run_id',
+        /^dag_run_id: unknown request body \(expected conf, logical_date\)$/,
+      ],
     ];
     for (const [body, field, detail] of cases) {
       const answer = await api('POST', '/dags/api_report/dagRuns', body);
       expect({ body, status: answer.status, field: answer.body.field }).toEqual({ body, status: 400, field });
       expect(answer.body.detail).toMatch(detail);
     }
-    expect(await api('POST', '/dags/api_report/dagRuns', '{"conf": ')).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/^the request body is not valid JSON/) } });
-    expect(await api('POST', '/dags/api_report/dagRuns', '[]')).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/^request body: /) } });
+    expect(await api('POST', '/dags/api_report/dagRuns', '{"conf": ')).toMatchObject({
+      status: 400,
+      body: { detail: expect.stringMatching(/^the request body is not valid JSON/) },
+    });
+    expect(await api('POST', '/dags/api_report/dagRuns', '[]')).toMatchObject({
+      status: 400,
+      body: { detail: expect.stringMatching(/^request body: /) },
+    });
     // Nothing was created by the refused triggers.
     expect((await api('GET', '/eventLogs?event=dag.trigger')).body.total_entries).toBe(1);
   });
@@ -91,9 +121,21 @@ describe('POST /dags/{dag_id}/dagRuns', () => {
   it('refuses a second run for the same logical date (409) and an unknown DAG (404)', async () => {
     const first = await api('POST', '/dags/api_report/dagRuns', { conf: { day: 'x' }, logical_date: '2030-03-01' });
     expect(first.status).toBe(200);
-    const again = await api('POST', '/dags/api_report/dagRuns', { conf: { day: 'y' }, logical_date: '2030-03-01T00:00:00Z' });
-    expect(again).toMatchObject({ status: 409, body: { title: 'Conflict', detail: "DAG 'api_report' already has a run with logical date 2030-03-01T00:00:00.000Z" } });
-    expect(await api('POST', '/dags/nope/dagRuns', {})).toMatchObject({ status: 404, body: { detail: expect.stringContaining("no DAG with id 'nope'") } });
+    const again = await api('POST', '/dags/api_report/dagRuns', {
+      conf: { day: 'y' },
+      logical_date: '2030-03-01T00:00:00Z',
+    });
+    expect(again).toMatchObject({
+      status: 409,
+      body: {
+        title: 'Conflict',
+        detail: "DAG 'api_report' already has a run with logical date 2030-03-01T00:00:00.000Z",
+      },
+    });
+    expect(await api('POST', '/dags/nope/dagRuns', {})).toMatchObject({
+      status: 404,
+      body: { detail: expect.stringContaining("no DAG with id 'nope'") },
+    });
   });
 });
 
@@ -101,17 +143,33 @@ describe('PATCH /dags/{dag_id}', () => {
   it('pauses and unpauses, recording each change', async () => {
     const paused = await api('PATCH', '/dags/api_report', { is_paused: true });
     expect(paused).toMatchObject({ status: 200, body: { dag_id: 'api_report', is_paused: true } });
-    expect((await api('GET', '/dags?paused=true')).body.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['api_report']);
+    expect((await api('GET', '/dags?paused=true')).body.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual([
+      'api_report',
+    ]);
     expect((await api('PATCH', '/dags/api_report', { is_paused: false })).body.is_paused).toBe(false);
-    const events = (await api('GET', '/eventLogs?dag_id=api_report&order_by=when')).body.event_logs.map((e: { event: string; owner: string }) => `${e.event} ${e.owner}`);
-    expect(events.filter((e: string) => !e.startsWith('dag.trigger'))).toEqual(['dag.pause web:tester', 'dag.unpause web:tester']);
+    const events = (await api('GET', '/eventLogs?dag_id=api_report&order_by=when')).body.event_logs.map(
+      (e: { event: string; owner: string }) => `${e.event} ${e.owner}`,
+    );
+    expect(events.filter((e: string) => !e.startsWith('dag.trigger'))).toEqual([
+      'dag.pause web:tester',
+      'dag.unpause web:tester',
+    ]);
   });
 
   it('answers a bad body with a 400 naming the field, and an unknown DAG with a 404', async () => {
-    expect(await api('PATCH', '/dags/api_report', { is_paused: 'yes' })).toMatchObject({ status: 400, body: { field: 'is_paused' } });
+    expect(await api('PATCH', '/dags/api_report', { is_paused: 'yes' })).toMatchObject({
+      status: 400,
+      body: { field: 'is_paused' },
+    });
     expect(await api('PATCH', '/dags/api_report', {})).toMatchObject({ status: 400, body: { field: 'is_paused' } });
-    expect(await api('PATCH', '/dags/api_report', { is_paused: true, schedule: '@daily' })).toMatchObject({ status: 400, body: { field: 'schedule' } });
-    expect(await api('PATCH', '/dags/nope', { is_paused: true })).toMatchObject({ status: 404, body: { detail: expect.stringContaining("no DAG with id 'nope'") } });
+    expect(await api('PATCH', '/dags/api_report', { is_paused: true, schedule: '@daily' })).toMatchObject({
+      status: 400,
+      body: { field: 'schedule' },
+    });
+    expect(await api('PATCH', '/dags/nope', { is_paused: true })).toMatchObject({
+      status: 404,
+      body: { detail: expect.stringContaining("no DAG with id 'nope'") },
+    });
   });
 });
 
@@ -121,11 +179,16 @@ describe('GET /eventLogs', () => {
     expect(all.total_entries).toBeGreaterThanOrEqual(4);
     const whens = all.event_logs.map((e: { when: string }) => e.when);
     expect([...whens].sort().reverse()).toEqual(whens);
-    expect((await api('GET', '/eventLogs?limit=1&offset=1')).body).toMatchObject({ total_entries: all.total_entries, event_logs: [{ event_log_id: all.event_logs[1].event_log_id }] });
+    expect((await api('GET', '/eventLogs?limit=1&offset=1')).body).toMatchObject({
+      total_entries: all.total_entries,
+      event_logs: [{ event_log_id: all.event_logs[1].event_log_id }],
+    });
     expect((await api('GET', '/eventLogs?owner=web:tester&event=dag.pause')).body.total_entries).toBe(1);
     expect((await api('GET', '/eventLogs?owner=cli:someone')).body.total_entries).toBe(0);
     expect((await api('GET', '/eventLogs?after=2999-01-01')).body.total_entries).toBe(0);
-    expect((await api('GET', `/eventLogs?before=${encodeURIComponent(new Date().toISOString())}`)).body.total_entries).toBe(all.total_entries);
+    expect(
+      (await api('GET', `/eventLogs?before=${encodeURIComponent(new Date().toISOString())}`)).body.total_entries,
+    ).toBe(all.total_entries);
     expect(await api('GET', '/eventLogs?after=soon')).toMatchObject({ status: 400, body: { field: 'after' } });
     const one = await api('GET', `/eventLogs/${all.event_logs[0].event_log_id}`);
     expect(one.body).toEqual(all.event_logs[0]);
@@ -138,7 +201,9 @@ describe('guards', () => {
 
   it('runs `operate` before every change: a refused request changes nothing', async () => {
     const guarded = apiRoutes(setup().database.db, { read: pass, operate: refuse, actor: () => 'web:intruder' });
-    expect(await call(guarded, 'POST', '/dags/api_report/dagRuns', { conf: { day: 'x' }, logical_date: '2030-04-01' })).toEqual({
+    expect(
+      await call(guarded, 'POST', '/dags/api_report/dagRuns', { conf: { day: 'x' }, logical_date: '2030-04-01' }),
+    ).toEqual({
       status: 401,
       body: { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'sign in first' },
     });
@@ -151,7 +216,15 @@ describe('guards', () => {
 
   it('runs `read` before every GET but /health', async () => {
     const closed = apiRoutes(setup().database.db, { read: refuse, operate: refuse });
-    for (const path of ['/dags', '/dags/api_report', '/dags/api_report/dagRuns', '/eventLogs', '/pools', '/importErrors', '/openapi.json']) {
+    for (const path of [
+      '/dags',
+      '/dags/api_report',
+      '/dags/api_report/dagRuns',
+      '/eventLogs',
+      '/pools',
+      '/importErrors',
+      '/openapi.json',
+    ]) {
       expect({ path, status: (await call(closed, 'GET', path)).status }).toEqual({ path, status: 401 });
     }
     expect((await call(closed, 'GET', '/health')).status).toBe(200);
@@ -165,6 +238,8 @@ describe('guards', () => {
     });
     withUser.route('/', apiRoutes(setup().database.db, { read: pass, operate: pass }));
     expect((await call(withUser, 'PATCH', '/dags/api_report', { is_paused: true })).status).toBe(200);
-    expect((await api('GET', '/eventLogs?owner=web:alice')).body.event_logs).toMatchObject([{ event: 'dag.pause', dag_id: 'api_report' }]);
+    expect((await api('GET', '/eventLogs?owner=web:alice')).body.event_logs).toMatchObject([
+      { event: 'dag.pause', dag_id: 'api_report' },
+    ]);
   });
 });

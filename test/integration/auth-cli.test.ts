@@ -21,7 +21,13 @@ const GENERATED = /password: ([a-z2-9]{5}(?:-[a-z2-9]{5}){3})/;
 function updraftWithInput(args: string[], input: string): Promise<CliResult> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'updraft.mjs'), ...args], {
     cwd: ROOT,
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UPDRAFT_') && k !== 'DATABASE_URL')), UPDRAFT_ENV_FILE: '', ...setup().env },
+    env: {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('UPDRAFT_') && k !== 'DATABASE_URL'),
+      ),
+      UPDRAFT_ENV_FILE: '',
+      ...setup().env,
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -31,7 +37,9 @@ function updraftWithInput(args: string[], input: string): Promise<CliResult> {
   return new Promise((resolve) => child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
 
-async function withChildDatabase<T>(fn: (db: Awaited<ReturnType<ReturnType<typeof setup>['child']['open']>>['db']) => Promise<T>): Promise<T> {
+async function withChildDatabase<T>(
+  fn: (db: Awaited<ReturnType<ReturnType<typeof setup>['child']['open']>>['db']) => Promise<T>,
+): Promise<T> {
   const database = await setup().child.open();
   try {
     return await fn(database.db);
@@ -41,7 +49,9 @@ async function withChildDatabase<T>(fn: (db: Awaited<ReturnType<ReturnType<typeo
 }
 
 describe('standalone', () => {
-  it('creates admin on its first start and prints the password once; later starts print none', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('creates admin on its first start and prints the password once; later starts print none', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const env = { ...setup().env, UPDRAFT_ENV_FILE: '', UPDRAFT_PORT: '0', UPDRAFT_CONCURRENCY: '1' };
     const first = startUpdraft(['standalone'], env);
     await first.ready;
@@ -63,13 +73,18 @@ describe('standalone', () => {
 });
 
 describe('updraft users', () => {
-  it('creates a user with a generated password printed once, or one read from stdin', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('creates a user with a generated password printed once, or one read from stdin', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const created = await updraft(['users', 'create', 'Alice', '--role', 'operator']);
     expect(created.code).toBe(0);
     expect(created.stdout).toContain("user 'alice' created with the operator role\npassword: ");
     const generated = GENERATED.exec(created.stdout)![1]!;
 
-    const fromStdin = await updraftWithInput(['users', 'create', 'bob', '--role', 'viewer', '--password', '-'], 'b0b-password-123\n');
+    const fromStdin = await updraftWithInput(
+      ['users', 'create', 'bob', '--role', 'viewer', '--password', '-'],
+      'b0b-password-123\n',
+    );
     expect(fromStdin).toMatchObject({ code: 0, stdout: "user 'bob' created with the viewer role\n" });
 
     const listed = await updraft(['users', 'list']);
@@ -80,14 +95,18 @@ describe('updraft users', () => {
       ['bob', 'viewer', 'active'],
     ]);
     const json = await updraft(['users', 'list', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ username: 'bob', role: 'viewer', disabled: false })]));
+    expect(JSON.parse(json.stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ username: 'bob', role: 'viewer', disabled: false })]),
+    );
     expect(json.stdout).not.toContain('scrypt');
 
     await withChildDatabase(async (db) => {
       expect(await authenticatePassword(db, 'alice', generated)).toMatchObject({ role: 'operator' });
       expect(await authenticatePassword(db, 'bob', 'b0b-password-123')).toMatchObject({ role: 'viewer' });
       const audit = await db.select().from(auditLog).orderBy(desc(auditLog.at));
-      expect(audit.find((a) => a.action === 'user.create' && (a.details as { username: string }).username === 'bob')!.actor).toMatch(/^cli:/);
+      expect(
+        audit.find((a) => a.action === 'user.create' && (a.details as { username: string }).username === 'bob')!.actor,
+      ).toMatch(/^cli:/);
       const text = JSON.stringify(audit);
       expect(text).not.toContain(generated);
       expect(text).not.toContain('b0b-password-123');
@@ -111,7 +130,10 @@ describe('updraft users', () => {
   });
 
   it('changes a role and refuses to remove the last admin', { timeout: CLI_TEST_TIMEOUT }, async () => {
-    expect(await updraft(['users', 'set-role', 'bob', 'operator'])).toMatchObject({ code: 0, stdout: "'bob' now has the operator role\n" });
+    expect(await updraft(['users', 'set-role', 'bob', 'operator'])).toMatchObject({
+      code: 0,
+      stdout: "'bob' now has the operator role\n",
+    });
     const last = await updraft(['users', 'delete', 'admin']);
     expect(last.code).toBe(1);
     expect(last.stderr).toContain("cannot delete 'admin': it is the last admin");
@@ -119,12 +141,16 @@ describe('updraft users', () => {
 });
 
 describe('updraft tokens', () => {
-  it('prints a token once on stdout, lists it without the secret, and revokes it', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('prints a token once on stdout, lists it without the secret, and revokes it', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const created = await updraft(['tokens', 'create', 'alice', '--name', 'ci', '--expires', '30d']);
     expect(created.code).toBe(0);
     const token = created.stdout.trim();
     expect(token).toMatch(/^updr_[A-Za-z0-9_-]{43}$/);
-    expect(created.stderr).toMatch(/API token 'ci' for 'alice' created \(id [0-9a-f-]{36}, expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); it is shown only this once/);
+    expect(created.stderr).toMatch(
+      /API token 'ci' for 'alice' created \(id [0-9a-f-]{36}, expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); it is shown only this once/,
+    );
 
     const listed = await updraft(['tokens', 'list', '--user', 'alice', '--json']);
     const [info] = JSON.parse(listed.stdout) as Array<{ id: string; name: string; state: string; expiresAt: string }>;
@@ -134,7 +160,10 @@ describe('updraft tokens', () => {
       expect(await authenticateToken(db, token)).toMatchObject({ username: 'alice', via: 'token' });
     });
 
-    expect(await updraft(['tokens', 'revoke', info!.id])).toMatchObject({ code: 0, stdout: `API token ${info!.id} ('ci' of 'alice') revoked\n` });
+    expect(await updraft(['tokens', 'revoke', info!.id])).toMatchObject({
+      code: 0,
+      stdout: `API token ${info!.id} ('ci' of 'alice') revoked\n`,
+    });
     const after = await updraft(['tokens', 'list']);
     expect(table(after.stdout)[1]!.slice(0, 4)).toEqual([info!.id, 'alice', 'ci', 'revoked']);
     await withChildDatabase(async (db) => {

@@ -34,7 +34,9 @@ function testApp(options: Partial<AuthOptions> = {}): Hono {
   const app = new Hono();
   app.use('*', authenticate(database.db, opts));
   app.route('/', authRoutes(database.db, opts));
-  app.get('/api/v1/dags', requireRead(opts.readOpen), (c) => c.json({ dags: [], user: c.get('user')?.username ?? null }));
+  app.get('/api/v1/dags', requireRead(opts.readOpen), (c) =>
+    c.json({ dags: [], user: c.get('user')?.username ?? null }),
+  );
   app.post('/api/v1/dags/demo/pause', requireUser('operator'), async (c) => {
     const form = /form/.test(c.req.header('content-type') ?? '') ? await c.req.parseBody() : {};
     return c.json({ paused: true, actor: actorOf(c.get('user')!), form });
@@ -47,10 +49,19 @@ const app = () => testApp();
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 async function login(target: Hono, username = 'olga', password = PASSWORD, url = `${BASE}/api/v1/auth/login`) {
-  const res = await target.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const res = await target.request(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
   const setCookie = res.headers.get('set-cookie') ?? '';
   const cookie = /^updraft_session=([^;]+)/.exec(setCookie)?.[1];
-  return { res, setCookie, cookie: cookie ? `updraft_session=${cookie}` : '', body: (await res.json()) as Record<string, unknown> };
+  return {
+    res,
+    setCookie,
+    cookie: cookie ? `updraft_session=${cookie}` : '',
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 describe('authenticate and requireUser', () => {
@@ -70,7 +81,11 @@ describe('authenticate and requireUser', () => {
   it('refuse a viewer on an operator route with 403, and let an operator through with a token (no CSRF needed)', async () => {
     const viewer = await app().request('/api/v1/dags/demo/pause', { method: 'POST', headers: bearer(viewerToken) });
     expect(viewer.status).toBe(403);
-    expect(await viewer.json()).toMatchObject({ status: 403, title: 'Forbidden', detail: "this needs the operator role; 'victor' has the viewer role" });
+    expect(await viewer.json()).toMatchObject({
+      status: 403,
+      title: 'Forbidden',
+      detail: "this needs the operator role; 'victor' has the viewer role",
+    });
 
     const operator = await app().request('/api/v1/dags/demo/pause', { method: 'POST', headers: bearer(operatorToken) });
     expect(operator.status).toBe(200);
@@ -86,7 +101,9 @@ describe('authenticate and requireUser', () => {
     expect(await bad.json()).toMatchObject({ detail: 'API token unknown, revoked or expired' });
     const basic = await app().request('/api/v1/dags', { headers: { Authorization: 'Basic b2xnYTpwdw==' } });
     expect(basic.status).toBe(401);
-    expect(await basic.json()).toMatchObject({ detail: "unsupported Authorization header: send 'Authorization: Bearer <API token>'" });
+    expect(await basic.json()).toMatchObject({
+      detail: "unsupported Authorization header: send 'Authorization: Bearer <API token>'",
+    });
   });
 
   it('let anyone read when reading is open, and only signed-in users when it is closed', async () => {
@@ -107,16 +124,28 @@ describe('authenticate and requireUser', () => {
 describe("standalone's local token (the CLI on this machine)", () => {
   const local = () => testApp({ localToken: 'updl_test-local-token' });
   const from = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } });
-  const change = (headers: Record<string, string>, env?: unknown) => local().request('/api/v1/dags/demo/pause', { method: 'POST', headers }, env);
+  const change = (headers: Record<string, string>, env?: unknown) =>
+    local().request('/api/v1/dags/demo/pause', { method: 'POST', headers }, env);
 
   it('lets the CLI in over loopback as an operator named by its actor header', async () => {
     const res = await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'cli:alice' }, from('127.0.0.1'));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ actor: 'cli:alice' });
-    expect((await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'cli:x; drop table' }, from('::1'))).status).toBe(200);
-    expect(await (await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'user:admin' }, from('::ffff:127.0.0.1'))).json()).toMatchObject({ actor: 'cli:unknown' });
+    expect(
+      (await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'cli:x; drop table' }, from('::1')))
+        .status,
+    ).toBe(200);
+    expect(
+      await (
+        await change({ ...bearer('updl_test-local-token'), 'X-Updraft-Actor': 'user:admin' }, from('::ffff:127.0.0.1'))
+      ).json(),
+    ).toMatchObject({ actor: 'cli:unknown' });
     // Not an admin.
-    const admin = await local().request('/api/v1/users/someone', { method: 'DELETE', headers: bearer('updl_test-local-token') }, from('127.0.0.1'));
+    const admin = await local().request(
+      '/api/v1/users/someone',
+      { method: 'DELETE', headers: bearer('updl_test-local-token') },
+      from('127.0.0.1'),
+    );
     expect(admin.status).toBe(403);
   });
 
@@ -124,7 +153,9 @@ describe("standalone's local token (the CLI on this machine)", () => {
     for (const env of [from('10.0.0.5'), from('::ffff:192.168.1.2'), undefined]) {
       const res = await change(bearer('updl_test-local-token'), env);
       expect(res.status).toBe(401);
-      expect((await res.json()) as Record<string, unknown>).toMatchObject({ detail: 'the local token is accepted from this machine only' });
+      expect((await res.json()) as Record<string, unknown>).toMatchObject({
+        detail: 'the local token is accepted from this machine only',
+      });
     }
   });
 });
@@ -134,7 +165,11 @@ describe('login with a session cookie', () => {
     const { res, setCookie, cookie, body } = await login(app());
     expect(res.status).toBe(200);
     expect(setCookie).toMatch(/^updraft_session=[A-Za-z0-9_-]{43}; Max-Age=3600; Path=\/; HttpOnly; SameSite=Lax$/);
-    expect(body).toEqual({ username: 'olga', role: 'operator', csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(body).toEqual({
+      username: 'olga',
+      role: 'operator',
+      csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
     expect(JSON.stringify(body)).not.toContain(cookie.split('=')[1]);
 
     const https = await login(app(), 'olga', PASSWORD, 'https://updraft.example/api/v1/auth/login');
@@ -154,11 +189,22 @@ describe('login with a session cookie', () => {
 
     const missing = await target.request('/api/v1/dags/demo/pause', { method: 'POST', headers: { Cookie: cookie } });
     expect(missing.status).toBe(403);
-    expect(await missing.json()).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'CSRF token missing or wrong' });
-    const wrong = await target.request('/api/v1/dags/demo/pause', { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': `${csrfToken}x` } });
+    expect(await missing.json()).toEqual({
+      type: 'about:blank',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'CSRF token missing or wrong',
+    });
+    const wrong = await target.request('/api/v1/dags/demo/pause', {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': `${csrfToken}x` },
+    });
     expect(wrong.status).toBe(403);
 
-    const header = await target.request('/api/v1/dags/demo/pause', { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrfToken } });
+    const header = await target.request('/api/v1/dags/demo/pause', {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrfToken },
+    });
     expect(header.status).toBe(200);
     expect(await header.json()).toMatchObject({ paused: true, actor: 'user:olga' });
 
@@ -190,8 +236,13 @@ describe('login with a session cookie', () => {
     const viaToken = await target.request('/api/v1/auth/me', { headers: bearer(operatorToken) });
     expect(await viaToken.json()).toEqual({ username: 'olga', role: 'operator', via: 'token' });
 
-    expect((await target.request('/api/v1/auth/logout', { method: 'POST', headers: { Cookie: cookie } })).status).toBe(403);
-    const out = await target.request('/api/v1/auth/logout', { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': body.csrfToken as string } });
+    expect((await target.request('/api/v1/auth/logout', { method: 'POST', headers: { Cookie: cookie } })).status).toBe(
+      403,
+    );
+    const out = await target.request('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': body.csrfToken as string },
+    });
     expect(out.status).toBe(204);
     expect(out.headers.get('set-cookie')).toMatch(/^updraft_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax/);
 
@@ -199,7 +250,10 @@ describe('login with a session cookie', () => {
     const after = await target.request('/api/v1/auth/me', { headers: { Cookie: cookie } });
     expect(after.status).toBe(401);
     expect(after.headers.get('set-cookie')).toMatch(/^updraft_session=; Max-Age=0/);
-    const change = await target.request('/api/v1/dags/demo/pause', { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': body.csrfToken as string } });
+    const change = await target.request('/api/v1/dags/demo/pause', {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': body.csrfToken as string },
+    });
     expect(change.status).toBe(401);
   });
 
@@ -233,20 +287,33 @@ describe('login with a session cookie', () => {
     expect(wrong.body).toMatchObject({ detail: 'wrong username or password' });
     expect(wrong.setCookie).toBe('');
 
-    const form = await app().request('/api/v1/auth/login', { method: 'POST', body: new URLSearchParams({ username: 'olga', password: PASSWORD }) });
+    const form = await app().request('/api/v1/auth/login', {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'olga', password: PASSWORD }),
+    });
     expect(form.status).toBe(400);
-    const missing = await app().request('/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"username":"olga"}' });
+    const missing = await app().request('/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"username":"olga"}',
+    });
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ field: 'password' });
   });
 
   it('audits logins and failures without a password, a token or a cookie', async () => {
-    const rows = await database.db.select().from(auditLog).where(like(auditLog.action, 'auth.%')).orderBy(desc(auditLog.at));
+    const rows = await database.db
+      .select()
+      .from(auditLog)
+      .where(like(auditLog.action, 'auth.%'))
+      .orderBy(desc(auditLog.at));
     const actions = new Set(rows.map((r) => r.action));
     expect(actions).toEqual(new Set(['auth.login', 'auth.login_failed', 'auth.logout']));
     const [success] = await database.db.select().from(auditLog).where(eq(auditLog.action, 'auth.login')).limit(1);
     expect(success).toMatchObject({ actor: 'user:olga', details: { username: 'olga' } });
-    const failures = rows.filter((r) => r.action === 'auth.login_failed').map((r) => ({ actor: r.actor, details: r.details }));
+    const failures = rows
+      .filter((r) => r.action === 'auth.login_failed')
+      .map((r) => ({ actor: r.actor, details: r.details }));
     expect(failures).toEqual(
       expect.arrayContaining([
         { actor: 'anonymous', details: { username: 'olga', reason: 'wrong password' } },

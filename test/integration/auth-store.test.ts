@@ -43,7 +43,11 @@ describe('ensureAdmin', () => {
     const created = [password, second].filter((p) => p !== null);
     expect(created).toHaveLength(1);
     expect(created[0]!.length).toBeGreaterThanOrEqual(16);
-    expect(await authenticatePassword(database.db, 'admin', created[0]!)).toMatchObject({ username: 'admin', role: 'admin', via: 'session' });
+    expect(await authenticatePassword(database.db, 'admin', created[0]!)).toMatchObject({
+      username: 'admin',
+      role: 'admin',
+      via: 'session',
+    });
     expect(await ensureAdmin(database.db, ACTOR)).toBeNull();
     expect(await auditText()).not.toContain(created[0]!);
   });
@@ -56,35 +60,55 @@ describe('users', () => {
     const [row] = await database.db.select().from(users).where(eq(users.username, 'alice'));
     expect(row!.passwordHash).toMatch(/^scrypt\$/);
     expect(row!.passwordHash).not.toContain(SECRET);
-    expect(await authenticatePassword(database.db, 'ALICE', SECRET)).toEqual({ id: user.id, username: 'alice', role: 'operator', via: 'session' });
+    expect(await authenticatePassword(database.db, 'ALICE', SECRET)).toEqual({
+      id: user.id,
+      username: 'alice',
+      role: 'operator',
+      via: 'session',
+    });
     const listed = await listUsers(database.db);
     expect(listed.map((u) => u.username)).toEqual(['admin', 'alice']);
     expect(JSON.stringify(listed)).not.toContain('scrypt');
   });
 
   it('refuses a wrong password, an unknown user and a taken name alike', async () => {
-    expect(await checkPassword(database.db, 'alice', 'wrong-password')).toEqual({ user: null, reason: 'wrong password' });
+    expect(await checkPassword(database.db, 'alice', 'wrong-password')).toEqual({
+      user: null,
+      reason: 'wrong password',
+    });
     expect(await checkPassword(database.db, 'nobody', SECRET)).toEqual({ user: null, reason: 'unknown user' });
-    expect(await checkPassword(database.db, 'not a valid name!', SECRET)).toEqual({ user: null, reason: 'unknown user' });
-    await expect(createUser(database.db, { username: 'ALICE', role: 'viewer', password: SECRET, actor: ACTOR })).rejects.toThrow(
-      new AuthConflictError("user 'alice' already exists"),
-    );
+    expect(await checkPassword(database.db, 'not a valid name!', SECRET)).toEqual({
+      user: null,
+      reason: 'unknown user',
+    });
+    await expect(
+      createUser(database.db, { username: 'ALICE', role: 'viewer', password: SECRET, actor: ACTOR }),
+    ).rejects.toThrow(new AuthConflictError("user 'alice' already exists"));
   });
 
   it('validates names, roles and passwords, naming what is wrong', async () => {
-    await expect(createUser(database.db, { username: 'bad name', role: 'viewer', password: SECRET, actor: ACTOR })).rejects.toThrow("invalid username 'bad name'");
-    await expect(createUser(database.db, { username: 'bob', role: 'root' as never, password: SECRET, actor: ACTOR })).rejects.toThrow(
-      "role must be one of viewer, operator, admin, got 'root'",
+    await expect(
+      createUser(database.db, { username: 'bad name', role: 'viewer', password: SECRET, actor: ACTOR }),
+    ).rejects.toThrow("invalid username 'bad name'");
+    await expect(
+      createUser(database.db, { username: 'bob', role: 'root' as never, password: SECRET, actor: ACTOR }),
+    ).rejects.toThrow("role must be one of viewer, operator, admin, got 'root'");
+    await expect(
+      createUser(database.db, { username: 'bob', role: 'viewer', password: 'short', actor: ACTOR }),
+    ).rejects.toThrow(ConfigError);
+    await expect(setRole(database.db, 'ghost', 'viewer', ACTOR)).rejects.toThrow(
+      new NotFoundError("no user named 'ghost' (see 'updraft users list')"),
     );
-    await expect(createUser(database.db, { username: 'bob', role: 'viewer', password: 'short', actor: ACTOR })).rejects.toThrow(ConfigError);
-    await expect(setRole(database.db, 'ghost', 'viewer', ACTOR)).rejects.toThrow(new NotFoundError("no user named 'ghost' (see 'updraft users list')"));
   });
 
   it('a disabled user cannot log in, even with the right password, until enabled again', async () => {
     await createUser(database.db, { username: 'carol', role: 'viewer', password: SECRET, actor: ACTOR });
     expect(await setDisabled(database.db, 'carol', true, ACTOR)).toBe(true);
     expect(await checkPassword(database.db, 'carol', SECRET)).toEqual({ user: null, reason: 'disabled' });
-    expect(await checkPassword(database.db, 'carol', 'wrong-password')).toEqual({ user: null, reason: 'wrong password' });
+    expect(await checkPassword(database.db, 'carol', 'wrong-password')).toEqual({
+      user: null,
+      reason: 'wrong password',
+    });
     expect(await setDisabled(database.db, 'carol', false, ACTOR)).toBe(true);
     expect(await authenticatePassword(database.db, 'carol', SECRET)).toMatchObject({ username: 'carol' });
   });
@@ -105,18 +129,35 @@ describe('users', () => {
     await createUser(database.db, { username: 'solo_admin_check', role: 'viewer', password: SECRET, actor: ACTOR });
     // admin and alice are admins: one may go, the last may not.
     expect(await setRole(database.db, 'alice', 'operator', ACTOR)).toBe(true);
-    await expect(setRole(database.db, 'admin', 'viewer', ACTOR)).rejects.toThrow("cannot take the admin role from 'admin': it is the last admin");
-    await expect(setDisabled(database.db, 'admin', true, ACTOR)).rejects.toThrow("cannot disable 'admin': it is the last admin");
-    await expect(deleteUser(database.db, 'admin', ACTOR)).rejects.toThrow("cannot delete 'admin': it is the last admin");
+    await expect(setRole(database.db, 'admin', 'viewer', ACTOR)).rejects.toThrow(
+      "cannot take the admin role from 'admin': it is the last admin",
+    );
+    await expect(setDisabled(database.db, 'admin', true, ACTOR)).rejects.toThrow(
+      "cannot disable 'admin': it is the last admin",
+    );
+    await expect(deleteUser(database.db, 'admin', ACTOR)).rejects.toThrow(
+      "cannot delete 'admin': it is the last admin",
+    );
     await deleteUser(database.db, 'solo_admin_check', ACTOR);
   });
 
   it('records every change in the audit log, without a password', async () => {
     const rows = await database.db.select().from(auditLog).where(eq(auditLog.actor, ACTOR));
     expect(rows.map((r) => r.action)).toEqual(
-      expect.arrayContaining(['user.create', 'user.disable', 'user.enable', 'user.set_password', 'user.set_role', 'user.delete']),
+      expect.arrayContaining([
+        'user.create',
+        'user.disable',
+        'user.enable',
+        'user.set_password',
+        'user.set_role',
+        'user.delete',
+      ]),
     );
-    expect(rows.find((r) => r.action === 'user.set_role')!.details).toEqual({ username: 'alice', from: 'operator', role: 'admin' });
+    expect(rows.find((r) => r.action === 'user.set_role')!.details).toEqual({
+      username: 'alice',
+      from: 'operator',
+      role: 'admin',
+    });
     const text = await auditText();
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain('An0ther-password');
@@ -131,18 +172,25 @@ describe('API tokens', () => {
     const [row] = await database.db.select().from(apiTokens).where(eq(apiTokens.id, created.id));
     expect(row!.tokenHash).toMatch(/^[0-9a-f]{64}$/);
     expect(row!.tokenHash).not.toContain(created.token.slice(5));
-    expect(await authenticateToken(database.db, created.token)).toMatchObject({ username: 'alice', role: 'operator', via: 'token' });
+    expect(await authenticateToken(database.db, created.token)).toMatchObject({
+      username: 'alice',
+      role: 'operator',
+      via: 'token',
+    });
     expect(await authenticateToken(database.db, `${created.token.slice(0, -1)}x`)).toBeNull();
     expect(await authenticateToken(database.db, 'not-a-token')).toBeNull();
     const listed = await listTokens(database.db, { username: 'alice' });
-    expect(listed).toEqual([expect.objectContaining({ id: created.id, username: 'alice', name: 'ci', revokedAt: null })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ id: created.id, username: 'alice', name: 'ci', revokedAt: null }),
+    ]);
     expect(JSON.stringify(listed)).not.toMatch(/updr_|[0-9a-f]{64}/);
     expect(await auditText()).not.toContain(created.token);
   });
 
   it('note their last use at most once a minute', async () => {
     const { token, id } = await createToken(database.db, { username: 'alice', name: 'busy', actor: ACTOR });
-    const lastUsed = async () => (await database.db.select().from(apiTokens).where(eq(apiTokens.id, id)))[0]!.lastUsedAt;
+    const lastUsed = async () =>
+      (await database.db.select().from(apiTokens).where(eq(apiTokens.id, id)))[0]!.lastUsedAt;
     const t0 = new Date('2030-01-01T00:00:00Z');
     await authenticateToken(database.db, token, t0);
     expect(await lastUsed()).toEqual(t0);
@@ -155,7 +203,11 @@ describe('API tokens', () => {
 
   it('stop working when they expire', async () => {
     const now = new Date();
-    const { token } = await createToken(database.db, { username: 'alice', name: 'short', expiresInMs: 60_000, actor: ACTOR }, now);
+    const { token } = await createToken(
+      database.db,
+      { username: 'alice', name: 'short', expiresInMs: 60_000, actor: ACTOR },
+      now,
+    );
     expect(await authenticateToken(database.db, token, new Date(now.getTime() + 59_000))).not.toBeNull();
     expect(await authenticateToken(database.db, token, new Date(now.getTime() + 60_000))).toBeNull();
   });

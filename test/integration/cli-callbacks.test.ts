@@ -36,13 +36,22 @@ describe('callbacks from the CLI', () => {
     async () => {
       const test = await updraft(['dags', 'test', 'cb_cli', '2030-01-01', '--json']);
       expect(test.code).toBe(1);
-      expect(JSON.parse(test.stdout)).toMatchObject({ runId: RUN, state: 'failed', tasks: [{ taskId: 'fetch', state: 'failed', tries: 2 }] });
+      expect(JSON.parse(test.stdout)).toMatchObject({
+        runId: RUN,
+        state: 'failed',
+        tasks: [{ taskId: 'fetch', state: 'failed', tries: 2 }],
+      });
 
       const logs = await updraft(['tasks', 'logs', 'cb_cli', RUN, 'fetch']);
       expect(logs.code).toBe(0);
       const lines = logs.stdout.split('\n').map((l) => l.replace(/^\d{4}-\d\d-\d\dT\S+ /, ''));
       const at = (text: string) => lines.findIndex((l) => l.includes(text));
-      for (const text of ['running the onRetry callback', 'retrying after: source offline on try 1', 'running the onFailure callback', 'gave up on try 2 of 2']) {
+      for (const text of [
+        'running the onRetry callback',
+        'retrying after: source offline on try 1',
+        'running the onFailure callback',
+        'gave up on try 2 of 2',
+      ]) {
         expect(at(text), `'${text}' in:\n${logs.stdout}`).toBeGreaterThan(-1);
       }
       // Each under its own try.
@@ -54,7 +63,9 @@ describe('callbacks from the CLI', () => {
       expect(list.code).toBe(0);
       expect(list.stdout).toContain(`run ${RUN}: onFailure callback failed: pager is down`);
       const json = await updraft(['runs', 'list', 'cb_cli', '--json']);
-      expect(JSON.parse(json.stdout)).toMatchObject([{ runId: RUN, state: 'failed', callbackError: 'onFailure callback failed: pager is down' }]);
+      expect(JSON.parse(json.stdout)).toMatchObject([
+        { runId: RUN, state: 'failed', callbackError: 'onFailure callback failed: pager is down' },
+      ]);
     },
     CLI_TEST_TIMEOUT,
   );

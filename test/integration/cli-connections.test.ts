@@ -14,7 +14,9 @@ const { updraft, setup } = useCli({});
 const withKey = { UPDRAFT_SECRET_KEY: KEY };
 
 describe('updraft connections', () => {
-  it('refuses to store a connection without UPDRAFT_SECRET_KEY, saying how to make one', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('refuses to store a connection without UPDRAFT_SECRET_KEY, saying how to make one', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const result = await updraft(['connections', 'add', 'shop', `postgres://app:${PASSWORD}@db.example:5432/shop`]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('UPDRAFT_SECRET_KEY is not set');
@@ -24,10 +26,19 @@ describe('updraft connections', () => {
   });
 
   it('stores it encrypted, lists it masked, and audits the change', { timeout: CLI_TEST_TIMEOUT }, async () => {
-    const added = await updraft(['connections', 'add', 'shop', `postgres://app:${PASSWORD}@db.example:5432/shop`, '--description', 'the shop'], withKey);
-    expect(added).toMatchObject({ code: 0, stdout: "connection 'shop' stored: postgres://app:***@db.example:5432/shop\n" });
+    const added = await updraft(
+      ['connections', 'add', 'shop', `postgres://app:${PASSWORD}@db.example:5432/shop`, '--description', 'the shop'],
+      withKey,
+    );
+    expect(added).toMatchObject({
+      code: 0,
+      stdout: "connection 'shop' stored: postgres://app:***@db.example:5432/shop\n",
+    });
 
-    const listed = await updraft(['connections', 'list'], { ...withKey, UPDRAFT_CONN_WAREHOUSE: `postgres://wh:${PASSWORD}@wh.example/wh` });
+    const listed = await updraft(['connections', 'list'], {
+      ...withKey,
+      UPDRAFT_CONN_WAREHOUSE: `postgres://wh:${PASSWORD}@wh.example/wh`,
+    });
     expect(listed.code).toBe(0);
     expect(listed.stdout).not.toContain(PASSWORD);
     expect(table(listed.stdout).slice(1)).toEqual([
@@ -41,7 +52,10 @@ describe('updraft connections', () => {
       expect(row!.urlEncrypted).not.toContain(PASSWORD);
       expect(row!.urlEncrypted).toMatch(/^v1\./);
       const [audit] = await database.db.select().from(auditLog).orderBy(desc(auditLog.at)).limit(1);
-      expect(audit).toMatchObject({ action: 'connection.add', details: { name: 'shop', url: 'postgres://app:***@db.example:5432/shop' } });
+      expect(audit).toMatchObject({
+        action: 'connection.add',
+        details: { name: 'shop', url: 'postgres://app:***@db.example:5432/shop' },
+      });
       expect(audit!.actor).toMatch(/^cli:/);
     } finally {
       await database.close();
@@ -54,17 +68,24 @@ describe('updraft connections', () => {
     expect(result.stderr).toContain("connection 'shop': cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY");
   });
 
-  it('tests a connection: a clear masked error when the server is unreachable', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('tests a connection: a clear masked error when the server is unreachable', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const url = (await unreachableDatabaseUrl()).replace('updraft@', `updraft:${PASSWORD}@`);
     const result = await updraft(['connections', 'test', 'down'], { UPDRAFT_CONN_DOWN: url });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/connection 'down' \(postgres:\/\/updraft:\*\*\*@127\.0\.0\.1:\d+\/updraft\): .*ECONNREFUSED/);
+    expect(result.stderr).toMatch(
+      /connection 'down' \(postgres:\/\/updraft:\*\*\*@127\.0\.0\.1:\d+\/updraft\): .*ECONNREFUSED/,
+    );
     expect(result.stderr).not.toContain(PASSWORD);
     expect(result.stderr).not.toMatch(STACK_FRAME);
   });
 
   it('deletes a stored connection (audited) and names an unknown one', { timeout: CLI_TEST_TIMEOUT }, async () => {
-    expect(await updraft(['connections', 'delete', 'shop'], withKey)).toMatchObject({ code: 0, stdout: "connection 'shop' deleted\n" });
+    expect(await updraft(['connections', 'delete', 'shop'], withKey)).toMatchObject({
+      code: 0,
+      stdout: "connection 'shop' deleted\n",
+    });
     const again = await updraft(['connections', 'delete', 'shop'], withKey);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("no stored connection named 'shop'");
@@ -83,7 +104,9 @@ describe('updraft connections', () => {
     expect(name.stderr).toContain("invalid connection name '9lives'");
     const url = await updraft(['connections', 'add', 'shop', `mysql://root:${PASSWORD}@db/x`], withKey);
     expect(url.code).toBe(1);
-    expect(url.stderr).toContain("connection 'shop': expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)");
+    expect(url.stderr).toContain(
+      "connection 'shop': expected a postgres://user:password@host:port/database URL (the value given is not shown: it may hold a password)",
+    );
     expect(url.stderr).not.toContain(PASSWORD);
     // A libpq keyword string is not a URL either, and its password is never echoed.
     const keywords = await updraft(['connections', 'list'], { UPDRAFT_CONN_RAW: `host=db password=${PASSWORD}` });

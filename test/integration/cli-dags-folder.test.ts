@@ -20,7 +20,8 @@ const { updraft, setup } = useCli({
   'from_mts.mts': dagFile('from_mts'),
   // Plain JavaScript: no type annotation.
   'from_js.js': dagFile('from_js').replace(': string', ''),
-  'nightly_load.ts': "import { dag } from 'updraft';\nthrow new Error('warehouse credentials missing');\nexport default dag({ id: 'nightly_load' }, () => {});\n",
+  'nightly_load.ts':
+    "import { dag } from 'updraft';\nthrow new Error('warehouse credentials missing');\nexport default dag({ id: 'nightly_load' }, () => {});\n",
 });
 
 beforeAll(async () => {
@@ -48,7 +49,11 @@ describe('a DAGs folder outside the repository, without a package.json', () => {
     async (id) => {
       const run = await updraft(['dags', 'test', id, '2030-01-01', '--json']);
       expect(run.stderr).toBe('');
-      expect(JSON.parse(run.stdout)).toMatchObject({ dagId: id, state: 'success', tasks: [{ taskId: 'greet', state: 'success', tries: 1 }] });
+      expect(JSON.parse(run.stdout)).toMatchObject({
+        dagId: id,
+        state: 'success',
+        tasks: [{ taskId: 'greet', state: 'success', tries: 1 }],
+      });
     },
     CLI_TEST_TIMEOUT,
   );
@@ -58,7 +63,9 @@ describe('a DAGs folder outside the repository, without a package.json', () => {
     async () => {
       const broken = await updraft(['dags', 'test', 'nightly_load', '2030-01-01']);
       expect(broken.code).toBe(1);
-      expect(broken.stderr).toContain("no DAG with id 'nightly_load': nightly_load.ts did not load:\n  nightly_load.ts:2:7: warehouse credentials missing");
+      expect(broken.stderr).toContain(
+        "no DAG with id 'nightly_load': nightly_load.ts did not load:\n  nightly_load.ts:2:7: warehouse credentials missing",
+      );
       expect(broken.stderr).not.toMatch(STACK_FRAME);
     },
     CLI_TEST_TIMEOUT,

@@ -23,7 +23,13 @@ describe('updraft datasets', () => {
     async () => {
       const list = await updraft(['datasets', 'list']);
       expect(list.code, list.stderr).toBe(0);
-      expect(table(list.stdout)).toContainEqual(['file:///data/orders.csv', 'cli_producer.load', 'cli_consumer(any)', '-', '0']);
+      expect(table(list.stdout)).toContainEqual([
+        'file:///data/orders.csv',
+        'cli_producer.load',
+        'cli_consumer(any)',
+        '-',
+        '0',
+      ]);
       const dags = await updraft(['dags', 'list']);
       expect(dags.stdout).toContain('on datasets: file:///data/orders.csv (any)');
       const next = await updraft(['dags', 'next', 'cli_consumer']);
@@ -33,10 +39,23 @@ describe('updraft datasets', () => {
       expect(run.code, run.stderr).toBe(0);
       const events = await updraft(['datasets', 'events', 'file:///data/orders.csv', '--json']);
       expect(events.code, events.stderr).toBe(0);
-      const parsed = JSON.parse(events.stdout) as { uri: string; sourceDagId: string; sourceTaskId: string; sourceRunId: string }[];
+      const parsed = JSON.parse(events.stdout) as {
+        uri: string;
+        sourceDagId: string;
+        sourceTaskId: string;
+        sourceRunId: string;
+      }[];
       expect(parsed).toHaveLength(1);
-      expect(parsed[0]).toMatchObject({ uri: 'file:///data/orders.csv', sourceDagId: 'cli_producer', sourceTaskId: 'load', sourceRunId: 'manual__2030-01-01T00:00:00+00:00' });
-      const json = JSON.parse((await updraft(['datasets', 'list', '--json'])).stdout) as { uri: string; events: number }[];
+      expect(parsed[0]).toMatchObject({
+        uri: 'file:///data/orders.csv',
+        sourceDagId: 'cli_producer',
+        sourceTaskId: 'load',
+        sourceRunId: 'manual__2030-01-01T00:00:00+00:00',
+      });
+      const json = JSON.parse((await updraft(['datasets', 'list', '--json'])).stdout) as {
+        uri: string;
+        events: number;
+      }[];
       expect(json[0]).toMatchObject({ uri: 'file:///data/orders.csv', events: 1 });
       const missing = await updraft(['datasets', 'events', 'nowhere://x']);
       expect(missing.code).not.toBe(0);

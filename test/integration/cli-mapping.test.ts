@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { CLI_TEST_TIMEOUT, ROOT, table, useCli } from '../support/cli.js';
 
 const example = (name: string) => readFileSync(`${ROOT}dags/${name}`, 'utf8');
-const { updraft } = useCli({ 'branching.ts': example('branching.ts'), 'mapped_files.ts': example('mapped_files.ts') }, { UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' });
+const { updraft } = useCli(
+  { 'branching.ts': example('branching.ts'), 'mapped_files.ts': example('mapped_files.ts') },
+  { UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false' },
+);
 
 describe('branching and mapping from the CLI', () => {
   it(
@@ -16,8 +19,15 @@ describe('branching and mapping from the CLI', () => {
     async () => {
       const run = await updraft(['dags', 'test', 'branching', '2026-01-03', '--json']);
       expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-      const states = Object.fromEntries(JSON.parse(run.stdout).tasks.map((t: { taskId: string; state: string }) => [t.taskId, t.state]));
-      expect(states).toEqual({ weekday_or_weekend: 'success', weekday_load: 'skipped', weekend_summary: 'success', report: 'success' });
+      const states = Object.fromEntries(
+        JSON.parse(run.stdout).tasks.map((t: { taskId: string; state: string }) => [t.taskId, t.state]),
+      );
+      expect(states).toEqual({
+        weekday_or_weekend: 'success',
+        weekday_load: 'skipped',
+        weekend_summary: 'success',
+        report: 'success',
+      });
     },
     CLI_TEST_TIMEOUT,
   );

@@ -47,9 +47,19 @@ async function stored(runId: string) {
       .from(dagRuns)
       .innerJoin(dags, eq(dags.id, dagRuns.dagId))
       .where(and(eq(dags.dagId, 'etl'), eq(dagRuns.runId, runId)));
-    const tasks = await db.select({ taskId: taskInstances.taskId, state: taskInstances.state, tries: taskInstances.tryNumber }).from(taskInstances).where(eq(taskInstances.runId, run!.id));
-    const audit = await db.select({ actor: auditLog.actor, action: auditLog.action, taskId: auditLog.taskId, details: auditLog.details }).from(auditLog).where(eq(auditLog.runId, runId));
-    return { state: run!.state, tasks: Object.fromEntries(tasks.map((t) => [t.taskId, `${t.state ?? 'none'} ${t.tries}`])), audit };
+    const tasks = await db
+      .select({ taskId: taskInstances.taskId, state: taskInstances.state, tries: taskInstances.tryNumber })
+      .from(taskInstances)
+      .where(eq(taskInstances.runId, run!.id));
+    const audit = await db
+      .select({ actor: auditLog.actor, action: auditLog.action, taskId: auditLog.taskId, details: auditLog.details })
+      .from(auditLog)
+      .where(eq(auditLog.runId, runId));
+    return {
+      state: run!.state,
+      tasks: Object.fromEntries(tasks.map((t) => [t.taskId, `${t.state ?? 'none'} ${t.tries}`])),
+      audit,
+    };
   });
 }
 
@@ -61,7 +71,11 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
       expect(failed.code).toBe(1);
       expect(JSON.parse(failed.stdout)).toMatchObject({ runId: RUN, state: 'failed' });
       const before = await stored(RUN);
-      expect(before).toEqual({ state: 'failed', tasks: { extract: 'failed 1', load: 'upstream_failed 0', notify: 'success 1' }, audit: [] });
+      expect(before).toEqual({
+        state: 'failed',
+        tasks: { extract: 'failed 1', load: 'upstream_failed 0', notify: 'success 1' },
+        audit: [],
+      });
 
       const dry = await updraft(['clear', 'etl', '--run', RUN, '--task', '^ext', '--downstream', '--dry-run']);
       expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
@@ -82,10 +96,23 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
     async () => {
       const unscoped = await updraft(['clear', 'etl']);
       expect(unscoped).toMatchObject({ code: 1, stdout: '' });
-      expect(unscoped.stderr).toBe('updraft: clearing needs a run or a range of logical dates (--run, --from, --to): without them it would clear every run\n');
+      expect(unscoped.stderr).toBe(
+        'updraft: clearing needs a run or a range of logical dates (--run, --from, --to): without them it would clear every run\n',
+      );
 
       // No terminal on stdin: no question asked.
-      const cleared = await updraft(['clear', 'etl', '--from', '2030-01-01', '--to', '2030-01-01T23:59', '--task', 'ext|load', '--only-failed', '--json']);
+      const cleared = await updraft([
+        'clear',
+        'etl',
+        '--from',
+        '2030-01-01',
+        '--to',
+        '2030-01-01T23:59',
+        '--task',
+        'ext|load',
+        '--only-failed',
+        '--json',
+      ]);
       expect({ code: cleared.code, stderr: cleared.stderr }).toEqual({ code: 0, stderr: '' });
       expect(JSON.parse(cleared.stdout)).toEqual({
         dagId: 'etl',
@@ -112,7 +139,11 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
           actor: ACTOR,
           action: 'task.clear',
           taskId: null,
-          details: expect.objectContaining({ count: 2, runs: { [RUN]: ['extract', 'load'] }, selection: expect.objectContaining({ taskRegex: 'ext|load', onlyFailed: true }) }),
+          details: expect.objectContaining({
+            count: 2,
+            runs: { [RUN]: ['extract', 'load'] },
+            selection: expect.objectContaining({ taskRegex: 'ext|load', onlyFailed: true }),
+          }),
         },
       ]);
     },
@@ -124,15 +155,31 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
     async () => {
       const success = await updraft(['runs', 'mark', 'etl', RUN, 'success']);
       expect({ code: success.code, stderr: success.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(table(success.stdout)).toEqual([[`marked etl ${RUN}: queued -> success`], ['task', 'was', 'now'], ['extract', 'none', 'success'], ['load', 'none', 'success']]);
-      expect(await stored(RUN)).toMatchObject({ state: 'success', tasks: { extract: 'success 1', load: 'success 0', notify: 'success 1' } });
+      expect(table(success.stdout)).toEqual([
+        [`marked etl ${RUN}: queued -> success`],
+        ['task', 'was', 'now'],
+        ['extract', 'none', 'success'],
+        ['load', 'none', 'success'],
+      ]);
+      expect(await stored(RUN)).toMatchObject({
+        state: 'success',
+        tasks: { extract: 'success 1', load: 'success 0', notify: 'success 1' },
+      });
 
       const failed = await updraft(['runs', 'mark', 'etl', 'latest', 'failed', '--json']);
       expect({ code: failed.code, stderr: failed.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(JSON.parse(failed.stdout)).toEqual({ dagId: 'etl', runId: RUN, previous: 'success', state: 'failed', tasks: [] });
+      expect(JSON.parse(failed.stdout)).toEqual({
+        dagId: 'etl',
+        runId: RUN,
+        previous: 'success',
+        state: 'failed',
+        tasks: [],
+      });
       const after = await stored(RUN);
       expect(after.state).toBe('failed');
-      expect(after.audit.map((a) => `${a.actor} ${a.action}`)).toEqual(expect.arrayContaining([`${ACTOR} run.mark_success`, `${ACTOR} run.mark_failed`]));
+      expect(after.audit.map((a) => `${a.actor} ${a.action}`)).toEqual(
+        expect.arrayContaining([`${ACTOR} run.mark_success`, `${ACTOR} run.mark_failed`]),
+      );
 
       const wrong = await updraft(['runs', 'mark', 'etl', RUN, 'running']);
       expect(wrong.code).toBe(2);
@@ -155,7 +202,12 @@ describe('clearing, marking and cancelling runs from the CLI', () => {
       expect(cancelled).toEqual({ code: 0, stdout: `cancelled etl ${QUEUED_RUN}: queued -> failed\n`, stderr: '' });
       const after = await stored(QUEUED_RUN);
       expect(after).toMatchObject({ state: 'failed', tasks: {} });
-      expect(after.audit).toContainEqual({ actor: ACTOR, action: 'run.cancel', taskId: null, details: { previous: 'queued', state: 'failed', tasks: {}, stopped: [] } });
+      expect(after.audit).toContainEqual({
+        actor: ACTOR,
+        action: 'run.cancel',
+        taskId: null,
+        details: { previous: 'queued', state: 'failed', tasks: {}, stopped: [] },
+      });
 
       const again = await updraft(['runs', 'cancel', 'etl', QUEUED_RUN]);
       expect(again).toMatchObject({ code: 1, stdout: '' });

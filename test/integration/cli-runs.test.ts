@@ -51,7 +51,7 @@ const RUN_2 = 'manual__2030-01-02T00:00:00+00:00';
 
 describe('running DAGs from the CLI and reading their runs and logs', () => {
   it(
-    'dags test --json prints the run with each task\'s tries, exits 0 when it succeeds after a retry and 1 when it fails',
+    "dags test --json prints the run with each task's tries, exits 0 when it succeeds after a retry and 1 when it fails",
     async () => {
       const ok = await updraft(['dags', 'test', 'flaky', '2030-01-01', '--json']);
       expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
@@ -121,7 +121,11 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
 
       const second = await updraft(['tasks', 'logs', 'flaky', RUN_1, 'fetch', '--try', '2']);
       expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(logEntries(second.stdout)).toEqual(['--- try 2 ---', '<t> INFO fetching, try 2', '<t> INFO console output of try 2']);
+      expect(logEntries(second.stdout)).toEqual([
+        '--- try 2 ---',
+        '<t> INFO fetching, try 2',
+        '<t> INFO console output of try 2',
+      ]);
       expect(second.stdout.trimEnd().split('\n')).toHaveLength(3);
     },
     CLI_TEST_TIMEOUT,
@@ -141,7 +145,9 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
       ]);
 
       expect(ok.code).toBe(0);
-      expect(ok.stderr).toBe('testing adhoc.double: logical date 2030-02-03T10:00:00Z, run test__2030-02-03T10:00:00.000Z; no state is stored\n');
+      expect(ok.stderr).toBe(
+        'testing adhoc.double: logical date 2030-02-03T10:00:00Z, run test__2030-02-03T10:00:00.000Z; no state is stored\n',
+      );
       expect(logEntries(ok.stdout)).toEqual([
         '<t> WARN doubling 21',
         // @daily: the last complete interval before the logical date.
@@ -152,13 +158,19 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
       );
 
       expect(refused.code).toBe(1);
-      expect(refused.stdout).toMatch(/^failed: load refused: failLoad is set\nError: load refused: failLoad is set\n\s+at .*flaky\.ts:11:\d+/m);
+      expect(refused.stdout).toMatch(
+        /^failed: load refused: failLoad is set\nError: load refused: failLoad is set\n\s+at .*flaky\.ts:11:\d+/m,
+      );
 
       expect(alone.code).toBe(1);
-      expect(alone.stdout).toBe("failed: tasks test runs one task alone: the result of upstream task 'fetch' is not available\n");
+      expect(alone.stdout).toBe(
+        "failed: tasks test runs one task alone: the result of upstream task 'fetch' is not available\n",
+      );
 
       expect(badState.code).toBe(2);
-      expect(badState.stderr).toMatch(/^error: option '--state <state>' argument 'done' is invalid\. --state must be one of queued, running, success, failed, got 'done'\n/);
+      expect(badState.stderr).toMatch(
+        /^error: option '--state <state>' argument 'done' is invalid\. --state must be one of queued, running, success, failed, got 'done'\n/,
+      );
     },
     CLI_TEST_TIMEOUT,
   );
@@ -166,7 +178,15 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
   it(
     'dags trigger queues a manual run that runs list shows queued; a conf that does not match the params exits 1 naming the param',
     async () => {
-      const queued = await updraft(['dags', 'trigger', 'adhoc', '--logical-date', '2030-03-01T12:00', '--conf', '{"n": 1}']);
+      const queued = await updraft([
+        'dags',
+        'trigger',
+        'adhoc',
+        '--logical-date',
+        '2030-03-01T12:00',
+        '--conf',
+        '{"n": 1}',
+      ]);
       expect(queued).toEqual({ code: 0, stdout: 'queued adhoc manual__2030-03-01T12:00:00+00:00\n', stderr: '' });
 
       const wrong = await updraft(['dags', 'trigger', 'adhoc', '--conf', '{"n": "one"}']);
@@ -181,7 +201,16 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
       expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
       expect(table(listed.stdout)).toEqual([
         ['run_id', 'type', 'state', 'logical_date', 'data_interval', 'started', 'ended', 'duration'],
-        ['manual__2030-03-01T12:00:00+00:00', 'manual', 'queued', '2030-03-01T12:00:00Z', '2030-02-28T00:00:00Z/2030-03-01T00:00:00Z', '-', '-', '-'],
+        [
+          'manual__2030-03-01T12:00:00+00:00',
+          'manual',
+          'queued',
+          '2030-03-01T12:00:00Z',
+          '2030-02-28T00:00:00Z/2030-03-01T00:00:00Z',
+          '-',
+          '-',
+          '-',
+        ],
       ]);
     },
     CLI_TEST_TIMEOUT,
@@ -191,10 +220,18 @@ describe('running DAGs from the CLI and reading their runs and logs', () => {
     'an unknown DAG, run or try fails with one line naming it',
     async () => {
       const noDag = await updraft(['runs', 'list', 'nope']);
-      expect(noDag).toEqual({ code: 1, stdout: '', stderr: "updraft: no DAG with id 'nope' (see 'updraft dags list')\n" });
+      expect(noDag).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "updraft: no DAG with id 'nope' (see 'updraft dags list')\n",
+      });
 
       const noTry = await updraft(['tasks', 'logs', 'flaky', RUN_1, 'load', '--try', '2']);
-      expect(noTry).toEqual({ code: 1, stdout: '', stderr: `updraft: task 'load' of run '${RUN_1}' has no try 2: it has had 1 try\n` });
+      expect(noTry).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `updraft: task 'load' of run '${RUN_1}' has no try 2: it has had 1 try\n`,
+      });
 
       for (const { stderr } of [noDag, noTry]) expect(stderr).not.toMatch(STACK_FRAME);
     },

@@ -27,7 +27,10 @@ describe('sensors in the CLI', () => {
       try {
         const h = await startEngine(database, folder.path);
         try {
-          const rescheduled = h.next('task:state', (c) => c.taskId === 'wait_for_partner' && c.state === 'up_for_reschedule');
+          const rescheduled = h.next(
+            'task:state',
+            (c) => c.taskId === 'wait_for_partner' && c.state === 'up_for_reschedule',
+          );
           await h.trigger('sensing');
           await rescheduled;
         } finally {
@@ -41,7 +44,17 @@ describe('sensors in the CLI', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const [header, ...rows] = table(result.stdout);
-      expect(header).toEqual(['task_id', 'map_index', 'operator', 'state', 'try', 'started', 'ended', 'next_try_at', 'dag_version']);
+      expect(header).toEqual([
+        'task_id',
+        'map_index',
+        'operator',
+        'state',
+        'try',
+        'started',
+        'ended',
+        'next_try_at',
+        'dag_version',
+      ]);
       const sensor = rows.find((r) => r[0] === 'wait_for_partner')!;
       expect(sensor.slice(0, 5)).toEqual(['wait_for_partner', '-', 'sensor', 'up_for_reschedule', '1']);
       // The next poke is an hour after the first one ended.
@@ -50,7 +63,10 @@ describe('sensors in the CLI', () => {
       expect(rows.find((r) => r[0] === 'load')!.slice(0, 5)).toEqual(['load', '-', 'task', 'none', '0']);
 
       const json = JSON.parse((await updraft(['tasks', 'states', 'sensing', 'latest', '--json'])).stdout);
-      expect(json.tasks.find((t: { taskId: string }) => t.taskId === 'wait_for_partner')).toMatchObject({ state: 'up_for_reschedule', tryNumber: 1 });
+      expect(json.tasks.find((t: { taskId: string }) => t.taskId === 'wait_for_partner')).toMatchObject({
+        state: 'up_for_reschedule',
+        tryNumber: 1,
+      });
     },
     CLI_TEST_TIMEOUT,
   );
@@ -60,7 +76,9 @@ describe('sensors in the CLI', () => {
     async () => {
       const result = await updraft(['tasks', 'test', 'sensing', 'wait_for_partner']);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^up_for_reschedule: the sensor's condition is not met yet; it would poke again at \d{4}-\d\d-\d\dT/m);
+      expect(result.stdout).toMatch(
+        /^up_for_reschedule: the sensor's condition is not met yet; it would poke again at \d{4}-\d\d-\d\dT/m,
+      );
     },
     CLI_TEST_TIMEOUT,
   );

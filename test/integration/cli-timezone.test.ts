@@ -30,20 +30,53 @@ describe('dates typed on the command line', () => {
         tested.push(JSON.parse(result.stdout).runId);
       }
       // Midnight in Berlin (UTC+01:00 in November).
-      expect(tested).toEqual(['manual__2026-10-31T23:00:00+00:00', 'manual__2026-11-01T23:00:00+00:00', 'manual__2026-11-02T23:00:00+00:00']);
+      expect(tested).toEqual([
+        'manual__2026-10-31T23:00:00+00:00',
+        'manual__2026-11-01T23:00:00+00:00',
+        'manual__2026-11-02T23:00:00+00:00',
+      ]);
 
-      const plan = await updraft(['backfill', 'berlin', '--from', '2026-11-01', '--to', '2026-11-03', '--dry-run', '--json']);
+      const plan = await updraft([
+        'backfill',
+        'berlin',
+        '--from',
+        '2026-11-01',
+        '--to',
+        '2026-11-03',
+        '--dry-run',
+        '--json',
+      ]);
       expect(plan.code, plan.stderr).toBe(0);
       const planned = JSON.parse(plan.stdout) as { existing?: { runId: string } }[];
       expect(planned.map((p) => p.existing?.runId)).toEqual(tested);
 
-      const cleared = await updraft(['clear', 'berlin', '--from', '2026-11-01', '--to', '2026-11-03', '--dry-run', '--json']);
+      const cleared = await updraft([
+        'clear',
+        'berlin',
+        '--from',
+        '2026-11-01',
+        '--to',
+        '2026-11-03',
+        '--dry-run',
+        '--json',
+      ]);
       expect(cleared.code, cleared.stderr).toBe(0);
       expect((JSON.parse(cleared.stdout).runs as { runId: string }[]).map((r) => r.runId).sort()).toEqual(tested);
 
       // With an offset, that instant: only the run at 2026-11-01T23:00Z is in the UTC day of the 1st.
-      const exact = await updraft(['clear', 'berlin', '--from', '2026-11-01T00:00Z', '--to', '2026-11-01T23:00:00+00:00', '--dry-run', '--json']);
-      expect((JSON.parse(exact.stdout).runs as { runId: string }[]).map((r) => r.runId)).toEqual(['manual__2026-11-01T23:00:00+00:00']);
+      const exact = await updraft([
+        'clear',
+        'berlin',
+        '--from',
+        '2026-11-01T00:00Z',
+        '--to',
+        '2026-11-01T23:00:00+00:00',
+        '--dry-run',
+        '--json',
+      ]);
+      expect((JSON.parse(exact.stdout).runs as { runId: string }[]).map((r) => r.runId)).toEqual([
+        'manual__2026-11-01T23:00:00+00:00',
+      ]);
     },
     // Six commands in a row.
     2 * CLI_TEST_TIMEOUT,
@@ -54,10 +87,20 @@ describe('dates typed on the command line', () => {
     async () => {
       // One at a time: on the embedded database one process at a time opens it.
       const local = await updraft(['dags', 'trigger', 'berlin', '--logical-date', '2026-12-01', '--json']);
-      const instant = await updraft(['dags', 'trigger', 'berlin', '--logical-date', '2026-12-05T06:00+01:00', '--json']);
+      const instant = await updraft([
+        'dags',
+        'trigger',
+        'berlin',
+        '--logical-date',
+        '2026-12-05T06:00+01:00',
+        '--json',
+      ]);
       const alone = await updraft(['tasks', 'test', 'berlin', 'stamp', '2026-11-03']);
       expect(local.code, local.stderr).toBe(0);
-      expect(JSON.parse(local.stdout)).toMatchObject({ runId: 'manual__2026-11-30T23:00:00+00:00', logicalDate: '2026-11-30T23:00:00.000Z' });
+      expect(JSON.parse(local.stdout)).toMatchObject({
+        runId: 'manual__2026-11-30T23:00:00+00:00',
+        logicalDate: '2026-11-30T23:00:00.000Z',
+      });
       expect(JSON.parse(instant.stdout)).toMatchObject({ logicalDate: '2026-12-05T05:00:00.000Z' });
       expect(alone.code, alone.stderr).toBe(0);
       expect(alone.stderr).toContain('logical date 2026-11-03T00:00:00+01:00');

@@ -68,7 +68,12 @@ const x: number = ;
 
 const CYCLE_MESSAGE = "DAG 'cyclic': dependency cycle: a -> b -> a";
 
-const { updraft, setup } = useCli({ 'weekday_report.ts': WEEKDAY_REPORT, 'team/sync.ts': SYNC, 'cycle.ts': CYCLE, 'syntax.ts': SYNTAX });
+const { updraft, setup } = useCli({
+  'weekday_report.ts': WEEKDAY_REPORT,
+  'team/sync.ts': SYNC,
+  'cycle.ts': CYCLE,
+  'syntax.ts': SYNTAX,
+});
 
 describe('updraft CLI', () => {
   it(
@@ -155,7 +160,15 @@ describe('updraft CLI', () => {
       expect(listed.code).toBe(0);
       expect(JSON.parse(listed.stdout)).toEqual({
         dags: [
-          { dagId: 'adhoc_export', schedule: null, timezone: 'UTC', nextRun: null, paused: true, tags: ['manual'], file: 'team/sync.ts' },
+          {
+            dagId: 'adhoc_export',
+            schedule: null,
+            timezone: 'UTC',
+            nextRun: null,
+            paused: true,
+            tags: ['manual'],
+            file: 'team/sync.ts',
+          },
           {
             dagId: 'hourly_sync',
             schedule: '@hourly',
@@ -195,7 +208,10 @@ describe('updraft CLI', () => {
       // The child has exited: on PGlite the database is free for this process now.
       const database = await setup().child.open();
       try {
-        const [row] = await database.db.select({ isPaused: dags.isPaused }).from(dags).where(eq(dags.dagId, 'weekday_report'));
+        const [row] = await database.db
+          .select({ isPaused: dags.isPaused })
+          .from(dags)
+          .where(eq(dags.dagId, 'weekday_report'));
         expect(row).toEqual({ isPaused: true });
         const audit = await database.db
           .select({ actor: auditLog.actor, action: auditLog.action, dagId: auditLog.dagId })
@@ -233,7 +249,9 @@ describe('updraft CLI', () => {
         const lines = all.stdout.trimEnd().split('\n');
         expect(lines).toEqual([
           `error ${shown(path.join(folder.path, 'cycle.ts'))}:3:16: ${CYCLE_MESSAGE}`,
-          expect.stringMatching(new RegExp(`^error ${escape(shown(path.join(folder.path, 'syntax.ts')))}:2:18: .*Unexpected ";"`)),
+          expect.stringMatching(
+            new RegExp(`^error ${escape(shown(path.join(folder.path, 'syntax.ts')))}:2:18: .*Unexpected ";"`),
+          ),
           `ok    ${shown(path.join(folder.path, 'team/sync.ts'))}: adhoc_export, hourly_sync`,
           `ok    ${shown(path.join(folder.path, 'weekday_report.ts'))}: weekday_report`,
           '4 file(s) checked, 2 with errors',
@@ -271,12 +289,18 @@ describe('updraft CLI', () => {
         updraft(['dags', 'check'], { UPDRAFT_DAGS_FOLDER: missing }),
       ]);
 
-      expect(unknownDag).toEqual({ code: 1, stdout: '', stderr: "updraft: no DAG with id 'no_such_dag' (see 'updraft dags list')\n" });
+      expect(unknownDag).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "updraft: no DAG with id 'no_such_dag' (see 'updraft dags list')\n",
+      });
 
       // A wrong command line exits 2; commander names the flag, then points at --help.
       expect(badFlag.code).toBe(2);
       expect(badFlag.stdout).toBe('');
-      expect(badFlag.stderr).toMatch(/^error: option '-n, --count <n>' argument '0' is invalid\. --count takes a positive whole number, got '0'\n/);
+      expect(badFlag.stderr).toMatch(
+        /^error: option '-n, --count <n>' argument '0' is invalid\. --count takes a positive whole number, got '0'\n/,
+      );
 
       expect(badEnv).toEqual({
         code: 1,

@@ -8,9 +8,13 @@ import { testDatabase } from '../support/db.js';
 
 describe('openDatabase', () => {
   it('reports an unreachable PostgreSQL as a ConfigError without the password', async () => {
-    const err = await openDatabase({ databaseUrl: 'postgres://me:s3cret@127.0.0.1:1/nowhere', home: '' }).catch((e: unknown) => e);
+    const err = await openDatabase({ databaseUrl: 'postgres://me:s3cret@127.0.0.1:1/nowhere', home: '' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/^cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+    expect((err as Error).message).toMatch(
+      /^cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/nowhere: /,
+    );
   });
 });
 

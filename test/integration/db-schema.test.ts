@@ -52,13 +52,19 @@ describe('database schema', () => {
   it('refuses a second run of a DAG for the same logical date (SQLSTATE 23505)', async () => {
     const dag = await addDag('unique_runs');
     const day = new Date('2026-01-01T00:00:00Z');
-    const [first] = await database.db.insert(dagRuns).values(scheduledRun(dag.id, day, 'scheduled__1')).returning();
+    const [first] = await database.db
+      .insert(dagRuns)
+      .values(scheduledRun(dag.id, day, 'scheduled__1'))
+      .returning();
     expect(first).toMatchObject({ state: 'queued', conf: {}, logicalDate: day });
 
     const duplicate = await database.db
       .insert(dagRuns)
       .values(scheduledRun(dag.id, day, 'scheduled__2'))
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(duplicate).toBeInstanceOf(Error);
     expect(pgErrorCode(duplicate)).toBe(SqlState.uniqueViolation);
 
@@ -73,7 +79,10 @@ describe('database schema', () => {
     const err = await database.db
       .insert(dagRuns)
       .values({ ...scheduledRun(dag.id, new Date('2026-01-01T00:00:00Z'), 'manual__1'), conf: [1, 2] })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(pgErrorCode(err)).toBe(SqlState.checkViolation);
   });
 
@@ -84,7 +93,9 @@ describe('database schema', () => {
       .values({ dagId: dag.id, version: 1, hash: 'h1', serialized: { tasks: [] }, source: '' })
       .returning();
     await database.db.update(dags).set({ latestVersionId: version!.id }).where(eq(dags.id, dag.id));
-    await database.db.insert(dagRuns).values({ ...scheduledRun(dag.id, new Date('2026-01-01T00:00:00Z'), 'r'), dagVersionId: version!.id });
+    await database.db
+      .insert(dagRuns)
+      .values({ ...scheduledRun(dag.id, new Date('2026-01-01T00:00:00Z'), 'r'), dagVersionId: version!.id });
     await database.db.delete(dags).where(eq(dags.id, dag.id));
     expect(await database.db.select().from(dagVersions).where(eq(dagVersions.dagId, dag.id))).toEqual([]);
     expect(await database.db.select().from(dagRuns).where(eq(dagRuns.dagId, dag.id))).toEqual([]);
@@ -95,7 +106,10 @@ describe('database schema', () => {
     expect(rows[0]!.TimeZone).toBe('UTC');
     const dag = await addDag('instants');
     const at = new Date('2026-03-29T01:30:00.123Z');
-    const [row] = await database.db.insert(dagRuns).values(scheduledRun(dag.id, at, 'scheduled__x')).returning();
+    const [row] = await database.db
+      .insert(dagRuns)
+      .values(scheduledRun(dag.id, at, 'scheduled__x'))
+      .returning();
     expect(row!.logicalDate.toISOString()).toBe(at.toISOString());
   });
 });

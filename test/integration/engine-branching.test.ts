@@ -58,7 +58,9 @@ describe('branching', () => {
     const run = await h.run('pick', { conf: { path: 'bad' } });
     expect(run.state).toBe('failed');
     expect(run.tasks.start).toMatchObject({ state: 'failed', tryNumber: 1 });
-    expect(run.tasks.start!.error).toBe("branch 'start' returned 'join', 'nowhere', which are not direct downstream tasks of it; it may follow only 'a', 'b'");
+    expect(run.tasks.start!.error).toBe(
+      "branch 'start' returned 'join', 'nowhere', which are not direct downstream tasks of it; it may follow only 'a', 'b'",
+    );
     expect(run.tasks.a!.state).toBe('upstream_failed');
     expect(run.tasks.join!.state).toBe('upstream_failed');
   });
@@ -75,7 +77,12 @@ describe('branching', () => {
     const { h, database } = setup();
     const first = await h.run('pick', { conf: { path: 'a' } });
     const ended = nextEnd(h, first.id);
-    const cleared = await clearTaskInstances(database.db, 'pick', { runId: first.runId, taskIds: ['b', 'a'], downstream: true, actor: 'test' });
+    const cleared = await clearTaskInstances(database.db, 'pick', {
+      runId: first.runId,
+      taskIds: ['b', 'a'],
+      downstream: true,
+      actor: 'test',
+    });
     expect(cleared.runs[0]!.tasks.map((t) => t.taskId)).toEqual(['a', 'b', 'b2', 'join']);
     expect(await ended).toBe('success');
     const tasks = await taskStates(database, first.id);

@@ -134,7 +134,9 @@ async function callbacksOf(runRowId: string, count: number): Promise<Ended[]> {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`only ${mine().length} of ${count} callbacks ended for run ${runRowId}: ${JSON.stringify(mine())}`));
+        reject(
+          new Error(`only ${mine().length} of ${count} callbacks ended for run ${runRowId}: ${JSON.stringify(mine())}`),
+        );
       }, 20_000);
       const check = () => {
         if (mine().length < count) return;
@@ -151,7 +153,12 @@ async function callbacksOf(runRowId: string, count: number): Promise<Ended[]> {
 /** What the callbacks wrote to `name`, one JSON value per call. */
 function notes(name: string): any[] {
   const file = path.join(OUT, name);
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    : [];
 }
 
 describe('task callbacks', () => {
@@ -160,9 +167,14 @@ describe('task callbacks', () => {
     const run = await h.run('cb_success', { conf: { region: 'eu' } });
     expect(run.tasks.extract).toMatchObject({ state: 'success', result: { rows: 3 } });
     const events = await callbacksOf(run.id, 2);
-    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback} ${e.error ?? 'ok'}`).sort()).toEqual(['extract onSuccess ok', 'run onSuccess ok']);
+    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback} ${e.error ?? 'ok'}`).sort()).toEqual([
+      'extract onSuccess ok',
+      'run onSuccess ok',
+    ]);
 
-    expect(notes('cb_success.extract')).toEqual([{ state: 'success', tryNumber: 1, maxTries: 1, taskId: 'extract', runId: run.runId, params: {} }]);
+    expect(notes('cb_success.extract')).toEqual([
+      { state: 'success', tryNumber: 1, maxTries: 1, taskId: 'extract', runId: run.runId, params: {} },
+    ]);
     expect(notes('cb_success.extract-failure')).toEqual([]);
     const log = await taskLog(database, run.id, 'extract');
     expect(log.map((l) => `${l.tryNumber} ${l.level}: ${l.message}`)).toEqual([
@@ -180,7 +192,13 @@ describe('task callbacks', () => {
 
     const [retry, ...moreRetries] = notes('cb_retry.retry');
     expect(moreRetries).toEqual([]);
-    expect(retry).toMatchObject({ state: 'up_for_retry', error: 'boom on try 1', tryNumber: 1, maxTries: 2, ctxTry: 1 });
+    expect(retry).toMatchObject({
+      state: 'up_for_retry',
+      error: 'boom on try 1',
+      tryNumber: 1,
+      maxTries: 2,
+      ctxTry: 1,
+    });
     // The next try's time as the executor decided it: the task's 100 ms retry delay after try 1 ended.
     const log = await taskLog(database, run.id, 'flaky');
     const retryLine = log.find((l) => l.tryNumber === 1 && l.message.includes('retrying at'))!;
@@ -210,26 +228,47 @@ describe('task callbacks', () => {
 
     const okLog = await taskLog(database, run.id, 'ok');
     const failure = okLog.find((l) => l.level === 'error')!;
-    expect(failure.message).toMatch(/^onSuccess callback failed: callback exploded \(the task stays success\)\nError: callback exploded\n\s+at /);
+    expect(failure.message).toMatch(
+      /^onSuccess callback failed: callback exploded \(the task stays success\)\nError: callback exploded\n\s+at /,
+    );
     const badLog = await taskLog(database, run.id, 'bad');
-    expect(badLog.some((l) => l.level === 'error' && l.message.startsWith('onFailure callback failed: TypeError: failure callback exploded (the task stays failed)'))).toBe(true);
+    expect(
+      badLog.some(
+        (l) =>
+          l.level === 'error' &&
+          l.message.startsWith(
+            'onFailure callback failed: TypeError: failure callback exploded (the task stays failed)',
+          ),
+      ),
+    ).toBe(true);
     // The process log (the engine's 'error' events) names the task, the run and the callback.
     const logged = h.errors.slice(errorsBefore).map((e) => e.message);
-    expect(logged).toContain(`cb_throws.ok (run ${run.runId}, try 1): onSuccess callback failed: callback exploded (the task stays success)`);
+    expect(logged).toContain(
+      `cb_throws.ok (run ${run.runId}, try 1): onSuccess callback failed: callback exploded (the task stays success)`,
+    );
     expect(logged).toContain(`cb_throws run ${run.runId}: onFailure callback failed: run callback exploded`);
     h.errors.splice(errorsBefore);
 
     // The run callback's failure is kept with the run, for its page and `runs list`.
-    const [row] = await database.db.select({ state: dagRuns.state, callbackError: dagRuns.callbackError }).from(dagRuns).where(eq(dagRuns.id, run.id));
+    const [row] = await database.db
+      .select({ state: dagRuns.state, callbackError: dagRuns.callbackError })
+      .from(dagRuns)
+      .where(eq(dagRuns.id, run.id));
     expect(row).toEqual({ state: 'failed', callbackError: 'onFailure callback failed: run callback exploded' });
     const listed = await listRuns(database.db, 'cb_throws', { limit: 5 });
-    expect(listed.runs[0]).toMatchObject({ runId: run.runId, state: 'failed', callbackError: 'onFailure callback failed: run callback exploded' });
+    expect(listed.runs[0]).toMatchObject({
+      runId: run.runId,
+      state: 'failed',
+      callbackError: 'onFailure callback failed: run callback exploded',
+    });
 
     // Where a user looks: the run page shows the run callback's failure, the task page the task's.
     const runUrl = `/ui/dags/cb_throws/runs/${encodeURIComponent(run.runId)}`;
     const page = await ui.get(runUrl, viewer);
     expect(page.status).toBe(200);
-    expect(page.html).toMatch(/<th>Run callback<\/th>\s*<td class="error">onFailure callback failed: run callback exploded<\/td>/);
+    expect(page.html).toMatch(
+      /<th>Run callback<\/th>\s*<td class="error">onFailure callback failed: run callback exploded<\/td>/,
+    );
     const taskPage = await ui.get(`${runUrl}/tasks/ok`, viewer);
     expect(taskPage.html).toContain('running the onSuccess callback');
     expect(taskPage.html).toContain('onSuccess callback failed: callback exploded (the task stays success)');
@@ -243,7 +282,9 @@ describe('task callbacks', () => {
     const [event] = await callbacksOf(run.id, 1);
     expect(event).toMatchObject({ taskId: 'ok', callback: 'onSuccess', error: 'timed out after 1s' });
     const log = await taskLog(database, run.id, 'ok');
-    expect(log.filter((l) => l.level === 'error').map((l) => l.message)).toEqual(['onSuccess callback failed: timed out after 1s (the task stays success)']);
+    expect(log.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'onSuccess callback failed: timed out after 1s (the task stays success)',
+    ]);
     h.errors.splice(errorsBefore);
     // The thread was replaced: the next run's tasks and callbacks run.
     const again = await h.run('cb_success');
@@ -257,9 +298,19 @@ describe('DAG defaults and run callbacks', () => {
     const { h } = setup();
     const run = await h.run('cb_defaults');
     expect(run.state).toBe('failed');
-    expect(Object.fromEntries(Object.entries(run.tasks).map(([id, t]) => [id, t.state]))).toEqual({ a: 'success', b: 'failed', c: 'success', d: 'upstream_failed' });
+    expect(Object.fromEntries(Object.entries(run.tasks).map(([id, t]) => [id, t.state]))).toEqual({
+      a: 'success',
+      b: 'failed',
+      c: 'success',
+      d: 'upstream_failed',
+    });
     const events = await callbacksOf(run.id, 4);
-    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback}`).sort()).toEqual(['a onSuccess', 'b onFailure', 'c onSuccess', 'run onFailure']);
+    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback}`).sort()).toEqual([
+      'a onSuccess',
+      'b onFailure',
+      'c onSuccess',
+      'run onFailure',
+    ]);
 
     expect(notes('cb_defaults.success')).toEqual([{ task: 'a' }]);
     expect(notes('cb_defaults.failure')).toEqual([{ task: 'b', error: 'b cannot' }]);
@@ -274,7 +325,16 @@ describe('DAG defaults and run callbacks', () => {
     const run = await h.run('cb_success', { conf: { batch: 7 }, logicalDate });
     await callbacksOf(run.id, 2);
     const mine = notes('cb_success.run').slice(before);
-    expect(mine).toEqual([{ state: 'success', failedTasks: [], dagId: 'cb_success', runId: run.runId, logicalDate: logicalDate.toISOString(), conf: { batch: 7 } }]);
+    expect(mine).toEqual([
+      {
+        state: 'success',
+        failedTasks: [],
+        dagId: 'cb_success',
+        runId: run.runId,
+        logicalDate: logicalDate.toISOString(),
+        conf: { batch: 7 },
+      },
+    ]);
     expect(notes('cb_success.run-failure')).toEqual([]);
   });
 
@@ -292,14 +352,22 @@ describe('DAG defaults and run callbacks', () => {
     }
     // As the reaper sees it, the try's worker is gone: another owner and lease (the live
     // worker's heartbeats go by lease), silent for an hour.
-    await database.db.update(taskInstances).set({ owner: 'dead-worker', lease: randomUUID(), heartbeatAt: new Date(Date.now() - 3_600_000) }).where(held);
+    await database.db
+      .update(taskInstances)
+      .set({ owner: 'dead-worker', lease: randomUUID(), heartbeatAt: new Date(Date.now() - 3_600_000) })
+      .where(held);
     const run = await finished;
     expect(run.state).toBe('failed');
     expect(run.tasks.held!.state).toBe('failed');
     expect(run.tasks.held!.error).toMatch(/^no heartbeat from dead-worker for /);
     const events = await callbacksOf(id, 2);
-    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback} ${e.error ?? 'ok'}`).sort()).toEqual(['held onFailure ok', 'run onFailure ok']);
-    expect(notes('cb_lost.held')).toEqual([{ state: 'failed', error: run.tasks.held!.error, tryNumber: 1, maxTries: 1 }]);
+    expect(events.map((e) => `${e.taskId ?? 'run'} ${e.callback} ${e.error ?? 'ok'}`).sort()).toEqual([
+      'held onFailure ok',
+      'run onFailure ok',
+    ]);
+    expect(notes('cb_lost.held')).toEqual([
+      { state: 'failed', error: run.tasks.held!.error, tryNumber: 1, maxTries: 1 },
+    ]);
     expect(notes('cb_lost.run')).toEqual([{ state: 'failed', failedTasks: ['held'] }]);
     const log = await taskLog(database, id, 'held');
     expect(log.some((l) => l.message === 'running the onFailure callback')).toBe(true);

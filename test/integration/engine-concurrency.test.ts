@@ -8,7 +8,8 @@ import type { Database } from '../../src/db/client.js';
 import { pools } from '../../src/db/schema.js';
 import { useEngine, type FinishedRun } from '../support/engine.js';
 
-const nap = (id: string, options = '{}') => `t.task('${id}', ${options}, async () => { await new Promise((r) => setTimeout(r, 150)); return Date.now(); });`;
+const nap = (id: string, options = '{}') =>
+  `t.task('${id}', ${options}, async () => { await new Promise((r) => setTimeout(r, 150)); return Date.now(); });`;
 
 // Each task says hello on a channel of its run and waits to hear the other: both end only
 // if they ran at the same time, however long the second thread took to start.
@@ -64,7 +65,13 @@ interface Interval {
 
 function intervals(...runs: FinishedRun[]): Interval[] {
   return runs
-    .flatMap((run) => Object.entries(run.tasks).map(([task, t]) => ({ task, start: t.startedAt!.getTime(), end: t.endedAt!.getTime() })))
+    .flatMap((run) =>
+      Object.entries(run.tasks).map(([task, t]) => ({
+        task,
+        start: t.startedAt!.getTime(),
+        end: t.endedAt!.getTime(),
+      })),
+    )
     .sort((a, b) => a.start - b.start);
 }
 

@@ -56,7 +56,8 @@ const parse = (content: string): Start[] =>
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Start);
 
-const has = (task: string, tryNumber: number) => (content: string) => parse(content).some((s) => s.task === task && s.try === tryNumber);
+const has = (task: string, tryNumber: number) => (content: string) =>
+  parse(content).some((s) => s.task === task && s.try === tryNumber);
 
 let child: ChildDatabase;
 let folder: DagFolder;
@@ -107,9 +108,13 @@ async function untilRunning(taskIds: string[]): Promise<void> {
   try {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const rows = await database.db.select({ state: taskInstances.state }).from(taskInstances).where(inArray(taskInstances.taskId, taskIds));
+      const rows = await database.db
+        .select({ state: taskInstances.state })
+        .from(taskInstances)
+        .where(inArray(taskInstances.taskId, taskIds));
       if (rows.length === taskIds.length && rows.every((r) => r.state === 'running')) return;
-      if (Date.now() > deadline) throw new Error(`${taskIds.join(', ')} not running within 10 s: ${JSON.stringify(rows)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${taskIds.join(', ')} not running within 10 s: ${JSON.stringify(rows)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -118,7 +123,9 @@ async function untilRunning(taskIds: string[]): Promise<void> {
 }
 
 describe('kill -9 mid-run, then restart', () => {
-  it('finishes the run once, retrying the interrupted task, failing the one without retries', { timeout: 90_000 }, async () => {
+  it('finishes the run once, retrying the interrupted task, failing the one without retries', {
+    timeout: 90_000,
+  }, async () => {
     const starts = path.join(folder.path, 'starts.log');
     const output = (p: UpdraftProcess) => () => `process output:\n${p.output()}`;
 
@@ -161,7 +168,9 @@ describe('kill -9 mid-run, then restart', () => {
       third: { state: 'success', tryNumber: 1 },
     });
     const lost = (await taskLog(database, retry!.id, 'second')).filter((l) => l.tryNumber === 1);
-    expect(lost.map((l) => l.message)).toContainEqual(expect.stringMatching(/^no heartbeat from .*:\d+:\w+ for \d+m?s: the worker died or lost the database$/));
+    expect(lost.map((l) => l.message)).toContainEqual(
+      expect.stringMatching(/^no heartbeat from .*:\d+:\w+ for \d+m?s: the worker died or lost the database$/),
+    );
 
     expect(await taskStates(database, noRetry!.id)).toMatchObject({
       hold: { state: 'failed', tryNumber: 1, error: expect.stringMatching(/^no heartbeat from /) },
@@ -171,7 +180,14 @@ describe('kill -9 mid-run, then restart', () => {
 
     // Who ran what: every try started once; the retry only after the first process was dead.
     const log = parse(await untilFile(starts, () => true, 0));
-    expect(log.map((s) => `${s.dag}.${s.task}#${s.try}@${s.pid === before.pid ? 'before' : s.pid === after.pid ? 'after' : s.pid}`).sort()).toEqual([
+    expect(
+      log
+        .map(
+          (s) =>
+            `${s.dag}.${s.task}#${s.try}@${s.pid === before.pid ? 'before' : s.pid === after.pid ? 'after' : s.pid}`,
+        )
+        .sort(),
+    ).toEqual([
       'crash_no_retry.cleanup#1@after',
       'crash_no_retry.hold#1@before',
       'crash_retry.first#1@before',
@@ -181,6 +197,5 @@ describe('kill -9 mid-run, then restart', () => {
     ]);
     const retry2 = log.find((s) => s.task === 'second' && s.try === 2)!;
     expect(retry2.at).toBeGreaterThanOrEqual(killedAt);
-
   });
 });

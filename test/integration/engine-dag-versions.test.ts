@@ -40,7 +40,9 @@ async function storeNewVersion({ h, folder }: EngineSetup, source: string): Prom
 
 describe('a DAG fixed while the engine runs', () => {
   // Two runs and a parse: generous on a loaded 2-core machine.
-  it('runs the fixed code when the failed task is cleared, and records the version each try ran', { timeout: 90_000 }, async () => {
+  it('runs the fixed code when the failed task is cleared, and records the version each try ran', {
+    timeout: 90_000,
+  }, async () => {
     const engine = setup();
     const { h, database } = engine;
     const run = await h.run('fixme');

@@ -81,7 +81,11 @@ describe('datasets', () => {
     const allEnded = nextEnd(h, 'on_all');
     expect((await h.run('prod_b_ok')).state).toBe('success');
     const allRun = await allEnded;
-    const seenAll = (await taskStates(database, allRun)).seen!.result as { events: string[]; start: string; end: string };
+    const seenAll = (await taskStates(database, allRun)).seen!.result as {
+      events: string[];
+      start: string;
+      end: string;
+    };
     expect(seenAll.events).toEqual(['test://a from prod_a.write_a', 'test://b from prod_b_ok.write_b']);
     // The data interval spans the triggering events (Airflow's DatasetTriggeredTimetable).
     const events = await db
@@ -98,7 +102,16 @@ describe('datasets', () => {
 
   it("gives a manual run no triggering events, even when its conf carries the key a dataset run's uses", async () => {
     const { h } = setup();
-    const fake = [{ uri: 'test://a', at: new Date().toISOString(), sourceDagId: 'x', sourceRunId: 'y', sourceTaskId: 'z', sourceTryNumber: 1 }];
+    const fake = [
+      {
+        uri: 'test://a',
+        at: new Date().toISOString(),
+        sourceDagId: 'x',
+        sourceRunId: 'y',
+        sourceTaskId: 'z',
+        sourceTryNumber: 1,
+      },
+    ];
     const run = await h.run('on_never', { conf: { triggeringDatasetEvents: fake } });
     expect(run.state).toBe('success');
     expect((run.tasks.seen!.result as { events: string[] }).events).toEqual([]);
@@ -127,7 +140,9 @@ describe('datasets', () => {
     const ended = nextEnd(h, 'on_p');
     expect(await setPaused(db, 'on_p', false, 'test')).toBe(true);
     const runRowId = await ended;
-    expect((await taskStates(database, runRowId)).seen!.result).toMatchObject({ events: ['test://p from prod_p.write_p'] });
+    expect((await taskStates(database, runRowId)).seen!.result).toMatchObject({
+      events: ['test://p from prod_p.write_p'],
+    });
     expect(await db.select().from(datasetDagRunQueue).where(eq(datasetDagRunQueue.dagId, onP!.id))).toHaveLength(0);
   });
 });

@@ -45,7 +45,10 @@ describe('fencing', () => {
     const run = await h.run('fenced');
     expect(run.state).toBe('success');
     const ti = await instance(run.id, 'only');
-    const [version] = await database.db.select({ id: dagRuns.dagVersionId }).from(dagRuns).where(eq(dagRuns.id, run.id));
+    const [version] = await database.db
+      .select({ id: dagRuns.dagVersionId })
+      .from(dagRuns)
+      .where(eq(dagRuns.id, run.id));
 
     const report = await finishTasks(database.db, h.engine.cache, [
       {
@@ -63,31 +66,57 @@ describe('fencing', () => {
     ]);
     expect(report.refused).toHaveLength(1);
     expect(report.finishedRuns).toEqual([]);
-    expect((await taskStates(database, run.id)).only).toMatchObject({ state: 'success', tryNumber: 1, error: null, result: 'first result' });
+    expect((await taskStates(database, run.id)).only).toMatchObject({
+      state: 'success',
+      tryNumber: 1,
+      error: null,
+      result: 'first result',
+    });
     const [after] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, run.id));
     expect(after!.state).toBe('success');
     const log = await taskLog(database, run.id, 'only');
-    expect(log.at(-1)).toMatchObject({ tryNumber: 1, level: 'warn', message: 'result of try 1 (failed) refused: this try no longer owns the task instance' });
+    expect(log.at(-1)).toMatchObject({
+      tryNumber: 1,
+      level: 'warn',
+      message: 'result of try 1 (failed) refused: this try no longer owns the task instance',
+    });
   });
 
   it('takes a result sent again after a lost reply to its commit as recorded: not refused, nothing changed, no warning', async () => {
     const { h, database } = setup();
     const run = await h.run('fenced');
     const ti = await instance(run.id, 'only');
-    const [version] = await database.db.select({ id: dagRuns.dagVersionId }).from(dagRuns).where(eq(dagRuns.id, run.id));
+    const [version] = await database.db
+      .select({ id: dagRuns.dagVersionId })
+      .from(dagRuns)
+      .where(eq(dagRuns.id, run.id));
     const logBefore = await taskLog(database, run.id, 'only');
 
     // What the executor sends again when the reply to its commit was lost: the same try's same end.
     const report = await finishTasks(database.db, h.engine.cache, [
-      { taskInstanceId: ti.id, lease: ti.lease!, tryNumber: ti.tryNumber, runRowId: run.id, taskId: 'only', versionId: version!.id!, state: 'success', result: 'again', logs: [] },
+      {
+        taskInstanceId: ti.id,
+        lease: ti.lease!,
+        tryNumber: ti.tryNumber,
+        runRowId: run.id,
+        taskId: 'only',
+        versionId: version!.id!,
+        state: 'success',
+        result: 'again',
+        logs: [],
+      },
     ]);
     expect(report.refused).toEqual([]);
     expect(report.changes).toEqual([]);
-    expect((await taskStates(database, run.id)).only).toMatchObject({ state: 'success', tryNumber: 1, result: 'first result' });
+    expect((await taskStates(database, run.id)).only).toMatchObject({
+      state: 'success',
+      tryNumber: 1,
+      result: 'first result',
+    });
     expect(await taskLog(database, run.id, 'only')).toEqual(logBefore);
   });
 
-  it("refuses the late result of a try whose task instance was taken over by a newer try", async () => {
+  it('refuses the late result of a try whose task instance was taken over by a newer try', async () => {
     const { h, database, folder } = setup();
     const gate = path.join(folder.path, 'zombie.gate');
     const running = h.next('task:state', (e) => e.taskId === 'slow' && e.state === 'running' && e.tryNumber === 1);
@@ -116,10 +145,16 @@ describe('fencing', () => {
     await writeFile(gate, '');
     expect(await refused).toEqual({ runRowId: id, taskId: 'slow', tryNumber: 1 });
 
-    expect((await taskStates(database, id)).slow).toMatchObject({ state: 'success', tryNumber: 2, result: 'from try 2' });
+    expect((await taskStates(database, id)).slow).toMatchObject({
+      state: 'success',
+      tryNumber: 2,
+      result: 'from try 2',
+    });
     const log = await taskLog(database, id, 'slow');
     const lines = log.map((l) => `${l.tryNumber} ${l.level}: ${l.message}`);
-    expect(lines).toContainEqual(expect.stringMatching(/^1 error: no heartbeat from .* for 0ms: the worker died or lost the database$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^1 error: no heartbeat from .* for 0ms: the worker died or lost the database$/),
+    );
     expect(lines.at(-1)).toBe('1 warn: result of try 1 (success) refused: this try no longer owns the task instance');
     expect(h.errors).toEqual([]);
   });

@@ -26,11 +26,17 @@ beforeAll(async () => {
   folder = await makeDagFolder({ 'logged.ts': DAG });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
-  engine = new Engine(database, engineConfig(folder.path), { processor: true, scheduler: true, executor: true }, pino({ level: 'info' }, sink));
+  engine = new Engine(
+    database,
+    engineConfig(folder.path),
+    { processor: true, scheduler: true, executor: true },
+    pino({ level: 'info' }, sink),
+  );
   await engine.start();
 });
 
@@ -42,10 +48,17 @@ afterAll(async () => {
 describe('the engine log', () => {
   it("names a finished run by its DAG id and run id, not its row's uuid", async () => {
     const finished = new Promise<string>((resolve) => engine.bus.on('run:finished', (run) => resolve(run.runRowId)));
-    const run = await triggerRun(database.db, 'logged', { actor: 'test', logicalDate: new Date('2030-01-01T00:00:00Z') });
+    const run = await triggerRun(database.db, 'logged', {
+      actor: 'test',
+      logicalDate: new Date('2030-01-01T00:00:00Z'),
+    });
     const rowId = await finished;
     const line = lines.find((l) => typeof l.msg === 'string' && l.msg.includes(' of logged '));
-    expect(line).toMatchObject({ msg: `run ${run.runId} of logged success`, dag: 'logged', run: 'manual__2030-01-01T00:00:00+00:00' });
+    expect(line).toMatchObject({
+      msg: `run ${run.runId} of logged success`,
+      dag: 'logged',
+      run: 'manual__2030-01-01T00:00:00+00:00',
+    });
     expect(JSON.stringify(lines)).not.toContain(rowId);
   });
 });

@@ -45,7 +45,12 @@ const setup = useEngine({ 'mapped.ts': DAGS });
 /** The run's instances of a task in map-index order, with their results. */
 async function instances(database: Database, runRowId: string, taskId: string) {
   return database.db
-    .select({ mapIndex: taskInstances.mapIndex, state: taskInstances.state, error: taskInstances.error, result: xcom.value })
+    .select({
+      mapIndex: taskInstances.mapIndex,
+      state: taskInstances.state,
+      error: taskInstances.error,
+      result: xcom.value,
+    })
     .from(taskInstances)
     .leftJoin(xcom, eq(xcom.taskInstanceId, taskInstances.id))
     .where(and(eq(taskInstances.runId, runRowId), eq(taskInstances.taskId, taskId)))
@@ -80,7 +85,9 @@ describe('dynamic task mapping', () => {
     const { h, database } = setup();
     const run = await h.run('map_empty');
     expect(run.state).toBe('success');
-    expect(await instances(database, run.id, 'double')).toEqual([{ mapIndex: -1, state: 'skipped', error: null, result: null }]);
+    expect(await instances(database, run.id, 'double')).toEqual([
+      { mapIndex: -1, state: 'skipped', error: null, result: null },
+    ]);
     expect(run.tasks.sum!.state).toBe('skipped');
   });
 
@@ -89,7 +96,11 @@ describe('dynamic task mapping', () => {
     const run = await h.run('map_long');
     expect(run.state).toBe('failed');
     const [only] = await instances(database, run.id, 'double');
-    expect(only).toMatchObject({ mapIndex: -1, state: 'failed', error: "mapped task 'double' cannot expand: its upstream 'produce' returned 5 items, more than maxLength 3" });
+    expect(only).toMatchObject({
+      mapIndex: -1,
+      state: 'failed',
+      error: "mapped task 'double' cannot expand: its upstream 'produce' returned 5 items, more than maxLength 3",
+    });
     expect(run.tasks.sum!.state).toBe('upstream_failed');
     expect(run.tasks.report!.state).toBe('upstream_failed');
   });
@@ -98,14 +109,20 @@ describe('dynamic task mapping', () => {
     const { h, database } = setup();
     const run = await h.run('map_text');
     expect(run.state).toBe('failed');
-    expect((await instances(database, run.id, 'double'))[0]!.error).toBe("mapped task 'double' cannot expand: its upstream 'produce' returned a string, not an array");
+    expect((await instances(database, run.id, 'double'))[0]!.error).toBe(
+      "mapped task 'double' cannot expand: its upstream 'produce' returned a string, not an array",
+    );
   });
 
   it('fails the run when one instance fails, the others succeeding; downstream counts every instance', async () => {
     const { h, database } = setup();
     const run = await h.run('map_fail');
     expect(run.state).toBe('failed');
-    expect((await instances(database, run.id, 'double')).map((i) => `${i.mapIndex} ${i.state}`)).toEqual(['0 success', '1 failed', '2 success']);
+    expect((await instances(database, run.id, 'double')).map((i) => `${i.mapIndex} ${i.state}`)).toEqual([
+      '0 success',
+      '1 failed',
+      '2 success',
+    ]);
     expect((await instances(database, run.id, 'double'))[1]!.error).toMatch(/unlucky 1/);
     expect(run.tasks.sum!.state).toBe('upstream_failed');
   });
@@ -114,10 +131,19 @@ describe('dynamic task mapping', () => {
     const { h, database } = setup();
     const first = await h.run('map_sum');
     const ended = nextEnd(h, first.id);
-    await clearTaskInstances(database.db, 'map_sum', { runId: first.runId, taskIds: ['double'], downstream: true, actor: 'test' });
+    await clearTaskInstances(database.db, 'map_sum', {
+      runId: first.runId,
+      taskIds: ['double'],
+      downstream: true,
+      actor: 'test',
+    });
     expect(await ended).toBe('success');
     const again = await instances(database, first.id, 'double');
-    expect(again.map((i) => `${i.mapIndex} ${i.state} ${String(i.result)}`)).toEqual(['0 success 2', '1 success 4', '2 success 6']);
+    expect(again.map((i) => `${i.mapIndex} ${i.state} ${String(i.result)}`)).toEqual([
+      '0 success 2',
+      '1 success 4',
+      '2 success 6',
+    ]);
     const [sum] = await instances(database, first.id, 'sum');
     expect(sum).toMatchObject({ state: 'success', result: 12 });
   });

@@ -53,7 +53,9 @@ describe('a pending retry', () => {
       expect(done!.startedAt!.getTime()).toBeGreaterThanOrEqual(retryAt.getTime());
       const [run] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
       expect(run!.state).toBe('success');
-      expect((await taskLog(database, id, 'fetch')).map((l) => [l.tryNumber, l.message.split('\n')[0]])).toContainEqual([1, expect.stringContaining('not ready yet')]);
+      expect((await taskLog(database, id, 'fetch')).map((l) => [l.tryNumber, l.message.split('\n')[0]])).toContainEqual(
+        [1, expect.stringContaining('not ready yet')],
+      );
       expect(second.errors).toEqual([]);
     } finally {
       await second.stop();

@@ -91,7 +91,11 @@ describe('poke mode', () => {
     expect(run.tasks.use).toMatchObject({ state: 'success', result: { got: 3 } });
     expect(await pokeCount('wait_for_rows')).toBe(3);
     const log = (await taskLog(database, run.id, 'wait_for_rows')).map((l) => l.message);
-    expect(log).toEqual(['poke 1: not yet; next poke in 50ms', 'poke 2: not yet; next poke in 50ms', 'poke 3: condition met']);
+    expect(log).toEqual([
+      'poke 1: not yet; next poke in 50ms',
+      'poke 2: not yet; next poke in 50ms',
+      'poke 3: condition met',
+    ]);
   });
 
   it('fails at the sensor timeout without retrying, and the downstream task is upstream_failed', async () => {
@@ -141,7 +145,9 @@ describe('reschedule mode', () => {
       expect(states.filter((s) => s === 'up_for_reschedule')).toHaveLength(pokes - 1);
       expect(states.at(-1)).toBe('success');
       // A reschedule does not use up a try: try 1 while it waits for the next poke, and at its end.
-      expect(seen.filter((s) => s.state === 'up_for_reschedule' || s.state === 'success').map((s) => s.tryNumber)).toEqual(Array(pokes).fill(1));
+      expect(
+        seen.filter((s) => s.state === 'up_for_reschedule' || s.state === 'success').map((s) => s.tryNumber),
+      ).toEqual(Array(pokes).fill(1));
       const log = await taskLog(database, run.id, 'wait_for_file');
       expect(new Set(log.map((l) => l.tryNumber))).toEqual(new Set([1]));
       expect(log.filter((l) => l.message.startsWith('not yet: rescheduled, next poke at '))).toHaveLength(pokes - 1);
@@ -163,7 +169,10 @@ describe('reschedule mode', () => {
     const first = log[0]!.at.getTime();
     const last = log.at(-1)!.at.getTime();
     expect(last - first).toBeGreaterThanOrEqual(450 - 100);
-    const [row] = await database.db.select({ sensorStartedAt: taskInstances.sensorStartedAt }).from(taskInstances).where(eq(taskInstances.runId, run.id));
+    const [row] = await database.db
+      .select({ sensorStartedAt: taskInstances.sensorStartedAt })
+      .from(taskInstances)
+      .where(eq(taskInstances.runId, run.id));
     expect(row!.sensorStartedAt).toBeNull();
   });
 
@@ -184,7 +193,10 @@ describe('reschedule mode', () => {
     app.route('/', runPages(h.engine));
     const { viewer } = await uiSessions(database.db, 'sensors');
     const { get } = uiClient(() => app);
-    const [{ runId }] = (await database.db.select({ runId: dagRuns.runId }).from(dagRuns).where(eq(dagRuns.id, id))) as [{ runId: string }];
+    const [{ runId }] = (await database.db
+      .select({ runId: dagRuns.runId })
+      .from(dagRuns)
+      .where(eq(dagRuns.id, id))) as [{ runId: string }];
     const runPage = await get(`/ui/dags/clearable/runs/${encodeURIComponent(runId)}`, viewer);
     expect(runPage.html).toContain('<span class="state s-up_for_reschedule">up_for_reschedule</span>');
     expect(runPage.html).toMatch(/\.s-up_for_reschedule\{background:#40e0d0/);
@@ -193,7 +205,11 @@ describe('reschedule mode', () => {
     expect(tiPage.html).toContain('Next poke at');
     expect(tiPage.html).toMatch(new RegExp(`Next poke at.*?<time datetime="${waiting.nextTryAt!.toISOString()}"`, 's'));
 
-    const cleared = await clearTaskInstances(database.db, 'clearable', { actor: 'test', runId: 'latest', taskIds: ['wait_for_file'] });
+    const cleared = await clearTaskInstances(database.db, 'clearable', {
+      actor: 'test',
+      runId: 'latest',
+      taskIds: ['wait_for_file'],
+    });
     expect(cleared.count).toBe(1);
     expect(cleared.runs[0]!.tasks[0]).toMatchObject({ taskId: 'wait_for_file', state: 'up_for_reschedule' });
     const after = await row();

@@ -130,43 +130,52 @@ describe('trigger rules, end to end', () => {
   it.each([
     ['always_alone', 'success', { hold: ['failed', 1], cleanup: ['success', 1] }],
     ['always_beside', 'failed', { hold: ['failed', 1], cleanup: ['success', 1], report: ['upstream_failed', 0] }],
-  ] as const)('%s: an always task runs and ends while its upstream still runs; the run then ends %s by its leaves', async (dagId, end, tasks) => {
-    const { h, database } = setup();
-    // Listening before the run exists: neither message nor event can come too early.
-    const channel = new BroadcastChannel(`hold-${dagId}`);
-    try {
-      const holding = new Promise<void>((resolve) => {
-        channel.onmessage = (event) => event.data === 'holding' && resolve();
-      });
-      let id = '';
-      const cleaned = h.next('task:state', (e) => e.runRowId === id && e.taskId === 'cleanup' && e.state === 'success');
-      const run = await h.trigger(dagId);
-      id = run.id;
-      await Promise.all([holding, cleaned]);
-      // The upstream has not finished (it waits for the release; the executor may not have
-      // written 'running' yet), and neither has the run.
-      const mid = await taskStates(database, id);
-      expect(['queued', 'running']).toContain(mid.hold!.state);
-      expect(mid.hold!.endedAt).toBeNull();
-      expect(mid.cleanup!.result).toBe('cleaned');
-      const [row] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
-      expect(row!.state).toBe('running');
-      channel.postMessage('release');
-      const ended = await run.finished;
-      expect(summary(ended)).toEqual(tasks);
-      expect(ended.tasks.cleanup!.endedAt!.getTime()).toBeLessThan(ended.tasks.hold!.endedAt!.getTime());
-      expect(ended.state).toBe(end);
-    } finally {
-      // A failed assertion must not leave the thread held for the next test.
-      channel.postMessage('release');
-      channel.close();
-    }
-  });
+  ] as const)(
+    '%s: an always task runs and ends while its upstream still runs; the run then ends %s by its leaves',
+    async (dagId, end, tasks) => {
+      const { h, database } = setup();
+      // Listening before the run exists: neither message nor event can come too early.
+      const channel = new BroadcastChannel(`hold-${dagId}`);
+      try {
+        const holding = new Promise<void>((resolve) => {
+          channel.onmessage = (event) => event.data === 'holding' && resolve();
+        });
+        let id = '';
+        const cleaned = h.next(
+          'task:state',
+          (e) => e.runRowId === id && e.taskId === 'cleanup' && e.state === 'success',
+        );
+        const run = await h.trigger(dagId);
+        id = run.id;
+        await Promise.all([holding, cleaned]);
+        // The upstream has not finished (it waits for the release; the executor may not have
+        // written 'running' yet), and neither has the run.
+        const mid = await taskStates(database, id);
+        expect(['queued', 'running']).toContain(mid.hold!.state);
+        expect(mid.hold!.endedAt).toBeNull();
+        expect(mid.cleanup!.result).toBe('cleaned');
+        const [row] = await database.db.select({ state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
+        expect(row!.state).toBe('running');
+        channel.postMessage('release');
+        const ended = await run.finished;
+        expect(summary(ended)).toEqual(tasks);
+        expect(ended.tasks.cleanup!.endedAt!.getTime()).toBeLessThan(ended.tasks.hold!.endedAt!.getTime());
+        expect(ended.state).toBe(end);
+      } finally {
+        // A failed assertion must not leave the thread held for the next test.
+        channel.postMessage('release');
+        channel.close();
+      }
+    },
+  );
 
   it('dags test schedules an always task with the roots, and says so first', async () => {
     const { h, database } = setup();
     const seen: string[] = [];
-    const report = await testRun(database, h.engine.config, 'always_quick', { log: pino({ level: 'silent' }), onTaskState: (e) => seen.push(`${e.taskId} ${e.state}`) });
+    const report = await testRun(database, h.engine.config, 'always_quick', {
+      log: pino({ level: 'silent' }),
+      onTaskState: (e) => seen.push(`${e.taskId} ${e.state}`),
+    });
     expect(report.state).toBe('success');
     expect(seen.slice(0, 2)).toEqual(['first scheduled', 'cleanup scheduled']);
   });

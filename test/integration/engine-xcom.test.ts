@@ -62,7 +62,13 @@ describe('XCom across tasks', () => {
     const { h } = setup();
     const run = await h.run('xcom', { conf: { region: 'us' } });
     expect(run.state).toBe('success');
-    expect(run.tasks.extract!.result).toEqual({ region: 'us', orders: [{ id: 1, amount: 9.5 }, { id: 2, amount: 0.5 }] });
+    expect(run.tasks.extract!.result).toEqual({
+      region: 'us',
+      orders: [
+        { id: 1, amount: 9.5 },
+        { id: 2, amount: 0.5 },
+      ],
+    });
     expect(run.tasks.total!.result).toEqual({ count: 2, revenue: 10, nested: { ids: [1, 2] } });
     expect(run.tasks.report!.result).toEqual({ line: 'us: 2 orders, 10', first: { id: 1, amount: 9.5 }, ids: [1, 2] });
     // A task that returned nothing stores no XCom; pulling it gives undefined.
@@ -89,7 +95,15 @@ describe('XCom across tasks', () => {
     expect(run.tasks.grandchild!.result).toEqual({ got: 'null' });
 
     const pass: MiddlewareHandler = async (_c, next) => next();
-    const api = apiRoutes(database.db, { read: pass, operate: pass, actor: () => 'web:test', checkResponses: true, onError: (e) => { throw e; } });
+    const api = apiRoutes(database.db, {
+      read: pass,
+      operate: pass,
+      actor: () => 'web:test',
+      checkResponses: true,
+      onError: (e) => {
+        throw e;
+      },
+    });
     const base = `/api/v1/dags/xcom_null/dagRuns/${encodeURIComponent(run.runId)}/taskInstances/none/xcomEntries`;
     const entry = await api.request(`${base}/return_value`);
     expect(entry.status).toBe(200);

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 const VALUES: unknown[] = [
-  { zeta: 1, b: 2, a: 3, aa: 4, 'é': 5, e: 6, Z: 7, '': 8, '10': 9, '9': 10 },
+  { zeta: 1, b: 2, a: 3, aa: 4, é: 5, e: 6, Z: 7, '': 8, '10': 9, '9': 10 },
   { nested: { y: [{ d: 1, c: { bb: 2, a: null } }], x: 'text' }, list: [3, 1.5, -0, 1e21, true, null, 'ü'] },
   [{ b: 1, a: 2 }, 'x', 0],
   'plain text',

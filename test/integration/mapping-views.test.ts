@@ -39,7 +39,15 @@ async function get(path: string) {
 
 beforeAll(async () => {
   const { h, database } = setup();
-  api = apiRoutes(database.db, { read: pass, operate: pass, actor: () => 'web:test', checkResponses: true, onError: (e) => { throw e; } });
+  api = apiRoutes(database.db, {
+    read: pass,
+    operate: pass,
+    actor: () => 'web:test',
+    checkResponses: true,
+    onError: (e) => {
+      throw e;
+    },
+  });
   ui = new Hono();
   ui.use('*', authenticate(database.db, authOptions(h.engine.config)));
   ui.route('/', runPages(h.engine));
@@ -54,13 +62,23 @@ describe('mapped task instances in the API', () => {
     const base = `/dags/mapped_view/dagRuns/${encodeURIComponent(runId)}/taskInstances`;
     const all = await get(base);
     expect(all.status).toBe(200);
-    expect(all.body.task_instances.map((ti: any) => `${ti.task_id} ${ti.map_index} ${ti.state}`)).toEqual(['list -1 success', 'load 0 success', 'load 1 failed', 'load 2 success']);
+    expect(all.body.task_instances.map((ti: any) => `${ti.task_id} ${ti.map_index} ${ti.state}`)).toEqual([
+      'list -1 success',
+      'load 0 success',
+      'load 1 failed',
+      'load 2 success',
+    ]);
     const one = await get(`${base}?map_index=2`);
     expect(one.body.task_instances.map((ti: any) => ti.task_id)).toEqual(['load']);
 
     const second = await get(`${base}/load/1`);
     expect(second.status).toBe(200);
-    expect(second.body).toMatchObject({ task_id: 'load', map_index: 1, state: 'failed', error: expect.stringContaining('b.csv is corrupt') });
+    expect(second.body).toMatchObject({
+      task_id: 'load',
+      map_index: 1,
+      state: 'failed',
+      error: expect.stringContaining('b.csv is corrupt'),
+    });
     const unmapped = await get(`${base}/load`);
     expect(unmapped.status).toBe(404);
     expect(JSON.stringify(unmapped.body)).toContain("task 'load' of run");

@@ -20,7 +20,9 @@ describe('operator state', () => {
     );
     expect(await readOperatorState(database.db, 'd', 'sync', 'watermark')).toBe('2026-01-02T00:00:00.000Z');
     expect(await readOperatorState(database.db, 'd', 'other', 'watermark')).toBeNull();
-    await database.db.transaction((tx) => writeOperatorState(tx, [{ dagId: 'd', taskId: 'sync', key: 'watermark', value: 42 }]));
+    await database.db.transaction((tx) =>
+      writeOperatorState(tx, [{ dagId: 'd', taskId: 'sync', key: 'watermark', value: 42 }]),
+    );
     expect(await readOperatorState(database.db, 'd', 'sync', 'watermark')).toBe(42);
   });
 });

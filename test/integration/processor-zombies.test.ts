@@ -24,7 +24,10 @@ afterAll(async () => {
 async function childStates(pid: number): Promise<string[]> {
   try {
     const { stdout } = await promisify(execFile)('ps', ['--ppid', String(pid), '-o', 'stat=']);
-    return stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    return stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
   } catch {
     return []; // ps exits 1 when there is none
   }

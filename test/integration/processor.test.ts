@@ -85,7 +85,12 @@ describe('DAG processor', () => {
     expect(report!.newVersions).toEqual(['one']);
     const versions = await versionsOf('one');
     expect(versions.map((v) => v.version)).toEqual([1, 2]);
-    expect(versions[1]!.serialized).toMatchObject({ edges: [['a', 'b'], ['b', 'c']] });
+    expect(versions[1]!.serialized).toMatchObject({
+      edges: [
+        ['a', 'b'],
+        ['b', 'c'],
+      ],
+    });
   });
 
   it('records an import error with its line, keeps loading the other files, and clears it once fixed', async () => {
@@ -124,7 +129,10 @@ export default dag({ id: 'broken' }, (t) => {
     await folder.write('good.ts', simpleDag('good'));
     await processor({ importTimeoutMs: 2_000 }).refresh();
     const [error] = await database.db.select().from(importErrors);
-    expect(error).toMatchObject({ file: 'hang.ts', message: expect.stringMatching(/^timed out after 2s while importing/) });
+    expect(error).toMatchObject({
+      file: 'hang.ts',
+      message: expect.stringMatching(/^timed out after 2s while importing/),
+    });
     expect((await database.db.select().from(dags)).map((d) => d.dagId)).toEqual(['good']);
   });
 
@@ -152,7 +160,9 @@ export default dag({ id: 'uses', description: 'parse ' + bump() }, (t) => void t
     await p.refresh();
     const [row] = await database.db.select().from(dags);
     expect(row!.file).toBe('a.ts');
-    expect(await database.db.select().from(importErrors)).toMatchObject([{ file: 'b.ts', message: "DAG id 'same' is already defined in a.ts" }]);
+    expect(await database.db.select().from(importErrors)).toMatchObject([
+      { file: 'b.ts', message: "DAG id 'same' is already defined in a.ts" },
+    ]);
   });
 
   it('makes the DAGs of a deleted file inactive and keeps their history', async () => {

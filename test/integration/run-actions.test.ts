@@ -95,7 +95,10 @@ async function runRow(id: string) {
 }
 
 async function audit(action: string, runId: string) {
-  return setup().database.db.select().from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.runId, runId)));
+  return setup()
+    .database.db.select()
+    .from(auditLog)
+    .where(and(eq(auditLog.action, action), eq(auditLog.runId, runId)));
 }
 
 /** A run of 'waits' whose 'wait' task is running: started without the harness, whose `finished` would wait for an event these runs never send. */
@@ -119,12 +122,23 @@ describe('clear', () => {
     });
 
     const ended = nextEnd(h, first.id);
-    const result = await clearTaskInstances(database.db, 'chain', { runId: first.runId, taskRegex: '^extract$', actor: 'test' });
+    const result = await clearTaskInstances(database.db, 'chain', {
+      runId: first.runId,
+      taskRegex: '^extract$',
+      actor: 'test',
+    });
     expect(result).toEqual({
       dagId: 'chain',
       dryRun: false,
       count: 1,
-      runs: [{ runId: first.runId, logicalDate: expect.any(Date), state: 'failed', tasks: [{ taskId: 'extract', state: 'failed', tryNumber: 1 }] }],
+      runs: [
+        {
+          runId: first.runId,
+          logicalDate: expect.any(Date),
+          state: 'failed',
+          tasks: [{ taskId: 'extract', state: 'failed', tryNumber: 1 }],
+        },
+      ],
     });
     // Airflow: the run is queued again, and its end is derived again from its leaves.
     expect(await ended).toBe('failed');
@@ -133,11 +147,19 @@ describe('clear', () => {
     expect(tasks.transform).toMatchObject({ state: 'upstream_failed', tryNumber: 0 });
     // The try history is kept: try 1's log, then try 2's.
     const log = await taskLog(database, first.id, 'extract');
-    expect(log.filter((l) => l.level === 'info').map((l) => `${l.tryNumber} ${l.message}`)).toEqual(['1 extract, try 1', '2 extract, try 2']);
+    expect(log.filter((l) => l.level === 'info').map((l) => `${l.tryNumber} ${l.message}`)).toEqual([
+      '1 extract, try 1',
+      '2 extract, try 2',
+    ]);
     expect(log.some((l) => l.tryNumber === 1 && l.message.startsWith('Error: source not ready on try 1'))).toBe(true);
 
     const [row] = await audit('task.clear', first.runId);
-    expect(row).toMatchObject({ actor: 'test', dagId: 'chain', taskId: 'extract', details: { count: 1, runs: { [first.runId]: ['extract'] } } });
+    expect(row).toMatchObject({
+      actor: 'test',
+      dagId: 'chain',
+      taskId: 'extract',
+      details: { count: 1, runs: { [first.runId]: ['extract'] } },
+    });
     expect(h.errors).toEqual([]);
   });
 
@@ -147,7 +169,12 @@ describe('clear', () => {
     expect(first.state).toBe('failed');
 
     const ended = nextEnd(h, first.id);
-    const result = await clearTaskInstances(database.db, 'chain', { runId: first.runId, taskIds: ['extract'], downstream: true, actor: 'test' });
+    const result = await clearTaskInstances(database.db, 'chain', {
+      runId: first.runId,
+      taskIds: ['extract'],
+      downstream: true,
+      actor: 'test',
+    });
     expect(result.runs[0]!.tasks.map((t) => t.taskId)).toEqual(['extract', 'transform', 'load']);
     expect(await ended).toBe('success');
     expect(await taskStates(database, first.id)).toMatchObject({
@@ -165,15 +192,30 @@ describe('clear', () => {
     const first = await h.run('chain');
     const before = await taskStates(database, first.id);
 
-    const dry = await clearTaskInstances(database.db, 'chain', { runId: 'latest', taskRegex: 'load', upstream: true, dryRun: true, actor: 'test' });
+    const dry = await clearTaskInstances(database.db, 'chain', {
+      runId: 'latest',
+      taskRegex: 'load',
+      upstream: true,
+      dryRun: true,
+      actor: 'test',
+    });
     expect(dry).toMatchObject({ dryRun: true, count: 3, runs: [{ runId: first.runId, state: 'failed' }] });
-    expect(dry.runs[0]!.tasks.map((t) => `${t.taskId} ${t.state}`)).toEqual(['extract failed', 'transform upstream_failed', 'load upstream_failed']);
+    expect(dry.runs[0]!.tasks.map((t) => `${t.taskId} ${t.state}`)).toEqual([
+      'extract failed',
+      'transform upstream_failed',
+      'load upstream_failed',
+    ]);
     expect(await taskStates(database, first.id)).toEqual(before);
     expect((await runRow(first.id)).state).toBe('failed');
     expect(await audit('task.clear', first.runId)).toEqual([]);
 
     const ended = nextEnd(h, first.id);
-    await clearTaskInstances(database.db, 'chain', { runId: 'latest', taskRegex: 'load', upstream: true, actor: 'test' });
+    await clearTaskInstances(database.db, 'chain', {
+      runId: 'latest',
+      taskRegex: 'load',
+      upstream: true,
+      actor: 'test',
+    });
     expect(await ended).toBe('success');
   });
 
@@ -181,10 +223,18 @@ describe('clear', () => {
     const { h, database } = setup();
     const first = await h.run('fan');
     expect(first.state).toBe('failed');
-    expect(first.tasks).toMatchObject({ good: { state: 'success' }, bad: { state: 'failed' }, report: { state: 'upstream_failed' } });
+    expect(first.tasks).toMatchObject({
+      good: { state: 'success' },
+      bad: { state: 'failed' },
+      report: { state: 'upstream_failed' },
+    });
 
     const ended = nextEnd(h, first.id);
-    const result = await clearTaskInstances(database.db, 'fan', { runId: first.runId, onlyFailed: true, actor: 'test' });
+    const result = await clearTaskInstances(database.db, 'fan', {
+      runId: first.runId,
+      onlyFailed: true,
+      actor: 'test',
+    });
     expect(result.runs[0]!.tasks.map((t) => t.taskId).sort()).toEqual(['bad', 'report']);
     expect(await ended).toBe('success');
     expect(await taskStates(database, first.id)).toMatchObject({
@@ -206,7 +256,11 @@ describe('clear', () => {
     const refused = clearTaskInstances(database.db, 'gated', { runId, actor: 'test' });
     await expect(refused).rejects.toThrow(UpdraftError);
     // 'running' on the bus comes a moment before the row says so: either is refused.
-    await expect(refused).rejects.toThrow(new RegExp(`^cannot clear task instances that are queued or running: ${runId.replace(/[.+]/g, '\\$&')} hold \\((queued|running)\\); wait for them to end, or cancel their run`));
+    await expect(refused).rejects.toThrow(
+      new RegExp(
+        `^cannot clear task instances that are queued or running: ${runId.replace(/[.+]/g, '\\$&')} hold \\((queued|running)\\); wait for them to end, or cancel their run`,
+      ),
+    );
 
     const retried = h.next('task:state', (e) => e.runRowId === id && e.taskId === 'flaky' && e.state === 'success');
     await clearTaskInstances(database.db, 'gated', { runId, taskIds: ['flaky'], actor: 'test' });
@@ -216,18 +270,37 @@ describe('clear', () => {
     await writeFile(gate, '');
     const run = await finished;
     expect(run.state).toBe('success');
-    expect(run.tasks).toMatchObject({ hold: { state: 'success', tryNumber: 1 }, flaky: { state: 'success', tryNumber: 2, result: 2 } });
+    expect(run.tasks).toMatchObject({
+      hold: { state: 'success', tryNumber: 1 },
+      flaky: { state: 'success', tryNumber: 2, result: 2 },
+    });
   });
 
   it('needs a run or a date range, and names an unknown DAG, run or task', async () => {
     const { database } = setup();
-    await expect(clearTaskInstances(database.db, 'chain', { actor: 'test' })).rejects.toThrow(/needs a run or a range of logical dates \(--run, --from, --to\)/);
-    await expect(clearTaskInstances(database.db, 'nope', { runId: 'latest', actor: 'test' })).rejects.toThrow(new NotFoundError("no DAG with id 'nope' (see 'updraft dags list')"));
-    await expect(clearTaskInstances(database.db, 'chain', { runId: 'manual__1999', actor: 'test' })).rejects.toThrow(/DAG 'chain' has no run 'manual__1999'/);
-    await expect(clearTaskInstances(database.db, 'chain', { runId: 'latest', taskIds: ['extrakt'], actor: 'test' })).rejects.toThrow("DAG 'chain' has no task 'extrakt'");
-    await expect(clearTaskInstances(database.db, 'chain', { runId: 'latest', taskRegex: '(', actor: 'test' })).rejects.toThrow(/not a valid regular expression/);
+    await expect(clearTaskInstances(database.db, 'chain', { actor: 'test' })).rejects.toThrow(
+      /needs a run or a range of logical dates \(--run, --from, --to\)/,
+    );
+    await expect(clearTaskInstances(database.db, 'nope', { runId: 'latest', actor: 'test' })).rejects.toThrow(
+      new NotFoundError("no DAG with id 'nope' (see 'updraft dags list')"),
+    );
+    await expect(clearTaskInstances(database.db, 'chain', { runId: 'manual__1999', actor: 'test' })).rejects.toThrow(
+      /DAG 'chain' has no run 'manual__1999'/,
+    );
+    await expect(
+      clearTaskInstances(database.db, 'chain', { runId: 'latest', taskIds: ['extrakt'], actor: 'test' }),
+    ).rejects.toThrow("DAG 'chain' has no task 'extrakt'");
+    await expect(
+      clearTaskInstances(database.db, 'chain', { runId: 'latest', taskRegex: '(', actor: 'test' }),
+    ).rejects.toThrow(/not a valid regular expression/);
     // A date range without runs clears nothing.
-    expect(await clearTaskInstances(database.db, 'chain', { from: new Date('1990-01-01'), to: new Date('1990-12-31'), actor: 'test' })).toMatchObject({ count: 0, runs: [] });
+    expect(
+      await clearTaskInstances(database.db, 'chain', {
+        from: new Date('1990-01-01'),
+        to: new Date('1990-12-31'),
+        actor: 'test',
+      }),
+    ).toMatchObject({ count: 0, runs: [] });
   });
 });
 
@@ -249,8 +322,12 @@ describe('mark and cancel', () => {
       ]),
     });
     expect((await runRow(first.id)).state).toBe('success');
-    expect(await taskStates(database, first.id)).toMatchObject({ extract: { state: 'success', tryNumber: 1, error: null } });
-    expect(await audit('run.mark_success', first.runId)).toMatchObject([{ actor: 'test', dagId: 'chain', details: { previous: 'failed', tasks: { success: expect.any(Array) } } }]);
+    expect(await taskStates(database, first.id)).toMatchObject({
+      extract: { state: 'success', tryNumber: 1, error: null },
+    });
+    expect(await audit('run.mark_success', first.runId)).toMatchObject([
+      { actor: 'test', dagId: 'chain', details: { previous: 'failed', tasks: { success: expect.any(Array) } } },
+    ]);
 
     // And back: an ended run marked failed keeps its finished tasks.
     const back = await markRun(database.db, 'chain', 'latest', 'failed', { actor: 'test' });
@@ -291,10 +368,18 @@ describe('mark and cancel', () => {
       '1 error: cancelled: the run was cancelled by test',
       '1 warn: result of try 1 (failed) refused: this try no longer owns the task instance',
     ]);
-    expect(await audit('run.cancel', runId)).toMatchObject([{ actor: 'test', dagId: 'waits', details: { previous: 'running', stopped: ['wait'], tasks: { failed: ['wait'], skipped: ['after'] } } }]);
+    expect(await audit('run.cancel', runId)).toMatchObject([
+      {
+        actor: 'test',
+        dagId: 'waits',
+        details: { previous: 'running', stopped: ['wait'], tasks: { failed: ['wait'], skipped: ['after'] } },
+      },
+    ]);
 
     // Once ended, a run cannot be cancelled again.
-    await expect(cancelRun(database.db, 'waits', runId, { actor: 'test' })).rejects.toThrow(`run '${runId}' of DAG 'waits' has already ended (failed)`);
+    await expect(cancelRun(database.db, 'waits', runId, { actor: 'test' })).rejects.toThrow(
+      `run '${runId}' of DAG 'waits' has already ended (failed)`,
+    );
     expect(h.errors).toEqual([]);
   });
 
@@ -313,7 +398,10 @@ describe('mark and cancel', () => {
     const refusedToo = h.next('task:refused', (e) => e.runRowId === successRun.id);
     await markRun(database.db, 'waits', successRun.runId, 'success', { actor: 'test' });
     await refusedToo;
-    expect(await taskStates(database, successRun.id)).toMatchObject({ wait: { state: 'success', error: null }, after: { state: 'success' } });
+    expect(await taskStates(database, successRun.id)).toMatchObject({
+      wait: { state: 'success', error: null },
+      after: { state: 'success' },
+    });
     expect((await runRow(successRun.id)).state).toBe('success');
     const lines = (await taskLog(database, successRun.id, 'wait')).map((l) => l.message);
     expect(lines).toContain('cancelled: its task instance was set to success from outside');
@@ -323,7 +411,9 @@ describe('mark and cancel', () => {
 
   it('names an unknown DAG or run', async () => {
     const { database } = setup();
-    await expect(markRun(database.db, 'nope', 'latest', 'success', { actor: 'test' })).rejects.toThrow(new NotFoundError("no DAG with id 'nope' (see 'updraft dags list')"));
+    await expect(markRun(database.db, 'nope', 'latest', 'success', { actor: 'test' })).rejects.toThrow(
+      new NotFoundError("no DAG with id 'nope' (see 'updraft dags list')"),
+    );
     await expect(cancelRun(database.db, 'waits', 'manual__1999', { actor: 'test' })).rejects.toThrow(
       new NotFoundError("DAG 'waits' has no run 'manual__1999' (see 'updraft runs list waits')"),
     );

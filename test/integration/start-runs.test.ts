@@ -24,7 +24,12 @@ export default dag({ id: 'busy', maxActiveRuns: 1, pausedAtCreation: false }, (t
     'quiet.ts': `import { dag } from 'updraft';
 export default dag({ id: 'quiet', pausedAtCreation: false }, (t) => void t.task('a', async () => 1));`,
   });
-  await new DagProcessor(database.db, { dagsFolder: folder.path, pausedAtCreation: true, importTimeoutMs: 10_000, dagsPollMs: 1_000 }).refresh();
+  await new DagProcessor(database.db, {
+    dagsFolder: folder.path,
+    pausedAtCreation: true,
+    importTimeoutMs: 10_000,
+    dagsPollMs: 1_000,
+  }).refresh();
 });
 
 afterAll(async () => {
@@ -34,7 +39,8 @@ afterAll(async () => {
 describe('startQueuedRuns', () => {
   it('starts the oldest run of a capped DAG and the runs of other DAGs queued after its backlog', async () => {
     // 250 queued runs of 'busy' (more than one pass looks at), then one of 'quiet'.
-    for (let i = 0; i < 250; i++) await triggerRun(database.db, 'busy', { actor: 'test', logicalDate: new Date(Date.UTC(2026, 0, 1, 0, i)) });
+    for (let i = 0; i < 250; i++)
+      await triggerRun(database.db, 'busy', { actor: 'test', logicalDate: new Date(Date.UTC(2026, 0, 1, 0, i)) });
     await triggerRun(database.db, 'quiet', { actor: 'test', logicalDate: new Date(Date.UTC(2026, 5, 1)) });
 
     const started = await startQueuedRuns(database.db, new DagCache(database.db));

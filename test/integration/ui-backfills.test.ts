@@ -76,10 +76,19 @@ function completion(id: number, timeoutMs = 20_000): Promise<void> {
 }
 
 async function audits(action: string) {
-  return setup().database.db.select({ actor: auditLog.actor, dagId: auditLog.dagId, details: auditLog.details }).from(auditLog).where(eq(auditLog.action, action));
+  return setup()
+    .database.db.select({ actor: auditLog.actor, dagId: auditLog.dagId, details: auditLog.details })
+    .from(auditLog)
+    .where(eq(auditLog.action, action));
 }
 
-const CREATE = { from: '2026-01-01', to: '2026-01-03', reprocess: 'none', max_active_runs: '2', conf: '{"label": "again"}' };
+const CREATE = {
+  from: '2026-01-01',
+  to: '2026-01-03',
+  reprocess: 'none',
+  max_active_runs: '2',
+  conf: '{"label": "again"}',
+};
 
 describe('creating a backfill from the DAG page', () => {
   it('shows the tab with its form to an operator, creates the backfill, which runs to the end, and its page shows every date with its run', async () => {
@@ -87,9 +96,16 @@ describe('creating a backfill from the DAG page', () => {
     const tab = await get('/ui/dags/ui_bf_quick?view=backfills', sessions.operator);
     expect(tab.status).toBe(200);
     expect(tab.html).toContain('<a href="/ui/dags/ui_bf_quick?view=backfills" class="current">Backfills</a>');
-    expect(tab.html).toMatch(/<form method="post" action="\/ui\/dags\/ui_bf_quick\/backfills" class="trigger backfill" onsubmit="return confirm\(/);
+    expect(tab.html).toMatch(
+      /<form method="post" action="\/ui\/dags\/ui_bf_quick\/backfills" class="trigger backfill" onsubmit="return confirm\(/,
+    );
     expect(tab.html).toContain(`name="_csrf" value="${sessions.operator!.csrf}"`);
-    expect(tab.html).toContain("A date without Z or an offset is read in the DAG's timezone (UTC) ('2026-11-03' is midnight there)".replaceAll("'", '&#39;'));
+    expect(tab.html).toContain(
+      "A date without Z or an offset is read in the DAG's timezone (UTC) ('2026-11-03' is midnight there)".replaceAll(
+        "'",
+        '&#39;',
+      ),
+    );
     expect(tab.html).toContain('No backfills.');
     expect(tab.html).toContain('data-live="/ui/dags/ui_bf_quick?view=backfills&amp;fragment=backfills"');
 
@@ -100,16 +116,29 @@ describe('creating a backfill from the DAG page', () => {
     const id = Number(location.split('/').pop());
     await completion(id);
 
-    expect(await audits('backfill.create')).toMatchObject([{ actor: 'user:bf_operator', dagId: 'ui_bf_quick', details: { backfillId: id, maxActiveRuns: 2, conf: { label: 'again' } } }]);
-    const runs = await database.db.select({ runId: dagRuns.runId, state: dagRuns.state, conf: dagRuns.conf }).from(dagRuns).where(eq(dagRuns.backfillId, id));
+    expect(await audits('backfill.create')).toMatchObject([
+      {
+        actor: 'user:bf_operator',
+        dagId: 'ui_bf_quick',
+        details: { backfillId: id, maxActiveRuns: 2, conf: { label: 'again' } },
+      },
+    ]);
+    const runs = await database.db
+      .select({ runId: dagRuns.runId, state: dagRuns.state, conf: dagRuns.conf })
+      .from(dagRuns)
+      .where(eq(dagRuns.backfillId, id));
     expect(runs).toHaveLength(3);
     expect(runs.every((r) => r.state === 'success' && (r.conf as { label: string }).label === 'again')).toBe(true);
 
     const page = await get(location, sessions.operator);
     expect(page.status).toBe(200);
     expect(page.html).toContain(`<title>Backfill #${id} of ui_bf_quick · Updraft</title>`);
-    expect(page.html).toContain('<span class="state s-completed">completed</span> <strong class="bf-done">3/3</strong> dates done');
-    expect(page.html).toMatch(/<div class="bf-bar" [^>]*><span class="s-success" style="width:100.00%" title="3 succeeded" data-count="3"><\/span><\/div>/);
+    expect(page.html).toContain(
+      '<span class="state s-completed">completed</span> <strong class="bf-done">3/3</strong> dates done',
+    );
+    expect(page.html).toMatch(
+      /<div class="bf-bar" [^>]*><span class="s-success" style="width:100.00%" title="3 succeeded" data-count="3"><\/span><\/div>/,
+    );
     expect(page.html).toContain('<td data-count="succeeded">3</td>');
     expect(page.html).toContain('<td data-count="failed">0</td>');
     expect(page.html).toContain('<td data-count="pending">0</td>');
@@ -118,7 +147,9 @@ describe('creating a backfill from the DAG page', () => {
     for (const day of ['01', '02', '03']) {
       const runId = `backfill__2026-01-${day}T00:00:00+00:00`;
       const href = `/ui/dags/ui_bf_quick/runs/${encodeURIComponent(runId)}`;
-      expect(page.html).toContain(`<td><a href="${href}"><time datetime="2026-01-${day}T00:00:00.000Z">2026-01-${day} 00:00:00Z</time></a></td><td>created</td><td><a href="${href}">${runId}</a></td><td><span class="state s-success">success</span></td>`);
+      expect(page.html).toContain(
+        `<td><a href="${href}"><time datetime="2026-01-${day}T00:00:00.000Z">2026-01-${day} 00:00:00Z</time></a></td><td>created</td><td><a href="${href}">${runId}</a></td><td><span class="state s-success">success</span></td>`,
+      );
       expect((await get(href)).status).toBe(200);
     }
     // Finished: nothing to pause, resume or cancel.
@@ -133,15 +164,23 @@ describe('creating a backfill from the DAG page', () => {
     const dates = await get(`${location}?fragment=dates&state=success`);
     expect(dates.html).toMatch(/^<table class="bf-dates">/);
     expect(dates.html.match(/<tr data-ordinal=/g)).toHaveLength(3);
-    expect((await get(`${location}?fragment=dates&state=failed`)).html).toBe('<p class="muted">No date has a run in state failed.</p>');
+    expect((await get(`${location}?fragment=dates&state=failed`)).html).toBe(
+      '<p class="muted">No date has a run in state failed.</p>',
+    );
 
     // The DAG's tab lists it, and so does the list of every backfill.
     const listed = await get('/ui/dags/ui_bf_quick?view=backfills&fragment=backfills');
     expect(listed.html).toMatch(/^<table class="backfills">/);
-    expect(listed.html).toContain(`<tr data-backfill="${id}"><td><a href="/ui/backfills/${id}">#${id}</a></td><td class="range">`);
+    expect(listed.html).toContain(
+      `<tr data-backfill="${id}"><td><a href="/ui/backfills/${id}">#${id}</a></td><td class="range">`,
+    );
     const all = await get('/ui/backfills');
     expect(all.html).toContain('<a href="/ui/backfills" class="current">Backfills</a>');
-    expect(all.html).toMatch(new RegExp(`<tr data-backfill="${id}"><td><a href="/ui/backfills/${id}">#${id}</a></td><td><a href="/ui/dags/ui_bf_quick">ui_bf_quick</a></td><td class="range">.*?<td>none</td><td><span class="state s-completed">completed</span></td><td class="bf-progress">.*?<span class="small">3/3</span></td><td><span class="muted">0</span></td><td>user:bf_operator</td>`));
+    expect(all.html).toMatch(
+      new RegExp(
+        `<tr data-backfill="${id}"><td><a href="/ui/backfills/${id}">#${id}</a></td><td><a href="/ui/dags/ui_bf_quick">ui_bf_quick</a></td><td class="range">.*?<td>none</td><td><span class="state s-completed">completed</span></td><td class="bf-progress">.*?<span class="small">3/3</span></td><td><span class="muted">0</span></td><td>user:bf_operator</td>`,
+      ),
+    );
     expect(all.html).toContain('data-live="/ui/backfills?fragment=list"');
     expect((await get('/ui/backfills?state=running')).html).not.toContain(`data-backfill="${id}"`);
     expect((await get('/ui/backfills?fragment=list&dag=ui_bf_quick')).html).toMatch(/^<tr data-backfill=/);
@@ -151,15 +190,40 @@ describe('creating a backfill from the DAG page', () => {
     const { database } = setup();
     const before = (await database.db.select({ n: sql<number>`count(*)::int` }).from(backfills))[0]!.n;
     const cases: [string, Record<string, string>, number, string][] = [
-      ['ui_bf_quick', { ...CREATE, from: '2026-01-32' }, 400, 'from: cannot read date &#39;2026-01-32&#39;: there is no day 32'],
+      [
+        'ui_bf_quick',
+        { ...CREATE, from: '2026-01-32' },
+        400,
+        'from: cannot read date &#39;2026-01-32&#39;: there is no day 32',
+      ],
       ['ui_bf_quick', { ...CREATE, to: 'soon' }, 400, 'to: cannot read date &#39;soon&#39;'],
       ['ui_bf_quick', { ...CREATE, from: '2026-02-01' }, 400, 'the range is empty'],
       ['ui_bf_quick', { ...CREATE, conf: '{"label": ' }, 400, 'conf is not valid JSON'],
       ['ui_bf_quick', { ...CREATE, conf: '[1]' }, 400, 'conf must be a JSON object'],
-      ['ui_bf_quick', { ...CREATE, conf: '{"label": 3}' }, 400, 'conf does not match the params of DAG &#39;ui_bf_quick&#39;: label: '],
-      ['ui_bf_quick', { ...CREATE, max_active_runs: 'many' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;many&#39;'],
-      ['ui_bf_quick', { ...CREATE, max_active_runs: '0' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;0&#39;'],
-      ['ui_bf_quick', { ...CREATE, max_active_runs: '2147483648' }, 400, 'max active runs must be a whole number from 1 to 2147483647, not &#39;2147483648&#39;'],
+      [
+        'ui_bf_quick',
+        { ...CREATE, conf: '{"label": 3}' },
+        400,
+        'conf does not match the params of DAG &#39;ui_bf_quick&#39;: label: ',
+      ],
+      [
+        'ui_bf_quick',
+        { ...CREATE, max_active_runs: 'many' },
+        400,
+        'max active runs must be a whole number from 1 to 2147483647, not &#39;many&#39;',
+      ],
+      [
+        'ui_bf_quick',
+        { ...CREATE, max_active_runs: '0' },
+        400,
+        'max active runs must be a whole number from 1 to 2147483647, not &#39;0&#39;',
+      ],
+      [
+        'ui_bf_quick',
+        { ...CREATE, max_active_runs: '2147483648' },
+        400,
+        'max active runs must be a whole number from 1 to 2147483647, not &#39;2147483648&#39;',
+      ],
       ['ui_bf_quick', { ...CREATE, reprocess: 'sometimes' }, 400, 'reprocess must be one of none, failed, completed'],
       ['ui_bf_manual', CREATE, 400, 'DAG &#39;ui_bf_manual&#39; has no schedule intervals to backfill'],
     ];
@@ -180,13 +244,19 @@ describe('pause, resume and cancel', () => {
   it('change the backfill through its forms, audited; a second backfill and a refused action are shown on the page', async () => {
     const { h, database } = setup();
     const running = h.next('task:state', (e) => e.taskId === 'wait' && e.state === 'running');
-    const b = await createBackfill(database.db, { dagId: 'ui_bf_waits', from: '2026-01-01', to: '2026-01-03', maxActiveRuns: 1 }, 'test');
+    const b = await createBackfill(
+      database.db,
+      { dagId: 'ui_bf_waits', from: '2026-01-01', to: '2026-01-03', maxActiveRuns: 1 },
+      'test',
+    );
     await running;
     const base = `/ui/backfills/${b.id}`;
 
     const page = await get(base, sessions.operator);
     expect(page.html).toContain('<span class="state s-running">running</span>');
-    expect(page.html).toMatch(new RegExp(`<form method="post" action="${base}/pause" class="inline" onsubmit="return confirm\\(`));
+    expect(page.html).toMatch(
+      new RegExp(`<form method="post" action="${base}/pause" class="inline" onsubmit="return confirm\\(`),
+    );
     expect(page.html).toContain(`action="${base}/cancel"`);
     expect(page.html).not.toContain(`action="${base}/resume"`);
     // No sleeping on a clock: the run's row may say queued or running a moment after the task's event.
@@ -206,7 +276,9 @@ describe('pause, resume and cancel', () => {
 
     const refused = await post(`${base}/pause`, sessions.operator);
     expect(refused.status).toBe(409);
-    expect(refused.html).toContain(`<p class="banner">backfill ${b.id} of DAG &#39;ui_bf_waits&#39; is paused: only a running backfill can be paused</p>`);
+    expect(refused.html).toContain(
+      `<p class="banner">backfill ${b.id} of DAG &#39;ui_bf_waits&#39; is paused: only a running backfill can be paused</p>`,
+    );
     expect(refused.html).toContain(`<title>Backfill #${b.id} of ui_bf_waits · Updraft</title>`);
 
     expect((await post(`${base}/resume`, sessions.operator)).status).toBe(303);
@@ -217,24 +289,32 @@ describe('pause, resume and cancel', () => {
     expect((await post(`${base}/cancel`, sessions.operator)).status).toBe(303);
     await stopped;
     const cancelled = await get(base, sessions.operator);
-    expect(cancelled.html).toMatch(/<span class="state s-cancelled">cancelled<\/span> <strong class="bf-done">1\/3<\/strong> dates done/);
+    expect(cancelled.html).toMatch(
+      /<span class="state s-cancelled">cancelled<\/span> <strong class="bf-done">1\/3<\/strong> dates done/,
+    );
     expect(cancelled.html).toContain('<td data-count="failed">1</td>');
     expect(cancelled.html).toContain('<td data-count="pending">2</td>');
-    expect(cancelled.html).toMatch(/<span class="s-failed" style="width:33.33%" title="1 failed" data-count="1"><\/span>/);
+    expect(cancelled.html).toMatch(
+      /<span class="s-failed" style="width:33.33%" title="1 failed" data-count="1"><\/span>/,
+    );
     expect(cancelled.html).toContain('<span class="muted">pending</span>');
     expect(cancelled.html).not.toMatch(/action="\/ui\/backfills\/\d+\/(pause|resume|cancel)"/);
 
     const actions = await database.db
       .select({ action: auditLog.action, actor: auditLog.actor })
       .from(auditLog)
-      .where(and(sql`${auditLog.details}->>'backfillId' = ${String(b.id)}`, sql`${auditLog.action} <> 'backfill.create'`))
+      .where(
+        and(sql`${auditLog.details}->>'backfillId' = ${String(b.id)}`, sql`${auditLog.action} <> 'backfill.create'`),
+      )
       .orderBy(auditLog.at);
     expect(actions).toEqual([
       { action: 'backfill.pause', actor: 'user:bf_operator' },
       { action: 'backfill.resume', actor: 'user:bf_operator' },
       { action: 'backfill.cancel', actor: 'user:bf_operator' },
     ]);
-    expect((await audits('run.cancel')).filter((a) => a.dagId === 'ui_bf_waits')).toMatchObject([{ actor: 'user:bf_operator' }]);
+    expect((await audits('run.cancel')).filter((a) => a.dagId === 'ui_bf_waits')).toMatchObject([
+      { actor: 'user:bf_operator' },
+    ]);
   });
 
   it('answers an unknown or malformed id with a 404 page naming it', async () => {
@@ -268,7 +348,9 @@ describe('who may act', () => {
 
     const anonymous = await post('/ui/dags/ui_bf_quick/backfills', undefined, CREATE);
     expect(anonymous.status).toBe(303);
-    expect(anonymous.res.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent('/ui/dags/ui_bf_quick?view=backfills')}`);
+    expect(anonymous.res.headers.get('location')).toBe(
+      `/ui/login?next=${encodeURIComponent('/ui/dags/ui_bf_quick?view=backfills')}`,
+    );
     const anonymousPause = await post(`${base}/pause`, undefined);
     expect(anonymousPause.res.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent(base)}`);
 

@@ -72,7 +72,11 @@ async function get(path: string, headers: Record<string, string> = {}) {
 
 /** Logs in through the form; the cookie header to send and the session's CSRF token (read off a page's form). */
 async function login(username: string) {
-  const res = await app.request('/ui/login', { method: 'POST', headers: FORM, body: form({ username, password: PASSWORD, next: '/ui/dags/ui_etl' }) });
+  const res = await app.request('/ui/login', {
+    method: 'POST',
+    headers: FORM,
+    body: form({ username, password: PASSWORD, next: '/ui/dags/ui_etl' }),
+  });
   expect(res.status).toBe(303);
   expect(res.headers.get('location')).toBe('/ui/dags/ui_etl');
   const value = /updraft_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
@@ -137,14 +141,20 @@ describe('the DAG page', () => {
   it('shows the grid: a column per run, a row per task in topological order, cells linking to task instances', async () => {
     const { status, html } = await get('/ui/dags/ui_etl');
     expect(status).toBe(200);
-    const order = ['extract', 'transform', 'check_counts', 'load'].map((task) => html.indexOf(`<td class="gtask">${task} `));
+    const order = ['extract', 'transform', 'check_counts', 'load'].map((task) =>
+      html.indexOf(`<td class="gtask">${task} `),
+    );
     expect(order.every((i) => i > 0)).toBe(true);
     expect(order.indexOf(Math.min(...order))).toBe(0);
     expect(order[3]).toBeGreaterThan(order[1]!);
     const runPath = `/ui/dags/ui_etl/runs/${encodeURIComponent(run.runId)}`;
     expect(html).toContain(`href="${runPath}"`);
     for (const task of ['extract', 'transform', 'load', 'check_counts']) {
-      expect(html).toMatch(new RegExp(`class="sq s-success" href="${runPath.replace(/[+.]/g, '\\$&')}/tasks/${task}" title="${task}\\n${run.runId.replace(/[+.]/g, '\\$&')}\\nsuccess, try 1"`));
+      expect(html).toMatch(
+        new RegExp(
+          `class="sq s-success" href="${runPath.replace(/[+.]/g, '\\$&')}/tasks/${task}" title="${task}\\n${run.runId.replace(/[+.]/g, '\\$&')}\\nsuccess, try 1"`,
+        ),
+      );
     }
     expect(html).toContain('data-live="/ui/dags/ui_etl?fragment=grid"');
     // Details on every tab.
@@ -173,8 +183,10 @@ describe('the DAG page', () => {
   it('draws the graph: a node per task, an edge per dependency, coloured by the chosen run', async () => {
     const { html } = await get('/ui/dags/ui_etl?view=graph');
     expect(html).toContain('<svg class="dag-graph"');
-    for (const task of ['extract', 'transform', 'load', 'check_counts']) expect(html).toContain(`data-task="${task}" data-state="success"`);
-    for (const edge of ['extract->transform', 'extract->check_counts', 'transform->load']) expect(html).toContain(`data-edge="${edge.replace('>', '&gt;')}"`);
+    for (const task of ['extract', 'transform', 'load', 'check_counts'])
+      expect(html).toContain(`data-task="${task}" data-state="success"`);
+    for (const edge of ['extract->transform', 'extract->check_counts', 'transform->load'])
+      expect(html).toContain(`data-edge="${edge.replace('>', '&gt;')}"`);
     expect(html.match(/class="edge"/g)).toHaveLength(3);
     expect(html).toContain(`<option value="${run.runId}" selected="">`);
     const fragment = (await get(`/ui/dags/ui_etl?view=graph&fragment=graph&run=${encodeURIComponent(run.runId)}`)).html;
@@ -186,7 +198,7 @@ describe('the DAG page', () => {
     const { html } = await get('/ui/dags/ui_etl?view=source');
     expect(html).toContain('a &lt; b &amp;&amp; &quot;quoted&quot; &lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>alert(1)');
-    expect(html).toContain("id: &#39;ui_etl&#39;");
+    expect(html).toContain('id: &#39;ui_etl&#39;');
   });
 
   it('lists the runs', async () => {
@@ -199,25 +211,37 @@ describe('the DAG page', () => {
   it('says so for an unknown DAG', async () => {
     const { status, html } = await get('/ui/dags/nope');
     expect(status).toBe(404);
-    expect(html).toContain("no DAG with id &#39;nope&#39;");
+    expect(html).toContain('no DAG with id &#39;nope&#39;');
     expect(html).toContain('<!doctype html>');
   });
 });
 
 describe('login, actions and logout', () => {
   it('logs in with the form, and refuses a wrong password with 401', async () => {
-    const wrong = await app.request('/ui/login', { method: 'POST', headers: FORM, body: form({ username: 'olga', password: 'nope-nope', next: '/' }) });
+    const wrong = await app.request('/ui/login', {
+      method: 'POST',
+      headers: FORM,
+      body: form({ username: 'olga', password: 'nope-nope', next: '/' }),
+    });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('wrong username or password');
     const { cookie } = await login('olga');
     expect((await get('/', { Cookie: cookie })).html).toContain('olga (operator)');
     // Only a path of this site is followed after a login.
-    const off = await app.request('/ui/login', { method: 'POST', headers: FORM, body: form({ username: 'olga', password: PASSWORD, next: '//evil.example/' }) });
+    const off = await app.request('/ui/login', {
+      method: 'POST',
+      headers: FORM,
+      body: form({ username: 'olga', password: PASSWORD, next: '//evil.example/' }),
+    });
     expect(off.headers.get('location')).toBe('/');
   });
 
   it('logs in with a stale cookie, without a CSRF token', async () => {
-    const res = await app.request('/ui/login', { method: 'POST', headers: { ...FORM, Cookie: 'updraft_session=stale' }, body: form({ username: 'olga', password: PASSWORD }) });
+    const res = await app.request('/ui/login', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: 'updraft_session=stale' },
+      body: form({ username: 'olga', password: PASSWORD }),
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('set-cookie')).toMatch(/updraft_session=[^;]{20,}/);
   });
@@ -239,7 +263,10 @@ describe('login, actions and logout', () => {
     const db = setup().database.db;
     const [stored] = await db.select({ conf: dagRuns.conf }).from(dagRuns).where(eq(dagRuns.runId, runId));
     expect(stored?.conf).toEqual({ region: 'us' });
-    const [audited] = await db.select().from(auditLog).where(and(eq(auditLog.action, 'dag.trigger'), eq(auditLog.runId, runId)));
+    const [audited] = await db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'dag.trigger'), eq(auditLog.runId, runId)));
     expect(audited?.actor).toBe('user:olga');
   });
 
@@ -248,7 +275,10 @@ describe('login, actions and logout', () => {
     const page = (await get('/ui/dags/ui_berlin', { Cookie: cookie })).html;
     // DATE_INPUT_RULE, naming the DAG's zone.
     expect(page).toContain(
-      "A date without Z or an offset is read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.".replaceAll("'", '&#39;'),
+      "A date without Z or an offset is read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.".replaceAll(
+        "'",
+        '&#39;',
+      ),
     );
     expect(page).not.toContain('UTC without an offset');
     const cases: [string, string][] = [
@@ -258,7 +288,11 @@ describe('login, actions and logout', () => {
       ['2030-03-03T06:00+02:00', 'manual__2030-03-03T04:00:00+00:00'],
     ];
     for (const [typed, runId] of cases) {
-      const res = await app.request('/ui/dags/ui_berlin/trigger', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, conf: '{}', logical_date: typed }) });
+      const res = await app.request('/ui/dags/ui_berlin/trigger', {
+        method: 'POST',
+        headers: { ...FORM, Cookie: cookie },
+        body: form({ _csrf: csrf, conf: '{}', logical_date: typed }),
+      });
       expect(res.status, typed).toBe(303);
       expect(res.headers.get('location'), typed).toBe(`/ui/dags/ui_berlin/runs/${encodeURIComponent(runId)}`);
     }
@@ -269,12 +303,28 @@ describe('login, actions and logout', () => {
     const cases: [Record<string, string>, number, RegExp][] = [
       [{ conf: '{"region": ' }, 400, /conf is not valid JSON/],
       [{ conf: '[1]' }, 400, /conf must be a JSON object/],
-      [{ conf: '{"region": "asia"}' }, 400, /region: value &quot;asia&quot; is not one of &quot;eu&quot;, &quot;us&quot;/],
-      [{ conf: '{}', logical_date: 'tomorrow' }, 400, /logical date: cannot read date &#39;tomorrow&#39;: expected &#39;YYYY-MM-DD&#39;/],
-      [{ conf: '{}', logical_date: '2030-03-01T06:00' }, 409, /already has a run with logical date 2030-03-01T06:00:00.000Z/],
+      [
+        { conf: '{"region": "asia"}' },
+        400,
+        /region: value &quot;asia&quot; is not one of &quot;eu&quot;, &quot;us&quot;/,
+      ],
+      [
+        { conf: '{}', logical_date: 'tomorrow' },
+        400,
+        /logical date: cannot read date &#39;tomorrow&#39;: expected &#39;YYYY-MM-DD&#39;/,
+      ],
+      [
+        { conf: '{}', logical_date: '2030-03-01T06:00' },
+        409,
+        /already has a run with logical date 2030-03-01T06:00:00.000Z/,
+      ],
     ];
     for (const [fields, status, message] of cases) {
-      const res = await app.request('/ui/dags/ui_etl/trigger', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, ...fields }) });
+      const res = await app.request('/ui/dags/ui_etl/trigger', {
+        method: 'POST',
+        headers: { ...FORM, Cookie: cookie },
+        body: form({ _csrf: csrf, ...fields }),
+      });
       expect(res.status).toBe(status);
       const html = await res.text();
       expect(html).toMatch(message);
@@ -286,9 +336,17 @@ describe('login, actions and logout', () => {
 
   it('refuses a form without the CSRF token, and sends an anonymous browser to log in', async () => {
     const { cookie } = await login('olga');
-    const noCsrf = await app.request('/ui/dags/ui_etl/trigger', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ conf: '{}' }) });
+    const noCsrf = await app.request('/ui/dags/ui_etl/trigger', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: cookie },
+      body: form({ conf: '{}' }),
+    });
     expect(noCsrf.status).toBe(403);
-    const anonymous = await app.request('/ui/dags/ui_etl/pause', { method: 'POST', headers: FORM, body: form({ paused: 'true' }) });
+    const anonymous = await app.request('/ui/dags/ui_etl/pause', {
+      method: 'POST',
+      headers: FORM,
+      body: form({ paused: 'true' }),
+    });
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent('/ui/dags/ui_etl')}`);
   });
@@ -296,7 +354,11 @@ describe('login, actions and logout', () => {
   it('gives a viewer a 403 page and a disabled switch', async () => {
     const { cookie, csrf } = await login('victor');
     expect((await get('/', { Cookie: cookie })).html).toContain('title="log in as an operator"');
-    const res = await app.request('/ui/dags/ui_etl/pause', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, paused: 'true' }) });
+    const res = await app.request('/ui/dags/ui_etl/pause', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: cookie },
+      body: form({ _csrf: csrf, paused: 'true' }),
+    });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('This needs the operator role');
   });
@@ -306,19 +368,39 @@ describe('login, actions and logout', () => {
     const list = (await get('/?tag=etl', { Cookie: cookie })).html;
     expect(list).toContain('action="/ui/dags/ui_etl/pause"');
     expect(list).toContain('<input type="hidden" name="paused" value="true"/>');
-    const res = await app.request('/ui/dags/ui_etl/pause', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, paused: 'true', next: '/?tag=etl' }) });
+    const res = await app.request('/ui/dags/ui_etl/pause', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: cookie },
+      body: form({ _csrf: csrf, paused: 'true', next: '/?tag=etl' }),
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/?tag=etl');
     expect((await get('/?paused=true')).html).toContain('href="/ui/dags/ui_etl"');
-    await app.request('/ui/dags/ui_etl/pause', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf, paused: 'false' }) });
+    await app.request('/ui/dags/ui_etl/pause', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: cookie },
+      body: form({ _csrf: csrf, paused: 'false' }),
+    });
     expect((await get('/?paused=false')).html).toContain('href="/ui/dags/ui_etl"');
-    const rows = await setup().database.db.select({ action: auditLog.action, actor: auditLog.actor }).from(auditLog).where(eq(auditLog.dagId, 'ui_etl'));
-    expect(rows).toEqual(expect.arrayContaining([{ action: 'dag.pause', actor: 'user:olga' }, { action: 'dag.unpause', actor: 'user:olga' }]));
+    const rows = await setup()
+      .database.db.select({ action: auditLog.action, actor: auditLog.actor })
+      .from(auditLog)
+      .where(eq(auditLog.dagId, 'ui_etl'));
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { action: 'dag.pause', actor: 'user:olga' },
+        { action: 'dag.unpause', actor: 'user:olga' },
+      ]),
+    );
   });
 
   it('logs out', async () => {
     const { cookie, csrf } = await login('olga');
-    const res = await app.request('/ui/logout', { method: 'POST', headers: { ...FORM, Cookie: cookie }, body: form({ _csrf: csrf }) });
+    const res = await app.request('/ui/logout', {
+      method: 'POST',
+      headers: { ...FORM, Cookie: cookie },
+      body: form({ _csrf: csrf }),
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/');
     expect((await get('/', { Cookie: cookie })).html).toContain('href="/ui/login?next=%2F"');

@@ -41,7 +41,14 @@ export const waits = dag({ id: 'ui_waits' }, (t) => {
 });
 `;
 
-const setup = useEngine({ 'flow.ts': DAGS, 'broken.ts': "import { dag } from 'updraft';\nexport const x = dag({ id: 'broken' }, (t) => {\n  t.task('a', async () => 1)\n  ) ;\n" }, { env: { UPDRAFT_HEARTBEAT_INTERVAL: '200ms' } });
+const setup = useEngine(
+  {
+    'flow.ts': DAGS,
+    'broken.ts':
+      "import { dag } from 'updraft';\nexport const x = dag({ id: 'broken' }, (t) => {\n  t.task('a', async () => 1)\n  ) ;\n",
+  },
+  { env: { UPDRAFT_HEARTBEAT_INTERVAL: '200ms' } },
+);
 
 let app: Hono;
 let sessions: Partial<Record<Role, Session>> = {};
@@ -88,7 +95,10 @@ async function runningWait(): Promise<{ id: string; runId: string }> {
   await running;
   // The row says running a moment after the event.
   for (let i = 0; i < 100; i++) {
-    const [ti] = await database.db.select({ state: taskInstances.state }).from(taskInstances).where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, 'wait')));
+    const [ti] = await database.db
+      .select({ state: taskInstances.state })
+      .from(taskInstances)
+      .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, 'wait')));
     if (ti?.state === 'running') break;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -96,7 +106,10 @@ async function runningWait(): Promise<{ id: string; runId: string }> {
 }
 
 async function audits(action: string, runId: string) {
-  return setup().database.db.select().from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.runId, runId)));
+  return setup()
+    .database.db.select()
+    .from(auditLog)
+    .where(and(eq(auditLog.action, action), eq(auditLog.runId, runId)));
 }
 
 describe('run page', () => {
@@ -111,7 +124,11 @@ describe('run page', () => {
     expect(page.html).toContain('<span class="state s-success">success</span>');
     expect(page.html).toContain('&quot;region&quot;: &quot;us&quot;');
     for (const task of ['extract', 'transform', 'load']) {
-      expect(page.html).toMatch(new RegExp(`<tr data-task="${task}"><td><a href="/ui/dags/ui_flow/runs/[^"]+/tasks/${task}">${task}</a></td><td>[^<]+</td><td><span class="state s-success">success</span>`));
+      expect(page.html).toMatch(
+        new RegExp(
+          `<tr data-task="${task}"><td><a href="/ui/dags/ui_flow/runs/[^"]+/tasks/${task}">${task}</a></td><td>[^<]+</td><td><span class="state s-success">success</span>`,
+        ),
+      );
       expect(page.html).toMatch(new RegExp(`<rect class="gantt-bar" data-task="${task}" data-state="success"`));
     }
     expect(page.html).toMatch(/<tr data-task="transform">.*?<td>2\/2<\/td>/);
@@ -166,8 +183,12 @@ describe('task instance page', () => {
     expect(latest.status).toBe(200);
     expect(latest.html).toContain('<span class="state s-success">success</span>');
     expect(latest.html).toContain('2 of 2');
-    expect(latest.html).toMatch(/<a href="[^"]+\/tasks\/transform\?try=2" class="current">Try 2<\/a><a href="[^"]+\?try=1">Try 1<\/a>/);
-    expect(latest.html).toMatch(/<pre class="log" data-try="2"><span class="log-line l-info"><time datetime="[\d\-T:.]+Z" data-precise="">\d{4}-\d\d-\d\d [\d:]+\.\d{3}Z<\/time> INFO transform try 2\n<\/span>/);
+    expect(latest.html).toMatch(
+      /<a href="[^"]+\/tasks\/transform\?try=2" class="current">Try 2<\/a><a href="[^"]+\?try=1">Try 1<\/a>/,
+    );
+    expect(latest.html).toMatch(
+      /<pre class="log" data-try="2"><span class="log-line l-info"><time datetime="[\d\-T:.]+Z" data-precise="">\d{4}-\d\d-\d\d [\d:]+\.\d{3}Z<\/time> INFO transform try 2\n<\/span>/,
+    );
     expect(latest.html).not.toContain('flaky on try 1');
     // The log stays live after the task ends (a clear adds a try), following the newest try.
     expect(latest.html).toContain(`data-live="${base}?fragment=log"`);
@@ -180,14 +201,18 @@ describe('task instance page', () => {
     expect(first.html).toMatch(/ERROR [^<]*flaky on try 1/);
     expect(first.html).not.toContain('transform try 2');
     const fragment = await get(`${base}?try=1&fragment=log`);
-    expect(fragment.html).toMatch(/^<nav class="tabs">.*<\/nav><p class="muted try-version">Try 1 ran DAG version 1\.<\/p><pre class="log" data-try="1">/);
+    expect(fragment.html).toMatch(
+      /^<nav class="tabs">.*<\/nav><p class="muted try-version">Try 1 ran DAG version 1\.<\/p><pre class="log" data-try="1">/,
+    );
     // A try asked for stays shown: its log fragment names it.
     expect(first.html).toContain(`data-live="${base}?try=1&amp;fragment=log"`);
 
     // Messages are escaped; XCom is pretty JSON.
     const extract = await get(`${runUrl('ui_flow', run.runId)}/tasks/extract`);
     expect(extract.html).toContain('INFO extracting &lt;rows&gt; &amp; more');
-    expect(extract.html).toContain('<pre class="json">{\n  &quot;rows&quot;: 3,\n  &quot;region&quot;: &quot;us&quot;\n}</pre>');
+    expect(extract.html).toContain(
+      '<pre class="json">{\n  &quot;rows&quot;: 3,\n  &quot;region&quot;: &quot;us&quot;\n}</pre>',
+    );
   });
 
   it('clears a task with its downstream through the form: they run again, and the clear is audited', async () => {
@@ -195,7 +220,9 @@ describe('task instance page', () => {
     const run = await h.run('ui_flow');
     const base = `${runUrl('ui_flow', run.runId)}/tasks/transform`;
     const page = await get(base, sessions.operator);
-    expect(page.html).toMatch(/<form method="post" action="[^"]+\/tasks\/transform\/clear" class="clear" onsubmit="return confirm\(/);
+    expect(page.html).toMatch(
+      /<form method="post" action="[^"]+\/tasks\/transform\/clear" class="clear" onsubmit="return confirm\(/,
+    );
     expect(page.html).toContain('name="downstream"');
 
     const ended = nextEnd(h, run.id);
@@ -203,11 +230,22 @@ describe('task instance page', () => {
     expect(res.status).toBe(303);
     expect(res.res.headers.get('location')).toBe(`${base}?cleared=2`);
     expect(await ended).toBe('success');
-    const rows = await database.db.select({ taskId: taskInstances.taskId, tryNumber: taskInstances.tryNumber, state: taskInstances.state }).from(taskInstances).where(eq(taskInstances.runId, run.id));
+    const rows = await database.db
+      .select({ taskId: taskInstances.taskId, tryNumber: taskInstances.tryNumber, state: taskInstances.state })
+      .from(taskInstances)
+      .where(eq(taskInstances.runId, run.id));
     const tries = Object.fromEntries(rows.map((r) => [r.taskId, [r.state, r.tryNumber]]));
     expect(tries).toEqual({ extract: ['success', 1], transform: ['success', 3], load: ['success', 2] });
     expect(await audits('task.clear', run.runId)).toMatchObject([
-      { actor: 'user:ui_operator', dagId: 'ui_flow', taskId: null, details: { count: 2, selection: { taskIds: ['transform'], downstream: true, upstream: false, onlyFailed: false } } },
+      {
+        actor: 'user:ui_operator',
+        dagId: 'ui_flow',
+        taskId: null,
+        details: {
+          count: 2,
+          selection: { taskIds: ['transform'], downstream: true, upstream: false, onlyFailed: false },
+        },
+      },
     ]);
     const after = await get(`${base}?cleared=2`, sessions.operator);
     expect(after.html).toContain('Cleared 2 task instances.');
@@ -238,7 +276,9 @@ describe('actions on a running run', () => {
 
     const refused = await post(`${base}/tasks/wait/clear`, sessions.operator);
     expect(refused.status).toBe(409);
-    expect(refused.html).toMatch(/<p class="banner">cannot clear task instances that are queued or running: [^<]*wait \(running\)/);
+    expect(refused.html).toMatch(
+      /<p class="banner">cannot clear task instances that are queued or running: [^<]*wait \(running\)/,
+    );
     expect(refused.html).toContain('<title>Task wait · Updraft</title>');
 
     // The run ends in the action's transaction; the executor then stops the try, whose result is refused.
@@ -259,13 +299,17 @@ describe('actions on a running run', () => {
     expect(ended.html).toContain('Mark success</button>');
     expect(ended.html).not.toContain('Mark failed</button>');
     const taskHeader = await get(`${base}/tasks/wait?fragment=header`, sessions.operator);
-    expect(taskHeader.html).toMatch(/^<table class="details"><tbody><tr><th>State<\/th><td><span class="state s-failed">failed<\/span>/);
+    expect(taskHeader.html).toMatch(
+      /^<table class="details"><tbody><tr><th>State<\/th><td><span class="state s-failed">failed<\/span>/,
+    );
     expect(await audits('run.cancel', runId)).toMatchObject([{ actor: 'user:ui_operator', dagId: 'ui_waits' }]);
 
     // Cancelling again is refused on the page.
     const again = await post(`${base}/cancel`, sessions.operator);
     expect(again.status).toBe(409);
-    expect(again.html).toMatch(/<p class="banner">run &#39;[^&]+&#39; of DAG &#39;ui_waits&#39; has already ended \(failed\)/);
+    expect(again.html).toMatch(
+      /<p class="banner">run &#39;[^&]+&#39; of DAG &#39;ui_waits&#39; has already ended \(failed\)/,
+    );
   });
 
   it('marks a running run failed through the form', async () => {
@@ -293,7 +337,9 @@ describe('who may act', () => {
     expect(anonymous.status).toBe(303);
     expect(anonymous.res.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent(base)}`);
     const anonymousClear = await post(`${base}/tasks/load/clear`, undefined);
-    expect(anonymousClear.res.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent(`${base}/tasks/load`)}`);
+    expect(anonymousClear.res.headers.get('location')).toBe(
+      `/ui/login?next=${encodeURIComponent(`${base}/tasks/load`)}`,
+    );
 
     const viewer = await post(`${base}/mark`, sessions.viewer, { state: 'failed' });
     expect(viewer.status).toBe(403);
@@ -318,7 +364,9 @@ describe('who may act', () => {
       expect(res.status, path).toBe(303);
       expect(res.headers.get('location')).toBe(`/ui/login?next=${encodeURIComponent(path)}`);
     }
-    const signedIn = await closed.request('/ui/audit', { headers: { cookie: `updraft_session=${sessions.viewer!.cookie}` } });
+    const signedIn = await closed.request('/ui/audit', {
+      headers: { cookie: `updraft_session=${sessions.viewer!.cookie}` },
+    });
     expect(signedIn.status).toBe(200);
   });
 });
@@ -327,14 +375,24 @@ describe('import errors, audit log and reports', () => {
   it('lists a DAG file that does not import', async () => {
     const page = await get('/ui/import-errors');
     expect(page.status).toBe(200);
-    expect(page.html).toMatch(/<td><code>broken\.ts<\/code><\/td><td>(\d+:\d+|–)<\/td><td><pre class="error">[^<]+<\/pre>/);
+    expect(page.html).toMatch(
+      /<td><code>broken\.ts<\/code><\/td><td>(\d+:\d+|–)<\/td><td><pre class="error">[^<]+<\/pre>/,
+    );
   });
 
   it('lists the audit log newest first, filtered by action and DAG, a page at a time', async () => {
     const { database } = setup();
-    await database.db.insert(auditLog).values(
-      Array.from({ length: 55 }, (_, i) => ({ actor: 'test', action: 'ui.test', dagId: 'ui_flow', at: new Date(Date.UTC(2020, 0, 1, 0, i)), details: { n: i } })),
-    );
+    await database.db
+      .insert(auditLog)
+      .values(
+        Array.from({ length: 55 }, (_, i) => ({
+          actor: 'test',
+          action: 'ui.test',
+          dagId: 'ui_flow',
+          at: new Date(Date.UTC(2020, 0, 1, 0, i)),
+          details: { n: i },
+        })),
+      );
     const first = await get('/ui/audit?action=ui.test');
     expect(first.status).toBe(200);
     expect(first.html.match(/<td>test<\/td>/g)).toHaveLength(50);
@@ -346,19 +404,44 @@ describe('import errors, audit log and reports', () => {
     expect((await get('/ui/audit?action=ui.test&dag=other')).html).toContain('No entries match.');
     // The actions of the tests above are there too.
     const all = await get('/ui/audit');
-    expect(all.html).toMatch(/<td>user:ui_operator<\/td><td><a href="\/ui\/audit\?action=(task\.clear|run\.cancel|run\.mark_failed)">/);
+    expect(all.html).toMatch(
+      /<td>user:ui_operator<\/td><td><a href="\/ui\/audit\?action=(task\.clear|run\.cancel|run\.mark_failed)">/,
+    );
   });
 
   it('lists reports, shows an HTML one in a sandboxed iframe and downloads it as a file', async () => {
     const { h, database } = setup();
     const run = await h.run('ui_flow');
-    const [ti] = await database.db.select({ id: taskInstances.id }).from(taskInstances).where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, 'load')));
+    const [ti] = await database.db
+      .select({ id: taskInstances.id })
+      .from(taskInstances)
+      .where(and(eq(taskInstances.runId, run.id), eq(taskInstances.taskId, 'load')));
     const html = '<h1 onclick="alert(1)">Sales & "more"</h1><script>alert(2)</script>';
     const [report] = await database.db
       .insert(reports)
       .values([
-        { taskInstanceId: ti!.id, dagId: 'ui_flow', runId: run.runId, taskId: 'load', tryNumber: 1, format: 'html', title: 'Daily <sales>', content: html, rows: 7 },
-        { taskInstanceId: ti!.id, dagId: 'ui_flow', runId: run.runId, taskId: 'load', tryNumber: 2, format: 'csv', title: 'Daily csv', content: 'a,b\n1,<2>\n', rows: 1 },
+        {
+          taskInstanceId: ti!.id,
+          dagId: 'ui_flow',
+          runId: run.runId,
+          taskId: 'load',
+          tryNumber: 1,
+          format: 'html',
+          title: 'Daily <sales>',
+          content: html,
+          rows: 7,
+        },
+        {
+          taskInstanceId: ti!.id,
+          dagId: 'ui_flow',
+          runId: run.runId,
+          taskId: 'load',
+          tryNumber: 2,
+          format: 'csv',
+          title: 'Daily csv',
+          content: 'a,b\n1,<2>\n',
+          rows: 1,
+        },
       ])
       .returning({ id: reports.id });
 
@@ -381,7 +464,9 @@ describe('import errors, audit log and reports', () => {
     expect(download.status).toBe(200);
     expect(download.html).toBe(html);
     expect(download.res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(download.res.headers.get('content-disposition')).toBe(`attachment; filename="ui_flow_${run.runId.replace(/[^A-Za-z0-9._-]+/g, '-')}_load_try1.html"`);
+    expect(download.res.headers.get('content-disposition')).toBe(
+      `attachment; filename="ui_flow_${run.runId.replace(/[^A-Za-z0-9._-]+/g, '-')}_load_try1.html"`,
+    );
 
     const csvRows = await get('/ui/reports');
     const csvId = /<a href="\/ui\/reports\/([0-9a-f-]+)">Daily csv<\/a>/.exec(csvRows.html)![1]!;
@@ -389,6 +474,8 @@ describe('import errors, audit log and reports', () => {
     expect(csv.html).toContain('<pre class="report">a,b\n1,&lt;2&gt;\n</pre>');
     const csvDownload = await get(`/ui/reports/${csvId}/download`);
     expect(csvDownload.res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(csvDownload.res.headers.get('content-disposition')).toMatch(/^attachment; filename="ui_flow_[A-Za-z0-9._-]+_load_try2\.csv"$/);
+    expect(csvDownload.res.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="ui_flow_[A-Za-z0-9._-]+_load_try2\.csv"$/,
+    );
   });
 });

@@ -49,10 +49,16 @@ describe('the web app', () => {
     const anonymous = await call('PATCH', '/api/v1/dags/managed', undefined, { is_paused: true });
     expect(anonymous).toMatchObject({ status: 401, body: { title: 'Unauthorized', status: 401 } });
     expect((await call('PATCH', '/api/v1/dags/managed', viewer, { is_paused: true })).status).toBe(403);
-    expect(await call('PATCH', '/api/v1/dags/managed', operator, { is_paused: true })).toMatchObject({ status: 200, body: { is_paused: true } });
+    expect(await call('PATCH', '/api/v1/dags/managed', operator, { is_paused: true })).toMatchObject({
+      status: 200,
+      body: { is_paused: true },
+    });
     const [latest] = await setup().database.db.select().from(auditLog).orderBy(desc(auditLog.at)).limit(1);
     expect(latest).toMatchObject({ actor: 'user:olga', action: 'dag.pause', dagId: 'managed' });
-    expect(await call('PATCH', '/api/v1/dags/managed', operator, { is_paused: false })).toMatchObject({ status: 200, body: { is_paused: false } });
+    expect(await call('PATCH', '/api/v1/dags/managed', operator, { is_paused: false })).toMatchObject({
+      status: 200,
+      body: { is_paused: false },
+    });
   });
 
   it('clears a failed task through the API: a dry run first, then a real one that re-runs it', async () => {
@@ -60,15 +66,32 @@ describe('the web app', () => {
     const run = await h.run('managed');
     expect(run.tasks.flaky!.state).toBe('failed');
     const path = '/api/v1/dags/managed/clearTaskInstances';
-    expect(await call('POST', path, operator, { task_ids: ['flaky'] })).toMatchObject({ status: 400, body: { field: 'dag_run_id' } });
-    const dry = await call('POST', path, operator, { dag_run_id: run.runId, only_failed: true, include_downstream: true });
+    expect(await call('POST', path, operator, { task_ids: ['flaky'] })).toMatchObject({
+      status: 400,
+      body: { field: 'dag_run_id' },
+    });
+    const dry = await call('POST', path, operator, {
+      dag_run_id: run.runId,
+      only_failed: true,
+      include_downstream: true,
+    });
     expect(dry).toMatchObject({ status: 200, body: { dry_run: true, total_entries: 2 } });
     expect(dry.body.task_instances.map((t: { task_id: string; state: string }) => [t.task_id, t.state])).toEqual([
       ['flaky', 'failed'],
       ['after', 'upstream_failed'],
     ]);
-    const finished = h.next('task:state', (e) => e.runRowId === run.id && e.taskId === 'after' && e.state === 'success');
-    expect(await call('POST', path, operator, { dag_run_id: run.runId, task_ids: ['flaky'], include_downstream: true, dry_run: false })).toMatchObject({ status: 200, body: { dry_run: false, total_entries: 2 } });
+    const finished = h.next(
+      'task:state',
+      (e) => e.runRowId === run.id && e.taskId === 'after' && e.state === 'success',
+    );
+    expect(
+      await call('POST', path, operator, {
+        dag_run_id: run.runId,
+        task_ids: ['flaky'],
+        include_downstream: true,
+        dry_run: false,
+      }),
+    ).toMatchObject({ status: 200, body: { dry_run: false, total_entries: 2 } });
     await finished;
     const reread = await call('GET', `/api/v1/dags/managed/dagRuns/${run.runId}/taskInstances/flaky`);
     expect(reread.body).toMatchObject({ state: 'success', try_number: 2 });
@@ -80,9 +103,16 @@ describe('the web app', () => {
     expect(run.state).toBe('success');
     const marked = await call('PATCH', `/api/v1/dags/managed/dagRuns/${run.runId}`, operator, { state: 'failed' });
     expect(marked).toMatchObject({ status: 200, body: { previous_state: 'success', state: 'failed' } });
-    expect(await call('POST', `/api/v1/dags/managed/dagRuns/${run.runId}/cancel`, operator)).toMatchObject({ status: 409 });
-    expect(await call('POST', '/api/v1/dags/managed/dagRuns/nope/cancel', operator)).toMatchObject({ status: 404, body: { detail: expect.stringContaining("DAG 'managed' has no run 'nope'") } });
-    expect(await call('PATCH', `/api/v1/dags/managed/dagRuns/${run.runId}`, operator, { state: 'running' })).toMatchObject({ status: 400, body: { field: 'state' } });
+    expect(await call('POST', `/api/v1/dags/managed/dagRuns/${run.runId}/cancel`, operator)).toMatchObject({
+      status: 409,
+    });
+    expect(await call('POST', '/api/v1/dags/managed/dagRuns/nope/cancel', operator)).toMatchObject({
+      status: 404,
+      body: { detail: expect.stringContaining("DAG 'managed' has no run 'nope'") },
+    });
+    expect(
+      await call('PATCH', `/api/v1/dags/managed/dagRuns/${run.runId}`, operator, { state: 'running' }),
+    ).toMatchObject({ status: 400, body: { field: 'state' } });
   });
 
   it('serves /metrics and /health without a user while reading is open', async () => {
@@ -98,14 +128,17 @@ describe('a server listening on a network address', () => {
   async function serveOn(host: string, env: Record<string, string> = {}) {
     const { h } = setup();
     const config = withHost(loadConfig({ ...env }, h.engine.config.home), host);
-    const engine = Object.create(h.engine, { config: { value: { ...h.engine.config, authRead: config.authRead, authReadSetting: config.authReadSetting } } }) as Engine;
+    const engine = Object.create(h.engine, {
+      config: { value: { ...h.engine.config, authRead: config.authRead, authReadSetting: config.authReadSetting } },
+    }) as Engine;
     return startWebServer(engine, host, 0);
   }
 
   it('refuses anonymous reading on 0.0.0.0 (401, login page), keeps /health open, and lets a token read', async () => {
     const server = await serveOn('0.0.0.0');
     try {
-      const at = (path: string, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${server.port}${path}`, { headers, redirect: 'manual' });
+      const at = (path: string, headers: Record<string, string> = {}) =>
+        fetch(`http://127.0.0.1:${server.port}${path}`, { headers, redirect: 'manual' });
       const dags = await at('/api/v1/dags');
       expect(dags.status).toBe(401);
       expect(await dags.json()).toMatchObject({ status: 401, title: 'Unauthorized' });

@@ -42,7 +42,15 @@ beforeAll(async () => {
   ui.route('/', dagPages(h.engine));
   ui.route('/', runPages(h.engine));
   ui.route('/', datasetPages(h.engine));
-  api = apiRoutes(database.db, { read: pass, operate: pass, actor: () => 'web:test', checkResponses: true, onError: (e) => { throw e; } });
+  api = apiRoutes(database.db, {
+    read: pass,
+    operate: pass,
+    actor: () => 'web:test',
+    checkResponses: true,
+    onError: (e) => {
+      throw e;
+    },
+  });
   sessions = await uiSessions(database.db, 'ds');
 });
 
@@ -64,11 +72,18 @@ describe('datasets in the UI and the API', () => {
     expect(body.datasets[0]).toMatchObject({
       uri: 'warehouse://public.sales',
       producing_tasks: [{ dag_id: 'web_producer', task_id: 'load_sales' }],
-      consuming_dags: [{ dag_id: 'web_consumer', when: 'all' }, { dag_id: 'web_idle', when: 'any' }],
+      consuming_dags: [
+        { dag_id: 'web_consumer', when: 'all' },
+        { dag_id: 'web_idle', when: 'any' },
+      ],
       last_event_at: null,
       event_count: 0,
     });
-    expect(body.datasets[1]).toMatchObject({ uri: 'warehouse://public.stock', producing_tasks: [], consuming_dags: [{ dag_id: 'web_idle', when: 'any' }] });
+    expect(body.datasets[1]).toMatchObject({
+      uri: 'warehouse://public.stock',
+      producing_tasks: [],
+      consuming_dags: [{ dag_id: 'web_idle', when: 'any' }],
+    });
   });
 
   it('shows the dataset schedule on the DAG page, and the datasets a DAG updates', async () => {
@@ -80,7 +95,10 @@ describe('datasets in the UI and the API', () => {
     expect(producer.html).toContain('updates datasets');
     expect(producer.html).toMatch(/warehouse:\/\/public\.sales<\/code><\/a> <span class="muted">\(load_sales\)/);
     const { body } = await apiGet('/dags/web_idle');
-    expect(body).toMatchObject({ schedule: null, dataset_schedule: { datasets: ['warehouse://public.stock', 'warehouse://public.sales'], when: 'any' } });
+    expect(body).toMatchObject({
+      schedule: null,
+      dataset_schedule: { datasets: ['warehouse://public.stock', 'warehouse://public.sales'], when: 'any' },
+    });
   });
 
   it("lists a producer's event with the runs it triggered, and the consumer's run page shows it", async () => {
@@ -100,12 +118,21 @@ describe('datasets in the UI and the API', () => {
     const { body } = await apiGet('/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'));
     expect(body.total_entries).toBe(1);
     const event = body.dataset_events[0];
-    expect(event).toMatchObject({ dataset_uri: 'warehouse://public.sales', source_dag_id: 'web_producer', source_task_id: 'load_sales', source_run_id: produced.runId, source_try_number: 1 });
+    expect(event).toMatchObject({
+      dataset_uri: 'warehouse://public.sales',
+      source_dag_id: 'web_producer',
+      source_task_id: 'load_sales',
+      source_run_id: produced.runId,
+      source_try_number: 1,
+    });
     expect(event.created_dagruns.map((r: { dag_id: string }) => r.dag_id).sort()).toEqual(['web_consumer', 'web_idle']);
     consumerRunId = event.created_dagruns.find((r: { dag_id: string }) => r.dag_id === 'web_consumer').dag_run_id;
     expect(consumerRunId).toMatch(/^dataset_triggered__/);
 
-    const events = await get('/ui/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'), sessions.viewer);
+    const events = await get(
+      '/ui/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'),
+      sessions.viewer,
+    );
     expect(events.html).toContain(`href="/ui/dags/web_producer/runs/${encodeURIComponent(produced.runId)}"`);
     expect(events.html).toContain(`href="/ui/dags/web_consumer/runs/${encodeURIComponent(consumerRunId)}"`);
     const list = await get('/ui/datasets', sessions.viewer);

@@ -26,14 +26,88 @@ const MAX_REQUESTS = 1200;
 const SEED = 20261207;
 
 /** Bad values as they appear in a URL (already percent-encoded). */
-const URL_VALUES = ['%00', 'a%00b', '%ED%A0%80', '%F0%90%80', '2147483648', '-2147483649', '99999999999999999999', '1e309', 'NaN', '0000-01-01', '0000-01-01T00:00:00Z', '99999-01-01', 'x'.repeat(3000), '', '%25', '..%2F..', '-1'];
+const URL_VALUES = [
+  '%00',
+  'a%00b',
+  '%ED%A0%80',
+  '%F0%90%80',
+  '2147483648',
+  '-2147483649',
+  '99999999999999999999',
+  '1e309',
+  'NaN',
+  '0000-01-01',
+  '0000-01-01T00:00:00Z',
+  '99999-01-01',
+  'x'.repeat(3000),
+  '',
+  '%25',
+  '..%2F..',
+  '-1',
+];
 /** Bad values inside JSON and forms (raw text). */
-const TEXT_VALUES = ['\u0000', 'a\u0000b', '\ud800', 'x\udc00y', '2147483648', '99999999999999999999', '1e309', '0000-01-01', '0000-01-01T00:00:00Z', 'x'.repeat(3000), ''];
-const JSON_VALUES: unknown[] = [...TEXT_VALUES, 2147483648, -2147483649, 1e300, -1, 0, null, true, [], { a: '\u0000' }, { a: ['\ud800'] }, { '\u0000': 1 }];
+const TEXT_VALUES = [
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udc00y',
+  '2147483648',
+  '99999999999999999999',
+  '1e309',
+  '0000-01-01',
+  '0000-01-01T00:00:00Z',
+  'x'.repeat(3000),
+  '',
+];
+const JSON_VALUES: unknown[] = [
+  ...TEXT_VALUES,
+  2147483648,
+  -2147483649,
+  1e300,
+  -1,
+  0,
+  null,
+  true,
+  [],
+  { a: '\u0000' },
+  { a: ['\ud800'] },
+  { '\u0000': 1 },
+];
 /** Query parameters the UI's pages read. */
-const UI_QUERY = ['page', 'state', 'dag', 'action', 'tag', 'search', 'paused', 'fragment', 'view', 'run', 'runs', 'try', 'map_index', 'uri', 'next', 'cleared'];
+const UI_QUERY = [
+  'page',
+  'state',
+  'dag',
+  'action',
+  'tag',
+  'search',
+  'paused',
+  'fragment',
+  'view',
+  'run',
+  'runs',
+  'try',
+  'map_index',
+  'uri',
+  'next',
+  'cleared',
+];
 /** Form fields the UI's forms send. */
-const UI_FORM = ['username', 'password', 'next', 'paused', 'conf', 'logical_date', 'from', 'to', 'reprocess', 'max_active_runs', 'backwards', 'state', 'downstream'];
+const UI_FORM = [
+  'username',
+  'password',
+  'next',
+  'paused',
+  'conf',
+  'logical_date',
+  'from',
+  'to',
+  'reprocess',
+  'max_active_runs',
+  'backwards',
+  'state',
+  'downstream',
+];
 
 /** mulberry32: a small seeded generator, so that the sample is the same on every run. */
 function seeded(seed: number): () => number {
@@ -65,7 +139,12 @@ let uiRoutes: { method: string; path: string }[];
 
 beforeAll(async () => {
   const { database, h } = setup();
-  const user = await createUser(database.db, { username: 'fuzz', role: 'operator', password: 'fuzz-password-123', actor: 'test' });
+  const user = await createUser(database.db, {
+    username: 'fuzz',
+    role: 'operator',
+    password: 'fuzz-password-123',
+    actor: 'test',
+  });
   token = (await createToken(database.db, { username: 'fuzz', actor: 'test' })).token;
   const session = await createSession(database.db, user.id, 3_600_000);
   cookie = `updraft_session=${session.cookieValue}`;
@@ -73,7 +152,9 @@ beforeAll(async () => {
   runId = (await h.run('fuzzed')).runId;
   server = await startWebServer(h.engine, '127.0.0.1', 0);
   uiRoutes = webApp(h.engine)
-    .routes.filter((r) => (r.method === 'GET' || r.method === 'POST') && !r.path.startsWith('/api/') && !r.path.includes('*'))
+    .routes.filter(
+      (r) => (r.method === 'GET' || r.method === 'POST') && !r.path.startsWith('/api/') && !r.path.includes('*'),
+    )
     // The event stream never ends; logging out would end the operator's session mid-walk.
     .filter((r) => r.path !== '/ui/events')
     .map((r) => ({ method: r.method, path: r.path }));
@@ -104,10 +185,11 @@ function fill(path: string, bad: string | undefined, value: string): string {
 }
 
 const paramsOf = (path: string) => [...path.matchAll(/\{(\w+)\}|:(\w+)/g)].map((m) => (m[1] ?? m[2])!);
-const keysOf = (schema: z.ZodType | undefined): string[] => (schema instanceof z.ZodObject ? Object.keys(schema.shape) : []);
+const keysOf = (schema: z.ZodType | undefined): string[] =>
+  schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 
 function probes(random: () => number): Probe[] {
-  const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const out: Probe[] = [];
   const api: AnyRouteDoc[] = [...apiRouteList(), ...authRouteDocs];
   for (const signedIn of [false, true]) {
@@ -117,33 +199,80 @@ function probes(random: () => number): Probe[] {
       if (signedIn && route.operationId === 'logout') continue;
       const json = (body: string, type = 'application/json') => ({ headers: { 'content-type': type }, body });
       const bodyOf = method === 'GET' ? {} : json('{}');
-      for (const param of paramsOf(route.path)) for (const value of URL_VALUES) out.push({ method, path: fill(template, param, value), signedIn, ...bodyOf });
-      for (const key of keysOf(route.query)) for (const value of URL_VALUES) out.push({ method, path: `${fill(template, undefined, '')}?${key}=${value}`, signedIn, ...bodyOf });
+      for (const param of paramsOf(route.path))
+        for (const value of URL_VALUES) out.push({ method, path: fill(template, param, value), signedIn, ...bodyOf });
+      for (const key of keysOf(route.query))
+        for (const value of URL_VALUES)
+          out.push({ method, path: `${fill(template, undefined, '')}?${key}=${value}`, signedIn, ...bodyOf });
       out.push({ method, path: `${fill(template, undefined, '')}?unknown%00=1`, signedIn, ...bodyOf });
-      for (const wrong of ['PUT', 'DELETE', method === 'GET' ? 'POST' : 'GET']) out.push({ method: wrong, path: fill(template, undefined, ''), signedIn });
+      for (const wrong of ['PUT', 'DELETE', method === 'GET' ? 'POST' : 'GET'])
+        out.push({ method: wrong, path: fill(template, undefined, ''), signedIn });
       if (method === 'GET') continue;
       const valid = fill(template, undefined, '');
-      for (const key of keysOf(route.body)) for (const value of JSON_VALUES) out.push({ method, path: valid, signedIn, ...json(JSON.stringify({ [key]: value })) });
-      for (const raw of ['{"conf": {"a": "\\u0000"}}', '{"conf": {"a": "\\ud800"}}', '{"dag_run_conf": {"x": ["\\udfff"]}}', '{"logical_date": "0000-01-01"}', '{', '[]', 'null', '"x"', '{"a":1}'.repeat(3)]) {
+      for (const key of keysOf(route.body))
+        for (const value of JSON_VALUES)
+          out.push({ method, path: valid, signedIn, ...json(JSON.stringify({ [key]: value })) });
+      for (const raw of [
+        '{"conf": {"a": "\\u0000"}}',
+        '{"conf": {"a": "\\ud800"}}',
+        '{"dag_run_conf": {"x": ["\\udfff"]}}',
+        '{"logical_date": "0000-01-01"}',
+        '{',
+        '[]',
+        'null',
+        '"x"',
+        '{"a":1}'.repeat(3),
+      ]) {
         out.push({ method, path: valid, signedIn, ...json(raw) });
       }
-      for (const type of ['text/plain', 'multipart/form-data', 'multipart/form-data; boundary=', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16']) {
+      for (const type of [
+        'text/plain',
+        'multipart/form-data',
+        'multipart/form-data; boundary=',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=utf-16',
+      ]) {
         out.push({ method, path: valid, signedIn, ...json('username=a&password=b', type) });
       }
     }
     for (const route of uiRoutes) {
       if (signedIn && route.path === '/ui/logout') continue;
       const auth = (fields: Record<string, string>) => (signedIn ? { ...fields, _csrf: csrf } : fields);
-      const form = (fields: Record<string, string>) => ({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(auth(fields)).toString() });
+      const form = (fields: Record<string, string>) => ({
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(auth(fields)).toString(),
+      });
       const bodyOf = route.method === 'POST' ? form({}) : {};
-      for (const param of paramsOf(route.path)) for (const value of URL_VALUES) out.push({ method: route.method, path: fill(route.path, param, value), signedIn, ...bodyOf });
-      for (let i = 0; i < 12; i++) out.push({ method: route.method, path: `${fill(route.path, undefined, '')}?${pick(UI_QUERY)}=${pick(URL_VALUES)}`, signedIn, ...bodyOf });
-      for (const wrong of ['PUT', 'DELETE', route.method === 'GET' ? 'PATCH' : 'GET']) out.push({ method: wrong, path: fill(route.path, undefined, ''), signedIn });
+      for (const param of paramsOf(route.path))
+        for (const value of URL_VALUES)
+          out.push({ method: route.method, path: fill(route.path, param, value), signedIn, ...bodyOf });
+      for (let i = 0; i < 12; i++)
+        out.push({
+          method: route.method,
+          path: `${fill(route.path, undefined, '')}?${pick(UI_QUERY)}=${pick(URL_VALUES)}`,
+          signedIn,
+          ...bodyOf,
+        });
+      for (const wrong of ['PUT', 'DELETE', route.method === 'GET' ? 'PATCH' : 'GET'])
+        out.push({ method: wrong, path: fill(route.path, undefined, ''), signedIn });
       if (route.method !== 'POST') continue;
       const valid = fill(route.path, undefined, '');
-      for (const field of UI_FORM) for (const value of TEXT_VALUES) out.push({ method: 'POST', path: valid, signedIn, ...form({ [field]: value }) });
-      for (const type of ['multipart/form-data', 'multipart/form-data; boundary=nope', 'application/json', 'text/plain']) {
-        out.push({ method: 'POST', path: valid, signedIn, headers: { 'content-type': type }, body: `--x\r\nContent-Disposition: form-data; name="username"\r\n\r\na\u0000\r\n` });
+      for (const field of UI_FORM)
+        for (const value of TEXT_VALUES)
+          out.push({ method: 'POST', path: valid, signedIn, ...form({ [field]: value }) });
+      for (const type of [
+        'multipart/form-data',
+        'multipart/form-data; boundary=nope',
+        'application/json',
+        'text/plain',
+      ]) {
+        out.push({
+          method: 'POST',
+          path: valid,
+          signedIn,
+          headers: { 'content-type': type },
+          body: `--x\r\nContent-Disposition: form-data; name="username"\r\n\r\na\u0000\r\n`,
+        });
       }
     }
   }
@@ -161,12 +290,19 @@ async function send(probe: Probe): Promise<{ status: number; type: string; text:
     if (probe.path.startsWith('/api/')) headers.authorization = `Bearer ${token}`;
     else headers.cookie = cookie;
   }
-  const res = await fetch(`${server.url}${probe.path}`, { method: probe.method, headers, body: probe.body, redirect: 'manual' });
+  const res = await fetch(`${server.url}${probe.path}`, {
+    method: probe.method,
+    headers,
+    body: probe.body,
+    redirect: 'manual',
+  });
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
 describe('the web server under bad input', () => {
-  it('answers every request of the fuzz below 500, and every 4xx of the API as a problem body', { timeout: 240_000 }, async () => {
+  it('answers every request of the fuzz below 500, and every 4xx of the API as a problem body', {
+    timeout: 240_000,
+  }, async () => {
     const walk = probes(seeded(SEED));
     expect(walk.length).toBeGreaterThan(500);
     const failures: string[] = [];
@@ -175,10 +311,16 @@ describe('the web server under bad input', () => {
       const what = `${probe.method} ${probe.path.slice(0, 160)}${probe.signedIn ? ' (operator)' : ''}${probe.body ? ` body ${JSON.stringify(probe.body.slice(0, 80))}` : ''}`;
       if (status >= 500) failures.push(`${status} ${what}: ${text.slice(0, 200)}`);
       // The server's last resort turns a value PostgreSQL refused into a 400; the checks of the input must refuse it first.
-      else if (text.includes('cannot be stored: database error')) failures.push(`${status} refused by the database, not by the input checks: ${what}`);
+      else if (text.includes('cannot be stored: database error'))
+        failures.push(`${status} refused by the database, not by the input checks: ${what}`);
       else if (probe.path.startsWith('/api/') && status >= 400) {
         const body = type.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : undefined;
-        if (!type.startsWith('application/problem+json') || body?.status !== status || typeof body?.detail !== 'string' || body?.type !== 'about:blank') {
+        if (
+          !type.startsWith('application/problem+json') ||
+          body?.status !== status ||
+          typeof body?.detail !== 'string' ||
+          body?.type !== 'about:blank'
+        ) {
           failures.push(`${status} not a problem body (${type}): ${what}: ${text.slice(0, 120)}`);
         }
       }
@@ -196,7 +338,11 @@ describe('the edges of the web server', () => {
     expect(api.status).toBe(405);
     expect(api.headers.get('allow')).toBe('GET, HEAD');
     expect(api.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await api.json()).toMatchObject({ status: 405, title: 'Method Not Allowed', detail: 'PUT is not allowed here; allowed: GET, HEAD' });
+    expect(await api.json()).toMatchObject({
+      status: 405,
+      title: 'Method Not Allowed',
+      detail: 'PUT is not allowed here; allowed: GET, HEAD',
+    });
     const ui = await get('/ui/dags/fuzzed', { method: 'DELETE' });
     expect(ui.status).toBe(405);
     expect(ui.headers.get('allow')).toBe('GET, HEAD');
@@ -215,16 +361,28 @@ describe('the edges of the web server', () => {
 
   it('refuses a body over 1 MiB with 413 before reading it, a login included', async () => {
     const big = JSON.stringify({ username: 'x'.repeat(2 * 1024 * 1024), password: 'y' });
-    const api = await get('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    const api = await get('/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: big,
+    });
     expect(api.status).toBe(413);
     expect(await api.json()).toMatchObject({ status: 413, title: 'Content Too Large' });
-    const ui = await get('/ui/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${'x'.repeat(2 * 1024 * 1024)}` });
+    const ui = await get('/ui/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=${'x'.repeat(2 * 1024 * 1024)}`,
+    });
     expect(ui.status).toBe(413);
   });
 
   it('refuses a login form whose multipart boundary is missing or wrong with a 400 page', async () => {
     for (const type of ['multipart/form-data', 'multipart/form-data; boundary=nope']) {
-      const res = await get('/ui/login', { method: 'POST', headers: { 'content-type': type }, body: 'username=a&password=b' });
+      const res = await get('/ui/login', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: 'username=a&password=b',
+      });
       expect(res.status, type).toBe(400);
       expect(await res.text()).toContain('the form could not be read');
     }
@@ -248,16 +406,27 @@ describe('the edges of the web server', () => {
     }
     const nul = await get('/?search=a%00b');
     expect(nul.status).toBe(400);
-    expect(await nul.text()).toContain("query parameter &#39;search&#39; must not contain NUL characters");
+    expect(await nul.text()).toContain('query parameter &#39;search&#39; must not contain NUL characters');
     const api = await get('/api/v1/dags?dag_id_pattern=a%00b');
-    expect(await api.json()).toMatchObject({ status: 400, field: 'dag_id_pattern', detail: expect.stringContaining('must not contain NUL characters') });
+    expect(await api.json()).toMatchObject({
+      status: 400,
+      field: 'dag_id_pattern',
+      detail: expect.stringContaining('must not contain NUL characters'),
+    });
   });
 });
 
-describe("API dates without an offset", () => {
+describe('API dates without an offset', () => {
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${server.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { dag_runs?: { dag_run_id: string }[] } };
+    const res = await fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown> & { dag_runs?: { dag_run_id: string }[] },
+    };
   };
 
   it("are read in the DAG's timezone where the route has a DAG, in UTC otherwise", async () => {
@@ -266,12 +435,22 @@ describe("API dates without an offset", () => {
     expect(trigger).toMatchObject({ status: 200, body: { logical_date: '2026-11-02T23:00:00.000Z' } });
     const runId = trigger.body.dag_run_id as string;
     const ids = async (path: string) => ((await call('GET', path)).body.dag_runs ?? []).map((r) => r.dag_run_id);
-    expect(await ids('/dags/fuzzed/dagRuns?execution_date_gte=2026-11-03&execution_date_lte=2026-11-03T00:00')).toEqual([runId]);
+    expect(await ids('/dags/fuzzed/dagRuns?execution_date_gte=2026-11-03&execution_date_lte=2026-11-03T00:00')).toEqual(
+      [runId],
+    );
     expect(await ids('/dags/fuzzed/dagRuns?execution_date_gte=2026-11-03T00:00:01%2B01:00')).not.toContain(runId);
     // Every DAG's runs ('~') have no one timezone: UTC.
     expect(await ids('/dags/~/dagRuns?execution_date_gte=2026-11-03')).not.toContain(runId);
-    expect(await ids('/dags/~/dagRuns?execution_date_gte=2026-11-02T23:00Z&execution_date_lte=2026-11-02T23:00Z')).toEqual([runId]);
-    expect(await call('POST', '/dags/fuzzed/clearTaskInstances', { start_date: '0001-01-01' })).toMatchObject({ status: 400, body: { field: 'start_date' } });
-    expect(await call('POST', '/dags/fuzzed/dagRuns', { logical_date: '0000-01-01' })).toMatchObject({ status: 400, body: { field: 'logical_date' } });
+    expect(
+      await ids('/dags/~/dagRuns?execution_date_gte=2026-11-02T23:00Z&execution_date_lte=2026-11-02T23:00Z'),
+    ).toEqual([runId]);
+    expect(await call('POST', '/dags/fuzzed/clearTaskInstances', { start_date: '0001-01-01' })).toMatchObject({
+      status: 400,
+      body: { field: 'start_date' },
+    });
+    expect(await call('POST', '/dags/fuzzed/dagRuns', { logical_date: '0000-01-01' })).toMatchObject({
+      status: 400,
+      body: { field: 'logical_date' },
+    });
   });
 });

@@ -31,7 +31,12 @@ beforeAll(async () => {
   database = await testDatabase();
   folder = await makeDagFolder({ 'idle.ts': DAGS });
   // A process with only the web server: it learns of schedulers through the database alone.
-  web = new Engine(database, engineConfig(folder.path, FAST), { processor: false, scheduler: false, executor: false }, pino({ level: 'silent' }));
+  web = new Engine(
+    database,
+    engineConfig(folder.path, FAST),
+    { processor: false, scheduler: false, executor: false },
+    pino({ level: 'silent' }),
+  );
 });
 afterAll(async () => {
   await scheduler?.stop();
@@ -46,17 +51,31 @@ async function health(): Promise<{ status: number; body: Health }> {
 describe('/health', () => {
   it('says only that the database is unreachable, and logs why', async () => {
     const failing = new Proxy(database.db, {
-      get: (target, key) => (key === 'execute' ? async () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin')) : Reflect.get(target, key)),
+      get: (target, key) =>
+        key === 'execute'
+          ? async () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin'))
+          : Reflect.get(target, key),
     });
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
-    const down = new Engine({ ...database, db: failing }, engineConfig(folder.path, FAST), { processor: false, scheduler: false, executor: false }, log);
+    const down = new Engine(
+      { ...database, db: failing },
+      engineConfig(folder.path, FAST),
+      { processor: false, scheduler: false, executor: false },
+      log,
+    );
     const res = await healthRoutes(down).request('/health');
     const text = await res.text();
-    expect({ status: res.status, body: JSON.parse(text) }).toMatchObject({ status: 503, body: { status: 'degraded', database: { status: 'unreachable' }, scheduler: null } });
+    expect({ status: res.status, body: JSON.parse(text) }).toMatchObject({
+      status: 503,
+      body: { status: 'degraded', database: { status: 'unreachable' }, scheduler: null },
+    });
     expect(text).not.toMatch(/10\.1\.2\.3|updraft_admin|ECONNREFUSED/);
     expect(lines.map((line) => JSON.parse(line) as { level: number; msg: string; err?: unknown })).toEqual([
-      expect.objectContaining({ level: 40, msg: '/health: the database does not answer: connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin' }),
+      expect.objectContaining({
+        level: 40,
+        msg: '/health: the database does not answer: connect ECONNREFUSED 10.1.2.3:5432 as updraft_admin',
+      }),
     ]);
     expect(lines.join('')).not.toContain('stack');
   });
@@ -74,7 +93,9 @@ describe('/health', () => {
     expect(first.alive).toBe(1);
     expect(first.age_seconds).toBeLessThan(2);
     const beat = Date.parse(first.last_scheduler_heartbeat!);
-    await expect.poll(async () => Date.parse((await health()).body.scheduler.last_scheduler_heartbeat!), { timeout: 10_000 }).toBeGreaterThan(beat);
+    await expect
+      .poll(async () => Date.parse((await health()).body.scheduler.last_scheduler_heartbeat!), { timeout: 10_000 })
+      .toBeGreaterThan(beat);
 
     await scheduler.stop();
     expect((await health()).body.scheduler).toMatchObject({ last_scheduler_heartbeat: null, status: 'none' });

@@ -32,7 +32,10 @@ interface EventStream {
   cancel(): Promise<void>;
 }
 
-async function openEvents(app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> }, signal?: AbortSignal): Promise<EventStream> {
+async function openEvents(
+  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> },
+  signal?: AbortSignal,
+): Promise<EventStream> {
   const response = await app.request('/ui/events', { signal });
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
@@ -42,7 +45,10 @@ async function openEvents(app: { request: (path: string, init?: RequestInit) => 
   const readOnce = async (deadline: number, waiting: string): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ${waiting} within ${WAIT_MS} ms; the stream sent: ${JSON.stringify(received)}`)), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => reject(new Error(`no ${waiting} within ${WAIT_MS} ms; the stream sent: ${JSON.stringify(received)}`)),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     try {
       const chunk = await Promise.race([reader.read(), timeout]);
@@ -63,7 +69,8 @@ async function openEvents(app: { request: (path: string, init?: RequestInit) => 
           consumed = at + text.length;
           return;
         }
-        if (done) throw new Error(`the stream ended without ${JSON.stringify(text)}; it sent: ${JSON.stringify(received)}`);
+        if (done)
+          throw new Error(`the stream ended without ${JSON.stringify(text)}; it sent: ${JSON.stringify(received)}`);
         await readOnce(deadline, JSON.stringify(text));
       }
     },
@@ -99,7 +106,10 @@ describe('live updates beside a running engine', () => {
     const { h } = setup();
     const app = liveRoutes(h.engine);
     const feed = liveFeed(h.engine);
-    const busListeners = () => h.engine.bus.listenerCount('task:state') + h.engine.bus.listenerCount('run:finished') + h.engine.bus.listenerCount('runs');
+    const busListeners = () =>
+      h.engine.bus.listenerCount('task:state') +
+      h.engine.bus.listenerCount('run:finished') +
+      h.engine.bus.listenerCount('runs');
     // The earlier test's client has gone: the feed holds nothing.
     await expect.poll(() => feed.listening).toBe(false);
     const before = busListeners();
@@ -145,7 +155,12 @@ describe('live updates in a web-only process', () => {
   beforeAll(async () => {
     database = await testDatabase();
     // As `updraft web` runs it: no processor, scheduler or executor, so nothing on its bus.
-    engine = new Engine(database, engineConfig('/nonexistent'), { processor: false, scheduler: false, executor: false }, pino({ level: 'silent' }));
+    engine = new Engine(
+      database,
+      engineConfig('/nonexistent'),
+      { processor: false, scheduler: false, executor: false },
+      pino({ level: 'silent' }),
+    );
     await engine.start();
   });
   afterAll(async () => {

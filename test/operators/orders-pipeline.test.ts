@@ -14,7 +14,10 @@ import { ROOT } from '../support/cli.js';
 import { useScratchDatabases } from '../support/operators.js';
 
 // The example as shipped, starting in 2100 so that the test, not the clock, decides its runs.
-const EXAMPLE = (await readFile(`${ROOT}/dags/orders_pipeline.ts`, 'utf8')).replace("startDate: '2026-01-01'", "startDate: '2100-01-01'");
+const EXAMPLE = (await readFile(`${ROOT}/dags/orders_pipeline.ts`, 'utf8')).replace(
+  "startDate: '2026-01-01'",
+  "startDate: '2100-01-01'",
+);
 const FAILURES = `import { dag } from 'updraft';
 export default dag({ id: 'operator_failures', schedule: null, defaults: { retries: 1, retryDelay: '100ms' } }, (t) => {
   t.sql('unknown_conn', { conn: 'nowhere', sql: 'select 1' });
@@ -62,8 +65,17 @@ describe('the orders_pipeline example', () => {
     const { h, database } = setup();
     const run = await h.run('orders_pipeline', { logicalDate: yesterday() });
     expect(run.state, JSON.stringify(run.tasks, null, 1)).toBe('success');
-    const { extract_orders: extract, clean_orders: clean, daily_totals: totals, check_totals: check, sales_report: report } = run.tasks;
-    expect(extract).toMatchObject({ state: 'success', result: { mode: 'incremental', rowsRead: events, rowsWritten: events, created: true } });
+    const {
+      extract_orders: extract,
+      clean_orders: clean,
+      daily_totals: totals,
+      check_totals: check,
+      sales_report: report,
+    } = run.tasks;
+    expect(extract).toMatchObject({
+      state: 'success',
+      result: { mode: 'incremental', rowsRead: events, rowsWritten: events, created: true },
+    });
     const cleansed = clean!.result as { rowsIn: number; rejected: number; deduplicated: number; rowsOut: number };
     expect(cleansed.rowsIn).toBe(events);
     expect(cleansed.rejected).toBeGreaterThan(0);
@@ -71,7 +83,10 @@ describe('the orders_pipeline example', () => {
     expect(cleansed.rowsOut).toBe(events - cleansed.rejected - cleansed.deduplicated);
     expect(totals).toMatchObject({ state: 'success', result: { command: 'INSERT' } });
     expect(check!.state).toBe('success');
-    expect(report).toMatchObject({ state: 'success', result: { format: 'html', title: 'Paid orders per day (last 14 days)' } });
+    expect(report).toMatchObject({
+      state: 'success',
+      result: { format: 'html', title: 'Paid orders per day (last 14 days)' },
+    });
 
     // What the warehouse holds is clean: no stray case or whitespace, every country known, one row per order.
     const [quality] = await dbs.query(
@@ -82,7 +97,10 @@ describe('the orders_pipeline example', () => {
          from clean.orders`,
     );
     expect(quality).toEqual({ dirty_emails: 0, dirty_countries: 0, duplicates: 0 });
-    const [rejected] = await dbs.query<{ n: number }>('warehouse', 'select count(*)::int as n from staging.order_events_rejected');
+    const [rejected] = await dbs.query<{ n: number }>(
+      'warehouse',
+      'select count(*)::int as n from staging.order_events_rejected',
+    );
     expect(rejected!.n).toBe(cleansed.rejected);
 
     // The watermark and the report were kept with the tasks' success.
@@ -105,12 +123,19 @@ describe('the orders_pipeline example', () => {
               (900002, 'lost@example.com', 'DE', '10.00', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'paid', $1::timestamptz - interval '1 hour')`,
       [mark],
     );
-    const [expected] = await dbs.query<{ n: number }>('shop', `select count(*)::int as n from public.order_events where updated_at > $1::timestamptz - interval '10 minutes'`, [mark]);
+    const [expected] = await dbs.query<{ n: number }>(
+      'shop',
+      `select count(*)::int as n from public.order_events where updated_at > $1::timestamptz - interval '10 minutes'`,
+      [mark],
+    );
     const today = new Date(yesterday().getTime() + 86_400_000);
     const run = await h.run('orders_pipeline', { logicalDate: today });
     expect(run.state, JSON.stringify(run.tasks, null, 1)).toBe('success');
     expect(run.tasks.extract_orders!.result).toMatchObject({ rowsRead: expected!.n, watermark: mark });
-    const landed = await dbs.query<{ order_id: string }>('warehouse', 'select order_id from staging.order_events where order_id > 900000');
+    const landed = await dbs.query<{ order_id: string }>(
+      'warehouse',
+      'select order_id from staging.order_events where order_id > 900000',
+    );
     expect(landed).toEqual([{ order_id: '900001' }]);
   });
 });
@@ -121,10 +146,15 @@ describe('operator failures through the engine', () => {
     const run = await h.run('operator_failures');
     expect(run.state).toBe('failed');
     expect(run.tasks.unknown_conn).toMatchObject({ state: 'failed', tryNumber: 1 });
-    expect(run.tasks.unknown_conn!.error).toMatch(/^sql conn: unknown connection 'nowhere': set UPDRAFT_CONN_NOWHERE=postgres:\/\/\.\.\. or add it with 'updraft connections add nowhere <url>'/);
+    expect(run.tasks.unknown_conn!.error).toMatch(
+      /^sql conn: unknown connection 'nowhere': set UPDRAFT_CONN_NOWHERE=postgres:\/\/\.\.\. or add it with 'updraft connections add nowhere <url>'/,
+    );
     // The timeout aborted the try, and the query was cancelled on the server, not left running.
     expect(run.tasks.slow).toMatchObject({ state: 'failed', error: 'timed out after 1s' });
-    const still = await dbs.query<{ n: number }>('warehouse', `select count(*)::int as n from pg_stat_activity where query like '%slow_query_marker%' and state = 'active' and pid <> pg_backend_pid()`);
+    const still = await dbs.query<{ n: number }>(
+      'warehouse',
+      `select count(*)::int as n from pg_stat_activity where query like '%slow_query_marker%' and state = 'active' and pid <> pg_backend_pid()`,
+    );
     expect(still).toEqual([{ n: 0 }]);
   });
 
@@ -134,7 +164,11 @@ describe('operator failures through the engine', () => {
     const shown = process.env.UPDRAFT_CONN_WAREHOUSE!.replace(PASSWORD, '***');
     expect(shown).toMatch(/^postgres:\/\/postgres:\*\*\*@/);
     expect(run.tasks.leaky!.error).toBe(`cannot use ${shown}`);
-    const lines = await database.db.select({ message: taskLogs.message }).from(taskLogs).innerJoin(taskInstances, eq(taskInstances.id, taskLogs.taskInstanceId)).where(eq(taskInstances.runId, run.id));
+    const lines = await database.db
+      .select({ message: taskLogs.message })
+      .from(taskLogs)
+      .innerJoin(taskInstances, eq(taskInstances.id, taskLogs.taskInstanceId))
+      .where(eq(taskInstances.runId, run.id));
     expect(lines.map((l) => l.message)).toContain(`connecting to ${shown}`);
   });
 });

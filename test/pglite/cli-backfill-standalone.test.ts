@@ -27,13 +27,22 @@ describe('on the embedded database held by standalone', () => {
     try {
       const result = await updraft(['backfill', 'daily', '--from', '2026-01-20', '--to', '2026-01-21']);
       expect(result.stdout).toMatch(/created backfill \d+ of daily/);
-      expect(result.stdout).toMatch(new RegExp(`it runs through standalone \\(pid ${standalone.pid}, http://127.0.0.1:${port}\\)`));
+      expect(result.stdout).toMatch(
+        new RegExp(`it runs through standalone \\(pid ${standalone.pid}, http://127.0.0.1:${port}\\)`),
+      );
       expect(result.stdout).toMatch(/completed in \d+s: 2 succeeded, 0 failed, 0 left alone/);
       expect(result).toMatchObject({ code: 0 });
 
       const list = await updraft(['backfill', 'list', '--json']);
-      const listed = JSON.parse(list.stdout) as { backfills: { dagId: string; from: string; state: string; createdBy: string }[] };
-      expect(listed.backfills[0]).toMatchObject({ dagId: 'daily', from: '2026-01-20T00:00:00.000Z', state: 'completed', createdBy: ACTOR });
+      const listed = JSON.parse(list.stdout) as {
+        backfills: { dagId: string; from: string; state: string; createdBy: string }[];
+      };
+      expect(listed.backfills[0]).toMatchObject({
+        dagId: 'daily',
+        from: '2026-01-20T00:00:00.000Z',
+        state: 'completed',
+        createdBy: ACTOR,
+      });
       // The other commands reach standalone's database through its socket (cli-beside-standalone.test.ts).
       const direct = await updraft(['dags', 'list']);
       expect(direct).toMatchObject({ code: 0 });
@@ -55,7 +64,9 @@ describe('on the embedded database held by a process with no scheduler', () => {
     try {
       const result = await updraft(['backfill', 'daily', '--from', '2026-01-20', '--to', '2026-01-21']);
       expect(result).toMatchObject({ code: 1 });
-      expect(result.stderr).toContain(`held by an updraft process that runs no scheduler (pid ${web.pid}: 'updraft web' or 'updraft worker')`);
+      expect(result.stderr).toContain(
+        `held by an updraft process that runs no scheduler (pid ${web.pid}: 'updraft web' or 'updraft worker')`,
+      );
       expect(result.stderr).toContain('stop that process and run this command again');
       expect(result.stdout).not.toMatch(/created backfill/);
     } finally {

@@ -21,7 +21,11 @@ export default dag({ id: 'hello', schedule: null }, (t) => {
 // Slow polls: only the trigger's NOTIFY, passed through the socket, wakes standalone's scheduler in time.
 const { updraft, setup } = useCli(
   { 'hello.ts': HELLO },
-  { UPDRAFT_SCHEDULER_POLL_INTERVAL: '60s', UPDRAFT_DAGS_POLL_INTERVAL: '60s', UPDRAFT_SECRET_KEY: 'test-secret-key-0123456789' },
+  {
+    UPDRAFT_SCHEDULER_POLL_INTERVAL: '60s',
+    UPDRAFT_DAGS_POLL_INTERVAL: '60s',
+    UPDRAFT_SECRET_KEY: 'test-secret-key-0123456789',
+  },
 );
 
 let standalone: UpdraftProcess;
@@ -47,7 +51,11 @@ describe('updraft commands beside standalone on the embedded database', () => {
     expect(token).toMatchObject({ code: 0 });
 
     const unpause = (headers: Record<string, string>) =>
-      fetch(`${api}/dags/hello`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ is_paused: false }) });
+      fetch(`${api}/dags/hello`, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify({ is_paused: false }),
+      });
     expect((await unpause({})).status).toBe(401);
     const res = await unpause({ Authorization: `Bearer ${token.stdout.trim()}` });
     expect(res.status).toBe(200);
@@ -55,7 +63,9 @@ describe('updraft commands beside standalone on the embedded database', () => {
   });
 
   // Four commands: each may take 20 s on a loaded 2-core machine.
-  it('list DAGs, trigger a run that standalone starts at once, list runs and show the task log', { timeout: 2 * CLI_TEST_TIMEOUT }, async () => {
+  it('list DAGs, trigger a run that standalone starts at once, list runs and show the task log', {
+    timeout: 2 * CLI_TEST_TIMEOUT,
+  }, async () => {
     const dags = await updraft(['dags', 'list']);
     expect(dags).toMatchObject({ code: 0 });
     expect(table(dags.stdout)[1]).toEqual(expect.arrayContaining(['hello', 'no']));
@@ -92,13 +102,17 @@ describe('updraft commands beside standalone on the embedded database', () => {
     const scheduler = startUpdraft(['scheduler'], setup().env);
     for (const refused of [second, scheduler]) {
       expect(await refused.exited).toEqual({ code: 1, signal: null });
-      expect(refused.output()).toContain('is in use by another Updraft process. It has one server process (standalone, scheduler, web or worker)');
+      expect(refused.output()).toContain(
+        'is in use by another Updraft process. It has one server process (standalone, scheduler, web or worker)',
+      );
     }
     // The first one still serves.
     expect((await updraft(['users', 'list'])).stdout).toContain('olga');
   });
 
-  it('open the files again once standalone was killed, its socket left behind', { timeout: CLI_TEST_TIMEOUT }, async () => {
+  it('open the files again once standalone was killed, its socket left behind', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     await standalone.kill();
     const socket = embeddedSocket(setup().env.UPDRAFT_HOME!)!.file;
     expect(existsSync(socket)).toBe(true);

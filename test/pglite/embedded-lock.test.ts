@@ -14,5 +14,4 @@ describe('the embedded database', () => {
     const again = await child.open();
     expect(await again.db.select({ name: pools.name }).from(pools)).toEqual([{ name: 'default_pool' }]);
   });
-
 });

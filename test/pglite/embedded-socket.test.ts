@@ -25,7 +25,8 @@ async function client(of = home): Promise<pg.Client> {
   return c;
 }
 
-const poolNames = async () => (await server.pglite!.query<{ name: string }>('select name from pools order by name')).rows.map((r) => r.name);
+const poolNames = async () =>
+  (await server.pglite!.query<{ name: string }>('select name from pools order by name')).rows.map((r) => r.name);
 
 beforeAll(async () => {
   const child = await testChildDatabase();
@@ -124,14 +125,23 @@ describe('a client holding the database too long', () => {
   it('gives it up before the executor would give up its tries: by default at most 10 s idle, half the heartbeat timeout less the interval', () => {
     expect(holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 30_000 })).toEqual({ idleMs: 10_000, totalMs: 12_500 });
     expect(holdLimits({ heartbeatMs: 1_000, heartbeatTimeoutMs: 9_000 })).toEqual({ idleMs: 4_000, totalMs: 4_000 });
-    expect(holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 300_000 })).toEqual({ idleMs: 10_000, totalMs: 20_000 });
+    expect(holdLimits({ heartbeatMs: 5_000, heartbeatTimeoutMs: 300_000 })).toEqual({
+      idleMs: 10_000,
+      totalMs: 20_000,
+    });
   });
 
   it('is disconnected and rolled back once its transaction held the database for the whole time allowed, though it sent statements all along', async () => {
     const other = (await testChildDatabase()).env.UPDRAFT_HOME!;
     let warned: (message: string) => void = () => {};
     const warning = new Promise<string>((resolve) => (warned = resolve));
-    const held = await openDatabase({ home: other, migrate: false, serve: true, serving: { scheduler: true, limits: { idleMs: 60_000, totalMs: 300 } }, onWarning: (m) => warned(m) });
+    const held = await openDatabase({
+      home: other,
+      migrate: false,
+      serve: true,
+      serving: { scheduler: true, limits: { idleMs: 60_000, totalMs: 300 } },
+      onWarning: (m) => warned(m),
+    });
     try {
       expect(await socketHolder(other)).toEqual({ pid: process.pid, scheduler: true });
       const c = await client(other);
@@ -144,7 +154,9 @@ describe('a client holding the database too long', () => {
       };
       // The connection drops (an EPIPE or an ended connection, by timing).
       await expect(busy()).rejects.toThrow();
-      expect(await warning).toMatch(/held the database in one transaction for 0\.3s.*disconnected and its transaction rolled back/);
+      expect(await warning).toMatch(
+        /held the database in one transaction for 0\.3s.*disconnected and its transaction rolled back/,
+      );
       const names = await held.pglite!.query<{ name: string }>('select name from pools');
       expect(names.rows.map((r) => r.name)).not.toContain('held_long');
     } finally {

@@ -30,11 +30,18 @@ describe('a DAG fixed beside a running scheduler', () => {
   it('updraft clear runs the fixed code in the scheduler that ran the broken one', { timeout: 240_000 }, async () => {
     const child = await testChildDatabase();
     folder = await makeDagFolder({ 'fixme.ts': version("throw new Error('BUG v1');") });
-    const env = { ...child.env, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false', UPDRAFT_SCHEDULER_POLL_INTERVAL: '200ms' };
+    const env = {
+      ...child.env,
+      UPDRAFT_DAGS_FOLDER: folder.path,
+      UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false',
+      UPDRAFT_SCHEDULER_POLL_INTERVAL: '200ms',
+    };
     const scheduler = startUpdraft(['scheduler', '--concurrency', '1'], env);
     await scheduler.ready;
 
-    expect(await runUpdraft(['dags', 'trigger', 'fixme', '--logical-date', '2030-01-01'], env)).toMatchObject({ code: 0 });
+    expect(await runUpdraft(['dags', 'trigger', 'fixme', '--logical-date', '2030-01-01'], env)).toMatchObject({
+      code: 0,
+    });
     await scheduler.waitFor(/run \S+ of fixme failed/);
 
     await folder.write('fixme.ts', version("return 'fixed';"));
@@ -46,7 +53,17 @@ describe('a DAG fixed beside a running scheduler', () => {
 
     const states = await runUpdraft(['tasks', 'states', 'fixme', RUN, '--json'], env);
     expect(JSON.parse(states.stdout).tasks).toMatchObject([
-      { taskId: 'load', state: 'success', tryNumber: 2, error: null, dagVersion: 2, tries: [{ tryNumber: 1, dagVersion: 1 }, { tryNumber: 2, dagVersion: 2 }] },
+      {
+        taskId: 'load',
+        state: 'success',
+        tryNumber: 2,
+        error: null,
+        dagVersion: 2,
+        tries: [
+          { tryNumber: 1, dagVersion: 1 },
+          { tryNumber: 2, dagVersion: 2 },
+        ],
+      },
     ]);
   });
 });

@@ -51,7 +51,8 @@ afterAll(async () => {
 const setup = useEngine({ 'sales.ts': SALES });
 
 const CSV = 'region,revenue\r\nnorth,130.50\r\nsouth,80.00\r\n';
-const updraft = (args: string[]) => runUpdraft(args, { DATABASE_URL: (setup().database as TestDatabase).url!, UPDRAFT_HOME: home });
+const updraft = (args: string[]) =>
+  runUpdraft(args, { DATABASE_URL: (setup().database as TestDatabase).url!, UPDRAFT_HOME: home });
 
 describe('reports from a DAG run, through the CLI', () => {
   let run: FinishedRun;
@@ -62,9 +63,18 @@ describe('reports from a DAG run, through the CLI', () => {
     async () => {
       // A manual run at noon on 2 January covers the day before: 1 January.
       run = await setup().h.run('sales_reports', { logicalDate: new Date('2026-01-02T12:00:00Z') });
-      expect(run.tasks.daily_csv).toMatchObject({ state: 'success', result: { format: 'csv', title: 'daily_csv', rows: 2, bytes: Buffer.byteLength(CSV) } });
-      expect(run.tasks.daily_html).toMatchObject({ state: 'success', result: { format: 'html', title: 'Revenue by region', rows: 2 } });
-      expect(run.tasks.too_many).toMatchObject({ state: 'failed', error: expect.stringContaining('report maxRows: the query returns more than 1 rows') });
+      expect(run.tasks.daily_csv).toMatchObject({
+        state: 'success',
+        result: { format: 'csv', title: 'daily_csv', rows: 2, bytes: Buffer.byteLength(CSV) },
+      });
+      expect(run.tasks.daily_html).toMatchObject({
+        state: 'success',
+        result: { format: 'html', title: 'Revenue by region', rows: 2 },
+      });
+      expect(run.tasks.too_many).toMatchObject({
+        state: 'failed',
+        error: expect.stringContaining('report maxRows: the query returns more than 1 rows'),
+      });
       expect(run.state).toBe('failed');
 
       const json = await updraft(['reports', 'list', '--dag', 'sales_reports', '--json']);
@@ -97,7 +107,18 @@ describe('reports from a DAG run, through the CLI', () => {
       const list = await updraft(['reports', 'list', '--run', run.runId]);
       expect(list.code).toBe(0);
       const [header, ...rows] = table(list.stdout);
-      expect(header).toEqual(['id', 'dag_id', 'run_id', 'task_id', 'try', 'format', 'rows', 'size', 'created', 'title']);
+      expect(header).toEqual([
+        'id',
+        'dag_id',
+        'run_id',
+        'task_id',
+        'try',
+        'format',
+        'rows',
+        'size',
+        'created',
+        'title',
+      ]);
       expect(rows.map((r) => [r[1], r[2], r[3], r[4], r[5], r[6], r[9]]).sort()).toEqual([
         ['sales_reports', run.runId, 'daily_csv', '1', 'csv', '2', 'daily_csv'],
         ['sales_reports', run.runId, 'daily_html', '1', 'html', '2', 'Revenue by region'],
@@ -105,10 +126,16 @@ describe('reports from a DAG run, through the CLI', () => {
       expect(rows.find((r) => r[3] === 'daily_csv')![7]).toBe(`${Buffer.byteLength(CSV)} B`);
 
       const one = await updraft(['reports', 'list', '--dag', 'sales_reports', '--limit', '1']);
-      expect(table(one.stdout).slice(1).map((r) => r[0])).toEqual([listed[0]!.id]);
+      expect(
+        table(one.stdout)
+          .slice(1)
+          .map((r) => r[0]),
+      ).toEqual([listed[0]!.id]);
       expect(one.stderr).toBe('(only the newest 1 shown: raise --limit to see older reports)\n');
 
-      expect((await updraft(['reports', 'list', '--run', 'manual__1999-01-01T00:00:00+00:00'])).stdout).toBe("no reports of run 'manual__1999-01-01T00:00:00+00:00'\n");
+      expect((await updraft(['reports', 'list', '--run', 'manual__1999-01-01T00:00:00+00:00'])).stdout).toBe(
+        "no reports of run 'manual__1999-01-01T00:00:00+00:00'\n",
+      );
     },
     CLI_TEST_TIMEOUT,
   );
@@ -124,7 +151,9 @@ describe('reports from a DAG run, through the CLI', () => {
       const written = await updraft(['reports', 'show', byTask.daily_html!.id, '--output', file]);
       expect(written.code).toBe(0);
       expect(written.stdout).toContain(`to ${file}\n`);
-      expect(written.stdout).toMatch(/^wrote the html report 'Revenue by region' \(sales_reports\.daily_html, run manual__2026-01-02T12:00:00\+00:00, 2 rows, [\d.]+ KiB\)/);
+      expect(written.stdout).toMatch(
+        /^wrote the html report 'Revenue by region' \(sales_reports\.daily_html, run manual__2026-01-02T12:00:00\+00:00, 2 rows, [\d.]+ KiB\)/,
+      );
       const page = await readFile(file, 'utf8');
       expect(page).toMatch(/^<!doctype html>/);
       expect(page).toContain('<title>Revenue by region</title>');
@@ -139,10 +168,15 @@ describe('reports from a DAG run, through the CLI', () => {
     async () => {
       const malformed = await updraft(['reports', 'show', 'not-a-uuid']);
       expect(malformed.code).toBe(1);
-      expect(malformed.stderr).toMatch(/^updraft: no report 'not-a-uuid': report ids are UUIDs like [0-9a-f-]{36} \(see 'updraft reports list'\)\n$/);
+      expect(malformed.stderr).toMatch(
+        /^updraft: no report 'not-a-uuid': report ids are UUIDs like [0-9a-f-]{36} \(see 'updraft reports list'\)\n$/,
+      );
 
       const unknown = await updraft(['reports', 'show', '00000000-0000-4000-8000-000000000000']);
-      expect(unknown).toMatchObject({ code: 1, stderr: "updraft: no report '00000000-0000-4000-8000-000000000000' (see 'updraft reports list')\n" });
+      expect(unknown).toMatchObject({
+        code: 1,
+        stderr: "updraft: no report '00000000-0000-4000-8000-000000000000' (see 'updraft reports list')\n",
+      });
 
       const noDag = await updraft(['reports', 'list', '--dag', 'nope']);
       expect(noDag).toMatchObject({ code: 1, stderr: "updraft: no DAG with id 'nope' (see 'updraft dags list')\n" });

@@ -12,10 +12,15 @@ describe('migrations on PostgreSQL', () => {
     await createDatabase(name);
     onTestFinished(() => dropDatabase(name));
     // Without the advisory lock the losers fail with "type ... already exists".
-    const opened = await Promise.all([1, 2, 3].map(() => openDatabase({ databaseUrl: urlFor(name), home: '', poolMax: 1 })));
+    const opened = await Promise.all(
+      [1, 2, 3].map(() => openDatabase({ databaseUrl: urlFor(name), home: '', poolMax: 1 })),
+    );
     await Promise.all(opened.map((d) => d.close()));
     const check = await openDatabase({ databaseUrl: urlFor(name), home: '', migrate: false });
-    const { rows } = await execute<{ n: number }>(check.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    const { rows } = await execute<{ n: number }>(
+      check.db,
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
     await check.close();
     expect(rows[0]!.n).toBeGreaterThanOrEqual(2);
   });
@@ -33,9 +38,11 @@ describe('migrations on PostgreSQL', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     await other.query(`select pg_advisory_unlock(hashtextextended('updraft:migrate', 0))`);
     const database = await opening;
-    const { rows } = await execute<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    const { rows } = await execute<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
     await database.close();
     expect(rows[0]!.n).toBeGreaterThanOrEqual(2);
   });
-
 });

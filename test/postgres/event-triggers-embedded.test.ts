@@ -56,8 +56,11 @@ afterAll(async () => {
 /** The next outcome of `dagId`'s source, once it is ready. */
 async function nextOutcome(dagId: string, act: () => Promise<unknown>): Promise<EventRunOutcome> {
   const triggers = h.engine.eventTriggers!;
-  if (triggers.status(dagId)?.state !== 'ready') await new Promise<void>((resolve) => triggers.events.on('ready', (e) => e.dagId === dagId && resolve()));
-  const outcome = new Promise<EventRunOutcome>((resolve) => triggers.events.on('outcome', (e) => e.dagId === dagId && resolve(e.outcome)));
+  if (triggers.status(dagId)?.state !== 'ready')
+    await new Promise<void>((resolve) => triggers.events.on('ready', (e) => e.dagId === dagId && resolve()));
+  const outcome = new Promise<EventRunOutcome>((resolve) =>
+    triggers.events.on('outcome', (e) => e.dagId === dagId && resolve(e.outcome)),
+  );
   await act();
   return outcome;
 }
@@ -65,7 +68,9 @@ async function nextOutcome(dagId: string, act: () => Promise<unknown>): Promise<
 it('a NOTIFY and a new row each start a run that the engine runs to success', async () => {
   const ping = await nextOutcome('on_ping', () => dbs.query('src', 'select pg_notify($1, $2)', ['pings', '{"id": 1}']));
   expect(ping).toMatchObject({ kind: 'started' });
-  const again = await nextOutcome('on_ping', () => dbs.query('src', 'select pg_notify($1, $2)', ['pings', '{"id": 1}']));
+  const again = await nextOutcome('on_ping', () =>
+    dbs.query('src', 'select pg_notify($1, $2)', ['pings', '{"id": 1}']),
+  );
   expect(again).toEqual({ kind: 'duplicate', duplicates: 1 });
   const row = await nextOutcome('on_item', () => dbs.query('src', "insert into items values (7, 'seven')"));
   expect(row).toMatchObject({ kind: 'started' });

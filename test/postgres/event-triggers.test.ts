@@ -27,14 +27,26 @@ export default dag({ id: '${id}', schedule: null, events: ${events}${extra} }, (
 const FILES: Record<string, string> = {
   'notify.ts': eventDag('on_order', "{ conn: 'app_db', notify: { channel: 'new_orders', dedupeKey: 'order_id' } }"),
   'debounce.ts': eventDag('on_burst', "{ conn: 'app_db', notify: { channel: 'bursts' }, debounce: '300ms' }"),
-  'watermark.ts': eventDag('on_log', "{ conn: 'app_db', table: { name: 'public.audit_log', mode: 'watermark', column: 'id', poll: '200ms' }, maxBatch: 10 }"),
+  'watermark.ts': eventDag(
+    'on_log',
+    "{ conn: 'app_db', table: { name: 'public.audit_log', mode: 'watermark', column: 'id', poll: '200ms' }, maxBatch: 10 }",
+  ),
   'missing.ts': eventDag('on_nothing', "{ conn: 'nowhere', notify: { channel: 'x' } }"),
   'queue.ts': eventDag('on_row', "{ conn: 'app_db', table: { name: 'public.orders', poll: '300ms' } }"),
-  'batch.ts': eventDag('on_shipments', "{ conn: 'app_db', table: { name: 'shipments', queueTable: 'shipment_events' }, debounce: '400ms' }"),
+  'batch.ts': eventDag(
+    'on_shipments',
+    "{ conn: 'app_db', table: { name: 'shipments', queueTable: 'shipment_events' }, debounce: '400ms' }",
+  ),
   // Batches of 100 would take 10 s to fill at 10 rows a second: the maximum wait starts the runs.
-  'stream.ts': eventDag('on_reading', "{ conn: 'app_db', table: { name: 'readings', queueTable: 'reading_events' }, debounce: '3s', maxWait: '5s' }"),
+  'stream.ts': eventDag(
+    'on_reading',
+    "{ conn: 'app_db', table: { name: 'readings', queueTable: 'reading_events' }, debounce: '3s', maxWait: '5s' }",
+  ),
   // A debounce far longer than the test waits: only full batches can start runs in time.
-  'bulk.ts': eventDag('on_import', "{ conn: 'app_db', table: { name: 'imports', queueTable: 'import_events' }, debounce: '30s', maxBatch: 100 }"),
+  'bulk.ts': eventDag(
+    'on_import',
+    "{ conn: 'app_db', table: { name: 'imports', queueTable: 'import_events' }, debounce: '30s', maxBatch: 100 }",
+  ),
   'plain.ts': `import { dag } from 'updraft';
 export default dag({ id: 'plain', schedule: null }, (t) => { t.task('a', async () => 1); });
 `,
@@ -43,7 +55,12 @@ export default dag({ id: 'plain', schedule: null }, (t) => { t.task('a', async (
 type Outcome = TriggerEvents['outcome'][0];
 
 /** The next trigger event `name` that `match` accepts. Register it before the action that causes it. */
-function next<K extends keyof TriggerEvents>(triggers: EventTriggers, name: K, match: (e: TriggerEvents[K][0]) => boolean, timeoutMs = 15_000): Promise<TriggerEvents[K][0]> {
+function next<K extends keyof TriggerEvents>(
+  triggers: EventTriggers,
+  name: K,
+  match: (e: TriggerEvents[K][0]) => boolean,
+  timeoutMs = 15_000,
+): Promise<TriggerEvents[K][0]> {
   const bus = triggers.events as unknown as EventEmitter;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -61,12 +78,19 @@ function next<K extends keyof TriggerEvents>(triggers: EventTriggers, name: K, m
 }
 
 /** The next `count` outcomes of a DAG's source. */
-function outcomes(triggers: EventTriggers, dagId: string, count: number, timeoutMs = 15_000): Promise<Outcome['outcome'][]> {
+function outcomes(
+  triggers: EventTriggers,
+  dagId: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<Outcome['outcome'][]> {
   const seen: Outcome['outcome'][] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       triggers.events.off('outcome', listener);
-      reject(new Error(`${dagId}: ${seen.length} of ${count} outcomes within ${timeoutMs} ms: ${JSON.stringify(seen)}`));
+      reject(
+        new Error(`${dagId}: ${seen.length} of ${count} outcomes within ${timeoutMs} ms: ${JSON.stringify(seen)}`),
+      );
     }, timeoutMs);
     const listener = (e: Outcome) => {
       if (e.dagId !== dagId) return;
@@ -129,7 +153,13 @@ describe('NOTIFY', () => {
     const [outcome] = await started;
     expect(outcome).toMatchObject({ kind: 'started', events: 1, duplicates: 0 });
     const runs = await eventRuns(database, 'on_order');
-    expect(runs).toEqual([{ runId: expect.stringMatching(/^event__\d{4}-\d\d-\d\dT/), runType: 'event', conf: { order_id: 17, total: 9.5 } }]);
+    expect(runs).toEqual([
+      {
+        runId: expect.stringMatching(/^event__\d{4}-\d\d-\d\dT/),
+        runType: 'event',
+        conf: { order_id: 17, total: 9.5 },
+      },
+    ]);
     const id = (outcome as { id: string }).id;
     const finished = await h.next('task:state', (e) => e.runRowId === id && e.state === 'success');
     expect(finished.taskId).toBe('echo');
@@ -138,10 +168,16 @@ describe('NOTIFY', () => {
   it('the same dedupe key twice starts one run', async () => {
     const both = outcomes(triggers(), 'on_order', 2);
     await dbs.query('app', 'select pg_notify($1, $2)', ['new_orders', JSON.stringify({ order_id: 42, note: 'first' })]);
-    await dbs.query('app', 'select pg_notify($1, $2)', ['new_orders', JSON.stringify({ order_id: 42, note: 'resent' })]);
+    await dbs.query('app', 'select pg_notify($1, $2)', [
+      'new_orders',
+      JSON.stringify({ order_id: 42, note: 'resent' }),
+    ]);
     expect((await both).map((o) => o.kind)).toEqual(['started', 'duplicate']);
     const runs = await eventRuns(database, 'on_order');
-    expect(runs.map((r) => r.conf)).toEqual([{ order_id: 17, total: 9.5 }, { order_id: 42, note: 'first' }]);
+    expect(runs.map((r) => r.conf)).toEqual([
+      { order_id: 17, total: 9.5 },
+      { order_id: 42, note: 'first' },
+    ]);
     const keys = await database.db.select({ key: eventKeys.key }).from(eventKeys).orderBy(asc(eventKeys.key));
     expect(keys.map((k) => k.key)).toEqual(['notify:17', 'notify:42']);
   });
@@ -153,7 +189,9 @@ describe('NOTIFY', () => {
     await dbs.query('app', 'select pg_notify($1, $2)', ['bursts', 'plain text']);
     await dbs.query('app', 'select pg_notify($1, $2)', ['bursts', JSON.stringify({ n: 3 })]);
     expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 3 })]);
-    expect((await eventRuns(database, 'on_burst')).map((r) => r.conf)).toEqual([{ events: [{ n: 1 }, { payload: 'plain text' }, { n: 3 }] }]);
+    expect((await eventRuns(database, 'on_burst')).map((r) => r.conf)).toEqual([
+      { events: [{ n: 1 }, { payload: 'plain text' }, { n: 3 }] },
+    ]);
   });
 });
 
@@ -164,7 +202,13 @@ describe('watermark', () => {
     await dbs.query('app', "insert into audit_log (note) values ('a'), ('b'), ('c')");
     expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 3 })]);
     const [run] = await eventRuns(database, 'on_log');
-    expect(run!.conf).toEqual({ events: [{ id: 2, note: 'a' }, { id: 3, note: 'b' }, { id: 4, note: 'c' }] });
+    expect(run!.conf).toEqual({
+      events: [
+        { id: 2, note: 'a' },
+        { id: 3, note: 'b' },
+        { id: 4, note: 'c' },
+      ],
+    });
     const [mark] = await database.db.select({ value: eventWatermarks.value }).from(eventWatermarks);
     expect(mark!.value).toBe('4');
   });
@@ -175,7 +219,9 @@ describe('a source that cannot work', () => {
     // The engine may have reported it already, before this test listened.
     const status = triggers().status('on_nothing');
     const message =
-      status?.state === 'failing' ? status.message : (await next(triggers(), 'problem', (e) => e.dagId === 'on_nothing')).message;
+      status?.state === 'failing'
+        ? status.message
+        : (await next(triggers(), 'problem', (e) => e.dagId === 'on_nothing')).message;
     expect(message).toMatch(/unknown connection 'nowhere': set UPDRAFT_CONN_NOWHERE=postgres:\/\/\.\.\./);
     expect(status === undefined || status.state !== 'ready').toBe(true);
     const run = await h.run('plain');
@@ -230,7 +276,9 @@ describe('queue with debounce', () => {
     const one = outcomes(triggers(), 'on_shipments', 1);
     for (const id of [1, 2, 3]) await dbs.query('app', 'insert into shipments values ($1)', [id]);
     expect(await one).toEqual([expect.objectContaining({ kind: 'started', events: 3 })]);
-    expect((await eventRuns(database, 'on_shipments')).map((r) => r.conf)).toEqual([{ events: [{ id: 1 }, { id: 2 }, { id: 3 }] }]);
+    expect((await eventRuns(database, 'on_shipments')).map((r) => r.conf)).toEqual([
+      { events: [{ id: 1 }, { id: 2 }, { id: 3 }] },
+    ]);
     expect(await dbs.query('app', 'select count(*)::int as n from shipment_events')).toEqual([{ n: 0 }]);
   });
 });
@@ -239,8 +287,16 @@ describe('queue with debounce under a steady stream', () => {
   it('a row every 100 ms starts runs before the stream stops (maxWait), and what is left goes after the quiet period', async () => {
     await ready(triggers(), 'on_reading');
     let first: Outcome['outcome'] | undefined;
-    const started = next(triggers(), 'outcome', (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started', 20_000);
-    void started.then((e) => (first = e.outcome), () => {});
+    const started = next(
+      triggers(),
+      'outcome',
+      (e) => e.dagId === 'on_reading' && e.outcome.kind === 'started',
+      20_000,
+    );
+    void started.then(
+      (e) => (first = e.outcome),
+      () => {},
+    );
     let inserted = 0;
     let longestGap = 0;
     // The stream (a row every 100 ms, pacing only) runs until a run started, or 20 s (four maximum waits) without one.
@@ -290,8 +346,14 @@ describe('a dropped source connection', () => {
   it('is said once as a warning, reconnects, and the next NOTIFY starts its run', async () => {
     const warned = next(triggers(), 'problem', (e) => e.dagId === 'on_order');
     const back = next(triggers(), 'ready', (e) => e.dagId === 'on_order');
-    await dbs.query('app', "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'updraft-events' and datname = current_database()");
-    expect(await warned).toMatchObject({ warning: true, message: expect.stringMatching(/^lost the connection .*reconnecting$/) });
+    await dbs.query(
+      'app',
+      "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'updraft-events' and datname = current_database()",
+    );
+    expect(await warned).toMatchObject({
+      warning: true,
+      message: expect.stringMatching(/^lost the connection .*reconnecting$/),
+    });
     await back;
     const started = outcomes(triggers(), 'on_order', 1);
     await dbs.query('app', 'select pg_notify($1, $2)', ['new_orders', JSON.stringify({ order_id: 99 })]);
@@ -316,7 +378,8 @@ describe('two schedulers on one database', () => {
           });
         }
       });
-      for (let i = 0; i < 20; i++) await dbs.query('app', 'insert into orders (item, qty) values ($1, $2)', [`item${i}`, i]);
+      for (let i = 0; i < 20; i++)
+        await dbs.query('app', 'insert into orders (item, qty) values ($1, $2)', [`item${i}`, i]);
       await allStarted;
       const runs = await eventRuns(database, 'on_row');
       expect(runs).toHaveLength(before + 20);

@@ -11,7 +11,21 @@
  * twice more, at random moments.
  */
 import { describe, expect, it } from 'vitest';
-import { allEnded, cluster, exactlyOnce, heldBy, key, marks, runStates, sleep, stopCleanly, taskInstances, until, useFaultCluster, type Cluster } from '../support/fault-cluster.js';
+import {
+  allEnded,
+  cluster,
+  exactlyOnce,
+  heldBy,
+  key,
+  marks,
+  runStates,
+  sleep,
+  stopCleanly,
+  taskInstances,
+  until,
+  useFaultCluster,
+  type Cluster,
+} from '../support/fault-cluster.js';
 import { expectSound, faultReport, keptFromBefore, startedAfterKept } from '../support/fault-report.js';
 import { startStream, streamDag } from '../support/fault-stream.js';
 import type { UpdraftProcess } from '../support/process.js';
@@ -34,7 +48,12 @@ const PAUSE_BOUND_S = 6;
  * without `at`, within 1.5 s at random), `whileFrozen`, the rest of `FREEZE` ms, SIGCONT.
  * Returns when it was frozen, and how (for the report).
  */
-async function freeze(p: UpdraftProcess, proxy: TcpProxy, at: RegExp | undefined, whileFrozen: () => Promise<void> = async () => {}): Promise<{ frozenAt: number; how: string }> {
+async function freeze(
+  p: UpdraftProcess,
+  proxy: TcpProxy,
+  at: RegExp | undefined,
+  whileFrozen: () => Promise<void> = async () => {},
+): Promise<{ frozenAt: number; how: string }> {
   let armed = true;
   const stop = () => {
     if (!armed) return;
@@ -42,7 +61,10 @@ async function freeze(p: UpdraftProcess, proxy: TcpProxy, at: RegExp | undefined
     p.signal('SIGSTOP');
   };
   const hit = at ? proxy.onStatement(at, stop).fired.then(() => 'at its statement') : new Promise<string>(() => {});
-  const how = await Promise.race([hit, sleep(at ? 3_000 : Math.random() * 1_500).then(() => (at ? 'after 3 s (no statement)' : 'at a random moment'))]);
+  const how = await Promise.race([
+    hit,
+    sleep(at ? 3_000 : Math.random() * 1_500).then(() => (at ? 'after 3 s (no statement)' : 'at a random moment')),
+  ]);
   stop();
   const frozenAt = Date.now();
   await whileFrozen();
@@ -53,11 +75,19 @@ async function freeze(p: UpdraftProcess, proxy: TcpProxy, at: RegExp | undefined
 
 /** Until `p` has recorded `n` more effects since `since`: it works again. */
 async function worksAgain(c: Cluster, dagId: string, p: UpdraftProcess, since: number, n = 5): Promise<void> {
-  await until(`pid ${p.pid} works again`, async () => (await marks('effects', dagId)).filter((e) => e.pid === p.pid && e.at.getTime() > since).length, (k) => k >= n, 30_000, c.output);
+  await until(
+    `pid ${p.pid} works again`,
+    async () => (await marks('effects', dagId)).filter((e) => e.pid === p.pid && e.at.getTime() > since).length,
+    (k) => k >= n,
+    30_000,
+    c.output,
+  );
 }
 
 describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
-  it('the other worker keeps completing, the frozen one\'s tries are taken over after the timeout, and what it finishes after SIGCONT is refused', { timeout: 90_000 }, async () => {
+  it("the other worker keeps completing, the frozen one's tries are taken over after the timeout, and what it finishes after SIGCONT is refused", {
+    timeout: 90_000,
+  }, async () => {
     const DAG = 'fx_freeze_worker';
     const c = await cluster('freeze_worker.ts', streamDag(DAG), ENV);
     const proxy = await startTcpProxy(new URL(c.databaseUrl));
@@ -84,20 +114,25 @@ describe('fault injection: a worker is frozen (SIGSTOP) under load', () => {
     await stopCleanly([...processes, frozen, healthy]);
     await proxy.close();
 
-    const figures = await faultReport(`SIGSTOP of a worker for ${FREEZE / 1000} s, ${freezes.length} times (${freezes.map((f) => f.how).join(', ')})`, {
-      db: c.db,
-      dagId: DAG,
-      runsExpected: runs,
-      pids: [healthy.pid],
-      window: { from: freezes[0]!.frozenAt - 1_000, to: endedAt },
-    });
+    const figures = await faultReport(
+      `SIGSTOP of a worker for ${FREEZE / 1000} s, ${freezes.length} times (${freezes.map((f) => f.how).join(', ')})`,
+      {
+        db: c.db,
+        dagId: DAG,
+        runsExpected: runs,
+        pids: [healthy.pid],
+        window: { from: freezes[0]!.frozenAt - 1_000, to: endedAt },
+      },
+    );
     const tasks = await taskInstances(c.db);
     const starts = await marks('starts', DAG);
     expectSound(figures, { faulted: [frozen.pid], pauseS: PAUSE_BOUND_S });
     const startedByFrozen = new Set(starts.filter((s) => s.pid === frozen.pid).map(key));
     expect(exactlyOnce(tasks, await marks('effects', DAG), startedByFrozen)).toEqual([]);
     // No try lost to the fault but the frozen worker's started ones: the rest ran as try 1.
-    expect(tasks.filter((t) => t.try_number !== 1 && !startedByFrozen.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual([]);
+    expect(
+      tasks.filter((t) => t.try_number !== 1 && !startedByFrozen.has(key(t))).map((t) => [key(t), t.try_number, t.pid]),
+    ).toEqual([]);
     expect(tasks.filter((t) => t.try_number > 2).map((t) => [key(t), t.try_number])).toEqual([]);
     // Fencing: what it held while frozen was kept from a try started after the freeze
     // (elsewhere, or claimed anew), never from a try it had started before.
@@ -118,12 +153,24 @@ describe('fault injection: a scheduler is frozen (SIGSTOP)', () => {
     const workers = [c.start(['worker']), c.start(['worker'])];
     await Promise.all([frozen, other, ...workers].map((p) => p.ready));
     const stream = startStream(c.db, DAG);
-    await until('runs under way', () => runStates(c.db), (s) => s.success >= 5, 30_000, c.output);
+    await until(
+      'runs under way',
+      () => runStates(c.db),
+      (s) => s.success >= 5,
+      30_000,
+      c.output,
+    );
 
     // As it takes the lock of a scheduler duty (run start or creation): it then holds it.
     const { frozenAt, how } = await freeze(frozen, proxy, /pg_(try_)?advisory_xact_lock/);
     const resumed = await runStates(c.db);
-    await until('runs go on after SIGCONT', async () => (await runStates(c.db)).success, (n) => n >= resumed.success + 5, 30_000, c.output);
+    await until(
+      'runs go on after SIGCONT',
+      async () => (await runStates(c.db)).success,
+      (n) => n >= resumed.success + 5,
+      30_000,
+      c.output,
+    );
     const { runs, endedAt } = await stream.stop();
     await until('every run ended', () => runStates(c.db), allEnded(runs), 60_000, c.output);
     await stopCleanly([frozen, other, ...workers]);

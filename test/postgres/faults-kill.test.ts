@@ -7,7 +7,22 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../src/db/execute.js';
-import { allEnded, cluster, exactlyOnce, gatedDag, heldBy, holdRun, key, marks, prelude, runStates, stopCleanly, taskInstances, until, useFaultCluster } from '../support/fault-cluster.js';
+import {
+  allEnded,
+  cluster,
+  exactlyOnce,
+  gatedDag,
+  heldBy,
+  holdRun,
+  key,
+  marks,
+  prelude,
+  runStates,
+  stopCleanly,
+  taskInstances,
+  until,
+  useFaultCluster,
+} from '../support/fault-cluster.js';
 import { expectSound, faultReport } from '../support/fault-report.js';
 
 useFaultCluster();
@@ -15,7 +30,9 @@ useFaultCluster();
 const HOUR = 3_600_000;
 
 describe('fault injection: a worker dies', () => {
-  it('kill -9 of a worker with running and claimed tries: after the heartbeat timeout the other worker runs the claimed ones as try 1, the running ones as try 2', { timeout: 60_000 }, async () => {
+  it('kill -9 of a worker with running and claimed tries: after the heartbeat timeout the other worker runs the claimed ones as try 1, the running ones as try 2', {
+    timeout: 60_000,
+  }, async () => {
     const DAG = 'fx_kill_worker';
     const c = await cluster('kill_worker.ts', gatedDag(DAG));
     const scheduler = c.start(['scheduler', '--no-execute']);
@@ -34,7 +51,9 @@ describe('fault injection: a worker dies', () => {
     await until('both runs ended', () => runStates(c.db), allEnded(2), 30_000, c.output);
     await stopCleanly([scheduler, survivor]);
 
-    expectSound(await faultReport('kill -9 of a worker', { db: c.db, dagId: DAG, runsExpected: 2 }), { faulted: [doomed.pid] });
+    expectSound(await faultReport('kill -9 of a worker', { db: c.db, dagId: DAG, runsExpected: 2 }), {
+      faulted: [doomed.pid],
+    });
     expect(await runStates(c.db)).toEqual({ total: 2, ended: 2, success: 2 });
     const tasks = await taskInstances(c.db);
     const effects = await marks('effects', DAG);
@@ -44,14 +63,20 @@ describe('fault injection: a worker dies', () => {
     // SIGTERM, which hands them back); the rest ran once.
     const lostKeys = new Set(lost.map(key));
     expect(running.size).toBe(2);
-    expect(tasks.filter((t) => lostKeys.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual(lost.map((t) => [key(t), running.has(key(t)) ? 2 : 1, survivor.pid]));
-    expect(tasks.filter((t) => !lostKeys.has(key(t))).map((t) => t.try_number)).toEqual(Array(tasks.length - lost.length).fill(1));
+    expect(tasks.filter((t) => lostKeys.has(key(t))).map((t) => [key(t), t.try_number, t.pid])).toEqual(
+      lost.map((t) => [key(t), running.has(key(t)) ? 2 : 1, survivor.pid]),
+    );
+    expect(tasks.filter((t) => !lostKeys.has(key(t))).map((t) => t.try_number)).toEqual(
+      Array(tasks.length - lost.length).fill(1),
+    );
     // The dead worker's running tries never got to their effect.
     expect(effects.filter((e) => e.pid === doomed.pid)).toEqual([]);
     // Not taken over early: they waited for the 3 s heartbeat timeout (less the age of the
     // last beat at the kill, about one 0.5 s interval, and as much again for slack).
     const takenOver = (await marks('starts', DAG)).filter((s) => lostKeys.has(key(s)) && s.pid === survivor.pid);
-    expect(takenOver.map((s) => [key(s), s.try_number]).sort()).toEqual(lost.map((t) => [key(t), running.has(key(t)) ? 2 : 1]).sort());
+    expect(takenOver.map((s) => [key(s), s.try_number]).sort()).toEqual(
+      lost.map((t) => [key(t), running.has(key(t)) ? 2 : 1]).sort(),
+    );
     expect(Math.min(...takenOver.map((r) => r.at.getTime())) - killedAt).toBeGreaterThanOrEqual(2_000);
     // The killed running tries say why they failed (a handed-back claim may say so too).
     const { rows: reaped } = await execute<{ task_id: string }>(
@@ -59,12 +84,16 @@ describe('fault injection: a worker dies', () => {
       sql`select distinct ti.task_id from task_logs l join task_instances ti on ti.id = l.task_instance_id
            where l.try_number = 1 and l.message like ${`no heartbeat from %:${doomed.pid}:%`} order by ti.task_id`,
     );
-    expect(reaped.map((r) => r.task_id)).toEqual(expect.arrayContaining(lost.filter((t) => running.has(key(t))).map((t) => t.task_id)));
+    expect(reaped.map((r) => r.task_id)).toEqual(
+      expect.arrayContaining(lost.filter((t) => running.has(key(t))).map((t) => t.task_id)),
+    );
   });
 });
 
 describe('fault injection: a scheduler dies', () => {
-  it('kill -9 of one scheduler of two mid-run: the other creates and starts the rest', { timeout: 60_000 }, async () => {
+  it('kill -9 of one scheduler of two mid-run: the other creates and starts the rest', {
+    timeout: 60_000,
+  }, async () => {
     const DAG = 'fx_kill_scheduler';
     const RUNS = 16;
     const startDate = new Date(Math.floor(Date.now() / HOUR) * HOUR - RUNS * HOUR);
@@ -81,7 +110,13 @@ export default dag({ id: '${DAG}', schedule: '@hourly', startDate: ${JSON.string
     const worker = c.start(['worker']);
     await Promise.all([...schedulers, worker].map((p) => p.ready));
 
-    const before = await until('three runs done', () => runStates(c.db), (s) => s.success >= 3, 30_000, c.output);
+    const before = await until(
+      'three runs done',
+      () => runStates(c.db),
+      (s) => s.success >= 3,
+      30_000,
+      c.output,
+    );
     await schedulers[0]!.kill();
     const killedAt = new Date();
     expect(before.success).toBeLessThan(RUNS);
@@ -91,8 +126,13 @@ export default dag({ id: '${DAG}', schedule: '@hourly', startDate: ${JSON.string
 
     expectSound(await faultReport('kill -9 of a scheduler', { db: c.db, dagId: DAG, runsExpected: after.total }));
     expect(after.success).toBe(after.total);
-    const { rows: runs } = await execute<{ logical_date: Date | string; started_at: Date | string }>(c.db, sql`select logical_date, started_at from dag_runs order by logical_date`);
-    expect(runs.map((r) => new Date(r.logical_date).getTime())).toEqual(runs.map((_, i) => startDate.getTime() + i * HOUR));
+    const { rows: runs } = await execute<{ logical_date: Date | string; started_at: Date | string }>(
+      c.db,
+      sql`select logical_date, started_at from dag_runs order by logical_date`,
+    );
+    expect(runs.map((r) => new Date(r.logical_date).getTime())).toEqual(
+      runs.map((_, i) => startDate.getTime() + i * HOUR),
+    );
     // The survivor started runs after the kill.
     expect(runs.filter((r) => new Date(r.started_at) > killedAt).length).toBeGreaterThan(0);
     const tasks = await taskInstances(c.db);

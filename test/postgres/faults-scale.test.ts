@@ -4,7 +4,20 @@
  * each task must run exactly once, on one of the workers.
  */
 import { describe, expect, it } from 'vitest';
-import { allEnded, cluster, exactlyOnce, key, marks, prelude, runStates, stopCleanly, taskInstances, trigger, until, useFaultCluster } from '../support/fault-cluster.js';
+import {
+  allEnded,
+  cluster,
+  exactlyOnce,
+  key,
+  marks,
+  prelude,
+  runStates,
+  stopCleanly,
+  taskInstances,
+  trigger,
+  until,
+  useFaultCluster,
+} from '../support/fault-cluster.js';
 import { expectSound, faultReport } from '../support/fault-report.js';
 
 useFaultCluster();
@@ -54,7 +67,9 @@ export default dag({ id: 'fx_scale', schedule: null, maxActiveRuns: ${RUNS}, max
     // Both workers did some of it, and only they.
     const byPid = new Map<number, number>();
     for (const e of effects) byPid.set(e.pid, (byPid.get(e.pid) ?? 0) + 1);
-    console.info(`fx_scale: ${RUNS} runs of ${TASKS} tasks in ${seconds} s; tasks per worker pid ${JSON.stringify(Object.fromEntries(byPid))}`);
+    console.info(
+      `fx_scale: ${RUNS} runs of ${TASKS} tasks in ${seconds} s; tasks per worker pid ${JSON.stringify(Object.fromEntries(byPid))}`,
+    );
     expect([...byPid.keys()].sort()).toEqual(workers.map((w) => w.pid).sort());
     expectSound(await faultReport('none (100 runs of 100 tasks)', { db: c.db, dagId: 'fx_scale', runsExpected: RUNS }));
   });

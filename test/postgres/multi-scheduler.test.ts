@@ -113,10 +113,15 @@ describe('two schedulers on one database', () => {
     );
     for (const s of schedulers) expect(await s.stop()).toEqual({ code: 0, signal: null });
 
-    const { rows: runs } = await execute<{ logical_date: Date | string; state: string }>(database.db, sql`select logical_date, state from dag_runs order by logical_date`);
+    const { rows: runs } = await execute<{ logical_date: Date | string; state: string }>(
+      database.db,
+      sql`select logical_date, state from dag_runs order by logical_date`,
+    );
     // One run per hour since the start date (a 49th if the clock passed the hour meanwhile), all successful.
     expect(runs.length === RUNS || runs.length === RUNS + 1).toBe(true);
-    expect(runs.map((r) => new Date(r.logical_date).getTime())).toEqual(runs.map((_, i) => startDate.getTime() + i * HOUR));
+    expect(runs.map((r) => new Date(r.logical_date).getTime())).toEqual(
+      runs.map((_, i) => startDate.getTime() + i * HOUR),
+    );
     expect(new Set(runs.map((r) => r.state))).toEqual(new Set(['success']));
 
     const { rows: tasks } = await execute<{ state: string; try_number: number; pid: number | null }>(

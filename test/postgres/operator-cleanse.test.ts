@@ -7,10 +7,16 @@ import { operatorHarness, useScratchDatabases } from '../support/operators.js';
 const dbs = useScratchDatabases(['wh']);
 const harness = () => operatorHarness({ wh: dbs.url('wh') }, 'cleanse');
 const run = (h: ReturnType<typeof harness>, config: Omit<CleanseConfig, 'conn'>, overrides = {}) =>
-  cleanseOperator.run(cleanseOperator.schema.parse({ conn: 'wh', ...config }), h.context(overrides)) as Promise<CleanseResult>;
-const sql = <R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]) => dbs.query<R>('wh', text, values);
-const exists = async (table: string) => (await sql('select to_regclass($1) is not null as found', [table]))[0]!.found as boolean;
-const quarantined = (table: string) => sql(`select dag_id, run_id, task_id, rule, column_name, reason, "row" from ${table} order by id`);
+  cleanseOperator.run(
+    cleanseOperator.schema.parse({ conn: 'wh', ...config }),
+    h.context(overrides),
+  ) as Promise<CleanseResult>;
+const sql = <R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]) =>
+  dbs.query<R>('wh', text, values);
+const exists = async (table: string) =>
+  (await sql('select to_regclass($1) is not null as found', [table]))[0]!.found as boolean;
+const quarantined = (table: string) =>
+  sql(`select dag_id, run_id, task_id, rule, column_name, reason, "row" from ${table} order by id`);
 
 describe('cleanse operator', () => {
   it('trims, lowers, uppers, nulls and defaults values, counting the rows it changed', async () => {
@@ -39,15 +45,17 @@ describe('cleanse operator', () => {
       { id: 2, name: 'Bob', email: 'bob@x.org', country: 'DE', status: 'active', score: 0 },
       { id: 3, name: null, email: null, country: 'US', status: 'unknown', score: 7 },
     ]);
-    expect(h.logs).toEqual(expect.arrayContaining([
-      'info: rules[0] trim name, email: 1 changed',
-      'info: rules[1] lower email: 1 changed',
-      'info: rules[2] upper country: 2 changed',
-      'info: rules[3] nullIf status: 2 changed',
-      'info: rules[4] default status: 2 changed',
-      'info: rules[5] nullIf score: 1 changed',
-      'info: rules[6] default score: 2 changed',
-    ]));
+    expect(h.logs).toEqual(
+      expect.arrayContaining([
+        'info: rules[0] trim name, email: 1 changed',
+        'info: rules[1] lower email: 1 changed',
+        'info: rules[2] upper country: 2 changed',
+        'info: rules[3] nullIf status: 2 changed',
+        'info: rules[4] default status: 2 changed',
+        'info: rules[5] nullIf score: 1 changed',
+        'info: rules[6] default score: 2 changed',
+      ]),
+    );
     // No row was rejected, but the quarantine is there for whoever reads it downstream.
     expect(await quarantined('people_quarantine')).toEqual([]);
   });
@@ -79,12 +87,48 @@ describe('cleanse operator', () => {
     expect(await sql('select id from signups order by id')).toEqual([{ id: 1 }, { id: 8 }]);
     const owner = { dag_id: 'operator_test', run_id: 'manual__2026-01-01T00:00:00+00:00', task_id: 'task' };
     expect(await quarantined('signups_quarantine')).toEqual([
-      { ...owner, rule: '0:required', column_name: 'email', reason: 'value is null', row: { id: 2, email: null, age: 40, plan: 'pro' } },
-      { ...owner, rule: '0:required', column_name: 'email', reason: 'value is blank', row: { id: 3, email: '   ', age: 20, plan: 'free' } },
-      { ...owner, rule: '1:regex', column_name: 'email', reason: "'not-an-email' does not match the pattern ^[a-z]+@[a-z]+\\.[a-z]+$", row: { id: 4, email: 'not-an-email', age: 25, plan: 'pro' } },
-      { ...owner, rule: '2:range', column_name: 'age', reason: '150 is above the maximum 120', row: { id: 5, email: 'b@x.org', age: 150, plan: 'pro' } },
-      { ...owner, rule: '2:range', column_name: 'age', reason: '-1 is below the minimum 0', row: { id: 6, email: 'c@x.org', age: -1, plan: 'free' } },
-      { ...owner, rule: '3:allowed', column_name: 'plan', reason: "'gold' is not one of the allowed values (free, pro)", row: { id: 7, email: 'd@x.org', age: 33, plan: 'gold' } },
+      {
+        ...owner,
+        rule: '0:required',
+        column_name: 'email',
+        reason: 'value is null',
+        row: { id: 2, email: null, age: 40, plan: 'pro' },
+      },
+      {
+        ...owner,
+        rule: '0:required',
+        column_name: 'email',
+        reason: 'value is blank',
+        row: { id: 3, email: '   ', age: 20, plan: 'free' },
+      },
+      {
+        ...owner,
+        rule: '1:regex',
+        column_name: 'email',
+        reason: "'not-an-email' does not match the pattern ^[a-z]+@[a-z]+\\.[a-z]+$",
+        row: { id: 4, email: 'not-an-email', age: 25, plan: 'pro' },
+      },
+      {
+        ...owner,
+        rule: '2:range',
+        column_name: 'age',
+        reason: '150 is above the maximum 120',
+        row: { id: 5, email: 'b@x.org', age: 150, plan: 'pro' },
+      },
+      {
+        ...owner,
+        rule: '2:range',
+        column_name: 'age',
+        reason: '-1 is below the minimum 0',
+        row: { id: 6, email: 'c@x.org', age: -1, plan: 'free' },
+      },
+      {
+        ...owner,
+        rule: '3:allowed',
+        column_name: 'plan',
+        reason: "'gold' is not one of the allowed values (free, pro)",
+        row: { id: 7, email: 'd@x.org', age: 33, plan: 'gold' },
+      },
     ]);
     expect(h.logs).toContain('info: rules[2] range age: 2 rejected');
   });
@@ -115,7 +159,9 @@ describe('cleanse operator', () => {
       rowsOut: 2,
       rejectedByRule: { '0:cast': 1, '1:cast': 1, '2:cast': 1, '3:range': 1 },
     });
-    const types = await sql("select column_name, data_type from information_schema.columns where table_name = 'payments' order by ordinal_position");
+    const types = await sql(
+      "select column_name, data_type from information_schema.columns where table_name = 'payments' order by ordinal_position",
+    );
     expect(types.map((t) => t.data_type)).toEqual(['integer', 'numeric', 'boolean', 'date']);
     expect(await sql('select id, amount, paid, due::text from payments order by id')).toEqual([
       { id: 1, amount: '10', paid: true, due: '2026-01-05' },
@@ -130,7 +176,14 @@ describe('cleanse operator', () => {
     expect(h.logs).toContain('info: rules[0] cast amount to numeric: 1 rejected, 2 changed');
 
     // The columns have their types now: a second run converts nothing.
-    expect(await run(h, config)).toEqual({ rowsIn: 2, changed: 0, rejected: 0, deduplicated: 0, rowsOut: 2, rejectedByRule: {} });
+    expect(await run(h, config)).toEqual({
+      rowsIn: 2,
+      changed: 0,
+      rejected: 0,
+      deduplicated: 0,
+      rowsOut: 2,
+      rejectedByRule: {},
+    });
     expect(h.logs).toContain('info: rules[0] cast amount to numeric: nothing to do, the column has the type already');
   });
 
@@ -149,7 +202,14 @@ describe('cleanse operator', () => {
         { rule: 'dedupe', key: ['customer'], keepLatestBy: 'updated_at' },
       ],
     });
-    expect(result).toEqual({ rowsIn: 9, changed: 0, rejected: 1, deduplicated: 4, rowsOut: 4, rejectedByRule: { '0:regex': 1 } });
+    expect(result).toEqual({
+      rowsIn: 9,
+      changed: 0,
+      rejected: 1,
+      deduplicated: 4,
+      rowsOut: 4,
+      rejectedByRule: { '0:regex': 1 },
+    });
     // A null time counts as the oldest; a tie goes to the row read last; a rejected row takes no part.
     expect(await sql('select id, note from customers order by id')).toEqual([
       { id: 2, note: 'newest' },
@@ -175,7 +235,14 @@ describe('cleanse operator', () => {
         { rule: 'cast', column: 'qty', to: 'integer' },
       ],
     };
-    const expected = { rowsIn: 3, changed: 1, rejected: 1, deduplicated: 0, rowsOut: 2, rejectedByRule: { '1:cast': 1 } };
+    const expected = {
+      rowsIn: 3,
+      changed: 1,
+      rejected: 1,
+      deduplicated: 0,
+      rowsOut: 2,
+      rejectedByRule: { '1:cast': 1 },
+    };
     expect(await run(h, config)).toEqual(expected);
     expect(await sql('select * from items order by id')).toEqual([
       { id: 1, name: ' x ', qty: '5' },
@@ -196,7 +263,10 @@ describe('cleanse operator', () => {
 
     // Another run keeps its own quarantine rows.
     await run(h, config, { runId: 'scheduled__2026-01-02T00:00:00+00:00' });
-    expect((await quarantined('audit.item_rejects')).map((q) => q.run_id)).toEqual(['manual__2026-01-01T00:00:00+00:00', 'scheduled__2026-01-02T00:00:00+00:00']);
+    expect((await quarantined('audit.item_rejects')).map((q) => q.run_id)).toEqual([
+      'manual__2026-01-01T00:00:00+00:00',
+      'scheduled__2026-01-02T00:00:00+00:00',
+    ]);
   });
 
   it('a second run on cleansed data changes nothing and adds nothing to the quarantine', async () => {
@@ -237,7 +307,14 @@ describe('cleanse operator', () => {
 
     // The same run again, as a retry after a try that committed would: nothing to do, and
     // the rows the first try quarantined (now only there) are kept, not doubled.
-    expect(await run(h, config)).toEqual({ rowsIn: 2, changed: 0, rejected: 0, deduplicated: 0, rowsOut: 2, rejectedByRule: {} });
+    expect(await run(h, config)).toEqual({
+      rowsIn: 2,
+      changed: 0,
+      rejected: 0,
+      deduplicated: 0,
+      rowsOut: 2,
+      rejectedByRule: {},
+    });
     expect(await sql('select * from orders order by id')).toEqual(clean);
     expect(await quarantined('orders_quarantine')).toHaveLength(4);
   });
@@ -248,16 +325,29 @@ describe('cleanse operator', () => {
     const h = harness();
     const attempt = (rules: CleanseConfig['rules']) => run(h, { table: 'contacts', rules });
 
-    await expect(attempt([{ rule: 'trim', columns: ['email'] }, { rule: 'regex', column: 'emial', pattern: '^x' }])).rejects.toMatchObject({
+    await expect(
+      attempt([
+        { rule: 'trim', columns: ['email'] },
+        { rule: 'regex', column: 'emial', pattern: '^x' },
+      ]),
+    ).rejects.toMatchObject({
       name: 'OperatorError',
       field: 'rules[1]',
-      message: "cleanse rules[1]: regex names column 'emial', which table contacts does not have (its columns: id, email, qty)",
+      message:
+        "cleanse rules[1]: regex names column 'emial', which table contacts does not have (its columns: id, email, qty)",
       retryable: false,
     });
-    await expect(attempt([{ rule: 'dedupe', key: ['id'], keepLatestBy: 'updated_at' }])).rejects.toThrow("cleanse rules[0]: dedupe names column 'updated_at'");
+    await expect(attempt([{ rule: 'dedupe', key: ['id'], keepLatestBy: 'updated_at' }])).rejects.toThrow(
+      "cleanse rules[0]: dedupe names column 'updated_at'",
+    );
     // A string function on a number is a mistake in the DAG, not something to guess at.
-    await expect(attempt([{ rule: 'trim', columns: ['qty'] }])).rejects.toThrow("cleanse rules[0]: trim works on text, and column 'qty' of table contacts is integer (cast it to text first)");
-    await expect(run(h, { table: 'nosuch', rules: [{ rule: 'trim', columns: ['x'] }] })).rejects.toMatchObject({ field: 'table', message: 'cleanse table: table nosuch does not exist' });
+    await expect(attempt([{ rule: 'trim', columns: ['qty'] }])).rejects.toThrow(
+      "cleanse rules[0]: trim works on text, and column 'qty' of table contacts is integer (cast it to text first)",
+    );
+    await expect(run(h, { table: 'nosuch', rules: [{ rule: 'trim', columns: ['x'] }] })).rejects.toMatchObject({
+      field: 'table',
+      message: 'cleanse table: table nosuch does not exist',
+    });
 
     expect(await sql('select * from contacts')).toEqual([{ id: 1, email: ' a@x.org ', qty: 1 }]);
     expect(await exists('contacts_quarantine')).toBe(false);
@@ -267,7 +357,11 @@ describe('cleanse operator', () => {
     await sql(`create table readings (id int, value text);
       insert into readings values (1, '5'), (2, 'bad')`);
     const h = harness();
-    const config: Omit<CleanseConfig, 'conn'> = { table: 'readings', into: 'readings_clean', rules: [{ rule: 'cast', column: 'value', to: 'integer' }] };
+    const config: Omit<CleanseConfig, 'conn'> = {
+      table: 'readings',
+      into: 'readings_clean',
+      rules: [{ rule: 'cast', column: 'value', to: 'integer' }],
+    };
     await run(h, config);
     const before = await quarantined('readings_quarantine');
     expect(before).toHaveLength(1);
@@ -277,7 +371,11 @@ describe('cleanse operator', () => {
       create table readings_clean (id int, value date);
       insert into readings_clean values (99, '2020-01-01');
       insert into readings values (3, 'worse')`);
-    await expect(run(h, config)).rejects.toMatchObject({ name: 'OperatorError', field: 'into', message: expect.stringContaining('column "value" is of type date but expression is of type integer') });
+    await expect(run(h, config)).rejects.toMatchObject({
+      name: 'OperatorError',
+      field: 'into',
+      message: expect.stringContaining('column "value" is of type date but expression is of type integer'),
+    });
 
     expect(await sql('select id, value::text from readings_clean')).toEqual([{ id: 99, value: '2020-01-01' }]);
     // Written (this run's rows replaced) before the failure, then rolled back with it.
@@ -303,7 +401,14 @@ describe('cleanse operator', () => {
         { rule: 'allowed', column: 'note', values: ['%s and $1', "'; drop table x; --", 'plain'] },
       ],
     });
-    expect(result).toEqual({ rowsIn: 4, changed: 1, rejected: 2, deduplicated: 0, rowsOut: 2, rejectedByRule: { '2:regex': 1, '3:allowed': 1 } });
+    expect(result).toEqual({
+      rowsIn: 4,
+      changed: 1,
+      rejected: 2,
+      deduplicated: 0,
+      rowsOut: 2,
+      rejectedByRule: { '2:regex': 1, '3:allowed': 1 },
+    });
     expect(await sql(`select id, note from "it's ""odd""" order by id`)).toEqual([
       { id: 1, note: "'; drop table x; --" },
       { id: 3, note: '%s and $1' },
@@ -317,7 +422,7 @@ describe('cleanse operator', () => {
   });
 
   it("the task's abort cancels the statement on the server and leaves the table as it was", async () => {
-    await sql('create table events (id int, kind text); insert into events values (1, \' a \')');
+    await sql("create table events (id int, kind text); insert into events values (1, ' a ')");
     // Another session holds the table, so the cleanse waits inside its transaction.
     const blocker = new pg.Client({ connectionString: dbs.url('wh') });
     await blocker.connect();
@@ -326,7 +431,12 @@ describe('cleanse operator', () => {
       const abort = new AbortController();
       const h = harness();
       const running = run(h, { table: 'events', rules: [{ rule: 'trim', columns: ['kind'] }] }, { abort });
-      const waiting = async () => (await blocker.query("select count(*)::int as n from pg_locks where relation = 'events'::regclass and not granted")).rows[0].n > 0;
+      const waiting = async () =>
+        (
+          await blocker.query(
+            "select count(*)::int as n from pg_locks where relation = 'events'::regclass and not granted",
+          )
+        ).rows[0].n > 0;
       while (!(await waiting()));
       abort.abort();
       await expect(running).rejects.toMatchObject({ name: 'AbortError' });

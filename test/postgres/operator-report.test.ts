@@ -20,10 +20,12 @@ const run = (h: ReturnType<typeof harness>, config: ReportConfig, overrides: Par
 const INTERVAL = { interval: { start: new Date('2026-01-01T00:00:00Z'), end: new Date('2026-01-04T00:00:00Z') } };
 
 /** Rows of `sales` in the run's interval, the interval's bounds bound as $1 and $2. */
-const inInterval = (columns: string): ReportConfig['query'] => ({ interval }) => ({
-  text: `select ${columns} from sales where at >= $1 and at < $2 order by at, region`,
-  values: [interval.start, interval.end],
-});
+const inInterval =
+  (columns: string): ReportConfig['query'] =>
+  ({ interval }) => ({
+    text: `select ${columns} from sales where at >= $1 and at < $2 order by at, region`,
+    values: [interval.start, interval.end],
+  });
 
 beforeAll(async () => {
   await dbs.query(
@@ -51,7 +53,15 @@ async function failure(promise: Promise<unknown>): Promise<OperatorError> {
 describe('report operator', () => {
   it('renders CSV of the rows in the interval, keeps it as the report and returns its size', async () => {
     const h = harness();
-    const result = await run(h, { conn: 'wh', format: 'csv', query: inInterval("to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') as at, region, orders, revenue, note") }, INTERVAL);
+    const result = await run(
+      h,
+      {
+        conn: 'wh',
+        format: 'csv',
+        query: inInterval("to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') as at, region, orders, revenue, note"),
+      },
+      INTERVAL,
+    );
     const content = [
       'at,region,orders,revenue,note',
       '2026-01-01 09:00,north,3,120.50,plain',
@@ -74,23 +84,49 @@ describe('report operator', () => {
         conn: 'wh',
         format: 'json',
         title: 'Sales',
-        query: inInterval("at, (at at time zone 'UTC')::date as day, (at at time zone 'UTC') as local_at, interval '1 day 2 hours' as lag, region, orders, revenue, note"),
+        query: inInterval(
+          "at, (at at time zone 'UTC')::date as day, (at at time zone 'UTC') as local_at, interval '1 day 2 hours' as lag, region, orders, revenue, note",
+        ),
       },
       INTERVAL,
     );
     h.commit();
     const rows = JSON.parse(h.reports[0]!.content) as Record<string, unknown>[];
     expect(rows).toHaveLength(4);
-    expect(rows[2]).toEqual({ at: '2026-01-02T09:00:00.000Z', day: '2026-01-02', local_at: '2026-01-02T09:00:00', lag: '1 day 02:00:00', region: 'north', orders: null, revenue: '99.90', note: 'two\nlines | piped' });
+    expect(rows[2]).toEqual({
+      at: '2026-01-02T09:00:00.000Z',
+      day: '2026-01-02',
+      local_at: '2026-01-02T09:00:00',
+      lag: '1 day 02:00:00',
+      region: 'north',
+      orders: null,
+      revenue: '99.90',
+      note: 'two\nlines | piped',
+    });
     expect(h.reports[0]).toMatchObject({ format: 'json', title: 'Sales', rows: 4 });
   });
 
   it('renders Markdown under the title, numeric columns right-aligned and pipes escaped', async () => {
     const h = harness();
-    await run(h, { conn: 'wh', format: 'markdown', title: 'Sales, 1-3 Jan', query: inInterval("(at at time zone 'UTC')::date as day, region, orders, revenue, note") }, INTERVAL);
+    await run(
+      h,
+      {
+        conn: 'wh',
+        format: 'markdown',
+        title: 'Sales, 1-3 Jan',
+        query: inInterval("(at at time zone 'UTC')::date as day, region, orders, revenue, note"),
+      },
+      INTERVAL,
+    );
     h.commit();
     const lines = h.reports[0]!.content.split('\n');
-    expect(lines.slice(0, 5)).toEqual(['# Sales, 1-3 Jan', '', '| day | region | orders | revenue | note |', '| --- | --- | ---: | ---: | --- |', '| 2026-01-01 | north | 3 | 120.50 | plain |']);
+    expect(lines.slice(0, 5)).toEqual([
+      '# Sales, 1-3 Jan',
+      '',
+      '| day | region | orders | revenue | note |',
+      '| --- | --- | ---: | ---: | --- |',
+      '| 2026-01-01 | north | 3 | 120.50 | plain |',
+    ]);
     expect(lines).toContain('| 2026-01-02 | north |  | 99.90 | two<br>lines \\| piped |');
   });
 
@@ -125,19 +161,41 @@ describe('report operator', () => {
   it('fails naming maxRows when the query returns more rows, after fetching one batch rather than the whole result', async () => {
     const h = harness();
     // Row 12 divides by zero: the query fails if the server computes more than the batch of maxRows + 1.
-    const error = await failure(run(h, { conn: 'wh', format: 'csv', maxRows: 10, query: 'select n, 1 / (12 - n) as d from generate_series(1, 1000000) n' }));
-    expect(error.message).toBe('report maxRows: the query returns more than 10 rows; narrow it (a where clause, an aggregate) or raise maxRows (at most 1,000,000)');
+    const error = await failure(
+      run(h, {
+        conn: 'wh',
+        format: 'csv',
+        maxRows: 10,
+        query: 'select n, 1 / (12 - n) as d from generate_series(1, 1000000) n',
+      }),
+    );
+    expect(error.message).toBe(
+      'report maxRows: the query returns more than 10 rows; narrow it (a where clause, an aggregate) or raise maxRows (at most 1,000,000)',
+    );
     expect(error.retryable).toBe(false);
     h.commit();
     expect(h.reports).toEqual([]);
 
     // Exactly maxRows fits; and the connection the stopped query used is fine for the next one.
-    expect(await run(h, { conn: 'wh', format: 'csv', maxRows: 10, query: { text: 'select generate_series(1, $1::int) as n', values: [10] } })).toMatchObject({ rows: 10 });
+    expect(
+      await run(h, {
+        conn: 'wh',
+        format: 'csv',
+        maxRows: 10,
+        query: { text: 'select generate_series(1, $1::int) as n', values: [10] },
+      }),
+    ).toMatchObject({ rows: 10 });
   });
 
   it('fails naming chart.y when the chart names a column the query lacks, listing the columns it has', async () => {
     const h = harness();
-    const error = await failure(run(h, { conn: 'wh', format: 'html', chart: { x: 'region', y: ['profit'] }, query: inInterval('region, revenue') }, INTERVAL));
+    const error = await failure(
+      run(
+        h,
+        { conn: 'wh', format: 'html', chart: { x: 'region', y: ['profit'] }, query: inInterval('region, revenue') },
+        INTERVAL,
+      ),
+    );
     expect(error.message).toBe("report chart.y: column 'profit' is not in the query result (columns: region, revenue)");
     h.commit();
     expect(h.reports).toEqual([]);
@@ -154,9 +212,17 @@ describe('report operator', () => {
   it('refuses a statement that is not a query, and never changes data', async () => {
     const h = harness();
     const error = await failure(run(h, { conn: 'wh', format: 'csv', query: 'create table scratch (id int)' }));
-    expect(error.message).toBe('report query: a report runs a query (SELECT, WITH, VALUES or TABLE); the statement given is none of these');
+    expect(error.message).toBe(
+      'report query: a report runs a query (SELECT, WITH, VALUES or TABLE); the statement given is none of these',
+    );
     // A data-changing CTE looks like a query, but a cursor (in a read-only transaction) refuses it.
-    const writing = await failure(run(h, { conn: 'wh', format: 'csv', query: 'with gone as (delete from sales returning *) select count(*) from gone' }));
+    const writing = await failure(
+      run(h, {
+        conn: 'wh',
+        format: 'csv',
+        query: 'with gone as (delete from sales returning *) select count(*) from gone',
+      }),
+    );
     expect(writing.message).toBe('report query: DECLARE CURSOR must not contain data-modifying statements in WITH');
     expect((await dbs.query('wh', 'select count(*)::int as n from sales'))[0]!.n).toBeGreaterThan(0);
   });

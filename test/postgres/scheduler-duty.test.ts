@@ -76,7 +76,13 @@ describe('scheduler duties on PostgreSQL', () => {
 
   it("are taken from a holder that stalls inside the duty, within its session's idle limit", async () => {
     // A scheduler with a 3 s heartbeat timeout: its sessions end a transaction idle for 2 s.
-    const stalled = await openDatabase({ databaseUrl: database.url!, home: '', migrate: false, session: sessionLimits(3_000), onPoolError: () => {} });
+    const stalled = await openDatabase({
+      databaseUrl: database.url!,
+      home: '',
+      migrate: false,
+      session: sessionLimits(3_000),
+      onPoolError: () => {},
+    });
     try {
       const holder = await hold(stalled, Duty.reap);
       expect(await asSoleScheduler(other.db, Duty.reap, async () => 'reaped')).toBeUndefined();

@@ -21,13 +21,23 @@ beforeAll(async () => {
 });
 
 async function open(session?: SessionLimits): Promise<Database> {
-  const database = await openDatabase({ databaseUrl: url, home: '', migrate: false, poolMax: 1, session, onPoolError: () => {} });
+  const database = await openDatabase({
+    databaseUrl: url,
+    home: '',
+    migrate: false,
+    poolMax: 1,
+    session,
+    onPoolError: () => {},
+  });
   onTestFinished(() => database.close());
   return database;
 }
 
 async function show(database: Database, setting: string): Promise<string> {
-  const { rows } = await execute<{ value: string }>(database.db, sql.raw(`select current_setting('${setting}') as value`));
+  const { rows } = await execute<{ value: string }>(
+    database.db,
+    sql.raw(`select current_setting('${setting}') as value`),
+  );
   return rows[0]!.value;
 }
 
@@ -61,11 +71,20 @@ describe('database session limits', () => {
       await resumed;
       await execute(t, sql`select 1`);
     });
-    const outcome = tx.then(() => undefined, (error: unknown) => error);
+    const outcome = tx.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await holding;
     const started = Date.now();
     // Another process gets the lock once the server ended the stalled session (2 s).
-    await expect.poll(async () => (await execute<{ held: boolean }>(other.db, sql`select pg_try_advisory_lock(${key}) as held`)).rows[0]!.held, { timeout: 10_000, interval: 200 }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await execute<{ held: boolean }>(other.db, sql`select pg_try_advisory_lock(${key}) as held`)).rows[0]!.held,
+        { timeout: 10_000, interval: 200 },
+      )
+      .toBe(true);
     expect(Date.now() - started).toBeLessThan(6_000);
     resume();
     const error = await outcome;
@@ -78,7 +97,12 @@ describe('database session limits', () => {
     // The server is slow to answer (as when packets vanish): the client waits 1 s at most.
     const database = await open({ ...sessionLimits(3_000), queryMs: 1_000 });
     const started = Date.now();
-    const error = await database.db.transaction(async (t) => void (await execute(t, sql`select pg_sleep(6)`))).then(() => undefined, (e: unknown) => e);
+    const error = await database.db
+      .transaction(async (t) => void (await execute(t, sql`select pg_sleep(6)`)))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isConnectionError(error)).toBe(true);
     // The next statement gets a fresh connection instead of queueing behind pg_sleep on the old one.
     expect((await execute<{ one: number }>(database.db, sql`select 1 as one`)).rows).toEqual([{ one: 1 }]);
@@ -92,7 +116,11 @@ describe('database session limits', () => {
     await once(silent, 'listening');
     const { port } = silent.address() as net.AddressInfo;
     const started = Date.now();
-    const error = await openDatabase({ databaseUrl: `postgres://me@127.0.0.1:${port}/nowhere`, home: '', session: sessionLimits(3_000) }).catch((e: unknown) => e);
+    const error = await openDatabase({
+      databaseUrl: `postgres://me@127.0.0.1:${port}/nowhere`,
+      home: '',
+      session: sessionLimits(3_000),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/^cannot connect to PostgreSQL at .*: timeout expired$/);
     expect(Date.now() - started).toBeLessThan(8_000);

@@ -39,7 +39,12 @@ function payload(tryNumber: number): Omit<TaskPayload, 'port'> {
 }
 
 const updraftSessions = async () =>
-  (await dbs.query<{ n: number }>('wh', "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'updraft'"))[0]!.n;
+  (
+    await dbs.query<{ n: number }>(
+      'wh',
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'updraft'",
+    )
+  )[0]!.n;
 
 describe('connections in task threads', () => {
   it('reuses the thread pool across tries, and leaves no session once the TaskPool closed', async () => {
@@ -52,17 +57,22 @@ describe('connections in task threads', () => {
     };
     const first = await pool.run(payload(1), { timeoutMs: null, onAsk });
     const second = await pool.run(payload(2), { timeoutMs: null, onAsk });
-    const pid = (o: typeof first) => (o.status === 'success' ? (o.result as { rows: { pid: number; app: string }[] }).rows[0] : undefined);
+    const pid = (o: typeof first) =>
+      o.status === 'success' ? (o.result as { rows: { pid: number; app: string }[] }).rows[0] : undefined;
     expect(pid(first)).toMatchObject({ app: 'updraft' });
     // Same thread, same pool, same idle session.
     expect(pid(second)!.pid).toBe(pid(first)!.pid);
-    expect(questions).toEqual([{ kind: 'connection', name: 'wh' }, { kind: 'connection', name: 'wh' }]);
+    expect(questions).toEqual([
+      { kind: 'connection', name: 'wh' },
+      { kind: 'connection', name: 'wh' },
+    ]);
     expect(await updraftSessions()).toBe(1);
 
     await pool.close();
     // The session ends when the server has processed the thread's goodbye (its pool's end, or the thread's exit).
     const deadline = Date.now() + 5_000;
-    while ((await updraftSessions()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await updraftSessions()) > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await updraftSessions()).toBe(0);
   });
 });

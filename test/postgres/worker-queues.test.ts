@@ -31,14 +31,25 @@ export default dag({ id: 'queues', schedule: null }, (t) => {
 type Row = { task_id: string; state: string | null; pid: number | null };
 
 describe('worker queues', () => {
-  it('each worker runs only the tasks of the queues it serves; a queue nobody serves waits for a worker that does', { timeout: 60_000 }, async () => {
+  it('each worker runs only the tasks of the queues it serves; a queue nobody serves waits for a worker that does', {
+    timeout: 60_000,
+  }, async () => {
     const child = await testChildDatabase();
     folder = await makeDagFolder({ 'queues.ts': SOURCE });
     const database = await child.open();
-    const env = { ...child.env, UPDRAFT_DAGS_FOLDER: folder.path, UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false', UPDRAFT_LOG_LEVEL: 'warn', UPDRAFT_SCHEDULER_POLL_INTERVAL: '200ms' };
+    const env = {
+      ...child.env,
+      UPDRAFT_DAGS_FOLDER: folder.path,
+      UPDRAFT_DAGS_PAUSED_AT_CREATION: 'false',
+      UPDRAFT_LOG_LEVEL: 'warn',
+      UPDRAFT_SCHEDULER_POLL_INTERVAL: '200ms',
+    };
     const scheduler = startUpdraft(['scheduler', '--no-execute'], env);
     const etl = startUpdraft(['worker', '--concurrency', '1', '--queue', 'etl'], env);
-    const general = startUpdraft(['worker', '--concurrency', '1', '--queue', 'default', '--queue', 'reports,archive'], env);
+    const general = startUpdraft(
+      ['worker', '--concurrency', '1', '--queue', 'default', '--queue', 'reports,archive'],
+      env,
+    );
     await Promise.all([scheduler, etl, general].map((p) => p.ready));
     await triggerRun(database.db, 'queues', { actor: 'test' });
 

@@ -36,7 +36,9 @@ export interface CliResult {
 // No Updraft setting (or UPDRAFT_DEBUG) of the shell that started vitest leaks into the child.
 // Nor does a .env in the checkout (UPDRAFT_ENV_FILE empty: no file is read).
 const baseEnv = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL')),
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL'),
+  ),
   UPDRAFT_ENV_FILE: '',
 };
 
@@ -55,9 +57,12 @@ export async function runUpdraft(args: string[], env: Record<string, string>): P
   } catch (error) {
     const e = error as Error & { code?: unknown; signal?: string | null; stdout?: string; stderr?: string };
     if (typeof e.code !== 'number') {
-      throw new Error(`updraft ${args.join(' ')} did not run to its end (${e.signal ? `killed by ${e.signal}` : String(e.code)}).\nstdout: ${e.stdout}\nstderr: ${e.stderr}`, {
-        cause: error,
-      });
+      throw new Error(
+        `updraft ${args.join(' ')} did not run to its end (${e.signal ? `killed by ${e.signal}` : String(e.code)}).\nstdout: ${e.stdout}\nstderr: ${e.stderr}`,
+        {
+          cause: error,
+        },
+      );
     }
     return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }

@@ -64,7 +64,11 @@ export interface TestEngine {
    * The next bus event `name` that `match` accepts. Call it before the action that causes
    * the event; it fails after `timeoutMs`.
    */
-  next<K extends 'task:state' | 'task:refused'>(name: K, match: (event: EngineEvents[K][0]) => boolean, timeoutMs?: number): Promise<EngineEvents[K][0]>;
+  next<K extends 'task:state' | 'task:refused'>(
+    name: K,
+    match: (event: EngineEvents[K][0]) => boolean,
+    timeoutMs?: number,
+  ): Promise<EngineEvents[K][0]>;
   stop(): Promise<void>;
 }
 
@@ -82,8 +86,17 @@ export function engineConfig(dagsFolder: string, env: Record<string, string> = {
 }
 
 /** Starts an engine with every role; DAG files written to the folder before this are loaded by the time it resolves. */
-export async function startEngine(database: Database, dagsFolder: string, env: Record<string, string> = {}): Promise<TestEngine> {
-  const engine = new Engine(database, engineConfig(dagsFolder, env), { processor: true, scheduler: true, executor: true }, pino({ level: 'silent' }));
+export async function startEngine(
+  database: Database,
+  dagsFolder: string,
+  env: Record<string, string> = {},
+): Promise<TestEngine> {
+  const engine = new Engine(
+    database,
+    engineConfig(dagsFolder, env),
+    { processor: true, scheduler: true, executor: true },
+    pino({ level: 'silent' }),
+  );
   const errors: Error[] = [];
   // Every run's end is kept from the start, so that a run ending before its waiter exists is not missed.
   const ended = new Map<string, 'success' | 'failed'>();
@@ -102,7 +115,12 @@ export async function startEngine(database: Database, dagsFolder: string, env: R
           waiters.set(id, resolve);
           timer = setTimeout(() => {
             void taskStates(database, id).then(
-              (tasks) => reject(new Error(`run ${id} did not finish within ${RUN_TIMEOUT_MS} ms; its tasks: ${JSON.stringify(tasks)}; engine errors: ${errors.map((e) => e.message).join('; ') || 'none'}`)),
+              (tasks) =>
+                reject(
+                  new Error(
+                    `run ${id} did not finish within ${RUN_TIMEOUT_MS} ms; its tasks: ${JSON.stringify(tasks)}; engine errors: ${errors.map((e) => e.message).join('; ') || 'none'}`,
+                  ),
+                ),
               reject,
             );
           }, RUN_TIMEOUT_MS);
@@ -112,9 +130,13 @@ export async function startEngine(database: Database, dagsFolder: string, env: R
         waiters.delete(id);
       }
     }
-    const [run] = await database.db.select({ runId: dagRuns.runId, state: dagRuns.state }).from(dagRuns).where(eq(dagRuns.id, id));
+    const [run] = await database.db
+      .select({ runId: dagRuns.runId, state: dagRuns.state })
+      .from(dagRuns)
+      .where(eq(dagRuns.id, id));
     // The event and the row must agree: the event is sent after the commit that ended the run.
-    if (run!.state !== ended.get(id)) throw new Error(`run ${id} ended ${ended.get(id)} by its event but is ${run!.state} in the database`);
+    if (run!.state !== ended.get(id))
+      throw new Error(`run ${id} ended ${ended.get(id)} by its event but is ${run!.state} in the database`);
     return { id, runId: run!.runId, state: ended.get(id)!, tasks: await taskStates(database, id) };
   };
 
@@ -194,7 +216,10 @@ export function useEngine(files: Record<string, string>, options: UseEngineOptio
     await folder?.cleanup();
   });
   return () => {
-    if (!setup) throw new Error('useEngine: the engine is not set up (call the accessor in a test or hook, after its beforeAll ran)');
+    if (!setup)
+      throw new Error(
+        'useEngine: the engine is not set up (call the accessor in a test or hook, after its beforeAll ran)',
+      );
     return setup;
   };
 }
@@ -225,11 +250,20 @@ export async function taskStates(database: Database, runRowId: string): Promise<
     })
     .from(taskInstances)
     .where(eq(taskInstances.runId, runRowId));
-  const values = rows.length === 0 ? [] : await database.db.select({ id: xcom.taskInstanceId, value: xcom.value }).from(xcom).where(inArray(xcom.taskInstanceId, rows.map((r) => r.id)));
+  const values =
+    rows.length === 0
+      ? []
+      : await database.db
+          .select({ id: xcom.taskInstanceId, value: xcom.value })
+          .from(xcom)
+          .where(
+            inArray(
+              xcom.taskInstanceId,
+              rows.map((r) => r.id),
+            ),
+          );
   const byId = new Map(values.map((v) => [v.id, v.value]));
-  return Object.fromEntries(
-    rows.map(({ id, taskId, ...row }) => [taskId, { ...row, result: byId.get(id) }]),
-  );
+  return Object.fromEntries(rows.map(({ id, taskId, ...row }) => [taskId, { ...row, result: byId.get(id) }]));
 }
 
 export interface StoredLogLine {

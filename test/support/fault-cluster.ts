@@ -116,7 +116,12 @@ export interface Cluster {
  * way to start `updraft` processes on them. Heartbeats are short so that a killed worker's
  * tasks are reaped within seconds; `env` overrides.
  */
-export async function cluster(file: string, source: (gate: string) => string, env: Record<string, string> = {}, on?: { url: string; db: Db; home: string }): Promise<Cluster> {
+export async function cluster(
+  file: string,
+  source: (gate: string) => string,
+  env: Record<string, string> = {},
+  on?: { url: string; db: Db; home: string },
+): Promise<Cluster> {
   const folder = await makeDagFolder();
   folders.push(folder);
   const gate = path.join(folder.path, 'gate');
@@ -154,12 +159,19 @@ export async function cluster(file: string, source: (gate: string) => string, en
 }
 
 /** Polls `probe` every 100 ms until `done` accepts its value; fails after `timeoutMs` with the last value and `context()`. */
-export async function until<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, context: () => string = () => ''): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  context: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last seen ${JSON.stringify(value)}\n${context()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms; last seen ${JSON.stringify(value)}\n${context()}`);
     await sleep(100);
   }
 }
@@ -168,9 +180,18 @@ export async function until<T>(what: string, probe: () => Promise<T>, done: (val
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The process's exit, or a failure after `timeoutMs` (the process is then killed by afterAll). */
-export async function exitWithin(p: UpdraftProcess, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
+export async function exitWithin(
+  p: UpdraftProcess,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`pid ${p.pid} did not exit within ${timeoutMs} ms:\n${p.output()}`)), timeoutMs)));
+  const late = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(
+        () => reject(new Error(`pid ${p.pid} did not exit within ${timeoutMs} ms:\n${p.output()}`)),
+        timeoutMs,
+      )),
+  );
   try {
     const exit = await Promise.race([p.exited, late]);
     return { ...exit, at: Date.now() };
@@ -221,7 +242,9 @@ export async function taskInstances(db: Db): Promise<TaskRow[]> {
 
 /** Task instances held (queued or running) by the process with this pid: owner is '<host>:<pid>:<random>'. */
 export async function heldBy(db: Db, pid: number): Promise<TaskRow[]> {
-  return (await taskInstances(db)).filter((t) => (t.state === 'queued' || t.state === 'running') && t.owner?.split(':').at(-2) === String(pid));
+  return (await taskInstances(db)).filter(
+    (t) => (t.state === 'queued' || t.state === 'running') && t.owner?.split(':').at(-2) === String(pid),
+  );
 }
 
 export type Mark = {
@@ -233,7 +256,11 @@ export type Mark = {
 };
 
 export async function marks(table: 'starts' | 'effects', dagId: string): Promise<Mark[]> {
-  return (await fx().query<Mark>(`select run_id, task_id, try_number, pid, at from ${table} where dag_id = $1 order by at`, [dagId])).rows;
+  return (
+    await fx().query<Mark>(`select run_id, task_id, try_number, pid, at from ${table} where dag_id = $1 order by at`, [
+      dagId,
+    ])
+  ).rows;
 }
 
 export const key = (m: { run_id: string; task_id: string }) => `${m.run_id} ${m.task_id}`;
@@ -274,7 +301,8 @@ export async function stopCleanly(processes: UpdraftProcess[]): Promise<void> {
 }
 
 /** Four gated tasks fanning in to `after`, retried once (soon) if their worker dies. */
-export const gatedDag = (dagId: string) => (gate: string) => `${prelude(gate)}
+export const gatedDag = (dagId: string) => (gate: string) =>
+  `${prelude(gate)}
 export default dag({ id: '${dagId}', schedule: null, defaults: { retries: 1, retryDelay: '200ms' } }, (t) => {
   const gated = ['g1', 'g2', 'g3', 'g4'].map((id) => t.task(id, work));
   t.task('after', work).after(gated);
@@ -288,7 +316,13 @@ export default dag({ id: '${dagId}', schedule: null, defaults: { retries: 1, ret
  */
 export async function holdRun(c: Cluster, dagId: string, index: number, worker: UpdraftProcess): Promise<void> {
   await trigger(c.db, dagId, 1, index);
-  await until('two tries running on the worker', async () => (await marks('starts', dagId)).filter((s) => s.pid === worker.pid).length, (n) => n >= 2, 20_000, c.output);
+  await until(
+    'two tries running on the worker',
+    async () => (await marks('starts', dagId)).filter((s) => s.pid === worker.pid).length,
+    (n) => n >= 2,
+    20_000,
+    c.output,
+  );
   await until(
     'four task instances held by the worker, two running',
     async () => (await heldBy(c.db, worker.pid)).map((t) => t.state).sort(),

@@ -68,7 +68,8 @@ export async function faultReport(scenario: string, o: ReportOptions): Promise<F
   const effects = await marks('effects', o.dagId);
   const startsOf = new Map<string, Mark[]>();
   for (const s of starts) startsOf.set(key(s), [...(startsOf.get(key(s)) ?? []), s]);
-  const started = (t: { run_id: string; task_id: string }, tryNumber: number) => (startsOf.get(key(t)) ?? []).some((s) => s.try_number === tryNumber);
+  const started = (t: { run_id: string; task_id: string }, tryNumber: number) =>
+    (startsOf.get(key(t)) ?? []).some((s) => s.try_number === tryNumber);
   let failedWithoutStarting = 0;
   const repeatedOn = new Set<number>();
   let repeated = 0;
@@ -99,16 +100,29 @@ export async function faultReport(scenario: string, o: ReportOptions): Promise<F
     longestPauseS: seconds(longestGap(completions, o.window)),
   };
   if (o.runStartGap) {
-    figures.longestRunStartGapS = seconds(longestGap(runs.filter((r) => r.started_at !== null).map((r) => new Date(r.started_at!).getTime()), o.window));
+    figures.longestRunStartGapS = seconds(
+      longestGap(
+        runs.filter((r) => r.started_at !== null).map((r) => new Date(r.started_at!).getTime()),
+        o.window,
+      ),
+    );
   }
-  const on = figures.repeatedOn.length === 0 ? '' : figures.repeatedOn.length === 1 ? `, all on pid ${figures.repeatedOn[0]}` : `, on pids ${figures.repeatedOn.join(', ')}`;
+  const on =
+    figures.repeatedOn.length === 0
+      ? ''
+      : figures.repeatedOn.length === 1
+        ? `, all on pid ${figures.repeatedOn[0]}`
+        : `, on pids ${figures.repeatedOn.join(', ')}`;
   console.info(
     `fault ${scenario}: runs expected ${figures.runsExpected} / succeeded ${figures.runsSucceeded}; executions per task max ${figures.maxExecutions} ` +
       `(tasks run more than once: ${figures.repeated}${on}); failed without starting: ${figures.failedWithoutStarting}; ` +
       `longest pause in completions ${figures.longestPauseS} s` +
-      (figures.longestRunStartGapS === undefined ? '' : `; longest gap between run starts ${figures.longestRunStartGapS} s`),
+      (figures.longestRunStartGapS === undefined
+        ? ''
+        : `; longest gap between run starts ${figures.longestRunStartGapS} s`),
   );
-  if (process.env.FAULT_REPORT) await appendFile(process.env.FAULT_REPORT, `${JSON.stringify({ ...figures, at: new Date().toISOString() })}\n`);
+  if (process.env.FAULT_REPORT)
+    await appendFile(process.env.FAULT_REPORT, `${JSON.stringify({ ...figures, at: new Date().toISOString() })}\n`);
   return figures;
 }
 
@@ -123,7 +137,11 @@ export interface Soundness {
 
 /** What every scenario must show: all runs succeeded, once each; no try lost without starting; repeats only where the fault struck. */
 export function expectSound(f: FaultFigures, s: Soundness = {}): void {
-  expect({ succeeded: f.runsSucceeded, duplicateRuns: f.duplicateRuns, failedWithoutStarting: f.failedWithoutStarting }).toEqual({
+  expect({
+    succeeded: f.runsSucceeded,
+    duplicateRuns: f.duplicateRuns,
+    failedWithoutStarting: f.failedWithoutStarting,
+  }).toEqual({
     succeeded: f.runsExpected,
     duplicateRuns: 0,
     failedWithoutStarting: 0,
@@ -145,7 +163,11 @@ export function keptFromBefore(tasks: TaskRow[], starts: Mark[], held: ReadonlyM
   return tasks.flatMap((t) => {
     const struckAt = held.get(key(t));
     if (struckAt === undefined) return [];
-    const keptStart = Math.max(...starts.filter((s) => key(s) === key(t) && s.try_number === t.kept_try && s.pid === t.pid).map((s) => s.at.getTime()));
+    const keptStart = Math.max(
+      ...starts
+        .filter((s) => key(s) === key(t) && s.try_number === t.kept_try && s.pid === t.pid)
+        .map((s) => s.at.getTime()),
+    );
     return keptStart < struckAt ? [`${key(t)}: kept try ${t.kept_try} of pid ${t.pid}, started before the fault`] : [];
   });
 }
@@ -164,6 +186,8 @@ export function startedAfterKept(tasks: TaskRow[], starts: Mark[]): string[] {
     if (keptAt < 0) return [];
     const late = mine.filter((s, i) => i !== keptAt && s.at.getTime() > mine[keptAt]!.at.getTime());
     const show = (s: Mark) => `try ${s.try_number} pid ${s.pid} at ${s.at.toISOString()}`;
-    return late.length === 0 ? [] : [`${key(t)}: kept ${show(mine[keptAt]!)}, then started ${late.map(show).join(', ')}`];
+    return late.length === 0
+      ? []
+      : [`${key(t)}: kept ${show(mine[keptAt]!)}, then started ${late.map(show).join(', ')}`];
   });
 }

@@ -12,7 +12,8 @@ export const STREAM_TASKS = 9;
 /** Eight tasks of 20-50 ms fanning in to `last`; `retries` (default 1, soon) for tries whose worker is lost. */
 export const streamDag =
   (dagId: string, retries = 1) =>
-  () => `${prelude(null, '20 + Math.floor(Math.random() * 30)')}
+  () =>
+    `${prelude(null, '20 + Math.floor(Math.random() * 30)')}
 export default dag({ id: '${dagId}', schedule: null, maxActiveRuns: 1000, maxActiveTasks: 1000, defaults: { retries: ${retries}, retryDelay: '200ms' } }, (t) => {
   const fan = Array.from({ length: 8 }, (_, i) => t.task('t' + i, work));
   t.task('last', work).after(fan);

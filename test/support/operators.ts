@@ -18,7 +18,11 @@ import { createDatabase, dropDatabase, testDatabaseName, urlFor } from './postgr
 export interface ScratchDatabases {
   url(name: string): string;
   /** Runs SQL on one of them (a fresh client each call). */
-  query<R extends pg.QueryResultRow = Record<string, unknown>>(name: string, text: string, values?: unknown[]): Promise<R[]>;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    name: string,
+    text: string,
+    values?: unknown[],
+  ): Promise<R[]>;
 }
 
 /** Empty databases on the test server for this file, by name; every pool is closed and every database dropped afterwards. */
@@ -109,7 +113,12 @@ export function operatorHarness(connections: Record<string, string>, operator = 
         task,
         async connection(name, field) {
           const url = connections[name];
-          if (!url) throw new OperatorError(operator, field, `unknown connection '${name}': set UPDRAFT_CONN_${name.toUpperCase()}=postgres://...`);
+          if (!url)
+            throw new OperatorError(
+              operator,
+              field,
+              `unknown connection '${name}': set UPDRAFT_CONN_${name.toUpperCase()}=postgres://...`,
+            );
           return poolFor(name, url);
         },
         state: {

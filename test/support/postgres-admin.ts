@@ -11,7 +11,10 @@ export const TEST_DB_PREFIX = 'updraft_t_';
 
 export function adminUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: the postgres test project needs an admin URL, e.g. postgres://postgres@127.0.0.1:5432/postgres');
+  if (!url)
+    throw new Error(
+      'TEST_DATABASE_URL is not set: the postgres test project needs an admin URL, e.g. postgres://postgres@127.0.0.1:5432/postgres',
+    );
   return url;
 }
 

@@ -59,7 +59,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   await tool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   // No fsync: the test restarts the server, it does not crash the machine.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
-  const pgCtl = (args: string[]) => tool('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '30', ...args]);
+  const pgCtl = (args: string[]) =>
+    tool('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '30', ...args]);
   let running = false;
   const server: PrivatePostgres = {
     scratch: path.join(dir, 'scratch'),

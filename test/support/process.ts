@@ -12,7 +12,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'updraft.mjs');
 
 // No Updraft setting of the shell that started vitest leaks into the child.
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL'));
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('UPDRAFT_') && name !== 'DATABASE_URL'),
+);
 
 export interface UpdraftProcess {
   pid: number;
@@ -39,9 +41,15 @@ const started = new Set<UpdraftProcess>();
  * are node's own options (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow).
  */
 export function startUpdraft(args: string[], env: Record<string, string>, nodeArgs: string[] = []): UpdraftProcess {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+    cwd: ROOT,
+    env: { ...baseEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     child.emit('output');
@@ -57,7 +65,9 @@ export function startUpdraft(args: string[], env: Record<string, string>, nodeAr
       };
       child.on('output', check);
       check();
-      void exited.then(({ code, signal }) => reject(new Error(`updraft ${args.join(' ')} exited (${signal ?? code}) before ${what}:\n${output}`)));
+      void exited.then(({ code, signal }) =>
+        reject(new Error(`updraft ${args.join(' ')} exited (${signal ?? code}) before ${what}:\n${output}`)),
+      );
     });
   const ready = waitFor(/Updraft is running/, 'it ran');
   ready.catch(() => {});
@@ -98,12 +108,20 @@ export async function stopAll(): Promise<void> {
  * report through files; they are read every 50 ms until `timeoutMs`, then the wait fails
  * with `describe()` (e.g. the child's output).
  */
-export async function untilFile(file: string, check: (content: string) => boolean, timeoutMs: number, describe: () => string = () => ''): Promise<string> {
+export async function untilFile(
+  file: string,
+  check: (content: string) => boolean,
+  timeoutMs: number,
+  describe: () => string = () => '',
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const content = await readFile(file, 'utf8').catch(() => '');
     if (check(content)) return content;
-    if (Date.now() > deadline) throw new Error(`${file} did not reach the expected content within ${timeoutMs} ms; it has:\n${content}\n${describe()}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${file} did not reach the expected content within ${timeoutMs} ms; it has:\n${content}\n${describe()}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -29,7 +29,9 @@ export function countStatements(database: Database): StatementCounter {
       counts.set(kind, (counts.get(kind) ?? 0) + 1);
     },
   };
-  const db = (database.pool ? drizzlePg({ client: database.pool, schema, logger }) : drizzlePglite({ client: database.pglite!, schema, logger })) as unknown as Db;
+  const db = (database.pool
+    ? drizzlePg({ client: database.pool, schema, logger })
+    : drizzlePglite({ client: database.pglite!, schema, logger })) as unknown as Db;
   return {
     database: { ...database, db },
     counts: () => new Map(counts),

@@ -1,7 +1,9 @@
 import type { TaskPayload } from '../../src/executor/protocol.js';
 
 /** What the executor sends a task thread for one try, with test defaults (a manual run of 2026-01-01, try 1 of 1). */
-export function taskPayload(fields: Pick<TaskPayload, 'file' | 'dagId' | 'taskId'> & Partial<Omit<TaskPayload, 'port'>>): Omit<TaskPayload, 'port'> {
+export function taskPayload(
+  fields: Pick<TaskPayload, 'file' | 'dagId' | 'taskId'> & Partial<Omit<TaskPayload, 'port'>>,
+): Omit<TaskPayload, 'port'> {
   return {
     fileVersion: 'v1',
     runId: 'manual__2026-01-01',

@@ -21,7 +21,12 @@ export interface Page {
 export async function uiSessions(db: Db, prefix: string): Promise<Partial<Record<Role, Session>>> {
   const sessions: Partial<Record<Role, Session>> = {};
   for (const role of ['viewer', 'operator'] as const) {
-    const user = await createUser(db, { username: `${prefix}_${role}`, role, password: 'correct horse battery staple', actor: 'test' });
+    const user = await createUser(db, {
+      username: `${prefix}_${role}`,
+      role,
+      password: 'correct horse battery staple',
+      actor: 'test',
+    });
     const session = await createSession(db, user.id, 3_600_000);
     sessions[role] = { cookie: session.cookieValue, csrf: session.csrfToken };
   }
@@ -35,7 +40,12 @@ export function uiClient(app: () => Hono) {
       const res = await app().request(path, { headers: who ? { cookie: `updraft_session=${who.cookie}` } : {} });
       return { status: res.status, html: await res.text(), res };
     },
-    async post(path: string, who: Session | undefined, fields: Record<string, string> = {}, csrf = true): Promise<Page> {
+    async post(
+      path: string,
+      who: Session | undefined,
+      fields: Record<string, string> = {},
+      csrf = true,
+    ): Promise<Page> {
       const body = new URLSearchParams({ ...fields, ...(who && csrf ? { _csrf: who.csrf } : {}) });
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       if (who) headers.cookie = `updraft_session=${who.cookie}`;

@@ -87,16 +87,23 @@ describe('safeEqual', () => {
 describe('auth settings', () => {
   it('default to open reading and 12h sessions', () => {
     expect(loadConfig({}, '/tmp')).toMatchObject({ authRead: 'open', sessionTtlMs: 12 * 3_600_000 });
-    expect(loadConfig({ UPDRAFT_AUTH_READ: 'closed', UPDRAFT_SESSION_TTL: '30m' }, '/tmp')).toMatchObject({ authRead: 'closed', sessionTtlMs: 1_800_000 });
+    expect(loadConfig({ UPDRAFT_AUTH_READ: 'closed', UPDRAFT_SESSION_TTL: '30m' }, '/tmp')).toMatchObject({
+      authRead: 'closed',
+      sessionTtlMs: 1_800_000,
+    });
   });
 
   it('close reading on any address but loopback unless UPDRAFT_AUTH_READ says otherwise', () => {
-    for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.0.1.1']) expect(readAccessFor(host, undefined), host).toBe('open');
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'updraft.example.com', '']) expect(readAccessFor(host, undefined), host).toBe('closed');
+    for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.0.1.1'])
+      expect(readAccessFor(host, undefined), host).toBe('open');
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'updraft.example.com', ''])
+      expect(readAccessFor(host, undefined), host).toBe('closed');
     expect(readAccessFor('0.0.0.0', 'open')).toBe('open');
     expect(readAccessFor('127.0.0.1', 'closed')).toBe('closed');
     expect(loadConfig({ UPDRAFT_HOST: '0.0.0.0' }, '/tmp')).toMatchObject({ authRead: 'closed' });
-    expect(loadConfig({ UPDRAFT_HOST: '0.0.0.0', UPDRAFT_AUTH_READ: 'open' }, '/tmp')).toMatchObject({ authRead: 'open' });
+    expect(loadConfig({ UPDRAFT_HOST: '0.0.0.0', UPDRAFT_AUTH_READ: 'open' }, '/tmp')).toMatchObject({
+      authRead: 'open',
+    });
     // `standalone --host 0.0.0.0` with the default UPDRAFT_HOST.
     expect(withHost(loadConfig({}, '/tmp'), '0.0.0.0')).toMatchObject({ host: '0.0.0.0', authRead: 'closed' });
     expect(withHost(loadConfig({ UPDRAFT_AUTH_READ: 'open' }, '/tmp'), '0.0.0.0')).toMatchObject({ authRead: 'open' });
@@ -104,9 +111,15 @@ describe('auth settings', () => {
 
   it('name the variable that is wrong', () => {
     expect(() => loadConfig({ UPDRAFT_AUTH_READ: 'public' }, '/tmp')).toThrow(ConfigError);
-    expect(() => loadConfig({ UPDRAFT_AUTH_READ: 'public' }, '/tmp')).toThrow("UPDRAFT_AUTH_READ: expected 'open' or 'closed'");
+    expect(() => loadConfig({ UPDRAFT_AUTH_READ: 'public' }, '/tmp')).toThrow(
+      "UPDRAFT_AUTH_READ: expected 'open' or 'closed'",
+    );
     expect(() => loadConfig({ UPDRAFT_SESSION_TTL: 'soon' }, '/tmp')).toThrow('UPDRAFT_SESSION_TTL: invalid duration');
-    expect(() => loadConfig({ UPDRAFT_SESSION_TTL: '10s' }, '/tmp')).toThrow('UPDRAFT_SESSION_TTL: must be at least 1m');
-    expect(() => loadConfig({ UPDRAFT_SESSION_TTL: '500d' }, '/tmp')).toThrow('UPDRAFT_SESSION_TTL: must be at most 400d');
+    expect(() => loadConfig({ UPDRAFT_SESSION_TTL: '10s' }, '/tmp')).toThrow(
+      'UPDRAFT_SESSION_TTL: must be at least 1m',
+    );
+    expect(() => loadConfig({ UPDRAFT_SESSION_TTL: '500d' }, '/tmp')).toThrow(
+      'UPDRAFT_SESSION_TTL: must be at most 400d',
+    );
   });
 });

@@ -50,7 +50,9 @@ describe('planIntervals', () => {
       '2026-03-31T00:30:00.000Z/2026-04-01T00:30:00.000Z',
     ]);
     // A logical date exactly at `from` or `to` is in.
-    expect(plan(berlin, { ...range, from: new Date('2026-03-28T01:30:00Z'), to: new Date('2026-03-30T00:30:00Z') })).toHaveLength(3);
+    expect(
+      plan(berlin, { ...range, from: new Date('2026-03-28T01:30:00Z'), to: new Date('2026-03-30T00:30:00Z') }),
+    ).toHaveLength(3);
   });
 
   it('backwards: the same dates, newest first, resumed chunk by chunk', () => {
@@ -69,7 +71,16 @@ describe('planIntervals', () => {
   });
 
   it('plans nothing for a range between two fire times', () => {
-    expect(plan(berlin, { ...range, from: new Date('2026-03-27T02:00:00Z'), to: new Date('2026-03-27T03:00:00Z') })).toEqual([]);
-    expect(plan(berlin, { ...range, from: new Date('2026-03-27T02:00:00Z'), to: new Date('2026-03-27T03:00:00Z'), backwards: true })).toEqual([]);
+    expect(
+      plan(berlin, { ...range, from: new Date('2026-03-27T02:00:00Z'), to: new Date('2026-03-27T03:00:00Z') }),
+    ).toEqual([]);
+    expect(
+      plan(berlin, {
+        ...range,
+        from: new Date('2026-03-27T02:00:00Z'),
+        to: new Date('2026-03-27T03:00:00Z'),
+        backwards: true,
+      }),
+    ).toEqual([]);
   });
 });

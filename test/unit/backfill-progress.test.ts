@@ -20,7 +20,9 @@ const progress = (p: Partial<BackfillProgress>): BackfillProgress => ({
 describe('backfill progress', () => {
   it('says it is planning before the first date is planned, and how many are planned so far after', () => {
     expect(datesText(progress({}))).toBe('planning the dates');
-    expect(progressLine(backfill, progress({}))).toBe('backfill 7: planning the dates (0 succeeded, 0 failed, 0 left alone), 0 runs active, 0 tasks running');
+    expect(progressLine(backfill, progress({}))).toBe(
+      'backfill 7: planning the dates (0 succeeded, 0 failed, 0 left alone), 0 runs active, 0 tasks running',
+    );
     expect(progressLine(backfill, progress({ total: 40, succeeded: 3, running: 2 }))).toBe(
       'backfill 7: 3/40+ dates done, more being planned (3 succeeded, 0 failed, 0 left alone), 2 runs active, 0 tasks running',
     );
@@ -31,10 +33,14 @@ describe('backfill progress', () => {
   it('shows an ETA from the pace since watching began, and none while it cannot be known', () => {
     const start = { done: 0, at: 0 };
     // 10 dates in 20 s: 30 left take a minute.
-    expect(etaText(backfill, progress({ total: 40, planDone: true, succeeded: 10 }), start, 20_000)).toBe(' | ETA 1m 0s');
+    expect(etaText(backfill, progress({ total: 40, planDone: true, succeeded: 10 }), start, 20_000)).toBe(
+      ' | ETA 1m 0s',
+    );
     expect(etaText(backfill, progress({ total: 40, planDone: true }), start, 20_000)).toBe('');
     expect(etaText(backfill, progress({ total: 40, planDone: false, succeeded: 10 }), start, 20_000)).toBe('');
     expect(etaText(backfill, progress({ total: 40, planDone: true, succeeded: 10 }), start, 0)).toBe('');
-    expect(etaText({ ...backfill, state: 'paused' }, progress({ total: 40, planDone: true, succeeded: 10 }), start, 20_000)).toBe('');
+    expect(
+      etaText({ ...backfill, state: 'paused' }, progress({ total: 40, planDone: true, succeeded: 10 }), start, 20_000),
+    ).toBe('');
   });
 });

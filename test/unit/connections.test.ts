@@ -5,7 +5,9 @@ import { decrypt, encrypt, generateSecretKey } from '../../src/connections/secre
 describe('maskUrl', () => {
   it('hides the password of a URL and of its query string', () => {
     expect(maskUrl('postgres://app:s3cret@db:5432/shop')).toBe('postgres://app:***@db:5432/shop');
-    expect(maskUrl('postgres://app@db/shop?password=s3cret&sslmode=require')).toBe('postgres://app@db/shop?password=***&sslmode=require');
+    expect(maskUrl('postgres://app@db/shop?password=s3cret&sslmode=require')).toBe(
+      'postgres://app@db/shop?password=***&sslmode=require',
+    );
     expect(maskUrl('postgres://app@db/shop')).toBe('postgres://app@db/shop');
   });
 
@@ -22,7 +24,11 @@ describe('redact', () => {
   });
 
   it('knows the secrets in the environment Updraft reads', () => {
-    rememberEnvironmentSecrets({ UPDRAFT_CONN_SHOP: 'postgres://a:shop-pass-1@h/x', UPDRAFT_SECRET_KEY: 'key-material-42', HOME: '/root' });
+    rememberEnvironmentSecrets({
+      UPDRAFT_CONN_SHOP: 'postgres://a:shop-pass-1@h/x',
+      UPDRAFT_SECRET_KEY: 'key-material-42',
+      HOME: '/root',
+    });
     expect(redact('shop-pass-1 key-material-42 /root')).toBe('*** *** /root');
   });
 });
@@ -39,7 +45,9 @@ describe('secret encryption', () => {
 
   it('refuses another key, a tampered value, a missing or short key, with what to do', () => {
     const stored = encrypt('secret', key, 'shop');
-    expect(() => decrypt(stored, generateSecretKey(), 'shop', "connection 'x'")).toThrow("connection 'x': cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY");
+    expect(() => decrypt(stored, generateSecretKey(), 'shop', "connection 'x'")).toThrow(
+      "connection 'x': cannot decrypt the stored secret with this UPDRAFT_SECRET_KEY",
+    );
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');
     expect(() => decrypt(tampered, key, 'shop', "connection 'x'")).toThrow('cannot decrypt');
     // Moved to another connection's row, it does not decrypt.

@@ -23,13 +23,21 @@ describe('t.branch and t.map definitions', () => {
     const missing = definitionError(() => dag({ id: 'bad_map' }, (t) => void t.map('m', {} as never, () => 1)));
     expect(missing.message).toMatch(/^DAG 'bad_map': task 'm' \(map\): over is required/);
     expect(missing.field).toBe('tasks.m.over');
-    const long = definitionError(() => dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1, 2, 3], maxLength: 2 }, () => 1)));
+    const long = definitionError(() =>
+      dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1, 2, 3], maxLength: 2 }, () => 1)),
+    );
     expect(long.message).toContain('over has 3 items, more than maxLength 2');
-    const length = definitionError(() => dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1], maxLength: 0 }, () => 1)));
+    const length = definitionError(() =>
+      dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1], maxLength: 0 }, () => 1)),
+    );
     expect(length.field).toBe('tasks.m.maxLength');
-    const json = definitionError(() => dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [new Date(0)] }, () => 1)));
+    const json = definitionError(() =>
+      dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [new Date(0)] }, () => 1)),
+    );
     expect(json.message).toMatch(/over must be JSON: the list\[0\] is a Date/);
-    const option = definitionError(() => dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1], retries: -1 }, () => 1)));
+    const option = definitionError(() =>
+      dag({ id: 'bad_map' }, (t) => void t.map('m', { over: [1], retries: -1 }, () => 1)),
+    );
     expect(option.message).toMatch(/retries/);
     const fn = definitionError(() => dag({ id: 'bad_branch' }, (t) => void t.branch('b', {} as never)));
     expect(fn.message).toMatch(/task 'b' \(branch\): expected a function/);

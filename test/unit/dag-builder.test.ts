@@ -17,7 +17,9 @@ describe('durations', () => {
     [1500, 1500],
   ])('%s is %d ms', (text, ms) => expect(durationMs(text)).toBe(ms));
 
-  it.each(['', '5', '5 minutes', '-1s', 'm5', '1x', '1h30'])('rejects %j', (text) => expect(durationMs(text)).toBeUndefined());
+  it.each(['', '5', '5 minutes', '-1s', 'm5', '1x', '1h30'])('rejects %j', (text) =>
+    expect(durationMs(text)).toBeUndefined(),
+  );
   it('rejects negative and non-finite numbers', () => {
     expect(durationMs(-1)).toBeUndefined();
     expect(durationMs(Number.NaN)).toBeUndefined();
@@ -32,7 +34,13 @@ describe('durations', () => {
 describe('dag()', () => {
   it('builds the graph from task references and serializes tasks, edges and options', () => {
     const d = dag(
-      { id: 'etl', schedule: '@daily', startDate: '2026-01-01', defaults: { retries: 2, retryDelay: '30s' }, tags: ['x'] },
+      {
+        id: 'etl',
+        schedule: '@daily',
+        startDate: '2026-01-01',
+        defaults: { retries: 2, retryDelay: '30s' },
+        tags: ['x'],
+      },
       (t) => {
         const a = t.task('a', noop);
         const b = t.task('b', { retries: 0, triggerRule: 'all_done', priority: 5 }, noop);
@@ -49,7 +57,12 @@ describe('dag()', () => {
     ]);
     const byId = Object.fromEntries(s.tasks.map((t) => [t.id, taskSettings(s, t)]));
     expect(s.tasks[0]).toEqual({ id: 'a', operator: 'task' });
-    expect(byId.a).toMatchObject({ retries: 2, retryDelayMs: 30_000, triggerRule: 'all_success', pool: 'default_pool' });
+    expect(byId.a).toMatchObject({
+      retries: 2,
+      retryDelayMs: 30_000,
+      triggerRule: 'all_success',
+      pool: 'default_pool',
+    });
     expect(byId.b).toMatchObject({ retries: 0, triggerRule: 'all_done', priority: 5 });
     expect(byId.c).toMatchObject({ timeoutMs: 5_400_000 });
     expect(s.startDate).toBe('2026-01-01T00:00:00.000Z');
@@ -88,14 +101,17 @@ describe('dag()', () => {
   });
 
   it('types params from their declaration', () => {
-    dag({ id: 'params', params: { limit: { type: 'integer', default: 10 }, region: { type: 'string', default: 'eu' } } }, (t) => {
-      t.task('use', async (ctx) => {
-        const limit: number = ctx.params.limit;
-        // @ts-expect-error region is a string
-        const region: number = ctx.params.region;
-        return { limit, region };
-      });
-    });
+    dag(
+      { id: 'params', params: { limit: { type: 'integer', default: 10 }, region: { type: 'string', default: 'eu' } } },
+      (t) => {
+        t.task('use', async (ctx) => {
+          const limit: number = ctx.params.limit;
+          // @ts-expect-error region is a string
+          const region: number = ctx.params.region;
+          return { limit, region };
+        });
+      },
+    );
   });
 
   it('rejects duplicate task ids, naming the task', () => {
@@ -138,7 +154,9 @@ describe('dag()', () => {
     });
     const e = definitionError(() => dag({ id: 'two' }, (t) => void t.task('y', noop).then(foreign!)));
     expect(e.message).toBe("DAG 'two': task 'x' belongs to DAG 'one', not to this DAG");
-    const u = definitionError(() => dag({ id: 'two' }, (t) => void t.task('y', noop).then(undefined as unknown as TaskHandle)));
+    const u = definitionError(() =>
+      dag({ id: 'two' }, (t) => void t.task('y', noop).then(undefined as unknown as TaskHandle)),
+    );
     expect(u.message).toBe("DAG 'two': then(): expected a task reference, got undefined");
   });
 
@@ -157,13 +175,19 @@ describe('dag()', () => {
     [{ id: 'x', schedule: '@fortnightly', startDate: '2026-01-01' }, "DAG 'x': schedule: "],
     [{ id: 'x', timezone: 'Mars/Olympus' }, "DAG 'x': timezone: "],
     [{ id: 'x', schedule: '@daily' }, "DAG 'x': startDate: required when the DAG has a schedule"],
-    [{ id: 'x', startDate: '2026-02-01', endDate: '2026-01-01' }, "DAG 'x': endDate: 2026-01-01T00:00:00.000Z is before startDate"],
+    [
+      { id: 'x', startDate: '2026-02-01', endDate: '2026-01-01' },
+      "DAG 'x': endDate: 2026-01-01T00:00:00.000Z is before startDate",
+    ],
     [{ id: 'x', startDate: 'yesterday' }, "DAG 'x': startDate: "],
     [{ id: 'x', defaults: { retryDelay: '5 minutes' } }, `DAG 'x': defaults.retryDelay: invalid duration "5 minutes"`],
     [{ id: 'x', defaults: { triggerRule: 'all_succes' } }, "DAG 'x': defaults.triggerRule: "],
     [{ id: 'x', maxActiveRuns: 0 }, "DAG 'x': maxActiveRuns: "],
     [{ id: 'x', schedual: '@daily' }, "DAG 'x': unknown option 'schedual'"],
-    [{ id: 'x', params: { n: { type: 'integer', default: 'ten' } } }, `DAG 'x': params: n: default "ten" is not of type integer`],
+    [
+      { id: 'x', params: { n: { type: 'integer', default: 'ten' } } },
+      `DAG 'x': params: n: default "ten" is not of type integer`,
+    ],
     [{ id: 'x', params: { n: { type: 'decimal' } } }, "DAG 'x': params: n: type must be one of"],
   ])('rejects bad options %j', (options, message) => {
     const e = definitionError(() => dag(options as never, () => {}));
@@ -172,13 +196,19 @@ describe('dag()', () => {
 
   it('rejects bad task options, naming the task and the field', () => {
     const e = definitionError(() => dag({ id: 'x' }, (t) => void t.task('load', { timeout: 'soon' } as never, noop)));
-    expect(e.message).toBe(`DAG 'x': task 'load': timeout: invalid duration "soon" (use e.g. '30s', '5m', '1h30m', '2d' or a number of milliseconds)`);
-    const rule = definitionError(() => dag({ id: 'x' }, (t) => void t.task('load', { triggerRule: 'any' } as never, noop)));
+    expect(e.message).toBe(
+      `DAG 'x': task 'load': timeout: invalid duration "soon" (use e.g. '30s', '5m', '1h30m', '2d' or a number of milliseconds)`,
+    );
+    const rule = definitionError(() =>
+      dag({ id: 'x' }, (t) => void t.task('load', { triggerRule: 'any' } as never, noop)),
+    );
     expect(rule.message).toMatch(/^DAG 'x': task 'load': triggerRule: /);
   });
 
   it('rejects a DAG without tasks', () => {
-    expect(definitionError(() => dag({ id: 'empty' }, () => {})).message).toBe("DAG 'empty': has no tasks (add one with t.task(...))");
+    expect(definitionError(() => dag({ id: 'empty' }, () => {})).message).toBe(
+      "DAG 'empty': has no tasks (add one with t.task(...))",
+    );
   });
 
   it('wraps other errors of the build function', () => {

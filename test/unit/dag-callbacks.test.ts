@@ -8,11 +8,15 @@ const cb: TaskCallback = () => {};
 
 describe('callback options', () => {
   it('rejects a callback that is not a function, naming the DAG, the task and the field', () => {
-    const task = definitionError(() => dag({ id: 'd' }, (t) => void t.task('load', { onRetry: 'alert' as never }, noop)));
+    const task = definitionError(() =>
+      dag({ id: 'd' }, (t) => void t.task('load', { onRetry: 'alert' as never }, noop)),
+    );
     expect(task.message).toBe("DAG 'd': task 'load': onRetry: must be a function");
     expect(task.field).toBe('onRetry');
 
-    const defaults = definitionError(() => dag({ id: 'd', defaults: { onFailure: 42 as never } }, (t) => void t.task('a', noop)));
+    const defaults = definitionError(() =>
+      dag({ id: 'd', defaults: { onFailure: 42 as never } }, (t) => void t.task('a', noop)),
+    );
     expect(defaults.message).toBe("DAG 'd': defaults.onFailure: must be a function");
     expect(defaults.field).toBe('defaults.onFailure');
 
@@ -20,7 +24,9 @@ describe('callback options', () => {
     expect(run.message).toBe("DAG 'd': onSuccess: must be a function");
 
     // Operators take them in their one config object, checked the same way.
-    const op = definitionError(() => dag({ id: 'd' }, (t) => void t.sql('q', { conn: 'wh', sql: 'select 1', onSuccess: true as never })));
+    const op = definitionError(() =>
+      dag({ id: 'd' }, (t) => void t.sql('q', { conn: 'wh', sql: 'select 1', onSuccess: true as never })),
+    );
     expect(op.message).toBe("DAG 'd': task 'q': onSuccess: must be a function");
   });
 
@@ -51,8 +57,23 @@ describe('callback options', () => {
     expect('runCallbacks' in stored).toBe(false);
     expect('callbacks' in stored.tasks[0]!).toBe(false);
     expect(Object.keys(stored)).toEqual([
-      'format', 'dagId', 'schedule', 'timezone', 'startDate', 'endDate', 'catchup', 'maxActiveRuns', 'maxActiveTasks',
-      'tags', 'description', 'owner', 'pausedAtCreation', 'params', 'taskDefaults', 'tasks', 'edges',
+      'format',
+      'dagId',
+      'schedule',
+      'timezone',
+      'startDate',
+      'endDate',
+      'catchup',
+      'maxActiveRuns',
+      'maxActiveTasks',
+      'tags',
+      'description',
+      'owner',
+      'pausedAtCreation',
+      'params',
+      'taskDefaults',
+      'tasks',
+      'edges',
     ]);
     // Callbacks change the stored form: a file that adds one makes a new version.
     const withCb = dag({ id: 'd', defaults: { retries: 1 } }, (t) => void t.task('a', { onSuccess: cb }, noop));

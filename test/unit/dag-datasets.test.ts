@@ -31,14 +31,18 @@ describe('task outlets', () => {
     [[3], 'outlets[0]: expected a string, got number'],
     ['x://1', 'outlets: expected a list of dataset URIs, got string'],
   ])('rejects %j naming the DAG, the task and the field', (outlets, message) => {
-    const error = definitionError(() => dag({ id: 'p' }, (t) => void t.task('a', { outlets: outlets as string[] }, noop)));
+    const error = definitionError(() =>
+      dag({ id: 'p' }, (t) => void t.task('a', { outlets: outlets as string[] }, noop)),
+    );
     expect(error.message).toContain("DAG 'p': task 'a'");
     expect(error.message).toContain(message);
     expect(error.field).toBe('outlets');
   });
 
   it('are not allowed in defaults (as in Airflow)', () => {
-    const error = definitionError(() => dag({ id: 'p', defaults: { outlets: ['x://1'] } as never }, (t) => void t.task('a', noop)));
+    const error = definitionError(() =>
+      dag({ id: 'p', defaults: { outlets: ['x://1'] } as never }, (t) => void t.task('a', noop)),
+    );
     expect(error.message).toContain("unknown option 'outlets'");
   });
 });
@@ -52,22 +56,34 @@ describe('a schedule on datasets', () => {
   });
 
   it('rejects an empty list, bad URIs and an unknown condition, naming the field', () => {
-    expect(definitionError(() => dag({ id: 'c', schedule: { datasets: [] } }, (t) => void t.task('a', noop))).message).toContain(
-      "DAG 'c': schedule.datasets: list at least one dataset URI",
+    expect(
+      definitionError(() => dag({ id: 'c', schedule: { datasets: [] } }, (t) => void t.task('a', noop))).message,
+    ).toContain("DAG 'c': schedule.datasets: list at least one dataset URI");
+    const bad = definitionError(() =>
+      dag({ id: 'c', schedule: { datasets: ['x://1', ' '] } }, (t) => void t.task('a', noop)),
     );
-    const bad = definitionError(() => dag({ id: 'c', schedule: { datasets: ['x://1', ' '] } }, (t) => void t.task('a', noop)));
     expect(bad.message).toContain('schedule.datasets[1]');
     expect(bad.field).toBe('schedule.datasets');
-    const when = definitionError(() => dag({ id: 'c', schedule: { datasets: ['x://1'], when: 'some' as never } }, (t) => void t.task('a', noop)));
+    const when = definitionError(() =>
+      dag({ id: 'c', schedule: { datasets: ['x://1'], when: 'some' as never } }, (t) => void t.task('a', noop)),
+    );
     expect(when.field).toBe('schedule.when');
   });
 
   it('refuses a param without a default, which no dataset-triggered run could set', () => {
     const error = definitionError(() =>
-      dag({ id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string' } } }, (t) => void t.task('a', noop)),
+      dag(
+        { id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string' } } },
+        (t) => void t.task('a', noop),
+      ),
     );
     expect(error.field).toBe('params.region');
     expect(error.message).toContain("DAG 'c': params.region: needs a default");
-    expect(() => dag({ id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string', default: 'eu' } } }, (t) => void t.task('a', noop))).not.toThrow();
+    expect(() =>
+      dag(
+        { id: 'c', schedule: { datasets: ['x://1'] }, params: { region: { type: 'string', default: 'eu' } } },
+        (t) => void t.task('a', noop),
+      ),
+    ).not.toThrow();
   });
 });

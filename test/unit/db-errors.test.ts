@@ -28,9 +28,11 @@ describe('database errors', () => {
     expect(reset.message).toContain('hunter2-secret');
     expect(describeError(reset)).toBe('read ECONNRESET');
     expect(describeDatabaseError(reset)).toBe('read ECONNRESET');
-    expect(describeError(wrapped(serverError('23505', 'duplicate key value violates unique constraint "x"\nDETAIL: Key (id)=(1)')))).toBe(
-      'database error 23505: duplicate key value violates unique constraint "x"',
-    );
+    expect(
+      describeError(
+        wrapped(serverError('23505', 'duplicate key value violates unique constraint "x"\nDETAIL: Key (id)=(1)')),
+      ),
+    ).toBe('database error 23505: duplicate key value violates unique constraint "x"');
   });
 
   it("keeps a wrapper's own words around the driver's", () => {
@@ -40,13 +42,22 @@ describe('database errors', () => {
   });
 
   it('takes a lost connection, whatever shape node-postgres gives it, for a connection error', () => {
-    for (const message of ['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable', 'Query read timeout', 'Connection terminated due to connection timeout']) {
+    for (const message of [
+      'Connection terminated unexpectedly',
+      'Client has encountered a connection error and is not queryable',
+      'Query read timeout',
+      'Connection terminated due to connection timeout',
+    ]) {
       expect(isConnectionError(wrapped(new Error(message))), message).toBe(true);
     }
     expect(isConnectionError(wrapped(socketError('ECONNRESET', 'read ECONNRESET')))).toBe(true);
     // The server ended a session that stalled inside a transaction, or shut down.
-    expect(isConnectionError(wrapped(serverError('25P03', 'terminating connection due to idle-in-transaction timeout')))).toBe(true);
-    expect(isConnectionError(wrapped(serverError('57P01', 'terminating connection due to administrator command')))).toBe(true);
+    expect(
+      isConnectionError(wrapped(serverError('25P03', 'terminating connection due to idle-in-transaction timeout'))),
+    ).toBe(true);
+    expect(
+      isConnectionError(wrapped(serverError('57P01', 'terminating connection due to administrator command'))),
+    ).toBe(true);
   });
 
   it('takes a lock or statement timeout for contention, not for a lost connection', () => {
@@ -74,7 +85,10 @@ describe("the engine's log of an error", () => {
     engine.bus.emit('error', wrapped(socketError('ECONNRESET', 'read ECONNRESET')));
     expect(lines()).toHaveLength(1);
     const [line] = lines();
-    expect(line).toMatchObject({ level: 40, msg: 'cannot reach the database (read ECONNRESET): retrying until it is back' });
+    expect(line).toMatchObject({
+      level: 40,
+      msg: 'cannot reach the database (read ECONNRESET): retrying until it is back',
+    });
     const text = JSON.stringify(line);
     for (const leak of ['hunter2-secret', 'params', 'task_instances', 'stack']) expect(text).not.toContain(leak);
   });
@@ -82,14 +96,26 @@ describe("the engine's log of an error", () => {
   it('names a refused statement by its SQLSTATE, without the SQL, the parameters or a stack', () => {
     const { engine, lines } = engineLogging();
     engine.bus.emit('error', wrapped(serverError('23514', 'new row violates check constraint "c"')));
-    expect(lines()).toEqual([expect.objectContaining({ level: 50, code: '23514', msg: 'database error 23514: new row violates check constraint "c"' })]);
+    expect(lines()).toEqual([
+      expect.objectContaining({
+        level: 50,
+        code: '23514',
+        msg: 'database error 23514: new row violates check constraint "c"',
+      }),
+    ]);
     expect(JSON.stringify(lines())).not.toMatch(/hunter2-secret|params|stack/);
   });
 
   it('warns of a lock wait past its limit as contention, in one line', () => {
     const { engine, lines } = engineLogging();
     engine.bus.emit('error', wrapped(serverError('55P03', 'canceling statement due to lock timeout')));
-    expect(lines()).toEqual([expect.objectContaining({ level: 40, code: '55P03', msg: 'database error 55P03: canceling statement due to lock timeout (trying again)' })]);
+    expect(lines()).toEqual([
+      expect.objectContaining({
+        level: 40,
+        code: '55P03',
+        msg: 'database error 55P03: canceling statement due to lock timeout (trying again)',
+      }),
+    ]);
   });
 
   it("keeps the stack of an error of Updraft's own code", () => {

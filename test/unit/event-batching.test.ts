@@ -45,7 +45,9 @@ describe('dueIn', () => {
   });
 
   it('is due at once without a debounce, and when the batch is full', () => {
-    expect(dueIn(batchRule({ debounceMs: null, maxBatch: 10, maxWaitMs: null }), { count: 1, firstAt: 0, lastAt: 0 }, 0)).toBe(0);
+    expect(
+      dueIn(batchRule({ debounceMs: null, maxBatch: 10, maxWaitMs: null }), { count: 1, firstAt: 0, lastAt: 0 }, 0),
+    ).toBe(0);
     expect(dueIn(rule, { count: 100, firstAt: 0, lastAt: 0 }, 0)).toBe(0);
     expect(dueIn(rule, { count: 250, firstAt: 0, lastAt: 0 }, 0)).toBe(0);
     expect(dueIn(rule, { count: 99, firstAt: 0, lastAt: 0 }, 0)).toBe(1000);
@@ -64,11 +66,15 @@ describe('Batcher', () => {
     const clock = fakeClock();
     const flushed: number[] = [];
     let pending = 0;
-    const batcher = new Batcher(rule, () => {
-      flushed.push(clock.now());
-      pending = 0;
-      batcher.taken(false);
-    }, clock);
+    const batcher = new Batcher(
+      rule,
+      () => {
+        flushed.push(clock.now());
+        pending = 0;
+        batcher.taken(false);
+      },
+      clock,
+    );
     for (let t = 0; t < 16_000; t += 100) {
       pending += 10;
       batcher.arrived();
@@ -88,10 +94,14 @@ describe('Batcher', () => {
     const clock = fakeClock();
     const flushed: number[] = [];
     const slow = batchRule({ debounceMs: 1000, maxBatch: 10_000, maxWaitMs: null });
-    const batcher = new Batcher(slow, () => {
-      flushed.push(clock.now());
-      batcher.taken(false);
-    }, clock);
+    const batcher = new Batcher(
+      slow,
+      () => {
+        flushed.push(clock.now());
+        batcher.taken(false);
+      },
+      clock,
+    );
     for (let t = 0; t < 16_000; t += 100) {
       batcher.arrived();
       expect(batcher.due(1)).toBe(false);
@@ -106,10 +116,14 @@ describe('Batcher', () => {
   it('a lone burst waits the debounce after its last event; a full batch is due at once', () => {
     const clock = fakeClock();
     const flushed: number[] = [];
-    const batcher = new Batcher(rule, () => {
-      flushed.push(clock.now());
-      batcher.taken(false);
-    }, clock);
+    const batcher = new Batcher(
+      rule,
+      () => {
+        flushed.push(clock.now());
+        batcher.taken(false);
+      },
+      clock,
+    );
     batcher.arrived();
     clock.advance(300);
     batcher.arrived();

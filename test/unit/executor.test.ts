@@ -24,9 +24,17 @@ function payload(taskId: string, overrides: Partial<Omit<TaskPayload, 'port'>> =
   return taskPayload({ file: FIXTURE, dagId: 'executor_fixture', taskId, ...overrides });
 }
 
-async function run(taskId: string, overrides: Partial<Omit<TaskPayload, 'port'>> = {}, options: Partial<RunOptions> = {}) {
+async function run(
+  taskId: string,
+  overrides: Partial<Omit<TaskPayload, 'port'>> = {},
+  options: Partial<RunOptions> = {},
+) {
   const logs: LogMessage[] = [];
-  const outcome = await pool.run(payload(taskId, overrides), { timeoutMs: null, onLog: (m) => logs.push(m), ...options });
+  const outcome = await pool.run(payload(taskId, overrides), {
+    timeoutMs: null,
+    onLog: (m) => logs.push(m),
+    ...options,
+  });
   return { outcome, logs: logs.map((l) => `${l.level}: ${l.message}`) };
 }
 
@@ -49,7 +57,12 @@ describe('TaskPool', () => {
   });
 
   it('gives the task its context', async () => {
-    const { outcome } = await run('context', { tryNumber: 2, maxTries: 3, params: { region: 'eu' }, conf: { region: 'eu', extra: true } });
+    const { outcome } = await run('context', {
+      tryNumber: 2,
+      maxTries: 3,
+      params: { region: 'eu' },
+      conf: { region: 'eu', extra: true },
+    });
     expect(outcome).toEqual({
       status: 'success',
       result: {
@@ -69,7 +82,11 @@ describe('TaskPool', () => {
 
   it('answers a pull from the upstream results it was given', async () => {
     const pulls: string[] = [];
-    const { outcome } = await run('total', { upstreamResults: { extract: ORDERS } }, { onAsk: async (q) => pulls.push(q.kind === 'pull' ? q.taskId : q.kind) });
+    const { outcome } = await run(
+      'total',
+      { upstreamResults: { extract: ORDERS } },
+      { onAsk: async (q) => pulls.push(q.kind === 'pull' ? q.taskId : q.kind) },
+    );
     expect(outcome).toEqual({ status: 'success', result: { orders: 2, revenue: 10 } });
     expect(pulls).toEqual([]);
   });
@@ -90,7 +107,10 @@ describe('TaskPool', () => {
       throw new Error("no XCom for 'extract' in run manual__2026-01-01");
     };
     const { outcome } = await run('total', {}, { onAsk });
-    expect(failure(outcome)).toMatchObject({ error: "no XCom for 'extract' in run manual__2026-01-01", retryable: true });
+    expect(failure(outcome)).toMatchObject({
+      error: "no XCom for 'extract' in run manual__2026-01-01",
+      retryable: true,
+    });
   });
 
   it('delivers ctx.log and console output in order, all before the outcome', async () => {
@@ -173,9 +193,15 @@ describe('TaskPool', () => {
 
   it('re-imports a changed file under a new version', async () => {
     const file = await folder.write('versioned.ts', versioned(1));
-    expect((await run('answer', { file, dagId: 'versioned', fileVersion: 'a' })).outcome).toEqual({ status: 'success', result: 1 });
+    expect((await run('answer', { file, dagId: 'versioned', fileVersion: 'a' })).outcome).toEqual({
+      status: 'success',
+      result: 1,
+    });
     await folder.write('versioned.ts', versioned(2));
-    expect((await run('answer', { file, dagId: 'versioned', fileVersion: 'b' })).outcome).toEqual({ status: 'success', result: 2 });
+    expect((await run('answer', { file, dagId: 'versioned', fileVersion: 'b' })).outcome).toEqual({
+      status: 'success',
+      result: 2,
+    });
   });
 
   it('fails clearly when the task, the DAG or the operator is not runnable', async () => {
@@ -189,7 +215,9 @@ describe('TaskPool', () => {
       error: `the DAG file ${FIXTURE} no longer defines the DAG 'renamed'`,
       retryable: false,
     });
-    expect(failure((await run('query')).outcome).error).toBe("task 'query' uses the operator 'spreadsheet', which this version of Updraft does not have");
+    expect(failure((await run('query')).outcome).error).toBe(
+      "task 'query' uses the operator 'spreadsheet', which this version of Updraft does not have",
+    );
   });
 
   it('fails a try whose DAG file cannot be imported', async () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { niceScale, renderChart } from '../../src/operators/report/chart.js';
-import { renderCsv, renderHtml, renderJson, renderMarkdown, renderReport, type ReportTable } from '../../src/operators/report/render.js';
+import {
+  renderCsv,
+  renderHtml,
+  renderJson,
+  renderMarkdown,
+  renderReport,
+  type ReportTable,
+} from '../../src/operators/report/render.js';
 import { OperatorError } from '../../src/operators/types.js';
 
 const SALES: ReportTable = {
@@ -39,7 +46,18 @@ function thrown(fn: () => unknown): OperatorError {
 
 describe('csv', () => {
   it('writes a header row and RFC 4180 records: fields with a comma, quote or line break quoted, quotes doubled, CRLF line ends', () => {
-    expect(renderCsv(AWKWARD)).toBe(['id,note', '1,"a, b"', '2,"say ""hi"""', '3,"two\nlines"', '4,a | b', `5,"<script>alert(""x"") & 'y'</script>"`, '6,', ''].join('\r\n'));
+    expect(renderCsv(AWKWARD)).toBe(
+      [
+        'id,note',
+        '1,"a, b"',
+        '2,"say ""hi"""',
+        '3,"two\nlines"',
+        '4,a | b',
+        `5,"<script>alert(""x"") & 'y'</script>"`,
+        '6,',
+        '',
+      ].join('\r\n'),
+    );
   });
 
   it('renders dates as ISO strings, null as empty, bytes as hex and objects as JSON', () => {
@@ -57,7 +75,10 @@ describe('csv', () => {
 
 describe('json', () => {
   it('is a pretty array of row objects keyed by column name, null kept, dates as ISO strings', () => {
-    const content = renderJson({ columns: [{ name: 'id' }, { name: 'at' }, { name: 'note' }], rows: [[1, new Date('2026-01-01T00:00:00Z'), null]] });
+    const content = renderJson({
+      columns: [{ name: 'id' }, { name: 'at' }, { name: 'note' }],
+      rows: [[1, new Date('2026-01-01T00:00:00Z'), null]],
+    });
     expect(content).toBe('[\n  {\n    "id": 1,\n    "at": "2026-01-01T00:00:00.000Z",\n    "note": null\n  }\n]\n');
     expect(JSON.parse(renderJson(AWKWARD))[2]).toEqual({ id: 3, note: 'two\nlines' });
   });
@@ -90,12 +111,22 @@ describe('markdown', () => {
   });
 
   it('escapes pipes (and the backslashes before them) and turns line breaks into <br>, so that every row keeps its cells', () => {
-    const lines = renderMarkdown({ columns: [{ name: 'a|b' }, { name: 'note' }], rows: [['x | y', 'two\r\nlines'], ['c:\\|', 'ok']] }, 'T').split('\n');
+    const lines = renderMarkdown(
+      {
+        columns: [{ name: 'a|b' }, { name: 'note' }],
+        rows: [
+          ['x | y', 'two\r\nlines'],
+          ['c:\\|', 'ok'],
+        ],
+      },
+      'T',
+    ).split('\n');
     expect(lines).toContain('| a\\|b | note |');
     expect(lines).toContain('| x \\| y | two<br>lines |');
     expect(lines).toContain('| c:\\\\\\| | ok |');
     // Every table line splits into exactly two cells on its unescaped pipes.
-    for (const line of lines.filter((l) => l.startsWith('|'))) expect(line.split(/(?<!\\)(?:\\\\)*\|/).length - 2).toBe(2);
+    for (const line of lines.filter((l) => l.startsWith('|')))
+      expect(line.split(/(?<!\\)(?:\\\\)*\|/).length - 2).toBe(2);
   });
 
   it('keeps the header and says so for an empty result', () => {
@@ -112,14 +143,19 @@ describe('html', () => {
     expect(page).toContain('<h1>Daily sales</h1>');
     expect(page).toMatch(/<style>[\s\S]*table[\s\S]*<\/style>/);
     expect(page).toContain('<p class="meta">3 rows</p>');
-    expect(page).toContain('<thead><tr><th>day</th><th>region</th><th class="num">orders</th><th class="num">revenue</th></tr></thead>');
+    expect(page).toContain(
+      '<thead><tr><th>day</th><th>region</th><th class="num">orders</th><th class="num">revenue</th></tr></thead>',
+    );
     expect(page).toContain('<tr><td>2026-01-03</td><td>north</td><td class="num"></td><td class="num">99.90</td></tr>');
     expect(page.trimEnd()).toMatch(/<\/html>$/);
     expect(page).not.toContain('<svg');
   });
 
-  it("escapes < & \" ' in values, column names and the title", () => {
-    const page = renderHtml({ columns: [{ name: '<b>col</b>' }, { name: 'note' }], rows: AWKWARD.rows }, { title: 'Q&A <"quoted"> it\'s' });
+  it('escapes < & " \' in values, column names and the title', () => {
+    const page = renderHtml(
+      { columns: [{ name: '<b>col</b>' }, { name: 'note' }], rows: AWKWARD.rows },
+      { title: 'Q&A <"quoted"> it\'s' },
+    );
     expect(page).toContain('<title>Q&amp;A &lt;&quot;quoted&quot;&gt; it&#39;s</title>');
     expect(page).toContain('<th class="num">&lt;b&gt;col&lt;/b&gt;</th>');
     expect(page).toContain('<td>&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;</td>');
@@ -143,10 +179,13 @@ describe('chart', () => {
     // One group per series, each with its line and a legend entry.
     expect(svg.match(/<g class="series"/g)).toHaveLength(2);
     expect(svg).toMatch(/<g class="series" data-series="orders"[^>]*>\n<polyline points="[\d., ]+"/);
-    expect(svg).toMatch(/<g class="series" data-series="revenue"[^>]*>\n<polyline points="(?:[\d.]+,[\d.]+ ){2}[\d.]+,[\d.]+"/);
+    expect(svg).toMatch(
+      /<g class="series" data-series="revenue"[^>]*>\n<polyline points="(?:[\d.]+,[\d.]+ ){2}[\d.]+,[\d.]+"/,
+    );
     expect(svg).toMatch(/<g class="legend">[\s\S]*>orders<\/text>[\s\S]*>revenue<\/text>/);
     // x labels are the dates, y labels round numbers, the x column names its axis.
-    for (const label of ['2026-01-01', '2026-01-02', '2026-01-03', '>0<', '>50<', '>100<', '>day<']) expect(svg).toContain(label);
+    for (const label of ['2026-01-01', '2026-01-02', '2026-01-03', '>0<', '>50<', '>100<', '>day<'])
+      expect(svg).toContain(label);
     // Tooltips carry the exact values.
     expect(svg).toContain('<title>revenue at 2026-01-01: 120.5</title>');
   });
@@ -161,10 +200,20 @@ describe('chart', () => {
 
   it('places dates by time and sorts them, whatever the query order', () => {
     const svg = renderChart(
-      { columns: [{ name: 'at' }, { name: 'n' }], rows: [[new Date('2026-01-10T00:00:00Z'), 1], [new Date('2026-01-01T00:00:00Z'), 2], [new Date('2026-01-02T00:00:00Z'), 3]] },
+      {
+        columns: [{ name: 'at' }, { name: 'n' }],
+        rows: [
+          [new Date('2026-01-10T00:00:00Z'), 1],
+          [new Date('2026-01-01T00:00:00Z'), 2],
+          [new Date('2026-01-02T00:00:00Z'), 3],
+        ],
+      },
       { x: 'at', y: ['n'] },
     );
-    const xs = /<polyline points="([^"]+)"/.exec(svg)![1]!.split(' ').map((p) => Number(p.split(',')[0]));
+    const xs = /<polyline points="([^"]+)"/
+      .exec(svg)![1]!
+      .split(' ')
+      .map((p) => Number(p.split(',')[0]));
     expect(xs).toEqual([...xs].sort((a, b) => a - b));
     // Jan 2 sits close to Jan 1, far from Jan 10.
     expect(xs[1]! - xs[0]!).toBeLessThan((xs[2]! - xs[1]!) / 5);
@@ -172,7 +221,13 @@ describe('chart', () => {
 
   it('draws grouped bars from zero, one bar per series and x value, negative values below the zero line', () => {
     const svg = renderChart(
-      { columns: [{ name: 'region' }, { name: 'profit' }, { name: 'cost' }], rows: [['north', 10, 4], ['south', -5, 3]] },
+      {
+        columns: [{ name: 'region' }, { name: 'profit' }, { name: 'cost' }],
+        rows: [
+          ['north', 10, 4],
+          ['south', -5, 3],
+        ],
+      },
       { x: 'region', y: ['profit', 'cost'], type: 'bar' },
     );
     expect(svg.match(/<rect x=/g)!.length).toBe(4 + 2); // 4 bars and 2 legend swatches
@@ -184,14 +239,21 @@ describe('chart', () => {
 
   it('is absent unless asked for, and says there is nothing to chart for an empty result', () => {
     expect(renderReport('html', SALES, { title: 'T' })).not.toContain('<svg');
-    const empty = renderReport('html', { columns: [{ name: 'day' }, { name: 'n' }], rows: [] }, { title: 'T', chart: { x: 'day', y: ['n'] } });
+    const empty = renderReport(
+      'html',
+      { columns: [{ name: 'day' }, { name: 'n' }], rows: [] },
+      { title: 'T', chart: { x: 'day', y: ['n'] } },
+    );
     expect(empty).toContain('<svg');
     expect(empty).toContain('no rows to chart');
     expect(empty).not.toContain('<polyline');
   });
 
   it('escapes column names and x values in the SVG', () => {
-    const svg = renderChart({ columns: [{ name: 'x<&>' }, { name: `y"'` }], rows: [['<a>', 1]] }, { x: 'x<&>', y: [`y"'`] });
+    const svg = renderChart(
+      { columns: [{ name: 'x<&>' }, { name: `y"'` }], rows: [['<a>', 1]] },
+      { x: 'x<&>', y: [`y"'`] },
+    );
     expect(svg).toContain('>x&lt;&amp;&gt;</text>');
     expect(svg).toContain('data-series="y&quot;&#39;"');
     expect(svg).toContain('>&lt;a&gt;</text>');
@@ -203,7 +265,10 @@ describe('chart', () => {
       field: 'chart.x',
       message: "report chart.x: column 'date' is not in the query result (columns: day, region, orders, revenue)",
     });
-    expect(thrown(() => renderChart(SALES, { x: 'day', y: ['orders', 'profit'] }))).toMatchObject({ field: 'chart.y', message: expect.stringContaining("column 'profit' is not in the query result") });
+    expect(thrown(() => renderChart(SALES, { x: 'day', y: ['orders', 'profit'] }))).toMatchObject({
+      field: 'chart.y',
+      message: expect.stringContaining("column 'profit' is not in the query result"),
+    });
   });
 
   it('fails naming the y column and the row when a value is not a number', () => {
@@ -224,9 +289,27 @@ describe('niceScale', () => {
   });
 
   it('labels large numbers compactly unless that would make two ticks look the same', () => {
-    const millions = renderChart({ columns: [{ name: 'x' }, { name: 'y' }], rows: [['a', 0], ['b', 25_000_000]] }, { x: 'x', y: ['y'], type: 'bar' });
+    const millions = renderChart(
+      {
+        columns: [{ name: 'x' }, { name: 'y' }],
+        rows: [
+          ['a', 0],
+          ['b', 25_000_000],
+        ],
+      },
+      { x: 'x', y: ['y'], type: 'bar' },
+    );
     expect(millions).toContain('>25M<');
-    const close = renderChart({ columns: [{ name: 'x' }, { name: 'y' }], rows: [['a', 1e9], ['b', 1e9 + 3]] }, { x: 'x', y: ['y'] });
+    const close = renderChart(
+      {
+        columns: [{ name: 'x' }, { name: 'y' }],
+        rows: [
+          ['a', 1e9],
+          ['b', 1e9 + 3],
+        ],
+      },
+      { x: 'x', y: ['y'] },
+    );
     expect(close).toContain('>1,000,000,003<');
   });
 });

@@ -28,7 +28,11 @@ function run(spec: Record<string, Spec>) {
 
 /** a -> b -> c in the given states. */
 const chain = (a: State, b: State, c: State, rules: { b?: TriggerRule; c?: TriggerRule } = {}) =>
-  run({ a: { state: a }, b: { state: b, upstream: ['a'], rule: rules.b }, c: { state: c, upstream: ['b'], rule: rules.c } });
+  run({
+    a: { state: a },
+    b: { state: b, upstream: ['a'], rule: rules.b },
+    c: { state: c, upstream: ['b'], rule: rules.c },
+  });
 
 describe('isUnfinished', () => {
   it.each([null, 'scheduled', 'queued', 'running', 'up_for_retry'] as const)('%s is unfinished', (state) =>

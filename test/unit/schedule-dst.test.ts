@@ -1,7 +1,14 @@
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { dueRuns, manualRunInfo, nextDagRunInfo, parseDateInZone, upcomingRuns, type ScheduleSpec } from '../../src/schedule/index.js';
+import {
+  dueRuns,
+  manualRunInfo,
+  nextDagRunInfo,
+  parseDateInZone,
+  upcomingRuns,
+  type ScheduleSpec,
+} from '../../src/schedule/index.js';
 
 // DST days of 2026: Europe/Berlin springs forward 02:00 CET -> 03:00 CEST on 03-29 and
 // falls back 03:00 CEST -> 02:00 CET on 10-25; America/New_York springs forward
@@ -14,7 +21,14 @@ const HOUR = 3_600_000;
 const DAY_MS = 24 * HOUR;
 
 function spec(schedule: string, timezone: string, start: string, overrides: Partial<ScheduleSpec> = {}): ScheduleSpec {
-  return { schedule, timezone, startDate: parseDateInZone(start, timezone), endDate: null, catchup: true, ...overrides };
+  return {
+    schedule,
+    timezone,
+    startDate: parseDateInZone(start, timezone),
+    endDate: null,
+    catchup: true,
+    ...overrides,
+  };
 }
 
 /** The first n intervals as [start, end, hours]; instants compared exactly. */
@@ -58,7 +72,10 @@ describe('Europe/Berlin, spring forward (2026-03-29)', () => {
 
   it("a manual run after 03:30 covers the whole previous day's interval, never an empty one", () => {
     const run = manualRunInfo(spec('30 2 * * *', BERLIN, '2026-03-01'), new Date('2026-03-29T04:00+02:00'));
-    expect(run.interval).toEqual({ start: new Date('2026-03-28T02:30+01:00'), end: new Date('2026-03-29T03:30+02:00') });
+    expect(run.interval).toEqual({
+      start: new Date('2026-03-28T02:30+01:00'),
+      end: new Date('2026-03-29T03:30+02:00'),
+    });
     expect(run.logicalDate).toEqual(new Date('2026-03-29T04:00+02:00'));
   });
 
@@ -105,14 +122,19 @@ describe('Europe/Berlin, fall back (2026-10-25)', () => {
     const s = spec('30 2 * * *', BERLIN, '2026-10-20');
     const last = { start: new Date('2026-10-23T02:30+02:00'), end: new Date('2026-10-24T02:30+02:00') };
     expect(dueRuns(s, last, new Date('2026-10-25T02:45+02:00'), 10)).toEqual([]);
-    expect(nextDagRunInfo(s, last, new Date('2026-10-25T02:45+02:00'))?.runAfter).toEqual(new Date('2026-10-25T02:30+01:00'));
+    expect(nextDagRunInfo(s, last, new Date('2026-10-25T02:45+02:00'))?.runAfter).toEqual(
+      new Date('2026-10-25T02:30+01:00'),
+    );
     expect(dueRuns(s, last, new Date('2026-10-25T02:30+01:00'), 10)).toHaveLength(1);
   });
 
   it('catchup=false during the first 02:xx still treats the day before as the latest complete interval', () => {
     const s = spec('30 2 * * *', BERLIN, '2026-10-01', { catchup: false });
     const run = nextDagRunInfo(s, null, new Date('2026-10-25T02:45+02:00'));
-    expect(run?.interval).toEqual({ start: new Date('2026-10-23T02:30+02:00'), end: new Date('2026-10-24T02:30+02:00') });
+    expect(run?.interval).toEqual({
+      start: new Date('2026-10-23T02:30+02:00'),
+      end: new Date('2026-10-24T02:30+02:00'),
+    });
   });
 
   it('a manual run during the repeated hour covers the last interval that has ended', () => {
@@ -187,11 +209,28 @@ describe('America/New_York, fall back (2026-11-01)', () => {
 describe('across every DST change of 2026', () => {
   const cases: Array<[string, string]> = [];
   for (const tz of [BERLIN, NEW_YORK]) {
-    for (const schedule of ['30 2 * * *', '30 1 * * *', '0 * * * *', '*/20 * * * *', '0 */2 * * *', '@daily', '15 0-3 * * *']) cases.push([schedule, tz]);
+    for (const schedule of [
+      '30 2 * * *',
+      '30 1 * * *',
+      '0 * * * *',
+      '*/20 * * * *',
+      '0 */2 * * *',
+      '@daily',
+      '15 0-3 * * *',
+    ])
+      cases.push([schedule, tz]);
   }
 
   it.each(cases)("'%s' in %s: intervals are contiguous and manual runs agree with the schedule", (schedule, tz) => {
-    for (const [day, until] of tz === BERLIN ? [['2026-03-28', '2026-03-30'], ['2026-10-24', '2026-10-26']] : [['2026-03-07', '2026-03-09'], ['2026-10-31', '2026-11-02']]) {
+    for (const [day, until] of tz === BERLIN
+      ? [
+          ['2026-03-28', '2026-03-30'],
+          ['2026-10-24', '2026-10-26'],
+        ]
+      : [
+          ['2026-03-07', '2026-03-09'],
+          ['2026-10-31', '2026-11-02'],
+        ]) {
       // Two days either side of the change; endDate keeps the walk short.
       const s = spec(schedule, tz, day, { endDate: parseDateInZone(until, tz) });
       const all = upcomingRuns(s, null, FAR_FUTURE, 500);
@@ -219,7 +258,9 @@ describe('across every DST change of 2026', () => {
   });
 
   it('weekday-hourly crossing the weekend change stays on the wall clock (Monday 00:00 CEST)', () => {
-    expectRuns(spec('0 * * * 1-5', BERLIN, '2026-03-27T23:00'), [['2026-03-27T23:00+01:00', '2026-03-30T00:00+02:00', 48]]);
+    expectRuns(spec('0 * * * 1-5', BERLIN, '2026-03-27T23:00'), [
+      ['2026-03-27T23:00+01:00', '2026-03-30T00:00+02:00', 48],
+    ]);
   });
 });
 
@@ -229,7 +270,8 @@ describe('agrees with a brute-force scan of every minute around each DST change'
   /** Every minute of [from, to) with its wall time (encoded as UTC ms), straight from luxon. */
   function minutes(tz: string, from: number, to: number): Array<{ t: number; wall: number }> {
     const out = [];
-    for (let t = from; t < to; t += MINUTE) out.push({ t, wall: t + DateTime.fromMillis(t, { zone: tz }).offset * MINUTE });
+    for (let t = from; t < to; t += MINUTE)
+      out.push({ t, wall: t + DateTime.fromMillis(t, { zone: tz }).offset * MINUTE });
     return out;
   }
 
@@ -245,7 +287,9 @@ describe('agrees with a brute-force scan of every minute around each DST change'
     const everyHour = hour.values.length === 24;
     const matches = (wall: number) => {
       const d = new Date(wall);
-      return (minute.values as number[]).includes(d.getUTCMinutes()) && (hour.values as number[]).includes(d.getUTCHours());
+      return (
+        (minute.values as number[]).includes(d.getUTCMinutes()) && (hour.values as number[]).includes(d.getUTCHours())
+      );
     };
     const byWall = new Map<number, number[]>();
     for (const { t, wall } of scan) if (matches(wall)) byWall.set(wall, [...(byWall.get(wall) ?? []), t]);
@@ -272,7 +316,15 @@ describe('agrees with a brute-force scan of every minute around each DST change'
     [NEW_YORK, '2026-03-08T07:00:00Z'],
     [NEW_YORK, '2026-11-01T06:00:00Z'],
   ];
-  const schedules = ['30 2 * * *', '30 1 * * *', '0 * * * *', '*/20 * * * *', '0 */2 * * *', '10,20 2,3 * * *', '*/10 1 * * *'];
+  const schedules = [
+    '30 2 * * *',
+    '30 1 * * *',
+    '0 * * * *',
+    '*/20 * * * *',
+    '0 */2 * * *',
+    '10,20 2,3 * * *',
+    '*/10 1 * * *',
+  ];
 
   it.each(changes)('%s around %s', (tz, change) => {
     const from = Date.parse(change) - 8 * HOUR;
@@ -283,7 +335,12 @@ describe('agrees with a brute-force scan of every minute around each DST change'
       const fires = bruteForce(schedule, scan);
       const s = spec(schedule, tz, '2026-01-01');
       // Walk the schedule through the window: every interval ends at the next fire time.
-      const walked = upcomingRuns(s, { start: new Date(0), end: new Date(fires.find((t) => t >= from)!) }, FAR_FUTURE, 60)
+      const walked = upcomingRuns(
+        s,
+        { start: new Date(0), end: new Date(fires.find((t) => t >= from)!) },
+        FAR_FUTURE,
+        60,
+      )
         .map((r) => r.interval.start.getTime())
         .filter((t) => t < to);
       expect(walked, schedule).toEqual(fires.filter((t) => t >= from && t < to));
@@ -292,7 +349,10 @@ describe('agrees with a brute-force scan of every minute around each DST change'
         const end = Math.max(...fires.filter((t) => t <= at));
         const start = Math.max(...fires.filter((t) => t < end));
         const run = manualRunInfo(s, new Date(at));
-        expect([run.interval.start.getTime(), run.interval.end.getTime()], `${schedule} at ${new Date(at).toISOString()}`).toEqual([start, end]);
+        expect(
+          [run.interval.start.getTime(), run.interval.end.getTime()],
+          `${schedule} at ${new Date(at).toISOString()}`,
+        ).toEqual([start, end]);
       }
     }
   });

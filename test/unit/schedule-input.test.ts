@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ScheduleError } from '../../src/errors.js';
-import { PRESETS, checkDateText, dateInputRule, dueRuns, manualRunInfo, nextDagRunInfo, parseDateInZone, parseRangeEndInZone, validateSchedule, validateTimezone } from '../../src/schedule/index.js';
+import {
+  PRESETS,
+  checkDateText,
+  dateInputRule,
+  dueRuns,
+  manualRunInfo,
+  nextDagRunInfo,
+  parseDateInZone,
+  parseRangeEndInZone,
+  validateSchedule,
+  validateTimezone,
+} from '../../src/schedule/index.js';
 
 function scheduleError(fn: () => unknown): ScheduleError {
   try {
@@ -48,10 +59,21 @@ describe('presets', () => {
 });
 
 describe('validateSchedule', () => {
-  it.each(['@once', '@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually', '0 2 * * *', '*/15 9-17 * * MON-FRI', '0 0 L * *', '0 0 29 2 *', ' 0 2 * * * '])(
-    'accepts %j',
-    (schedule) => expect(() => validateSchedule(schedule, 'Europe/Berlin')).not.toThrow(),
-  );
+  it.each([
+    '@once',
+    '@hourly',
+    '@daily',
+    '@midnight',
+    '@weekly',
+    '@monthly',
+    '@yearly',
+    '@annually',
+    '0 2 * * *',
+    '*/15 9-17 * * MON-FRI',
+    '0 0 L * *',
+    '0 0 29 2 *',
+    ' 0 2 * * * ',
+  ])('accepts %j', (schedule) => expect(() => validateSchedule(schedule, 'Europe/Berlin')).not.toThrow());
 
   it.each([
     ['61 * * * *', "invalid cron expression '61 * * * *': Constraint error, got value 61 expected range 0-59"],
@@ -69,13 +91,17 @@ describe('validateSchedule', () => {
   });
 
   it('rejects an unknown timezone, naming it', () => {
-    expect(scheduleError(() => validateSchedule('@daily', 'Mars/Olympus_Mons')).message).toContain("unknown timezone 'Mars/Olympus_Mons'");
+    expect(scheduleError(() => validateSchedule('@daily', 'Mars/Olympus_Mons')).message).toContain(
+      "unknown timezone 'Mars/Olympus_Mons'",
+    );
   });
 
   it('the scheduling functions refuse an invalid clock', () => {
     const spec = { schedule: '@daily', timezone: 'UTC', startDate: new Date(0), endDate: null, catchup: true };
     expect(scheduleError(() => dueRuns(spec, null, new Date('soon'), 10)).message).toBe('now is not a valid Date');
-    expect(scheduleError(() => manualRunInfo(spec, new Date('soon'))).message).toBe('the trigger time is not a valid Date');
+    expect(scheduleError(() => manualRunInfo(spec, new Date('soon'))).message).toBe(
+      'the trigger time is not a valid Date',
+    );
   });
 
   it('is what the scheduling functions apply too', () => {
@@ -85,10 +111,14 @@ describe('validateSchedule', () => {
 });
 
 describe('validateTimezone', () => {
-  it.each(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata'])('accepts %s', (tz) => expect(() => validateTimezone(tz)).not.toThrow());
+  it.each(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata'])('accepts %s', (tz) =>
+    expect(() => validateTimezone(tz)).not.toThrow(),
+  );
 
   it.each(['Europe/Berlinn', 'Mars/Base', '', '+02:00', 'GMT+25'])('rejects %j with a message naming it', (tz) => {
-    expect(scheduleError(() => validateTimezone(tz)).message).toMatch(new RegExp(`^unknown timezone '${tz.replace(/[+]/g, '\\+')}'`));
+    expect(scheduleError(() => validateTimezone(tz)).message).toMatch(
+      new RegExp(`^unknown timezone '${tz.replace(/[+]/g, '\\+')}'`),
+    );
   });
 });
 
@@ -128,7 +158,9 @@ describe('parseDateInZone', () => {
 
   it('rejects an invalid Date and an unknown timezone', () => {
     expect(scheduleError(() => parseDateInZone(new Date('nope'), 'UTC')).message).toContain('invalid Date');
-    expect(scheduleError(() => parseDateInZone('2026-01-01', 'Nowhere/City')).message).toContain("unknown timezone 'Nowhere/City'");
+    expect(scheduleError(() => parseDateInZone('2026-01-01', 'Nowhere/City')).message).toContain(
+      "unknown timezone 'Nowhere/City'",
+    );
   });
 });
 
@@ -145,7 +177,9 @@ describe('parseRangeEndInZone', () => {
   });
 
   it('refuses a day that does not exist or ends before year 1', () => {
-    expect(scheduleError(() => parseRangeEndInZone('2026-02-30', 'UTC')).message).toContain('there is no day 30 in 2026-02');
+    expect(scheduleError(() => parseRangeEndInZone('2026-02-30', 'UTC')).message).toContain(
+      'there is no day 30 in 2026-02',
+    );
     expect(scheduleError(() => parseRangeEndInZone('0000-12-31', 'UTC')).message).toContain('within years 1 to 9999');
   });
 });
@@ -160,7 +194,11 @@ describe('checkDateText', () => {
 
 describe('dateInputRule', () => {
   it("is DATE_INPUT_RULE as a sentence, naming the DAG's zone", () => {
-    expect(dateInputRule()).toBe("A date without Z or an offset is read in the DAG's timezone ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.");
-    expect(dateInputRule('Europe/Berlin')).toContain("read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there)");
+    expect(dateInputRule()).toBe(
+      "A date without Z or an offset is read in the DAG's timezone ('2026-11-03' is midnight there), in UTC where there is no DAG; with Z or an offset (+01:00) it is that instant.",
+    );
+    expect(dateInputRule('Europe/Berlin')).toContain(
+      "read in the DAG's timezone (Europe/Berlin) ('2026-11-03' is midnight there)",
+    );
   });
 });

@@ -13,7 +13,14 @@ import {
 const d = (iso: string) => new Date(iso);
 
 function spec(overrides: Partial<ScheduleSpec> = {}): ScheduleSpec {
-  return { schedule: '@daily', timezone: 'UTC', startDate: d('2026-01-01T00:00:00Z'), endDate: null, catchup: true, ...overrides };
+  return {
+    schedule: '@daily',
+    timezone: 'UTC',
+    startDate: d('2026-01-01T00:00:00Z'),
+    endDate: null,
+    catchup: true,
+    ...overrides,
+  };
 }
 
 /** [start, end) of each run as ISO strings, for readable expectations. */
@@ -35,7 +42,11 @@ describe('nextDagRunInfo: data intervals', () => {
   });
 
   it('starts at the first fire time at or after an unaligned startDate', () => {
-    const run = nextDagRunInfo(spec({ schedule: '0 2 * * *', startDate: d('2026-01-01T05:00:00Z') }), null, d('2026-02-01T00:00:00Z'));
+    const run = nextDagRunInfo(
+      spec({ schedule: '0 2 * * *', startDate: d('2026-01-01T05:00:00Z') }),
+      null,
+      d('2026-02-01T00:00:00Z'),
+    );
     expect(intervals([run])).toEqual([['2026-01-02T02:00:00.000Z', '2026-01-03T02:00:00.000Z']]);
   });
 
@@ -92,7 +103,9 @@ describe('catchup', () => {
   });
 
   it('false: skips the intervals missed since the last run', () => {
-    expect(intervals(dueRuns(spec({ catchup: false }), interval(day(1), day(2)), now, 100))).toEqual([[day(4), day(5)]]);
+    expect(intervals(dueRuns(spec({ catchup: false }), interval(day(1), day(2)), now, 100))).toEqual([
+      [day(4), day(5)],
+    ]);
   });
 
   it('false: at an interval boundary, the interval ending now is the latest complete one', () => {
@@ -190,7 +203,9 @@ describe('@once', () => {
   });
 
   it('ignores catchup, and schedules nothing once it has run', () => {
-    expect(nextDagRunInfo({ ...s, catchup: false }, null, d('2027-01-01T00:00:00Z'))?.logicalDate).toEqual(d('2026-01-03T10:00:00Z'));
+    expect(nextDagRunInfo({ ...s, catchup: false }, null, d('2027-01-01T00:00:00Z'))?.logicalDate).toEqual(
+      d('2026-01-03T10:00:00Z'),
+    );
     const ran = interval('2026-01-03T10:00:00Z', '2026-01-03T10:00:00Z');
     expect(nextDagRunInfo(s, ran, d(day(5)))).toBeNull();
     expect(dueRuns(s, ran, d(day(5)), 10)).toEqual([]);
@@ -217,7 +232,10 @@ describe('manual runs', () => {
   });
 
   it('ignore startDate, endDate and catchup', () => {
-    const run = manualRunInfo(spec({ startDate: d('2030-01-01T00:00:00Z'), endDate: d('2030-02-01T00:00:00Z'), catchup: false }), d('2026-01-25T01:00:00Z'));
+    const run = manualRunInfo(
+      spec({ startDate: d('2030-01-01T00:00:00Z'), endDate: d('2030-02-01T00:00:00Z'), catchup: false }),
+      d('2026-01-25T01:00:00Z'),
+    );
     expect(intervals([run])).toEqual([['2026-01-24T00:00:00.000Z', '2026-01-25T00:00:00.000Z']]);
   });
 

@@ -4,9 +4,30 @@ import { sessionLimits } from '../../src/db/session-limits.js';
 
 describe('sessionLimits', () => {
   it('derives every limit from the heartbeat timeout, within its bounds', () => {
-    expect(sessionLimits(3_000)).toEqual({ idleInTransactionMs: 2_000, lockMs: 2_000, statementMs: 10_000, keepAliveIdleMs: 1_000, queryMs: 15_000, connectMs: 4_000 });
-    expect(sessionLimits(30_000)).toEqual({ idleInTransactionMs: 5_000, lockMs: 5_000, statementMs: 15_000, keepAliveIdleMs: 7_500, queryMs: 20_000, connectMs: 10_000 });
-    expect(sessionLimits(120_000)).toEqual({ idleInTransactionMs: 5_000, lockMs: 5_000, statementMs: 60_000, keepAliveIdleMs: 10_000, queryMs: 65_000, connectMs: 10_000 });
+    expect(sessionLimits(3_000)).toEqual({
+      idleInTransactionMs: 2_000,
+      lockMs: 2_000,
+      statementMs: 10_000,
+      keepAliveIdleMs: 1_000,
+      queryMs: 15_000,
+      connectMs: 4_000,
+    });
+    expect(sessionLimits(30_000)).toEqual({
+      idleInTransactionMs: 5_000,
+      lockMs: 5_000,
+      statementMs: 15_000,
+      keepAliveIdleMs: 7_500,
+      queryMs: 20_000,
+      connectMs: 10_000,
+    });
+    expect(sessionLimits(120_000)).toEqual({
+      idleInTransactionMs: 5_000,
+      lockMs: 5_000,
+      statementMs: 60_000,
+      keepAliveIdleMs: 10_000,
+      queryMs: 65_000,
+      connectMs: 10_000,
+    });
     expect(sessionLimits(18_000).idleInTransactionMs).toBe(3_000);
   });
 

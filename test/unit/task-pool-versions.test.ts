@@ -32,14 +32,22 @@ export default dag({ id: 'changing' }, (t) => {
 `;
 
 function payload(file: string, version: number, taskId: string): Omit<TaskPayload, 'port'> {
-  return taskPayload({ file, fileVersion: `v${version}`, dagId: 'changing', taskId, taskInstanceId: `${taskId}-${version}` });
+  return taskPayload({
+    file,
+    fileVersion: `v${version}`,
+    dagId: 'changing',
+    taskId,
+    taskInstanceId: `${taskId}-${version}`,
+  });
 }
 
 /** Each set of threads takes seconds to start here (tsx and Updraft load in each thread). */
 const LAST = 12;
 
 describe('TaskPool with a DAG file that keeps changing', () => {
-  it('replaces threads that hold too many old versions, without losing a try in flight', { timeout: 120_000 }, async () => {
+  it('replaces threads that hold too many old versions, without losing a try in flight', {
+    timeout: 120_000,
+  }, async () => {
     const pool = new TaskPool({ size: 1, maxStaleVersions: 2 });
     try {
       const file = await folder.write('changing.ts', source(1));
@@ -86,14 +94,19 @@ describe('TaskPool with a DAG file that keeps changing', () => {
 async function esbuildChildren(): Promise<string[]> {
   try {
     const { stdout } = await promisify(execFile)('ps', ['--ppid', String(process.pid), '-o', 'stat=,args=']);
-    return stdout.split('\n').map((s) => s.trim()).filter((line) => line.includes('esbuild'));
+    return stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter((line) => line.includes('esbuild'));
   } catch {
     return []; // ps exits 1 when there is none
   }
 }
 
 describe('TaskPool ending its threads', () => {
-  it('ends their esbuild services first, retired threads and closed ones: no child process left behind', { timeout: 120_000 }, async () => {
+  it('ends their esbuild services first, retired threads and closed ones: no child process left behind', {
+    timeout: 120_000,
+  }, async () => {
     const pool = new TaskPool({ size: 1, maxStaleVersions: 0 });
     try {
       const file = await folder.write('ending.ts', source(1));

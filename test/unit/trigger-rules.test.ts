@@ -60,7 +60,15 @@ describe('countUpstream', () => {
   });
 
   it('is all zeros without upstream tasks', () => {
-    expect(countUpstream([])).toEqual({ total: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 });
+    expect(countUpstream([])).toEqual({
+      total: 0,
+      success: 0,
+      skipped: 0,
+      failed: 0,
+      upstreamFailed: 0,
+      removed: 0,
+      done: 0,
+    });
   });
 });
 
@@ -284,7 +292,8 @@ describe('decide: properties over every mix of up to four upstream states', () =
     const canFail = new Set<TriggerRule>(['all_success', 'one_success', 'none_failed', 'none_failed_min_one_success']);
     for (const rule of TRIGGER_RULES) {
       if (canFail.has(rule)) continue;
-      for (const states of mixes) expect(decideFor(rule, states), `${rule} ${label(states)}`).not.toBe('upstream_failed');
+      for (const states of mixes)
+        expect(decideFor(rule, states), `${rule} ${label(states)}`).not.toBe('upstream_failed');
     }
   });
 
@@ -333,9 +342,13 @@ function settle(dag: Record<string, SimTask>): Record<string, State> {
     changed = false;
     for (const [id, task] of Object.entries(dag)) {
       if (state[id] !== null) continue;
-      const decision = decideFor(task.rule ?? 'all_success', (task.upstream ?? []).map((up) => state[up]!));
+      const decision = decideFor(
+        task.rule ?? 'all_success',
+        (task.upstream ?? []).map((up) => state[up]!),
+      );
       if (decision === 'wait') continue;
-      state[id] = decision === 'run' ? (task.outcome ?? 'success') : decision === 'skip' ? 'skipped' : 'upstream_failed';
+      state[id] =
+        decision === 'run' ? (task.outcome ?? 'success') : decision === 'skip' ? 'skipped' : 'upstream_failed';
       changed = true;
     }
   }
@@ -412,7 +425,10 @@ describe('propagation through a branch and a join', () => {
   });
 
   it('none_failed_min_one_success skips the join when every path was skipped', () => {
-    expect(settle(branchDag({ outcome: K }, { outcome: K }, 'none_failed_min_one_success'))).toMatchObject({ join: K, after: K });
+    expect(settle(branchDag({ outcome: K }, { outcome: K }, 'none_failed_min_one_success'))).toMatchObject({
+      join: K,
+      after: K,
+    });
   });
 
   it('all_success skips the join when one path was skipped (why branches need another rule)', () => {
@@ -420,7 +436,12 @@ describe('propagation through a branch and a join', () => {
   });
 
   it('one_success runs the join after one path succeeds although the other failed', () => {
-    expect(settle(branchDag({ outcome: F }, {}, 'one_success'))).toMatchObject({ left: F, right: S, join: S, after: S });
+    expect(settle(branchDag({ outcome: F }, {}, 'one_success'))).toMatchObject({
+      left: F,
+      right: S,
+      join: S,
+      after: S,
+    });
   });
 
   it('one_success marks the join upstream_failed when no path succeeded', () => {
@@ -428,14 +449,25 @@ describe('propagation through a branch and a join', () => {
   });
 
   it('settles a join before its slow upstream finishes', () => {
-    expect(settle(branchDag({ outcome: F }, { outcome: X }, 'all_success'))).toMatchObject({ right: X, join: U, after: U });
+    expect(settle(branchDag({ outcome: F }, { outcome: X }, 'all_success'))).toMatchObject({
+      right: X,
+      join: U,
+      after: U,
+    });
     expect(settle(branchDag({}, { outcome: X }, 'one_success'))).toMatchObject({ right: X, join: S, after: S });
-    expect(settle(branchDag({ outcome: F }, { outcome: X }, 'one_failed'))).toMatchObject({ right: X, join: S, after: S });
+    expect(settle(branchDag({ outcome: F }, { outcome: X }, 'one_failed'))).toMatchObject({
+      right: X,
+      join: S,
+      after: S,
+    });
   });
 
   it('leaves the join waiting while a slow upstream could still change the answer', () => {
     expect(settle(branchDag({}, { outcome: X }, 'all_success'))).toMatchObject({ right: X, join: N, after: N });
-    expect(settle(branchDag({ outcome: K }, { outcome: X }, 'none_failed_min_one_success'))).toMatchObject({ join: N, after: N });
+    expect(settle(branchDag({ outcome: K }, { outcome: X }, 'none_failed_min_one_success'))).toMatchObject({
+      join: N,
+      after: N,
+    });
     expect(settle(branchDag({ outcome: F }, { outcome: X }, 'all_done'))).toMatchObject({ join: N, after: N });
   });
 });

@@ -14,11 +14,24 @@ describe('error pages', () => {
     app.get('/ui/status/:code', (c) => {
       throw new HTTPException(Number(c.req.param('code')) as 401, { message: 'refused here' });
     });
-    const titles: Record<number, string> = { 400: 'Bad request', 401: 'Login required', 403: 'Not allowed', 404: 'Not found', 405: 'Method not allowed', 409: 'Conflict', 413: 'Request too large', 418: "I'm a Teapot" };
+    const titles: Record<number, string> = {
+      400: 'Bad request',
+      401: 'Login required',
+      403: 'Not allowed',
+      404: 'Not found',
+      405: 'Method not allowed',
+      409: 'Conflict',
+      413: 'Request too large',
+      418: "I'm a Teapot",
+    };
     for (const [code, title] of Object.entries(titles)) {
       const res = await app.request(`/ui/status/${code}`);
       const html = await res.text();
-      expect({ code, status: res.status, title: /<title>(.*?)<\/title>/.exec(html)?.[1] }).toEqual({ code, status: Number(code), title: `${title.replace("'", '&#39;')} · Updraft` });
+      expect({ code, status: res.status, title: /<title>(.*?)<\/title>/.exec(html)?.[1] }).toEqual({
+        code,
+        status: Number(code),
+        title: `${title.replace("'", '&#39;')} · Updraft`,
+      });
       expect(html).toContain('refused here');
     }
   });

@@ -5,9 +5,24 @@
  */
 import { sql } from 'drizzle-orm';
 import { getDag } from '../../catalog/dags.js';
-import { activeBackfill, createBackfill, dryRunBackfill, type BackfillRequest, type PlannedDate } from '../../backfill/create.js';
+import {
+  activeBackfill,
+  createBackfill,
+  dryRunBackfill,
+  type BackfillRequest,
+  type PlannedDate,
+} from '../../backfill/create.js';
 import { cancelBackfill, pauseBackfill, resumeBackfill } from '../../backfill/manage.js';
-import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState } from '../../backfill/read.js';
+import {
+  backfillDates,
+  backfillProgress,
+  getBackfill,
+  listBackfills,
+  type BackfillDate,
+  type BackfillInfo,
+  type BackfillProgress,
+  type BackfillState,
+} from '../../backfill/read.js';
 import { ACTOR_HEADER } from '../../auth/middleware.js';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../db/execute.js';
@@ -28,8 +43,15 @@ export interface BackfillClient {
   get(id: number): Promise<BackfillInfo>;
   /** The backfill and where it stands. */
   status(id: number): Promise<BackfillStatus>;
-  list(filter: { dagId?: string; states?: BackfillState[]; limit?: number }): Promise<{ backfills: BackfillInfo[]; total: number }>;
-  dates(id: number, page: { limit?: number; offset?: number; state?: string }): Promise<{ dates: BackfillDate[]; total: number }>;
+  list(filter: {
+    dagId?: string;
+    states?: BackfillState[];
+    limit?: number;
+  }): Promise<{ backfills: BackfillInfo[]; total: number }>;
+  dates(
+    id: number,
+    page: { limit?: number; offset?: number; state?: string },
+  ): Promise<{ dates: BackfillDate[]; total: number }>;
   pause(id: number): Promise<BackfillInfo>;
   resume(id: number): Promise<BackfillInfo>;
   cancel(id: number): Promise<BackfillInfo>;
@@ -116,11 +138,18 @@ export function httpClient(server: LocalServer, actor: string): BackfillClient {
     try {
       response = await fetch(`${server.url}${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${server.token}`, [ACTOR_HEADER]: actor, ...(payload ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${server.token}`,
+          [ACTOR_HEADER]: actor,
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
         body: payload ? JSON.stringify(payload) : undefined,
       });
     } catch (error) {
-      throw new UpdraftError(`cannot reach standalone (pid ${server.pid}) at ${server.url}: ${(error as Error).message}`, { cause: error });
+      throw new UpdraftError(
+        `cannot reach standalone (pid ${server.pid}) at ${server.url}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const json = (await response.json().catch(() => ({}))) as Json;
     if (response.ok) return json;
@@ -131,7 +160,9 @@ export function httpClient(server: LocalServer, actor: string): BackfillClient {
   };
   const query = (params: Record<string, string | number | undefined>) => {
     const entries = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined);
-    return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
+    return entries.length === 0
+      ? ''
+      : `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
   };
   return {
     timezone: async (dagId) => (await call('GET', `/dags/${encodeURIComponent(dagId)}`)).timezone as string,
@@ -141,7 +172,9 @@ export function httpClient(server: LocalServer, actor: string): BackfillClient {
         logicalDate: new Date(d.logical_date as string),
         action: d.action as PlannedDate['action'],
         ...(d.reason ? { reason: d.reason as PlannedDate['reason'] } : {}),
-        ...(d.existing_run_id ? { existing: { runId: d.existing_run_id as string, state: d.existing_state as string } } : {}),
+        ...(d.existing_run_id
+          ? { existing: { runId: d.existing_run_id as string, state: d.existing_state as string } }
+          : {}),
       }));
     },
     async active(dagId) {
@@ -156,7 +189,10 @@ export function httpClient(server: LocalServer, actor: string): BackfillClient {
       return { backfill: info(json), progress: progress(json.progress as Json) };
     },
     async list(filter) {
-      const json = await call('GET', `/backfills${query({ dag_id: filter.dagId, state: filter.states?.join(','), limit: filter.limit })}`);
+      const json = await call(
+        'GET',
+        `/backfills${query({ dag_id: filter.dagId, state: filter.states?.join(','), limit: filter.limit })}`,
+      );
       return { backfills: (json.backfills as Json[]).map(info), total: json.total_entries as number };
     },
     async dates(id, page) {
@@ -177,6 +213,8 @@ export function httpClient(server: LocalServer, actor: string): BackfillClient {
     resume: async (id) => info(await call('POST', `/backfills/${id}/unpause`)),
     cancel: async (id) => info(await call('POST', `/backfills/${id}/cancel`)),
     // /health counts the schedulers with a fresh heartbeat (standalone's own, normally).
-    schedulerAlive: async () => (((await call('GET', '/health', undefined, '')).scheduler as Json | null)?.alive as number | undefined ?? 0) > 0,
+    schedulerAlive: async () =>
+      ((((await call('GET', '/health', undefined, '')).scheduler as Json | null)?.alive as number | undefined) ?? 0) >
+      0,
   };
 }

@@ -36,7 +36,11 @@ export interface BackfillTarget {
  * `refresh`: read the DAG files into the database first, as `dags trigger` does, so that a
  * DAG just written can be backfilled (creating and previewing need it; managing does not).
  */
-export async function connectBackfills(config: Config, actor: string, { refresh }: { refresh: boolean }): Promise<BackfillTarget> {
+export async function connectBackfills(
+  config: Config,
+  actor: string,
+  { refresh }: { refresh: boolean },
+): Promise<BackfillTarget> {
   if (!config.databaseUrl) {
     const holder = await socketHolder(config.home);
     if (holder && !holder.scheduler) {
@@ -56,7 +60,11 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
       };
     }
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) }).catch((error: unknown) => {
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    home: config.home,
+    session: sessionLimits(config.heartbeatTimeoutMs),
+  }).catch((error: unknown) => {
     if (error instanceof ConfigError && !config.databaseUrl) {
       throw new ConfigError(
         `${error.message}. It is not a standalone this command can go through (none published its address in ${config.home}); wait for that process to end, or stop it`,
@@ -97,5 +105,7 @@ export async function connectBackfills(config: Config, actor: string, { refresh 
 
 function inProcessEngine(database: Database, config: Config): Engine {
   // Warnings and errors only: the progress display owns the terminal.
-  return new Engine(database, config, { processor: true, scheduler: true, executor: true }, createLogger('warn'), { createScheduledRuns: false });
+  return new Engine(database, config, { processor: true, scheduler: true, executor: true }, createLogger('warn'), {
+    createScheduledRuns: false,
+  });
 }

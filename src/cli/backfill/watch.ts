@@ -32,7 +32,11 @@ export function datesText(p: BackfillProgress): string {
 export function progressLine(b: BackfillInfo, p: BackfillProgress): string {
   const paused = b.state === 'paused' ? ' [paused]' : '';
   const done = `${datesDone(p)}/${p.total}`;
-  const dates = p.planDone ? `${done} dates done` : p.total > 0 ? `${done}+ dates done, more being planned` : datesText(p);
+  const dates = p.planDone
+    ? `${done} dates done`
+    : p.total > 0
+      ? `${done}+ dates done, more being planned`
+      : datesText(p);
   return `backfill ${b.id}${paused}: ${dates} (${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone), ${p.running + p.queued} runs active, ${p.runningTasks} tasks running`;
 }
 
@@ -40,7 +44,12 @@ export function progressLine(b: BackfillInfo, p: BackfillProgress): string {
  * ' | ETA 1m 20s' from the pace since watching began (`first`: the dates done then, at
  * `since`); nothing while the total is unknown (planning), before a date ended, or when paused.
  */
-export function etaText(b: BackfillInfo, p: BackfillProgress, first: { done: number; at: number }, now: number): string {
+export function etaText(
+  b: BackfillInfo,
+  p: BackfillProgress,
+  first: { done: number; at: number },
+  now: number,
+): string {
   const done = datesDone(p);
   const rate = (done - first.done) / (now - first.at);
   if (!p.planDone || b.state === 'paused' || done >= p.total || !(rate > 0) || !Number.isFinite(rate)) return '';
@@ -48,7 +57,11 @@ export function etaText(b: BackfillInfo, p: BackfillProgress, first: { done: num
 }
 
 /** Follows the backfill until it ends (its last status) or the signal fires (null). */
-export async function watchBackfill(client: BackfillClient, id: number, options: WatchOptions): Promise<BackfillStatus | null> {
+export async function watchBackfill(
+  client: BackfillClient,
+  id: number,
+  options: WatchOptions,
+): Promise<BackfillStatus | null> {
   const bar = options.tty
     ? new cliProgress.SingleBar(
         {
@@ -88,7 +101,10 @@ export async function watchBackfill(client: BackfillClient, id: number, options:
         lastLineAt = Date.now();
       } else {
         const line = progressLine(b, p);
-        if (line !== lastLine && (Date.now() - lastLineAt >= options.lineEveryMs || ENDED.has(b.state) || lastLineAt === 0)) {
+        if (
+          line !== lastLine &&
+          (Date.now() - lastLineAt >= options.lineEveryMs || ENDED.has(b.state) || lastLineAt === 0)
+        ) {
           process.stderr.write(`${line}\n`);
           lastLine = line;
           lastLineAt = Date.now();
@@ -115,7 +131,11 @@ export async function watchBackfill(client: BackfillClient, id: number, options:
 }
 
 /** The end of a backfill in a few lines: its dates by outcome, the failed ones listed, how to re-run them. */
-export async function summary(client: BackfillClient, { backfill: b, progress: p }: BackfillStatus, timezone: string): Promise<string> {
+export async function summary(
+  client: BackfillClient,
+  { backfill: b, progress: p }: BackfillStatus,
+  timezone: string,
+): Promise<string> {
   const took = b.completedAt ? ` in ${duration(b.completedAt.getTime() - b.createdAt.getTime())}` : '';
   const lines = [
     `backfill ${b.id} of ${b.dagId} ${b.state}${took}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} left alone${p.pending > 0 ? `, ${p.pending} not started` : ''}`,
@@ -123,7 +143,10 @@ export async function summary(client: BackfillClient, { backfill: b, progress: p
   const list = async (state: 'success' | 'failed', label: string) => {
     const { dates, total } = await client.dates(b.id, { state, limit: 20 });
     if (total === 0) return;
-    const more = total > dates.length ? `, and ${total - dates.length} more ('updraft backfill show ${b.id} --state ${state}')` : '';
+    const more =
+      total > dates.length
+        ? `, and ${total - dates.length} more ('updraft backfill show ${b.id} --state ${state}')`
+        : '';
     lines.push(`${label}: ${dates.map((d) => inZone(d.logicalDate, timezone)).join(', ')}${more}`);
   };
   await list('success', 'succeeded');

@@ -40,12 +40,18 @@ const ALIVE_WITHIN_MS = 60_000;
 
 function backfillId(value: string): number {
   const id = Number(value);
-  if (!Number.isInteger(id) || id < 1) throw new InvalidArgumentError(`a backfill id is a positive whole number ('updraft backfill list'), got '${value}'`);
+  if (!Number.isInteger(id) || id < 1)
+    throw new InvalidArgumentError(
+      `a backfill id is a positive whole number ('updraft backfill list'), got '${value}'`,
+    );
   return id;
 }
 
 /** Runs `fn` against the deployment (connect.ts), closing it afterwards. */
-async function withBackfills<T>(fn: (target: BackfillTarget, config: Config) => Promise<T>, refresh = false): Promise<T> {
+async function withBackfills<T>(
+  fn: (target: BackfillTarget, config: Config) => Promise<T>,
+  refresh = false,
+): Promise<T> {
   const config = loadConfig();
   const target = await connectBackfills(config, cliActor(), { refresh });
   try {
@@ -65,11 +71,18 @@ export function registerBackfillCommands(program: Command): void {
     .requiredOption('--from <date>', 'first logical date')
     .requiredOption('--to <date>', 'last logical date, included (a day without a time: that whole day)')
     .addOption(
-      new Option('--reprocess <which>', 'dates that already have a run: none leaves them, failed re-runs failed ones, completed re-runs failed and successful ones')
+      new Option(
+        '--reprocess <which>',
+        'dates that already have a run: none leaves them, failed re-runs failed ones, completed re-runs failed and successful ones',
+      )
         .choices(REPROCESS)
         .default('none'),
     )
-    .option('--max-active-runs <n>', "runs of this backfill at once (default 10; independent of the DAG's maxActiveRuns)", positiveInt('--max-active-runs'))
+    .option(
+      '--max-active-runs <n>',
+      "runs of this backfill at once (default 10; independent of the DAG's maxActiveRuns)",
+      positiveInt('--max-active-runs'),
+    )
     .option('--backwards', 'newest date first')
     .option('--conf <json>', 'conf of every run, checked against the DAG params', parseConf)
     .option('--dry-run', 'print every date and what the backfill would do with it; change nothing')
@@ -80,7 +93,7 @@ export function registerBackfillCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nA date whose run is queued or running is never duplicated or cleared. Running the same command again attaches to the\n' +
-        "backfill it created. Ctrl-C stops following it; it goes on in the scheduler unless you cancel it. Exit 1 if a date failed.",
+        'backfill it created. Ctrl-C stops following it; it goes on in the scheduler unless you cancel it. Exit 1 if a date failed.',
     )
     .action((dagId: string, flags: CreateFlags) => runBackfill(dagId, flags));
 
@@ -92,7 +105,11 @@ export function registerBackfillCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { dag?: string; state?: BackfillState; json?: boolean }) => {
       await withBackfills(async ({ client }) => {
-        const { backfills, total } = await client.list({ dagId: opts.dag, states: opts.state ? [opts.state] : undefined, limit: 100 });
+        const { backfills, total } = await client.list({
+          dagId: opts.dag,
+          states: opts.state ? [opts.state] : undefined,
+          limit: 100,
+        });
         if (opts.json) return printJson({ backfills, total });
         if (backfills.length === 0) return console.log('no backfills');
         // Each range in its DAG's timezone, as the user typed it.
@@ -102,7 +119,17 @@ export function registerBackfillCommands(program: Command): void {
         console.log(
           formatTable(
             ['id', 'dag', 'from', 'to', 'reprocess', 'state', 'planned', 'created_by', 'created_at'],
-            backfills.map((b) => [String(b.id), b.dagId, at(b.from, b.dagId), at(b.to, b.dagId), b.reprocess, b.state, `${b.planned}${b.planDone ? '' : '+'}`, b.createdBy, at(b.createdAt, b.dagId)]),
+            backfills.map((b) => [
+              String(b.id),
+              b.dagId,
+              at(b.from, b.dagId),
+              at(b.to, b.dagId),
+              b.reprocess,
+              b.state,
+              `${b.planned}${b.planDone ? '' : '+'}`,
+              b.createdBy,
+              at(b.createdAt, b.dagId),
+            ]),
           ),
         );
       });
@@ -126,7 +153,13 @@ export function registerBackfillCommands(program: Command): void {
         console.log(
           formatTable(
             ['#', 'logical_date', 'outcome', 'run_id', 'run_state'],
-            dates.map((d) => [String(d.ordinal + 1), inZone(d.logicalDate, timezone), d.outcome === 'skipped' ? `left alone (${d.reason})` : (d.outcome ?? 'not started'), d.runId ?? '', d.runState ?? '']),
+            dates.map((d) => [
+              String(d.ordinal + 1),
+              inZone(d.logicalDate, timezone),
+              d.outcome === 'skipped' ? `left alone (${d.reason})` : (d.outcome ?? 'not started'),
+              d.runId ?? '',
+              d.runState ?? '',
+            ]),
           ),
         );
         if (total > dates.length) console.log(`(${dates.length} of ${total} dates; --limit shows more)`);
@@ -144,9 +177,17 @@ export function registerBackfillCommands(program: Command): void {
           console.log(`backfill ${b.id} of ${b.dagId} ${done}`);
         });
       });
-  action('pause', 'stop starting new dates (runs already running finish)', 'paused: no new date starts until it is resumed');
+  action(
+    'pause',
+    'stop starting new dates (runs already running finish)',
+    'paused: no new date starts until it is resumed',
+  );
   action('resume', 'go on with a paused backfill', 'resumed');
-  action('cancel', 'stop a backfill: its queued and running runs are cancelled, dates not started stay so', 'cancelled');
+  action(
+    'cancel',
+    'stop a backfill: its queued and running runs are cancelled, dates not started stay so',
+    'cancelled',
+  );
 }
 
 function describe(b: BackfillInfo, timezone: string): string {
@@ -184,9 +225,14 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
       );
     }
     if (backfill) {
-      say(`attached to backfill ${backfill.id} of ${dagId} (${backfill.state}), created ${inZone(backfill.createdAt, timezone)} by ${backfill.createdBy}`);
+      say(
+        `attached to backfill ${backfill.id} of ${dagId} (${backfill.state}), created ${inZone(backfill.createdAt, timezone)} by ${backfill.createdBy}`,
+      );
       if (backfill.state === 'paused') {
-        if (!flags.yes && !(tty && (await confirm(`backfill ${backfill.id} is paused. Resume it? [y/N] `, process.stderr)))) {
+        if (
+          !flags.yes &&
+          !(tty && (await confirm(`backfill ${backfill.id} is paused. Resume it? [y/N] `, process.stderr)))
+        ) {
           say(`backfill ${backfill.id} stays paused ('updraft backfill resume ${backfill.id}' resumes it)`);
           process.exitCode = 1;
           return;
@@ -198,10 +244,16 @@ async function runBackfill(dagId: string, flags: CreateFlags): Promise<void> {
       if (tty && !flags.yes) {
         const plan = await client.dryRun(request);
         // An empty range goes on to create, which refuses it saying why (exit 1).
-        if (plan.length > 0 && !(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))) return say('no backfill created');
+        if (
+          plan.length > 0 &&
+          !(await confirm(`Backfill ${dagId}: ${planCounts(plan)}. Start? [y/N] `, process.stderr))
+        )
+          return say('no backfill created');
       }
       backfill = await client.create(request);
-      say(`created backfill ${backfill.id} of ${dagId}: ${inZone(backfill.from, timezone)} to ${inZone(backfill.to, timezone)}, reprocess ${backfill.reprocess}, max ${backfill.maxActiveRuns} active runs`);
+      say(
+        `created backfill ${backfill.id} of ${dagId}: ${inZone(backfill.from, timezone)} to ${inZone(backfill.to, timezone)}, reprocess ${backfill.reprocess}, max ${backfill.maxActiveRuns} active runs`,
+      );
     }
     say(`it runs ${target.where}`);
     if (target.deployment !== 'embedded' && !(await client.schedulerAlive(ALIVE_WITHIN_MS))) {
@@ -234,7 +286,11 @@ interface FollowOptions {
 }
 
 /** Follows the backfill to its end, or until Ctrl-C; sets the exit code. */
-async function follow(target: BackfillTarget, backfill: BackfillInfo, { timezone, flags, tty, say, lineEveryMs }: FollowOptions): Promise<void> {
+async function follow(
+  target: BackfillTarget,
+  backfill: BackfillInfo,
+  { timezone, flags, tty, say, lineEveryMs }: FollowOptions,
+): Promise<void> {
   const { client } = target;
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
@@ -261,11 +317,21 @@ async function follow(target: BackfillTarget, backfill: BackfillInfo, { timezone
   }
 }
 
-async function interrupted(client: BackfillClient, target: BackfillTarget, backfill: BackfillInfo, flags: CreateFlags, tty: boolean, say: (line: string) => void): Promise<void> {
+async function interrupted(
+  client: BackfillClient,
+  target: BackfillTarget,
+  backfill: BackfillInfo,
+  flags: CreateFlags,
+  tty: boolean,
+  say: (line: string) => void,
+): Promise<void> {
   process.exitCode = 130;
   // A second Ctrl-C while asking leaves at once.
   process.once('SIGINT', () => process.exit(130));
-  const cancel = flags.cancelOnInterrupt || (tty && (await confirm(`\nCancel backfill ${backfill.id} too (its running runs are stopped)? [y/N] `, process.stderr)));
+  const cancel =
+    flags.cancelOnInterrupt ||
+    (tty &&
+      (await confirm(`\nCancel backfill ${backfill.id} too (its running runs are stopped)? [y/N] `, process.stderr)));
   if (cancel) {
     await client.cancel(backfill.id);
     say(`backfill ${backfill.id} cancelled`);
@@ -281,8 +347,17 @@ async function interrupted(client: BackfillClient, target: BackfillTarget, backf
 function printPlan(plan: PlannedDate[], timezone: string, json: boolean | undefined): void {
   if (json) return printJson(plan);
   const what = (p: PlannedDate) =>
-    p.action === 'create' ? 'create a run' : p.action === 'clear' ? `clear ${p.existing!.runId} (${p.existing!.state}) and run it again` : `leave alone: ${p.reason} (${p.existing!.runId}, ${p.existing!.state})`;
-  console.log(formatTable(['logical_date', 'action'], plan.map((p) => [inZone(p.logicalDate, timezone), what(p)])));
+    p.action === 'create'
+      ? 'create a run'
+      : p.action === 'clear'
+        ? `clear ${p.existing!.runId} (${p.existing!.state}) and run it again`
+        : `leave alone: ${p.reason} (${p.existing!.runId}, ${p.existing!.state})`;
+  console.log(
+    formatTable(
+      ['logical_date', 'action'],
+      plan.map((p) => [inZone(p.logicalDate, timezone), what(p)]),
+    ),
+  );
   console.log(`dry run: ${planCounts(plan)}; nothing was changed`);
 }
 

@@ -34,14 +34,21 @@ export function registerClearCommand(program: Command): void {
     .option('--run <run>', "only this run (a run id from 'runs list', or latest)")
     .option('-t, --task <regex>', 'only tasks whose id matches this regular expression', regex)
     .option('--from <date>', 'only runs with a logical date at or after this', dateArg('--from'))
-    .option('--to <date>', 'only runs with a logical date at or before this (a day without a time: that whole day, as in a backfill)', dateArg('--to'))
+    .option(
+      '--to <date>',
+      'only runs with a logical date at or before this (a day without a time: that whole day, as in a backfill)',
+      dateArg('--to'),
+    )
     .option('--only-failed', 'only failed and upstream_failed task instances')
     .option('--downstream', 'also the tasks downstream of the matched ones')
     .option('--upstream', 'also the tasks upstream of the matched ones')
     .option('--dry-run', 'print what would be cleared and change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nAt least one of --run, --from and --to is required. On a terminal, clear asks before it changes anything (--yes skips the question).')
+    .addHelpText(
+      'after',
+      '\nAt least one of --run, --from and --to is required. On a terminal, clear asks before it changes anything (--yes skips the question).',
+    )
     .action(async (dagId: string, flags: ClearFlags) => {
       await withDatabase(async ({ db }) => {
         const timezone = flags.from || flags.to ? (await getDag(db, dagId)).serialized.timezone : 'UTC';
@@ -90,6 +97,13 @@ function show(result: ClearResult, json: boolean | undefined, listed = false): v
 function table(result: ClearResult): string {
   return formatTable(
     ['run_id', 'task', 'state', 'tries'],
-    result.runs.flatMap((r) => r.tasks.map((t) => [r.runId, t.mapIndex === undefined ? t.taskId : `${t.taskId}[${t.mapIndex}]`, t.state ?? 'none', String(t.tryNumber)])),
+    result.runs.flatMap((r) =>
+      r.tasks.map((t) => [
+        r.runId,
+        t.mapIndex === undefined ? t.taskId : `${t.taskId}[${t.mapIndex}]`,
+        t.state ?? 'none',
+        String(t.tryNumber),
+      ]),
+    ),
   );
 }

@@ -1,6 +1,14 @@
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
-import { addConnection, checkConnectionName, connectionEnvName, connectionUrl, deleteConnection, listConnections, testConnectionUrl } from '../../connections/store.js';
+import {
+  addConnection,
+  checkConnectionName,
+  connectionEnvName,
+  connectionUrl,
+  deleteConnection,
+  listConnections,
+  testConnectionUrl,
+} from '../../connections/store.js';
 import { generateSecretKey } from '../../connections/secret.js';
 import { cliActor, withDatabase } from '../context.js';
 import { formatTable, printJson } from '../output.js';
@@ -10,7 +18,9 @@ import { formatTable, printJson } from '../output.js';
  * shown with the password masked; stored ones are encrypted with UPDRAFT_SECRET_KEY.
  */
 export function registerConnectionsCommands(program: Command): void {
-  const connections = program.command('connections').description('manage the named connections operators use (secrets are encrypted and masked)');
+  const connections = program
+    .command('connections')
+    .description('manage the named connections operators use (secrets are encrypted and masked)');
 
   connections
     .command('list')
@@ -21,16 +31,25 @@ export function registerConnectionsCommands(program: Command): void {
         const list = await listConnections(db);
         if (opts.json) return printJson(list);
         if (list.length === 0) {
-          console.log("no connections (set UPDRAFT_CONN_<NAME>=postgres://... or run 'updraft connections add <name> <url>')");
+          console.log(
+            "no connections (set UPDRAFT_CONN_<NAME>=postgres://... or run 'updraft connections add <name> <url>')",
+          );
           return;
         }
-        console.log(formatTable(['name', 'url', 'source', 'description'], list.map((c) => [c.name, c.url, c.source, c.description ?? ''])));
+        console.log(
+          formatTable(
+            ['name', 'url', 'source', 'description'],
+            list.map((c) => [c.name, c.url, c.source, c.description ?? '']),
+          ),
+        );
       });
     });
 
   connections
     .command('add')
-    .description("store a connection, encrypted with UPDRAFT_SECRET_KEY (replaces one of the same name); give '-' as the URL to read it from stdin and keep it out of the shell history")
+    .description(
+      "store a connection, encrypted with UPDRAFT_SECRET_KEY (replaces one of the same name); give '-' as the URL to read it from stdin and keep it out of the shell history",
+    )
     .argument('<name>', 'connection name: a letter, then letters, digits or _')
     .argument('<url>', "postgres://user:password@host:port/database, or '-' to read it from stdin")
     .option('--description <text>', 'what the connection is for')

@@ -32,11 +32,19 @@ export function registerDagEventsCommand(dags: Command): void {
         console.log(
           history.runs.length === 0
             ? 'no event runs yet'
-            : formatTable(['run_id', 'state', 'conf'], history.runs.map((r) => [r.runId, r.state, short(r.conf)])),
+            : formatTable(
+                ['run_id', 'state', 'conf'],
+                history.runs.map((r) => [r.runId, r.state, short(r.conf)]),
+              ),
         );
         if (history.keys.length > 0) {
           console.log('');
-          console.log(formatTable(['dedupe_key', 'run_id', 'seen_at'], history.keys.map((k) => [k.key, k.runId ?? '- (no run)', k.at.toISOString()])));
+          console.log(
+            formatTable(
+              ['dedupe_key', 'run_id', 'seen_at'],
+              history.keys.map((k) => [k.key, k.runId ?? '- (no run)', k.at.toISOString()]),
+            ),
+          );
         }
       });
     });

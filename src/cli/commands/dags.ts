@@ -1,6 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { getDag, lastScheduledInterval, listDags, listImportErrors, scheduleSpecOf, setPaused } from '../../catalog/dags.js';
+import {
+  getDag,
+  lastScheduledInterval,
+  listDags,
+  listImportErrors,
+  scheduleSpecOf,
+  setPaused,
+} from '../../catalog/dags.js';
 import { loadConfig } from '../../config.js';
 import { DagProcessor, assertFolder, parseDagFiles } from '../../processor/processor.js';
 import { discoverDagFiles } from '../../processor/discover.js';
@@ -36,7 +43,11 @@ export function registerDagsCommands(program: Command): void {
               datasetSchedule: dag.datasetSchedule ?? undefined,
               events: triggerOf(serialized) ?? undefined,
               timezone: dag.timezone,
-              nextRun: nextRun && { logicalDate: nextRun.logicalDate, interval: nextRun.interval, runAfter: nextRun.runAfter },
+              nextRun: nextRun && {
+                logicalDate: nextRun.logicalDate,
+                interval: nextRun.interval,
+                runAfter: nextRun.runAfter,
+              },
               paused: dag.isPaused,
               tags: dag.tags,
               file: dag.file,
@@ -47,13 +58,19 @@ export function registerDagsCommands(program: Command): void {
         }
         const rows = list.map(({ dag, serialized, nextRun }) => [
           dag.dagId,
-          dag.datasetSchedule ? describeDatasetSchedule(dag.datasetSchedule as DatasetSchedule) : [dag.schedule, triggerOf(serialized)].filter(Boolean).join('; ') || 'manual',
+          dag.datasetSchedule
+            ? describeDatasetSchedule(dag.datasetSchedule as DatasetSchedule)
+            : [dag.schedule, triggerOf(serialized)].filter(Boolean).join('; ') || 'manual',
           nextRun ? inZone(nextRun.logicalDate, dag.timezone) : dag.datasetSchedule ? 'on datasets' : '-',
           dag.isPaused ? 'yes' : 'no',
           dag.tags.join(',') || '-',
           dag.file,
         ]);
-        console.log(list.length > 0 ? formatTable(['dag_id', 'schedule', 'next_run', 'paused', 'tags', 'file'], rows) : `no DAGs in ${config.dagsFolder}`);
+        console.log(
+          list.length > 0
+            ? formatTable(['dag_id', 'schedule', 'next_run', 'paused', 'tags', 'file'], rows)
+            : `no DAGs in ${config.dagsFolder}`,
+        );
         if (errors.length > 0) {
           console.error(`\n${errors.length} file(s) failed to load (fix them, or run 'updraft dags check'):`);
           for (const e of errors) console.error(`  ${e.file}${e.line ? `:${e.line}:${e.column}` : ''}: ${e.message}`);
@@ -78,8 +95,10 @@ export function registerDagsCommands(program: Command): void {
         printJson(results.map((r) => ({ file: shown(r.file), dagIds: r.dagIds, errors: r.errors })));
       } else {
         for (const r of results) {
-          if (r.errors.length === 0) console.log(`ok    ${shown(r.file)}: ${r.dagIds.length === 0 ? 'no DAGs' : r.dagIds.join(', ')}`);
-          for (const e of r.errors) console.log(`error ${shown(r.file)}${e.line ? `:${e.line}:${e.column}` : ''}: ${e.message}`);
+          if (r.errors.length === 0)
+            console.log(`ok    ${shown(r.file)}: ${r.dagIds.length === 0 ? 'no DAGs' : r.dagIds.join(', ')}`);
+          for (const e of r.errors)
+            console.log(`error ${shown(r.file)}${e.line ? `:${e.line}:${e.column}` : ''}: ${e.message}`);
         }
         const failed = results.filter((r) => r.errors.length > 0).length;
         console.log(`${results.length} file(s) checked, ${failed} with errors`);
@@ -96,15 +115,26 @@ export function registerDagsCommands(program: Command): void {
       await withDatabase(async ({ db }, config) => {
         await new DagProcessor(db, config).refresh();
         const { dag, serialized } = await getDag(db, dagId);
-        const runs = upcomingRuns(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date(), opts.count);
+        const runs = upcomingRuns(
+          scheduleSpecOf(serialized),
+          await lastScheduledInterval(db, dag.id),
+          new Date(),
+          opts.count,
+        );
         if (opts.json) return printJson(runs);
         if (serialized.datasetSchedule) {
-          console.log(`${dagId} runs ${describeDatasetSchedule(serialized.datasetSchedule)}: no cron next run ('updraft datasets list' shows its datasets)`);
+          console.log(
+            `${dagId} runs ${describeDatasetSchedule(serialized.datasetSchedule)}: no cron next run ('updraft datasets list' shows its datasets)`,
+          );
           return;
         }
         if (runs.length === 0) {
           const events = triggerOf(serialized);
-          console.log(serialized.schedule === null ? `${dagId} has no schedule: it runs only when triggered${events ? ` or ${events}` : ''}` : `${dagId} has no further runs (its schedule has ended)`);
+          console.log(
+            serialized.schedule === null
+              ? `${dagId} has no schedule: it runs only when triggered${events ? ` or ${events}` : ''}`
+              : `${dagId} has no further runs (its schedule has ended)`,
+          );
           return;
         }
         const tz = serialized.timezone;
@@ -112,7 +142,12 @@ export function registerDagsCommands(program: Command): void {
         console.log(
           formatTable(
             ['logical_date', 'interval_start', 'interval_end', 'runs_after'],
-            runs.map((r) => [inZone(r.logicalDate, tz), inZone(r.interval.start, tz), inZone(r.interval.end, tz), inZone(r.runAfter, tz)]),
+            runs.map((r) => [
+              inZone(r.logicalDate, tz),
+              inZone(r.interval.start, tz),
+              inZone(r.interval.end, tz),
+              inZone(r.runAfter, tz),
+            ]),
           ),
         );
       });
@@ -124,12 +159,20 @@ export function registerDagsCommands(program: Command): void {
   ] as const) {
     dags
       .command(`${name} <dag>`)
-      .description(paused ? 'stop creating runs for a DAG (recorded in the audit log)' : 'resume creating runs for a DAG (recorded in the audit log)')
+      .description(
+        paused
+          ? 'stop creating runs for a DAG (recorded in the audit log)'
+          : 'resume creating runs for a DAG (recorded in the audit log)',
+      )
       .action(async (dagId: string) => {
         await withDatabase(async ({ db }, config) => {
           await new DagProcessor(db, config).refresh();
           const changed = await setPaused(db, dagId, paused, cliActor());
-          console.log(changed ? `${dagId} is now ${paused ? 'paused' : 'unpaused'}` : `${dagId} was already ${paused ? 'paused' : 'unpaused'}`);
+          console.log(
+            changed
+              ? `${dagId} is now ${paused ? 'paused' : 'unpaused'}`
+              : `${dagId} was already ${paused ? 'paused' : 'unpaused'}`,
+          );
         });
       });
   }

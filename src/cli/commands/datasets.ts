@@ -14,7 +14,9 @@ export function registerDatasetsCommands(program: Command): void {
 
   datasets
     .command('list')
-    .description('parse the DAGs folder and list datasets: the tasks that update each, the DAGs scheduled on it, its last event (UTC)')
+    .description(
+      'parse the DAGs folder and list datasets: the tasks that update each, the DAGs scheduled on it, its last event (UTC)',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       await withDatabase(async ({ db }, config) => {
@@ -47,7 +49,8 @@ export function registerDatasetsCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (uri: string | undefined, opts: { limit: number; json?: boolean }) => {
       await withDatabase(async ({ db }) => {
-        if (uri !== undefined && (await listDatasets(db, { uri })).length === 0) throw new NotFoundError(`no dataset '${uri}' (see 'updraft datasets list')`);
+        if (uri !== undefined && (await listDatasets(db, { uri })).length === 0)
+          throw new NotFoundError(`no dataset '${uri}' (see 'updraft datasets list')`);
         const events = await listDatasetEvents(db, { uri, limit: opts.limit });
         if (opts.json) return printJson(events.map(({ total: _total, ...e }) => e));
         if (events.length === 0) {
@@ -67,7 +70,10 @@ export function registerDatasetsCommands(program: Command): void {
             ]),
           ),
         );
-        if (events[0]!.total > events.length) console.error(`(only the newest ${events.length} of ${events[0]!.total} shown: raise --limit to see older events)`);
+        if (events[0]!.total > events.length)
+          console.error(
+            `(only the newest ${events.length} of ${events[0]!.total} shown: raise --limit to see older events)`,
+          );
       });
     });
 }

@@ -9,7 +9,12 @@ export function registerDbCommands(program: Command): void {
     .description('apply pending migrations (also done automatically at start)')
     .action(async () => {
       const config = loadConfig();
-      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs), migrate: true });
+      const database = await openDatabase({
+        databaseUrl: config.databaseUrl,
+        home: config.home,
+        session: sessionLimits(config.heartbeatTimeoutMs),
+        migrate: true,
+      });
       await database.close();
       console.log(`database is up to date (${config.databaseUrl ? 'PostgreSQL' : `embedded, ${config.home}`})`);
     });

@@ -31,7 +31,18 @@ export function registerReportsCommands(program: Command): void {
         console.log(
           formatTable(
             ['id', 'dag_id', 'run_id', 'task_id', 'try', 'format', 'rows', 'size', 'created', 'title'],
-            list.map((r) => [r.id, r.dagId, r.runId, r.taskId, String(r.tryNumber), r.format, String(r.rows), formatBytes(r.bytes), `${r.createdAt.toISOString().slice(0, 19)}Z`, shorten(r.title)]),
+            list.map((r) => [
+              r.id,
+              r.dagId,
+              r.runId,
+              r.taskId,
+              String(r.tryNumber),
+              r.format,
+              String(r.rows),
+              formatBytes(r.bytes),
+              `${r.createdAt.toISOString().slice(0, 19)}Z`,
+              shorten(r.title),
+            ]),
           ),
         );
         if (more) console.error(`(only the newest ${opts.limit} shown: raise --limit to see older reports)`);
@@ -55,7 +66,9 @@ export function registerReportsCommands(program: Command): void {
         } catch (error) {
           throw new ConfigError(`--output: cannot write ${file}: ${(error as Error).message}`, { cause: error });
         }
-        console.log(`wrote the ${report.format} report '${report.title}' (${report.dagId}.${report.taskId}, run ${report.runId}, ${report.rows} rows, ${formatBytes(report.bytes)}) to ${file}`);
+        console.log(
+          `wrote the ${report.format} report '${report.title}' (${report.dagId}.${report.taskId}, run ${report.runId}, ${report.rows} rows, ${formatBytes(report.bytes)}) to ${file}`,
+        );
       });
     });
 }

@@ -20,7 +20,8 @@ export function parseConf(value: string): Record<string, unknown> {
   } catch (error) {
     throw new InvalidArgumentError(`--conf is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('--conf must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError('--conf must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -35,7 +36,8 @@ export function registerRunDagCommands(dags: Command): void {
     .action(async (dagId: string, opts: { conf?: Record<string, unknown>; logicalDate?: DateArg; json?: boolean }) => {
       await withDatabase(async ({ db }, config) => {
         await new DagProcessor(db, config).refresh();
-        const logicalDate = opts.logicalDate && readDate(opts.logicalDate, (await getDag(db, dagId)).serialized.timezone);
+        const logicalDate =
+          opts.logicalDate && readDate(opts.logicalDate, (await getDag(db, dagId)).serialized.timezone);
         const run = await triggerRun(db, dagId, { conf: opts.conf, logicalDate, actor: cliActor() });
         if (opts.json) printJson({ dagId, runId: run.runId, logicalDate: run.logicalDate });
         else console.log(`queued ${dagId} ${run.runId}`);
@@ -48,32 +50,50 @@ export function registerRunDagCommands(dags: Command): void {
     .argument('[date]', 'logical date (default: now)', dateArg('date'))
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
     .option('--json', 'print only the result as JSON')
-    .action(async (dagId: string, logicalDate: DateArg | undefined, opts: { conf?: Record<string, unknown>; json?: boolean }) => {
-      const config = loadConfig();
-      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) });
-      try {
-        const report = await testRun(database, config, dagId, {
-          logicalDate: logicalDate?.text,
-          conf: opts.conf,
-          log: createLogger(opts.json ? 'silent' : 'warn'),
-          onTaskState: opts.json
-            ? undefined
-            : (e) => console.log(`${time(new Date())}  ${e.taskId.padEnd(24)} ${e.state}${e.tryNumber ? ` (try ${e.tryNumber})` : ''}`),
+    .action(
+      async (
+        dagId: string,
+        logicalDate: DateArg | undefined,
+        opts: { conf?: Record<string, unknown>; json?: boolean },
+      ) => {
+        const config = loadConfig();
+        const database = await openDatabase({
+          databaseUrl: config.databaseUrl,
+          home: config.home,
+          session: sessionLimits(config.heartbeatTimeoutMs),
         });
-        if (opts.json) {
-          printJson(report);
-        } else {
-          console.log(`\n${report.dagId} ${report.runId}: ${report.state}`);
-          console.log(
-            formatTable(
-              ['task', 'state', 'tries', 'duration'],
-              report.tasks.map((t) => [t.taskId, t.state ?? 'none', String(t.tries), t.durationMs === null ? '-' : `${t.durationMs} ms`]),
-            ),
-          );
+        try {
+          const report = await testRun(database, config, dagId, {
+            logicalDate: logicalDate?.text,
+            conf: opts.conf,
+            log: createLogger(opts.json ? 'silent' : 'warn'),
+            onTaskState: opts.json
+              ? undefined
+              : (e) =>
+                  console.log(
+                    `${time(new Date())}  ${e.taskId.padEnd(24)} ${e.state}${e.tryNumber ? ` (try ${e.tryNumber})` : ''}`,
+                  ),
+          });
+          if (opts.json) {
+            printJson(report);
+          } else {
+            console.log(`\n${report.dagId} ${report.runId}: ${report.state}`);
+            console.log(
+              formatTable(
+                ['task', 'state', 'tries', 'duration'],
+                report.tasks.map((t) => [
+                  t.taskId,
+                  t.state ?? 'none',
+                  String(t.tries),
+                  t.durationMs === null ? '-' : `${t.durationMs} ms`,
+                ]),
+              ),
+            );
+          }
+          if (report.state === 'failed') process.exitCode = 1;
+        } finally {
+          await database.close();
         }
-        if (report.state === 'failed') process.exitCode = 1;
-      } finally {
-        await database.close();
-      }
-    });
+      },
+    );
 }

@@ -8,7 +8,8 @@ import { formatTable, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 
 function markState(value: string): 'success' | 'failed' {
-  if (value !== 'success' && value !== 'failed') throw new InvalidArgumentError(`the state must be success or failed, got '${value}'`);
+  if (value !== 'success' && value !== 'failed')
+    throw new InvalidArgumentError(`the state must be success or failed, got '${value}'`);
   return value;
 }
 
@@ -26,7 +27,8 @@ function showChange(change: RunStateChange, verb: string, json: boolean | undefi
 }
 
 function runState(value: string): RunState {
-  if (!RUN_STATES.includes(value as RunState)) throw new InvalidArgumentError(`--state must be one of ${RUN_STATES.join(', ')}, got '${value}'`);
+  if (!RUN_STATES.includes(value as RunState))
+    throw new InvalidArgumentError(`--state must be one of ${RUN_STATES.join(', ')}, got '${value}'`);
   return value as RunState;
 }
 
@@ -71,22 +73,30 @@ export function registerRunsCommands(program: Command): void {
 
   runs
     .command('mark')
-    .description("set a run's state (recorded in the audit log): success marks its other tasks success; failed marks queued and running tasks failed and unstarted ones skipped")
+    .description(
+      "set a run's state (recorded in the audit log): success marks its other tasks success; failed marks queued and running tasks failed and unstarted ones skipped",
+    )
     .argument('<dag>', 'DAG id')
     .argument('<run>', "a run id from 'runs list', or latest")
     .argument('<state>', 'success or failed', markState)
     .option('--json', 'print JSON')
     .action(async (dagId: string, runId: string, state: 'success' | 'failed', opts: { json?: boolean }) => {
-      await withDatabase(async ({ db }) => showChange(await markRun(db, dagId, runId, state, { actor: cliActor() }), 'marked', opts.json));
+      await withDatabase(async ({ db }) =>
+        showChange(await markRun(db, dagId, runId, state, { actor: cliActor() }), 'marked', opts.json),
+      );
     });
 
   runs
     .command('cancel')
-    .description('stop a queued or running run (recorded in the audit log): it fails, running tasks are stopped and fail, unstarted ones are skipped')
+    .description(
+      'stop a queued or running run (recorded in the audit log): it fails, running tasks are stopped and fail, unstarted ones are skipped',
+    )
     .argument('<dag>', 'DAG id')
     .argument('<run>', "a run id from 'runs list', or latest")
     .option('--json', 'print JSON')
     .action(async (dagId: string, runId: string, opts: { json?: boolean }) => {
-      await withDatabase(async ({ db }) => showChange(await cancelRun(db, dagId, runId, { actor: cliActor() }), 'cancelled', opts.json));
+      await withDatabase(async ({ db }) =>
+        showChange(await cancelRun(db, dagId, runId, { actor: cliActor() }), 'cancelled', opts.json),
+      );
     });
 }

@@ -58,9 +58,13 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   try {
     await engine.start();
     if (web) {
-      server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port, token).catch((error: Error) => {
-        throw new ConfigError(`cannot listen on ${opts.host ?? config.host}:${opts.port ?? config.port}: ${error.message} (set UPDRAFT_PORT or --port)`);
-      });
+      server = await startWebServer(engine, opts.host ?? config.host, opts.port ?? config.port, token).catch(
+        (error: Error) => {
+          throw new ConfigError(
+            `cannot listen on ${opts.host ?? config.host}:${opts.port ?? config.port}: ${error.message} (set UPDRAFT_PORT or --port)`,
+          );
+        },
+      );
       if (token) unpublish = await publishLocalServer(config.home, opts.host ?? config.host, server.port, token);
     }
   } catch (error) {
@@ -69,16 +73,27 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
     await database.close();
     throw error;
   }
-  const where = config.databaseUrl ? `PostgreSQL ${maskUrl(config.databaseUrl)}` : `embedded database in ${config.home}`;
+  const where = config.databaseUrl
+    ? `PostgreSQL ${maskUrl(config.databaseUrl)}`
+    : `embedded database in ${config.home}`;
   console.error(
     [
-      `Updraft is running (${Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ') || 'web server'})`,
+      `Updraft is running (${
+        Object.entries(roles)
+          .filter(([, on]) => on)
+          .map(([role]) => role)
+          .join(', ') || 'web server'
+      })`,
       `  DAGs folder: ${config.dagsFolder}`,
       `  database:    ${where}`,
       server ? `  web UI:      ${server.url}/  (REST API ${server.url}/api/v1, ${server.url}/health)` : '',
-      server ? `  reading:     ${config.authRead === 'open' ? 'open to anyone who can connect' : 'needs a login or an API token'} (UPDRAFT_AUTH_READ${config.authReadSetting ? '' : ', default for this address'})` : '',
+      server
+        ? `  reading:     ${config.authRead === 'open' ? 'open to anyone who can connect' : 'needs a login or an API token'} (UPDRAFT_AUTH_READ${config.authReadSetting ? '' : ', default for this address'})`
+        : '',
       roles.executor ? `  task threads: ${config.concurrency}` : '',
-      database.socketFile ? `  socket:      ${database.socketFile}  (other updraft commands reach the embedded database here)` : '',
+      database.socketFile
+        ? `  socket:      ${database.socketFile}  (other updraft commands reach the embedded database here)`
+        : '',
       "  'npx updraft dags list' shows the DAGs; new DAGs start paused ('npx updraft dags unpause <dag>').",
       '  Ctrl-C stops.',
     ]
@@ -87,7 +102,9 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      console.error(`\n${signal}: stopping (running tasks get ${config.shutdownGraceMs / 1000}s to finish; press Ctrl-C again to stop at once)`);
+      console.error(
+        `\n${signal}: stopping (running tasks get ${config.shutdownGraceMs / 1000}s to finish; press Ctrl-C again to stop at once)`,
+      );
       process.once('SIGINT', () => process.exit(130));
       resolve();
     };
@@ -104,7 +121,10 @@ async function serve(roles: Roles, opts: ServeOptions, web: boolean): Promise<vo
 
 /** `--queue a --queue b,c` → ['a', 'b', 'c']. */
 function queueNames(value: string, previous: string[] = []): string[] {
-  const names = value.split(',').map((q) => q.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError('--queue needs a queue name');
   return [...previous, ...names];
 }
@@ -115,7 +135,11 @@ export function registerServeCommands(program: Command): void {
     .description('everything in one process: parse DAGs, schedule, run tasks, serve /health (what `npm start` runs)')
     .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
     .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
-    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
+    .option(
+      '--concurrency <n>',
+      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
+      positiveInt('--concurrency'),
+    )
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: true }, opts, true));
 
   program
@@ -131,16 +155,36 @@ export function registerServeCommands(program: Command): void {
 
   program
     .command('scheduler')
-    .description('parse DAGs and schedule runs; also runs tasks unless --no-execute (then `updraft worker` processes run them)')
+    .description(
+      'parse DAGs and schedule runs; also runs tasks unless --no-execute (then `updraft worker` processes run them)',
+    )
     .option('--no-execute', 'do not run tasks in this process')
-    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
-    .option('--queue <name>', "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')", queueNames)
-    .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false));
+    .option(
+      '--concurrency <n>',
+      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
+      positiveInt('--concurrency'),
+    )
+    .option(
+      '--queue <name>',
+      "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')",
+      queueNames,
+    )
+    .action((opts: ServeOptions) =>
+      serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false),
+    );
 
   program
     .command('worker')
     .description('run tasks only (needs DATABASE_URL shared with a scheduler, and the same DAG files)')
-    .option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)', positiveInt('--concurrency'))
-    .option('--queue <name>', "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')", queueNames)
+    .option(
+      '--concurrency <n>',
+      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
+      positiveInt('--concurrency'),
+    )
+    .option(
+      '--queue <name>',
+      "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')",
+      queueNames,
+    )
     .action((opts: ServeOptions) => serve({ processor: false, scheduler: false, executor: true }, opts, false));
 }

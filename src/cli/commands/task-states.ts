@@ -15,7 +15,9 @@ export function registerTaskStatesCommand(tasks: Command): void {
   tasks
     .command('states <dag> <run>')
     .alias('states-for-dag-run')
-    .description("the state of every task instance of a run (a mapped task's as task[i]), its try and when it runs or pokes again (times in the DAG's timezone); <run>: a run id or 'latest'")
+    .description(
+      "the state of every task instance of a run (a mapped task's as task[i]), its try and when it runs or pokes again (times in the DAG's timezone); <run>: a run id or 'latest'",
+    )
     .option('--json', 'print JSON')
     .action(async (dagId: string, runId: string, opts: { json?: boolean }) => {
       await withDatabase(async ({ db }) => {

@@ -22,7 +22,12 @@ import { parseConf } from './run-dags.js';
  * folder, never from the database, so this works while another process (standalone
  * on the embedded database) holds it, or with no database at all.
  */
-async function testTask(dagId: string, taskId: string, date: DateArg | undefined, conf: Record<string, unknown>): Promise<TaskOutcome> {
+async function testTask(
+  dagId: string,
+  taskId: string,
+  date: DateArg | undefined,
+  conf: Record<string, unknown>,
+): Promise<TaskOutcome> {
   const config = loadConfig();
   const { file, source, serialized } = await findDagInFolder(config.dagsFolder, dagId, config.importTimeoutMs);
   const task = serialized.tasks.find((t) => t.id === taskId);
@@ -35,7 +40,9 @@ async function testTask(dagId: string, taskId: string, date: DateArg | undefined
   const settings = taskSettings(serialized, task);
   const info = manualRunInfo(scheduleSpecOf(serialized), readDate(date, serialized.timezone) ?? new Date());
   const runId = `test__${info.logicalDate.toISOString()}`;
-  console.error(`testing ${dagId}.${taskId}: logical date ${inZone(info.logicalDate, serialized.timezone)}, run ${runId}; no state is stored`);
+  console.error(
+    `testing ${dagId}.${taskId}: logical date ${inZone(info.logicalDate, serialized.timezone)}, run ${runId}; no state is stored`,
+  );
 
   const pool = new TaskPool({ size: 1 });
   const interrupt = new AbortController();
@@ -76,13 +83,19 @@ async function testTask(dagId: string, taskId: string, date: DateArg | undefined
 async function answerAlone(question: Question, config: Config): Promise<unknown> {
   switch (question.kind) {
     case 'pull':
-      throw new Error(`tasks test runs one task alone: the result of upstream task '${question.taskId}' is not available`);
+      throw new Error(
+        `tasks test runs one task alone: the result of upstream task '${question.taskId}' is not available`,
+      );
     case 'state':
       return null;
     case 'connection': {
       if (process.env[connectionEnvName(question.name)]) return connectionUrl(undefined, question.name);
       // Stored connections need the database; the embedded one may be held by standalone.
-      const database = await openDatabase({ databaseUrl: config.databaseUrl, home: config.home, session: sessionLimits(config.heartbeatTimeoutMs) });
+      const database = await openDatabase({
+        databaseUrl: config.databaseUrl,
+        home: config.home,
+        session: sessionLimits(config.heartbeatTimeoutMs),
+      });
       try {
         return await connectionUrl(database.db, question.name);
       } finally {
@@ -94,30 +107,40 @@ async function answerAlone(question: Question, config: Config): Promise<unknown>
 
 export function registerTaskTestCommand(tasks: Command): void {
   withDateRule(tasks.command('test'))
-    .description('run one task in this process: no dependency checks, nothing stored, no database needed; exit 1 if it fails')
+    .description(
+      'run one task in this process: no dependency checks, nothing stored, no database needed; exit 1 if it fails',
+    )
     .argument('<dag>', 'DAG id')
     .argument('<task>', 'task id')
     .argument('[date]', 'logical date (default: now)', dateArg('date'))
     .option('--conf <json>', 'run conf, checked against the DAG params', parseConf)
-    .action(async (dagId: string, taskId: string, date: DateArg | undefined, opts: { conf?: Record<string, unknown> }) => {
-      const outcome = await testTask(dagId, taskId, date, opts.conf ?? {});
-      switch (outcome.status) {
-        case 'success':
-          console.log(outcome.result === undefined ? 'success (no result)' : `success: ${JSON.stringify(outcome.result, null, 2)}`);
-          break;
-        case 'skipped':
-          console.log(`skipped: ${outcome.reason}`);
-          break;
-        case 'reschedule':
-          // One poke of a reschedule-mode sensor: in a run it would be up_for_reschedule now.
-          console.log(`up_for_reschedule: the sensor's condition is not met yet; it would poke again at ${new Date(outcome.nextPokeAt).toISOString()}`);
-          break;
-        case 'failed':
-          console.log(`failed: ${outcome.error}`);
-          // A stack with no frame left once Updraft's own are removed would only repeat the message.
-          if (outcome.stack && /\n\s+at /.test(outcome.stack)) console.log(outcome.stack);
-          process.exitCode = 1;
-          break;
-      }
-    });
+    .action(
+      async (dagId: string, taskId: string, date: DateArg | undefined, opts: { conf?: Record<string, unknown> }) => {
+        const outcome = await testTask(dagId, taskId, date, opts.conf ?? {});
+        switch (outcome.status) {
+          case 'success':
+            console.log(
+              outcome.result === undefined
+                ? 'success (no result)'
+                : `success: ${JSON.stringify(outcome.result, null, 2)}`,
+            );
+            break;
+          case 'skipped':
+            console.log(`skipped: ${outcome.reason}`);
+            break;
+          case 'reschedule':
+            // One poke of a reschedule-mode sensor: in a run it would be up_for_reschedule now.
+            console.log(
+              `up_for_reschedule: the sensor's condition is not met yet; it would poke again at ${new Date(outcome.nextPokeAt).toISOString()}`,
+            );
+            break;
+          case 'failed':
+            console.log(`failed: ${outcome.error}`);
+            // A stack with no frame left once Updraft's own are removed would only repeat the message.
+            if (outcome.stack && /\n\s+at /.test(outcome.stack)) console.log(outcome.stack);
+            process.exitCode = 1;
+            break;
+        }
+      },
+    );
 }

@@ -3,7 +3,18 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { generatePassword } from '../../auth/passwords.js';
 import { createToken, listTokens, revokeToken, tokenState } from '../../auth/tokens.js';
 import { ROLES, type Role } from '../../auth/types.js';
-import { createUser, deleteUser, ensureAdmin, INITIAL_ADMIN, listUsers, normalizeUsername, parseRole, setDisabled, setPassword, setRole } from '../../auth/users.js';
+import {
+  createUser,
+  deleteUser,
+  ensureAdmin,
+  INITIAL_ADMIN,
+  listUsers,
+  normalizeUsername,
+  parseRole,
+  setDisabled,
+  setPassword,
+  setRole,
+} from '../../auth/users.js';
 import type { Db } from '../../db/client.js';
 import { durationMs, DURATION_HINT } from '../../util/duration.js';
 import { cliActor, withDatabase } from '../context.js';
@@ -14,7 +25,9 @@ import { formatTable, printJson } from '../output.js';
  * their API tokens. Generated passwords and tokens are printed once and stored only hashed.
  */
 export function registerUsersCommands(program: Command): void {
-  const users = program.command('users').description('manage the users of the web UI and API (roles: viewer, operator, admin)');
+  const users = program
+    .command('users')
+    .description('manage the users of the web UI and API (roles: viewer, operator, admin)');
 
   users
     .command('create')
@@ -40,8 +53,16 @@ export function registerUsersCommands(program: Command): void {
       await withDatabase(async ({ db }) => {
         const list = await listUsers(db);
         if (opts.json) return printJson(list);
-        if (list.length === 0) return console.log("no users ('updraft standalone' creates admin; or 'updraft users create <name> --role admin')");
-        console.log(formatTable(['username', 'role', 'status', 'created'], list.map((u) => [u.username, u.role, u.disabled ? 'disabled' : 'active', iso(u.createdAt)])));
+        if (list.length === 0)
+          return console.log(
+            "no users ('updraft standalone' creates admin; or 'updraft users create <name> --role admin')",
+          );
+        console.log(
+          formatTable(
+            ['username', 'role', 'status', 'created'],
+            list.map((u) => [u.username, u.role, u.disabled ? 'disabled' : 'active', iso(u.createdAt)]),
+          ),
+        );
       });
     });
 
@@ -58,7 +79,9 @@ export function registerUsersCommands(program: Command): void {
 
   users
     .command('set-password')
-    .description("set a user's password and log them out everywhere; without --password one is generated and printed once")
+    .description(
+      "set a user's password and log them out everywhere; without --password one is generated and printed once",
+    )
     .argument('<username>', 'login name')
     .option('--password <->', "'-' reads the password from stdin", passwordOption)
     .action(async (username: string, opts: { password?: '-' }) => {
@@ -79,19 +102,32 @@ export function registerUsersCommands(program: Command): void {
     .action(async (username: string, role: Role) => {
       await withDatabase(async ({ db }) => {
         const changed = await setRole(db, username, role, cliActor());
-        console.log(changed ? `'${normalizeUsername(username)}' now has the ${role} role` : `'${normalizeUsername(username)}' already has the ${role} role`);
+        console.log(
+          changed
+            ? `'${normalizeUsername(username)}' now has the ${role} role`
+            : `'${normalizeUsername(username)}' already has the ${role} role`,
+        );
       });
     });
 
-  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     users
       .command(name)
-      .description(disabled ? 'stop a user from logging in; their sessions end and their API tokens stop working' : 'let a disabled user log in again')
+      .description(
+        disabled
+          ? 'stop a user from logging in; their sessions end and their API tokens stop working'
+          : 'let a disabled user log in again',
+      )
       .argument('<username>', 'login name')
       .action(async (username: string) => {
         await withDatabase(async ({ db }) => {
           const changed = await setDisabled(db, username, disabled, cliActor());
-          console.log(`'${normalizeUsername(username)}' ${changed ? 'is now' : 'already was'} ${disabled ? 'disabled' : 'enabled'}`);
+          console.log(
+            `'${normalizeUsername(username)}' ${changed ? 'is now' : 'already was'} ${disabled ? 'disabled' : 'enabled'}`,
+          );
         });
       });
   }
@@ -106,7 +142,12 @@ export function registerUsersCommands(program: Command): void {
     .option('--expires <duration>', "lifetime such as '30d' or '12h' (default: never)", expiresOption)
     .action(async (username: string, opts: { name: string; expires?: number }) => {
       await withDatabase(async ({ db }) => {
-        const created = await createToken(db, { username, name: opts.name, expiresInMs: opts.expires, actor: cliActor() });
+        const created = await createToken(db, {
+          username,
+          name: opts.name,
+          expiresInMs: opts.expires,
+          actor: cliActor(),
+        });
         console.log(created.token);
         console.error(
           `API token '${created.name}' for '${created.username}' created (id ${created.id}, ${created.expiresAt ? `expires ${iso(created.expiresAt)}` : 'never expires'}); it is shown only this once`,
@@ -128,7 +169,15 @@ export function registerUsersCommands(program: Command): void {
         console.log(
           formatTable(
             ['id', 'user', 'name', 'state', 'created', 'last used', 'expires'],
-            list.map((t) => [t.id, t.username, t.name, t.state, iso(t.createdAt), t.lastUsedAt ? iso(t.lastUsedAt) : '-', t.expiresAt ? iso(t.expiresAt) : 'never']),
+            list.map((t) => [
+              t.id,
+              t.username,
+              t.name,
+              t.state,
+              iso(t.createdAt),
+              t.lastUsedAt ? iso(t.lastUsedAt) : '-',
+              t.expiresAt ? iso(t.expiresAt) : 'never',
+            ]),
           ),
         );
       });
@@ -154,7 +203,9 @@ export async function announceInitialAdmin(db: Db): Promise<void> {
   const password = await ensureAdmin(db, cliActor());
   if (password === null) return;
   console.log(`Login with username: ${INITIAL_ADMIN}  password: ${password}`);
-  console.log(`This password is shown only this once; set a new one with 'npx updraft users set-password ${INITIAL_ADMIN}'.`);
+  console.log(
+    `This password is shown only this once; set a new one with 'npx updraft users set-password ${INITIAL_ADMIN}'.`,
+  );
 }
 
 function printGenerated(username: string, password: string): void {
@@ -173,13 +224,17 @@ function roleOption(where: string) {
 }
 
 function passwordOption(value: string): '-' {
-  if (value !== '-') throw new InvalidArgumentError("--password takes '-' and reads the password from stdin: a password on the command line would stay in the shell history");
+  if (value !== '-')
+    throw new InvalidArgumentError(
+      "--password takes '-' and reads the password from stdin: a password on the command line would stay in the shell history",
+    );
   return value;
 }
 
 function expiresOption(value: string): number {
   const ms = durationMs(value);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`--expires takes a duration, got '${value}' (${DURATION_HINT})`);
+  if (ms === undefined || ms <= 0)
+    throw new InvalidArgumentError(`--expires takes a duration, got '${value}' (${DURATION_HINT})`);
   return ms;
 }
 

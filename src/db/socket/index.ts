@@ -82,10 +82,16 @@ export interface SocketServer {
  * Serves `pglite` on the socket of `home`. The caller holds the embedded database's lock, so
  * a socket file already there was left by a killed process and is replaced.
  */
-export async function serveSocket(pglite: PGlite, home: string, { onWarning, scheduler, limits }: ServeSocketOptions): Promise<SocketServer | null> {
+export async function serveSocket(
+  pglite: PGlite,
+  home: string,
+  { onWarning, scheduler, limits }: ServeSocketOptions,
+): Promise<SocketServer | null> {
   const socket = embeddedSocket(home);
   if (!socket) {
-    onWarning(`the Updraft home ${path.resolve(home)} is too long a path for a Unix socket: other updraft commands cannot reach the embedded database while this process runs (use a shorter UPDRAFT_HOME)`);
+    onWarning(
+      `the Updraft home ${path.resolve(home)} is too long a path for a Unix socket: other updraft commands cannot reach the embedded database while this process runs (use a shorter UPDRAFT_HOME)`,
+    );
     return null;
   }
   await mkdir(socket.dir, { recursive: true, mode: 0o700 });

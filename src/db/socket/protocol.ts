@@ -34,7 +34,10 @@ export function scanResponse(output: Buffer): Scanned {
     if (type === NOTIFICATION) {
       // int32 process id, channel, payload (both NUL-terminated).
       const channelEnd = output.indexOf(0, offset + 9);
-      notifications.push({ channel: output.toString('utf8', offset + 9, channelEnd), payload: output.toString('utf8', channelEnd + 1, end - 1) });
+      notifications.push({
+        channel: output.toString('utf8', offset + 9, channelEnd),
+        payload: output.toString('utf8', channelEnd + 1, end - 1),
+      });
       kept.push(output.subarray(keptFrom, offset));
       keptFrom = end;
     }
@@ -85,6 +88,10 @@ export function listenCommand(incoming: Uint8Array): ListenCommand | null {
   const command = match[1]!.toUpperCase() as ListenCommand['command'];
   const name = match[2]!;
   if (name === '*' && command === 'LISTEN') return null;
-  const channel = name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name === '*' ? '*' : name.toLowerCase();
+  const channel = name.startsWith('"')
+    ? name.slice(1, -1).replaceAll('""', '"')
+    : name === '*'
+      ? '*'
+      : name.toLowerCase();
   return { command, channel };
 }

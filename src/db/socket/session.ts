@@ -17,7 +17,15 @@
 import type { Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import { quoteIdent } from '../quote.js';
-import { commandComplete, listenCommand, notificationMessage, queryMessage, scanResponse, TERMINATE, type ListenCommand } from './protocol.js';
+import {
+  commandComplete,
+  listenCommand,
+  notificationMessage,
+  queryMessage,
+  scanResponse,
+  TERMINATE,
+  type ListenCommand,
+} from './protocol.js';
 
 /**
  * How long one client may hold the database in a transaction: while it does, every statement
@@ -36,7 +44,13 @@ export interface HoldLimits {
 }
 
 /** Half the time the executor tolerates without a heartbeat, and at most 10 s idle, 20 s in all. */
-export function holdLimits({ heartbeatMs, heartbeatTimeoutMs }: { heartbeatMs: number; heartbeatTimeoutMs: number }): HoldLimits {
+export function holdLimits({
+  heartbeatMs,
+  heartbeatTimeoutMs,
+}: {
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+}): HoldLimits {
   const half = Math.max(0, heartbeatTimeoutMs - heartbeatMs) / 2;
   return { idleMs: Math.min(10_000, half), totalMs: Math.min(20_000, half) };
 }
@@ -167,7 +181,9 @@ export class SharedPglite {
   /** Disconnects `client` after `ms` (its transaction then rolls back, clearTransactionIfNeeded). */
   #cutOff(client: Client, ms: number, what: string): NodeJS.Timeout {
     const timer = setTimeout(() => {
-      this.#onWarning(`a client of the database socket ${what} ${ms / 1000}s, while the server's statements and task heartbeats wait: it was disconnected and its transaction rolled back`);
+      this.#onWarning(
+        `a client of the database socket ${what} ${ms / 1000}s, while the server's statements and task heartbeats wait: it was disconnected and its transaction rolled back`,
+      );
       client.socket.destroy();
     }, ms);
     timer.unref();
@@ -185,7 +201,9 @@ export class SharedPglite {
   /** Runs one protocol message; the response's bytes, copied (PGlite reuses its buffer). */
   async #exec(message: Uint8Array): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    await this.#pglite.runExclusive(() => this.#pglite.execProtocolRawStream(message, { onRawData: (data) => void chunks.push(Buffer.from(data)) }));
+    await this.#pglite.runExclusive(() =>
+      this.#pglite.execProtocolRawStream(message, { onRawData: (data) => void chunks.push(Buffer.from(data)) }),
+    );
     return Buffer.concat(chunks);
   }
 
@@ -209,7 +227,9 @@ export class SharedPglite {
   async #renotify(notifications: { channel: string; payload: string }[]): Promise<void> {
     const unique = new Map(notifications.map((n) => [`${n.channel}\0${n.payload}`, n]));
     for (const { channel, payload } of unique.values()) {
-      await this.#pglite.query('select pg_notify($1, $2)', [channel, payload]).catch((error: Error) => this.#onWarning(`could not pass on a notification on ${channel}: ${error.message}`));
+      await this.#pglite
+        .query('select pg_notify($1, $2)', [channel, payload])
+        .catch((error: Error) => this.#onWarning(`could not pass on a notification on ${channel}: ${error.message}`));
     }
   }
 }

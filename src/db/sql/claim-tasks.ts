@@ -81,7 +81,10 @@ export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun, token
   if (limit <= 0) return { tasks: [], busy: false };
   // Its own statement: a statement sees the rows committed when it started, so the
   // counts below must be read by a statement that starts after the lock is held.
-  const { rows: lock } = await execute<{ held: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${CLAIM_LOCK}) as held`);
+  const { rows: lock } = await execute<{ held: boolean }>(
+    tx,
+    sql`select pg_try_advisory_xact_lock(${CLAIM_LOCK}) as held`,
+  );
   if (!lock[0]?.held) return { tasks: [], busy: true };
   const { rows } = await execute<ClaimedTask & Record<string, unknown>>(
     tx,

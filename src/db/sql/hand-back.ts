@@ -14,7 +14,11 @@ export interface HeldTry {
  * scheduler hands back a lost worker's only while they are `queued`, never started.
  * Returns how many went back.
  */
-export async function handBackTries(db: Db | Tx, tries: readonly HeldTry[], states: readonly ('queued' | 'running')[]): Promise<number> {
+export async function handBackTries(
+  db: Db | Tx,
+  tries: readonly HeldTry[],
+  states: readonly ('queued' | 'running')[],
+): Promise<number> {
   if (tries.length === 0) return 0;
   const { rows } = await execute<{ n: number }>(
     db,

@@ -65,13 +65,22 @@ export function compileRules(rules: CleanseRule[], table: string, columns: Colum
     const typeOf = (column: string): ColumnType => {
       const known = types.get(column);
       if (known) return known;
-      throw new OperatorError('cleanse', field, `${rule.rule} names column '${column}', which table ${table} does not have (its columns: ${columns.map((c) => c.name).join(', ')})`);
+      throw new OperatorError(
+        'cleanse',
+        field,
+        `${rule.rule} names column '${column}', which table ${table} does not have (its columns: ${columns.map((c) => c.name).join(', ')})`,
+      );
     };
     for (const column of namedColumns(rule)) typeOf(column);
     const textOnly = (column: string) => {
       const { type, category } = typeOf(column);
       // A string function on a number or a date would silently turn it into text: say so instead.
-      if (category !== 'S') throw new OperatorError('cleanse', field, `${rule.rule} works on text, and column '${column}' of table ${table} is ${type} (cast it to text first)`);
+      if (category !== 'S')
+        throw new OperatorError(
+          'cleanse',
+          field,
+          `${rule.rule} works on text, and column '${column}' of table ${table} is ${type} (cast it to text first)`,
+        );
     };
     const statements = compileRule(rule, i, typeOf, textOnly);
     if (rule.rule === 'cast' && statements.length > 0) {
@@ -84,7 +93,12 @@ export function compileRules(rules: CleanseRule[], table: string, columns: Colum
   return { rules: compiled, castCheck, types: new Map([...types].map(([name, t]) => [name, t.type])) };
 }
 
-function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) => ColumnType, textOnly: (column: string) => void): CompiledStatement[] {
+function compileRule(
+  rule: CleanseRule,
+  index: number,
+  typeOf: (column: string) => ColumnType,
+  textOnly: (column: string) => void,
+): CompiledStatement[] {
   switch (rule.rule) {
     case 'trim':
     case 'lower':
@@ -97,14 +111,26 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
       const p = new Params();
       const c = quoteIdent([rule.column]);
       const values = p.add(rule.values.map(String), `${valueType(typeOf(rule.column))}[]`);
-      return [{ text: `update ${WORK} set ${c} = null, __changed = true where __rule is null and ${c} = any(${values})`, values: p.values, counts: 'changed' }];
+      return [
+        {
+          text: `update ${WORK} set ${c} = null, __changed = true where __rule is null and ${c} = any(${values})`,
+          values: p.values,
+          counts: 'changed',
+        },
+      ];
     }
     case 'default': {
       const p = new Params();
       const c = quoteIdent([rule.column]);
       // Bound as text for string columns: assigning it then fails on a varchar(n) it does not fit, where an explicit cast would cut it.
       const value = p.add(String(rule.value), valueType(typeOf(rule.column)));
-      return [{ text: `update ${WORK} set ${c} = ${value}, __changed = true where __rule is null and ${c} is null`, values: p.values, counts: 'changed' }];
+      return [
+        {
+          text: `update ${WORK} set ${c} = ${value}, __changed = true where __rule is null and ${c} is null`,
+          values: p.values,
+          counts: 'changed',
+        },
+      ];
     }
     case 'cast':
       return compileCast(rule.column, rule.to, index, typeOf(rule.column));
@@ -113,23 +139,48 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
         const c = quoteIdent([column]);
         // For text, a blank value ('' or only spaces) is as missing as a null.
         const blank = typeOf(column).category === 'S' ? ` or btrim(${c}) = ''` : '';
-        return reject(new Params(), index, column, `${c} is null${blank}`, () => `case when ${c} is null then 'value is null' else 'value is blank' end`);
+        return reject(
+          new Params(),
+          index,
+          column,
+          `${c} is null${blank}`,
+          () => `case when ${c} is null then 'value is null' else 'value is blank' end`,
+        );
       });
     case 'regex': {
       const p = new Params();
       const c = quoteIdent([rule.column]);
       const pattern = p.add(rule.pattern, 'text');
-      return [reject(p, index, rule.column, `${c}::text !~ ${pattern}`, (t) => `format(${t("'%s' does not match the pattern %s")}, ${c}::text, ${pattern})`)];
+      return [
+        reject(
+          p,
+          index,
+          rule.column,
+          `${c}::text !~ ${pattern}`,
+          (t) => `format(${t("'%s' does not match the pattern %s")}, ${c}::text, ${pattern})`,
+        ),
+      ];
     }
     case 'range': {
       const c = quoteIdent([rule.column]);
       const type = valueType(typeOf(rule.column));
       const bounds: CompiledStatement[] = [];
-      for (const [bound, op, words] of [[rule.min, '<', 'is below the minimum'], [rule.max, '>', 'is above the maximum']] as const) {
+      for (const [bound, op, words] of [
+        [rule.min, '<', 'is below the minimum'],
+        [rule.max, '>', 'is above the maximum'],
+      ] as const) {
         if (bound === undefined) continue;
         const p = new Params();
         const limit = p.add(String(bound), type);
-        bounds.push(reject(p, index, rule.column, `${c} ${op} ${limit}`, (t) => `format(${t(`%s ${words} %s`)}, ${c}::text, ${limit}::text)`));
+        bounds.push(
+          reject(
+            p,
+            index,
+            rule.column,
+            `${c} ${op} ${limit}`,
+            (t) => `format(${t(`%s ${words} %s`)}, ${c}::text, ${limit}::text)`,
+          ),
+        );
       }
       return bounds;
     }
@@ -138,7 +189,15 @@ function compileRule(rule: CleanseRule, index: number, typeOf: (column: string) 
       const c = quoteIdent([rule.column]);
       const allowed = p.add(rule.values.map(String), `${valueType(typeOf(rule.column))}[]`);
       const shown = p.add(rule.values.map(String).join(', '), 'text');
-      return [reject(p, index, rule.column, `not (${c} = any(${allowed}))`, (t) => `format(${t("'%s' is not one of the allowed values (%s)")}, ${c}::text, ${shown})`)];
+      return [
+        reject(
+          p,
+          index,
+          rule.column,
+          `not (${c} = any(${allowed}))`,
+          (t) => `format(${t("'%s' is not one of the allowed values (%s)")}, ${c}::text, ${shown})`,
+        ),
+      ];
     }
     case 'dedupe': {
       const key = rule.key.map((k) => quoteIdent([k])).join(', ');
@@ -166,13 +225,24 @@ function compileCast(column: string, to: CastType, index: number, from: ColumnTy
   const statements: CompiledStatement[] = [];
   if (to !== 'text') {
     const p = new Params();
-    statements.push(reject(p, index, column, `${c} is not null and not pg_temp.updraft_can_cast(${c}::text, null::${to})`, (t) => `format(${t(`cannot cast '%s' to ${to}`)}, ${c}::text)`));
+    statements.push(
+      reject(
+        p,
+        index,
+        column,
+        `${c} is not null and not pg_temp.updraft_can_cast(${c}::text, null::${to})`,
+        (t) => `format(${t(`cannot cast '%s' to ${to}`)}, ${c}::text)`,
+      ),
+    );
   }
   // CASE, unlike AND, guarantees the rejected rows' values are never converted.
   const differs = `case when __rule is null and ${c} is not null then ${c}::text is distinct from ${c}::text::${to}::text else false end`;
   statements.push({ text: `update ${WORK} set __changed = true where ${differs}`, values: [], counts: 'changed' });
   // Rejected rows lose the value here; the quarantine keeps them as they were read (__original).
-  statements.push({ text: `alter table ${WORK} alter column ${c} type ${to} using case when __rule is null then ${c}::text::${to} end`, values: [] });
+  statements.push({
+    text: `alter table ${WORK} alter column ${c} type ${to} using case when __rule is null then ${c}::text::${to} end`,
+    values: [],
+  });
   return statements;
 }
 
@@ -181,11 +251,21 @@ function transform(columns: string[], fn: (column: string) => string): CompiledS
   const quoted = columns.map((c) => quoteIdent([c]));
   const sets = quoted.map((c) => `${c} = ${fn(c)}`).join(', ');
   const differs = quoted.map((c) => `${c} is distinct from ${fn(c)}`).join(' or ');
-  return { text: `update ${WORK} set ${sets}, __changed = true where __rule is null and (${differs})`, values: [], counts: 'changed' };
+  return {
+    text: `update ${WORK} set ${sets}, __changed = true where __rule is null and (${differs})`,
+    values: [],
+    counts: 'changed',
+  };
 }
 
 /** One UPDATE rejecting the rows where `condition` holds, with the reason `reason` builds (given a way to bind a template). */
-function reject(p: Params, index: number, column: string, condition: string, reason: (template: (text: string) => string) => string): CompiledStatement {
+function reject(
+  p: Params,
+  index: number,
+  column: string,
+  condition: string,
+  reason: (template: (text: string) => string) => string,
+): CompiledStatement {
   const why = reason((text) => p.add(text, 'text'));
   const text = `update ${WORK} set __rule = ${p.add(index, 'integer')}, __column = ${p.add(column, 'text')}, __reason = ${why} where __rule is null and (${condition})`;
   return { text, values: p.values, counts: 'rejected' };

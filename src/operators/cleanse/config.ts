@@ -2,7 +2,19 @@ import { z } from 'zod';
 import { columnField, columnsField, connField, tableField } from '../fields.js';
 
 /** Types a cast rule may convert to. */
-export const CAST_TYPES = ['integer', 'bigint', 'numeric', 'double precision', 'boolean', 'date', 'timestamp', 'timestamptz', 'uuid', 'text', 'jsonb'] as const;
+export const CAST_TYPES = [
+  'integer',
+  'bigint',
+  'numeric',
+  'double precision',
+  'boolean',
+  'date',
+  'timestamp',
+  'timestamptz',
+  'uuid',
+  'text',
+  'jsonb',
+] as const;
 export type CastType = (typeof CAST_TYPES)[number];
 
 /**
@@ -54,22 +66,34 @@ const ruleSchema = z.discriminatedUnion('rule', [
   z.strictObject({ rule: z.literal('lower'), columns: columnsField }),
   z.strictObject({ rule: z.literal('upper'), columns: columnsField }),
   z.strictObject({ rule: z.literal('nullIf'), column: columnField, values: z.array(scalar).min(1) }),
-  z.strictObject({ rule: z.literal('default'), column: columnField, value: z.union([z.string(), z.number(), z.boolean()]) }),
+  z.strictObject({
+    rule: z.literal('default'),
+    column: columnField,
+    value: z.union([z.string(), z.number(), z.boolean()]),
+  }),
   z.strictObject({ rule: z.literal('cast'), column: columnField, to: z.enum(CAST_TYPES) }),
   z.strictObject({ rule: z.literal('required'), columns: columnsField }),
   z.strictObject({
     rule: z.literal('regex'),
     column: columnField,
-    pattern: z.string().min(1).refine((p) => {
-      try {
-        new RegExp(p);
-        return true;
-      } catch {
-        return false;
-      }
-    }, { message: 'is not a valid regular expression' }),
+    pattern: z
+      .string()
+      .min(1)
+      .refine(
+        (p) => {
+          try {
+            new RegExp(p);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'is not a valid regular expression' },
+      ),
   }),
-  z.strictObject({ rule: z.literal('range'), column: columnField, min: scalar.optional(), max: scalar.optional() }).refine((r) => r.min !== undefined || r.max !== undefined, { message: 'give min, max or both' }),
+  z
+    .strictObject({ rule: z.literal('range'), column: columnField, min: scalar.optional(), max: scalar.optional() })
+    .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'give min, max or both' }),
   z.strictObject({ rule: z.literal('allowed'), column: columnField, values: z.array(scalar).min(1) }),
   z.strictObject({ rule: z.literal('dedupe'), key: columnsField, keepLatestBy: columnField }),
 ]);

@@ -48,7 +48,12 @@ async function runCleanse(config: CleanseConfig, ctx: OperatorContext): Promise<
     const source = await read('table', config.table);
     if (!source) throw new OperatorError('cleanse', 'table', `table ${config.table} does not exist`);
     const taken = source.columns.find((c) => (BOOKKEEPING as readonly string[]).includes(c.name));
-    if (taken) throw new OperatorError('cleanse', 'table', `table ${config.table} has a column named '${taken.name}', a name cleanse keeps for its own bookkeeping`);
+    if (taken)
+      throw new OperatorError(
+        'cleanse',
+        'table',
+        `table ${config.table} has a column named '${taken.name}', a name cleanse keeps for its own bookkeeping`,
+      );
     // Every rule is checked against the catalog before anything is written.
     const plan = compileRules(config.rules, config.table, source.columns);
     const into = config.into === undefined ? undefined : await read('into', config.into);
@@ -73,15 +78,28 @@ async function runCleanse(config: CleanseConfig, ctx: OperatorContext): Promise<
     }
     const rejected = Object.values(rejectedByRule).reduce((a, b) => a + b, 0);
     // Counted at the end: a row changed, then rejected or dropped as a duplicate, is not among the rows out.
-    const changed = (await exec('rules', `select count(*)::int as n from ${WORK} where __rule is null and __changed`)).rows[0].n as number;
+    const changed = (await exec('rules', `select count(*)::int as n from ${WORK} where __rule is null and __changed`))
+      .rows[0].n as number;
 
     const quarantine = config.quarantine ?? defaultQuarantine(config.table);
     const quarantineExists = await read('quarantine', quarantine);
     if (!quarantineExists) for (const text of createQuarantine(quarantine)) await exec('quarantine', text);
     const owner = { dagId: ctx.task.dagId, runId: ctx.task.runId, taskId: ctx.task.taskId };
-    for (const { text, values } of quarantineRejected(quarantine, owner, plan.rules.map((r) => r.label), inPlace)) await exec('quarantine', text, values);
+    for (const { text, values } of quarantineRejected(
+      quarantine,
+      owner,
+      plan.rules.map((r) => r.label),
+      inPlace,
+    ))
+      await exec('quarantine', text, values);
 
-    const output = inPlace ? replaceInPlace(config.table, source.columns, plan.types) : replaceInto(config.into!, into !== undefined, source.columns.map((c) => c.name));
+    const output = inPlace
+      ? replaceInPlace(config.table, source.columns, plan.types)
+      : replaceInto(
+          config.into!,
+          into !== undefined,
+          source.columns.map((c) => c.name),
+        );
     let rowsOut = 0;
     // The last statement fills the table: its row count is the rows out.
     for (const text of output) rowsOut = (await exec(inPlace ? 'table' : 'into', text)).rowCount ?? 0;
@@ -90,12 +108,16 @@ async function runCleanse(config: CleanseConfig, ctx: OperatorContext): Promise<
     await exec('conn', 'commit');
 
     const target = inPlace ? config.table : config.into!;
-    log.info(`${config.table} -> ${target}: ${rowsIn} rows in, ${changed} changed, ${rejected} rejected to ${quarantine}, ${deduplicated} duplicates dropped, ${rowsOut} rows out`);
+    log.info(
+      `${config.table} -> ${target}: ${rowsIn} rows in, ${changed} changed, ${rejected} rejected to ${quarantine}, ${deduplicated} duplicates dropped, ${rowsOut} rows out`,
+    );
     return { rowsIn, changed, rejected, deduplicated, rowsOut, rejectedByRule };
   });
 }
 
 function describeCounts(rule: CompiledRule, counts: Counts): string {
   if (rule.statements.length === 0) return 'nothing to do, the column has the type already';
-  return Object.entries(counts).map(([kind, n]) => `${n} ${kind}`).join(', ');
+  return Object.entries(counts)
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(', ');
 }

@@ -76,5 +76,8 @@ export async function readTable(client: pg.ClientBase, table: string): Promise<T
     [quoteIdent(table)],
   );
   if (rows.length === 0) return undefined;
-  return { oid: rows[0]!.oid, columns: rows.map(({ name, type, category, generated }) => ({ name, type, category, generated })) };
+  return {
+    oid: rows[0]!.oid,
+    columns: rows.map(({ name, type, category, generated }) => ({ name, type, category, generated })),
+  };
 }

@@ -19,18 +19,28 @@ export function replaceInPlace(table: string, columns: Column[], types: Map<stri
   const target = quoteIdent(table);
   const altered = columns
     .filter((c) => types.get(c.name) !== c.type)
-    .map((c) => `alter column ${quoteIdent([c.name])} type ${types.get(c.name)} using ${quoteIdent([c.name])}::text::${types.get(c.name)}`);
+    .map(
+      (c) =>
+        `alter column ${quoteIdent([c.name])} type ${types.get(c.name)} using ${quoteIdent([c.name])}::text::${types.get(c.name)}`,
+    );
   return [
     `truncate ${target}`,
     ...(altered.length > 0 ? [`alter table ${target} ${altered.join(', ')}`] : []),
-    insertClean(target, columns.filter((c) => !c.generated).map((c) => c.name)),
+    insertClean(
+      target,
+      columns.filter((c) => !c.generated).map((c) => c.name),
+    ),
   ];
 }
 
 /** Into another table: created from the working table's columns and types when missing, else emptied and filled. */
 export function replaceInto(into: string, exists: boolean, names: string[]): string[] {
   const target = quoteIdent(into);
-  if (!exists) return [...createSchemaOf(into), `create table ${target} as select ${quoteColumns(names)} from ${WORK} where __rule is null order by __row`];
+  if (!exists)
+    return [
+      ...createSchemaOf(into),
+      `create table ${target} as select ${quoteColumns(names)} from ${WORK} where __rule is null order by __row`,
+    ];
   return [`truncate ${target}`, insertClean(target, names)];
 }
 
@@ -75,7 +85,12 @@ export function createQuarantine(quarantine: string): string[] {
  *   table, which the quarantine alone still holds: a retry must not delete them. It adds
  *   only the rows not already quarantined by this run with the same rule.
  */
-export function quarantineRejected(quarantine: string, owner: Owner, labels: string[], inPlace: boolean): { text: string; values: unknown[] }[] {
+export function quarantineRejected(
+  quarantine: string,
+  owner: Owner,
+  labels: string[],
+  inPlace: boolean,
+): { text: string; values: unknown[] }[] {
   const target = quoteIdent(quarantine);
   const values = [owner.dagId, owner.runId, owner.taskId, labels];
   const same = 'q.dag_id = $1 and q.run_id = $2 and q.task_id = $3';

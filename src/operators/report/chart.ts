@@ -58,7 +58,12 @@ export function renderChart(table: ReportTable, chart: ChartSpec): string {
   const [lo, hi] = extent(points, type === 'bar');
   const scale = niceScale(lo, hi);
   const yLabels = tickLabels(scale);
-  const plot: Plot = { left: 16 + Math.max(...yLabels.map((l) => l.length)) * CHAR_WIDTH, right: WIDTH - MARGIN.right, top: MARGIN.top, bottom: MARGIN.top + PLOT_HEIGHT };
+  const plot: Plot = {
+    left: 16 + Math.max(...yLabels.map((l) => l.length)) * CHAR_WIDTH,
+    right: WIDTH - MARGIN.right,
+    top: MARGIN.top,
+    bottom: MARGIN.top + PLOT_HEIGHT,
+  };
   const y = (v: number) => plot.bottom - ((v - scale.lo) / (scale.hi - scale.lo)) * PLOT_HEIGHT;
 
   const keys = type === 'line' ? continuousKeys(points, table.columns[xIndex]?.numeric ?? false) : undefined;
@@ -82,11 +87,14 @@ export function renderChart(table: ReportTable, chart: ChartSpec): string {
     `<text x="${r((plot.left + plot.right) / 2)}" y="${plot.bottom + 40}" text-anchor="middle" font-weight="600" fill="#1f2937">${escapeHtml(chart.x)}</text>`,
   ];
   if (points.length === 0) {
-    parts.push(`<text x="${r((plot.left + plot.right) / 2)}" y="${r((plot.top + plot.bottom) / 2)}" text-anchor="middle" fill="#6b7280">no rows to chart</text>`);
+    parts.push(
+      `<text x="${r((plot.left + plot.right) / 2)}" y="${r((plot.top + plot.bottom) / 2)}" text-anchor="middle" fill="#6b7280">no rows to chart</text>`,
+    );
   } else if (type === 'bar') {
     // The scale of a bar chart always holds zero.
     parts.push(...bars(points, chart.y, plot, y, y(0)));
-    if (scale.lo < 0) parts.push(`<line x1="${plot.left}" x2="${plot.right}" y1="${r(y(0))}" y2="${r(y(0))}" stroke="#6b7280"/>`);
+    if (scale.lo < 0)
+      parts.push(`<line x1="${plot.left}" x2="${plot.right}" y1="${r(y(0))}" y2="${r(y(0))}" stroke="#6b7280"/>`);
   } else {
     parts.push(...lines(points, chart.y, xAxis, y));
   }
@@ -106,11 +114,22 @@ function columnIndex(table: ReportTable, name: string, field: string): number {
 /** A y value as a number; numeric and bigint columns arrive as text. Null, NaN and infinities have no place on the axis: gaps. */
 function numberIn(value: unknown, column: string, row: number): number | null {
   if (value === null || value === undefined) return null;
-  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'bigint'
+        ? Number(value)
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value)
+          : Number.NaN;
   if (Number.isFinite(n)) return n;
   if (typeof value === 'number' || (typeof value === 'string' && NOT_FINITE.test(value))) return null;
   const shown = cellText(value);
-  throw new OperatorError('report', 'chart.y', `column '${column}' must hold numbers, but row ${row} has ${JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown)}`);
+  throw new OperatorError(
+    'report',
+    'chart.y',
+    `column '${column}' must hold numbers, but row ${row} has ${JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown)}`,
+  );
 }
 
 const NOT_FINITE = /^\s*[-+]?(?:NaN|Infinity)\s*$/;
@@ -129,7 +148,10 @@ function extent(points: Point[], withZero: boolean): [number, number] {
 }
 
 /** Where each point sits when x is a date or a number throughout; undefined otherwise. */
-function continuousKeys(points: Point[], numericColumn: boolean): { kind: 'time' | 'number'; values: number[]; order: number[] } | undefined {
+function continuousKeys(
+  points: Point[],
+  numericColumn: boolean,
+): { kind: 'time' | 'number'; values: number[]; order: number[] } | undefined {
   if (points.length === 0) return undefined;
   let kind: 'time' | 'number' | undefined;
   const values: number[] = [];
@@ -159,7 +181,8 @@ function continuousAxis(sorted: number[], kind: 'time' | 'number', plot: Plot): 
     return { at: (i) => at(sorted[i]!), ticks: scale.ticks.map((v, i) => ({ at: at(v), label: labels[i]! })) };
   }
   const [min, max] = [sorted[0]!, sorted.at(-1)!];
-  const at = (v: number) => (max === min ? (plot.left + plot.right) / 2 : plot.left + ((v - min) / (max - min)) * width);
+  const at = (v: number) =>
+    max === min ? (plot.left + plot.right) / 2 : plot.left + ((v - min) / (max - min)) * width;
   const format = timeFormat(sorted);
   const ticks: Axis['ticks'] = [];
   const spacing = format(min).length * CHAR_WIDTH + 16;
@@ -200,13 +223,15 @@ function lines(points: Point[], names: string[], xAxis: Axis, y: (v: number) => 
     });
     out.push(`<g class="series" data-series="${escapeHtml(name)}" stroke="${color}" fill="${color}">`);
     for (const segment of segments) {
-      if (segment.length > 1) out.push(`<polyline points="${segment.join(' ')}" fill="none" stroke-width="2" stroke-linejoin="round"/>`);
+      if (segment.length > 1)
+        out.push(`<polyline points="${segment.join(' ')}" fill="none" stroke-width="2" stroke-linejoin="round"/>`);
       else if (segment.length === 1 && points.length > MAX_MARKERS) out.push(circle(segment[0]!, 2));
     }
     if (points.length <= MAX_MARKERS) {
       points.forEach((p, i) => {
         const v = p.ys[k];
-        if (v !== null && v !== undefined) out.push(circle(`${r(xAxis.at(i))},${r(y(v))}`, 3, `${name} at ${cellText(p.x)}: ${v}`));
+        if (v !== null && v !== undefined)
+          out.push(circle(`${r(xAxis.at(i))},${r(y(v))}`, 3, `${name} at ${cellText(p.x)}: ${v}`));
       });
     }
     out.push('</g>');
@@ -231,7 +256,9 @@ function bars(points: Point[], names: string[], plot: Plot, y: (v: number) => nu
       if (v === null || v === undefined) return [];
       const top = Math.min(y(v), zero);
       const title = tooltips ? `<title>${escapeHtml(`${name} at ${cellText(p.x)}: ${v}`)}</title>` : '';
-      return [`<rect x="${r(plot.left + i * band + band * 0.1 + k * width)}" y="${r(top)}" width="${r(width)}" height="${r(Math.abs(y(v) - zero))}">${title}</rect>`];
+      return [
+        `<rect x="${r(plot.left + i * band + band * 0.1 + k * width)}" y="${r(top)}" width="${r(width)}" height="${r(Math.abs(y(v) - zero))}">${title}</rect>`,
+      ];
     });
     return [`<g class="series" data-series="${escapeHtml(name)}" fill="${color}">`, ...rects, '</g>'];
   });
@@ -256,7 +283,11 @@ function legendItems(names: string[], plot: Plot, top: number): { svg: string[];
 }
 
 /** Round ticks (steps of 1, 2 or 5 times a power of ten) that cover [lo, hi]. */
-export function niceScale(lo: number, hi: number, target = 5): { lo: number; hi: number; ticks: number[]; decimals: number } {
+export function niceScale(
+  lo: number,
+  hi: number,
+  target = 5,
+): { lo: number; hi: number; ticks: number[]; decimals: number } {
   if (lo === hi) {
     const pad = lo === 0 ? 1 : Math.abs(lo) / 10;
     [lo, hi] = [lo - pad, hi + pad];
@@ -274,9 +305,13 @@ export function niceScale(lo: number, hi: number, target = 5): { lo: number; hi:
 
 /** Tick labels, '2.5M' for large numbers unless that would make two labels the same. */
 function tickLabels(scale: { ticks: number[]; decimals: number }): string[] {
-  const full = scale.ticks.map((v) => new Intl.NumberFormat('en-US', { maximumFractionDigits: scale.decimals }).format(v));
+  const full = scale.ticks.map((v) =>
+    new Intl.NumberFormat('en-US', { maximumFractionDigits: scale.decimals }).format(v),
+  );
   if (Math.max(...scale.ticks.map(Math.abs)) < 1e6) return full;
-  const compact = scale.ticks.map((v) => new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 }).format(v));
+  const compact = scale.ticks.map((v) =>
+    new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 }).format(v),
+  );
   return new Set(compact).size === compact.length ? compact : full;
 }
 

@@ -40,6 +40,12 @@ export const reportSchema = z
     maxRows: z.number().int().min(1).max(1_000_000).optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.chart && c.format !== 'html') ctx.addIssue({ code: 'custom', path: ['chart'], message: "charts are drawn in HTML reports only (format: 'html')" });
-    if (c.chart && new Set(c.chart.y).size < c.chart.y.length) ctx.addIssue({ code: 'custom', path: ['chart', 'y'], message: 'names a column twice' });
+    if (c.chart && c.format !== 'html')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chart'],
+        message: "charts are drawn in HTML reports only (format: 'html')",
+      });
+    if (c.chart && new Set(c.chart.y).size < c.chart.y.length)
+      ctx.addIssue({ code: 'custom', path: ['chart', 'y'], message: 'names a column twice' });
   }) as unknown as z.ZodType<ReportConfig>;

@@ -35,14 +35,25 @@ const types = {
 export async function fetchAtMost(client: pg.ClientBase, statement: Statement, limit: number): Promise<ReportTable> {
   // Only a query can be a cursor's: say so rather than show DECLARE's syntax error.
   if (!/^\s*(\(|select\b|with\b|values\b|table\b)/i.test(statement.text)) {
-    throw new OperatorError('report', 'query', 'a report runs a query (SELECT, WITH, VALUES or TABLE); the statement given is none of these');
+    throw new OperatorError(
+      'report',
+      'query',
+      'a report runs a query (SELECT, WITH, VALUES or TABLE); the statement given is none of these',
+    );
   }
   await client.query('begin transaction read only');
   let result: pg.QueryArrayResult;
   try {
-    await client.query({ text: `declare ${CURSOR} no scroll cursor for ${statement.text}`, values: statement.values as unknown[] | undefined });
+    await client.query({
+      text: `declare ${CURSOR} no scroll cursor for ${statement.text}`,
+      values: statement.values as unknown[] | undefined,
+    });
     // FETCH takes no parameters; `limit` is an integer from the checked config, not user text.
-    result = await client.query<unknown[]>({ text: `fetch forward ${Math.trunc(limit)} from ${CURSOR}`, rowMode: 'array', types });
+    result = await client.query<unknown[]>({
+      text: `fetch forward ${Math.trunc(limit)} from ${CURSOR}`,
+      rowMode: 'array',
+      types,
+    });
   } catch (error) {
     // The query's error is the one to report; a client that cannot roll back is discarded anyway.
     await client.query('rollback').catch(() => {});

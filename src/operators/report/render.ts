@@ -35,7 +35,10 @@ export function renderCsv(table: ReportTable): string {
   if (table.columns.length === 0) return '';
   const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
   const line = (cells: string[]) => `${cells.map(field).join(',')}\r\n`;
-  return line(table.columns.map((c) => c.name)) + table.rows.map((row) => line(table.columns.map((_, i) => cellText(row[i])))).join('');
+  return (
+    line(table.columns.map((c) => c.name)) +
+    table.rows.map((row) => line(table.columns.map((_, i) => cellText(row[i])))).join('')
+  );
 }
 
 /** An array of row objects keyed by column name, pretty-printed. */
@@ -43,7 +46,11 @@ export function renderJson(table: ReportTable): string {
   const names = table.columns.map((c) => c.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) {
-    throw new OperatorError('report', 'query', `the result has more than one column named '${twice}', and a JSON row can hold only one: name them apart ('... as ${twice}_2')`);
+    throw new OperatorError(
+      'report',
+      'query',
+      `the result has more than one column named '${twice}', and a JSON row can hold only one: name them apart ('... as ${twice}_2')`,
+    );
   }
   const rows = table.rows.map((row) => Object.fromEntries(names.map((name, i) => [name, jsonValue(row[i])])));
   return `${JSON.stringify(rows, null, 2)}\n`;
@@ -87,7 +94,8 @@ export function renderHtml(table: ReportTable, options: RenderOptions): string {
   const title = escapeHtml(options.title);
   const numeric = table.columns.map((_, i) => isNumericColumn(table, i));
   const th = (name: string, i: number) => `<th${numeric[i] ? ' class="num"' : ''}>${escapeHtml(name)}</th>`;
-  const td = (value: unknown, i: number) => `<td${numeric[i] ? ' class="num"' : ''}>${escapeHtml(cellText(value))}</td>`;
+  const td = (value: unknown, i: number) =>
+    `<td${numeric[i] ? ' class="num"' : ''}>${escapeHtml(cellText(value))}</td>`;
   const body = [
     `<h1>${title}</h1>`,
     `<p class="meta">${table.rows.length === 1 ? '1 row' : `${table.rows.length.toLocaleString('en-US')} rows`}</p>`,

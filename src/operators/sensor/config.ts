@@ -40,7 +40,8 @@ export interface SensorOptions {
 export type PokeFunction<R, P extends ParamsSpec = ParamsSpec> = (ctx: TaskContext<P>) => R | Promise<R>;
 
 /** `t.sensor(id, config)`: the poke function, the sensor settings and the task options (whose `timeout` is the sensor's here). */
-export type SensorConfig<R, P extends ParamsSpec = ParamsSpec> = SensorOptions & Omit<TaskOptions, 'timeout'> & { poke: PokeFunction<R, P> };
+export type SensorConfig<R, P extends ParamsSpec = ParamsSpec> = SensorOptions &
+  Omit<TaskOptions, 'timeout'> & { poke: PokeFunction<R, P> };
 
 /** `t.sqlSensor`: true when the query returns a row (whose first column, if any, is truthy), or when rows of the run's interval exist. */
 export type SqlSensorConfig = SensorOptions &
@@ -48,8 +49,16 @@ export type SqlSensorConfig = SensorOptions &
     /** The connection to query. */
     conn: string;
   } & (
-    | { /** SQL text with $1.. placeholders, { text, values }, or a function of the context returning one. */ sql: StatementsSpec<StatementInput>; table?: never; column?: never }
-    | { sql?: never; /** 'orders' or 'public.orders'. */ table: string; /** A timestamp column: a row with it in [interval.start, interval.end) makes the sensor true. */ column: string }
+    | {
+        /** SQL text with $1.. placeholders, { text, values }, or a function of the context returning one. */ sql: StatementsSpec<StatementInput>;
+        table?: never;
+        column?: never;
+      }
+    | {
+        sql?: never /** 'orders' or 'public.orders'. */;
+        table: string /** A timestamp column: a row with it in [interval.start, interval.end) makes the sensor true. */;
+        column: string;
+      }
   );
 
 /** Sensor settings after validation, stored with the task (plain data). */
@@ -90,11 +99,18 @@ export const SQL_SENSOR_KEYS: ReadonlySet<string> = new Set([...SENSOR_KEYS, ...
 
 function fail(dagId: string, taskId: string, kind: string, issues: z.ZodError): never {
   const path = issues.issues[0]?.path.map(String).join('.');
-  throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' (${kind}): ${describeIssues(issues)}`, { field: `tasks.${taskId}${path ? `.${path}` : ''}` });
+  throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' (${kind}): ${describeIssues(issues)}`, {
+    field: `tasks.${taskId}${path ? `.${path}` : ''}`,
+  });
 }
 
 /** Checks and normalises a sensor's settings; `input` holds only SENSOR_KEYS (executionTimeout goes to the task options). */
-export function compileSensor(dagId: string, taskId: string, kind: string, input: Record<string, unknown>): CompiledSensor {
+export function compileSensor(
+  dagId: string,
+  taskId: string,
+  kind: string,
+  input: Record<string, unknown>,
+): CompiledSensor {
   const parsed = sensorSchema.safeParse(input);
   if (!parsed.success) fail(dagId, taskId, kind, parsed.error);
   const intervalMs = parsed.data.interval ?? DEFAULT_INTERVAL_MS;
@@ -109,15 +125,27 @@ export function compileSensor(dagId: string, taskId: string, kind: string, input
 }
 
 /** Checks the SQL sensor's own fields: `sql`, or `table` with `column`, never both. */
-export function compileSqlPart(dagId: string, taskId: string, input: Record<string, unknown>): Pick<SqlSensorSettings, 'conn' | 'sql' | 'table' | 'column'> {
+export function compileSqlPart(
+  dagId: string,
+  taskId: string,
+  input: Record<string, unknown>,
+): Pick<SqlSensorSettings, 'conn' | 'sql' | 'table' | 'column'> {
   const parsed = sqlPartSchema.safeParse(input);
   if (!parsed.success) fail(dagId, taskId, 'sql_sensor', parsed.error);
   const { conn, sql, table, column } = parsed.data;
-  const error = (field: string, message: string) => new DagDefinitionError(`DAG '${dagId}': task '${taskId}' (sql_sensor): ${field}: ${message}`, { field: `tasks.${taskId}.${field}` });
-  if (sql !== undefined && (table !== undefined || column !== undefined)) throw error('sql', 'give either sql, or table and column, not both');
+  const error = (field: string, message: string) =>
+    new DagDefinitionError(`DAG '${dagId}': task '${taskId}' (sql_sensor): ${field}: ${message}`, {
+      field: `tasks.${taskId}.${field}`,
+    });
+  if (sql !== undefined && (table !== undefined || column !== undefined))
+    throw error('sql', 'give either sql, or table and column, not both');
   if (sql === undefined) {
     if (table === undefined) throw error('sql', 'give sql, or table and column');
-    if (column === undefined) throw error('column', `required with table ('${table}'): the timestamp column to find rows of the run's interval in`);
+    if (column === undefined)
+      throw error(
+        'column',
+        `required with table ('${table}'): the timestamp column to find rows of the run's interval in`,
+      );
     return { conn, table, column };
   }
   return { conn, sql };

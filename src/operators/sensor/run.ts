@@ -31,7 +31,13 @@ export const SENSOR_OPERATORS: ReadonlySet<string> = new Set(['sensor', 'sql_sen
  * is when a reschedule-mode sensor first poked in this try (null on its first poke).
  * Returns the XCom: undefined for a poke that returned `true`, else what it returned.
  */
-export async function runSensor(operator: string, config: CompiledSensor, fn: ((ctx: TaskContext) => unknown) | undefined, ctx: OperatorContext, firstPokeAt: Date | null): Promise<unknown> {
+export async function runSensor(
+  operator: string,
+  config: CompiledSensor,
+  fn: ((ctx: TaskContext) => unknown) | undefined,
+  ctx: OperatorContext,
+  firstPokeAt: Date | null,
+): Promise<unknown> {
   const { signal, log } = ctx.task;
   const poke = operator === 'sql_sensor' ? () => sqlPoke(config as SqlSensorSettings, ctx) : () => fn!(ctx.task);
   // Poke mode: every try starts its timeout afresh (Airflow's started_at is the try's start).

@@ -22,7 +22,11 @@ export async function sqlPoke(config: SqlSensorSettings, ctx: OperatorContext): 
   return withClient(pool, ctx.task.signal, { operator: OPERATOR, field: 'conn', conn: config.conn }, async (client) => {
     let result;
     try {
-      result = await client.query({ text: statement.text, values: statement.values as unknown[] | undefined, rowMode: 'array' });
+      result = await client.query({
+        text: statement.text,
+        values: statement.values as unknown[] | undefined,
+        rowMode: 'array',
+      });
     } catch (error) {
       throw fieldError(OPERATOR, field, error);
     }
@@ -33,12 +37,18 @@ export async function sqlPoke(config: SqlSensorSettings, ctx: OperatorContext): 
 }
 
 /** What the poke runs: the user's statement, or the interval query on `table`. */
-async function statementOf(config: SqlSensorSettings, ctx: OperatorContext): Promise<{ statement: Statement; field: string }> {
+async function statementOf(
+  config: SqlSensorSettings,
+  ctx: OperatorContext,
+): Promise<{ statement: Statement; field: string }> {
   if (config.table !== undefined && config.column !== undefined) {
     const column = quoteIdent([config.column]);
     const { start, end } = ctx.task.interval;
     return {
-      statement: { text: `select 1 from ${quoteIdent(config.table)} where ${column} >= $1 and ${column} < $2 limit 1`, values: [start, end] },
+      statement: {
+        text: `select 1 from ${quoteIdent(config.table)} where ${column} >= $1 and ${column} < $2 limit 1`,
+        values: [start, end],
+      },
       field: 'table',
     };
   }

@@ -34,7 +34,9 @@ async function runSql(config: SqlConfig, ctx: OperatorContext): Promise<SqlResul
     if (inTransaction) await run('conn', () => client.query('begin'));
     for (const [i, statement] of statements.entries()) {
       const field = statements.length > 1 ? `sql[${i}]` : 'sql';
-      const result = await run(field, () => client.query({ text: statement.text, values: statement.values as unknown[] | undefined }));
+      const result = await run(field, () =>
+        client.query({ text: statement.text, values: statement.values as unknown[] | undefined }),
+      );
       // Text with several statements and no values goes through the simple protocol: one result per statement.
       for (const part of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
         const command = part.command ?? '';
@@ -48,5 +50,11 @@ async function runSql(config: SqlConfig, ctx: OperatorContext): Promise<SqlResul
   });
 
   const final = done.at(-1)!;
-  return { command: final.command, rowCount: final.rowCount, rows: lastRows.slice(0, maxRows) as Record<string, unknown>[], truncated: lastRows.length > maxRows, statements: done };
+  return {
+    command: final.command,
+    rowCount: final.rowCount,
+    rows: lastRows.slice(0, maxRows) as Record<string, unknown>[],
+    truncated: lastRows.length > maxRows,
+    statements: done,
+  };
 }

@@ -41,7 +41,10 @@ const COLUMNS_OF = `select attname as name, format_type(atttypid, atttypmod) as 
 /** The relation `table` names (search_path applies to an unqualified name), or undefined when there is none. */
 async function relation(client: pg.PoolClient, table: string): Promise<{ oid: number; kind: string } | undefined> {
   // The quoted name travels as a value; to_regclass parses it on the server.
-  const { rows } = await client.query<{ oid: number; kind: string }>('select oid::int8 as oid, relkind as kind from pg_class where oid = to_regclass($1)', [quoteIdent(table)]);
+  const { rows } = await client.query<{ oid: number; kind: string }>(
+    'select oid::int8 as oid, relkind as kind from pg_class where oid = to_regclass($1)',
+    [quoteIdent(table)],
+  );
   return rows[0] ? { oid: Number(rows[0].oid), kind: rows[0].kind } : undefined;
 }
 
@@ -52,19 +55,31 @@ export async function describeSource(client: pg.PoolClient, from: SyncConfig['fr
     if (!found) throw new OperatorError('sync', 'from.table', `${label} does not exist`);
     const { rows } = await client.query<Column>(COLUMNS_OF, [found.oid]);
     const quoted = quoteIdent(from.table);
-    return { field: 'from.table', label, relation: quoted, plainTable: found.kind === 'r' ? quoted : undefined, oid: found.oid, columns: rows };
+    return {
+      field: 'from.table',
+      label,
+      relation: quoted,
+      plainTable: found.kind === 'r' ? quoted : undefined,
+      oid: found.oid,
+      columns: rows,
+    };
   }
   // A trailing ';' would end the subquery early; a trailing '-- comment' is closed by the newline.
   const subquery = `(\n${from.query.replace(/;\s*$/, '')}\n) as updraft_source`;
   const probe = await client.query(`select * from ${subquery} limit 0`);
-  const { rows } = await client.query<{ type: string }>('select format_type(o, m) as type from unnest($1::oid[], $2::int4[]) with ordinality as u(o, m, i) order by i', [
-    probe.fields.map((f) => f.dataTypeID),
-    probe.fields.map((f) => f.dataTypeModifier),
-  ]);
+  const { rows } = await client.query<{ type: string }>(
+    'select format_type(o, m) as type from unnest($1::oid[], $2::int4[]) with ordinality as u(o, m, i) order by i',
+    [probe.fields.map((f) => f.dataTypeID), probe.fields.map((f) => f.dataTypeModifier)],
+  );
   const columns = probe.fields.map((f, i) => ({ name: f.name, type: rows[i]!.type, oid: f.dataTypeID }));
   const seen = new Set<string>();
   for (const { name } of columns) {
-    if (seen.has(name)) throw new OperatorError('sync', 'from.query', `the query returns two columns named '${name}': give them distinct aliases`);
+    if (seen.has(name))
+      throw new OperatorError(
+        'sync',
+        'from.query',
+        `the query returns two columns named '${name}': give them distinct aliases`,
+      );
     seen.add(name);
   }
   return { field: 'from.query', label: `the query on '${from.conn}'`, relation: subquery, columns };
@@ -78,7 +93,12 @@ export function pickColumns(source: Source, config: SyncConfig): Column[] {
   const byName = new Map(source.columns.map((c) => [c.name, c]));
   const need = (name: string, field: string) => {
     const column = byName.get(name);
-    if (!column) throw new OperatorError('sync', field, `${source.label} has no column '${name}' (it has: ${[...byName.keys()].join(', ')})`);
+    if (!column)
+      throw new OperatorError(
+        'sync',
+        field,
+        `${source.label} has no column '${name}' (it has: ${[...byName.keys()].join(', ')})`,
+      );
     return column;
   };
   const picked = config.columns ? config.columns.map((name) => need(name, 'columns')) : source.columns;
@@ -92,7 +112,12 @@ export async function describeTarget(client: pg.PoolClient, to: SyncConfig['to']
   const found = await relation(client, to.table);
   if (!found) return undefined;
   // Tables, partitioned tables and foreign tables accept COPY FROM and TRUNCATE.
-  if (!['r', 'p', 'f'].includes(found.kind)) throw new OperatorError('sync', 'to.table', `'${to.table}' on '${to.conn}' is not a table (relkind '${found.kind}')`);
+  if (!['r', 'p', 'f'].includes(found.kind))
+    throw new OperatorError(
+      'sync',
+      'to.table',
+      `'${to.table}' on '${to.conn}' is not a table (relkind '${found.kind}')`,
+    );
   const { rows } = await client.query<Column>(COLUMNS_OF, [found.oid]);
   return { oid: found.oid, columns: new Map(rows.map((c) => [c.name, c])) };
 }

@@ -44,8 +44,11 @@ export interface SyncResult {
 }
 
 const source = z.union(
-  [z.strictObject({ conn: connField, table: tableField }), z.strictObject({ conn: connField, query: z.string().trim().min(1, { message: 'is empty' }) })],
-  { message: "expected { conn, table } or { conn, query }" },
+  [
+    z.strictObject({ conn: connField, table: tableField }),
+    z.strictObject({ conn: connField, query: z.string().trim().min(1, { message: 'is empty' }) }),
+  ],
+  { message: 'expected { conn, table } or { conn, query }' },
 );
 
 export const syncSchema = z
@@ -58,16 +61,36 @@ export const syncSchema = z
       .strictObject({
         column: columnField,
         // Kept as written; the runner reads it with durationMs().
-        lookback: z.union([z.number(), z.string()]).refine((v) => durationMs(v) !== undefined, { message: `invalid duration (${DURATION_HINT})` }).optional(),
+        lookback: z
+          .union([z.number(), z.string()])
+          .refine((v) => durationMs(v) !== undefined, { message: `invalid duration (${DURATION_HINT})` })
+          .optional(),
       })
       .optional(),
     deletes: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.incremental && !c.key) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required with incremental: rows are upserted on the key' });
-    if (c.deletes && !c.incremental) ctx.addIssue({ code: 'custom', path: ['deletes'], message: 'only with incremental (a full sync replaces the whole table anyway)' });
-    if (c.columns && c.key) for (const k of c.key) if (!c.columns.includes(k)) ctx.addIssue({ code: 'custom', path: ['key'], message: `key column '${k}' is not in columns` });
+    if (c.incremental && !c.key)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: 'required with incremental: rows are upserted on the key',
+      });
+    if (c.deletes && !c.incremental)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deletes'],
+        message: 'only with incremental (a full sync replaces the whole table anyway)',
+      });
+    if (c.columns && c.key)
+      for (const k of c.key)
+        if (!c.columns.includes(k))
+          ctx.addIssue({ code: 'custom', path: ['key'], message: `key column '${k}' is not in columns` });
     if (c.columns && c.incremental && !c.columns.includes(c.incremental.column)) {
-      ctx.addIssue({ code: 'custom', path: ['incremental', 'column'], message: `'${c.incremental.column}' is not in columns` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['incremental', 'column'],
+        message: `'${c.incremental.column}' is not in columns`,
+      });
     }
   }) as unknown as z.ZodType<SyncConfig>;

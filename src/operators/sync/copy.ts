@@ -63,7 +63,12 @@ class RowCounter extends Transform {
  * fails (CopyFail), so its transaction can only roll back. A failure is blamed on the
  * field of the side that failed first.
  */
-export async function copyRows(source: CopyEnd, target: CopyEnd, signal: AbortSignal, onProgress: (progress: Progress) => void): Promise<{ rowsRead: number; rowsWritten: number }> {
+export async function copyRows(
+  source: CopyEnd,
+  target: CopyEnd,
+  signal: AbortSignal,
+  onProgress: (progress: Progress) => void,
+): Promise<{ rowsRead: number; rowsWritten: number }> {
   signal.throwIfAborted();
   const out = source.client.query(copyTo(source.sql));
   const into = target.client.query(copyFrom(target.sql));

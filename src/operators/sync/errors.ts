@@ -8,8 +8,11 @@ import { OperatorError } from '../types.js';
  */
 export function syncError(field: string, error: unknown): Error {
   const where = (error as { where?: unknown } | undefined)?.where;
-  if (error instanceof OperatorError || typeof where !== 'string' || !where.startsWith('COPY ')) return fieldError('sync', field, error);
-  return new OperatorError('sync', field, `${pgMessage(error)} (${where.split('\n')[0]})`, isTransient(error), { cause: error });
+  if (error instanceof OperatorError || typeof where !== 'string' || !where.startsWith('COPY '))
+    return fieldError('sync', field, error);
+  return new OperatorError('sync', field, `${pgMessage(error)} (${where.split('\n')[0]})`, isTransient(error), {
+    cause: error,
+  });
 }
 
 /** Runs `fn`; a failure is reported against `field`. */

@@ -24,7 +24,9 @@ export async function loadFull(plan: Plan): Promise<Counts> {
   const cols = quoteColumns(columns.map((c) => c.name));
   await step('to.table', () => target.query(`truncate ${table}`));
   // COPY of a plain table skips the executor's SELECT machinery.
-  const read = from.plainTable ? `copy ${from.plainTable} (${cols}) to stdout` : `copy (select ${cols} from ${from.relation}) to stdout`;
+  const read = from.plainTable
+    ? `copy ${from.plainTable} (${cols}) to stdout`
+    : `copy (select ${cols} from ${from.relation}) to stdout`;
   const { rowsRead, rowsWritten } = await copyRows(
     { client: source, sql: read, field: from.field },
     { client: target, sql: `copy ${table} (${cols}) from stdin`, field: 'to.table' },

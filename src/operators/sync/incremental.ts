@@ -22,7 +22,11 @@ import { step, syncError } from './errors.js';
 import type { Counts, Plan } from './plan.js';
 import { aboveMark, bindMark, nextMark, type Mark } from './watermark.js';
 
-export async function loadIncremental(plan: Plan, kept: Mark, lookbackMs: number | undefined): Promise<Counts & { mark: Mark }> {
+export async function loadIncremental(
+  plan: Plan,
+  kept: Mark,
+  lookbackMs: number | undefined,
+): Promise<Counts & { mark: Mark }> {
   const { source, target, from, columns, config } = plan;
   const incremental = config.incremental!;
   const column = from.columns.find((c) => c.name === incremental.column)!;
@@ -38,14 +42,20 @@ export async function loadIncremental(plan: Plan, kept: Mark, lookbackMs: number
   }
   // In the copy's snapshot, so the mark describes exactly the rows copied.
   const mark = await step(from.field, () => nextMark(source, from.relation, column, filter));
-  plan.log(previous === null ? 'no watermark yet: reading every row' : `reading rows with ${column.name} above ${JSON.stringify(previous)}${lookbackMs ? ` less ${formatDuration(lookbackMs)}` : ''}`);
+  plan.log(
+    previous === null
+      ? 'no watermark yet: reading every row'
+      : `reading rows with ${column.name} above ${JSON.stringify(previous)}${lookbackMs ? ` less ${formatDuration(lookbackMs)}` : ''}`,
+  );
 
   const cols = quoteColumns(columns.map((c) => c.name));
   const select = `select ${cols} from ${from.relation}${filter ? ` where ${filter}` : ''}`;
   if (empty) return { ...(await copyIntoEmpty(plan, table, select)), mark };
 
   // Typed like the target's columns: values are parsed once, by the target's types.
-  await step('to.table', () => target.query(`create temp table updraft_sync_rows on commit drop as select ${cols} from ${table} with no data`));
+  await step('to.table', () =>
+    target.query(`create temp table updraft_sync_rows on commit drop as select ${cols} from ${table} with no data`),
+  );
   const { rowsRead } = await copyRows(
     { client: source, sql: `copy (${select}) to stdout`, field: from.field },
     { client: target, sql: `copy updraft_sync_rows (${cols}) from stdin`, field: 'to.table' },
@@ -63,7 +73,8 @@ export async function loadIncremental(plan: Plan, kept: Mark, lookbackMs: number
  * that it stays empty until the commit.
  */
 async function isEmpty(client: pg.PoolClient, table: string): Promise<boolean> {
-  const empty = async () => (await client.query<{ empty: boolean }>(`select not exists (select from ${table}) as empty`)).rows[0]!.empty;
+  const empty = async () =>
+    (await client.query<{ empty: boolean }>(`select not exists (select from ${table}) as empty`)).rows[0]!.empty;
   if (!(await empty())) return false;
   await client.query(`lock table ${table} in share row exclusive mode`);
   return empty();
@@ -96,7 +107,13 @@ async function copyIntoEmpty(plan: Plan, table: string, select: string): Promise
 const codeOf = (error: unknown) => (error as { code?: string } | undefined)?.code;
 
 function duplicateKey(key: string[], cause: unknown): OperatorError {
-  return new OperatorError('sync', 'key', `two rows read have the same key (${key.join(', ')}); the key must be unique in the source`, false, { cause });
+  return new OperatorError(
+    'sync',
+    'key',
+    `two rows read have the same key (${key.join(', ')}); the key must be unique in the source`,
+    false,
+    { cause },
+  );
 }
 
 /** Inserts new keys and updates rows that changed; unchanged rows are not rewritten. Returns the rows inserted or updated. */
@@ -109,7 +126,8 @@ async function upsert(plan: Plan, table: string): Promise<number> {
   if (rest.length > 0) {
     const comparable = await comparableTypes(target, rest);
     // Types without an equality operator (json, xml, point) are compared as text.
-    const side = (alias: string) => rest.map((c) => `${alias}.${quoteIdent([c.name])}${comparable.has(c.type) ? '' : '::text'}`).join(', ');
+    const side = (alias: string) =>
+      rest.map((c) => `${alias}.${quoteIdent([c.name])}${comparable.has(c.type) ? '' : '::text'}`).join(', ');
     const set = rest.map((c) => `${quoteIdent([c.name])} = excluded.${quoteIdent([c.name])}`).join(', ');
     action = `update set ${set} where (${side('t')}) is distinct from (${side('excluded')})`;
   }
@@ -120,7 +138,14 @@ async function upsert(plan: Plan, table: string): Promise<number> {
     const code = codeOf(error);
     if (code === '21000') throw duplicateKey(key, error);
     // prepareTarget checked for the index; this is the server's word for a case it missed.
-    if (code === '42P10') throw new OperatorError('sync', 'key', `table '${config.to.table}' has no primary key or unique index on exactly (${key.join(', ')})`, false, { cause: error });
+    if (code === '42P10')
+      throw new OperatorError(
+        'sync',
+        'key',
+        `table '${config.to.table}' has no primary key or unique index on exactly (${key.join(', ')})`,
+        false,
+        { cause: error },
+      );
     throw syncError('to.table', error);
   }
 }
@@ -129,9 +154,17 @@ async function upsert(plan: Plan, table: string): Promise<number> {
 async function deleteMissing(plan: Plan, table: string): Promise<number> {
   const { source, target, from, config } = plan;
   const keys = quoteColumns(config.key!);
-  await step('to.table', () => target.query(`create temp table updraft_sync_keys on commit drop as select ${keys} from ${table} with no data`));
+  await step('to.table', () =>
+    target.query(`create temp table updraft_sync_keys on commit drop as select ${keys} from ${table} with no data`),
+  );
   await copyRows(
-    { client: source, sql: from.plainTable ? `copy ${from.plainTable} (${keys}) to stdout` : `copy (select ${keys} from ${from.relation}) to stdout`, field: from.field },
+    {
+      client: source,
+      sql: from.plainTable
+        ? `copy ${from.plainTable} (${keys}) to stdout`
+        : `copy (select ${keys} from ${from.relation}) to stdout`,
+      field: from.field,
+    },
     { client: target, sql: `copy updraft_sync_keys (${keys}) from stdin`, field: 'to.table' },
     plan.signal,
     plan.progress('keys'),
@@ -140,7 +173,13 @@ async function deleteMissing(plan: Plan, table: string): Promise<number> {
   return step('to.table', async () => {
     // Temporary tables are never analyzed automatically; the anti-join's plan needs the row count.
     await target.query('analyze updraft_sync_keys');
-    return (await target.query(`delete from ${table} as t where not exists (select from updraft_sync_keys as k where ${match})`)).rowCount ?? 0;
+    return (
+      (
+        await target.query(
+          `delete from ${table} as t where not exists (select from updraft_sync_keys as k where ${match})`,
+        )
+      ).rowCount ?? 0
+    );
   });
 }
 
@@ -152,7 +191,9 @@ async function comparableTypes(client: pg.PoolClient, columns: Column[]): Promis
   const comparable = new Set<string>();
   for (const type of new Set(columns.map((c) => c.type))) {
     try {
-      await client.query(`savepoint updraft_probe; select null::${type} is distinct from null::${type}; release savepoint updraft_probe`);
+      await client.query(
+        `savepoint updraft_probe; select null::${type} is distinct from null::${type}; release savepoint updraft_probe`,
+      );
       comparable.add(type);
     } catch (error) {
       // 42883 undefined_function: no '=' for this type. Anything else is a real failure.

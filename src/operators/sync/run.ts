@@ -32,12 +32,18 @@ async function runSync(config: SyncConfig, ctx: OperatorContext): Promise<SyncRe
   const mode = config.incremental ? 'incremental' : 'full';
   const sourcePool = await ctx.connection(config.from.conn, 'from.conn');
   const targetPool = await ctx.connection(config.to.conn, 'to.conn');
-  const previous = config.incremental ? ((await ctx.state.get('watermark')) as Mark) ?? null : null;
+  const previous = config.incremental ? (((await ctx.state.get('watermark')) as Mark) ?? null) : null;
   const lookback = config.incremental?.lookback;
   const lookbackMs = lookback === undefined ? undefined : durationMs(lookback);
 
-  const outcome = await withClient(sourcePool, signal, { operator: 'sync', field: 'from.conn', conn: config.from.conn }, (source) =>
-    withClient(targetPool, signal, { operator: 'sync', field: 'to.conn', conn: config.to.conn }, (target) => transfer(config, ctx, source, target, previous, lookbackMs)),
+  const outcome = await withClient(
+    sourcePool,
+    signal,
+    { operator: 'sync', field: 'from.conn', conn: config.from.conn },
+    (source) =>
+      withClient(targetPool, signal, { operator: 'sync', field: 'to.conn', conn: config.to.conn }, (target) =>
+        transfer(config, ctx, source, target, previous, lookbackMs),
+      ),
   );
 
   // The target has committed: only now may the mark advance (the executor keeps it with the try's success).
@@ -83,7 +89,9 @@ async function transfer(
   const columns = pickColumns(from, config);
   if (config.incremental) checkLookback(from.columns.find((c) => c.name === config.incremental!.column)!, lookbackMs);
   const { to, created } = await step('to.table', () => prepareTarget(target, config, from, columns, log));
-  log.info(`${config.incremental ? 'incremental' : 'full'} sync of ${from.label} into '${config.to.table}' on '${config.to.conn}': ${columns.map((c) => c.name).join(', ')}`);
+  log.info(
+    `${config.incremental ? 'incremental' : 'full'} sync of ${from.label} into '${config.to.table}' on '${config.to.conn}': ${columns.map((c) => c.name).join(', ')}`,
+  );
 
   const plan: Plan = {
     config,
@@ -95,9 +103,14 @@ async function transfer(
     created,
     signal: ctx.task.signal,
     log: (message) => log.info(message),
-    progress: (what) => (p: Progress) => log.info(`${what}: ${p.rows.toLocaleString('en')} read (${(p.bytes / 2 ** 20).toFixed(0)} MiB, ${Math.round(p.rows / p.seconds).toLocaleString('en')}/s)`),
+    progress: (what) => (p: Progress) =>
+      log.info(
+        `${what}: ${p.rows.toLocaleString('en')} read (${(p.bytes / 2 ** 20).toFixed(0)} MiB, ${Math.round(p.rows / p.seconds).toLocaleString('en')}/s)`,
+      ),
   };
-  const loaded = config.incremental ? await loadIncremental(plan, previous, lookbackMs) : { ...(await loadFull(plan)), mark: null };
+  const loaded = config.incremental
+    ? await loadIncremental(plan, previous, lookbackMs)
+    : { ...(await loadFull(plan)), mark: null };
   // The snapshot is no longer needed; ending it first means a failure here still leaves the target uncommitted.
   await step(fromField, () => source.query('commit'));
   await step('to.table', () => commitUnlessAborted(target, ctx.task.signal));
@@ -114,7 +127,8 @@ async function lockSource(source: pg.PoolClient, table: string, conn: string): P
   } catch (error) {
     // 42P01 undefined table, 3F000 undefined schema.
     const code = (error as { code?: string }).code;
-    if (code === '42P01' || code === '3F000') throw new OperatorError('sync', 'from.table', `table '${table}' on '${conn}' does not exist`);
+    if (code === '42P01' || code === '3F000')
+      throw new OperatorError('sync', 'from.table', `table '${table}' on '${conn}' does not exist`);
     throw error;
   }
 }

@@ -11,32 +11,61 @@ import { describeTarget, type Column, type Source, type Target } from './columns
 import type { SyncConfig } from './config.js';
 
 /** The target's columns; creates the table when it is missing and `to.create` is set. */
-export async function prepareTarget(client: pg.PoolClient, config: SyncConfig, from: Source, columns: Column[], log: TaskLogger): Promise<{ to: Target; created: boolean }> {
+export async function prepareTarget(
+  client: pg.PoolClient,
+  config: SyncConfig,
+  from: Source,
+  columns: Column[],
+  log: TaskLogger,
+): Promise<{ to: Target; created: boolean }> {
   const { table, conn } = config.to;
   const existing = await describeTarget(client, config.to);
   if (!existing) {
-    if (!config.to.create) throw new OperatorError('sync', 'to.table', `table '${table}' on '${conn}' does not exist (set to.create: true to create it from the source columns)`);
+    if (!config.to.create)
+      throw new OperatorError(
+        'sync',
+        'to.table',
+        `table '${table}' on '${conn}' does not exist (set to.create: true to create it from the source columns)`,
+      );
     await createTable(client, table, columns, config.key);
-    log.info(`created table '${table}' on '${conn}': ${columns.map((c) => `${c.name} ${c.type}`).join(', ')}${config.key ? `, primary key (${config.key.join(', ')})` : ''}`);
+    log.info(
+      `created table '${table}' on '${conn}': ${columns.map((c) => `${c.name} ${c.type}`).join(', ')}${config.key ? `, primary key (${config.key.join(', ')})` : ''}`,
+    );
     return { to: { oid: 0, columns: new Map(columns.map((c) => [c.name, c])) }, created: true };
   }
   // Reading and truncating the same table from two connections would wait on each other forever.
-  if (config.from.conn === conn && existing.oid === from.oid) throw new OperatorError('sync', 'to.table', `'${table}' is the source table`);
+  if (config.from.conn === conn && existing.oid === from.oid)
+    throw new OperatorError('sync', 'to.table', `'${table}' is the source table`);
   const converted: string[] = [];
   for (const column of columns) {
     const there = existing.columns.get(column.name);
-    if (!there) throw new OperatorError('sync', 'to.table', `table '${table}' on '${conn}' has no column '${column.name}' (${from.label} has it; add it to the table or list the columns to copy in columns)`);
+    if (!there)
+      throw new OperatorError(
+        'sync',
+        'to.table',
+        `table '${table}' on '${conn}' has no column '${column.name}' (${from.label} has it; add it to the table or list the columns to copy in columns)`,
+      );
     if (there.type !== column.type) converted.push(`${column.name} ${column.type} -> ${there.type}`);
   }
   if (config.key && config.incremental && !(await hasUniqueIndex(client, existing.oid, config.key))) {
-    throw new OperatorError('sync', 'key', `table '${table}' has no primary key or unique index on exactly (${config.key.join(', ')})`);
+    throw new OperatorError(
+      'sync',
+      'key',
+      `table '${table}' has no primary key or unique index on exactly (${config.key.join(', ')})`,
+    );
   }
-  if (converted.length > 0) log.warn(`column types differ, values are converted through their text form: ${converted.join(', ')}`);
+  if (converted.length > 0)
+    log.warn(`column types differ, values are converted through their text form: ${converted.join(', ')}`);
   return { to: existing, created: false };
 }
 
 /** CREATE TABLE with the source's column types and a primary key on `key`; its schema too when missing. */
-async function createTable(client: pg.PoolClient, table: string, columns: Column[], key: string[] | undefined): Promise<void> {
+async function createTable(
+  client: pg.PoolClient,
+  table: string,
+  columns: Column[],
+  key: string[] | undefined,
+): Promise<void> {
   for (const statement of createSchemaOf(table)) await client.query(statement);
   const definitions = columns.map((c) => `${quoteIdent([c.name])} ${c.type}`);
   if (key) definitions.push(`primary key (${key.map((k) => quoteIdent([k])).join(', ')})`);

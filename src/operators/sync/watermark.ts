@@ -19,7 +19,11 @@ const TIME_TYPES = new Set([1082, 1114, 1184]);
 /** A lookback is a duration: it applies to date and timestamp columns only. */
 export function checkLookback(column: Column, lookbackMs: number | undefined): void {
   if (lookbackMs === undefined || TIME_TYPES.has(column.oid)) return;
-  throw new OperatorError('sync', 'incremental.lookback', `a duration can only be subtracted from a date or timestamp column; '${column.name}' is ${column.type}`);
+  throw new OperatorError(
+    'sync',
+    'incremental.lookback',
+    `a duration can only be subtracted from a date or timestamp column; '${column.name}' is ${column.type}`,
+  );
 }
 
 /**
@@ -32,14 +36,33 @@ export function aboveMark(column: Column, lookback: boolean): string {
 }
 
 /** Binds the mark and the lookback for the source's transaction, and checks that the mark is a value of the column's type. */
-export async function bindMark(client: pg.PoolClient, column: Column, mark: Mark, lookbackMs: number | undefined): Promise<void> {
+export async function bindMark(
+  client: pg.PoolClient,
+  column: Column,
+  mark: Mark,
+  lookbackMs: number | undefined,
+): Promise<void> {
   const text = typeof mark === 'number' ? String(mark) : mark;
-  if (typeof text !== 'string') throw new OperatorError('sync', 'incremental.column', `the stored watermark ${JSON.stringify(mark)} is not a value of '${column.name}'`);
-  await client.query("select set_config('updraft.watermark', $1, true), set_config('updraft.lookback', $2, true)", [text, `${lookbackMs ?? 0} milliseconds`]);
+  if (typeof text !== 'string')
+    throw new OperatorError(
+      'sync',
+      'incremental.column',
+      `the stored watermark ${JSON.stringify(mark)} is not a value of '${column.name}'`,
+    );
+  await client.query("select set_config('updraft.watermark', $1, true), set_config('updraft.lookback', $2, true)", [
+    text,
+    `${lookbackMs ?? 0} milliseconds`,
+  ]);
   try {
     await client.query(`select current_setting('updraft.watermark')::${column.type}`);
   } catch (error) {
-    throw new OperatorError('sync', 'incremental.column', `the stored watermark ${JSON.stringify(mark)} is not a ${column.type} (${pgMessage(error)}); did incremental.column change?`, false, { cause: error });
+    throw new OperatorError(
+      'sync',
+      'incremental.column',
+      `the stored watermark ${JSON.stringify(mark)} is not a ${column.type} (${pgMessage(error)}); did incremental.column change?`,
+      false,
+      { cause: error },
+    );
   }
 }
 
@@ -48,11 +71,20 @@ export async function bindMark(client: pg.PoolClient, column: Column, mark: Mark
  * selects, never below the previous mark. Read in the copy's snapshot, so it describes
  * exactly the rows copied. Null when there is no previous mark and no row.
  */
-export async function nextMark(client: pg.PoolClient, relation: string, column: Column, filter: string | undefined): Promise<Mark> {
+export async function nextMark(
+  client: pg.PoolClient,
+  relation: string,
+  column: Column,
+  filter: string | undefined,
+): Promise<Mark> {
   const name = quoteIdent([column.name]);
-  const highest = filter ? `greatest(max(${name}), current_setting('updraft.watermark')::${column.type})` : `max(${name})`;
+  const highest = filter
+    ? `greatest(max(${name}), current_setting('updraft.watermark')::${column.type})`
+    : `max(${name})`;
   // to_json gives ISO 8601 for timestamps and exact digits for numbers.
-  const { rows } = await client.query<{ mark: string | null }>(`select to_json(${highest}) #>> '{}' as mark from ${relation}${filter ? ` where ${filter}` : ''}`);
+  const { rows } = await client.query<{ mark: string | null }>(
+    `select to_json(${highest}) #>> '{}' as mark from ${relation}${filter ? ` where ${filter}` : ''}`,
+  );
   const text = rows[0]?.mark ?? null;
   if (text === null || !NUMBER_TYPES.has(column.oid)) return text;
   const number = Number(text);

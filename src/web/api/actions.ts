@@ -18,10 +18,15 @@ const TaskState = z.enum(taskState.enumValues);
 
 const ClearBody = z
   .strictObject({
-    dry_run: z.boolean().default(true).describe('Say what would be cleared and change nothing (default true, as in Airflow)'),
+    dry_run: z
+      .boolean()
+      .default(true)
+      .describe('Say what would be cleared and change nothing (default true, as in Airflow)'),
     dag_run_id: Text.optional().describe("One run, or 'latest'"),
     start_date: inputDate('Runs whose logical date is at or after this').optional(),
-    end_date: inputDate('Runs whose logical date is at or before this; a day without a time covers that whole day, as `updraft clear --to`').optional(),
+    end_date: inputDate(
+      'Runs whose logical date is at or before this; a day without a time covers that whole day, as `updraft clear --to`',
+    ).optional(),
     task_ids: z.array(Text).min(1).optional().describe('These tasks (default: every task)'),
     only_failed: z.boolean().default(false).describe('Only failed and upstream_failed task instances'),
     include_upstream: z.boolean().default(false),
@@ -31,7 +36,10 @@ const ClearBody = z
     message: 'give dag_run_id, start_date or end_date: which runs to clear',
     path: ['dag_run_id'],
   })
-  .register(requestSchemas, { id: 'ClearTaskInstances', description: 'Give dag_run_id, start_date or end_date (or several)' });
+  .register(requestSchemas, {
+    id: 'ClearTaskInstances',
+    description: 'Give dag_run_id, start_date or end_date (or several)',
+  });
 
 const ClearedTaskInstance = z.object({
   dag_id: z.string(),
@@ -46,7 +54,9 @@ const ClearResponse = z
   .object({ dry_run: z.boolean(), task_instances: z.array(ClearedTaskInstance), total_entries: z.int() })
   .register(responseSchemas, { id: 'TaskInstanceReferenceCollection' });
 
-const MarkBody = z.strictObject({ state: z.enum(['success', 'failed']) }).register(requestSchemas, { id: 'UpdateDagRunState' });
+const MarkBody = z
+  .strictObject({ state: z.enum(['success', 'failed']) })
+  .register(requestSchemas, { id: 'UpdateDagRunState' });
 
 const RunChange = z
   .object({
@@ -54,13 +64,27 @@ const RunChange = z
     dag_run_id: z.string(),
     previous_state: z.enum(['queued', 'running', 'success', 'failed']),
     state: z.enum(['success', 'failed']),
-    task_instances: z.array(z.object({ task_id: z.string(), from: TaskState.nullable(), to: TaskState, stopped: z.boolean().describe('Its running try is being aborted') })),
+    task_instances: z.array(
+      z.object({
+        task_id: z.string(),
+        from: TaskState.nullable(),
+        to: TaskState,
+        stopped: z.boolean().describe('Its running try is being aborted'),
+      }),
+    ),
   })
   .register(responseSchemas, { id: 'DAGRunStateChange' });
 
 function cleared(result: ClearResult): z.input<typeof ClearResponse> {
   const task_instances = result.runs.flatMap((run) =>
-    run.tasks.map((t) => ({ dag_id: result.dagId, dag_run_id: run.runId, logical_date: iso(run.logicalDate), task_id: t.taskId, state: t.state, try_number: t.tryNumber })),
+    run.tasks.map((t) => ({
+      dag_id: result.dagId,
+      dag_run_id: run.runId,
+      logical_date: iso(run.logicalDate),
+      task_id: t.taskId,
+      state: t.state,
+      try_number: t.tryNumber,
+    })),
   );
   return { dry_run: result.dryRun, task_instances, total_entries: result.count };
 }
@@ -89,7 +113,9 @@ export const actionRoutes = [
     response: ClearResponse,
     errors: [404, 409],
     async handler({ db, params, body, actor }) {
-      const dates = await readDates(db, params.dag_id, { start_date: body.start_date, end_date: body.end_date }, ['end_date']);
+      const dates = await readDates(db, params.dag_id, { start_date: body.start_date, end_date: body.end_date }, [
+        'end_date',
+      ]);
       const result = await clearTaskInstances(db, params.dag_id, {
         actor: actor(),
         runId: body.dag_run_id,
@@ -109,24 +135,28 @@ export const actionRoutes = [
     path: '/dags/{dag_id}/dagRuns/{dag_run_id}',
     operationId: 'patch_dag_run',
     summary: 'Mark a run success or failed',
-    description: 'success: every unfinished task instance becomes success. failed: queued and running ones become failed (their tries are aborted), the others skipped.',
+    description:
+      'success: every unfinished task instance becomes success. failed: queued and running ones become failed (their tries are aborted), the others skipped.',
     tag: 'DAGRun',
     params: RunPath,
     body: MarkBody,
     response: RunChange,
     errors: [404, 409],
-    handler: async ({ db, params, body, actor }) => changed(await markRun(db, params.dag_id, params.dag_run_id, body.state, { actor: actor() })),
+    handler: async ({ db, params, body, actor }) =>
+      changed(await markRun(db, params.dag_id, params.dag_run_id, body.state, { actor: actor() })),
   }),
   defineRoute({
     method: 'post',
     path: '/dags/{dag_id}/dagRuns/{dag_run_id}/cancel',
     operationId: 'cancel_dag_run',
     summary: 'Cancel a queued or running run',
-    description: 'The run fails; running tries are aborted, task instances not started are skipped. A run that has ended is refused (409).',
+    description:
+      'The run fails; running tries are aborted, task instances not started are skipped. A run that has ended is refused (409).',
     tag: 'DAGRun',
     params: RunPath,
     response: RunChange,
     errors: [404, 409],
-    handler: async ({ db, params, actor }) => changed(await cancelRun(db, params.dag_id, params.dag_run_id, { actor: actor() })),
+    handler: async ({ db, params, actor }) =>
+      changed(await cancelRun(db, params.dag_id, params.dag_run_id, { actor: actor() })),
   }),
 ];

@@ -9,13 +9,18 @@ import { ROLES } from '../../auth/types.js';
 import { requestSchemas, responseSchemas } from './common.js';
 import type { AnyRouteDoc } from './route.js';
 
-const Login = loginBody.register(requestSchemas, { id: 'Login', description: 'A user and password (`updraft users create`)' });
+const Login = loginBody.register(requestSchemas, {
+  id: 'Login',
+  description: 'A user and password (`updraft users create`)',
+});
 
 const LoginAnswer = z
   .object({
     username: z.string(),
     role: z.enum(ROLES),
-    csrfToken: z.string().describe(`Send it as the ${CSRF_HEADER} header with every change made with the session cookie`),
+    csrfToken: z
+      .string()
+      .describe(`Send it as the ${CSRF_HEADER} header with every change made with the session cookie`),
   })
   .register(responseSchemas, { id: 'LoginAnswer' });
 
@@ -69,7 +74,11 @@ export const authRouteDocs: AnyRouteDoc[] = [
 
 /** The `components.securitySchemes` of the document. */
 export const securitySchemes = {
-  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`updraft tokens create`): Authorization: Bearer <token>' },
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (`updraft tokens create`): Authorization: Bearer <token>',
+  },
   sessionCookie: {
     type: 'apiKey',
     in: 'cookie',

@@ -5,14 +5,42 @@
  * backfillJson and the schemas are exported so that a client (the CLI) prints the same shape.
  */
 import { z } from 'zod';
-import { createBackfill, dryRunBackfill, REPROCESS, type BackfillRequest, type PlannedDate } from '../../backfill/create.js';
+import {
+  createBackfill,
+  dryRunBackfill,
+  REPROCESS,
+  type BackfillRequest,
+  type PlannedDate,
+} from '../../backfill/create.js';
 import { cancelBackfill, pauseBackfill, resumeBackfill } from '../../backfill/manage.js';
-import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress } from '../../backfill/read.js';
+import {
+  backfillDates,
+  backfillProgress,
+  getBackfill,
+  listBackfills,
+  type BackfillDate,
+  type BackfillInfo,
+  type BackfillProgress,
+} from '../../backfill/read.js';
 import type { Db } from '../../db/client.js';
 import { backfillState, dagRuns } from '../../db/schema.js';
 import { ConfigError, InputError } from '../../errors.js';
 import { INT4_MAX } from '../../util/input.js';
-import { ApiError, collection, inputDate, intParam, JsonObject, Text, iso, isoOrNull, listParam, paging, requestSchemas, responseSchemas, Timestamp } from './common.js';
+import {
+  ApiError,
+  collection,
+  inputDate,
+  intParam,
+  JsonObject,
+  Text,
+  iso,
+  isoOrNull,
+  listParam,
+  paging,
+  requestSchemas,
+  responseSchemas,
+  Timestamp,
+} from './common.js';
 import { defineRoute } from './route.js';
 import { confError } from './runs.js';
 
@@ -41,7 +69,11 @@ export const BackfillJson = z
     dag_id: z.string(),
     from_date: Timestamp.describe('First logical date (inclusive)'),
     to_date: Timestamp.describe('Last logical date (inclusive)'),
-    reprocess_behavior: z.enum(REPROCESS_BEHAVIORS).describe('none: leave existing runs alone; failed: run failed ones again; completed: failed and successful ones'),
+    reprocess_behavior: z
+      .enum(REPROCESS_BEHAVIORS)
+      .describe(
+        'none: leave existing runs alone; failed: run failed ones again; completed: failed and successful ones',
+      ),
     max_active_runs: z.int().describe("The backfill's own limit, apart from the DAG's"),
     run_backwards: z.boolean().describe('Newest date first'),
     dag_run_conf: Conf.describe('The conf of the runs it creates; {} leaves a cleared run its own'),
@@ -92,9 +124,19 @@ export const BackfillPost = z
     from_date: inputDate('First logical date (inclusive)'),
     to_date: inputDate('Last logical date (inclusive); a day without a time covers that whole day'),
     run_backwards: z.boolean().default(false).describe('Newest date first (default false)'),
-    dag_run_conf: JsonObject.optional().describe("The conf of every run, checked against the DAG's params (default {})"),
-    reprocess_behavior: z.enum(REPROCESS_BEHAVIORS, { error: `must be one of ${REPROCESS.join(', ')}` }).default('none').describe('Default none'),
-    max_active_runs: z.int().min(1).max(INT4_MAX).default(10).describe("At most this many of its runs at once, apart from the DAG's own limit (default 10)"),
+    dag_run_conf: JsonObject.optional().describe(
+      "The conf of every run, checked against the DAG's params (default {})",
+    ),
+    reprocess_behavior: z
+      .enum(REPROCESS_BEHAVIORS, { error: `must be one of ${REPROCESS.join(', ')}` })
+      .default('none')
+      .describe('Default none'),
+    max_active_runs: z
+      .int()
+      .min(1)
+      .max(INT4_MAX)
+      .default(10)
+      .describe("At most this many of its runs at once, apart from the DAG's own limit (default 10)"),
   })
   .register(requestSchemas, { id: 'BackfillPost', description: 'A backfill of a DAG over a range of logical dates' });
 
@@ -108,13 +150,19 @@ const ListQuery = z.strictObject({
 
 const DatesQuery = z.strictObject({
   ...paging,
-  state: z.enum(RUN_STATES, { error: `must be one of ${RUN_STATES.join(', ')}` }).optional().describe('Dates whose run is in this state'),
+  state: z
+    .enum(RUN_STATES, { error: `must be one of ${RUN_STATES.join(', ')}` })
+    .optional()
+    .describe('Dates whose run is in this state'),
 });
 
 /** A backfill as the API answers it; with its progress, the shape of GET /backfills/{backfill_id}. */
 export function backfillJson(info: BackfillInfo): z.input<typeof BackfillJson>;
 export function backfillJson(info: BackfillInfo, progress: BackfillProgress): z.input<typeof BackfillDetailJson>;
-export function backfillJson(info: BackfillInfo, progress?: BackfillProgress): z.input<typeof BackfillJson> | z.input<typeof BackfillDetailJson> {
+export function backfillJson(
+  info: BackfillInfo,
+  progress?: BackfillProgress,
+): z.input<typeof BackfillJson> | z.input<typeof BackfillDetailJson> {
   const json: z.input<typeof BackfillJson> = {
     id: info.id,
     dag_id: info.dagId,
@@ -182,17 +230,27 @@ function requestOf(body: z.output<typeof BackfillPost>): BackfillRequest {
 }
 
 /** The body field of each input the service names (InputError.field). */
-const FIELDS: Record<string, string> = { from: 'from_date', to: 'to_date', reprocess: 'reprocess_behavior', maxActiveRuns: 'max_active_runs' };
+const FIELDS: Record<string, string> = {
+  from: 'from_date',
+  to: 'to_date',
+  reprocess: 'reprocess_behavior',
+  maxActiveRuns: 'max_active_runs',
+};
 
 /** A refused request as a 400 naming its body field; a conf names its param (`dag_run_conf.region`). */
 async function requestError(db: Db, body: z.output<typeof BackfillPost>, error: ConfigError): Promise<ApiError> {
   if (error instanceof InputError) return new ApiError(400, error.message, FIELDS[error.field] ?? error.field);
-  if (error.message.startsWith('conf ')) return confError(db, body.dag_id, body.dag_run_conf ?? {}, error, 'dag_run_conf');
+  if (error.message.startsWith('conf '))
+    return confError(db, body.dag_id, body.dag_run_conf ?? {}, error, 'dag_run_conf');
   return new ApiError(400, error.message);
 }
 
 /** Runs `action` on the request; a refused input becomes a 400 naming its body field. */
-async function checked<T>(db: Db, body: z.output<typeof BackfillPost>, action: (request: BackfillRequest) => Promise<T>): Promise<T> {
+async function checked<T>(
+  db: Db,
+  body: z.output<typeof BackfillPost>,
+  action: (request: BackfillRequest) => Promise<T>,
+): Promise<T> {
   try {
     return await action(requestOf(body));
   } catch (error) {
@@ -205,7 +263,12 @@ async function detail(db: Db, info: BackfillInfo): Promise<z.input<typeof Backfi
 }
 
 /** pause, unpause, cancel: the service changes the state (a 409 when the state refuses it) and audits it. */
-function stateRoute(action: 'pause' | 'unpause' | 'cancel', change: (db: Db, id: number, actor: string) => Promise<BackfillInfo>, summary: string, description: string) {
+function stateRoute(
+  action: 'pause' | 'unpause' | 'cancel',
+  change: (db: Db, id: number, actor: string) => Promise<BackfillInfo>,
+  summary: string,
+  description: string,
+) {
   return defineRoute({
     method: 'post',
     path: `/backfills/{backfill_id}/${action}`,
@@ -230,7 +293,12 @@ export const backfillRoutes = [
     query: ListQuery,
     response: BackfillCollection,
     async handler({ db, query }) {
-      const { backfills, total } = await listBackfills(db, { dagId: query.dag_id, states: query.state, limit: query.limit, offset: query.offset });
+      const { backfills, total } = await listBackfills(db, {
+        dagId: query.dag_id,
+        states: query.state,
+        limit: query.limit,
+        offset: query.offset,
+      });
       return { backfills: backfills.map((b) => backfillJson(b)), total_entries: total };
     },
   }),
@@ -240,19 +308,21 @@ export const backfillRoutes = [
     operationId: 'create_backfill',
     summary: 'Create a backfill',
     description:
-      "Stores the request; a scheduler plans its dates and starts their runs, at most max_active_runs at a time, paused DAGs included. Intervals that have not ended when it is created are left out. A DAG has at most one unfinished backfill: a second is refused (409). Recorded in the audit log.",
+      'Stores the request; a scheduler plans its dates and starts their runs, at most max_active_runs at a time, paused DAGs included. Intervals that have not ended when it is created are left out. A DAG has at most one unfinished backfill: a second is refused (409). Recorded in the audit log.',
     tag: 'Backfill',
     body: BackfillPost,
     response: BackfillDetailJson,
     errors: [404, 409],
-    handler: async ({ db, body, actor }) => detail(db, await checked(db, body, (request) => createBackfill(db, request, actor()))),
+    handler: async ({ db, body, actor }) =>
+      detail(db, await checked(db, body, (request) => createBackfill(db, request, actor()))),
   }),
   defineRoute({
     method: 'post',
     path: '/backfills/dry_run',
     operationId: 'create_backfill_dry_run',
     summary: 'What a backfill would do with each date',
-    description: 'Every date of the range in the backfill\'s order, with what it would do given the runs that exist now. Writes nothing.',
+    description:
+      "Every date of the range in the backfill's order, with what it would do given the runs that exist now. Writes nothing.",
     tag: 'Backfill',
     body: BackfillPost,
     response: DryRunCollection,
@@ -284,14 +354,28 @@ export const backfillRoutes = [
     response: BackfillDateCollection,
     errors: [404],
     async handler({ db, params, query }) {
-      const { dates, total } = await backfillDates(db, params.backfill_id, { limit: query.limit, offset: query.offset, state: query.state });
+      const { dates, total } = await backfillDates(db, params.backfill_id, {
+        limit: query.limit,
+        offset: query.offset,
+        state: query.state,
+      });
       // An empty page: is the backfill unknown (404), or are there no dates (yet)?
       if (dates.length === 0) await getBackfill(db, params.backfill_id);
       return { dates: dates.map(backfillDateJson), total_entries: total };
     },
   }),
-  stateRoute('pause', pauseBackfill, 'Pause a backfill', 'No new date starts and its queued runs wait; runs already running finish. Only a running backfill can be paused (409 otherwise).'),
-  stateRoute('unpause', resumeBackfill, 'Resume a paused backfill', 'It goes on where it stopped. Only a paused backfill can be unpaused (409 otherwise).'),
+  stateRoute(
+    'pause',
+    pauseBackfill,
+    'Pause a backfill',
+    'No new date starts and its queued runs wait; runs already running finish. Only a running backfill can be paused (409 otherwise).',
+  ),
+  stateRoute(
+    'unpause',
+    resumeBackfill,
+    'Resume a paused backfill',
+    'It goes on where it stopped. Only a paused backfill can be unpaused (409 otherwise).',
+  ),
   stateRoute(
     'cancel',
     cancelBackfill,

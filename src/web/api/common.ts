@@ -36,7 +36,10 @@ export const Problem = z
     title: z.string(),
     status: z.int(),
     detail: z.string(),
-    field: z.string().optional().describe('The input at fault: a query parameter, a path parameter, or a body field such as conf.region'),
+    field: z
+      .string()
+      .optional()
+      .describe('The input at fault: a query parameter, a path parameter, or a body field such as conf.region'),
   })
   .register(responseSchemas, { id: 'Problem', description: 'The one error body of the API (RFC 9457)' });
 
@@ -67,12 +70,16 @@ const DATE_HINT = 'an ISO 8601 date or date-time, e.g. 2030-01-31, 2030-01-31T06
  */
 export const InputDate = z
   .preprocess(
-    (v) => (typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v),
+    (v) =>
+      typeof v === 'string' ? v.trim().replace(/(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$/, '$1+$2') : v,
     z.string({ error: `must be ${DATE_HINT}` }).superRefine((s, ctx) => {
       try {
         checkDateText(s);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `must be ${DATE_HINT} (${(error as Error).message.replace(/^cannot read date '.*?': /, '')})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${DATE_HINT} (${(error as Error).message.replace(/^cannot read date '.*?': /, '')})`,
+        });
       }
     }),
   )
@@ -93,7 +100,10 @@ export function intParam(min: number, max = INT4_MAX, fallback?: number) {
   const error = `must be an integer from ${min} to ${max}`;
   const int = z.int({ error }).min(min, { error }).max(max, { error });
   // Text that is no integer in range stays text, which z.int refuses with the message above.
-  return z.preprocess((v) => (typeof v === 'string' ? (int4Of(v, { min, max }) ?? v) : v), fallback === undefined ? int : int.default(fallback));
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? (int4Of(v, { min, max }) ?? v) : v),
+    fallback === undefined ? int : int.default(fallback),
+  );
 }
 
 /** `limit` and `offset`, as Airflow's stable API pages every list. */
@@ -106,16 +116,27 @@ export const paging = {
  * A query parameter that may repeat (`state=a&state=b`) or list values with commas
  * (`state=a,b`): always an array, of the allowed values when `values` are given.
  */
-export function listParam<const T extends readonly [string, ...string[]]>(description: string, values: T): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodEnum<{ [K in T[number]]: K }>>>>;
+export function listParam<const T extends readonly [string, ...string[]]>(
+  description: string,
+  values: T,
+): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodEnum<{ [K in T[number]]: K }>>>>;
 export function listParam(description: string): z.ZodOptional<z.ZodPipe<z.ZodTransform, z.ZodArray<z.ZodString>>>;
 export function listParam(description: string, values?: readonly [string, ...string[]]) {
   const item = values ? z.enum(values, { error: `must be one of ${values.join(', ')}` }) : Text;
-  const split = (v: unknown) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((s: unknown) => (typeof s === 'string' ? s.split(',') : [s])) : v);
+  const split = (v: unknown) =>
+    typeof v === 'string'
+      ? v.split(',')
+      : Array.isArray(v)
+        ? v.flatMap((s: unknown) => (typeof s === 'string' ? s.split(',') : [s]))
+        : v;
   return z.preprocess(split, z.array(item)).optional().describe(description);
 }
 
 /** `order_by`: a field, or '-field' for descending. */
-export function orderParam<const T extends readonly [string, ...string[]]>(fields: T, fallback: `${'' | '-'}${T[number]}`) {
+export function orderParam<const T extends readonly [string, ...string[]]>(
+  fields: T,
+  fallback: `${'' | '-'}${T[number]}`,
+) {
   const values = fields.flatMap((f) => [f, `-${f}`]) as [string, ...string[]];
   return z
     .enum(values, { error: `must be one of ${values.join(', ')}` })
@@ -127,7 +148,10 @@ export function orderParam<const T extends readonly [string, ...string[]]>(field
 /** `{ <key>: [...items], total_entries }`, the shape of every list. */
 export function collection<K extends string, T extends z.ZodType>(key: K, item: T, id: string) {
   return z
-    .object({ [key]: z.array(item), total_entries: z.int().min(0).describe('Items matching the filters, on every page') } as { [P in K]: z.ZodArray<T> } & { total_entries: z.ZodNumber })
+    .object({
+      [key]: z.array(item),
+      total_entries: z.int().min(0).describe('Items matching the filters, on every page'),
+    } as { [P in K]: z.ZodArray<T> } & { total_entries: z.ZodNumber })
     .register(responseSchemas, { id, description: `A page of ${key}` });
 }
 
@@ -135,7 +159,11 @@ export function collection<K extends string, T extends z.ZodType>(key: K, item: 
  * total_entries of a page read with `count(*) over ()`: every row carries it. An empty
  * page past the end carries nothing, and only then is the count asked separately.
  */
-export async function totalOf(rows: readonly { total: number }[], offset: number, count: () => Promise<number>): Promise<number> {
+export async function totalOf(
+  rows: readonly { total: number }[],
+  offset: number,
+  count: () => Promise<number>,
+): Promise<number> {
   if (rows.length > 0) return rows[0]!.total;
   return offset === 0 ? 0 : count();
 }

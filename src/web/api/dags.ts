@@ -13,7 +13,19 @@ import { PARAM_TYPES, type ParamsSpec } from '../../dag/types.js';
 import { NotFoundError } from '../../errors.js';
 import { nextDagRunInfo } from '../../schedule/index.js';
 import type { DatasetSchedule, DatasetWhen } from '../../dag/datasets.js';
-import { collection, containing, Text, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
+import {
+  collection,
+  containing,
+  Text,
+  isoOrNull,
+  listParam,
+  orderParam,
+  paging,
+  requestSchemas,
+  responseSchemas,
+  Timestamp,
+  totalOf,
+} from './common.js';
 import { defineRoute } from './route.js';
 
 export const Dag = z
@@ -25,7 +37,10 @@ export const Dag = z
     is_active: z.boolean().describe('False once no file defines the DAG any more'),
     owners: z.array(z.string()),
     tags: z.array(z.object({ name: z.string() })),
-    schedule: z.string().nullable().describe('Cron expression or preset; null: manual runs only, or scheduled on datasets'),
+    schedule: z
+      .string()
+      .nullable()
+      .describe('Cron expression or preset; null: manual runs only, or scheduled on datasets'),
     dataset_schedule: z
       .object({ datasets: z.array(z.string()), when: z.enum(['all', 'any']) })
       .nullable()
@@ -35,7 +50,9 @@ export const Dag = z
     max_active_tasks: z.int(),
     dag_version: z.int().nullable().describe('Version of the latest parse (increases when the DAG changes)'),
     last_parsed_time: Timestamp.nullable(),
-    next_dagrun: Timestamp.nullable().describe('Logical date of the next scheduled run; null for manual-only or finished schedules'),
+    next_dagrun: Timestamp.nullable().describe(
+      'Logical date of the next scheduled run; null for manual-only or finished schedules',
+    ),
     next_dagrun_data_interval_start: Timestamp.nullable(),
     next_dagrun_data_interval_end: Timestamp.nullable(),
     next_dagrun_create_after: Timestamp.nullable().describe('When the next scheduled run becomes due'),
@@ -54,7 +71,10 @@ export const DagDetail = Dag.extend({
   end_date: Timestamp.nullable(),
   catchup: z.boolean(),
   params: z.record(z.string(), Param).describe("What a run's conf is checked against"),
-  events: z.string().nullable().describe('The event trigger, e.g. "on NOTIFY app_db/new_orders"; null without one (docs/event-triggers.md)'),
+  events: z
+    .string()
+    .nullable()
+    .describe('The event trigger, e.g. "on NOTIFY app_db/new_orders"; null without one (docs/event-triggers.md)'),
 }).register(responseSchemas, { id: 'DAGDetail' });
 
 const DagCollection = collection('dags', Dag, 'DAGCollection');
@@ -69,8 +89,16 @@ const ListQuery = z.strictObject({
   ...paging,
   tags: listParam('DAGs having any of these tags (repeat the parameter or separate with commas)'),
   dag_id_pattern: Text.optional().describe('DAGs whose id contains this text (case-insensitive)'),
-  paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('Only paused (true) or unpaused (false) DAGs'),
-  only_active: z.enum(['true', 'false']).default('true').transform((v) => v === 'true').describe('Leave out DAGs whose file is gone (default true)'),
+  paused: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('Only paused (true) or unpaused (false) DAGs'),
+  only_active: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true')
+    .describe('Leave out DAGs whose file is gone (default true)'),
   order_by: orderParam(['dag_id'], 'dag_id'),
 });
 
@@ -184,7 +212,11 @@ export const dagRoutes = [
         .limit(query.limit)
         .offset(query.offset);
       const total = await totalOf(rows, query.offset, async () => {
-        const [r] = await db.select({ n: count() }).from(dags).innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId)).where(where);
+        const [r] = await db
+          .select({ n: count() })
+          .from(dags)
+          .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
+          .where(where);
         return r?.n ?? 0;
       });
       const now = new Date();

@@ -14,8 +14,12 @@ const Dataset = z
     uri: z.string(),
     created_at: Timestamp,
     updated_at: Timestamp.describe('When an event was last recorded, or the dataset first declared'),
-    producing_tasks: z.array(z.object({ dag_id: z.string(), task_id: z.string() })).describe('Tasks whose outlets name the dataset'),
-    consuming_dags: z.array(z.object({ dag_id: z.string(), when: z.enum(['all', 'any']) })).describe('DAGs scheduled on the dataset'),
+    producing_tasks: z
+      .array(z.object({ dag_id: z.string(), task_id: z.string() }))
+      .describe('Tasks whose outlets name the dataset'),
+    consuming_dags: z
+      .array(z.object({ dag_id: z.string(), when: z.enum(['all', 'any']) }))
+      .describe('DAGs scheduled on the dataset'),
     last_event_at: Timestamp.nullable(),
     event_count: z.int().min(0),
   })
@@ -31,7 +35,9 @@ const DatasetEvent = z
     source_task_id: z.string(),
     source_try_number: z.int(),
     extra: z.record(z.string(), z.unknown()),
-    created_dagruns: z.array(z.object({ dag_id: z.string(), dag_run_id: z.string() })).describe('Dataset-triggered runs that consumed the event'),
+    created_dagruns: z
+      .array(z.object({ dag_id: z.string(), dag_run_id: z.string() }))
+      .describe('Dataset-triggered runs that consumed the event'),
   })
   .register(responseSchemas, { id: 'DatasetEvent' });
 
@@ -86,8 +92,14 @@ export const datasetRoutes = [
     response: collection('dataset_events', DatasetEvent, 'DatasetEventCollection'),
     errors: [404],
     async handler({ db, query }) {
-      if (query.uri !== undefined && (await listDatasets(db, { uri: query.uri })).length === 0) throw new NotFoundError(`no dataset '${query.uri}'`);
-      const events = await listDatasetEvents(db, { uri: query.uri, sourceDagId: query.source_dag_id, limit: query.limit, offset: query.offset });
+      if (query.uri !== undefined && (await listDatasets(db, { uri: query.uri })).length === 0)
+        throw new NotFoundError(`no dataset '${query.uri}'`);
+      const events = await listDatasetEvents(db, {
+        uri: query.uri,
+        sourceDagId: query.source_dag_id,
+        limit: query.limit,
+        offset: query.offset,
+      });
       return { dataset_events: events.map(toEvent), total_entries: events[0]?.total ?? 0 };
     },
   }),

@@ -23,7 +23,14 @@ const ImportErrorCollection = collection('import_errors', ImportError, 'ImportEr
 const ListQuery = z.strictObject({ ...paging, order_by: orderParam(['filename', 'timestamp'], 'filename') });
 
 function toImportError(row: ImportErrorRow): z.input<typeof ImportError> {
-  return { import_error_id: row.id, filename: row.file, stack_trace: row.message, line: row.line, column: row.column, timestamp: iso(row.createdAt) };
+  return {
+    import_error_id: row.id,
+    filename: row.file,
+    stack_trace: row.message,
+    line: row.line,
+    column: row.column,
+    timestamp: iso(row.createdAt),
+  };
 }
 
 const ORDER_COLUMNS = { filename: importErrors.file, timestamp: importErrors.createdAt };
@@ -50,7 +57,10 @@ export const importErrorRoutes = [
         .orderBy(direction(ORDER_COLUMNS[query.order_by.field]), direction(importErrors.id))
         .limit(query.limit)
         .offset(query.offset);
-      return { import_errors: rows.map((r) => toImportError(r.row)), total_entries: await totalOf(rows, query.offset, () => countAll(db)) };
+      return {
+        import_errors: rows.map((r) => toImportError(r.row)),
+        total_entries: await totalOf(rows, query.offset, () => countAll(db)),
+      };
     },
   }),
   defineRoute({

@@ -57,7 +57,9 @@ export function webActor(c: Context): string {
   return `web:${user?.username ?? 'anonymous'}`;
 }
 
-const OpenApi = z.record(z.string(), z.unknown()).register(responseSchemas, { id: 'OpenAPIDocument', description: 'This document' });
+const OpenApi = z
+  .record(z.string(), z.unknown())
+  .register(responseSchemas, { id: 'OpenAPIDocument', description: 'This document' });
 
 /** Every route of the API, the OpenAPI document's own included. */
 export function apiRouteList(): AnyRoute[] {
@@ -85,7 +87,11 @@ export function apiRouteList(): AnyRoute[] {
       summary: 'This OpenAPI 3.1 document',
       tag: 'Monitoring',
       response: OpenApi,
-      handler: async () => (document ??= openApiDocument([...authRouteDocs, ...routes], API_VERSION)) as unknown as Record<string, unknown>,
+      handler: async () =>
+        (document ??= openApiDocument([...authRouteDocs, ...routes], API_VERSION)) as unknown as Record<
+          string,
+          unknown
+        >,
     }),
   );
   return routes;
@@ -99,7 +105,9 @@ export function apiRoutes(db: Db, options: ApiOptions): Hono {
     guards: { read: options.read, operate: options.operate },
     actor: options.actor ?? webActor,
     checkResponses: options.checkResponses ?? false,
-    onError: options.onError ?? ((error) => (options.log ? logError(options.log, error) : console.error(describeDatabaseError(error) ?? error))),
+    onError:
+      options.onError ??
+      ((error) => (options.log ? logError(options.log, error) : console.error(describeDatabaseError(error) ?? error))),
   });
   return app;
 }

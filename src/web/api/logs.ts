@@ -10,7 +10,11 @@ import { INT4_MAX } from '../../util/input.js';
 import { defineRoute } from './route.js';
 import { TaskPath } from './task-instances.js';
 
-const LogLine = z.object({ timestamp: Timestamp, level: z.enum(['debug', 'info', 'warn', 'error']), message: z.string() });
+const LogLine = z.object({
+  timestamp: Timestamp,
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: z.string(),
+});
 
 const TaskLog = z
   .object({
@@ -34,15 +38,27 @@ export const logRoutes = [
     path: '/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
     operationId: 'get_log',
     summary: "One try's log",
-    description: 'JSON by default; text/plain when the Accept header asks for it. A try that wrote nothing has an empty log; a try not yet started is a 404.',
+    description:
+      'JSON by default; text/plain when the Accept header asks for it. A try that wrote nothing has an empty log; a try not yet started is a 404.',
     tag: 'TaskInstance',
     params: TaskPath.extend({ try_number: intParam(1).describe('1 for the first try') }),
-    query: z.strictObject({ map_index: intParam(-1, INT4_MAX, -1).describe("A mapped task's instance (default -1: a task that is not mapped)") }),
+    query: z.strictObject({
+      map_index: intParam(-1, INT4_MAX, -1).describe(
+        "A mapped task's instance (default -1: a task that is not mapped)",
+      ),
+    }),
     response: TaskLog,
     text: true,
     errors: [404],
     async handler({ c, db, params, query }) {
-      const log = await taskLog(db, params.dag_id, params.dag_run_id, params.task_id, params.try_number, query.map_index);
+      const log = await taskLog(
+        db,
+        params.dag_id,
+        params.dag_run_id,
+        params.task_id,
+        params.try_number,
+        query.map_index,
+      );
       const lines = log.logs.flatMap((l) => l.lines);
       const content = lines.map((l) => `${formatLogLine(l.at, l.level, l.message)}\n`).join('');
       if (wantsText(c.req.header('accept'))) return c.text(content);
@@ -52,7 +68,11 @@ export const logRoutes = [
         task_id: log.taskId,
         try_number: params.try_number,
         content,
-        lines: lines.map((l) => ({ timestamp: iso(l.at), level: l.level as z.input<typeof LogLine>['level'], message: l.message })),
+        lines: lines.map((l) => ({
+          timestamp: iso(l.at),
+          level: l.level as z.input<typeof LogLine>['level'],
+          message: l.message,
+        })),
       };
     },
   }),

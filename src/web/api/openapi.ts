@@ -76,7 +76,9 @@ function operation(route: AnyRouteDoc): JsonSchema {
   if (route.params || route.query || route.body) statuses.add(400);
   if (access !== 'public') [401, 403].forEach((s) => statuses.add(s));
   const problem = { content: { 'application/problem+json': { schema: named(Problem, responseSchemas, 'Problem') } } };
-  const answer: JsonSchema = { 'application/json': { schema: named(route.response, responseSchemas, `${route.operationId} response`) } };
+  const answer: JsonSchema = {
+    'application/json': { schema: named(route.response, responseSchemas, `${route.operationId} response`) },
+  };
   if (route.text) answer['text/plain'] = { schema: { type: 'string' } };
   return {
     operationId: route.operationId,
@@ -87,11 +89,20 @@ function operation(route: AnyRouteDoc): JsonSchema {
     security: SECURITY[access],
     parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
     ...(route.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: named(route.body, requestSchemas, `${route.operationId} body`) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: named(route.body, requestSchemas, `${route.operationId} body`) } },
+          },
+        }
       : {}),
     responses: {
-      ...(route.noContent ? { '204': { description: 'Success, no body' } } : { '200': { description: 'Success', content: answer } }),
-      ...Object.fromEntries([...statuses].sort().map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', ...problem }])),
+      ...(route.noContent
+        ? { '204': { description: 'Success, no body' } }
+        : { '200': { description: 'Success', content: answer } }),
+      ...Object.fromEntries(
+        [...statuses].sort().map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', ...problem }]),
+      ),
     },
   };
 }
@@ -111,6 +122,9 @@ export function openApiDocument(routes: readonly AnyRouteDoc[], version: string)
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     security: AUTHENTICATED,
-    components: { schemas: { ...components(responseSchemas, 'output'), ...components(requestSchemas, 'input') }, securitySchemes },
+    components: {
+      schemas: { ...components(responseSchemas, 'output'), ...components(requestSchemas, 'input') },
+      securitySchemes,
+    },
   };
 }

@@ -37,7 +37,12 @@ function selectPools(db: Db) {
     .where(sql`${taskInstances.pool} = ${pools.name} and ${taskInstances.state} in ('queued', 'running')`)
     .as('used');
   return db
-    .select({ pool: pools, running: used.running, queued: used.queued, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .select({
+      pool: pools,
+      running: used.running,
+      queued: used.queued,
+      total: sql<number>`count(*) over ()`.mapWith(Number),
+    })
     .from(pools)
     .leftJoinLateral(used, sql`true`);
 }

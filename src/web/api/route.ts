@@ -30,7 +30,12 @@ export interface RouteInput<P, Q, B> {
 }
 
 /** What the OpenAPI document says of an operation: a Route without its handler. */
-export interface RouteDoc<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType> {
+export interface RouteDoc<
+  P extends z.ZodType = Empty,
+  Q extends z.ZodType = Empty,
+  B extends z.ZodType = Empty,
+  R extends z.ZodType = z.ZodType,
+> {
   method: Method;
   /** OpenAPI style, under /api/v1: '/dags/{dag_id}'. */
   path: string;
@@ -57,7 +62,12 @@ export interface RouteDoc<P extends z.ZodType = Empty, Q extends z.ZodType = Emp
   noContent?: boolean;
 }
 
-export interface Route<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType> extends RouteDoc<P, Q, B, R> {
+export interface Route<
+  P extends z.ZodType = Empty,
+  Q extends z.ZodType = Empty,
+  B extends z.ZodType = Empty,
+  R extends z.ZodType = z.ZodType,
+> extends RouteDoc<P, Q, B, R> {
   handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R> | Response>;
 }
 
@@ -66,9 +76,12 @@ export interface Route<P extends z.ZodType = Empty, Q extends z.ZodType = Empty,
 export type AnyRoute = Route<any, any, any, any>;
 
 /** Types a route's handler from its schemas. */
-export function defineRoute<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty, R extends z.ZodType = z.ZodType>(
-  route: Route<P, Q, B, R>,
-): Route<P, Q, B, R> {
+export function defineRoute<
+  P extends z.ZodType = Empty,
+  Q extends z.ZodType = Empty,
+  B extends z.ZodType = Empty,
+  R extends z.ZodType = z.ZodType,
+>(route: Route<P, Q, B, R>): Route<P, Q, B, R> {
   return route;
 }
 
@@ -98,7 +111,8 @@ export function mountRoutes(app: Hono, routes: readonly AnyRoute[], options: Mou
   for (const route of routes) {
     const access = accessOf(route);
     const handle: MiddlewareHandler = (c) => answer(c, route, options);
-    const handlers: [MiddlewareHandler, ...MiddlewareHandler[]] = access === 'public' ? [handle] : [options.guards[access], handle];
+    const handlers: [MiddlewareHandler, ...MiddlewareHandler[]] =
+      access === 'public' ? [handle] : [options.guards[access], handle];
     app.on(route.method.toUpperCase(), honoPath(route.path), ...handlers);
   }
 }
@@ -112,7 +126,10 @@ async function answer(c: Context, route: AnyRoute, options: MountOptions): Promi
     if (result instanceof Response) return result;
     if (options.checkResponses) {
       const checked = route.response.safeParse(result);
-      if (!checked.success) throw new Error(`the answer of ${route.operationId} does not match its schema: ${z.prettifyError(checked.error)}`);
+      if (!checked.success)
+        throw new Error(
+          `the answer of ${route.operationId} does not match its schema: ${z.prettifyError(checked.error)}`,
+        );
     }
     return c.json(result as object, 200);
   } catch (error) {
@@ -132,7 +149,9 @@ async function answer(c: Context, route: AnyRoute, options: MountOptions): Promi
 
 /** The query string, a repeated parameter as an array. */
 function queryOf(c: Context): Record<string, string | string[]> {
-  return Object.fromEntries(Object.entries(c.req.queries()).map(([key, values]) => [key, values.length === 1 ? values[0]! : values]));
+  return Object.fromEntries(
+    Object.entries(c.req.queries()).map(([key, values]) => [key, values.length === 1 ? values[0]! : values]),
+  );
 }
 
 /** The JSON body; an empty one is `{}` (a trigger without conf). */
@@ -158,7 +177,11 @@ function validate<S extends z.ZodType>(schema: S, input: unknown, where: Where):
   const what = where === 'body' ? 'request body' : where === 'query' ? 'query parameter' : 'path parameter';
   if (unknownKey) {
     const allowed = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
-    throw new ApiError(400, `${field}: unknown ${what}${allowed.length > 0 ? ` (expected ${allowed.join(', ')})` : ''}`, field);
+    throw new ApiError(
+      400,
+      `${field}: unknown ${what}${allowed.length > 0 ? ` (expected ${allowed.join(', ')})` : ''}`,
+      field,
+    );
   }
   throw new ApiError(400, field ? `${field}: ${issue.message}` : `${what}: ${issue.message}`, field);
 }
@@ -170,6 +193,7 @@ function validate<S extends z.ZodType>(schema: S, input: unknown, where: Where):
 function fieldOf(path: readonly PropertyKey[], where: Where): string | undefined {
   if (where !== 'body') return path.find((s): s is string => typeof s === 'string');
   let field = '';
-  for (const segment of path) field += typeof segment === 'number' ? `[${segment}]` : `${field ? '.' : ''}${String(segment)}`;
+  for (const segment of path)
+    field += typeof segment === 'number' ? `[${segment}]` : `${field ? '.' : ''}${String(segment)}`;
   return field || undefined;
 }

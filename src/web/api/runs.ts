@@ -11,7 +11,22 @@ import { resolveParams } from '../../dag/params.js';
 import type { ParamsSpec } from '../../dag/types.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
 import { triggerRun } from '../../scheduler/runs.js';
-import { ApiError, collection, inputDate, JsonObject, Text, iso, isoOrNull, listParam, orderParam, paging, requestSchemas, responseSchemas, Timestamp, totalOf } from './common.js';
+import {
+  ApiError,
+  collection,
+  inputDate,
+  JsonObject,
+  Text,
+  iso,
+  isoOrNull,
+  listParam,
+  orderParam,
+  paging,
+  requestSchemas,
+  responseSchemas,
+  Timestamp,
+  totalOf,
+} from './common.js';
 import { dagDetail, DagPath } from './dags.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
@@ -43,7 +58,9 @@ const DagRunCollection = collection('dag_runs', DagRun, 'DAGRunCollection');
 const TriggerBody = z
   .strictObject({
     conf: JsonObject.optional().describe("Checked against the DAG's params; default {}"),
-    logical_date: inputDate("The run's logical date (default: now; at most one run per DAG and logical date)").optional(),
+    logical_date: inputDate(
+      "The run's logical date (default: now; at most one run per DAG and logical date)",
+    ).optional(),
   })
   .register(requestSchemas, { id: 'TriggerDAGRun', description: 'A manual run; its id is manual__<logical date>' });
 
@@ -65,14 +82,27 @@ const ORDER_COLUMNS = { logical_date: dagRuns.logicalDate, start_date: dagRuns.s
 
 function selectRuns(db: Db, where: SQL | undefined) {
   return db
-    .select({ run: dagRuns, dagId: dags.dagId, version: dagVersions.version, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .select({
+      run: dagRuns,
+      dagId: dags.dagId,
+      version: dagVersions.version,
+      total: sql<number>`count(*) over ()`.mapWith(Number),
+    })
     .from(dagRuns)
     .innerJoin(dags, eq(dags.id, dagRuns.dagId))
     .leftJoin(dagVersions, eq(dagVersions.id, dagRuns.dagVersionId))
     .where(where);
 }
 
-function toRun({ run, dagId, version }: { run: DagRunRow; dagId: string; version: number | null }): z.input<typeof DagRun> {
+function toRun({
+  run,
+  dagId,
+  version,
+}: {
+  run: DagRunRow;
+  dagId: string;
+  version: number | null;
+}): z.input<typeof DagRun> {
   return {
     dag_id: dagId,
     dag_run_id: run.runId,
@@ -99,7 +129,10 @@ function toRun({ run, dagId, version }: { run: DagRunRow; dagId: string; version
  * a window count, 8 ms so. Not with filters: state=failed (10 % of runs) took 67 ms so,
  * 18 ms with the sort (the filtered set is small; running and queued use their index).
  */
-async function everyDagByLogicalDate(db: Db, query: z.output<typeof ListQuery>): Promise<z.input<typeof DagRunCollection>> {
+async function everyDagByLogicalDate(
+  db: Db,
+  query: z.output<typeof ListQuery>,
+): Promise<z.input<typeof DagRunCollection>> {
   const direction = query.order_by.descending ? desc : asc;
   const firsts = db
     .select()
@@ -109,7 +142,9 @@ async function everyDagByLogicalDate(db: Db, query: z.output<typeof ListQuery>):
     .limit(query.offset + query.limit)
     .as('firsts');
   const columns = getTableColumns(dagRuns);
-  const run = Object.fromEntries(Object.keys(columns).map((key) => [key, firsts[key as keyof typeof columns]])) as unknown as typeof columns;
+  const run = Object.fromEntries(
+    Object.keys(columns).map((key) => [key, firsts[key as keyof typeof columns]]),
+  ) as unknown as typeof columns;
   const [rows, [counted]] = await Promise.all([
     db
       .select({ run, dagId: dags.dagId, version: dagVersions.version })
@@ -134,13 +169,22 @@ export async function dagRowId(db: Db, dagId: string): Promise<string> {
 /** The run's row id; NotFoundError names the DAG or the run, whichever is missing. */
 export async function runRowId(db: Db, dagId: string, runId: string): Promise<string> {
   const dag = await dagRowId(db, dagId);
-  const [run] = await db.select({ id: dagRuns.id }).from(dagRuns).where(and(eq(dagRuns.dagId, dag), eq(dagRuns.runId, runId)));
+  const [run] = await db
+    .select({ id: dagRuns.id })
+    .from(dagRuns)
+    .where(and(eq(dagRuns.dagId, dag), eq(dagRuns.runId, runId)));
   if (!run) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}'`);
   return run.id;
 }
 
 /** A conf that resolveConf refused: find the param at fault, to name it as `<field>.<param>` (`conf.region`). */
-export async function confError(db: Db, dagId: string, conf: Record<string, unknown>, error: ConfigError, field = 'conf'): Promise<ApiError> {
+export async function confError(
+  db: Db,
+  dagId: string,
+  conf: Record<string, unknown>,
+  error: ConfigError,
+  field = 'conf',
+): Promise<ApiError> {
   const { params } = await dagDetail(db, dagId);
   const wrong = Object.entries(params as ParamsSpec).find(([name, spec]) => {
     try {
@@ -183,15 +227,23 @@ export const runRoutes = [
         dates.end_date_gte && gte(dagRuns.endedAt, dates.end_date_gte),
         dates.end_date_lte && lte(dagRuns.endedAt, dates.end_date_lte),
       );
-      if (params.dag_id === '~' && filters === undefined && query.order_by.field === 'logical_date') return everyDagByLogicalDate(db, query);
+      if (params.dag_id === '~' && filters === undefined && query.order_by.field === 'logical_date')
+        return everyDagByLogicalDate(db, query);
       const where = and(params.dag_id === '~' ? undefined : eq(dags.dagId, params.dag_id), filters);
       const column = ORDER_COLUMNS[order_by.field];
       const direction = order_by.descending ? desc : asc;
-      const rows = await selectRuns(db, where).orderBy(direction(column), direction(dagRuns.id)).limit(limit).offset(offset);
+      const rows = await selectRuns(db, where)
+        .orderBy(direction(column), direction(dagRuns.id))
+        .limit(limit)
+        .offset(offset);
       // An empty page: is the DAG unknown (404), or are there just no runs?
       if (rows.length === 0 && params.dag_id !== '~') await dagRowId(db, params.dag_id);
       const total = await totalOf(rows, offset, async () => {
-        const [r] = await db.select({ n: count() }).from(dagRuns).innerJoin(dags, eq(dags.id, dagRuns.dagId)).where(where);
+        const [r] = await db
+          .select({ n: count() })
+          .from(dagRuns)
+          .innerJoin(dags, eq(dags.id, dagRuns.dagId))
+          .where(where);
         return r?.n ?? 0;
       });
       return { dag_runs: rows.map(toRun), total_entries: total };
@@ -217,7 +269,8 @@ export const runRoutes = [
     path: '/dags/{dag_id}/dagRuns',
     operationId: 'post_dag_run',
     summary: 'Trigger a run with conf',
-    description: "The conf is checked against the DAG's params (a mismatch is a 400 naming conf.<param>); the trigger is recorded in the audit log. A running scheduler starts the run.",
+    description:
+      "The conf is checked against the DAG's params (a mismatch is a 400 naming conf.<param>); the trigger is recorded in the audit log. A running scheduler starts the run.",
     tag: 'DAGRun',
     params: DagPath,
     body: TriggerBody,

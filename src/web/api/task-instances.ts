@@ -7,11 +7,33 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, taskInstances } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { collection, intParam, Text, iso, isoOrNull, listParam, paging, responseSchemas, Timestamp, totalOf } from './common.js';
+import {
+  collection,
+  intParam,
+  Text,
+  iso,
+  isoOrNull,
+  listParam,
+  paging,
+  responseSchemas,
+  Timestamp,
+  totalOf,
+} from './common.js';
 import { defineRoute } from './route.js';
 import { RunPath, runRowId } from './runs.js';
 
-const TASK_STATES = taskInstances.state.enumValues as ['scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped', 'removed', 'up_for_reschedule'];
+const TASK_STATES = taskInstances.state.enumValues as [
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'upstream_failed',
+  'skipped',
+  'removed',
+  'up_for_reschedule',
+];
 
 export const TaskInstance = z
   .object({
@@ -33,7 +55,9 @@ export const TaskInstance = z
     start_date: Timestamp.nullable(),
     end_date: Timestamp.nullable(),
     duration: z.number().nullable().describe('Seconds from start to end of the latest try'),
-    next_try_at: Timestamp.nullable().describe('When an up_for_retry task may run again, or an up_for_reschedule sensor pokes again'),
+    next_try_at: Timestamp.nullable().describe(
+      'When an up_for_retry task may run again, or an up_for_reschedule sensor pokes again',
+    ),
     error: z.string().nullable().describe("The latest try's failure"),
   })
   .register(responseSchemas, { id: 'TaskInstance' });
@@ -45,20 +69,34 @@ export const TaskPath = RunPath.extend({ task_id: Text });
 const ListQuery = z.strictObject({
   ...paging,
   map_index: intParam(-1).optional().describe('Only the instances with this map index (-1: tasks that are not mapped)'),
-  state: listParam("Task instances in any of these states; 'none' for those not yet considered (repeat or separate with commas)", [...TASK_STATES, 'none']),
+  state: listParam(
+    "Task instances in any of these states; 'none' for those not yet considered (repeat or separate with commas)",
+    [...TASK_STATES, 'none'],
+  ),
 });
 
 /** Task instances with their DAG's and run's ids, selected by the ids the API's paths use. */
 function selectTaskInstances(db: Db, dagId: string, runId: string, where?: SQL) {
   return db
-    .select({ ti: taskInstances, dagId: dags.dagId, runId: dagRuns.runId, logicalDate: dagRuns.logicalDate, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .select({
+      ti: taskInstances,
+      dagId: dags.dagId,
+      runId: dagRuns.runId,
+      logicalDate: dagRuns.logicalDate,
+      total: sql<number>`count(*) over ()`.mapWith(Number),
+    })
     .from(taskInstances)
     .innerJoin(dagRuns, eq(dagRuns.id, taskInstances.runId))
     .innerJoin(dags, eq(dags.id, dagRuns.dagId))
     .where(and(eq(dags.dagId, dagId), eq(dagRuns.runId, runId), where));
 }
 
-function toTaskInstance({ ti, dagId, runId, logicalDate }: Awaited<ReturnType<typeof selectTaskInstances>>[number]): z.input<typeof TaskInstance> {
+function toTaskInstance({
+  ti,
+  dagId,
+  runId,
+  logicalDate,
+}: Awaited<ReturnType<typeof selectTaskInstances>>[number]): z.input<typeof TaskInstance> {
   return {
     dag_id: dagId,
     dag_run_id: runId,
@@ -84,7 +122,13 @@ function toTaskInstance({ ti, dagId, runId, logicalDate }: Awaited<ReturnType<ty
 }
 
 /** The task instance's row id; NotFoundError names the DAG, the run or the task, whichever is missing. */
-export async function taskInstanceRowId(db: Db, dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<string> {
+export async function taskInstanceRowId(
+  db: Db,
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex = -1,
+): Promise<string> {
   const run = await runRowId(db, dagId, runId);
   const rows = await db
     .select({ id: taskInstances.id, mapIndex: taskInstances.mapIndex })
@@ -98,20 +142,34 @@ export async function taskInstanceRowId(db: Db, dagId: string, runId: string, ta
 /** NotFoundError unless the run has the task (any map index). */
 export async function assertTaskInRun(db: Db, dagId: string, runId: string, taskId: string): Promise<void> {
   const run = await runRowId(db, dagId, runId);
-  const [ti] = await db.select({ id: taskInstances.id }).from(taskInstances).where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId))).limit(1);
+  const [ti] = await db
+    .select({ id: taskInstances.id })
+    .from(taskInstances)
+    .where(and(eq(taskInstances.runId, run), eq(taskInstances.taskId, taskId)))
+    .limit(1);
   if (!ti) throw new NotFoundError(`run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
 }
 
 /** Why a task instance is not there; a mapped task's message says which indexes exist. */
 function missingInstance(dagId: string, runId: string, taskId: string, mapIndex: number, instances: number): string {
   if (instances === 0) return `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`;
-  if (mapIndex === -1) return `task '${taskId}' of run '${runId}' is mapped into ${instances} instances: add a map index to the path (.../taskInstances/${taskId}/0)`;
+  if (mapIndex === -1)
+    return `task '${taskId}' of run '${runId}' is mapped into ${instances} instances: add a map index to the path (.../taskInstances/${taskId}/0)`;
   return `task '${taskId}' of run '${runId}' has no map index ${mapIndex}${instances > 1 || mapIndex >= 0 ? ` (it has ${instances} instances)` : ': it is not mapped'}`;
 }
 
 /** One task instance by task id and map index (-1: not mapped). */
-async function oneTaskInstance(db: Db, params: { dag_id: string; dag_run_id: string; task_id: string }, mapIndex: number) {
-  const [row] = await selectTaskInstances(db, params.dag_id, params.dag_run_id, and(eq(taskInstances.taskId, params.task_id), eq(taskInstances.mapIndex, mapIndex)));
+async function oneTaskInstance(
+  db: Db,
+  params: { dag_id: string; dag_run_id: string; task_id: string },
+  mapIndex: number,
+) {
+  const [row] = await selectTaskInstances(
+    db,
+    params.dag_id,
+    params.dag_run_id,
+    and(eq(taskInstances.taskId, params.task_id), eq(taskInstances.mapIndex, mapIndex)),
+  );
   if (!row) {
     await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
     throw new NotFoundError(`run '${params.dag_run_id}' of DAG '${params.dag_id}' has no task '${params.task_id}'`);
@@ -134,7 +192,10 @@ export const taskInstanceRoutes = [
       const states = query.state?.filter((s) => s !== 'none') ?? [];
       const where = and(
         query.state?.length
-          ? or(states.length > 0 ? inArray(taskInstances.state, states) : undefined, query.state.includes('none') ? isNull(taskInstances.state) : undefined)
+          ? or(
+              states.length > 0 ? inArray(taskInstances.state, states) : undefined,
+              query.state.includes('none') ? isNull(taskInstances.state) : undefined,
+            )
           : undefined,
         query.map_index === undefined ? undefined : eq(taskInstances.mapIndex, query.map_index),
       );
@@ -182,7 +243,9 @@ export const mappedTaskInstanceRoutes = [
     operationId: 'get_mapped_task_instance',
     summary: 'One instance of a mapped task',
     tag: 'TaskInstance',
-    params: TaskPath.extend({ map_index: intParam(-1).describe('The instance index; -1 for a task that is not mapped') }),
+    params: TaskPath.extend({
+      map_index: intParam(-1).describe('The instance index; -1 for a task that is not mapped'),
+    }),
     response: TaskInstance,
     errors: [404],
     async handler({ db, params }) {

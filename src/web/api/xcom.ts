@@ -23,16 +23,27 @@ export const XComEntry = z
   })
   .register(responseSchemas, { id: 'XComEntry' });
 
-const XComEntryWithValue = XComEntry.extend({ value: z.unknown().describe('The stored JSON value') }).register(responseSchemas, { id: 'XComEntryWithValue' });
+const XComEntryWithValue = XComEntry.extend({ value: z.unknown().describe('The stored JSON value') }).register(
+  responseSchemas,
+  { id: 'XComEntryWithValue' },
+);
 
 const XComCollection = collection('xcom_entries', XComEntry, 'XComCollection');
 
-const MapIndex = { map_index: intParam(-1).optional().describe("A mapped task's instance; default: every instance (list), -1 (one entry)") };
+const MapIndex = {
+  map_index: intParam(-1)
+    .optional()
+    .describe("A mapped task's instance; default: every instance (list), -1 (one entry)"),
+};
 const ListQuery = z.strictObject({ ...paging, ...MapIndex });
 const EntryQuery = z.strictObject({ ...MapIndex });
 
 /** The task instance's entries; their values only when asked for (a list leaves them out). */
-function selectXcom(db: Db, path: z.output<typeof TaskPath>, options: { where?: SQL; withValue?: boolean; mapIndex?: number } = {}) {
+function selectXcom(
+  db: Db,
+  path: z.output<typeof TaskPath>,
+  options: { where?: SQL; withValue?: boolean; mapIndex?: number } = {},
+) {
   return db
     .select({
       key: xcom.key,
@@ -46,10 +57,21 @@ function selectXcom(db: Db, path: z.output<typeof TaskPath>, options: { where?: 
     .innerJoin(taskInstances, eq(taskInstances.id, xcom.taskInstanceId))
     .innerJoin(dagRuns, eq(dagRuns.id, taskInstances.runId))
     .innerJoin(dags, eq(dags.id, dagRuns.dagId))
-    .where(and(eq(dags.dagId, path.dag_id), eq(dagRuns.runId, path.dag_run_id), eq(taskInstances.taskId, path.task_id), options.mapIndex === undefined ? undefined : eq(taskInstances.mapIndex, options.mapIndex), options.where));
+    .where(
+      and(
+        eq(dags.dagId, path.dag_id),
+        eq(dagRuns.runId, path.dag_run_id),
+        eq(taskInstances.taskId, path.task_id),
+        options.mapIndex === undefined ? undefined : eq(taskInstances.mapIndex, options.mapIndex),
+        options.where,
+      ),
+    );
 }
 
-function toEntry(path: z.output<typeof TaskPath>, row: Awaited<ReturnType<typeof selectXcom>>[number]): z.input<typeof XComEntry> {
+function toEntry(
+  path: z.output<typeof TaskPath>,
+  row: Awaited<ReturnType<typeof selectXcom>>[number],
+): z.input<typeof XComEntry> {
   return {
     dag_id: path.dag_id,
     dag_run_id: path.dag_run_id,
@@ -74,7 +96,10 @@ export const xcomRoutes = [
     errors: [404],
     async handler({ db, params, query }) {
       const mapIndex = query.map_index;
-      const rows = await selectXcom(db, params, { mapIndex }).orderBy(asc(taskInstances.mapIndex), asc(xcom.key)).limit(query.limit).offset(query.offset);
+      const rows = await selectXcom(db, params, { mapIndex })
+        .orderBy(asc(taskInstances.mapIndex), asc(xcom.key))
+        .limit(query.limit)
+        .offset(query.offset);
       if (rows.length === 0) {
         if (mapIndex === undefined) await assertTaskInRun(db, params.dag_id, params.dag_run_id, params.task_id);
         else await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
@@ -98,7 +123,9 @@ export const xcomRoutes = [
       const [row] = await selectXcom(db, params, { where: eq(xcom.key, params.xcom_key), withValue: true, mapIndex });
       if (!row) {
         await taskInstanceRowId(db, params.dag_id, params.dag_run_id, params.task_id, mapIndex);
-        throw new NotFoundError(`task '${params.task_id}' of run '${params.dag_run_id}' has no XCom entry '${params.xcom_key}'`);
+        throw new NotFoundError(
+          `task '${params.task_id}' of run '${params.dag_run_id}' has no XCom entry '${params.xcom_key}'`,
+        );
       }
       return { ...toEntry(params, row), value: row.value };
     },

@@ -28,7 +28,8 @@ async function unstorableInput(c: Context): Promise<string | undefined> {
       throw new InputError(`the form could not be read: ${(error as Error).message}`, 'form');
     }
     for (const [name, value] of Object.entries(form)) {
-      if (isUnstorableText(name) || (typeof value === 'string' && isUnstorableText(value))) return `form field '${name}'`;
+      if (isUnstorableText(name) || (typeof value === 'string' && isUnstorableText(value)))
+        return `form field '${name}'`;
     }
   }
   return undefined;

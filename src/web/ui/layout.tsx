@@ -92,7 +92,9 @@ function TimezoneSelect({ page, dagTimezone }: { page: PageContext; dagTimezone:
       <select id="tz-select" data-user={page.user?.username ?? ''}>
         <option value="utc">UTC</option>
         <option value="local">this browser's timezone</option>
-        <option value="dag">{dagTimezone ? `the DAG's timezone, ${dagTimezone}` : "each DAG's timezone (UTC elsewhere)"}</option>
+        <option value="dag">
+          {dagTimezone ? `the DAG's timezone, ${dagTimezone}` : "each DAG's timezone (UTC elsewhere)"}
+        </option>
       </select>
     </label>
   );

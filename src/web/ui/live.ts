@@ -67,7 +67,9 @@ export class LiveFeed {
       if (done) return;
       done = true;
       this.#subscribers.delete(subscriber);
-      void this.#settle().catch((error: Error) => this.engine.log.warn(errorFields(error), `live updates: closing LISTEN: ${describeError(error)}`));
+      void this.#settle().catch((error: Error) =>
+        this.engine.log.warn(errorFields(error), `live updates: closing LISTEN: ${describeError(error)}`),
+      );
     };
   }
 

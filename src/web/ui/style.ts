@@ -25,7 +25,10 @@ th{font-weight:600;background:#f0f2f5}a{color:#1565c0}code,pre{font-family:ui-mo
 pre{background:#fff;border:1px solid #e3e6ea;padding:.6rem;overflow:auto;white-space:pre-wrap}
 .state{display:inline-block;padding:0 .45rem;border-radius:3px;color:#fff;font-size:12px}
 ${Object.entries(STATE_COLOURS)
-  .map(([state, colour]) => `.s-${state}{background:${colour}${['none', 'removed', 'queued'].includes(state) ? ';color:#333' : ''}}`)
+  .map(
+    ([state, colour]) =>
+      `.s-${state}{background:${colour}${['none', 'removed', 'queued'].includes(state) ? ';color:#333' : ''}}`,
+  )
   .join('')}
 .banner{background:#fdecea;border:1px solid #f5c2c0;padding:.6rem .8rem;margin-bottom:1rem}
 .notice{background:#e8f4fd;border:1px solid #b6dcf7;padding:.6rem .8rem;margin-bottom:1rem}

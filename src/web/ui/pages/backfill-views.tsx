@@ -31,7 +31,6 @@ export async function withProgress(db: Db, backfills: BackfillInfo[]): Promise<B
   return Promise.all(backfills.map(async (info) => ({ info, progress: await backfillProgress(db, info.id) })));
 }
 
-
 /** '3/10', '3/1000+' while the plan is still being written. */
 export function doneOfTotal(p: BackfillProgress): string {
   return `${datesDone(p)}/${p.total}${p.planDone ? '' : '+'}`;
@@ -54,7 +53,14 @@ export function ProgressBar({ progress, small }: { progress: BackfillProgress; s
         ? null
         : SEGMENTS.map(([key, state, label]) => {
             const n = progress[key] as number;
-            return n > 0 ? <span class={`s-${state}`} style={`width:${((100 * n) / total).toFixed(2)}%`} title={`${n} ${label}`} data-count={n}></span> : null;
+            return n > 0 ? (
+              <span
+                class={`s-${state}`}
+                style={`width:${((100 * n) / total).toFixed(2)}%`}
+                title={`${n} ${label}`}
+                data-count={n}
+              ></span>
+            ) : null;
           })}
     </div>
   );
@@ -94,7 +100,9 @@ export function BackfillRows({ rows, showDag }: { rows: BackfillRow[]; showDag: 
           <td class="bf-progress">
             <ProgressBar progress={progress} small /> <span class="small">{doneOfTotal(progress)}</span>
           </td>
-          <td>{progress.failed > 0 ? <span class="failed-count">{progress.failed}</span> : <span class="muted">0</span>}</td>
+          <td>
+            {progress.failed > 0 ? <span class="failed-count">{progress.failed}</span> : <span class="muted">0</span>}
+          </td>
           <td>{info.createdBy}</td>
           <td>
             <Time at={info.createdAt} />
@@ -123,20 +131,43 @@ export function BackfillTableHead({ showDag }: { showDag: boolean }) {
   );
 }
 
-export const EMPTY_FORM: BackfillForm = { from: '', to: '', reprocess: 'none', maxActiveRuns: '10', backwards: false, conf: '' };
+export const EMPTY_FORM: BackfillForm = {
+  from: '',
+  to: '',
+  reprocess: 'none',
+  maxActiveRuns: '10',
+  backwards: false,
+  conf: '',
+};
 
 /** The create form of the DAG page's backfills tab (operators only). */
-export function BackfillCreateForm({ page, dagId, timezone, form }: { page: PageContext; dagId: string; timezone: string; form?: BackfillForm }) {
+export function BackfillCreateForm({
+  page,
+  dagId,
+  timezone,
+  form,
+}: {
+  page: PageContext;
+  dagId: string;
+  timezone: string;
+  form?: BackfillForm;
+}) {
   if (!canOperate(page)) return <p class="muted">Log in as an operator to create a backfill.</p>;
   const f = form ?? EMPTY_FORM;
   return (
     <details open={form !== undefined}>
       <summary>Create a backfill</summary>
-      <form method="post" action={`/ui/dags/${enc(dagId)}/backfills`} class="trigger backfill" onsubmit={`return confirm(${JSON.stringify(`Create a backfill of ${dagId}?`)})`}>
+      <form
+        method="post"
+        action={`/ui/dags/${enc(dagId)}/backfills`}
+        class="trigger backfill"
+        onsubmit={`return confirm(${JSON.stringify(`Create a backfill of ${dagId}?`)})`}
+      >
         <CsrfField page={page} />
         {f.error ? <p class="banner backfill-error">{f.error}</p> : null}
         <p class="muted small">
-          Runs the DAG for every schedule interval whose logical date is in the range, paused or not. <DateRule timezone={timezone} />
+          Runs the DAG for every schedule interval whose logical date is in the range, paused or not.{' '}
+          <DateRule timezone={timezone} />
         </p>
         <div class="row">
           <label>

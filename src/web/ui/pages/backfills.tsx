@@ -10,12 +10,30 @@ import { actorOf } from '../../../auth/index.js';
 import { createBackfill } from '../../../backfill/create.js';
 import { findDagRow } from '../../../catalog/dags.js';
 import { actionsFor, cancelBackfill, pauseBackfill, resumeBackfill } from '../../../backfill/manage.js';
-import { backfillDates, backfillProgress, getBackfill, listBackfills, type BackfillDate, type BackfillInfo, type BackfillProgress, type BackfillState, type Reprocess } from '../../../backfill/read.js';
+import {
+  backfillDates,
+  backfillProgress,
+  getBackfill,
+  listBackfills,
+  type BackfillDate,
+  type BackfillInfo,
+  type BackfillProgress,
+  type BackfillState,
+  type Reprocess,
+} from '../../../backfill/read.js';
 import { backfillState, dagRuns } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
-import { BackfillRows, BackfillTableHead, backfillPath, doneOfTotal, ProgressBar, withProgress, type BackfillForm } from './backfill-views.js';
+import {
+  BackfillRows,
+  BackfillTableHead,
+  backfillPath,
+  doneOfTotal,
+  ProgressBar,
+  withProgress,
+  type BackfillForm,
+} from './backfill-views.js';
 import { renderDagPage } from './dags.js';
 import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, refusedForm, Time } from './kit.js';
 import { queryInt } from '../input.js';
@@ -28,13 +46,19 @@ const BACKFILL_STATES: readonly string[] = backfillState.enumValues;
 const RUN_STATES: readonly string[] = dagRuns.state.enumValues;
 
 const ACTIONS = {
-  pause: { change: pauseBackfill, question: 'Pause this backfill? No new date starts; running runs finish.', label: 'Pause' },
+  pause: {
+    change: pauseBackfill,
+    question: 'Pause this backfill? No new date starts; running runs finish.',
+    label: 'Pause',
+  },
   resume: { change: resumeBackfill, question: 'Resume this backfill?', label: 'Resume' },
-  cancel: { change: cancelBackfill, question: 'Cancel this backfill? Its unfinished runs are cancelled and running tries stopped.', label: 'Cancel' },
+  cancel: {
+    change: cancelBackfill,
+    question: 'Cancel this backfill? Its unfinished runs are cancelled and running tries stopped.',
+    label: 'Cancel',
+  },
 } as const;
 type Action = keyof typeof ACTIONS;
-
-
 
 /** The backfill of the path's :id; anything but a backfill's id is a 404 naming it. */
 function idOf(c: Context): number {
@@ -47,7 +71,8 @@ function idOf(c: Context): number {
 /** The query string of a page's links, leaving out empty values. */
 function query(values: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();
-  for (const [key, value] of Object.entries(values)) if (value !== undefined && value !== '' && value !== 1) q.set(key, String(value));
+  for (const [key, value] of Object.entries(values))
+    if (value !== undefined && value !== '' && value !== 1) q.set(key, String(value));
   const s = q.toString();
   return s ? `?${s}` : '';
 }
@@ -75,9 +100,16 @@ export function backfillPages(engine: Engine): Hono {
 
   app.get('/ui/backfills', readGate(engine), async (c) => {
     const dag = c.req.query('dag')?.trim() || undefined;
-    const state = BACKFILL_STATES.includes(c.req.query('state') ?? '') ? (c.req.query('state') as BackfillState) : undefined;
+    const state = BACKFILL_STATES.includes(c.req.query('state') ?? '')
+      ? (c.req.query('state') as BackfillState)
+      : undefined;
     const page = queryInt(c.req.query('page'), 'page', 1);
-    const { backfills, total } = await listBackfills(db, { dagId: dag, states: state ? [state] : undefined, limit: LIST_PAGE, offset: (page - 1) * LIST_PAGE });
+    const { backfills, total } = await listBackfills(db, {
+      dagId: dag,
+      states: state ? [state] : undefined,
+      limit: LIST_PAGE,
+      offset: (page - 1) * LIST_PAGE,
+    });
     const rows = await withProgress(db, backfills);
     if (c.req.query('fragment') === 'list') return c.html(<BackfillRows rows={rows} showDag />);
     const pages = Math.max(1, Math.ceil(total / LIST_PAGE));
@@ -106,7 +138,8 @@ export function backfillPages(engine: Engine): Hono {
           </tbody>
         </table>
         <p class="pager">
-          {page > 1 ? <a href={link(page - 1)}>‹ newer</a> : null} page {page} of {pages} ({total} backfills) {page < pages ? <a href={link(page + 1)}>older ›</a> : null}
+          {page > 1 ? <a href={link(page - 1)}>‹ newer</a> : null} page {page} of {pages} ({total} backfills){' '}
+          {page < pages ? <a href={link(page + 1)}>older ›</a> : null}
         </p>
       </Layout>,
     );
@@ -121,7 +154,12 @@ export function backfillPages(engine: Engine): Hono {
       backfillDates(db, id, { limit: DATES_PAGE, offset: (page - 1) * DATES_PAGE, state }),
       findDagRow(db, info.dagId),
     ]);
-    return { info, timezone: dag?.timezone, progress, dates: { dates, total, page, pages: Math.max(1, Math.ceil(total / DATES_PAGE)), state } };
+    return {
+      info,
+      timezone: dag?.timezone,
+      progress,
+      dates: { dates, total, page, pages: Math.max(1, Math.ceil(total / DATES_PAGE)), state },
+    };
   }
 
   app.get('/ui/backfills/:id', readGate(engine), async (c) => {
@@ -142,53 +180,64 @@ export function backfillPages(engine: Engine): Hono {
         // The state refuses it (a finished backfill): said on the page.
         if (!(error instanceof UpdraftError) || error instanceof NotFoundError) throw error;
         const view = await load(c, id);
-        return c.html(<BackfillPage page={{ ...pageOf(c), path: backfillPath(id) }} view={view} error={error.message} />, 409);
+        return c.html(
+          <BackfillPage page={{ ...pageOf(c), path: backfillPath(id) }} view={view} error={error.message} />,
+          409,
+        );
       }
       return c.redirect(backfillPath(id), 303);
     });
   }
 
-  app.post('/ui/dags/:dagId/backfills', operateGate((path) => `${path.replace(/\/backfills$/, '')}?view=backfills`), async (c) => {
-    const dagId = c.req.param('dagId');
-    const body = await c.req.parseBody();
-    const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
-    const form: BackfillForm = {
-      from: text('from').trim(),
-      to: text('to').trim(),
-      reprocess: text('reprocess') || 'none',
-      maxActiveRuns: text('max_active_runs').trim(),
-      backwards: text('backwards') !== '',
-      conf: text('conf'),
-    };
-    const fail = (error: string, status: 400 | 409 = 400) => renderDagPage(c, engine, 'backfills', { backfill: { ...form, error } }, status);
-    let conf: unknown = undefined;
-    if (form.conf.trim()) {
-      try {
-        conf = JSON.parse(form.conf);
-      } catch (error) {
-        return fail(`conf is not valid JSON: ${(error as Error).message}`);
+  app.post(
+    '/ui/dags/:dagId/backfills',
+    operateGate((path) => `${path.replace(/\/backfills$/, '')}?view=backfills`),
+    async (c) => {
+      const dagId = c.req.param('dagId');
+      const body = await c.req.parseBody();
+      const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
+      const form: BackfillForm = {
+        from: text('from').trim(),
+        to: text('to').trim(),
+        reprocess: text('reprocess') || 'none',
+        maxActiveRuns: text('max_active_runs').trim(),
+        backwards: text('backwards') !== '',
+        conf: text('conf'),
+      };
+      const fail = (error: string, status: 400 | 409 = 400) =>
+        renderDagPage(c, engine, 'backfills', { backfill: { ...form, error } }, status);
+      let conf: unknown = undefined;
+      if (form.conf.trim()) {
+        try {
+          conf = JSON.parse(form.conf);
+        } catch (error) {
+          return fail(`conf is not valid JSON: ${(error as Error).message}`);
+        }
+        if (typeof conf !== 'object' || conf === null || Array.isArray(conf))
+          return fail('conf must be a JSON object, e.g. {"region": "eu"}');
       }
-      if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) return fail('conf must be a JSON object, e.g. {"region": "eu"}');
-    }
-    try {
-      const created = await createBackfill(
-        db,
-        {
-          dagId,
-          from: form.from,
-          to: form.to,
-          reprocess: form.reprocess as Reprocess,
-          maxActiveRuns: form.maxActiveRuns ? parseInt4(form.maxActiveRuns, 'max_active_runs', { min: 1, name: 'max active runs' }) : undefined,
-          backwards: form.backwards,
-          conf: conf as Record<string, unknown> | undefined,
-        },
-        actorOf(c.get('user')!),
-      );
-      return c.redirect(backfillPath(created.id), 303);
-    } catch (error) {
-      return refusedForm(error, fail);
-    }
-  });
+      try {
+        const created = await createBackfill(
+          db,
+          {
+            dagId,
+            from: form.from,
+            to: form.to,
+            reprocess: form.reprocess as Reprocess,
+            maxActiveRuns: form.maxActiveRuns
+              ? parseInt4(form.maxActiveRuns, 'max_active_runs', { min: 1, name: 'max active runs' })
+              : undefined,
+            backwards: form.backwards,
+            conf: conf as Record<string, unknown> | undefined,
+          },
+          actorOf(c.get('user')!),
+        );
+        return c.redirect(backfillPath(created.id), 303);
+      } catch (error) {
+        return refusedForm(error, fail);
+      }
+    },
+  );
 
   return app;
 }
@@ -200,7 +249,8 @@ function BackfillPage({ page, view, error }: { page: PageContext; view: Backfill
   return (
     <Layout title={`Backfill #${info.id} of ${info.dagId}`} page={page} dagTimezone={view.timezone}>
       <p class="crumbs">
-        <a href="/ui/backfills">Backfills</a> / <a href={`/ui/dags/${enc(info.dagId)}?view=backfills`}>{info.dagId}</a> / #{info.id}
+        <a href="/ui/backfills">Backfills</a> / <a href={`/ui/dags/${enc(info.dagId)}?view=backfills`}>{info.dagId}</a>{' '}
+        / #{info.id}
       </p>
       {error ? <p class="banner">{error}</p> : null}
       <div class="bf-summary" data-live={`${base}?fragment=summary`}>
@@ -313,7 +363,12 @@ function Summary({ page, view }: { page: PageContext; view: BackfillView }) {
         <p class="actions">
           {actionsFor(info.state).map((action) => (
             <>
-              <form method="post" action={`${base}/${action}`} class="inline" onsubmit={`return confirm(${JSON.stringify(ACTIONS[action].question)})`}>
+              <form
+                method="post"
+                action={`${base}/${action}`}
+                class="inline"
+                onsubmit={`return confirm(${JSON.stringify(ACTIONS[action].question)})`}
+              >
                 <CsrfField page={page} />
                 <button type="submit">{ACTIONS[action].label}</button>
               </form>{' '}
@@ -329,7 +384,15 @@ function DatesTable({ view }: { view: BackfillView }) {
   const { info, dates: d } = view;
   const link = (n: number) => `${backfillPath(info.id)}${query({ state: d.state, page: n })}`;
   if (d.total === 0) {
-    return <p class="muted">{d.state ? `No date has a run in state ${d.state}.` : info.planned === 0 && !info.planDone ? 'No date planned yet: a scheduler plans it shortly.' : 'No dates.'}</p>;
+    return (
+      <p class="muted">
+        {d.state
+          ? `No date has a run in state ${d.state}.`
+          : info.planned === 0 && !info.planDone
+            ? 'No date planned yet: a scheduler plans it shortly.'
+            : 'No dates.'}
+      </p>
+    );
   }
   return (
     <>
@@ -347,12 +410,22 @@ function DatesTable({ view }: { view: BackfillView }) {
           {d.dates.map((date) => (
             <tr data-ordinal={date.ordinal}>
               <td>{date.ordinal + 1}</td>
-              <td>{date.runId ? <a href={runPath(info.dagId, date.runId)}><Time at={date.logicalDate} /></a> : <Time at={date.logicalDate} />}</td>
+              <td>
+                {date.runId ? (
+                  <a href={runPath(info.dagId, date.runId)}>
+                    <Time at={date.logicalDate} />
+                  </a>
+                ) : (
+                  <Time at={date.logicalDate} />
+                )}
+              </td>
               <td>
                 {date.outcome ?? <span class="muted">pending</span>}
                 {date.reason ? <span class="muted"> ({date.reason})</span> : null}
               </td>
-              <td>{date.runId ? <a href={runPath(info.dagId, date.runId)}>{date.runId}</a> : <span class="muted">–</span>}</td>
+              <td>
+                {date.runId ? <a href={runPath(info.dagId, date.runId)}>{date.runId}</a> : <span class="muted">–</span>}
+              </td>
               <td>{date.runState ? <StateBadge state={date.runState} /> : <span class="muted">–</span>}</td>
             </tr>
           ))}

@@ -85,11 +85,19 @@ export function layoutGraph(dag: Pick<SerializedDag, 'tasks' | 'edges'>): GraphL
     const layerHeight = layer.length * NODE_HEIGHT + (layer.length - 1) * GAP_Y;
     const top = (height - layerHeight) / 2;
     layer.forEach((id, i) => {
-      byId.set(id, { id, operator: operatorOf.get(id) ?? 'task', layer: l, x: PAD + l * (nodeWidth + GAP_X), y: top + i * (NODE_HEIGHT + GAP_Y) });
+      byId.set(id, {
+        id,
+        operator: operatorOf.get(id) ?? 'task',
+        layer: l,
+        x: PAD + l * (nodeWidth + GAP_X),
+        y: top + i * (NODE_HEIGHT + GAP_Y),
+      });
     });
   });
   const nodes = order.map((id) => byId.get(id)!);
-  const edges = dag.edges.filter(([from, to]) => byId.has(from) && byId.has(to)).map(([from, to]) => ({ from: byId.get(from)!, to: byId.get(to)! }));
+  const edges = dag.edges
+    .filter(([from, to]) => byId.has(from) && byId.has(to))
+    .map(([from, to]) => ({ from: byId.get(from)!, to: byId.get(to)! }));
   const width = PAD * 2 + Math.max(1, layers.length) * nodeWidth + Math.max(0, layers.length - 1) * GAP_X;
   return { nodes, edges, width, height, nodeWidth };
 }
@@ -107,9 +115,24 @@ export function DagGraph({ dagId, dag, run }: GraphProps) {
   if (g.nodes.length === 0) return <p class="muted">This DAG has no tasks.</p>;
   const w = g.nodeWidth;
   return (
-    <svg class="dag-graph" width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`} role="img" aria-label={`graph of ${dagId}`}>
+    <svg
+      class="dag-graph"
+      width={g.width}
+      height={g.height}
+      viewBox={`0 0 ${g.width} ${g.height}`}
+      role="img"
+      aria-label={`graph of ${dagId}`}
+    >
       <defs>
-        <marker id="dag-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+        <marker
+          id="dag-arrow"
+          viewBox="0 0 10 10"
+          refX="10"
+          refY="5"
+          markerWidth="7"
+          markerHeight="7"
+          orient="auto-start-reverse"
+        >
           <path d="M0,0 L10,5 L0,10 z" fill="#8a94a3" />
         </marker>
       </defs>
@@ -119,7 +142,17 @@ export function DagGraph({ dagId, dag, run }: GraphProps) {
         const x2 = to.x;
         const y2 = to.y + NODE_HEIGHT / 2;
         const dx = Math.max(20, (x2 - x1) / 2);
-        return <path class="edge" data-edge={`${from.id}->${to.id}`} d={`M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`} fill="none" stroke="#8a94a3" stroke-width="1.4" marker-end="url(#dag-arrow)" />;
+        return (
+          <path
+            class="edge"
+            data-edge={`${from.id}->${to.id}`}
+            d={`M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`}
+            fill="none"
+            stroke="#8a94a3"
+            stroke-width="1.4"
+            marker-end="url(#dag-arrow)"
+          />
+        );
       })}
       {g.nodes.map((node) => {
         const ti = run?.states.get(node.id);
@@ -127,7 +160,16 @@ export function DagGraph({ dagId, dag, run }: GraphProps) {
         const box = (
           <g class="node" data-task={node.id} data-state={state}>
             <title>{`${node.id} (${node.operator}): ${state}${ti && ti.tryNumber > 0 ? `, try ${ti.tryNumber}` : ''}`}</title>
-            <rect x={node.x} y={node.y} width={w} height={NODE_HEIGHT} rx="6" fill="#fff" stroke={STATE_COLOURS[state] === STATE_COLOURS.none ? '#c0c6cf' : (STATE_COLOURS[state] ?? '#c0c6cf')} stroke-width="3" />
+            <rect
+              x={node.x}
+              y={node.y}
+              width={w}
+              height={NODE_HEIGHT}
+              rx="6"
+              fill="#fff"
+              stroke={STATE_COLOURS[state] === STATE_COLOURS.none ? '#c0c6cf' : (STATE_COLOURS[state] ?? '#c0c6cf')}
+              stroke-width="3"
+            />
             <text x={node.x + 10} y={node.y + 19} font-size="13" font-weight="600" fill="#1d2430">
               {node.id}
             </text>

@@ -30,14 +30,32 @@ export interface GridData {
 /** The DAG's latest `limit` runs, newest first. */
 export async function recentRuns(db: Db, dagRowId: string, limit: number): Promise<GridRun[]> {
   return db
-    .select({ id: dagRuns.id, runId: dagRuns.runId, state: dagRuns.state, runType: dagRuns.runType, logicalDate: dagRuns.logicalDate })
+    .select({
+      id: dagRuns.id,
+      runId: dagRuns.runId,
+      state: dagRuns.state,
+      runType: dagRuns.runType,
+      logicalDate: dagRuns.logicalDate,
+    })
     .from(dagRuns)
     .where(eq(dagRuns.dagId, dagRowId))
     .orderBy(desc(dagRuns.logicalDate))
     .limit(limit);
 }
 
-const RANKS = ['success', 'skipped', 'removed', null, 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'failed'];
+const RANKS = [
+  'success',
+  'skipped',
+  'removed',
+  null,
+  'scheduled',
+  'queued',
+  'running',
+  'up_for_retry',
+  'up_for_reschedule',
+  'upstream_failed',
+  'failed',
+];
 const rank = (state: string | null) => RANKS.indexOf(state);
 
 /** The task instances' states of these runs (a mapped task's: see below). */
@@ -45,29 +63,50 @@ export async function taskCells(db: Db, runRowIds: string[]): Promise<Map<string
   const cells = new Map<string, TaskCells>(runRowIds.map((id) => [id, new Map()]));
   if (runRowIds.length === 0) return cells;
   const rows = await db
-    .select({ runId: taskInstances.runId, taskId: taskInstances.taskId, state: taskInstances.state, tryNumber: taskInstances.tryNumber })
+    .select({
+      runId: taskInstances.runId,
+      taskId: taskInstances.taskId,
+      state: taskInstances.state,
+      tryNumber: taskInstances.tryNumber,
+    })
     .from(taskInstances)
     .where(inArray(taskInstances.runId, runRowIds));
   // A mapped task's cell shows its worst instance's state (failed before running before success).
   for (const row of rows) {
     const cell = cells.get(row.runId);
     const seen = cell?.get(row.taskId);
-    if (!seen || rank(row.state) > rank(seen.state)) cell?.set(row.taskId, { state: row.state, tryNumber: row.tryNumber });
+    if (!seen || rank(row.state) > rank(seen.state))
+      cell?.set(row.taskId, { state: row.state, tryNumber: row.tryNumber });
   }
   return cells;
 }
 
 export async function loadGrid(db: Db, dagRowId: string, limit: number): Promise<GridData> {
   const runs = (await recentRuns(db, dagRowId, limit)).reverse();
-  return { runs, cells: await taskCells(db, runs.map((r) => r.id)) };
+  return {
+    runs,
+    cells: await taskCells(
+      db,
+      runs.map((r) => r.id),
+    ),
+  };
 }
 
 /** The grid's table (the live fragment's content). Tasks that the runs have but the DAG no longer has are listed last. */
-export function DagGrid({ dagId, dag, data }: { dagId: string; dag: Pick<SerializedDag, 'tasks' | 'edges'>; data: GridData }) {
+export function DagGrid({
+  dagId,
+  dag,
+  data,
+}: {
+  dagId: string;
+  dag: Pick<SerializedDag, 'tasks' | 'edges'>;
+  data: GridData;
+}) {
   if (data.runs.length === 0) return <p class="muted">No runs yet.</p>;
   const taskIds = topoOrder(dag);
   const known = new Set(taskIds);
-  for (const cells of data.cells.values()) for (const id of cells.keys()) if (!known.has(id)) (known.add(id), taskIds.push(id));
+  for (const cells of data.cells.values())
+    for (const id of cells.keys()) if (!known.has(id)) known.add(id), taskIds.push(id);
   const operatorOf = new Map(dag.tasks.map((t) => [t.id, t.operator]));
   const runPath = (run: GridRun) => `/ui/dags/${enc(dagId)}/runs/${enc(run.runId)}`;
   return (
@@ -77,7 +116,12 @@ export function DagGrid({ dagId, dag, data }: { dagId: string; dag: Pick<Seriali
           <th>task</th>
           {data.runs.map((run) => (
             <th class="gcol">
-              <a class={`sq run s-${run.state}`} href={runPath(run)} data-times="" title={`${run.runId}\n${run.runType}, ${run.state}\nlogical date ${fmtTime(run.logicalDate)}`}></a>
+              <a
+                class={`sq run s-${run.state}`}
+                href={runPath(run)}
+                data-times=""
+                title={`${run.runId}\n${run.runType}, ${run.state}\nlogical date ${fmtTime(run.logicalDate)}`}
+              ></a>
             </th>
           ))}
         </tr>
@@ -86,7 +130,12 @@ export function DagGrid({ dagId, dag, data }: { dagId: string; dag: Pick<Seriali
         {taskIds.map((taskId) => (
           <tr>
             <td class="gtask">
-              {taskId} {operatorOf.has(taskId) ? <span class="muted">{operatorOf.get(taskId)}</span> : <span class="muted">(removed)</span>}
+              {taskId}{' '}
+              {operatorOf.has(taskId) ? (
+                <span class="muted">{operatorOf.get(taskId)}</span>
+              ) : (
+                <span class="muted">(removed)</span>
+              )}
             </td>
             {data.runs.map((run) => {
               const cell = data.cells.get(run.id)?.get(taskId);

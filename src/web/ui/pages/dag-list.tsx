@@ -97,9 +97,15 @@ export async function listDagsForPage(db: Db, filters: ListFilters, now: Date): 
       catchup: row.catchup,
     };
     const lastInterval = row.lastStart && row.lastEnd ? { start: row.lastStart, end: row.lastEnd } : null;
-    const recentRuns = typeof row.recent === 'string' ? (JSON.parse(row.recent) as ListedDag['recent']) : (row.recent ?? []);
+    const recentRuns =
+      typeof row.recent === 'string' ? (JSON.parse(row.recent) as ListedDag['recent']) : (row.recent ?? []);
     const events = typeof row.events === 'string' ? (JSON.parse(row.events) as EventsSpec) : row.events;
-    return { dag: row.dag, recent: recentRuns, nextRun: nextDagRunInfo(spec, lastInterval, now), events: events ? describeEvents(events) : null };
+    return {
+      dag: row.dag,
+      recent: recentRuns,
+      nextRun: nextDagRunInfo(spec, lastInterval, now),
+      events: events ? describeEvents(events) : null,
+    };
   });
 }
 
@@ -109,7 +115,17 @@ export async function importErrorCount(db: Db): Promise<number> {
 }
 
 /** The pause switch: a small confirmed POST form for operators, a disabled button for everyone else. */
-export function PauseToggle({ page, dagId, paused, next }: { page: PageContext; dagId: string; paused: boolean; next: string }) {
+export function PauseToggle({
+  page,
+  dagId,
+  paused,
+  next,
+}: {
+  page: PageContext;
+  dagId: string;
+  paused: boolean;
+  next: string;
+}) {
   const label = paused ? 'paused' : 'active';
   const canOperate = page.user?.role === 'operator' || page.user?.role === 'admin';
   if (!canOperate) {
@@ -121,11 +137,20 @@ export function PauseToggle({ page, dagId, paused, next }: { page: PageContext; 
   }
   const question = `${paused ? 'Unpause' : 'Pause'} DAG ${dagId}?`;
   return (
-    <form method="post" action={`/ui/dags/${enc(dagId)}/pause`} class="inline" onsubmit={`return confirm(${JSON.stringify(question)})`}>
+    <form
+      method="post"
+      action={`/ui/dags/${enc(dagId)}/pause`}
+      class="inline"
+      onsubmit={`return confirm(${JSON.stringify(question)})`}
+    >
       <CsrfField page={page} />
       <input type="hidden" name="paused" value={String(!paused)} />
       <input type="hidden" name="next" value={next} />
-      <button type="submit" class={`toggle ${label}`} title={paused ? 'paused: click to unpause' : 'active: click to pause'}>
+      <button
+        type="submit"
+        class={`toggle ${label}`}
+        title={paused ? 'paused: click to unpause' : 'active: click to pause'}
+      >
         {label}
       </button>
     </form>
@@ -168,10 +193,24 @@ export function DagRows({ page, rows, next }: { page: PageContext; rows: ListedD
           </td>
           <td class="recent">
             {recent.map((run) => (
-              <a class={`sq s-${run.state}`} href={`/ui/dags/${enc(dag.dagId)}/runs/${enc(run.runId)}`} title={`${run.runId}: ${run.state}`}></a>
+              <a
+                class={`sq s-${run.state}`}
+                href={`/ui/dags/${enc(dag.dagId)}/runs/${enc(run.runId)}`}
+                title={`${run.runId}: ${run.state}`}
+              ></a>
             ))}
           </td>
-          <td>{nextRun ? <span data-times="" title={`due after ${fmtTime(nextRun.runAfter)}`}><Time at={nextRun.logicalDate} /></span> : dag.datasetSchedule ? <span class="muted">on datasets</span> : <span class="muted">–</span>}</td>
+          <td>
+            {nextRun ? (
+              <span data-times="" title={`due after ${fmtTime(nextRun.runAfter)}`}>
+                <Time at={nextRun.logicalDate} />
+              </span>
+            ) : dag.datasetSchedule ? (
+              <span class="muted">on datasets</span>
+            ) : (
+              <span class="muted">–</span>
+            )}
+          </td>
         </tr>
       ))}
     </>

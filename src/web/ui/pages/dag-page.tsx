@@ -14,7 +14,14 @@ import type { DagRunInfo } from '../../../schedule/index.js';
 import { queryInt } from '../input.js';
 import { int4Of } from '../../../util/input.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
-import { BackfillCreateForm, BackfillRows, BackfillTableHead, withProgress, type BackfillForm, type BackfillRow } from './backfill-views.js';
+import {
+  BackfillCreateForm,
+  BackfillRows,
+  BackfillTableHead,
+  withProgress,
+  type BackfillForm,
+  type BackfillRow,
+} from './backfill-views.js';
 import { DagGraph } from './dag-graph.js';
 import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
 import { PauseToggle } from './dag-list.js';
@@ -48,7 +55,12 @@ function intIn(value: string | undefined, min: number, max: number, fallback: nu
   return n === undefined ? fallback : Math.min(max, Math.max(min, n));
 }
 
-export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: SerializedDag }, view: View, query: Record<string, string>): Promise<TabData> {
+export async function loadDagPage(
+  db: Db,
+  { dag }: { dag: DagRow; serialized: SerializedDag },
+  view: View,
+  query: Record<string, string>,
+): Promise<TabData> {
   switch (view) {
     case 'grid': {
       const runs = intIn(query.runs, 1, MAX_GRID_RUNS, GRID_RUNS);
@@ -59,7 +71,13 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
       let chosen = query.run ? choices.find((r) => r.runId === query.run) : choices[0];
       if (query.run && !chosen) {
         const [row] = await db
-          .select({ id: dagRuns.id, runId: dagRuns.runId, state: dagRuns.state, runType: dagRuns.runType, logicalDate: dagRuns.logicalDate })
+          .select({
+            id: dagRuns.id,
+            runId: dagRuns.runId,
+            state: dagRuns.state,
+            runType: dagRuns.runType,
+            logicalDate: dagRuns.logicalDate,
+          })
           .from(dagRuns)
           .where(and(eq(dagRuns.dagId, dag.id), eq(dagRuns.runId, query.run)));
         if (!row) throw new NotFoundError(`DAG '${dag.dagId}' has no run '${query.run}'`);
@@ -71,7 +89,10 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
       return { view, choices, chosen: { runId: chosen.runId, states } };
     }
     case 'source': {
-      const [row] = await db.select({ source: dagVersions.source, version: dagVersions.version }).from(dagVersions).where(eq(dagVersions.id, dag.latestVersionId!));
+      const [row] = await db
+        .select({ source: dagVersions.source, version: dagVersions.version })
+        .from(dagVersions)
+        .where(eq(dagVersions.id, dag.latestVersionId!));
       return { view, source: row?.source ?? '', version: row?.version ?? 0 };
     }
     case 'runs': {
@@ -85,15 +106,28 @@ export async function loadDagPage(db: Db, { dag }: { dag: DagRow; serialized: Se
         .offset((page - 1) * RUNS_PAGE);
       let total = rows[0]?.total ?? 0;
       if (rows.length === 0 && page > 1) {
-        const [counted] = await db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(dagRuns).where(eq(dagRuns.dagId, dag.id));
+        const [counted] = await db
+          .select({ n: sql<number>`count(*)`.mapWith(Number) })
+          .from(dagRuns)
+          .where(eq(dagRuns.dagId, dag.id));
         total = counted?.n ?? 0;
       }
       return { view, rows: rows.map((r) => r.run), total, page, pages: Math.max(1, Math.ceil(total / RUNS_PAGE)) };
     }
     case 'backfills': {
       const page = queryInt(query.page, 'page', 1);
-      const { backfills, total } = await listBackfills(db, { dagId: dag.dagId, limit: BACKFILLS_PAGE, offset: (page - 1) * BACKFILLS_PAGE });
-      return { view, rows: await withProgress(db, backfills), total, page, pages: Math.max(1, Math.ceil(total / BACKFILLS_PAGE)) };
+      const { backfills, total } = await listBackfills(db, {
+        dagId: dag.dagId,
+        limit: BACKFILLS_PAGE,
+        offset: (page - 1) * BACKFILLS_PAGE,
+      });
+      return {
+        view,
+        rows: await withProgress(db, backfills),
+        total,
+        page,
+        pages: Math.max(1, Math.ceil(total / BACKFILLS_PAGE)),
+      };
     }
   }
 }
@@ -116,7 +150,11 @@ const canOperate = (page: PageContext) => page.user?.role === 'operator' || page
 
 /** The conf a trigger starts from: every param's default. */
 export function defaultConf(serialized: SerializedDag): string {
-  const conf = Object.fromEntries(Object.entries(serialized.params ?? {}).flatMap(([name, spec]) => (spec.default === undefined ? [] : [[name, spec.default]])));
+  const conf = Object.fromEntries(
+    Object.entries(serialized.params ?? {}).flatMap(([name, spec]) =>
+      spec.default === undefined ? [] : [[name, spec.default]],
+    ),
+  );
   return prettyJson(conf);
 }
 
@@ -133,7 +171,9 @@ export function DagPageView(props: DagPageProps) {
   ];
   return (
     <Layout title={`DAG ${dag.dagId}`} page={page} dagTimezone={dag.timezone}>
-      {!dag.isActive ? <p class="banner">No file in the DAGs folder defines this DAG any more; its history stays.</p> : null}
+      {!dag.isActive ? (
+        <p class="banner">No file in the DAGs folder defines this DAG any more; its history stays.</p>
+      ) : null}
       {serialized.description ? <p>{serialized.description}</p> : null}
       <div class="dag-head">
         <div data-live={`${base}?fragment=details`}>
@@ -148,20 +188,31 @@ export function DagPageView(props: DagPageProps) {
           </a>
         ))}
       </nav>
-      {data.view === 'backfills' ? <BackfillCreateForm page={page} dagId={dag.dagId} timezone={dag.timezone} form={props.backfill} /> : null}
+      {data.view === 'backfills' ? (
+        <BackfillCreateForm page={page} dagId={dag.dagId} timezone={dag.timezone} form={props.backfill} />
+      ) : null}
       <Tab dagId={dag.dagId} serialized={serialized} data={data} />
     </Layout>
   );
 }
 
 /** The DAG's details (the `?fragment=details` answer, live: the pause switch and the next run follow changes). */
-export function DagDetails({ page, dag, serialized, nextRun }: Pick<DagPageProps, 'page' | 'dag' | 'serialized' | 'nextRun'>) {
+export function DagDetails({
+  page,
+  dag,
+  serialized,
+  nextRun,
+}: Pick<DagPageProps, 'page' | 'dag' | 'serialized' | 'nextRun'>) {
   const events = triggerOf(serialized);
   return (
     <dl class="dag-details">
       <dt>schedule</dt>
       <dd>
-        {dag.schedule || dag.datasetSchedule || !events ? <ScheduleText dag={dag} manual="manual runs only" /> : <code>none</code>}
+        {dag.schedule || dag.datasetSchedule || !events ? (
+          <ScheduleText dag={dag} manual="manual runs only" />
+        ) : (
+          <code>none</code>
+        )}
       </dd>
       <dt>updates datasets</dt>
       <dd>
@@ -176,7 +227,15 @@ export function DagDetails({ page, dag, serialized, nextRun }: Pick<DagPageProps
       <dt>timezone</dt>
       <dd>{dag.timezone}</dd>
       <dt>next run</dt>
-      <dd>{nextRun ? <Time at={nextRun.logicalDate} /> : dag.datasetSchedule ? <span class="muted">when its datasets are updated</span> : <span class="muted">–</span>}</dd>
+      <dd>
+        {nextRun ? (
+          <Time at={nextRun.logicalDate} />
+        ) : dag.datasetSchedule ? (
+          <span class="muted">when its datasets are updated</span>
+        ) : (
+          <span class="muted">–</span>
+        )}
+      </dd>
       <dt>owner</dt>
       <dd>{dag.owner ?? <span class="muted">–</span>}</dd>
       <dt>tags</dt>
@@ -215,7 +274,12 @@ function Actions({ page, dag, serialized, trigger }: DagPageProps) {
     <div class="dag-actions">
       <details open={trigger !== undefined}>
         <summary>Trigger a run</summary>
-        <form method="post" action={`/ui/dags/${enc(dag.dagId)}/trigger`} class="trigger" onsubmit={`return confirm(${JSON.stringify(`Trigger a run of ${dag.dagId}?`)})`}>
+        <form
+          method="post"
+          action={`/ui/dags/${enc(dag.dagId)}/trigger`}
+          class="trigger"
+          onsubmit={`return confirm(${JSON.stringify(`Trigger a run of ${dag.dagId}?`)})`}
+        >
           <CsrfField page={page} />
           {trigger?.error ? <p class="banner trigger-error">{trigger.error}</p> : null}
           <label>
@@ -246,8 +310,12 @@ function Actions({ page, dag, serialized, trigger }: DagPageProps) {
                     <code>{name}</code>
                   </td>
                   <td>{spec.type}</td>
-                  <td>{spec.default === undefined ? <em>required</em> : <code>{JSON.stringify(spec.default)}</code>}</td>
-                  <td>{spec.enum ? spec.enum.map((v) => JSON.stringify(v)).join(', ') : <span class="muted">–</span>}</td>
+                  <td>
+                    {spec.default === undefined ? <em>required</em> : <code>{JSON.stringify(spec.default)}</code>}
+                  </td>
+                  <td>
+                    {spec.enum ? spec.enum.map((v) => JSON.stringify(v)).join(', ') : <span class="muted">–</span>}
+                  </td>
                   <td>{spec.description ?? ''}</td>
                 </tr>
               ))}
@@ -307,7 +375,9 @@ function Tab({ dagId, serialized, data }: { dagId: string; serialized: Serialize
           ) : (
             <p class="muted">No runs yet: the graph shows no states.</p>
           )}
-          <div data-live={`${base}?view=graph&fragment=graph${data.chosen && data.chosen.runId !== data.choices[0]?.runId ? `&run=${enc(data.chosen.runId)}` : ''}`}>
+          <div
+            data-live={`${base}?view=graph&fragment=graph${data.chosen && data.chosen.runId !== data.choices[0]?.runId ? `&run=${enc(data.chosen.runId)}` : ''}`}
+          >
             <TabFragment dagId={dagId} serialized={serialized} data={data} />
           </div>
         </>
@@ -355,7 +425,8 @@ function BackfillsTable({ dagId, data }: { dagId: string; data: Extract<TabData,
       </table>
       {data.total > BACKFILLS_PAGE ? (
         <p class="pager">
-          {data.page > 1 ? <a href={`${base}&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of {data.pages} ({data.total} backfills){' '}
+          {data.page > 1 ? <a href={`${base}&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of{' '}
+          {data.pages} ({data.total} backfills){' '}
           {data.page < data.pages ? <a href={`${base}&page=${data.page + 1}`}>older ›</a> : null}
         </p>
       ) : null}
@@ -410,7 +481,8 @@ function RunsTable({ dagId, data }: { dagId: string; data: Extract<TabData, { vi
         </tbody>
       </table>
       <p class="pager">
-        {data.page > 1 ? <a href={`${base}?view=runs&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of {data.pages} ({data.total} runs){' '}
+        {data.page > 1 ? <a href={`${base}?view=runs&page=${data.page - 1}`}>‹ newer</a> : null} page {data.page} of{' '}
+        {data.pages} ({data.total} runs){' '}
         {data.page < data.pages ? <a href={`${base}?view=runs&page=${data.page + 1}`}>older ›</a> : null}
       </p>
     </>

@@ -36,7 +36,10 @@ export function dagPages(engine: Engine): Hono {
     const query = filterQuery(filters);
     const here = query ? `/?${query}` : '/';
     const page = pageOf(c);
-    const [rows, errors] = await Promise.all([listDagsForPage(db, filters, new Date()), c.req.query('fragment') === 'list' ? 0 : importErrorCount(db)]);
+    const [rows, errors] = await Promise.all([
+      listDagsForPage(db, filters, new Date()),
+      c.req.query('fragment') === 'list' ? 0 : importErrorCount(db),
+    ]);
     if (c.req.query('fragment') === 'list') return c.html(<DagRows page={page} rows={rows} next={here} />);
     return c.html(
       <Layout title="DAGs" page={page}>
@@ -62,7 +65,8 @@ export function dagPages(engine: Engine): Hono {
           <button type="submit">Filter</button>
           {filters.tag ? (
             <span>
-              tag <span class="tag">{filters.tag}</span> <a href={`/?${filterQuery({ ...filters, tag: undefined })}`}>× clear</a>
+              tag <span class="tag">{filters.tag}</span>{' '}
+              <a href={`/?${filterQuery({ ...filters, tag: undefined })}`}>× clear</a>
             </span>
           ) : null}
           {query ? <a href="/">show all</a> : null}
@@ -89,7 +93,11 @@ export function dagPages(engine: Engine): Hono {
 
   app.get('/ui/dags/:dagId', readGate(engine), async (c) => {
     const fragment = c.req.query('fragment');
-    const requested = (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs' ? fragment : c.req.query('view')) as View | undefined;
+    const requested = (
+      fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs'
+        ? fragment
+        : c.req.query('view')
+    ) as View | undefined;
     const view: View = requested && VIEWS.includes(requested) ? requested : 'grid';
     return renderDagPage(c, engine, view);
   });
@@ -98,7 +106,12 @@ export function dagPages(engine: Engine): Hono {
     const dagId = c.req.param('dagId');
     const body = await c.req.parseBody();
     if (body.paused !== 'true' && body.paused !== 'false') {
-      return c.html(<ErrorPage c={c} title="Bad request">The form must send paused=true or paused=false.</ErrorPage>, 400);
+      return c.html(
+        <ErrorPage c={c} title="Bad request">
+          The form must send paused=true or paused=false.
+        </ErrorPage>,
+        400,
+      );
     }
     await setPaused(db, dagId, body.paused === 'true', actorOf(c.get('user')!));
     return c.redirect(safeNext(body.next, `/ui/dags/${enc(dagId)}`), 303);
@@ -111,7 +124,8 @@ export function dagPages(engine: Engine): Hono {
       conf: typeof body.conf === 'string' ? body.conf : '',
       logicalDate: typeof body.logical_date === 'string' ? body.logical_date.trim() : '',
     };
-    const fail = (error: string, status: 400 | 409 = 400) => renderDagPage(c, engine, 'grid', { trigger: { ...form, error } }, status);
+    const fail = (error: string, status: 400 | 409 = 400) =>
+      renderDagPage(c, engine, 'grid', { trigger: { ...form, error } }, status);
     let conf: unknown = {};
     if (form.conf.trim()) {
       try {
@@ -120,7 +134,8 @@ export function dagPages(engine: Engine): Hono {
         return fail(`conf is not valid JSON: ${(error as Error).message}`);
       }
     }
-    if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) return fail('conf must be a JSON object, e.g. {"region": "eu"}');
+    if (typeof conf !== 'object' || conf === null || Array.isArray(conf))
+      return fail('conf must be a JSON object, e.g. {"region": "eu"}');
     let logicalDate: Date | undefined;
     if (form.logicalDate) {
       // Without an offset, in the DAG's timezone: the rule of every date a user types.
@@ -133,7 +148,11 @@ export function dagPages(engine: Engine): Hono {
       }
     }
     try {
-      const run = await triggerRun(db, dagId, { conf: conf as Record<string, unknown>, logicalDate, actor: actorOf(c.get('user')!) });
+      const run = await triggerRun(db, dagId, {
+        conf: conf as Record<string, unknown>,
+        logicalDate,
+        actor: actorOf(c.get('user')!),
+      });
       return c.redirect(`/ui/dags/${enc(dagId)}/runs/${enc(run.runId)}`, 303);
     } catch (error) {
       return refusedForm(error, fail);
@@ -144,16 +163,26 @@ export function dagPages(engine: Engine): Hono {
 }
 
 /** The DAG page (or, with `?fragment=details|grid|graph|runs|backfills`, just that live part), with a refused form's input and error. */
-export async function renderDagPage(c: Context, engine: Engine, view: View, forms: { trigger?: TriggerForm; backfill?: BackfillForm } = {}, status: 200 | 400 | 409 = 200) {
+export async function renderDagPage(
+  c: Context,
+  engine: Engine,
+  view: View,
+  forms: { trigger?: TriggerForm; backfill?: BackfillForm } = {},
+  status: 200 | 400 | 409 = 200,
+) {
   const db = engine.database.db;
   const dagId = c.req.param('dagId')!;
   const { dag, serialized } = await getDag(db, dagId);
-  const nextRun = dag.isActive ? nextDagRunInfo(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date()) : null;
+  const nextRun = dag.isActive
+    ? nextDagRunInfo(scheduleSpecOf(serialized), await lastScheduledInterval(db, dag.id), new Date())
+    : null;
   const page = pageOf(c);
   const fragment = c.req.query('fragment');
-  if (fragment === 'details') return c.html(<DagDetails page={page} dag={dag} serialized={serialized} nextRun={nextRun} />, status);
+  if (fragment === 'details')
+    return c.html(<DagDetails page={page} dag={dag} serialized={serialized} nextRun={nextRun} />, status);
   const data = await loadDagPage(db, { dag, serialized }, view, c.req.query());
   const props = { page, dag, serialized, nextRun, view, data, ...forms };
-  if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs') return c.html(<DagPageView {...props} fragmentOnly />, status);
+  if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs')
+    return c.html(<DagPageView {...props} fragmentOnly />, status);
   return c.html(<DagPageView {...props} />, status);
 }

@@ -37,7 +37,13 @@ export function DatasetScheduleLabel({ schedule }: { schedule: DatasetSchedule }
 }
 
 /** A DAG's schedule cell: its cron, its datasets (linked), or `manual`. */
-export function ScheduleText({ dag, manual }: { dag: { schedule: string | null; datasetSchedule: unknown }; manual: string }) {
+export function ScheduleText({
+  dag,
+  manual,
+}: {
+  dag: { schedule: string | null; datasetSchedule: unknown };
+  manual: string;
+}) {
   if (dag.datasetSchedule) return <DatasetScheduleLabel schedule={dag.datasetSchedule as DatasetSchedule} />;
   return <code>{dag.schedule ?? manual}</code>;
 }
@@ -127,7 +133,9 @@ export function datasetPages(engine: Engine): Hono {
     return c.html(
       <Layout title="Datasets" page={pageOf(c)}>
         {rows.length === 0 ? (
-          <p class="muted">No datasets yet: a task declares the datasets it updates with its `outlets` option (docs/datasets.md).</p>
+          <p class="muted">
+            No datasets yet: a task declares the datasets it updates with its `outlets` option (docs/datasets.md).
+          </p>
         ) : (
           <table class="datasets">
             <thead>
@@ -214,7 +222,11 @@ export function datasetPages(engine: Engine): Hono {
             </dd>
           </dl>
         ) : null}
-        <h2>{events.length === 0 ? 'No events yet' : `Latest ${Math.min(events.length, EVENTS_SHOWN)} of ${events[0]!.total} events`}</h2>
+        <h2>
+          {events.length === 0
+            ? 'No events yet'
+            : `Latest ${Math.min(events.length, EVENTS_SHOWN)} of ${events[0]!.total} events`}
+        </h2>
         {events.length > 0 ? <DatasetEventsTable events={events} showUri={uri === undefined} /> : null}
       </Layout>,
     );

@@ -21,7 +21,10 @@ const CHART = 760;
 const ROW = 22;
 const TOP = 24;
 /** Tick steps in ms: the first that gives at most 8 ticks is used. */
-const STEPS = [10, 25, 50, 100, 250, 500, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 21600e3, 43200e3, 86400e3];
+const STEPS = [
+  10, 25, 50, 100, 250, 500, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3,
+  21600e3, 43200e3, 86400e3,
+];
 
 function tickLabel(ms: number): string {
   if (ms === 0) return '0';
@@ -33,8 +36,11 @@ function tickLabel(ms: number): string {
 
 export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
   const waitFrom = (t: GanttTask) => t.scheduledAt ?? t.queuedAt;
-  const end = (t: GanttTask) => t.endedAt ?? (t.startedAt && (t.state === 'running' || t.state === 'queued') ? now : t.startedAt);
-  const starts = tasks.flatMap((t) => [waitFrom(t), t.startedAt].filter((d): d is Date => d !== null).map((d) => d.getTime()));
+  const end = (t: GanttTask) =>
+    t.endedAt ?? (t.startedAt && (t.state === 'running' || t.state === 'queued') ? now : t.startedAt);
+  const starts = tasks.flatMap((t) =>
+    [waitFrom(t), t.startedAt].filter((d): d is Date => d !== null).map((d) => d.getTime()),
+  );
   if (starts.length === 0) return <p class="muted">No task has started yet.</p>;
   const t0 = Math.min(...starts);
   const t1 = Math.max(t0 + 1, ...tasks.map((t) => end(t)?.getTime() ?? 0));
@@ -44,7 +50,14 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
   const ticks = Array.from({ length: Math.floor(total / step) + 1 }, (_, i) => i * step);
   const height = TOP + tasks.length * ROW + 4;
   return (
-    <svg class="gantt" xmlns="http://www.w3.org/2000/svg" width={LABEL + CHART + 40} height={height} viewBox={`0 0 ${LABEL + CHART + 40} ${height}`} role="img">
+    <svg
+      class="gantt"
+      xmlns="http://www.w3.org/2000/svg"
+      width={LABEL + CHART + 40}
+      height={height}
+      viewBox={`0 0 ${LABEL + CHART + 40} ${height}`}
+      role="img"
+    >
       <title data-times="">Gantt chart from {fmtTime(new Date(t0))}</title>
       {ticks.map((ms) => (
         <g class="tick">
@@ -65,16 +78,35 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
               {t.taskId}
             </text>
             {waitStart && t.startedAt && t.startedAt.getTime() > waitStart.getTime() ? (
-              <rect class="gantt-wait" x={x(waitStart.getTime())} y={y + 4} width={Math.max(1, x(t.startedAt.getTime()) - x(waitStart.getTime()))} height={ROW - 8} fill={colour} opacity="0.3">
+              <rect
+                class="gantt-wait"
+                x={x(waitStart.getTime())}
+                y={y + 4}
+                width={Math.max(1, x(t.startedAt.getTime()) - x(waitStart.getTime()))}
+                height={ROW - 8}
+                fill={colour}
+                opacity="0.3"
+              >
                 <title>
                   {t.taskId}: waited {fmtDuration(t.startedAt.getTime() - waitStart.getTime())}
                 </title>
               </rect>
             ) : null}
             {t.startedAt && stop ? (
-              <rect class="gantt-bar" data-task={t.taskId} data-state={t.state ?? 'none'} x={x(t.startedAt.getTime())} y={y + 3} width={Math.max(2, x(stop.getTime()) - x(t.startedAt.getTime()))} height={ROW - 6} rx="2" fill={colour}>
+              <rect
+                class="gantt-bar"
+                data-task={t.taskId}
+                data-state={t.state ?? 'none'}
+                x={x(t.startedAt.getTime())}
+                y={y + 3}
+                width={Math.max(2, x(stop.getTime()) - x(t.startedAt.getTime()))}
+                height={ROW - 6}
+                rx="2"
+                fill={colour}
+              >
                 <title data-times="">
-                  {t.taskId}: {t.state ?? 'none'}, {fmtTime(t.startedAt)} – {t.endedAt ? fmtTime(t.endedAt) : 'now'} ({fmtDuration(stop.getTime() - t.startedAt.getTime())})
+                  {t.taskId}: {t.state ?? 'none'}, {fmtTime(t.startedAt)} – {t.endedAt ? fmtTime(t.endedAt) : 'now'} (
+                  {fmtDuration(stop.getTime() - t.startedAt.getTime())})
                 </title>
               </rect>
             ) : null}

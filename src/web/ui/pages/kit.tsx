@@ -122,7 +122,10 @@ export function pageErrors(engine: Engine): ErrorHandler {
  * the field or param) as a 400, a conflict (a second run for a date, a second backfill) as
  * a 409. An unknown DAG is the page's 404; anything else is not the form's to show.
  */
-export function refusedForm(error: unknown, fail: (message: string, status: 400 | 409) => Response | Promise<Response>): Response | Promise<Response> {
+export function refusedForm(
+  error: unknown,
+  fail: (message: string, status: 400 | 409) => Response | Promise<Response>,
+): Response | Promise<Response> {
   if (error instanceof NotFoundError) throw error;
   if (error instanceof ConfigError) return fail(error.message, 400);
   if (error instanceof UpdraftError) return fail(error.message, 409);
@@ -131,7 +134,12 @@ export function refusedForm(error: unknown, fail: (message: string, status: 400 
 
 /** '2030-01-01 05:00:00Z' ('…05:00:00.123Z' when precise); '–' for none. */
 export function fmtTime(at: Date | null | undefined, precise = false): string {
-  return at ? at.toISOString().replace('T', ' ').replace(/\.(\d+)Z$/, precise ? '.$1Z' : 'Z') : '–';
+  return at
+    ? at
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.(\d+)Z$/, precise ? '.$1Z' : 'Z')
+    : '–';
 }
 
 /**

@@ -61,7 +61,10 @@ export function loginPages(engine: Engine): Hono {
     const checked = await checkPassword(db, username, password);
     if (!checked.user) {
       // As the JSON login: an unknown name is not recorded (it may be a password typed in the wrong field).
-      const details: Record<string, string> = checked.reason === 'unknown user' ? { reason: checked.reason } : { username: username.toLowerCase(), reason: checked.reason };
+      const details: Record<string, string> =
+        checked.reason === 'unknown user'
+          ? { reason: checked.reason }
+          : { username: username.toLowerCase(), reason: checked.reason };
       await audit(db, ANONYMOUS_ACTOR, 'auth.login_failed', details);
       return c.html(<LoginPage c={c} next={next} username={username} error="wrong username or password" />, 401);
     }

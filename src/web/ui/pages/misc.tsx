@@ -26,12 +26,19 @@ const runHref = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/$
 
 /** '<dag>_<run>_<task>_try<n>.<ext>', with only characters safe in any file system and header. */
 export function reportFilename(report: Pick<Report, 'dagId' | 'runId' | 'taskId' | 'tryNumber' | 'format'>): string {
-  const base = `${report.dagId}_${report.runId}_${report.taskId}_try${report.tryNumber}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+  const base = `${report.dagId}_${report.runId}_${report.taskId}_try${report.tryNumber}`.replace(
+    /[^A-Za-z0-9._-]+/g,
+    '-',
+  );
   return `${base}.${REPORT_TYPES[report.format]?.ext ?? 'txt'}`;
 }
 
 function kb(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+      ? `${(bytes / 1024).toFixed(1)} KB`
+      : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 export function miscPages(engine: Engine): Hono {
@@ -88,7 +95,12 @@ export function miscPages(engine: Engine): Hono {
     const rows = await db
       .select()
       .from(auditLog)
-      .where(and(dag === undefined ? undefined : eq(auditLog.dagId, dag), action === undefined ? undefined : eq(auditLog.action, action)))
+      .where(
+        and(
+          dag === undefined ? undefined : eq(auditLog.dagId, dag),
+          action === undefined ? undefined : eq(auditLog.action, action),
+        ),
+      )
       .orderBy(desc(auditLog.at), desc(auditLog.id))
       .limit(AUDIT_PAGE + 1)
       .offset((page - 1) * AUDIT_PAGE);
@@ -220,7 +232,11 @@ export function miscPages(engine: Engine): Hono {
             </tbody>
           </table>
         )}
-        {more ? <p class="muted">Only the newest {REPORTS_SHOWN} are shown{dag ? '' : '; filter by DAG to see older ones'}.</p> : null}
+        {more ? (
+          <p class="muted">
+            Only the newest {REPORTS_SHOWN} are shown{dag ? '' : '; filter by DAG to see older ones'}.
+          </p>
+        ) : null}
       </Layout>,
     );
   });
@@ -230,11 +246,14 @@ export function miscPages(engine: Engine): Hono {
     return c.html(
       <Layout title={r.title} page={pageOf(c)}>
         <p class="crumbs">
-          <a href="/ui/reports">Reports</a> / <a href={`/ui/dags/${enc(r.dagId)}`}>{r.dagId}</a> / <a href={runHref(r.dagId, r.runId)}>{r.runId}</a> /{' '}
-          <a href={`${runHref(r.dagId, r.runId)}/tasks/${enc(r.taskId)}?try=${r.tryNumber}`}>{r.taskId}</a> (try {r.tryNumber})
+          <a href="/ui/reports">Reports</a> / <a href={`/ui/dags/${enc(r.dagId)}`}>{r.dagId}</a> /{' '}
+          <a href={runHref(r.dagId, r.runId)}>{r.runId}</a> /{' '}
+          <a href={`${runHref(r.dagId, r.runId)}/tasks/${enc(r.taskId)}?try=${r.tryNumber}`}>{r.taskId}</a> (try{' '}
+          {r.tryNumber})
         </p>
         <p>
-          {r.format}, {r.rows} rows, {kb(r.bytes)}, created <Time at={r.createdAt} /> · <a href={`/ui/reports/${r.id}/download`}>Download</a>
+          {r.format}, {r.rows} rows, {kb(r.bytes)}, created <Time at={r.createdAt} /> ·{' '}
+          <a href={`/ui/reports/${r.id}/download`}>Download</a>
         </p>
         {r.format === 'html' ? (
           // Its own document, with no scripts, forms or same-origin access: a report's HTML never runs as this page.

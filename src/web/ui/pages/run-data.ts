@@ -37,9 +37,13 @@ export async function loadRun(db: Db, dagId: string, runId: string): Promise<Run
   if (!row) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}'`);
   const serialized = row.serialized as SerializedDag | null;
   const order = new Map((serialized?.tasks ?? []).map((t, i) => [t.id, i]));
-  const tasks = (await db.select().from(taskInstances).where(eq(taskInstances.runId, row.run.id)).orderBy(asc(taskInstances.taskId), asc(taskInstances.mapIndex))).sort(
-    (a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity) || a.mapIndex - b.mapIndex,
-  );
+  const tasks = (
+    await db
+      .select()
+      .from(taskInstances)
+      .where(eq(taskInstances.runId, row.run.id))
+      .orderBy(asc(taskInstances.taskId), asc(taskInstances.mapIndex))
+  ).sort((a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity) || a.mapIndex - b.mapIndex);
   const conf = row.run.conf as Record<string, unknown>;
   let params: Record<string, unknown> = conf;
   let paramsError: string | null = null;
@@ -48,8 +52,18 @@ export async function loadRun(db: Db, dagId: string, runId: string): Promise<Run
   } catch (error) {
     paramsError = (error as Error).message;
   }
-  const triggeringEvents = row.run.runType === 'dataset_triggered' ? await listDatasetEvents(db, { runRowId: row.run.id }) : [];
-  return { dagId, timezone: dag.timezone, run: row.run, version: row.version, tasks, params, paramsError, triggeringEvents };
+  const triggeringEvents =
+    row.run.runType === 'dataset_triggered' ? await listDatasetEvents(db, { runRowId: row.run.id }) : [];
+  return {
+    dagId,
+    timezone: dag.timezone,
+    run: row.run,
+    version: row.version,
+    tasks,
+    params,
+    paramsError,
+    triggeringEvents,
+  };
 }
 
 export interface TaskView extends RunView {
@@ -59,11 +73,26 @@ export interface TaskView extends RunView {
 }
 
 /** One task instance; `mapIndex` picks a mapped task's instance (default: the task's only or first one). */
-export async function loadTask(db: Db, dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<TaskView> {
+export async function loadTask(
+  db: Db,
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex?: number,
+): Promise<TaskView> {
   const view = await loadRun(db, dagId, runId);
   const all = view.tasks.filter((t) => t.taskId === taskId);
   const ti = mapIndex === undefined ? all[0] : all.find((t) => t.mapIndex === mapIndex);
-  if (!ti) throw new NotFoundError(all.length > 0 ? `task '${taskId}' of run '${runId}' has no map index ${mapIndex} (it has ${all.length} instances)` : `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`);
-  const entries = await db.select({ key: xcom.key, value: xcom.value, createdAt: xcom.createdAt }).from(xcom).where(eq(xcom.taskInstanceId, ti.id)).orderBy(asc(xcom.key));
+  if (!ti)
+    throw new NotFoundError(
+      all.length > 0
+        ? `task '${taskId}' of run '${runId}' has no map index ${mapIndex} (it has ${all.length} instances)`
+        : `run '${runId}' of DAG '${dagId}' has no task '${taskId}'`,
+    );
+  const entries = await db
+    .select({ key: xcom.key, value: xcom.value, createdAt: xcom.createdAt })
+    .from(xcom)
+    .where(eq(xcom.taskInstanceId, ti.id))
+    .orderBy(asc(xcom.key));
   return { ...view, ti, xcom: entries };
 }

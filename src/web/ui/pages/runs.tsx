@@ -13,12 +13,24 @@ import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { DatasetEventsTable } from './datasets.js';
 import { Gantt } from './gantt.js';
-import { canOperate, enc, fmtDuration, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
+import {
+  canOperate,
+  enc,
+  fmtDuration,
+  operateGate,
+  pageErrors,
+  pageOf,
+  prettyJson,
+  readGate,
+  span,
+  Time,
+} from './kit.js';
 import { loadRun, type RunView } from './run-data.js';
 import { taskInstancePages } from './task-instance.js';
 
 export const runPath = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/${enc(runId)}`;
-export const taskPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${enc(taskId)}`;
+export const taskPath = (dagId: string, runId: string, taskId: string) =>
+  `${runPath(dagId, runId)}/tasks/${enc(taskId)}`;
 
 /** The run page of an action's path (…/mark, …/cancel). */
 const runPageOf = (path: string) => path.replace(/\/(mark|cancel)$/, '');
@@ -42,7 +54,8 @@ export function runPages(engine: Engine): Hono {
   app.post('/ui/dags/:dagId/runs/:runId/mark', operate, async (c) => {
     const { dagId, runId } = c.req.param();
     const state = (await c.req.parseBody()).state;
-    if (state !== 'success' && state !== 'failed') return rerender(c, dagId, runId, `mark: state must be 'success' or 'failed', not '${String(state)}'`, 400);
+    if (state !== 'success' && state !== 'failed')
+      return rerender(c, dagId, runId, `mark: state must be 'success' or 'failed', not '${String(state)}'`, 400);
     return act(c, dagId, runId, () => markRun(db, dagId, runId, state, { actor: actorOf(c.get('user')!) }));
   });
   app.post('/ui/dags/:dagId/runs/:runId/cancel', operate, async (c) => {
@@ -55,15 +68,25 @@ export function runPages(engine: Engine): Hono {
     try {
       await action();
     } catch (error) {
-      if (error instanceof UpdraftError && !(error instanceof NotFoundError)) return rerender(c, dagId, runId, error.message, 409);
+      if (error instanceof UpdraftError && !(error instanceof NotFoundError))
+        return rerender(c, dagId, runId, error.message, 409);
       throw error;
     }
     return c.redirect(runPath(dagId, runId), 303);
   }
 
-  async function rerender(c: Context, dagId: string, runId: string, notice: string, status: 400 | 409): Promise<Response> {
+  async function rerender(
+    c: Context,
+    dagId: string,
+    runId: string,
+    notice: string,
+    status: 400 | 409,
+  ): Promise<Response> {
     const view = await loadRun(db, dagId, runId);
-    return c.html(<RunPage page={{ ...pageOf(c), path: runPath(dagId, runId) }} view={view} now={new Date()} error={notice} />, status);
+    return c.html(
+      <RunPage page={{ ...pageOf(c), path: runPath(dagId, runId) }} view={view} now={new Date()} error={notice} />,
+      status,
+    );
   }
 
   app.route('/', taskInstancePages(engine));
@@ -180,7 +203,12 @@ function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now:
           {run.state !== 'success' ? <MarkButton page={page} base={base} state="success" /> : null}{' '}
           {run.state !== 'failed' ? <MarkButton page={page} base={base} state="failed" /> : null}{' '}
           {active ? (
-            <form method="post" action={`${base}/cancel`} class="inline" onsubmit="return confirm('Cancel this run? Running tries are stopped.')">
+            <form
+              method="post"
+              action={`${base}/cancel`}
+              class="inline"
+              onsubmit="return confirm('Cancel this run? Running tries are stopped.')"
+            >
               <CsrfField page={page} />
               <button type="submit">Cancel</button>
             </form>
@@ -194,7 +222,12 @@ function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now:
 /** 'Mark success' or 'Mark failed': a confirmed POST to the run's /mark. */
 function MarkButton({ page, base, state }: { page: PageContext; base: string; state: 'success' | 'failed' }) {
   return (
-    <form method="post" action={`${base}/mark`} class="inline" onsubmit={`return confirm('Mark this run and its unfinished tasks ${state}?')`}>
+    <form
+      method="post"
+      action={`${base}/mark`}
+      class="inline"
+      onsubmit={`return confirm('Mark this run and its unfinished tasks ${state}?')`}
+    >
       <CsrfField page={page} />
       <input type="hidden" name="state" value={state} />
       <button type="submit">Mark {state}</button>
@@ -229,7 +262,9 @@ function TasksTable({ view, now }: { view: RunView; now: Date }) {
                 {mapped ? <MappedInstances view={view} group={group} /> : null}
               </td>
               <td>{ti.operator}</td>
-              <td>{mapped ? <span class="mapped-summary">{stateSummary(group)}</span> : <StateBadge state={ti.state} />}</td>
+              <td>
+                {mapped ? <span class="mapped-summary">{stateSummary(group)}</span> : <StateBadge state={ti.state} />}
+              </td>
               <td>
                 {ti.tryNumber}/{ti.maxTries}
               </td>
@@ -242,7 +277,11 @@ function TasksTable({ view, now }: { view: RunView; now: Date }) {
               <td>
                 <Time at={mapped ? latest(group) : ti.endedAt} />
               </td>
-              <td>{mapped ? '' : fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</td>
+              <td>
+                {mapped
+                  ? ''
+                  : fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
+              </td>
             </tr>
           );
         })}

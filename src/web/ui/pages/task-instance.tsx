@@ -15,7 +15,18 @@ import { taskLogs } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
-import { canOperate, enc, fmtDuration, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
+import {
+  canOperate,
+  enc,
+  fmtDuration,
+  operateGate,
+  pageErrors,
+  pageOf,
+  prettyJson,
+  readGate,
+  span,
+  Time,
+} from './kit.js';
 import { loadTask, type TaskView } from './run-data.js';
 import { int4Of } from '../../../util/input.js';
 
@@ -46,7 +57,10 @@ export function taskInstancePages(engine: Engine): Hono {
     const { ti } = view;
     const n = asked === undefined || asked === '' ? ti.tryNumber : Number(asked);
     if (asked !== undefined && asked !== '' && (!Number.isInteger(n) || n < 1 || n > ti.tryNumber)) {
-      const had = ti.tryNumber === 0 ? 'it has not started yet' : `it has had ${ti.tryNumber} ${ti.tryNumber === 1 ? 'try' : 'tries'}`;
+      const had =
+        ti.tryNumber === 0
+          ? 'it has not started yet'
+          : `it has had ${ti.tryNumber} ${ti.tryNumber === 1 ? 'try' : 'tries'}`;
       throw new NotFoundError(`task '${ti.taskId}' of run '${view.run.runId}' has no try '${asked}': ${had}`);
     }
     if (n === 0) return { tryNumber: 0, lines: [], tries: [] };
@@ -67,7 +81,10 @@ export function taskInstancePages(engine: Engine): Hono {
     if (fragment === 'header') return c.html(<TaskHeader view={view} tries={log.tries} now={new Date()} />);
     if (fragment === 'log') return c.html(<TryLogs view={view} log={log} />);
     const cleared = c.req.query('cleared');
-    const notice = cleared !== undefined && /^\d+$/.test(cleared) ? `Cleared ${cleared} task ${cleared === '1' ? 'instance' : 'instances'}.` : undefined;
+    const notice =
+      cleared !== undefined && /^\d+$/.test(cleared)
+        ? `Cleared ${cleared} task ${cleared === '1' ? 'instance' : 'instances'}.`
+        : undefined;
     const pinned = (c.req.query('try') ?? '') !== '';
     return c.html(<TaskPage page={pageOf(c)} view={view} log={log} pinned={pinned} now={new Date()} notice={notice} />);
   });
@@ -96,7 +113,17 @@ export function taskInstancePages(engine: Engine): Hono {
 
   async function rerender(c: Context, view: TaskView, error: string): Promise<Response> {
     const page = { ...pageOf(c), path: taskPath(view.dagId, view.run.runId, view.ti.taskId) };
-    return c.html(<TaskPage page={page} view={view} log={await tryLog(view, undefined)} pinned={false} now={new Date()} error={error} />, 409);
+    return c.html(
+      <TaskPage
+        page={page}
+        view={view}
+        log={await tryLog(view, undefined)}
+        pinned={false}
+        now={new Date()}
+        error={error}
+      />,
+      409,
+    );
   }
 
   return app;
@@ -126,7 +153,15 @@ function selfQuery(view: TaskView): string {
   return `${taskPath(dagId, run.runId, ti.taskId)}?${ti.mapIndex >= 0 ? `map_index=${ti.mapIndex}&` : ''}`;
 }
 
-function TaskPage(props: { page: PageContext; view: TaskView; log: TryLog; pinned: boolean; now: Date; error?: string; notice?: string }) {
+function TaskPage(props: {
+  page: PageContext;
+  view: TaskView;
+  log: TryLog;
+  pinned: boolean;
+  now: Date;
+  error?: string;
+  notice?: string;
+}) {
   const { page, view, log, pinned, now, error, notice } = props;
   const { ti, dagId, run } = view;
   const self = taskPath(dagId, run.runId, ti.taskId);
@@ -134,7 +169,8 @@ function TaskPage(props: { page: PageContext; view: TaskView; log: TryLog; pinne
   return (
     <Layout title={`Task ${label}`} page={page} dagTimezone={view.timezone}>
       <p class="crumbs">
-        <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> / <a href={runPath(dagId, run.runId)}>{run.runId}</a> / {label}
+        <a href="/">DAGs</a> / <a href={`/ui/dags/${enc(dagId)}`}>{dagId}</a> /{' '}
+        <a href={runPath(dagId, run.runId)}>{run.runId}</a> / {label}
       </p>
       {error ? <p class="banner">{error}</p> : null}
       {notice ? <p class="notice">{notice}</p> : null}
@@ -142,7 +178,12 @@ function TaskPage(props: { page: PageContext; view: TaskView; log: TryLog; pinne
         <TaskHeader view={view} tries={log.tries} now={now} />
       </div>
       {canOperate(page) ? (
-        <form method="post" action={`${self}/clear`} class="clear" onsubmit="return confirm('Clear this task instance? It runs again with a fresh try.')">
+        <form
+          method="post"
+          action={`${self}/clear`}
+          class="clear"
+          onsubmit="return confirm('Clear this task instance? It runs again with a fresh try.')"
+        >
           <CsrfField page={page} />
           <label>
             <input type="checkbox" name="downstream" value="1" /> downstream
@@ -175,7 +216,9 @@ function TaskPage(props: { page: PageContext; view: TaskView; log: TryLog; pinne
         ))
       )}
       <h2>Params</h2>
-      {view.paramsError ? <p class="banner">The run's conf no longer matches the DAG's params: {view.paramsError}</p> : null}
+      {view.paramsError ? (
+        <p class="banner">The run's conf no longer matches the DAG's params: {view.paramsError}</p>
+      ) : null}
       <pre class="json params">{prettyJson(view.params)}</pre>
     </Layout>
   );
@@ -213,7 +256,9 @@ function TaskHeader({ view, tries, now }: { view: TaskView; tries: TryVersion[];
         <Row label="Ended">
           <Time at={ti.endedAt} />
         </Row>
-        <Row label="Duration">{fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}</Row>
+        <Row label="Duration">
+          {fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
+        </Row>
         <Row label="Scheduling delay">{fmtDuration(delay)}</Row>
         {ti.nextTryAt ? (
           <Row label={ti.state === 'up_for_reschedule' ? 'Next poke at' : 'Next try at'}>
@@ -244,7 +289,11 @@ function TryLogs({ view, log }: { view: TaskView; log: TryLog }) {
           ))}
         </nav>
       ) : null}
-      {log.tryNumber > 0 ? <p class="muted try-version">Try {log.tryNumber} ran DAG version {versionText(log.tries.find((t) => t.tryNumber === log.tryNumber))}.</p> : null}
+      {log.tryNumber > 0 ? (
+        <p class="muted try-version">
+          Try {log.tryNumber} ran DAG version {versionText(log.tries.find((t) => t.tryNumber === log.tryNumber))}.
+        </p>
+      ) : null}
       <LogLines log={log} />
     </>
   );

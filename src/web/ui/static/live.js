@@ -65,7 +65,10 @@
       return Promise.resolve();
     }
     var url = el.getAttribute('data-live');
-    return fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html', 'X-Requested-With': 'updraft-live' } })
+    return fetch(url, {
+      credentials: 'same-origin',
+      headers: { Accept: 'text/html', 'X-Requested-With': 'updraft-live' },
+    })
       .then(function (response) {
         // A redirect (to the login page) or an error: keep what is shown.
         if (!response.ok || response.redirected) return;
