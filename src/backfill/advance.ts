@@ -17,6 +17,7 @@ import { runValues } from '../scheduler/runs.js';
 import { existingRunAction } from './create.js';
 import { backfillTimetable, planIntervals } from './plan.js';
 import type { Reprocess } from './read.js';
+import { notify } from '../db/notify.js';
 
 // A chunk of the plan per pass, bounded in count and time: a year of a 5-minute cron in
 // America/New_York (105,120 dates) plans in ~106 passes of ~40 ms, and the first run
@@ -149,7 +150,7 @@ async function advanceOne(
       sql`update backfills set state = 'completed', completed_at = ${now}, updated_at = now() where id = ${id}`,
     );
   // Live pages and attached CLIs hear of new runs and of the end (a clear has sent its own NOTIFY: one a transaction).
-  if ((queued > 0 && cleared === 0) || completed) await execute(tx, sql`select pg_notify('updraft_state', '')`);
+  if ((queued > 0 && cleared === 0) || completed) await notify(tx, 'state');
   return { queued, again: !planDone, completed };
 }
 

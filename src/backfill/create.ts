@@ -3,7 +3,7 @@
  * (Airflow 3's model): this writes the row, the scheduler plans and runs it (advance.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, lte } from 'drizzle-orm';
 import { getDag } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -16,6 +16,7 @@ import { parseInt4 } from '../util/input.js';
 import type { Timetable } from '../schedule/timetable.js';
 import { backfillTimetable, planIntervals, type PlanRange } from './plan.js';
 import { describeBackfill, type BackfillInfo, type Reprocess } from './read.js';
+import { notify } from '../db/notify.js';
 
 export const REPROCESS: readonly Reprocess[] = ['none', 'failed', 'completed'];
 /** Airflow 3's default max_active_runs of a backfill. */
@@ -173,7 +174,7 @@ export async function createBackfill(
         },
       });
       // Schedulers plan and start it at once.
-      await tx.execute(sql`select pg_notify('updraft_runs', ${request.dagId})`);
+      await notify(tx, 'runs', request.dagId);
       return describeBackfill(row!, request.dagId);
     });
   } catch (error) {

@@ -3,6 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { cancelRun } from '../catalog/mark.js';
 import type { Db } from '../db/client.js';
 import { execute, type Tx } from '../db/execute.js';
+import { notify } from '../db/notify.js';
 import { auditLog, backfills } from '../db/schema.js';
 import { UpdraftError } from '../errors.js';
 import { describeBackfill, getBackfill, type BackfillInfo, type BackfillState } from './read.js';
@@ -94,7 +95,7 @@ async function setState(
       .insert(auditLog)
       .values({ actor, action: `backfill.${action}`, dagId: before.dagId, details: { backfillId: id } });
     // Schedulers pick a resumed backfill up at once; live pages and attached CLIs hear of it.
-    await execute(tx, sql`select pg_notify('updraft_runs', ${before.dagId})`);
+    await notify(tx, 'runs', before.dagId);
     return describeBackfill(row!, before.dagId);
   });
 }

@@ -2,11 +2,12 @@
 import { and, asc, count, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
-import { backfillRuns, backfills, dagRuns, dags, type backfillState } from '../db/schema.js';
+import { backfillRuns, backfills, dagRuns, dags } from '../db/schema.js';
 import { NotFoundError } from '../errors.js';
+import type { BackfillState } from '../state/vocabulary.js';
 
 export type Reprocess = 'none' | 'failed' | 'completed';
-export type BackfillState = (typeof backfillState.enumValues)[number];
+export type { BackfillState };
 type BackfillRow = typeof backfills.$inferSelect;
 
 export interface BackfillInfo {

@@ -13,6 +13,8 @@ import { evaluateRun } from '../scheduler/evaluate-run.js';
 import { finishRunIfDone } from '../scheduler/finish.js';
 import type { TaskState } from '../scheduler/trigger-rules.js';
 import { dagRowId } from './mark.js';
+import { FAILED_TASK_STATES } from '../state/vocabulary.js';
+import { notify } from '../db/notify.js';
 
 export interface ClearOptions {
   /** Who asks, for the audit log: 'cli:alice'. */
@@ -60,7 +62,7 @@ export interface ClearResult {
   count: number;
 }
 
-const FAILED: ReadonlySet<TaskState | null> = new Set<TaskState | null>(['failed', 'upstream_failed']);
+const FAILED: ReadonlySet<TaskState | null> = new Set<TaskState | null>(FAILED_TASK_STATES);
 
 /**
  * Clears the selected task instances of a DAG's runs, in one transaction that locks the
@@ -242,10 +244,8 @@ export async function clearWithin(tx: Tx, cache: DagCache, dagId: string, option
     },
   });
   // One NOTIFY: executors for tasks ready now ('runs': schedulers too), else schedulers for the queued runs.
-  await execute(
-    tx,
-    scheduled > 0 ? sql`select pg_notify('updraft_work', 'runs')` : sql`select pg_notify('updraft_runs', '')`,
-  );
+  if (scheduled > 0) await notify(tx, 'work', 'runs');
+  else await notify(tx, 'runs');
   return result;
 }
 

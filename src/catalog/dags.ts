@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { auditLog, dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import { nextDagRunInfo, type DagRunInfo, type DataInterval, type ScheduleSpec } from '../schedule/index.js';
+import { notify } from '../db/notify.js';
 
 export interface DagSummary {
   dag: DagRow;
@@ -91,7 +92,7 @@ export async function setPaused(db: Db, dagId: string, paused: boolean, actor: s
     await tx.update(dags).set({ isPaused: paused }).where(eq(dags.id, row.id));
     await tx.insert(auditLog).values({ actor, action: paused ? 'dag.pause' : 'dag.unpause', dagId });
     // Schedulers act on an unpause at once instead of at their next poll.
-    await tx.execute(sql`select pg_notify('updraft_dags', ${dagId})`);
+    await notify(tx, 'dags', dagId);
     return true;
   });
 }

@@ -5,12 +5,10 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
-import { auditLog, dagRuns, dags, taskInstances, type DagRunRow } from '../db/schema.js';
+import { auditLog, dagRuns, dags, taskInstances } from '../db/schema.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
-import { isUnfinished } from '../scheduler/run-state.js';
-import type { TaskState } from '../scheduler/trigger-rules.js';
-
-type RunState = DagRunRow['state'];
+import { isUnfinished, type RunState, type TaskState } from '../state/vocabulary.js';
+import { notify } from '../db/notify.js';
 
 /** A task instance whose state the action changed. */
 export interface ChangedTask {
@@ -173,7 +171,7 @@ async function endRun(
       },
     });
     // Schedulers may start a queued run in the room this one leaves.
-    await execute(tx, sql`select pg_notify('updraft_runs', '')`);
+    await notify(tx, 'runs');
     const tasks = changes
       .map(({ id: _, ...c }) => c)
       .sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));

@@ -3,9 +3,7 @@ import type { Db } from '../db/client.js';
 import { dagRuns, taskInstances, taskLogs, type DagRunRow } from '../db/schema.js';
 import { NotFoundError } from '../errors.js';
 import { findDagRow } from './dags.js';
-
-export type RunState = DagRunRow['state'];
-export const RUN_STATES: readonly RunState[] = dagRuns.state.enumValues;
+import type { RunState } from '../state/vocabulary.js';
 
 export interface RunSummary {
   runId: string;

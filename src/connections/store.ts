@@ -113,13 +113,11 @@ export async function addConnection(
         target: connections.name,
         set: { urlEncrypted, displayUrl, description: input.description ?? null },
       });
-    await tx
-      .insert(auditLog)
-      .values({
-        actor: input.actor,
-        action: previous ? 'connection.update' : 'connection.add',
-        details: { name, url: displayUrl },
-      });
+    await tx.insert(auditLog).values({
+      actor: input.actor,
+      action: previous ? 'connection.update' : 'connection.add',
+      details: { name, url: displayUrl },
+    });
   });
   return { name, url: displayUrl, source: 'database', description: input.description ?? null };
 }

@@ -1,5 +1,7 @@
+import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import type { Database } from './client.js';
+import { execute, type Executor } from './execute.js';
 import { dedicatedClient } from './pg-session.js';
 import { quoteIdent } from './quote.js';
 
@@ -11,18 +13,30 @@ export const CHANNELS = {
   runs: 'updraft_runs',
   /** DAGs were paused, unpaused or changed. */
   dags: 'updraft_dags',
+  /**
+   * Task or run states changed and no channel above says so (a try started or ended without
+   * news for schedulers or executors, runs were created or started). Only live displays
+   * listen to it (src/web/ui/live.ts): the engine does not, so it never wakes a scheduler.
+   * Payload ''.
+   */
+  state: 'updraft_state',
 } as const;
 
-/**
- * Task or run states changed and no channel above says so (a try started or ended without
- * news for schedulers or executors, runs were created or started). Only live displays
- * listen to it (src/web/ui/live.ts): the engine does not, so it never wakes a scheduler.
- * Payload ''.
- */
-export const STATE_CHANNEL = 'updraft_state';
+export type Channel = keyof typeof CHANNELS;
+
+/** The channels an engine wakes on: every one but `state`. */
+export const ENGINE_CHANNELS: readonly string[] = [CHANNELS.work, CHANNELS.runs, CHANNELS.dags];
 
 /** Every channel whose notifications mean that what a page shows may have changed. */
-export const LIVE_CHANNELS: readonly string[] = [...Object.values(CHANNELS), STATE_CHANNEL];
+export const LIVE_CHANNELS: readonly string[] = Object.values(CHANNELS);
+
+/**
+ * Sends a notification on one of CHANNELS, within `tx`: PostgreSQL delivers it when the
+ * transaction commits, and never if it rolls back. The one way the code sends on them.
+ */
+export async function notify(tx: Executor, channel: Channel, payload = ''): Promise<void> {
+  await execute(tx, sql`select pg_notify(${CHANNELS[channel]}, ${payload})`);
+}
 
 export interface Listener {
   close(): Promise<void>;

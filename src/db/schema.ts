@@ -25,6 +25,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { BACKFILL_STATES, RUN_STATES, TASK_STATES, unfinishedPredicate } from '../state/vocabulary.js';
 
 const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`);
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -36,23 +37,10 @@ const updatedAt = () =>
     .$onUpdate(() => new Date());
 
 export const dagRunType = pgEnum('dag_run_type', ['scheduled', 'manual', 'backfill', 'dataset_triggered', 'event']);
-export const dagRunState = pgEnum('dag_run_state', ['queued', 'running', 'success', 'failed']);
+export const dagRunState = pgEnum('dag_run_state', RUN_STATES);
 /** NULL in task_instances.state is Airflow's "none" (not yet considered by the scheduler). */
-export const taskState = pgEnum('task_state', [
-  'scheduled',
-  'queued',
-  'running',
-  'success',
-  'failed',
-  'up_for_retry',
-  'upstream_failed',
-  'skipped',
-  'removed',
-  // A sensor in reschedule mode between pokes (docs/sensors.md). Added after 'removed' and
-  // used by no migration: PostgreSQL refuses a value added in the same transaction.
-  'up_for_reschedule',
-]);
-export const backfillState = pgEnum('backfill_state', ['running', 'paused', 'completed', 'cancelled']);
+export const taskState = pgEnum('task_state', TASK_STATES);
+export const backfillState = pgEnum('backfill_state', BACKFILL_STATES);
 /** Airflow 3's reprocess_behavior: which logical dates that already have a run are run again. */
 export const reprocessBehavior = pgEnum('reprocess_behavior', ['none', 'failed', 'completed']);
 /** What a backfill did with one logical date: created its run, cleared an existing one, or left it alone. */
@@ -272,12 +260,10 @@ export const taskInstances = pgTable(
       .where(sql`${t.state} = 'scheduled'`),
     // "Is this run done?" looks for any unfinished task of the run: one index probe. The
     // predicate names the finished states, so that unfinished states added later (up_for_reschedule)
-    // are in it without naming them in a migration; queries must repeat it exactly (UNFINISHED_SQL).
+    // are in it without naming them in a migration; queries must repeat it exactly (src/state/vocabulary.ts).
     index('task_instances_unfinished_idx')
       .on(t.runId)
-      .where(
-        sql`${t.state} is null or ${t.state} not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed')`,
-      ),
+      .where(sql.raw(unfinishedPredicate('"task_instances"."state"'))),
     // Claims count the slots in use per pool and per DAG.
     index('task_instances_active_pool_idx').on(t.pool).where(sql`${t.state} in ('queued', 'running')`),
     index('task_instances_active_dag_idx').on(t.dagId).where(sql`${t.state} in ('queued', 'running')`),

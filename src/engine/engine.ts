@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { describeError, isConnectionError, isContentionError } from '../db/errors.js';
-import { CHANNELS, listen, type Listener } from '../db/notify.js';
+import { CHANNELS, ENGINE_CHANNELS, listen, type Listener } from '../db/notify.js';
 import { EventTriggers } from '../events/triggers.js';
 import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
@@ -165,7 +165,7 @@ export class Engine {
     }
     this.#listener = await listen(
       this.database,
-      Object.values(CHANNELS),
+      ENGINE_CHANNELS,
       (channel, payload) => {
         if (channel === CHANNELS.work) this.bus.emit('work');
         if (channel === CHANNELS.dags) void this.eventTriggers?.reconcile();

@@ -4,7 +4,7 @@
  * together. An event whose key is already stored starts nothing; an event seen again
  * after a crash (a queue row consumed but not yet deleted) is such an event.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { dagRuns, dags, dagVersions, eventKeys, eventWatermarks } from '../db/schema.js';
 import { resolveConf } from '../dag/params.js';
@@ -12,6 +12,7 @@ import type { SerializedDag } from '../dag/serialize.js';
 import { scheduleSpecOf } from '../catalog/dags.js';
 import { manualRunInfo } from '../schedule/index.js';
 import { runValues } from '../scheduler/runs.js';
+import { notify } from '../db/notify.js';
 
 export interface SourceEvent {
   /** The event's own conf: a NOTIFY's JSON object payload, `{ payload }` for other text, a row's JSON. */
@@ -116,7 +117,7 @@ export async function startEventRun(
             .update(eventKeys)
             .set({ runId: run.id })
             .where(and(eq(eventKeys.dagId, dag.id), inArray(eventKeys.key, ownKeys)));
-        await tx.execute(sql`select pg_notify('updraft_runs', ${dagId})`);
+        await notify(tx, 'runs', dagId);
         return { kind: 'started', id: run.id, runId: run.runId, events: kept.length, duplicates };
       }
       at = new Date(at.getTime() + 1);

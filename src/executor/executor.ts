@@ -17,6 +17,7 @@ import { connectionUrl } from '../connections/store.js';
 import { readOperatorState } from '../operators/state.js';
 import type { Question, TaskOutcome } from './protocol.js';
 import { CallbackRunner, TAKE_INTERVAL_MS, type CommittedTry, type EndedRun } from './callbacks.js';
+import { notify } from '../db/notify.js';
 
 export interface ExecutorOptions {
   /** Identifies this process in task_instances.owner and in logs. */
@@ -372,9 +373,7 @@ export class Executor {
   private async sendStateNotice(): Promise<void> {
     clearTimeout(this.#announceTimer);
     this.#announceTimer = undefined;
-    await execute(this.db, sql`select pg_notify('updraft_state', '')`).catch((error: Error) =>
-      this.bus.emit('error', error),
-    );
+    await notify(this.db, 'state').catch((error: Error) => this.bus.emit('error', error));
   }
 
   /** Runs `write` after the writes before it have ended (see #writes). */

@@ -3,6 +3,7 @@ import { execute, toDate, type Tx } from '../db/execute.js';
 import { TRIGGERING_EVENTS_KEY, type DatasetEventInfo } from '../dag/datasets.js';
 import { runValues } from './runs.js';
 import { dagRuns } from '../db/schema.js';
+import { notify } from '../db/notify.js';
 
 /**
  * Creates a 'dataset_triggered' run for every active, unpaused DAG scheduled on datasets
@@ -85,6 +86,6 @@ export async function createDatasetRuns(tx: Tx, now: Date): Promise<number> {
     );
     created++;
   }
-  if (created > 0) await execute(tx, sql`select pg_notify('updraft_state', '')`);
+  if (created > 0) await notify(tx, 'state');
   return created;
 }

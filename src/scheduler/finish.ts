@@ -11,6 +11,8 @@ import { runState } from './run-state.js';
 import { queueCallbackRequests } from './callback-requests.js';
 import { countUpstream, decide, type TaskState } from './trigger-rules.js';
 import type { TriggerRule } from '../dag/types.js';
+import { FAILED_TASK_STATES, FINISHED_TASK_STATES, stateList, unfinishedPredicate } from '../state/vocabulary.js';
+import { notify } from '../db/notify.js';
 
 export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry' | 'up_for_reschedule';
 
@@ -22,9 +24,7 @@ export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry' | 'up
  * and generic plans: both of finishRunIfDone's probes scan task_instances_unfinished_idx,
  * `moving` filtering `state is not null`; 0.05 ms.)
  */
-export const UNFINISHED_SQL = sql.raw(
-  `(state is null or state not in ('success', 'failed', 'skipped', 'upstream_failed', 'removed'))`,
-);
+export const UNFINISHED_SQL = sql.raw(`(${unfinishedPredicate('state')})`);
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -267,11 +267,11 @@ export async function finishTasks(
       (c) => c.state === 'scheduled' && !claimedHere.has(`${c.runRowId} ${c.taskId} ${c.mapIndex ?? -1}`),
     );
     if (leftUnclaimed) {
-      await execute(tx, sql`select pg_notify('updraft_work', ${schedulerNews ? 'runs' : ''})`);
+      await notify(tx, 'work', schedulerNews ? 'runs' : '');
     } else if (schedulerNews) {
-      await execute(tx, sql`select pg_notify('updraft_runs', '')`);
+      await notify(tx, 'runs');
     } else if (kept.length > 0 && (options.announceState ?? true)) {
-      await execute(tx, sql`select pg_notify('updraft_state', '')`);
+      await notify(tx, 'state');
     }
     return report;
   });
@@ -340,7 +340,7 @@ export async function insertLogs(
   );
 }
 
-const READY: ReadonlySet<TaskState | null> = new Set(['success', 'skipped', 'failed', 'upstream_failed', 'removed']);
+const READY: ReadonlySet<TaskState | null> = new Set(FINISHED_TASK_STATES);
 
 /**
  * The direct downstream tasks of the branches among `results` that they did not follow:
@@ -479,7 +479,7 @@ export async function finishRunIfDone(
   if (!unfinished) {
     const { rows: failed } = await execute<{ failed: boolean }>(
       tx,
-      sql`select exists (select 1 from task_instances where run_id = ${runRowId} and state in ('failed', 'upstream_failed')
+      sql`select exists (select 1 from task_instances where run_id = ${runRowId} and state in ${sql.raw(stateList(FAILED_TASK_STATES))}
                             and task_id in (select jsonb_array_elements_text(${jsonb([...structure.leaves])}))) as failed`,
     );
     state = failed[0]!.failed ? 'failed' : 'success';

@@ -6,6 +6,7 @@ import type { DagCache } from './dag-cache.js';
 import { handBackTries } from '../db/sql/hand-back.js';
 import { finishTasks, type FinishReport, type TaskResult } from './finish.js';
 import { hasTriesLeft, retryDelayMs } from './retry.js';
+import { notify } from '../db/notify.js';
 
 /**
  * Makes up_for_retry tasks whose delay has passed, and up_for_reschedule sensors whose
@@ -20,7 +21,7 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
       sql`update task_instances set state = 'scheduled', scheduled_at = now(), next_try_at = null, updated_at = now()
            where state in ('up_for_retry', 'up_for_reschedule') and next_try_at <= now()`,
     );
-    if (rowCount > 0) await execute(tx, sql`select pg_notify('updraft_work', '')`);
+    if (rowCount > 0) await notify(tx, 'work');
     const { rows } = await execute<{ next: Date | null }>(
       tx,
       sql`select min(next_try_at) as next from task_instances where next_try_at is not null and state in ('up_for_retry', 'up_for_reschedule')`,

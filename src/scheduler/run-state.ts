@@ -1,6 +1,7 @@
 import type { TriggerRule } from '../dag/types.js';
 import { UpdraftError } from '../errors.js';
-import { countUpstream, decide, type TaskState } from './trigger-rules.js';
+import { countUpstream, decide } from './trigger-rules.js';
+import { FAILED_TASK_STATES, isUnfinished, type FinishedRunState, type TaskState } from '../state/vocabulary.js';
 
 /** One task instance of a run. */
 export interface RunTask {
@@ -14,20 +15,10 @@ export interface TaskDeps {
   triggerRule: TriggerRule;
 }
 
-export type RunState = 'running' | 'success' | 'failed';
+/** What runState derives: the run goes on, or how it ended. */
+export type DerivedRunState = 'running' | FinishedRunState;
 
-const UNFINISHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>([
-  null,
-  'scheduled',
-  'queued',
-  'running',
-  'up_for_retry',
-  'up_for_reschedule',
-]);
-
-export function isUnfinished(state: TaskState | null): boolean {
-  return UNFINISHED.has(state);
-}
+const FAILED: ReadonlySet<TaskState | null> = new Set(FAILED_TASK_STATES);
 
 /**
  * The run's state from its task instances' states, as Airflow's DagRun.update_state
@@ -54,13 +45,11 @@ export function runState(
   tasks: readonly RunTask[],
   leaves: ReadonlySet<string>,
   deps: ReadonlyMap<string, TaskDeps>,
-): RunState {
+): DerivedRunState {
   const unfinished = tasks.filter((t) => isUnfinished(t.state));
 
   if (unfinished.length === 0) {
-    const leafFailed = tasks.some(
-      (t) => leaves.has(t.taskId) && (t.state === 'failed' || t.state === 'upstream_failed'),
-    );
+    const leafFailed = tasks.some((t) => leaves.has(t.taskId) && FAILED.has(t.state));
     return leafFailed ? 'failed' : 'success';
   }
 

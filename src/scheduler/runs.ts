@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import { lastScheduledInterval, scheduleSpecOf } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -7,6 +7,7 @@ import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
 import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
+import { notify } from '../db/notify.js';
 
 /** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
 export type RunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered' | 'event';
@@ -66,7 +67,7 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
     }
   }
   // New queued runs: a hint for live pages (updraft_state), not for schedulers (this one starts them next).
-  if (created > 0) await db.execute(sql`select pg_notify('updraft_state', '')`);
+  if (created > 0) await notify(db, 'state');
   return { created, nextDueAt };
 }
 
@@ -138,7 +139,7 @@ export async function triggerRun(db: Db, dagId: string, options: TriggerOptions)
       await tx
         .insert(auditLog)
         .values({ actor: options.actor, action: 'dag.trigger', dagId, runId: run!.runId, details: { conf } });
-      await tx.execute(sql`select pg_notify('updraft_runs', ${dagId})`);
+      await notify(tx, 'runs', dagId);
       return run!;
     });
   } catch (error) {

@@ -5,6 +5,7 @@ import type { Tx } from '../db/execute.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 import { evaluateRun } from './evaluate-run.js';
 import { finishRunIfDone, type StateChange } from './finish.js';
+import { notify } from '../db/notify.js';
 
 /**
  * One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
@@ -104,12 +105,7 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
         if (run.scheduled.length === 0) run.finished = (await finishRunIfDone(tx, run.id, structure)) ?? undefined;
       }
       // Runs moved to running either way: without work for executors, only live pages hear of it.
-      await execute(
-        tx,
-        started.some((r) => r.scheduled.length > 0)
-          ? sql`select pg_notify('updraft_work', '')`
-          : sql`select pg_notify('updraft_state', '')`,
-      );
+      await notify(tx, started.some((r) => r.scheduled.length > 0) ? 'work' : 'state');
     }
     return started;
   });

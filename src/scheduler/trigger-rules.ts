@@ -1,5 +1,5 @@
 import type { TriggerRule } from '../dag/types.js';
-import type { taskState } from '../db/schema.js';
+import type { TaskState } from '../state/vocabulary.js';
 
 /**
  * Trigger rules with Airflow's semantics: what the scheduler does with a task
@@ -18,8 +18,7 @@ import type { taskState } from '../db/schema.js';
  * pass every instance's state: src/scheduler/mapping.ts).
  */
 
-/** A task instance's state. null in task_instances.state is Airflow's "none". */
-export type TaskState = (typeof taskState.enumValues)[number];
+export type { TaskState };
 
 /** How many upstream task instances are in each finished state. */
 export interface UpstreamCounts {

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { execute } from '../db/execute.js';
 import { UNFINISHED_SQL } from '../scheduler/finish.js';
 import type { Engine } from '../engine/engine.js';
+import { TRY_END_STATES } from '../state/vocabulary.js';
 
 interface Row extends Record<string, unknown> {
   kind: 'run' | 'task' | 'queue' | 'pool_used' | 'pool_slots';
@@ -21,15 +22,7 @@ interface Row extends Record<string, unknown> {
 }
 
 // Ends of tries (an up_for_reschedule is the end of one poke of a reschedule-mode sensor).
-const FINISHED_TASK_STATES = new Set([
-  'success',
-  'failed',
-  'skipped',
-  'upstream_failed',
-  'up_for_retry',
-  'up_for_reschedule',
-  'removed',
-]);
+const FINISHED_TASK_STATES: ReadonlySet<string> = new Set(TRY_END_STATES);
 
 export function metricsRoutes(engine: Engine): Hono {
   const registry = new Registry();

@@ -8,7 +8,6 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isSameRequest, REPROCESS, type BackfillRequest, type PlannedDate } from '../../backfill/create.js';
 import type { BackfillInfo, BackfillState, Reprocess } from '../../backfill/read.js';
 import { loadConfig, type Config } from '../../config.js';
-import { backfillState, dagRunState } from '../../db/schema.js';
 import { UpdraftError } from '../../errors.js';
 import { inZone } from '../../schedule/index.js';
 import type { BackfillClient } from '../backfill/client.js';
@@ -20,6 +19,7 @@ import { formatTable, printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { confirm } from '../prompt.js';
 import { parseConf } from './run-dags.js';
+import { BACKFILL_STATES, RUN_STATES } from '../../state/vocabulary.js';
 
 interface CreateFlags {
   from: string;
@@ -101,7 +101,7 @@ export function registerBackfillCommands(program: Command): void {
     .command('list')
     .description("backfills, newest first (dates in the DAG's timezone)")
     .option('--dag <dag>', 'only this DAG')
-    .addOption(new Option('--state <state>', 'only backfills in this state').choices(backfillState.enumValues))
+    .addOption(new Option('--state <state>', 'only backfills in this state').choices(BACKFILL_STATES))
     .option('--json', 'print JSON')
     .action(async (opts: { dag?: string; state?: BackfillState; json?: boolean }) => {
       await withBackfills(async ({ client }) => {
@@ -139,7 +139,7 @@ export function registerBackfillCommands(program: Command): void {
     .command('show')
     .description('a backfill: its settings, progress and dates')
     .argument('<id>', 'backfill id', backfillId)
-    .addOption(new Option('--state <state>', 'only dates whose run is in this state').choices(dagRunState.enumValues))
+    .addOption(new Option('--state <state>', 'only dates whose run is in this state').choices(RUN_STATES))
     .option('--limit <n>', 'dates to list (default 50)', positiveInt('--limit'), 50)
     .option('--json', 'print JSON')
     .action(async (id: number, opts: { state?: string; limit: number; json?: boolean }) => {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
-import { listRuns, RUN_STATES, type RunState } from '../../catalog/runs.js';
+import { listRuns } from '../../catalog/runs.js';
+import { RUN_STATES, type RunState } from '../../state/vocabulary.js';
 import { inZone } from '../../schedule/index.js';
 import { formatDuration } from '../../util/duration.js';
 import { cliActor, withDatabase } from '../context.js';

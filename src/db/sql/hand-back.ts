@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { execute, jsonb, type Tx } from '../execute.js';
+import { CHANNELS } from '../notify.js';
 
 export interface HeldTry {
   id: string;
@@ -30,7 +31,7 @@ export async function handBackTries(
            where ti.id = v.id and ti.lease = v.lease and ti.state::text in (select jsonb_array_elements_text(${jsonb(states)}))
           returning 1
         )
-        select (select count(*)::int from back) as n, (select pg_notify('updraft_work', '') where exists (select 1 from back)) as woken`,
+        select (select count(*)::int from back) as n, (select pg_notify(${CHANNELS.work}, '') where exists (select 1 from back)) as woken`,
   );
   return rows[0]?.n ?? 0;
 }

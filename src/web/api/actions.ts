@@ -7,14 +7,14 @@
 import { z } from 'zod';
 import { clearTaskInstances, type ClearResult } from '../../catalog/clear.js';
 import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
-import { taskState } from '../../db/schema.js';
 import { inputDate, Text, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { DagPath } from './dags.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
 import { RunPath } from './runs.js';
+import { TASK_STATES } from '../../state/vocabulary.js';
 
-const TaskState = z.enum(taskState.enumValues);
+const TaskState = z.enum(TASK_STATES);
 
 const ClearBody = z
   .strictObject({

@@ -23,7 +23,6 @@ import {
   type BackfillProgress,
 } from '../../backfill/read.js';
 import type { Db } from '../../db/client.js';
-import { backfillState, dagRuns } from '../../db/schema.js';
 import { ConfigError, InputError } from '../../errors.js';
 import { INT4_MAX } from '../../util/input.js';
 import {
@@ -43,9 +42,8 @@ import {
 } from './common.js';
 import { defineRoute } from './route.js';
 import { confError } from './runs.js';
+import { BACKFILL_STATES, RUN_STATES, type RunState } from '../../state/vocabulary.js';
 
-const BACKFILL_STATES = backfillState.enumValues as ['running', 'paused', 'completed', 'cancelled'];
-const RUN_STATES = dagRuns.state.enumValues as ['queued', 'running', 'success', 'failed'];
 const REPROCESS_BEHAVIORS = REPROCESS as ['none', 'failed', 'completed'];
 const Conf = z.record(z.string(), z.unknown());
 
@@ -202,7 +200,7 @@ export function dryRunJson(p: PlannedDate): z.input<typeof DryRunDateJson> {
     action: p.action,
     reason: p.reason ?? null,
     existing_run_id: p.existing?.runId ?? null,
-    existing_state: (p.existing?.state as (typeof RUN_STATES)[number] | undefined) ?? null,
+    existing_state: (p.existing?.state as RunState | undefined) ?? null,
   };
 }
 
@@ -213,7 +211,7 @@ export function backfillDateJson(d: BackfillDate): z.input<typeof BackfillDateJs
     outcome: d.outcome,
     reason: d.reason,
     dag_run_id: d.runId,
-    run_state: d.runState as (typeof RUN_STATES)[number] | null,
+    run_state: d.runState as RunState | null,
   };
 }
 

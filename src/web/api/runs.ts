@@ -30,8 +30,8 @@ import {
 import { dagDetail, DagPath } from './dags.js';
 import { readDates } from './dates.js';
 import { defineRoute } from './route.js';
+import { RUN_STATES } from '../../state/vocabulary.js';
 
-const RUN_STATES = dagRuns.state.enumValues as ['queued', 'running', 'success', 'failed'];
 const Conf = z.record(z.string(), z.unknown());
 
 export const DagRun = z

@@ -21,19 +21,7 @@ import {
 } from './common.js';
 import { defineRoute } from './route.js';
 import { RunPath, runRowId } from './runs.js';
-
-const TASK_STATES = taskInstances.state.enumValues as [
-  'scheduled',
-  'queued',
-  'running',
-  'success',
-  'failed',
-  'up_for_retry',
-  'upstream_failed',
-  'skipped',
-  'removed',
-  'up_for_reschedule',
-];
+import { TASK_STATES } from '../../state/vocabulary.js';
 
 export const TaskInstance = z
   .object({

@@ -1,17 +1,6 @@
 /** The pages' one stylesheet, inline in each page (small, no request). State colours follow Airflow's. */
-export const STATE_COLOURS: Record<string, string> = {
-  success: '#2e7d32',
-  failed: '#c62828',
-  running: '#00a8e8',
-  queued: '#8d8d8d',
-  scheduled: '#b39ddb',
-  up_for_retry: '#fbc02d',
-  up_for_reschedule: '#40e0d0',
-  upstream_failed: '#ef6c00',
-  skipped: '#f48fb1',
-  removed: '#bdbdbd',
-  none: '#eeeeee',
-};
+import { STATE_COLOURS } from '../../state/vocabulary.js';
+export { STATE_COLOURS };
 
 export const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,sans-serif;color:#1d2430;background:#f7f8fa}

@@ -21,7 +21,6 @@ import {
   type BackfillState,
   type Reprocess,
 } from '../../../backfill/read.js';
-import { backfillState, dagRuns } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
@@ -39,11 +38,10 @@ import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate,
 import { queryInt } from '../input.js';
 import { int4Of, parseInt4 } from '../../../util/input.js';
 import { runPath } from './runs.js';
+import { BACKFILL_STATES, RUN_STATES } from '../../../state/vocabulary.js';
 
 const LIST_PAGE = 25;
 const DATES_PAGE = 50;
-const BACKFILL_STATES: readonly string[] = backfillState.enumValues;
-const RUN_STATES: readonly string[] = dagRuns.state.enumValues;
 
 const ACTIONS = {
   pause: {
@@ -100,7 +98,7 @@ export function backfillPages(engine: Engine): Hono {
 
   app.get('/ui/backfills', readGate(engine), async (c) => {
     const dag = c.req.query('dag')?.trim() || undefined;
-    const state = BACKFILL_STATES.includes(c.req.query('state') ?? '')
+    const state = (BACKFILL_STATES as readonly string[]).includes(c.req.query('state') ?? '')
       ? (c.req.query('state') as BackfillState)
       : undefined;
     const page = queryInt(c.req.query('page'), 'page', 1);
@@ -148,7 +146,9 @@ export function backfillPages(engine: Engine): Hono {
   async function load(c: Context, id: number): Promise<BackfillView> {
     const info = await getBackfill(db, id);
     const page = queryInt(c.req.query('page'), 'page', 1);
-    const state = RUN_STATES.includes(c.req.query('state') ?? '') ? c.req.query('state') : undefined;
+    const state = (RUN_STATES as readonly string[]).includes(c.req.query('state') ?? '')
+      ? c.req.query('state')
+      : undefined;
     const [progress, { dates, total }, dag] = await Promise.all([
       backfillProgress(db, id),
       backfillDates(db, id, { limit: DATES_PAGE, offset: (page - 1) * DATES_PAGE, state }),
