@@ -5,15 +5,16 @@
  * backfill's runs ends (the run's end wakes the scheduler), never batch by batch.
  */
 import { sql } from 'drizzle-orm';
-import { clearWithin } from '../catalog/clear.js';
+import { adoptRunForBackfill } from '../state/backfill-runs.js';
+import { clearWithin } from '../state/clear.js';
 import type { Db } from '../db/client.js';
 import { describeDatabaseError } from '../db/errors.js';
 import { execute, jsonb, toDate, type Tx } from '../db/execute.js';
 import { dagRuns } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { UpdraftError } from '../errors.js';
-import type { DagCache } from '../scheduler/dag-cache.js';
-import { runValues } from '../scheduler/runs.js';
+import type { DagCache } from '../state/dag-cache.js';
+import { runValues } from '../state/new-run.js';
 import { existingRunAction } from './create.js';
 import { backfillTimetable, planIntervals } from './plan.js';
 import type { Reprocess } from './read.js';
@@ -239,15 +240,6 @@ async function startDate(
     if (!(error instanceof UpdraftError)) throw error;
     return { outcome: 'skipped', reason: `not cleared: ${error.message}`, runRowId: existing.id };
   }
-  // The run is the backfill's now: its limit, its place behind other work, and its conf when
-  // one was given. Queued again even when it had no task instance to clear: starting it creates them.
-  await execute(
-    tx,
-    sql`update dag_runs
-           set backfill_id = ${b.id}, conf = case when ${jsonb(b.conf)} = '{}'::jsonb then conf else ${jsonb(b.conf)} end,
-               state = 'queued', queued_at = case when state = 'queued' then queued_at else now() end, ended_at = null
-         where id = ${existing.id}`,
-  );
-  await execute(tx, sql`update task_instances set backfill = true where run_id = ${existing.id}`);
+  await adoptRunForBackfill(tx, existing.id, b.id, b.conf);
   return { outcome: 'cleared', runRowId: existing.id };
 }

@@ -1,6 +1,7 @@
 /** A person pauses, resumes or cancels a backfill (audited). */
 import { eq, sql } from 'drizzle-orm';
-import { cancelRun } from '../catalog/mark.js';
+import { endQueuedBackfillRuns } from '../state/backfill-runs.js';
+import { cancelRun } from '../state/mark.js';
 import type { Db } from '../db/client.js';
 import { execute, type Tx } from '../db/execute.js';
 import { notify } from '../db/notify.js';
@@ -41,16 +42,7 @@ export async function resumeBackfill(db: Db, id: number, actor: string): Promise
  */
 export async function cancelBackfill(db: Db, id: number, actor: string): Promise<BackfillInfo> {
   // Its queued runs end with the state change: a cancel cut short leaves none of them queued.
-  const backfill = await setState(db, id, 'cancel', actor, async (tx) => {
-    await execute(
-      tx,
-      sql`with ended as (
-            update dag_runs set state = 'failed', ended_at = now() where backfill_id = ${id} and state = 'queued' returning id
-          )
-          update task_instances set state = 'skipped', ended_at = now(), updated_at = now()
-           where run_id in (select id from ended) and (state is null or state = 'scheduled')`,
-    );
-  });
+  const backfill = await setState(db, id, 'cancel', actor, (tx) => endQueuedBackfillRuns(tx, id));
   // Its running runs, one by one as `runs cancel` does: their running tries are stopped.
   const { rows } = await execute<{ run_id: string }>(
     db,

@@ -1,7 +1,7 @@
 /**
  * Dynamic task mapping's definition side (t.map): checks the options and turns them
  * into the plain-data config stored with the DAG version, which the scheduler reads to
- * expand the task (src/scheduler/mapping.ts).
+ * expand the task (src/state/expand-mapping.ts).
  */
 import { DagDefinitionError } from '../errors.js';
 import { jsonProblem } from '../executor/json-result.js';

@@ -9,10 +9,10 @@ import { Executor } from '../executor/executor.js';
 import { TaskPool } from '../executor/pool.js';
 import { errorFields, type Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
-import { DagCache } from '../scheduler/dag-cache.js';
-import { reapLostTasks } from '../scheduler/maintenance.js';
+import { DagCache } from '../state/dag-cache.js';
+import { reapLostTasks } from '../state/reap.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { createBus, type EngineBus } from './events.js';
+import { createBus, type EngineBus } from '../state/bus.js';
 
 export interface Roles {
   /** Parse the DAGs folder and keep it in step. */

@@ -9,12 +9,12 @@ import { NotFoundError, UpdraftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagProcessor } from '../processor/processor.js';
 import { manualRunInfo, parseDateInZone } from '../schedule/index.js';
-import { DagCache } from '../scheduler/dag-cache.js';
-import { makeRunId } from '../scheduler/runs.js';
-import { createTaskInstances } from '../scheduler/start-runs.js';
-import type { TaskState } from '../scheduler/trigger-rules.js';
+import { DagCache } from '../state/dag-cache.js';
+import { makeRunId } from '../state/new-run.js';
+import { createTaskInstances } from '../state/start-runs.js';
+import type { TaskState } from '../state/trigger-rules.js';
 import { Engine } from './engine.js';
-import type { EngineEvents } from './events.js';
+import type { EngineEvents } from '../state/bus.js';
 
 /** The run's own queue: on a shared database no other process's workers take its tasks. */
 const testQueue = (runRowId: string) => `dags-test:${runRowId}`;

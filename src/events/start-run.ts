@@ -11,7 +11,7 @@ import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { scheduleSpecOf } from '../catalog/dags.js';
 import { manualRunInfo } from '../schedule/index.js';
-import { runValues } from '../scheduler/runs.js';
+import { runValues } from '../state/new-run.js';
 import { notify } from '../db/notify.js';
 
 export interface SourceEvent {

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { dags, dagVersions } from '../db/schema.js';
-import type { EngineBus } from '../engine/events.js';
+import type { EngineBus } from '../state/bus.js';
 import type { Logger } from '../log.js';
 import { NotifySource } from './notify-source.js';
 import type { EventSource, TriggerBus, TriggerEvents } from './source.js';

@@ -16,14 +16,15 @@ import { execute } from '../db/execute.js';
 import { CALLBACK_OPTION, CALLBACK_TIMEOUT_MS, eventOfState, type CallbackEvent } from '../dag/callbacks.js';
 import { resolveParams } from '../dag/params.js';
 import type { ClaimedTask } from '../db/sql/claim-tasks.js';
-import type { EngineBus } from '../engine/events.js';
-import type { DagStructure } from '../scheduler/dag-cache.js';
-import { insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.js';
+import type { EngineBus } from '../state/bus.js';
+import type { DagStructure } from '../state/dag-cache.js';
+import { insertLogs } from '../db/sql/insert-logs.js';
+import type { LogLine, TaskResult } from '../state/complete-tries.js';
 import type { TaskPool } from './pool.js';
 import type { CallbackCall, Question, TaskPayload } from './protocol.js';
 import { toStorableText } from './json-result.js';
-import { takeCallbackRequests } from '../scheduler/callback-requests.js';
-import type { DagCache } from '../scheduler/dag-cache.js';
+import { takeCallbackRequests } from '../state/callback-requests.js';
+import type { DagCache } from '../state/dag-cache.js';
 
 /** A committed try, with what its callback needs to know. */
 export interface CommittedTry {

@@ -7,10 +7,11 @@ import { describeDatabaseError, pgErrorCode } from '../db/errors.js';
 import { claimTasks, recoverClaims, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
 import { handBackTries } from '../db/sql/hand-back.js';
 import { resolveParams } from '../dag/params.js';
-import type { EngineBus } from '../engine/events.js';
-import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
-import { finishTasks, insertLogs, type FinishReport, type LogLine, type TaskResult } from '../scheduler/finish.js';
-import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
+import type { EngineBus } from '../state/bus.js';
+import type { DagCache, DagStructure } from '../state/dag-cache.js';
+import { insertLogs } from '../db/sql/insert-logs.js';
+import { completeTries, type CompletionReport, type LogLine, type TaskResult } from '../state/complete-tries.js';
+import { hasTriesLeft, retryDelayMs } from '../state/retry.js';
 import type { TaskPool } from './pool.js';
 import { asStoredJson, toStorableText } from './json-result.js';
 import { connectionUrl } from '../connections/store.js';
@@ -645,7 +646,7 @@ export class Executor {
 
   private async finishBatch(batch: TaskResult[], request: ClaimRequest, sentAt: number): Promise<void> {
     const report = await this.serially(() =>
-      finishTasks(this.db, this.cache, batch, request, { announceState: false }),
+      completeTries(this.db, this.cache, batch, request, { announceState: false }),
     );
     if (report.changes.length > 0) this.announceState();
     const callbacks = this.callbacksOf(batch, report);
@@ -679,7 +680,7 @@ export class Executor {
    */
   private callbacksOf(
     batch: readonly TaskResult[],
-    report: FinishReport,
+    report: CompletionReport,
   ): { tries: CommittedTry[]; runs: EndedRun[] } | undefined {
     // By result, not task instance: a zombie's refused try and the accepted new one may share a batch.
     const refused = new Set(report.refused);

@@ -4,7 +4,9 @@
  * abort) through a MessageChannel made for the try, whose port is in the payload.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ReportOutput } from '../operators/types.js';
+import type { Effects } from '../operators/types.js';
+
+export type { Effects };
 import type { CallbackEvent, RunCallbackInfo } from '../dag/callbacks.js';
 
 export interface TaskPayload {
@@ -94,12 +96,6 @@ export type Question =
   | { kind: 'state'; key: string };
 
 /** What a successful try leaves besides its XCom, committed in the same transaction. */
-export interface Effects {
-  /** Operator state to keep, by key (a sync's new high-water mark). */
-  state?: Record<string, unknown>;
-  report?: ReportOutput;
-}
-
 export type TaskOutcome =
   /** `result` is JSON-safe, or undefined: no XCom. */
   /** `followed`: a branch's chosen direct downstream tasks; the others are skipped. */

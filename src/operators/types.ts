@@ -59,3 +59,10 @@ export class OperatorError extends UpdraftError {
     super(`${operator} ${field}: ${cause}`, options);
   }
 }
+
+/** What a successful operator run leaves to keep with its result, in the same transaction. */
+export interface Effects {
+  /** Operator state to keep, by key (a sync's new high-water mark). */
+  state?: Record<string, unknown>;
+  report?: ReportOutput;
+}

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { execute, toDate, type Tx } from '../db/execute.js';
 import { TRIGGERING_EVENTS_KEY, type DatasetEventInfo } from '../dag/datasets.js';
-import { runValues } from './runs.js';
+import { runValues } from '../state/new-run.js';
 import { dagRuns } from '../db/schema.js';
 import { notify } from '../db/notify.js';
 

@@ -6,15 +6,9 @@ import { auditLog, dagRuns, dags, dagVersions } from '../db/schema.js';
 import { resolveConf } from '../dag/params.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
-import { dueRuns, manualRunInfo, nextDagRunInfo, type DagRunInfo } from '../schedule/index.js';
+import { dueRuns, manualRunInfo, nextDagRunInfo } from '../schedule/index.js';
 import { notify } from '../db/notify.js';
-
-/** Airflow's run ids: '<type>__<logical date, ISO with offset>'. */
-export type RunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered' | 'event';
-
-export function makeRunId(type: RunType, logicalDate: Date): string {
-  return `${type}__${logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00')}`;
-}
+import { runValues } from '../state/new-run.js';
 
 // A DAG's own unfinished runs: a backfill's count against the backfill's limit, not the DAG's.
 const ACTIVE_RUN = and(inArray(dagRuns.state, ['queued', 'running']), isNull(dagRuns.backfillId));
@@ -69,28 +63,6 @@ export async function createDueRuns(db: Db, now: Date): Promise<CreatedRuns> {
   // New queued runs: a hint for live pages (updraft_state), not for schedulers (this one starts them next).
   if (created > 0) await notify(db, 'state');
   return { created, nextDueAt };
-}
-
-export function runValues(
-  dagRowId: string,
-  versionId: string,
-  type: RunType,
-  run: DagRunInfo,
-  conf: Record<string, unknown>,
-) {
-  return {
-    dagId: dagRowId,
-    dagVersionId: versionId,
-    runId: makeRunId(type, run.logicalDate),
-    runType: type,
-    state: 'queued' as const,
-    logicalDate: run.logicalDate,
-    intervalStart: run.interval.start,
-    intervalEnd: run.interval.end,
-    runAfter: run.runAfter,
-    conf,
-    queuedAt: new Date(),
-  };
 }
 
 export interface TriggerOptions {

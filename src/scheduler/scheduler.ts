@@ -3,14 +3,15 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { isConnectionError } from '../db/errors.js';
 import { execute } from '../db/execute.js';
-import type { EngineBus } from '../engine/events.js';
-import type { DagCache } from './dag-cache.js';
+import type { EngineBus } from '../state/bus.js';
+import type { DagCache } from '../state/dag-cache.js';
 import { advanceBackfills } from '../backfill/advance.js';
 import { asSoleScheduler, Duty } from './duty.js';
-import { promoteRetries, reapLostTasks } from './maintenance.js';
+import { promoteRetries } from '../state/promote.js';
+import { reapLostTasks } from '../state/reap.js';
 import { createDatasetRuns } from './dataset-runs.js';
 import { createDueRuns } from './runs.js';
-import { startQueuedRuns } from './start-runs.js';
+import { startQueuedRuns } from '../state/start-runs.js';
 
 export interface SchedulerOptions {
   /** Safety-net poll: the loop runs at least this often even if no event arrives. */
@@ -41,7 +42,7 @@ const BUSY_RETRY_MS = 200;
  * triggered, a DAG changed, a NOTIFY from another process), at the next known due
  * time (a schedule interval ends, a retry delay passes), and at the slow safety-net
  * poll, never in a tight loop. Task readiness is not decided here: finishing a task
- * evaluates its downstream tasks right away (finishTasks).
+ * evaluates its downstream tasks right away (completeTries).
  */
 export class Scheduler {
   #timer: NodeJS.Timeout | undefined;

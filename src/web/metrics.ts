@@ -11,7 +11,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { execute } from '../db/execute.js';
-import { UNFINISHED_SQL } from '../scheduler/finish.js';
+import { UNFINISHED_SQL } from '../db/sql/finish-run.js';
 import type { Engine } from '../engine/engine.js';
 import { TRY_END_STATES } from '../state/vocabulary.js';
 

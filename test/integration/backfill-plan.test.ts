@@ -21,9 +21,9 @@ import { auditLog, backfillRuns, backfills, dagRuns, dags, dagVersions, taskInst
 import { ConfigError, UpdraftError } from '../../src/errors.js';
 import { DagProcessor } from '../../src/processor/processor.js';
 import { lastScheduledInterval } from '../../src/catalog/dags.js';
-import { DagCache } from '../../src/scheduler/dag-cache.js';
-import { runValues } from '../../src/scheduler/runs.js';
-import { startQueuedRuns } from '../../src/scheduler/start-runs.js';
+import { DagCache } from '../../src/state/dag-cache.js';
+import { runValues } from '../../src/state/new-run.js';
+import { startQueuedRuns } from '../../src/state/start-runs.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testDatabase } from '../support/db.js';
 

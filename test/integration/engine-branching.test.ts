@@ -4,7 +4,7 @@
  * rules, a none_failed_min_one_success join still runs, and a clear keeps the choice.
  */
 import { describe, expect, it } from 'vitest';
-import { clearTaskInstances } from '../../src/catalog/clear.js';
+import { clearTaskInstances } from '../../src/state/clear.js';
 import { nextEnd, taskStates, useEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';

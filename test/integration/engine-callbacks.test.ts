@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRuns } from '../../src/catalog/runs.js';
 import { and } from 'drizzle-orm';
 import { callbackRequests, dagRuns, taskInstances } from '../../src/db/schema.js';
-import type { EngineEvents } from '../../src/engine/events.js';
+import type { EngineEvents } from '../../src/state/bus.js';
 import { Hono } from 'hono';
 import { authenticate, authOptions } from '../../src/auth/index.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';

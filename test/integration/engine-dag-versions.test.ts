@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { authenticate, authOptions } from '../../src/auth/index.js';
-import { clearTaskInstances } from '../../src/catalog/clear.js';
+import { clearTaskInstances } from '../../src/state/clear.js';
 import { taskStates } from '../../src/catalog/task-states.js';
 import type { FileReport } from '../../src/processor/store.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';

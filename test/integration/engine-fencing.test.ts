@@ -9,8 +9,8 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { dagRuns, taskInstances } from '../../src/db/schema.js';
-import { finishTasks } from '../../src/scheduler/finish.js';
-import { reapLostTasks } from '../../src/scheduler/maintenance.js';
+import { completeTries } from '../../src/state/complete-tries.js';
+import { reapLostTasks } from '../../src/state/reap.js';
 import { taskLog, taskStates, useEngine } from '../support/engine.js';
 
 const DAGS = `import { existsSync } from 'node:fs';
@@ -50,7 +50,7 @@ describe('fencing', () => {
       .from(dagRuns)
       .where(eq(dagRuns.id, run.id));
 
-    const report = await finishTasks(database.db, h.engine.cache, [
+    const report = await completeTries(database.db, h.engine.cache, [
       {
         taskInstanceId: ti.id,
         lease: ti.lease!,
@@ -93,7 +93,7 @@ describe('fencing', () => {
     const logBefore = await taskLog(database, run.id, 'only');
 
     // What the executor sends again when the reply to its commit was lost: the same try's same end.
-    const report = await finishTasks(database.db, h.engine.cache, [
+    const report = await completeTries(database.db, h.engine.cache, [
       {
         taskInstanceId: ti.id,
         lease: ti.lease!,

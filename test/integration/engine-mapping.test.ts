@@ -6,7 +6,7 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { clearTaskInstances } from '../../src/catalog/clear.js';
+import { clearTaskInstances } from '../../src/state/clear.js';
 import type { Database } from '../../src/db/client.js';
 import { taskInstances, xcom } from '../../src/db/schema.js';
 import { nextEnd, useEngine } from '../support/engine.js';

@@ -13,7 +13,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { authenticate, authOptions } from '../../src/auth/index.js';
-import { clearTaskInstances } from '../../src/catalog/clear.js';
+import { clearTaskInstances } from '../../src/state/clear.js';
 import { dagRuns, taskInstances } from '../../src/db/schema.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';
 import { taskLog, useEngine } from '../support/engine.js';

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { dagRuns, dags } from '../../src/db/schema.js';
 import { DagProcessor } from '../../src/processor/processor.js';
-import { DagCache } from '../../src/scheduler/dag-cache.js';
+import { DagCache } from '../../src/state/dag-cache.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
-import { startQueuedRuns } from '../../src/scheduler/start-runs.js';
+import { startQueuedRuns } from '../../src/state/start-runs.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testDatabase } from '../support/db.js';
 

@@ -20,9 +20,9 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { dagRuns, taskInstances, taskLogs, xcom } from '../../src/db/schema.js';
 import { Engine } from '../../src/engine/engine.js';
-import type { EngineEvents } from '../../src/engine/events.js';
+import type { EngineEvents } from '../../src/state/bus.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
-import type { TaskState } from '../../src/scheduler/trigger-rules.js';
+import type { TaskState } from '../../src/state/trigger-rules.js';
 import { makeDagFolder, type DagFolder } from './dag-folder.js';
 import { testDatabase } from './db.js';
 

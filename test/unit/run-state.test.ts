@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TriggerRule } from '../../src/dag/types.js';
 import { UpdraftError } from '../../src/errors.js';
-import { runState, type RunTask, type TaskDeps } from '../../src/scheduler/run-state.js';
+import { runState, type RunTask, type TaskDeps } from '../../src/state/run-state.js';
 import { isUnfinished } from '../../src/state/vocabulary.js';
-import type { TaskState } from '../../src/scheduler/trigger-rules.js';
+import type { TaskState } from '../../src/state/trigger-rules.js';
 
 type State = TaskState | null;
 

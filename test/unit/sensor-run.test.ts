@@ -4,7 +4,7 @@ import type { TaskContext } from '../../src/dag/types.js';
 import type { CompiledSensor } from '../../src/operators/sensor/config.js';
 import { RescheduleSensor, runSensor } from '../../src/operators/sensor/run.js';
 import type { OperatorContext } from '../../src/operators/types.js';
-import { runState } from '../../src/scheduler/run-state.js';
+import { runState } from '../../src/state/run-state.js';
 
 function contextWith(abort = new AbortController()): { ctx: OperatorContext; logs: string[] } {
   const logs: string[] = [];

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { getDag } from '../../catalog/dags.js';
-import { clearTaskInstances, type ClearOptions, type ClearResult } from '../../catalog/clear.js';
+import { clearTaskInstances, type ClearOptions, type ClearResult } from '../../state/clear.js';
 import { cliActor, withDatabase } from '../context.js';
 import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
 import { formatTable, printJson } from '../output.js';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
+import { cancelRun, markRun, type RunStateChange } from '../../state/mark.js';
 import { listRuns } from '../../catalog/runs.js';
 import { RUN_STATES, type RunState } from '../../state/vocabulary.js';
 import { inZone } from '../../schedule/index.js';

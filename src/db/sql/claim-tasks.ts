@@ -76,7 +76,7 @@ export async function claimTasks(db: Db, request: ClaimRequest): Promise<Claim> 
   return db.transaction((tx) => claimWithin(tx, request));
 }
 
-/** The claim inside a transaction the caller holds (finishTasks claims what it just made ready). */
+/** The claim inside a transaction the caller holds (completeTries claims what it just made ready). */
 export async function claimWithin(tx: Tx, { owner, queues, limit, onlyRun, token }: ClaimRequest): Promise<Claim> {
   if (limit <= 0) return { tasks: [], busy: false };
   // Its own statement: a statement sees the rows committed when it started, so the

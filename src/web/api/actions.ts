@@ -5,8 +5,8 @@
  * one transaction in src/catalog (clear.ts, mark.ts) and lands in the audit log.
  */
 import { z } from 'zod';
-import { clearTaskInstances, type ClearResult } from '../../catalog/clear.js';
-import { cancelRun, markRun, type RunStateChange } from '../../catalog/mark.js';
+import { clearTaskInstances, type ClearResult } from '../../state/clear.js';
+import { cancelRun, markRun, type RunStateChange } from '../../state/mark.js';
 import { inputDate, Text, iso, requestSchemas, responseSchemas, Timestamp } from './common.js';
 import { DagPath } from './dags.js';
 import { readDates } from './dates.js';

@@ -7,7 +7,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
-import { cancelRun, markRun } from '../../../catalog/mark.js';
+import { cancelRun, markRun } from '../../../state/mark.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';

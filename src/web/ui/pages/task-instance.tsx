@@ -9,7 +9,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { actorOf } from '../../../auth/index.js';
-import { clearTaskInstances } from '../../../catalog/clear.js';
+import { clearTaskInstances } from '../../../state/clear.js';
 import { tryVersions, type TryVersion } from '../../../catalog/try-versions.js';
 import { taskLogs } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';

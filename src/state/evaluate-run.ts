@@ -2,8 +2,8 @@ import { sql } from 'drizzle-orm';
 import { execute, type Tx } from '../db/execute.js';
 import type { DagStructure } from './dag-cache.js';
 import { jsonb } from '../db/execute.js';
-import { applyDecisions, decideTask, stateFor, type StateChange } from './finish.js';
-import { groupStates, undecided } from './mapping.js';
+import { applyDecisions, decideTask, stateFor, type StateChange } from './decide.js';
+import { groupStates, undecided } from './expand-mapping.js';
 import type { TaskState } from './trigger-rules.js';
 
 const orders = new WeakMap<DagStructure, string[]>();

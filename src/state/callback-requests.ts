@@ -10,14 +10,14 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { CALLBACK_OPTION, eventOfState } from '../dag/callbacks.js';
 import type { DagCache } from './dag-cache.js';
-import type { FinishReport, TaskResult } from './finish.js';
+import type { CompletionReport, TaskResult } from './complete-tries.js';
 
 /** Queues the callbacks of accepted results and of the runs they ended; returns how many. */
 export async function queueCallbackRequests(
   tx: Tx,
   cache: DagCache,
   kept: readonly TaskResult[],
-  finishedRuns: FinishReport['finishedRuns'],
+  finishedRuns: CompletionReport['finishedRuns'],
 ): Promise<number> {
   const rows: Record<string, unknown>[] = [];
   const versionOfRun = new Map<string, string>();

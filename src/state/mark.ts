@@ -7,7 +7,7 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { auditLog, dagRuns, dags, taskInstances } from '../db/schema.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
-import { isUnfinished, type RunState, type TaskState } from '../state/vocabulary.js';
+import { isUnfinished, type RunState, type TaskState } from './vocabulary.js';
 import { notify } from '../db/notify.js';
 
 /** A task instance whose state the action changed. */

@@ -1,5 +1,5 @@
 import type { TriggerRule } from '../dag/types.js';
-import type { TaskState } from '../state/vocabulary.js';
+import type { TaskState } from './vocabulary.js';
 
 /**
  * Trigger rules with Airflow's semantics: what the scheduler does with a task
@@ -15,7 +15,7 @@ import type { TaskState } from '../state/vocabulary.js';
  * Updraft has no setup/teardown tasks and no depends_on_past, so the parts of
  * Airflow's rule that deal with those are left out. A mapped task's instances each
  * count as one upstream, as Airflow counts each expanded task instance (the callers
- * pass every instance's state: src/scheduler/mapping.ts).
+ * pass every instance's state: src/state/expand-mapping.ts).
  */
 
 export type { TaskState };

@@ -6,8 +6,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { execute, type Tx } from '../db/execute.js';
+import { expandPlaceholder, failPlaceholder } from '../db/sql/expand-mapping.js';
 import type { DagStructure, TaskNode } from './dag-cache.js';
-import type { TaskState } from './trigger-rules.js';
+import type { TaskState } from './vocabulary.js';
 
 export interface Expansion {
   /** 'scheduled' with `count` instances; 'skipped' for an empty list; 'failed' with `error`. */
@@ -51,27 +52,12 @@ export async function expandMapped(
   else if (items.length > spec.maxLength)
     error = `mapped task '${task.id}' cannot expand: ${source} returned ${items.length} items, more than maxLength ${spec.maxLength}`;
   if (error) {
-    await execute(
-      tx,
-      sql`update task_instances set state = 'failed', error = ${error}, ended_at = now(), updated_at = now()
-           where run_id = ${runRowId} and task_id = ${task.id} and map_index = -1 and state is null`,
-    );
+    await failPlaceholder(tx, runRowId, task.id, error);
     return { state: 'failed', count: 1, error };
   }
   const count = (items as unknown[]).length;
   if (count === 0) return { state: 'skipped', count: 1 };
-  // One statement: the placeholder becomes instance 0, copies of it are 1..n-1.
-  await execute(
-    tx,
-    sql`with first as (
-          update task_instances set map_index = 0, state = 'scheduled', scheduled_at = now(), updated_at = now()
-           where run_id = ${runRowId} and task_id = ${task.id} and map_index = -1 and state is null
-          returning run_id, dag_id, task_id, max_tries, priority, pool, queue, operator, backfill, scheduled_at
-        )
-        insert into task_instances (run_id, dag_id, task_id, map_index, state, max_tries, priority, pool, queue, operator, backfill, scheduled_at)
-        select f.run_id, f.dag_id, f.task_id, i, 'scheduled', f.max_tries, f.priority, f.pool, f.queue, f.operator, f.backfill, f.scheduled_at
-          from first f, generate_series(1, ${count - 1}::int) as i`,
-  );
+  await expandPlaceholder(tx, runRowId, task.id, count);
   return { state: 'scheduled', count };
 }
 

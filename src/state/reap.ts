@@ -1,34 +1,12 @@
+/** Lost tries: those whose worker stopped heartbeating are handed back or ended by their retry policy. */
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { execute, toDate } from '../db/execute.js';
+import { execute } from '../db/execute.js';
 import { formatDuration } from '../util/duration.js';
 import type { DagCache } from './dag-cache.js';
 import { handBackTries } from '../db/sql/hand-back.js';
-import { finishTasks, type FinishReport, type TaskResult } from './finish.js';
+import { completeTries, type CompletionReport, type TaskResult } from './complete-tries.js';
 import { hasTriesLeft, retryDelayMs } from './retry.js';
-import { notify } from '../db/notify.js';
-
-/**
- * Makes up_for_retry tasks whose delay has passed, and up_for_reschedule sensors whose
- * next poke is due, ready again, and tells when the next one is due. Those times live
- * in the database, so they survive a restart. (Both use task_instances_retry_due_idx,
- * over rows with a next_try_at: `next_try_at <= now()` implies its predicate.)
- */
-export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRetryAt: Date | null }> {
-  return db.transaction(async (tx) => {
-    const { rowCount } = await execute(
-      tx,
-      sql`update task_instances set state = 'scheduled', scheduled_at = now(), next_try_at = null, updated_at = now()
-           where state in ('up_for_retry', 'up_for_reschedule') and next_try_at <= now()`,
-    );
-    if (rowCount > 0) await notify(tx, 'work');
-    const { rows } = await execute<{ next: Date | null }>(
-      tx,
-      sql`select min(next_try_at) as next from task_instances where next_try_at is not null and state in ('up_for_retry', 'up_for_reschedule')`,
-    );
-    return { promoted: rowCount, nextRetryAt: toDate(rows[0]?.next ?? null) };
-  });
-}
 
 /**
  * Takes away the tries whose owner stopped heartbeating for `timeoutMs` (a worker killed,
@@ -36,7 +14,7 @@ export async function promoteRetries(db: Db): Promise<{ promoted: number; nextRe
  * - a try still `queued` had not started: it goes back to be claimed again without using
  *   up a try, as a worker's own stop hands it back (a crash costs no more than a SIGTERM);
  * - a `running` try had started: it is failed or retried by its retry policy, through
- *   finishTasks, fenced like any other result (a worker that finished meanwhile wins).
+ *   completeTries, fenced like any other result (a worker that finished meanwhile wins).
  * Ages are read on the database's clock, never this process's. And nothing is taken in the
  * first `timeoutMs` after the database server started: after a restart every heartbeat is
  * old, though the workers are alive and about to beat (and to commit what finished while
@@ -50,7 +28,7 @@ export async function reapLostTasks(
   timeoutMs: number,
   now = new Date(),
   serverMayRestart = true,
-): Promise<(FinishReport & { handedBack: number }) | null> {
+): Promise<(CompletionReport & { handedBack: number }) | null> {
   const { rows } = await execute<{
     id: string;
     lease: string;
@@ -91,7 +69,7 @@ export async function reapLostTasks(
       logs: [{ level: 'error', message, at: now.getTime() }],
     });
   }
-  const report = await finishTasks(db, cache, results, undefined, { queueCallbacks: true });
+  const report = await completeTries(db, cache, results, undefined, { queueCallbacks: true });
   report.scheduled += handedBack;
   for (const row of unstarted) report.changes.push({ runRowId: row.run_id, taskId: row.task_id, state: 'scheduled' });
   return { ...report, handedBack };

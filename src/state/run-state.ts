@@ -1,7 +1,7 @@
 import type { TriggerRule } from '../dag/types.js';
 import { UpdraftError } from '../errors.js';
 import { countUpstream, decide } from './trigger-rules.js';
-import { FAILED_TASK_STATES, isUnfinished, type FinishedRunState, type TaskState } from '../state/vocabulary.js';
+import { FAILED_TASK_STATES, isUnfinished, type FinishedRunState, type TaskState } from './vocabulary.js';
 
 /** One task instance of a run. */
 export interface RunTask {

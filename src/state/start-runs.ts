@@ -1,19 +1,19 @@
-import { sql } from 'drizzle-orm';
+/** Starting runs: queued -> running, with their task instances (roots and `always` tasks scheduled). */
 import type { Db } from '../db/client.js';
-import { execute, jsonb } from '../db/execute.js';
 import type { Tx } from '../db/execute.js';
+import {
+  insertTaskInstanceRows,
+  lockQueuedRuns,
+  markRunsRunning,
+  type NewTaskInstance,
+  startableRuns,
+  tryStartLock,
+} from '../db/sql/start-runs.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 import { evaluateRun } from './evaluate-run.js';
-import { finishRunIfDone, type StateChange } from './finish.js';
+import type { StateChange } from './decide.js';
+import { finishRunIfDone } from './finish-run.js';
 import { notify } from '../db/notify.js';
-
-/**
- * One starter at a time, so that two schedulers cannot both see room under maxActiveRuns.
- * Tried, never waited for (like the claim lock, src/db/sql/claim-tasks.ts): a scheduler
- * frozen while it holds the lock queues nobody, and loses it within the session's
- * idle_in_transaction_session_timeout.
- */
-const START_LOCK = 0x75706473; // 'upds'
 
 export interface StartedRun {
   id: string;
@@ -38,46 +38,14 @@ export interface StartedRun {
  */
 export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date()): Promise<StartedRun[] | null> {
   return db.transaction(async (tx) => {
-    const { rows: lock } = await execute<{ held: boolean }>(
-      tx,
-      sql`select pg_try_advisory_xact_lock(${START_LOCK}) as held`,
-    );
-    if (!lock[0]?.held) return null;
-    // Ranked in SQL: only runs that fit under their limit come back, so one DAG's backlog
-    // cannot crowd out the others. A DAG's own runs count against its maxActiveRuns and
-    // do not start while it is paused; a backfill's runs count against the backfill's
-    // maxActiveRuns (whatever the DAG's) and start while the backfill runs, paused DAG
-    // or not. Scheduled and manual runs come first (docs/backfill.md).
-    // A run of a backfill that has ended (one cleared afterwards) is the DAG's again.
-    const { rows } = await execute<{ id: string; dag_version_id: string }>(
-      tx,
-      sql`with queued as (
-            select r.id, r.dag_id, r.dag_version_id, r.logical_date, b.id as backfill_id, b.state as backfill_state, b.max_active_runs as backfill_max
-              from dag_runs r left join backfills b on b.id = r.backfill_id and b.state in ('running', 'paused')
-             where r.state = 'queued'
-          )
-          select q.id, q.dag_version_id from (
-            select r.id, r.dag_version_id, r.logical_date, r.backfill_id,
-                   row_number() over (partition by r.dag_id, r.backfill_id order by r.logical_date, r.id) as rank,
-                   case when r.backfill_id is null
-                        then d.max_active_runs - (select count(*) from dag_runs x where x.dag_id = r.dag_id and x.state = 'running'
-                                                    and not exists (select 1 from backfills y where y.id = x.backfill_id and y.state in ('running', 'paused')))
-                        else r.backfill_max - (select count(*) from dag_runs x where x.backfill_id = r.backfill_id and x.state = 'running')
-                   end as room
-              from queued r join dags d on d.id = r.dag_id
-             where case when r.backfill_id is null then not d.is_paused else r.backfill_state = 'running' end
-          ) q
-          where q.rank <= q.room
-          order by q.backfill_id is not null, q.logical_date, q.id
-          limit 200`,
-    );
+    if (!(await tryStartLock(tx))) return null;
+    const rows = await startableRuns(tx);
     if (rows.length === 0) return [];
     // Locked and checked again: a run cancelled or marked since the read above must not start.
-    const { rows: still } = await execute<{ id: string }>(
+    const queued = await lockQueuedRuns(
       tx,
-      sql`select id from dag_runs where id in (select (jsonb_array_elements_text(${jsonb(rows.map((r) => r.id))}))::uuid) and state = 'queued' order by id for update`,
+      rows.map((r) => r.id),
     );
-    const queued = new Set(still.map((r) => r.id));
     const started: StartedRun[] = [];
     const restarted: { run: StartedRun; structure: DagStructure }[] = [];
     for (const run of rows.filter((r) => queued.has(r.id))) {
@@ -90,13 +58,14 @@ export async function startQueuedRuns(db: Db, cache: DagCache, now = new Date())
         changes: scheduled.map((taskId) => ({ runRowId: run.id, taskId, state: 'scheduled' })),
       };
       started.push(entry);
-      // Mapped roots wait in state none to be expanded by evaluateRun (src/scheduler/mapping.ts).
+      // Mapped roots wait in state none to be expanded by evaluateRun (src/state/expand-mapping.ts).
       if (inserted < structure.tasks.size || hasMappedRoots(structure)) restarted.push({ run: entry, structure });
     }
     if (started.length > 0) {
-      await execute(
+      await markRunsRunning(
         tx,
-        sql`update dag_runs set state = 'running', started_at = ${now} where state = 'queued' and id in (select (jsonb_array_elements_text(${jsonb(started.map((r) => r.id))}))::uuid)`,
+        started.map((r) => r.id),
+        now,
       );
       for (const { run, structure } of restarted) {
         const changes = await evaluateRun(tx, run.id, structure);
@@ -140,7 +109,7 @@ const startersOf = new WeakMap<DagStructure, string[]>();
 /**
  * The tasks a new run schedules at once, in the DAG's order: the roots, and the tasks whose
  * trigger rule is `always`, which Airflow gives no dependency at all (they run alongside
- * their upstream tasks). Mapped ones wait to be expanded (src/scheduler/mapping.ts).
+ * their upstream tasks). Mapped ones wait to be expanded (src/state/expand-mapping.ts).
  */
 function starters(structure: DagStructure): string[] {
   let ids = startersOf.get(structure);
@@ -162,7 +131,7 @@ async function insertTaskInstances(
   queue?: string,
 ): Promise<{ scheduled: string[]; inserted: number }> {
   const ready = new Set(starters(structure));
-  const tasks = [...structure.tasks.values()].map((t) => ({
+  const tasks: NewTaskInstance[] = [...structure.tasks.values()].map((t) => ({
     task_id: t.id,
     state: ready.has(t.id) ? 'scheduled' : null,
     max_tries: t.retries + 1,
@@ -171,18 +140,7 @@ async function insertTaskInstances(
     queue: queue ?? t.queue,
     operator: t.operator,
   }));
-  const { rows } = await execute<{ task_id: string; state: string | null }>(
-    tx,
-    sql`insert into task_instances (run_id, dag_id, task_id, state, max_tries, priority, pool, queue, operator, backfill, scheduled_at)
-        select ${runId}::uuid, ${structure.dagRowId}::uuid, t.task_id, t.state::task_state, t.max_tries, t.priority, t.pool, t.queue, t.operator,
-               r.backfill_id is not null, case when t.state = 'scheduled' then ${now}::timestamptz end
-          from jsonb_to_recordset(${JSON.stringify(tasks)}::jsonb)
-               as t(task_id text, state text, max_tries int, priority int, pool text, queue text, operator text),
-               dag_runs r
-         where r.id = ${runId}::uuid
-        on conflict (run_id, task_id, map_index) do nothing
-        returning task_id, state`,
-  );
+  const rows = await insertTaskInstanceRows(tx, runId, structure.dagRowId, tasks, now);
   // In the DAG's order.
   const inserted = new Set(rows.filter((r) => r.state === 'scheduled').map((r) => r.task_id));
   return { scheduled: starters(structure).filter((id) => inserted.has(id)), inserted: rows.length };

@@ -8,12 +8,12 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { auditLog, dagRuns, taskInstances, type DagRunRow } from '../db/schema.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
-import { DagCache, type DagStructure } from '../scheduler/dag-cache.js';
-import { evaluateRun } from '../scheduler/evaluate-run.js';
-import { finishRunIfDone } from '../scheduler/finish.js';
-import type { TaskState } from '../scheduler/trigger-rules.js';
+import { DagCache, type DagStructure } from './dag-cache.js';
+import { evaluateRun } from './evaluate-run.js';
+import { finishRunIfDone } from './finish-run.js';
+import type { TaskState } from './trigger-rules.js';
 import { dagRowId } from './mark.js';
-import { FAILED_TASK_STATES } from '../state/vocabulary.js';
+import { FAILED_TASK_STATES } from './vocabulary.js';
 import { notify } from '../db/notify.js';
 
 export interface ClearOptions {
@@ -293,7 +293,7 @@ interface SelectedRun {
   versionId: string;
 }
 
-/** The runs to clear in, locked in id order (as finishTasks locks them) unless `lock` is false. */
+/** The runs to clear in, locked in id order (as completeTries locks them) unless `lock` is false. */
 async function selectRuns(
   tx: Tx,
   dagRow: string,
