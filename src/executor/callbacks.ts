@@ -15,7 +15,7 @@ import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
 import { CALLBACK_OPTION, CALLBACK_TIMEOUT_MS, eventOfState, type CallbackEvent } from '../dag/callbacks.js';
 import { resolveParams } from '../dag/params.js';
-import type { ClaimedTask } from '../db/sql/claim-tasks.js';
+import type { ClaimedTask } from '../state/tries.js';
 import type { EngineBus } from '../state/bus.js';
 import type { DagStructure } from '../state/dag-cache.js';
 import { insertLogs } from '../db/sql/insert-logs.js';

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { notify } from '../db/notify.js';
-import { claimWithin, type ClaimedTask, type ClaimRequest } from '../db/sql/claim-tasks.js';
+import { claimWithin, type ClaimedTask, type ClaimRequest } from './tries.js';
 import { recordDatasetEvents, type OutletUpdate } from '../db/sql/dataset-events.js';
 import { insertLogs } from '../db/sql/insert-logs.js';
 import { recordTryEnds } from '../db/sql/record-try-ends.js';

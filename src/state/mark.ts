@@ -135,7 +135,7 @@ async function endRun(
     }
     const why = action === 'cancel' ? `the run was cancelled by ${actor}` : `the run was marked ${state} by ${actor}`;
     if (changes.length > 0) {
-      // The executor reads the reason of a stopped try from `error` (src/executor/executor.ts, stopRevoked).
+      // The executor reads the reason of a stopped try from `error` (src/executor/leases.ts).
       await execute(
         tx,
         sql`update task_instances ti

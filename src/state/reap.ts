@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { execute } from '../db/execute.js';
 import { formatDuration } from '../util/duration.js';
 import type { DagCache } from './dag-cache.js';
-import { handBackTries } from '../db/sql/hand-back.js';
+import { handBackTries } from './tries.js';
 import { completeTries, type CompletionReport, type TaskResult } from './complete-tries.js';
 import { hasTriesLeft, retryDelayMs } from './retry.js';
 

@@ -1,5 +1,5 @@
 /**
- * An upstream result handed on from memory (executor.ts, upstreamResults) must read as the
+ * An upstream result handed on from memory (src/executor/inputs.ts) must read as the
  * one stored in jsonb would: same values, same key order, on both drivers.
  */
 import { sql } from 'drizzle-orm';

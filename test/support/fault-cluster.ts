@@ -312,7 +312,7 @@ export default dag({ id: '${dagId}', schedule: null, defaults: { retries: 1, ret
 /**
  * Triggers run `index` and waits until `worker` alone has claimed its four gated tasks:
  * two running (a thread each) and two waiting for a thread. While two wait, a worker
- * claims nothing more (executor.ts, pump), so the next run goes to the next worker.
+ * claims nothing more (src/executor/claim-loop.ts), so the next run goes to the next worker.
  */
 export async function holdRun(c: Cluster, dagId: string, index: number, worker: UpdraftProcess): Promise<void> {
   await trigger(c.db, dagId, 1, index);

@@ -30,7 +30,7 @@ import {
 /**
  * How long one client may hold the database in a transaction: while it does, every statement
  * of the server waits, its task heartbeats too, and an executor that misses heartbeats for
- * `heartbeatTimeout - heartbeat` stops all its running tries (executor.ts, abandonIfCutOff).
+ * `heartbeatTimeout - heartbeat` stops all its running tries (src/executor/leases.ts).
  * Past either limit the client is disconnected and its transaction rolled back.
  * Measured on 2 busy cores (load ~18): `dags list`/`dags trigger`/`runs list` beside
  * standalone held it 2 ms at the median, 70 ms p90, 710 ms at most (390 holds); a 30-task

@@ -1,0 +1,27 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { execute, jsonb } from '../execute.js';
+
+export interface StartedTry {
+  id: string;
+  lease: string;
+  /** When its thread took it, as the executor saw it. */
+  startedAt: Date;
+}
+
+/**
+ * Shows started tries as running, many per statement (an executor batches the tries its
+ * threads took within a few milliseconds). Fenced by lease and by `queued`: a try that was
+ * handed back, taken by a scheduler, or whose completion was committed first is left as it
+ * is, so this write can never undo a later one. Returns how many rows it changed.
+ */
+export async function markTriesRunning(db: Db, tries: readonly StartedTry[]): Promise<number> {
+  const { rowCount } = await execute(
+    db,
+    sql`update task_instances ti set state = 'running', started_at = v.started_at, updated_at = now()
+          from jsonb_to_recordset(${jsonb(tries.map((t) => ({ id: t.id, lease: t.lease, started_at: t.startedAt })))})
+               as v(id uuid, lease uuid, started_at timestamptz)
+         where ti.id = v.id and ti.lease = v.lease and ti.state = 'queued'`,
+  );
+  return rowCount;
+}
