@@ -36,7 +36,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import { setPaused } from '../src/catalog/dags.js';
+import { setPaused } from '../src/state/pause.js';
 import { loadConfig } from '../src/config.js';
 import { execute } from '../src/db/execute.js';
 import { Engine } from '../src/engine/engine.js';

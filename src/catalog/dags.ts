@@ -1,10 +1,9 @@
 import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { auditLog, dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
+import { dagRuns, dags, dagVersions, importErrors, type DagRow, type ImportErrorRow } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import { nextDagRunInfo, type DagRunInfo, type DataInterval, type ScheduleSpec } from '../schedule/index.js';
-import { notify } from '../db/notify.js';
 
 export interface DagSummary {
   dag: DagRow;
@@ -77,22 +76,4 @@ export async function getDag(db: Db, dagId: string): Promise<{ dag: DagRow; seri
 
 export async function listImportErrors(db: Db): Promise<ImportErrorRow[]> {
   return db.select().from(importErrors).orderBy(asc(importErrors.file));
-}
-
-/** Pauses or unpauses a DAG and records who did it. False when it already was. */
-export async function setPaused(db: Db, dagId: string, paused: boolean, actor: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .select({ id: dags.id, isPaused: dags.isPaused })
-      .from(dags)
-      .where(eq(dags.dagId, dagId))
-      .for('update');
-    if (!row) throw new NotFoundError(`no DAG with id '${dagId}' (see 'updraft dags list')`);
-    if (row.isPaused === paused) return false;
-    await tx.update(dags).set({ isPaused: paused }).where(eq(dags.id, row.id));
-    await tx.insert(auditLog).values({ actor, action: paused ? 'dag.pause' : 'dag.unpause', dagId });
-    // Schedulers act on an unpause at once instead of at their next poll.
-    await notify(tx, 'dags', dagId);
-    return true;
-  });
 }

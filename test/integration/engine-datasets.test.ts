@@ -6,7 +6,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { dagRuns, dags, datasetDagRunQueue, datasetEvents, datasets } from '../../src/db/schema.js';
-import { setPaused } from '../../src/catalog/dags.js';
+import { setPaused } from '../../src/state/pause.js';
 import { taskStates, useEngine, type TestEngine } from '../support/engine.js';
 
 const DAGS = `import { dag } from 'updraft';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import { beforeAll, afterAll, expect, it } from 'vitest';
-import { setPaused } from '../../src/catalog/dags.js';
+import { setPaused } from '../../src/state/pause.js';
 import { dags } from '../../src/db/schema.js';
 import type { EventRunOutcome } from '../../src/events/start-run.js';
 import { ROOT } from '../support/cli.js';

@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setPaused } from '../../src/catalog/dags.js';
+import { setPaused } from '../../src/state/pause.js';
 import type { Database } from '../../src/db/client.js';
 import { dagRuns, dags, eventKeys, eventWatermarks } from '../../src/db/schema.js';
 import type { TriggerEvents } from '../../src/events/source.js';

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setPaused } from '../../src/catalog/dags.js';
+import { setPaused } from '../../src/state/pause.js';
 import type { Database } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
 import { CHANNELS, listen } from '../../src/db/notify.js';

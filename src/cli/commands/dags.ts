@@ -1,13 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import {
-  getDag,
-  lastScheduledInterval,
-  listDags,
-  listImportErrors,
-  scheduleSpecOf,
-  setPaused,
-} from '../../catalog/dags.js';
+import { getDag, lastScheduledInterval, listDags, listImportErrors, scheduleSpecOf } from '../../catalog/dags.js';
+import { setPaused } from '../../state/pause.js';
 import { loadConfig } from '../../config.js';
 import { DagProcessor, assertFolder, parseDagFiles } from '../../processor/processor.js';
 import { discoverDagFiles } from '../../processor/discover.js';

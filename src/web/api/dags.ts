@@ -6,7 +6,7 @@
 import { describeEvents, type EventsSpec } from '../../events/spec.js';
 import { and, arrayOverlaps, asc, count, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { setPaused } from '../../catalog/dags.js';
+import { setPaused } from '../../state/pause.js';
 import type { Db } from '../../db/client.js';
 import { dagRuns, dags, dagVersions } from '../../db/schema.js';
 import { PARAM_TYPES, type ParamsSpec } from '../../dag/types.js';

@@ -8,7 +8,8 @@
  */
 import { Hono, type Context } from 'hono';
 import { actorOf } from '../../../auth/index.js';
-import { getDag, lastScheduledInterval, scheduleSpecOf, setPaused } from '../../../catalog/dags.js';
+import { getDag, lastScheduledInterval, scheduleSpecOf } from '../../../catalog/dags.js';
+import { setPaused } from '../../../state/pause.js';
 import type { Engine } from '../../../engine/engine.js';
 import { nextDagRunInfo } from '../../../schedule/index.js';
 import { triggerRun } from '../../../scheduler/runs.js';
