@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { maskUrl } from '../src/connections/mask.js';
+import { maskUrl } from '../src/util/mask.js';
 import { quoteIdent } from '../src/db/quote.js';
 import { createOrderEvents } from './orders-data.js';
 

@@ -9,9 +9,9 @@ import pg from 'pg';
 import type { Db } from '../db/client.js';
 import { auditLog, connections } from '../db/schema.js';
 import { ConfigError, NotFoundError, UpdraftError } from '../errors.js';
-import { pgMessage } from '../operators/pg.js';
-import { maskUrl } from './mask.js';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './name.js';
+import { pgMessage } from '../db/errors.js';
+import { maskUrl } from '../util/mask.js';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../dag/connection-name.js';
 import { decrypt, encrypt } from './secret.js';
 
 const ENV_PREFIX = 'UPDRAFT_CONN_';
@@ -113,13 +113,11 @@ export async function addConnection(
         target: connections.name,
         set: { urlEncrypted, displayUrl, description: input.description ?? null },
       });
-    await tx
-      .insert(auditLog)
-      .values({
-        actor: input.actor,
-        action: previous ? 'connection.update' : 'connection.add',
-        details: { name, url: displayUrl },
-      });
+    await tx.insert(auditLog).values({
+      actor: input.actor,
+      action: previous ? 'connection.update' : 'connection.add',
+      details: { name, url: displayUrl },
+    });
   });
   return { name, url: displayUrl, source: 'database', description: input.description ?? null };
 }

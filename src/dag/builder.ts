@@ -1,10 +1,10 @@
 import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
 import { buildGraph, findCycle } from './graph.js';
-import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.js';
-import type { ReportConfig, ReportResult } from '../operators/report/config.js';
-import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
-import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
+import type { CleanseConfig, CleanseResult } from './operators/cleanse.js';
+import type { ReportConfig, ReportResult } from './operators/report.js';
+import { OPERATOR_SCHEMAS, storableConfig } from './operators/schemas.js';
+import type { SqlConfig, SqlResult } from './operators/sql.js';
 import {
   compileSensor,
   compileSqlPart,
@@ -12,8 +12,8 @@ import {
   SQL_SENSOR_KEYS,
   type SensorConfig,
   type SqlSensorConfig,
-} from '../operators/sensor/config.js';
-import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
+} from './operators/sensor.js';
+import type { SyncConfig, SyncResult } from './operators/sync.js';
 import { describeIssues } from '../util/validation.js';
 import { checkDatasetUris } from './datasets.js';
 import {

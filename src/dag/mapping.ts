@@ -4,7 +4,7 @@
  * expand the task (src/scheduler/mapping.ts).
  */
 import { DagDefinitionError } from '../errors.js';
-import { jsonProblem } from '../executor/json-result.js';
+import { jsonProblem } from '../util/json-result.js';
 import type { TaskHandle, TaskOptions } from './types.js';
 
 /** Airflow's max_map_length default. */

@@ -1,7 +1,7 @@
 import type { Duration } from '../util/duration.js';
 import type { DatasetEventInfo, DatasetScheduleOption } from './datasets.js';
 import type { RunCallbacks, TaskCallbacks } from './callbacks.js';
-import type { EventsOptions } from '../events/spec.js';
+import type { EventsOptions } from './events.js';
 
 /** Airflow's trigger rules, with Airflow's meanings (see docs/authoring.md). */
 export const TRIGGER_RULES = [

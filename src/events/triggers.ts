@@ -13,7 +13,7 @@ import type { EngineBus } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import { NotifySource } from './notify-source.js';
 import type { EventSource, TriggerBus, TriggerEvents } from './source.js';
-import { describeEvents, type EventsSpec } from './spec.js';
+import { describeEvents, type EventsSpec } from '../dag/events.js';
 import { QueueSource, WatermarkSource } from './table-source.js';
 
 export type SourceStatus = { state: 'starting' | 'ready' } | { state: 'failing'; message: string };

@@ -21,7 +21,7 @@ import type { DagStructure } from '../scheduler/dag-cache.js';
 import { insertLogs, type LogLine, type TaskResult } from '../scheduler/finish.js';
 import type { TaskPool } from './pool.js';
 import type { CallbackCall, Question, TaskPayload } from './protocol.js';
-import { toStorableText } from './json-result.js';
+import { toStorableText } from '../util/json-result.js';
 import { takeCallbackRequests } from '../scheduler/callback-requests.js';
 import type { DagCache } from '../scheduler/dag-cache.js';
 

@@ -12,7 +12,7 @@ import type { DagCache, DagStructure } from '../scheduler/dag-cache.js';
 import { finishTasks, insertLogs, type FinishReport, type LogLine, type TaskResult } from '../scheduler/finish.js';
 import { hasTriesLeft, retryDelayMs } from '../scheduler/retry.js';
 import type { TaskPool } from './pool.js';
-import { asStoredJson, toStorableText } from './json-result.js';
+import { asStoredJson, toStorableText } from '../util/json-result.js';
 import { connectionUrl } from '../connections/store.js';
 import { readOperatorState } from '../operators/state.js';
 import type { Question, TaskOutcome } from './protocol.js';

@@ -6,7 +6,7 @@
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authRoutes } from '../../src/auth/routes.js';
+import { authRoutes } from '../../src/web/auth/routes.js';
 import { dateInputRule } from '../../src/schedule/index.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { testDatabase } from '../support/db.js';

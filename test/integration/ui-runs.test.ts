@@ -7,7 +7,8 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
+import type { Role } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { auditLog, dagRuns, reports, taskInstances } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
@@ -382,17 +383,15 @@ describe('import errors, audit log and reports', () => {
 
   it('lists the audit log newest first, filtered by action and DAG, a page at a time', async () => {
     const { database } = setup();
-    await database.db
-      .insert(auditLog)
-      .values(
-        Array.from({ length: 55 }, (_, i) => ({
-          actor: 'test',
-          action: 'ui.test',
-          dagId: 'ui_flow',
-          at: new Date(Date.UTC(2020, 0, 1, 0, i)),
-          details: { n: i },
-        })),
-      );
+    await database.db.insert(auditLog).values(
+      Array.from({ length: 55 }, (_, i) => ({
+        actor: 'test',
+        action: 'ui.test',
+        dagId: 'ui_flow',
+        at: new Date(Date.UTC(2020, 0, 1, 0, i)),
+        details: { n: i },
+      })),
+    );
     const first = await get('/ui/audit?action=ui.test');
     expect(first.status).toBe(200);
     expect(first.html.match(/<td>test<\/td>/g)).toHaveLength(50);

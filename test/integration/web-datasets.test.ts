@@ -6,7 +6,8 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
+import type { Role } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { dagPages } from '../../src/web/ui/pages/dags.js';
 import { datasetPages } from '../../src/web/ui/pages/datasets.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import type { CleanseConfig, CleanseResult } from '../../src/operators/cleanse/config.js';
+import type { CleanseConfig, CleanseResult } from '../../src/dag/operators/cleanse.js';
 import { cleanseOperator } from '../../src/operators/cleanse/run.js';
 import { operatorHarness, useScratchDatabases } from '../support/operators.js';
 

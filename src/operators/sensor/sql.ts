@@ -10,9 +10,10 @@
  */
 import { quoteIdent } from '../../db/quote.js';
 import { fieldError, withClient } from '../pg.js';
-import { resolveStatements, type Statement } from '../statement.js';
+import type { Statement } from '../../dag/operators/statement.js';
+import { resolveStatements } from '../statement.js';
 import type { OperatorContext } from '../types.js';
-import type { SqlSensorSettings } from './config.js';
+import type { SqlSensorSettings } from '../../dag/operators/sensor.js';
 
 const OPERATOR = 'sql_sensor';
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { taskLog } from '../../catalog/runs.js';
-import { formatLogLine } from '../../cli/output.js';
+import { formatLogLine } from '../../util/log-line.js';
 import { intParam, iso, responseSchemas, Timestamp } from './common.js';
 import { INT4_MAX } from '../../util/input.js';
 import { defineRoute } from './route.js';
