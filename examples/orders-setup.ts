@@ -77,7 +77,7 @@ function writeEnv(values: Record<string, string>): string {
         .filter((l) => l !== '')
     : [];
   const kept = lines.filter((line) => !Object.keys(values).some((key) => line.startsWith(`${key}=`)));
-  writeFileSync(file, [...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n') + '\n', {
+  writeFileSync(file, `${[...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n')}\n`, {
     mode: 0o600,
   });
   return file;

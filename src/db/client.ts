@@ -146,7 +146,7 @@ async function openThroughSocket(opts: OpenDatabaseOptions): Promise<Database | 
 /** Serves the embedded database on its socket until `close()`. */
 async function serving(database: Database, opts: OpenDatabaseOptions): Promise<Database> {
   const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
-  let socket;
+  let socket: Awaited<ReturnType<typeof serveSocket>>;
   try {
     const serving = opts.serving ?? {
       scheduler: false,

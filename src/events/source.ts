@@ -3,7 +3,7 @@
  * starts, never logged), one clear message per problem instead of one per attempt,
  * and handing events to startEventRun, one at a time or in batches.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { connectionUrl } from '../connections/store.js';
 import { maskUrl, redact, rememberSecretsOf } from '../util/mask.js';

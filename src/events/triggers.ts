@@ -32,7 +32,7 @@ export class EventTriggers {
   constructor(
     private readonly db: Db,
     private readonly bus: EngineBus,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     // A scheduler without the processor role hears pauses (updraft_dags) but not new versions: look now and then.
     this.#timer = setInterval(() => void this.reconcile(), RECONCILE_MS).unref();

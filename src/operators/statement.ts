@@ -13,11 +13,11 @@ import { OperatorError } from './types.js';
  */
 export async function resolveStatements(
   spec: unknown,
-  ctx: TaskContext<any>,
+  ctx: TaskContext,
   operator: string,
   field: string,
 ): Promise<Statement[]> {
-  const value = typeof spec === 'function' ? await (spec as (c: TaskContext<any>) => unknown)(ctx) : spec;
+  const value = typeof spec === 'function' ? await (spec as (c: TaskContext) => unknown)(ctx) : spec;
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new OperatorError(operator, field, 'the function returned no statement');
   return list.map((item, i) => {

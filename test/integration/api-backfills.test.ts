@@ -72,7 +72,6 @@ beforeAll(async () => {
 
 interface Answer {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

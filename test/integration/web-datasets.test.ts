@@ -116,7 +116,7 @@ describe('datasets in the UI and the API', () => {
     expect(produced.state).toBe('success');
     await ended;
     // web_idle ('any') ran too; both runs consumed the one event.
-    const { body } = await apiGet('/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'));
+    const { body } = await apiGet(`/datasets/events?uri=${encodeURIComponent('warehouse://public.sales')}`);
     expect(body.total_entries).toBe(1);
     const event = body.dataset_events[0];
     expect(event).toMatchObject({
@@ -131,7 +131,7 @@ describe('datasets in the UI and the API', () => {
     expect(consumerRunId).toMatch(/^dataset_triggered__/);
 
     const events = await get(
-      '/ui/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'),
+      `/ui/datasets/events?uri=${encodeURIComponent('warehouse://public.sales')}`,
       sessions.viewer,
     );
     expect(events.html).toContain(`href="/ui/dags/web_producer/runs/${encodeURIComponent(produced.runId)}"`);

@@ -19,6 +19,7 @@ export type StatementInput = string | Statement;
 /** Static statements, or a function of the task's context that returns them (it may pull upstream results). */
 export type StatementsSpec<S = StatementInput | readonly StatementInput[]> =
   | S
+  // biome-ignore lint/suspicious/noExplicitAny: the function is written for its own DAG's params, unknown here; any keeps ctx.params usable in it
   | ((ctx: TaskContext<any>) => S | Promise<S>);
 
 const statementObject = z.strictObject({
@@ -27,7 +28,7 @@ const statementObject = z.strictObject({
 });
 /** One statement: SQL text or { text, values } (what a statements function must return too). */
 export const statementInput = z.union([z.string().trim().min(1, { message: 'is empty' }), statementObject]);
-export const fnField = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', {
+export const fnField = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
   message: 'expected a function',
 });
 

@@ -29,7 +29,7 @@ const TaskLog = z
 
 /** Whether the request asks for text/plain rather than JSON. */
 function wantsText(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes('text/plain') && !accept.includes('application/json');
+  return accept?.includes('text/plain') === true && !accept.includes('application/json');
 }
 
 export const logRoutes = [
