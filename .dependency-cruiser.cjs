@@ -4,7 +4,7 @@
  * (no folder cycles). src/index.ts, the public authoring API, is on top: it re-exports
  * from anywhere, and nothing imports it but the parse thread, which loads it before a DAG
  * file does. errors.ts, config.ts and log.ts at the root are the base, with util/.
- * `npm run lint` checks this (README.md, Layout).
+ * `npm run lint` checks this (README.md, Development).
  */
 const LAYERS = [
   ['cli'],
