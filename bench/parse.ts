@@ -151,7 +151,7 @@ try {
   const plans: Record<string, number>[] = [];
   for (let run = 0; run < RUNS; run++) {
     // A new source each run, so each store writes a new version (the real work).
-    await writeFile(file, generateDagSource(TASKS) + `// run ${run}\n`);
+    await writeFile(file, `${generateDagSource(TASKS)}// run ${run}\n`);
     await parseThreadReady();
     const started = performance.now();
     const parsed = await parseDagFile(file, 60_000);

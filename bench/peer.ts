@@ -139,7 +139,9 @@ async function drain(settings: GraphileConfig.WorkerOptions): Promise<Drain> {
     let completed = 0;
     let firstStart = 0;
     const allCompleted = new Promise<void>((resolve, reject) => {
-      events.on('job:start', () => void (firstStart ||= performance.now()));
+      events.on('job:start', () => {
+        firstStart ||= performance.now();
+      });
       events.on('job:complete', ({ job, error }) => {
         if (error) reject(new Error(`job ${job.id} failed: ${String(error)}`));
         else if (++completed === JOBS) resolve();

@@ -310,7 +310,8 @@ async function measure(setup: Setup, admin: pg.Client): Promise<Measurement> {
     // Stopped gracefully, every backend's counts reach pg_stat_database as it exits.
     const exits = await Promise.all(processes.map((p) => p.stop()));
     const problems = processes.flatMap((p, i) => complaints(names[i]!, p));
-    exits.forEach((e, i) => e.code !== 0 && problems.push(`${names[i]} exited with ${e.signal ?? e.code}`));
+    for (const [i, e] of exits.entries())
+      if (e.code !== 0) problems.push(`${names[i]} exited with ${e.signal ?? e.code}`);
     await until(
       'every connection to the bench database closed',
       async () => (await backends(admin, name)).length === 0,

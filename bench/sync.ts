@@ -22,7 +22,7 @@ import pg from 'pg';
 import type { TaskContext } from '../src/dag/types.js';
 import { quoteIdent } from '../src/db/quote.js';
 import { closePools, poolFor } from '../src/operators/pg.js';
-import type { SyncConfig, SyncResult } from '../src/operators/sync/config.js';
+import type { SyncConfig, SyncResult } from '../src/dag/operators/sync.js';
 import { syncOperator } from '../src/operators/sync/run.js';
 import { OperatorError, type OperatorContext } from '../src/operators/types.js';
 import { Figures } from './lib/figures.js';

@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         if (!probe.ok)
           throw new Error(
             `${target}: ${probe.status} ${(await probe.text())
-              .replace(/<style>[^]*?<\/style>|<[^>]+>/g, ' ')
+              .replace(/<style>[\s\S]*?<\/style>|<[^>]+>/g, ' ')
               .replace(/\s+/g, ' ')
               .slice(0, 400)}`,
           );

@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { maskUrl } from '../src/connections/mask.js';
+import { maskUrl } from '../src/util/mask.js';
 import { quoteIdent } from '../src/db/quote.js';
 import { createOrderEvents } from './orders-data.js';
 
@@ -77,7 +77,7 @@ function writeEnv(values: Record<string, string>): string {
         .filter((l) => l !== '')
     : [];
   const kept = lines.filter((line) => !Object.keys(values).some((key) => line.startsWith(`${key}=`)));
-  writeFileSync(file, [...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n') + '\n', {
+  writeFileSync(file, `${[...kept, ...Object.entries(values).map(([k, v]) => `${k}=${v}`)].join('\n')}\n`, {
     mode: 0o600,
   });
   return file;

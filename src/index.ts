@@ -31,12 +31,12 @@ export type {
   RunCallbackInfo,
   RunCallbacks,
 } from './dag/callbacks.js';
-export type { EventsOptions } from './events/spec.js';
-export type { SqlConfig, SqlResult } from './operators/sql/config.js';
-export type { SyncConfig, SyncResult } from './operators/sync/config.js';
-export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './operators/cleanse/config.js';
-export type { ReportConfig, ReportResult, ReportFormat } from './operators/report/config.js';
-export type { Statement, StatementInput, StatementsSpec } from './operators/statement.js';
+export type { EventsOptions } from './dag/events.js';
+export type { SqlConfig, SqlResult } from './dag/operators/sql.js';
+export type { SyncConfig, SyncResult } from './dag/operators/sync.js';
+export type { CleanseConfig, CleanseRule, CleanseResult, CastType } from './dag/operators/cleanse.js';
+export type { ReportConfig, ReportResult, ReportFormat } from './dag/operators/report.js';
+export type { Statement, StatementInput, StatementsSpec } from './dag/operators/statement.js';
 export type { DatasetEventInfo, DatasetScheduleOption, DatasetWhen } from './dag/datasets.js';
 export type {
   SensorConfig,
@@ -44,4 +44,4 @@ export type {
   SensorMode,
   SqlSensorConfig,
   PokeFunction,
-} from './operators/sensor/config.js';
+} from './dag/operators/sensor.js';

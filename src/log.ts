@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { describeError, isDatabaseError, pgErrorCode } from './db/errors.js';
+import { describeError, isDatabaseError, pgErrorCode } from './util/describe-error.js';
 
 /**
  * The process logger (JSON lines on stderr; UPDRAFT_LOG_LEVEL sets the level). An `err`

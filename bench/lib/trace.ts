@@ -150,7 +150,9 @@ export function timeCalls<T extends object>(
     }
   };
   return {
-    reset: () => void (calls.length = 0),
+    reset: () => {
+      calls.length = 0;
+    },
     line(elapsedMs) {
       const sorted = [...calls].sort((a, b) => a - b);
       const total = sorted.reduce((a, b) => a + b, 0);

@@ -1,17 +1,9 @@
-/** Authentication and roles of the web UI and API; see docs/auth.md. */
+/**
+ * Users, passwords, API tokens, sessions, roles and the audit log; see docs/auth.md. The
+ * HTTP side (middleware, login routes) is in src/web/auth/.
+ */
 export { actorOf, ANONYMOUS_ACTOR } from './audit.js';
 export { AuthConflictError } from './errors.js';
-export {
-  authenticate,
-  authOptions,
-  CSRF_FIELD,
-  CSRF_HEADER,
-  requireRead,
-  requireUser,
-  SESSION_COOKIE,
-  type AuthOptions,
-} from './middleware.js';
-export { authRoutes, endSession, startSession } from './routes.js';
 export { createSession, deleteSession, sessionUser } from './sessions.js';
 export {
   authenticateToken,

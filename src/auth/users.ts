@@ -190,7 +190,8 @@ export async function checkPassword(db: Db, username: string, password: string):
   const name = username.trim().toLowerCase();
   const [row] = USERNAME.test(name) ? await db.select().from(users).where(eq(users.username, name)) : [];
   if (!row) {
-    await verifyPassword(password, await (decoy ??= hashPassword(generatePassword(), DEFAULT_SCRYPT)));
+    decoy ??= hashPassword(generatePassword(), DEFAULT_SCRYPT);
+    await verifyPassword(password, await decoy);
     return { user: null, reason: 'unknown user' };
   }
   const matches = await verifyPassword(password, row.passwordHash);

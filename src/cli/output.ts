@@ -12,8 +12,3 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
-
-/** One task log line as `tasks logs` and `tasks test` print it: '<ISO time> <LEVEL> <message>'. */
-export function formatLogLine(at: Date, level: string, message: string): string {
-  return `${at.toISOString()} ${level.toUpperCase()} ${message}`;
-}

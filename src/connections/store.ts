@@ -9,9 +9,9 @@ import pg from 'pg';
 import type { Db } from '../db/client.js';
 import { auditLog, connections } from '../db/schema.js';
 import { ConfigError, NotFoundError, UpdraftError } from '../errors.js';
-import { pgMessage } from '../operators/pg.js';
-import { maskUrl } from './mask.js';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './name.js';
+import { pgMessage } from '../db/errors.js';
+import { maskUrl } from '../util/mask.js';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../dag/connection-name.js';
 import { decrypt, encrypt } from './secret.js';
 
 const ENV_PREFIX = 'UPDRAFT_CONN_';

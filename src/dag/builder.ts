@@ -1,10 +1,10 @@
 import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
 import { buildGraph, findCycle } from './graph.js';
-import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.js';
-import type { ReportConfig, ReportResult } from '../operators/report/config.js';
-import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
-import type { SqlConfig, SqlResult } from '../operators/sql/config.js';
+import type { CleanseConfig, CleanseResult } from './operators/cleanse.js';
+import type { ReportConfig, ReportResult } from './operators/report.js';
+import { OPERATOR_SCHEMAS, storableConfig } from './operators/schemas.js';
+import type { SqlConfig, SqlResult } from './operators/sql.js';
 import {
   compileSensor,
   compileSqlPart,
@@ -12,8 +12,8 @@ import {
   SQL_SENSOR_KEYS,
   type SensorConfig,
   type SqlSensorConfig,
-} from '../operators/sensor/config.js';
-import type { SyncConfig, SyncResult } from '../operators/sync/config.js';
+} from './operators/sensor.js';
+import type { SyncConfig, SyncResult } from './operators/sync.js';
 import { describeIssues } from '../util/validation.js';
 import { checkDatasetUris } from './datasets.js';
 import {
@@ -48,6 +48,7 @@ export interface TaskDefinition {
   operator: string;
   settings: TaskSettings;
   /** The function a 'task' runs; operators keep plain data in `config`. */
+  // biome-ignore lint/suspicious/noExplicitAny: the function takes its own DAG's params; any lets every DAG's fit here
   fn: TaskFunction<any, unknown> | undefined;
   config: unknown;
   /** Dataset URIs the task updates (docs/datasets.md). */
@@ -57,19 +58,20 @@ export interface TaskDefinition {
   callbacks: TaskCallbacks;
 }
 
-type Refs = TaskHandle<any> | readonly TaskHandle<any>[];
+type Refs = TaskHandle<unknown> | readonly TaskHandle<unknown>[];
 
 class TaskRef<R> implements TaskHandle<R> {
   declare readonly __result?: R;
   constructor(
     readonly id: string,
-    private readonly owner: DagBuilder<any>,
+    private readonly owner: DagBuilder<ParamsSpec>,
   ) {}
 
   get dagId(): string {
     return this.owner.dagId;
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: a handle is a thenable on purpose (see the comment inside)
   then<N extends Refs>(next: N): N {
     // then() makes a handle a thenable: a promise adopting one (a branch's async function
     // returning its choice) calls then(resolve, reject). It gets a plain reference instead.
@@ -87,7 +89,7 @@ class TaskRef<R> implements TaskHandle<R> {
   }
 
   /** @internal */
-  belongsTo(owner: DagBuilder<any>): boolean {
+  belongsTo(owner: DagBuilder<ParamsSpec>): boolean {
     return this.owner === owner;
   }
 }
@@ -110,7 +112,7 @@ function sensorTaskOptions(options: Record<string, unknown>, sensor: Record<stri
   ) as TaskOptions;
 }
 
-function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
+function toList(refs: Refs, where: string, dagId: string): TaskHandle<unknown>[] {
   const list = Array.isArray(refs) ? refs : [refs];
   for (const ref of list) {
     if (!(ref instanceof TaskRef)) {
@@ -120,7 +122,7 @@ function toList(refs: Refs, where: string, dagId: string): TaskHandle<any>[] {
       });
     }
   }
-  return list as TaskHandle<any>[];
+  return list as TaskHandle<unknown>[];
 }
 
 /** What a DAG's build function receives: `t.task(...)` and friends. */
@@ -295,7 +297,7 @@ export class DagBuilder<P extends ParamsSpec> {
   }
 
   /** @internal */
-  link(up: TaskHandle<any>, down: TaskHandle<any>): void {
+  link(up: TaskHandle<unknown>, down: TaskHandle<unknown>): void {
     this.assertOpen();
     for (const ref of [up, down]) {
       if (!(ref as TaskRef<unknown>).belongsTo(this)) {
@@ -379,6 +381,7 @@ export function isDag(value: unknown): value is Dag {
  * dependencies; cycles, duplicate ids and foreign task references throw a
  * DagDefinitionError naming the DAG and the field.
  */
+// biome-ignore lint/complexity/noBannedTypes: {} is the params of a DAG that declares none: no keys, yet a ParamsSpec
 export function dag<const P extends ParamsSpec = {}>(
   options: DagOptions<P>,
   build: (t: DagBuilder<P>) => void,

@@ -21,6 +21,7 @@ export interface TaskCallbackInfo {
 }
 
 /** Runs in a task thread after the try's state is committed; what it throws is logged, never changes the state. */
+// biome-ignore lint/suspicious/noExplicitAny: a callback is written for its own DAG's params, unknown here; any keeps ctx.params usable in it
 export type TaskCallback = (ctx: TaskContext<any>, info: TaskCallbackInfo) => void | Promise<void>;
 
 /** Task options; also allowed in a DAG's `defaults` (a task's own callback wins). */
@@ -75,7 +76,7 @@ export const CALLBACK_OPTION: Record<CallbackEvent, keyof TaskCallbacks> = {
 export const CALLBACK_TIMEOUT_MS = 60_000;
 
 /** Schema of one callback option: a function (checked by zod with the other options, so errors name the field). */
-export const callbackField = z.custom<(...args: any[]) => unknown>((value) => typeof value === 'function', {
+export const callbackField = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
   message: 'must be a function',
 });
 

@@ -47,7 +47,7 @@ export function checkDatasetUris(value: unknown, where: string, field: string): 
   if (!Array.isArray(value))
     return fail(field, `expected a list of dataset URIs, got ${value === null ? 'null' : typeof value}`);
   const seen = new Set<string>();
-  value.forEach((uri: unknown, i) => {
+  for (const [i, uri] of (value as unknown[]).entries()) {
     const at = `${field}[${i}]`;
     if (typeof uri !== 'string') return fail(at, `expected a string, got ${uri === null ? 'null' : typeof uri}`);
     if (uri.length === 0) return fail(at, 'must not be empty');
@@ -56,7 +56,7 @@ export function checkDatasetUris(value: unknown, where: string, field: string): 
       return fail(at, `is ${uri.length} characters long, at most ${MAX_URI_LENGTH} allowed`);
     if (seen.has(uri)) return fail(at, `duplicate dataset '${uri}'`);
     seen.add(uri);
-  });
+  }
   return value as string[];
 }
 

@@ -4,7 +4,7 @@
  * expand the task (src/state/expand-mapping.ts).
  */
 import { DagDefinitionError } from '../errors.js';
-import { jsonProblem } from '../executor/json-result.js';
+import { jsonProblem } from '../util/json-result.js';
 import type { TaskHandle, TaskOptions } from './types.js';
 
 /** Airflow's max_map_length default. */
@@ -19,7 +19,7 @@ export function mapDefinition(
   options: unknown,
   fn: unknown,
   isOwnTask: (ref: unknown) => boolean,
-): { taskOptions: TaskOptions; config: MapConfig; upstream: TaskHandle<any> | undefined } {
+): { taskOptions: TaskOptions; config: MapConfig; upstream: TaskHandle<unknown> | undefined } {
   const fail = (message: string, field: string) =>
     new DagDefinitionError(`DAG '${dagId}': task '${id}' (map): ${message}`, {
       field: `tasks.${id}${field ? `.${field}` : ''}`,
@@ -39,6 +39,6 @@ export function mapDefinition(
   if (over === undefined || over === null)
     throw fail('over is required: an upstream task (what t.task() returned) or a literal array', 'over');
   if (!isOwnTask(over)) throw fail(`over must be a task of this DAG or a literal array, got ${typeof over}`, 'over');
-  const upstream = over as TaskHandle<any>;
+  const upstream = over as TaskHandle<unknown>;
   return { taskOptions: taskOptions as TaskOptions, config: { over: upstream.id, maxLength }, upstream };
 }

@@ -5,7 +5,7 @@ import { describeIssues, durationField } from '../util/validation.js';
 import { checkParamsSpec } from './params.js';
 import { checkDatasetUris, type DatasetSchedule } from './datasets.js';
 import { callbackField, type RunCallbacks, type TaskCallbacks } from './callbacks.js';
-import { compileEvents, EventsOptionError, type EventsSpec } from '../events/spec.js';
+import { compileEvents, EventsOptionError, type EventsSpec } from './events.js';
 import { TRIGGER_RULES, type DagOptions, type ParamsSpec, type TaskOptions } from './types.js';
 
 /** Task settings after defaults and validation; durations in milliseconds. */
@@ -45,7 +45,7 @@ export interface CompiledDagOptions {
   defaultCallbacks: TaskCallbacks;
   /** The run's callbacks. */
   runCallbacks: RunCallbacks;
-  /** Event trigger (src/events/spec.ts); null without one. */
+  /** Event trigger (src/dag/events.ts); null without one. */
   events: EventsSpec | null;
 }
 

@@ -3,7 +3,7 @@ import type { CompiledDagOptions, TaskSettings } from './options.js';
 import type { DatasetSchedule } from './datasets.js';
 import type { ParamsSpec } from './types.js';
 import { callbackEvents, type CallbackEvent } from './callbacks.js';
-import type { EventsSpec } from '../events/spec.js';
+import type { EventsSpec } from './events.js';
 
 /** Bumped when the stored shape changes, so readers can tell old versions apart. */
 export const SERIALIZED_FORMAT = 1;

@@ -1,7 +1,7 @@
 import type { Duration } from '../util/duration.js';
 import type { DatasetEventInfo, DatasetScheduleOption } from './datasets.js';
 import type { RunCallbacks, TaskCallbacks } from './callbacks.js';
-import type { EventsOptions } from '../events/spec.js';
+import type { EventsOptions } from './events.js';
 
 /** Airflow's trigger rules, with Airflow's meanings (see docs/authoring.md). */
 export const TRIGGER_RULES = [
@@ -157,15 +157,15 @@ export interface TaskHandle<R = unknown> {
   readonly id: string;
   readonly dagId: string;
   /** Makes `next` (a task or a list of tasks) run after this one; returns `next` for chaining. */
-  then<N extends TaskHandle<any> | readonly TaskHandle<any>[]>(next: N): N;
+  then<N extends TaskHandle<unknown> | readonly TaskHandle<unknown>[]>(next: N): N;
   /** Makes this task run after every task in `upstream`; returns this task. */
-  after(...upstream: (TaskHandle<any> | readonly TaskHandle<any>[])[]): this;
+  after(...upstream: (TaskHandle<unknown> | readonly TaskHandle<unknown>[])[]): this;
   /** @internal phantom field carrying the result type. */
   readonly __result?: R;
 }
 
 /** What a branch's function returns: the direct downstream task(s) to follow; null, undefined or [] follows none. */
-export type BranchChoice = TaskHandle<any> | string | readonly (TaskHandle<any> | string)[] | null | undefined;
+export type BranchChoice = TaskHandle<unknown> | string | readonly (TaskHandle<unknown> | string)[] | null | undefined;
 
 /** Options of a mapped task (t.map): what to map over, and the task's own options. */
 export interface MapOptions<T> extends TaskOptions {

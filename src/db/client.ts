@@ -14,7 +14,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../config.js';
-import { maskUrl } from '../connections/mask.js';
+import { maskUrl } from '../util/mask.js';
 import { ConfigError } from '../errors.js';
 import { describeError } from './errors.js';
 import { lockEmbedded, type LockOptions } from './lock.js';
@@ -146,7 +146,7 @@ async function openThroughSocket(opts: OpenDatabaseOptions): Promise<Database | 
 /** Serves the embedded database on its socket until `close()`. */
 async function serving(database: Database, opts: OpenDatabaseOptions): Promise<Database> {
   const onWarning = opts.onWarning ?? ((message: string) => process.emitWarning(message));
-  let socket;
+  let socket: Awaited<ReturnType<typeof serveSocket>>;
   try {
     const serving = opts.serving ?? {
       scheduler: false,

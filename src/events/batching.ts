@@ -3,30 +3,10 @@
  * forms (docs/event-triggers.md). A batch is due when it is full (`maxBatch`), when no
  * event came for `debounce`, or when its first event has waited `maxWait`; the last one
  * keeps a steady stream (an event every 100 ms with a 1 s debounce) from waiting forever.
- * Without a debounce every batch is due at once.
+ * Without a debounce every batch is due at once. A spec's rule (batchRule) is in
+ * dag/events.ts, with the spec.
  */
-import type { EventsSpec } from './spec.js';
-
-export interface BatchRule {
-  debounceMs: number | null;
-  maxWaitMs: number | null;
-  maxBatch: number | null;
-}
-
-/** A debounce's default maximum wait: this many debounces. */
-export const MAX_WAIT_DEBOUNCES = 5;
-
-/** The rule of a stored spec (one stored before `maxWait` existed waits the default). */
-export function batchRule(
-  spec: Pick<EventsSpec, 'debounceMs' | 'maxBatch'> & { maxWaitMs?: number | null },
-): BatchRule {
-  const { debounceMs, maxBatch } = spec;
-  return {
-    debounceMs,
-    maxBatch,
-    maxWaitMs: debounceMs === null ? null : (spec.maxWaitMs ?? debounceMs * MAX_WAIT_DEBOUNCES),
-  };
-}
+import type { BatchRule } from '../dag/events.js';
 
 export interface Pending {
   /** Events waiting (known so far). */

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { describeDatabaseError } from '../db/errors.js';
 import { quoteIdent } from '../db/quote.js';
-import { Batcher, batchRule } from './batching.js';
+import { batchRule } from '../dag/events.js';
+import { Batcher } from './batching.js';
 import { confOf, EventSource, type SourceContext } from './source.js';
 import type { SourceEvent } from './start-run.js';
 

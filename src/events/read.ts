@@ -4,7 +4,7 @@ import { getDag } from '../catalog/dags.js';
 import type { Db } from '../db/client.js';
 import { dagRuns, eventKeys, eventWatermarks } from '../db/schema.js';
 import type { SerializedDag } from '../dag/serialize.js';
-import { describeEvents } from './spec.js';
+import { describeEvents } from '../dag/events.js';
 
 /** "on NOTIFY app_db/new_orders", or null for a DAG without an event trigger. */
 export function triggerOf(serialized: SerializedDag): string | null {

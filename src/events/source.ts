@@ -3,13 +3,13 @@
  * starts, never logged), one clear message per problem instead of one per attempt,
  * and handing events to startEventRun, one at a time or in batches.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { connectionUrl } from '../connections/store.js';
-import { maskUrl, redact, rememberSecretsOf } from '../connections/mask.js';
+import { maskUrl, redact, rememberSecretsOf } from '../util/mask.js';
 import type { Db } from '../db/client.js';
 import { describeDatabaseError } from '../db/errors.js';
-import type { EventsSpec } from './spec.js';
+import type { EventsSpec } from '../dag/events.js';
 import { startEventRun, type EventRunOptions, type EventRunOutcome, type SourceEvent } from './start-run.js';
 
 /** What the sources report; EventTriggers logs them, tests wait on them. */

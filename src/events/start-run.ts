@@ -59,7 +59,7 @@ export async function startEventRun(
       .from(dags)
       .innerJoin(dagVersions, eq(dagVersions.id, dags.latestVersionId))
       .where(eq(dags.dagId, dagId));
-    if (!dag || !dag.isActive) return { kind: 'inactive', reason: 'the DAG is no longer defined' };
+    if (!dag?.isActive) return { kind: 'inactive', reason: 'the DAG is no longer defined' };
     if (dag.isPaused) return { kind: 'inactive', reason: 'the DAG is paused' };
 
     const keys = [...new Set(events.flatMap((e) => (e.key === null ? [] : [e.key])))];

@@ -18,9 +18,10 @@ import type pg from 'pg';
 import { eq } from 'drizzle-orm';
 import { eventWatermarks, dags } from '../db/schema.js';
 import { quoteIdent } from '../db/quote.js';
-import { Batcher, batchRule } from './batching.js';
+import { batchRule } from '../dag/events.js';
+import { Batcher } from './batching.js';
 import { lockKey } from './notify-source.js';
-import { EventSource, type SourceContext } from './source.js';
+import { EventSource } from './source.js';
 import type { SourceEvent } from './start-run.js';
 
 /** The channel the queue trigger notifies, payload the DAG id. */

@@ -13,7 +13,7 @@ import type { EngineBus } from '../state/bus.js';
 import type { Logger } from '../log.js';
 import { NotifySource } from './notify-source.js';
 import type { EventSource, TriggerBus, TriggerEvents } from './source.js';
-import { describeEvents, type EventsSpec } from './spec.js';
+import { describeEvents, type EventsSpec } from '../dag/events.js';
 import { QueueSource, WatermarkSource } from './table-source.js';
 
 export type SourceStatus = { state: 'starting' | 'ready' } | { state: 'failing'; message: string };
@@ -32,7 +32,7 @@ export class EventTriggers {
   constructor(
     private readonly db: Db,
     private readonly bus: EngineBus,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     // A scheduler without the processor role hears pauses (updraft_dags) but not new versions: look now and then.
     this.#timer = setInterval(() => void this.reconcile(), RECONCILE_MS).unref();

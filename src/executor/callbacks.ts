@@ -22,7 +22,7 @@ import { insertLogs } from '../db/sql/insert-logs.js';
 import type { LogLine, TaskResult } from '../state/complete-tries.js';
 import type { TaskPool } from './pool.js';
 import type { CallbackCall, Question, TaskPayload } from './protocol.js';
-import { toStorableText } from './json-result.js';
+import { toStorableText } from '../util/json-result.js';
 import { takeCallbackRequests } from '../state/callback-requests.js';
 import type { DagCache } from '../state/dag-cache.js';
 

@@ -7,7 +7,7 @@ import { completeTries, type CompletionReport, type TaskResult } from '../state/
 import { CallbackRunner, type CommittedTry, type EndedRun } from './callbacks.js';
 import type { ClaimLoop } from './claim-loop.js';
 import type { Held } from './in-flight.js';
-import { asStoredJson } from './json-result.js';
+import { asStoredJson } from '../util/json-result.js';
 import type { LogFlush } from './log-flush.js';
 import type { Lifecycle } from './mode.js';
 import type { Writes } from './writes.js';

@@ -7,7 +7,7 @@
 import type { TaskSettings } from '../dag/options.js';
 import type { FinalState, LogLine, TaskResult } from '../state/complete-tries.js';
 import { hasTriesLeft, retryDelayMs } from '../state/retry.js';
-import { toStorableText } from './json-result.js';
+import { toStorableText } from '../util/json-result.js';
 import type { TaskOutcome } from './protocol.js';
 
 /** How a try ended, with what the decision depends on. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { resolveParams } from '../dag/params.js';
 import type { InFlight } from './in-flight.js';
 import { ITEM } from './inputs.js';
-import { toStorableText } from './json-result.js';
+import { toStorableText } from '../util/json-result.js';
 import type { TaskPool } from './pool.js';
 import type { Question, TaskOutcome } from './protocol.js';
 

@@ -1,5 +1,5 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
-import { redact } from '../connections/mask.js';
+import { redact } from '../util/mask.js';
 import type { LogLevel, MainMessage, Question, WorkerMessage } from './protocol.js';
 
 /**

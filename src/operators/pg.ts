@@ -4,7 +4,8 @@
  * is aborted, and driver errors turned into OperatorErrors that name the field.
  */
 import pg from 'pg';
-import { maskUrl, redact, rememberSecretsOf } from '../connections/mask.js';
+import { maskUrl, rememberSecretsOf } from '../util/mask.js';
+import { pgMessage } from '../db/errors.js';
 import { quoteIdent } from '../db/quote.js';
 import { OperatorError } from './types.js';
 
@@ -128,17 +129,6 @@ export function isTransient(error: unknown): boolean {
     code === '53300' ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(code)
   );
-}
-
-/** A driver error as one line: the message, its detail and hint, secrets scrubbed. */
-export function pgMessage(error: unknown): string {
-  if (!(error instanceof Error)) return redact(String(error));
-  const e = error as Error & { code?: string; detail?: string; hint?: string; errors?: Error[] };
-  // node's AggregateError (connecting to several addresses) has an empty message.
-  let message = e.message || e.errors?.map((x) => x.message).join('; ') || e.code || 'unknown error';
-  if (e.detail) message += ` (${e.detail})`;
-  if (e.hint) message += ` hint: ${e.hint}`;
-  return redact(message);
 }
 
 /** Wraps a driver error in an OperatorError naming the field; OperatorErrors and aborts pass through. */

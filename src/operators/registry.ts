@@ -5,7 +5,7 @@ import { sqlOperator } from './sql/run.js';
 import { syncOperator } from './sync/run.js';
 import type { Operator } from './types.js';
 
-const OPERATORS = new Map<string, Operator<any>>([
+const OPERATORS = new Map<string, Operator<unknown>>([
   [sqlOperator.name, sqlOperator],
   [cleanseOperator.name, cleanseOperator],
   [reportOperator.name, reportOperator],

@@ -1,42 +1,11 @@
 /**
- * Statements as DAG files write them, for the sql and report operators: SQL text with
- * $1, $2 placeholders and the values to bind to them. Values from the run (interval,
- * logical date, params, upstream results) come through a function of the task's
- * context, so they are always bound as parameters and never spliced into the text:
- *
- *   sql: ({ interval }) => ({ text: 'delete from t where day >= $1 and day < $2', values: [interval.start, interval.end] })
+ * Statements as the sql, report and sensor operators run them: the function form called
+ * with the task's context and what it returned checked. How DAG files write them (the
+ * types and config fields) is in dag/operators/statement.ts.
  */
-import { z } from 'zod';
 import type { TaskContext } from '../dag/types.js';
+import { type Statement, statementInput } from '../dag/operators/statement.js';
 import { OperatorError } from './types.js';
-
-export interface Statement {
-  text: string;
-  values?: readonly unknown[];
-}
-export type StatementInput = string | Statement;
-/** Static statements, or a function of the task's context that returns them (it may pull upstream results). */
-export type StatementsSpec<S = StatementInput | readonly StatementInput[]> =
-  | S
-  | ((ctx: TaskContext<any>) => S | Promise<S>);
-
-const statementObject = z.strictObject({
-  text: z.string().trim().min(1, { message: 'is empty' }),
-  values: z.array(z.unknown()).optional(),
-});
-const statementInput = z.union([z.string().trim().min(1, { message: 'is empty' }), statementObject]);
-export const fnField = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', {
-  message: 'expected a function',
-});
-
-/** One statement or a function returning one (report). */
-export const oneStatementField = z.union([statementInput, fnField]);
-/** One or more statements or a function returning them (sql). */
-export const statementsField = z.union([
-  statementInput,
-  z.array(statementInput).min(1, { message: 'name at least one statement' }),
-  fnField,
-]);
 
 /**
  * The statements to run now: calls the function form with the task's context and checks
@@ -44,11 +13,11 @@ export const statementsField = z.union([
  */
 export async function resolveStatements(
   spec: unknown,
-  ctx: TaskContext<any>,
+  ctx: TaskContext,
   operator: string,
   field: string,
 ): Promise<Statement[]> {
-  const value = typeof spec === 'function' ? await (spec as (c: TaskContext<any>) => unknown)(ctx) : spec;
+  const value = typeof spec === 'function' ? await (spec as (c: TaskContext) => unknown)(ctx) : spec;
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new OperatorError(operator, field, 'the function returned no statement');
   return list.map((item, i) => {

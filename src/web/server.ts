@@ -1,6 +1,8 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { actorOf, authenticate, authOptions, authRoutes, requireRead, requireUser } from '../auth/index.js';
+import { actorOf } from '../auth/index.js';
+import { authenticate, authOptions, requireRead, requireUser } from './auth/middleware.js';
+import { authRoutes } from './auth/routes.js';
 import type { Engine } from '../engine/engine.js';
 import { apiRoutes } from './api/index.js';
 import { allowedMethods, lastResort, limitBody, notFound, securityHeaders } from './edges.js';

@@ -8,7 +8,8 @@
 import { count, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actorOf, authenticate, createToken, createUser, requireRead, requireUser } from '../../src/auth/index.js';
+import { actorOf, createToken, createUser } from '../../src/auth/index.js';
+import { authenticate, requireRead, requireUser } from '../../src/web/auth/middleware.js';
 import { advanceBackfills } from '../../src/backfill/advance.js';
 import type { Database } from '../../src/db/client.js';
 import { auditLog, backfillRuns, backfills, dagRuns, dags } from '../../src/db/schema.js';
@@ -71,7 +72,6 @@ beforeAll(async () => {
 
 interface Answer {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

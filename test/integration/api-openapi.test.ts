@@ -6,7 +6,7 @@
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authRoutes } from '../../src/auth/routes.js';
+import { authRoutes } from '../../src/web/auth/routes.js';
 import { dateInputRule } from '../../src/schedule/index.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { testDatabase } from '../support/db.js';
@@ -14,7 +14,6 @@ import { testDatabase } from '../support/db.js';
 const pass: MiddlewareHandler = async (_c, next) => next();
 let app: Hono;
 let auth: Hono;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 let doc: any;
 
 beforeAll(async () => {
@@ -29,7 +28,7 @@ beforeAll(async () => {
 
 /** Every `$ref` in a JSON value. */
 function refs(value: unknown, found: string[] = []): string[] {
-  if (Array.isArray(value)) value.forEach((v) => refs(v, found));
+  if (Array.isArray(value)) for (const v of value) refs(v, found);
   else if (value && typeof value === 'object') {
     for (const [key, v] of Object.entries(value)) {
       if (key === '$ref' && typeof v === 'string') found.push(v);

@@ -50,7 +50,6 @@ interface Answer {
   status: number;
   type: string | null;
   // Bodies are whatever JSON the API sent; the tests look into them.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

@@ -250,7 +250,7 @@ describe('updraft CLI', () => {
         expect(lines).toEqual([
           `error ${shown(path.join(folder.path, 'cycle.ts'))}:3:16: ${CYCLE_MESSAGE}`,
           expect.stringMatching(
-            new RegExp(`^error ${escape(shown(path.join(folder.path, 'syntax.ts')))}:2:18: .*Unexpected ";"`),
+            new RegExp(`^error ${escapeRegExp(shown(path.join(folder.path, 'syntax.ts')))}:2:18: .*Unexpected ";"`),
           ),
           `ok    ${shown(path.join(folder.path, 'team/sync.ts'))}: adhoc_export, hourly_sync`,
           `ok    ${shown(path.join(folder.path, 'weekday_report.ts'))}: weekday_report`,
@@ -320,6 +320,6 @@ describe('updraft CLI', () => {
   );
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -15,7 +15,7 @@ import { and } from 'drizzle-orm';
 import { callbackRequests, dagRuns, taskInstances } from '../../src/db/schema.js';
 import type { EngineEvents } from '../../src/state/bus.js';
 import { Hono } from 'hono';
-import { authenticate, authOptions } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';
 import { taskLog, useEngine } from '../support/engine.js';
 import { uiClient, uiSessions, type Session } from '../support/ui.js';

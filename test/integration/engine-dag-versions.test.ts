@@ -5,7 +5,7 @@
  */
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { authenticate, authOptions } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { clearTaskInstances } from '../../src/state/clear.js';
 import { taskStates } from '../../src/catalog/task-states.js';
 import type { FileReport } from '../../src/processor/store.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
-import { authenticate, authOptions } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { clearTaskInstances } from '../../src/state/clear.js';
 import { dagRuns, taskInstances } from '../../src/db/schema.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';

@@ -7,7 +7,7 @@
 import { Hono } from 'hono';
 import { and, eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { setPaused } from '../../src/state/pause.js';
 import { dagRuns, eventKeys } from '../../src/db/schema.js';
 import { startEventRun } from '../../src/events/start-run.js';

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { execute } from '../../src/db/execute.js';
-import { asStoredJson } from '../../src/executor/json-result.js';
+import { asStoredJson } from '../../src/util/json-result.js';
 import { testDatabase } from '../support/db.js';
 
 let database: Database;

@@ -6,7 +6,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { runPages } from '../../src/web/ui/pages/runs.js';
 import { useEngine } from '../support/engine.js';

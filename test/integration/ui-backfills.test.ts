@@ -8,7 +8,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
+import type { Role } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { createBackfill } from '../../src/backfill/create.js';
 import { auditLog, backfills, dagRuns } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';

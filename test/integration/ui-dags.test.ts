@@ -6,7 +6,8 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, createUser } from '../../src/auth/index.js';
+import { createUser } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { auditLog, dagRuns } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { dagPages } from '../../src/web/ui/pages/dags.js';

@@ -7,7 +7,8 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
+import type { Role } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { auditLog, dagRuns, reports, taskInstances } from '../../src/db/schema.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { triggerRun } from '../../src/scheduler/runs.js';

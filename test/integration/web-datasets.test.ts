@@ -6,7 +6,8 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, authOptions, type Role } from '../../src/auth/index.js';
+import type { Role } from '../../src/auth/index.js';
+import { authenticate, authOptions } from '../../src/web/auth/middleware.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { dagPages } from '../../src/web/ui/pages/dags.js';
 import { datasetPages } from '../../src/web/ui/pages/datasets.js';
@@ -115,7 +116,7 @@ describe('datasets in the UI and the API', () => {
     expect(produced.state).toBe('success');
     await ended;
     // web_idle ('any') ran too; both runs consumed the one event.
-    const { body } = await apiGet('/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'));
+    const { body } = await apiGet(`/datasets/events?uri=${encodeURIComponent('warehouse://public.sales')}`);
     expect(body.total_entries).toBe(1);
     const event = body.dataset_events[0];
     expect(event).toMatchObject({
@@ -130,7 +131,7 @@ describe('datasets in the UI and the API', () => {
     expect(consumerRunId).toMatch(/^dataset_triggered__/);
 
     const events = await get(
-      '/ui/datasets/events?uri=' + encodeURIComponent('warehouse://public.sales'),
+      `/ui/datasets/events?uri=${encodeURIComponent('warehouse://public.sales')}`,
       sessions.viewer,
     );
     expect(events.html).toContain(`href="/ui/dags/web_producer/runs/${encodeURIComponent(produced.runId)}"`);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import type { CleanseConfig, CleanseResult } from '../../src/operators/cleanse/config.js';
+import type { CleanseConfig, CleanseResult } from '../../src/dag/operators/cleanse.js';
 import { cleanseOperator } from '../../src/operators/cleanse/run.js';
 import { operatorHarness, useScratchDatabases } from '../support/operators.js';
 
@@ -414,7 +414,7 @@ describe('cleanse operator', () => {
       { id: 3, note: '%s and $1' },
     ]);
     const rejects = await quarantined(`"it's ""odd""_quarantine"`);
-    expect(rejects[0]!.row).toEqual({ id: 2, [`customer's "name"`]: 'B\\ob', note: 'plain', t: 'tee' });
+    expect(rejects[0]!.row).toEqual({ id: 2, 'customer\'s "name"': 'B\\ob', note: 'plain', t: 'tee' });
     expect(rejects.map((q) => [q.column_name, q.reason])).toEqual([
       [`customer's "name"`, "'B\\ob' does not match the pattern ^[^\\\\]*$"],
       ['note', "'back\\slash' is not one of the allowed values (%s and $1, '; drop table x; --, plain)"],

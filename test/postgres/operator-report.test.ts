@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskContext } from '../../src/dag/types.js';
-import type { ReportConfig } from '../../src/operators/report/config.js';
+import type { ReportConfig } from '../../src/dag/operators/report.js';
 import { reportOperator } from '../../src/operators/report/run.js';
 import { OperatorError } from '../../src/operators/types.js';
 import { operatorHarness, useScratchDatabases } from '../support/operators.js';

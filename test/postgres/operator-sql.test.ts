@@ -1,6 +1,6 @@
 /** The sql operator against a real PostgreSQL, run the way a task thread runs it. */
 import { describe, expect, it } from 'vitest';
-import type { SqlConfig } from '../../src/operators/sql/config.js';
+import type { SqlConfig } from '../../src/dag/operators/sql.js';
 import { sqlOperator } from '../../src/operators/sql/run.js';
 import { OperatorError } from '../../src/operators/types.js';
 import { operatorHarness, useScratchDatabases, type OperatorHarness } from '../support/operators.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SyncConfig, SyncResult } from '../../src/operators/sync/config.js';
+import type { SyncConfig, SyncResult } from '../../src/dag/operators/sync.js';
 import { syncOperator } from '../../src/operators/sync/run.js';
 import { operatorHarness, useScratchDatabases, type OperatorHarness } from '../support/operators.js';
 

@@ -1,9 +1,9 @@
 /** The SQL sensor against a real PostgreSQL, defined through t.sqlSensor and run the way a task thread runs it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dag } from '../../src/dag/builder.js';
-import type { SqlSensorConfig } from '../../src/operators/sensor/config.js';
+import type { SqlSensorConfig } from '../../src/dag/operators/sensor.js';
 import { RescheduleSensor, runSensor } from '../../src/operators/sensor/run.js';
-import type { CompiledSensor } from '../../src/operators/sensor/config.js';
+import type { CompiledSensor } from '../../src/dag/operators/sensor.js';
 import { OperatorError } from '../../src/operators/types.js';
 import { useEngine } from '../support/engine.js';
 import { operatorHarness, useScratchDatabases } from '../support/operators.js';

@@ -84,7 +84,7 @@ export async function faultReport(scenario: string, o: ReportOptions): Promise<F
       repeated++;
       // Every start but the kept try's (its last, if that try ran twice on one process).
       const keptAt = mine.findLastIndex((s) => s.try_number === t.kept_try && s.pid === t.pid);
-      mine.forEach((s, i) => i !== keptAt && repeatedOn.add(s.pid));
+      for (const [i, s] of mine.entries()) if (i !== keptAt) repeatedOn.add(s.pid);
     }
   }
   const completions = effects.filter((e) => !o.pids || o.pids.includes(e.pid)).map((e) => e.at.getTime());

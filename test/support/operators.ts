@@ -125,7 +125,9 @@ export function operatorHarness(connections: Record<string, string>, operator = 
           get: async (key) => state.get(key) ?? null,
           set: (key, value) => void pending.state.set(key, value),
         },
-        saveReport: (report) => void (pending.report = report),
+        saveReport: (report) => {
+          pending.report = report;
+        },
       };
     },
   };

@@ -44,7 +44,7 @@ export interface TcpProxy {
 
 export interface TcpProxyOptions {
   /** Called for each new connection; the returned function sees every chunk the server sends on it. */
-  onConnection?: () => ((fromServer: Buffer) => void) | void;
+  onConnection?: () => ((fromServer: Buffer) => void) | undefined;
 }
 
 const SSL_REQUEST = 80877103;

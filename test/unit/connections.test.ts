@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrl, redact, rememberEnvironmentSecrets, rememberSecretsOf } from '../../src/connections/mask.js';
+import { maskUrl, redact, rememberEnvironmentSecrets, rememberSecretsOf } from '../../src/util/mask.js';
 import { decrypt, encrypt, generateSecretKey } from '../../src/connections/secret.js';
 
 describe('maskUrl', () => {

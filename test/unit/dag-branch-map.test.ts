@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dag, DagDefinitionError } from '../../src/index.js';
+import { dag } from '../../src/index.js';
 import { definitionError } from '../support/definition-error.js';
 
 describe('t.branch and t.map definitions', () => {

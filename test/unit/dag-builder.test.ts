@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dag, DagDefinitionError, type TaskHandle } from '../../src/index.js';
+import { dag, type TaskHandle } from '../../src/index.js';
 import { taskSettings } from '../../src/dag/serialize.js';
 import { durationMs, formatDuration } from '../../src/util/duration.js';
 import { definitionError } from '../support/definition-error.js';

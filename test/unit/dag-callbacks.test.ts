@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dag, DagDefinitionError, type TaskCallback } from '../../src/index.js';
+import { dag, type TaskCallback } from '../../src/index.js';
 import { versionHash } from '../../src/dag/serialize.js';
 import { definitionError } from '../support/definition-error.js';
 

@@ -4,7 +4,7 @@
  * and stored only where used (other DAGs' stored form, and so their version hash, is unchanged).
  */
 import { describe, expect, it } from 'vitest';
-import { dag, DagDefinitionError } from '../../src/index.js';
+import { dag } from '../../src/index.js';
 import { definitionError } from '../support/definition-error.js';
 
 const noop = async () => null;
@@ -27,7 +27,7 @@ describe('task outlets', () => {
     [[''], "DAG 'p': task 'a': outlets[0]: must not be empty"],
     [['a b'], 'outlets[0]: "a b" contains whitespace'],
     [['x://1', 'x://1'], "outlets[1]: duplicate dataset 'x://1'"],
-    [['x://' + 'y'.repeat(1000)], 'outlets[0]: is 1004 characters long, at most 1000 allowed'],
+    [[`x://${'y'.repeat(1000)}`], 'outlets[0]: is 1004 characters long, at most 1000 allowed'],
     [[3], 'outlets[0]: expected a string, got number'],
     ['x://1', 'outlets: expected a list of dataset URIs, got string'],
   ])('rejects %j naming the DAG, the task and the field', (outlets, message) => {

@@ -4,7 +4,8 @@
  * maximum wait keeps a steady stream producing runs. A fake clock drives the timers.
  */
 import { describe, expect, it } from 'vitest';
-import { Batcher, batchRule, dueIn, type Clock } from '../../src/events/batching.js';
+import { batchRule } from '../../src/dag/events.js';
+import { Batcher, dueIn, type Clock } from '../../src/events/batching.js';
 
 /** A clock whose time moves only when the test says, running the timers that come due. */
 function fakeClock(): Clock & { advance(ms: number): void } {

@@ -1,7 +1,7 @@
 /** The `events` DAG option: what a DAG file may write, what is stored, and how a mistake is named. */
 import { describe, expect, it } from 'vitest';
 import { dag, DagDefinitionError } from '../../src/index.js';
-import { describeEvents } from '../../src/events/spec.js';
+import { describeEvents } from '../../src/dag/events.js';
 
 const build = (events: unknown) =>
   dag({ id: 'orders', schedule: null, events: events as never }, (t) => void t.task('a', async () => 1));

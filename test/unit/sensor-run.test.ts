@@ -1,7 +1,7 @@
 /** The sensor loop in a task thread, on a fake context: when it pokes, waits, reschedules and gives up. */
 import { describe, expect, it } from 'vitest';
 import type { TaskContext } from '../../src/dag/types.js';
-import type { CompiledSensor } from '../../src/operators/sensor/config.js';
+import type { CompiledSensor } from '../../src/dag/operators/sensor.js';
 import { RescheduleSensor, runSensor } from '../../src/operators/sensor/run.js';
 import type { OperatorContext } from '../../src/operators/types.js';
 import { runState } from '../../src/state/run-state.js';

@@ -23,7 +23,7 @@ import {
   type BackfillProgress,
   type BackfillState,
 } from '../../backfill/read.js';
-import { ACTOR_HEADER } from '../../auth/middleware.js';
+import { ACTOR_HEADER } from '../../web/auth/middleware.js';
 import type { Db } from '../../db/client.js';
 import { execute } from '../../db/execute.js';
 import { ConfigError, NotFoundError, UpdraftError } from '../../errors.js';

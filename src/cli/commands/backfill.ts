@@ -345,7 +345,10 @@ async function interrupted(
 }
 
 function printPlan(plan: PlannedDate[], timezone: string, json: boolean | undefined): void {
-  if (json) return printJson(plan);
+  if (json) {
+    printJson(plan);
+    return;
+  }
   const what = (p: PlannedDate) =>
     p.action === 'create'
       ? 'create a run'

@@ -80,7 +80,10 @@ export function registerClearCommand(program: Command): void {
 }
 
 function show(result: ClearResult, json: boolean | undefined, listed = false): void {
-  if (json) return printJson(result);
+  if (json) {
+    printJson(result);
+    return;
+  }
   if (result.count === 0) {
     console.log(`no task instances of ${result.dagId} to clear`);
     return;

@@ -16,7 +16,10 @@ function markState(value: string): 'success' | 'failed' {
 
 /** One line for the run, then one per task instance that changed. */
 function showChange(change: RunStateChange, verb: string, json: boolean | undefined): void {
-  if (json) return printJson(change);
+  if (json) {
+    printJson(change);
+    return;
+  }
   console.log(`${verb} ${change.dagId} ${change.runId}: ${change.previous} -> ${change.state}`);
   if (change.tasks.length === 0) return;
   console.log(

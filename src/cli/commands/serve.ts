@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, withHost } from '../../config.js';
-import { maskUrl } from '../../connections/mask.js';
+import { maskUrl } from '../../util/mask.js';
 import { openDatabase } from '../../db/client.js';
 import { describeError } from '../../db/errors.js';
 import { sessionLimits } from '../../db/session-limits.js';

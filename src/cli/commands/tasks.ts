@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { taskLog } from '../../catalog/runs.js';
 import { withDatabase } from '../context.js';
-import { formatLogLine, printJson } from '../output.js';
+import { formatLogLine } from '../../util/log-line.js';
+import { printJson } from '../output.js';
 import { positiveInt } from '../options.js';
 import { registerTaskStatesCommand } from './task-states.js';
 import { registerTaskTestCommand } from './test-task.js';

@@ -13,7 +13,7 @@ import { sessionLimits } from '../../db/session-limits.js';
 import { findDagInFolder } from '../../processor/find.js';
 import { inZone, manualRunInfo } from '../../schedule/index.js';
 import { dateArg, readDate, withDateRule, type DateArg } from '../dates.js';
-import { formatLogLine } from '../output.js';
+import { formatLogLine } from '../../util/log-line.js';
 import { parseConf } from './run-dags.js';
 
 /**

@@ -153,7 +153,7 @@ export class SharedPglite {
       this.#total = this.#cutOff(client, this.#limits.totalMs, 'held the database in one transaction for');
     }
     clearTimeout(this.#idle);
-    let scanned;
+    let scanned: ReturnType<typeof scanResponse>;
     try {
       scanned = scanResponse(await this.#exec(message));
     } catch (error) {

@@ -11,7 +11,7 @@
  */
 import { quoteIdent } from '../../db/quote.js';
 import { OperatorError } from '../types.js';
-import type { CastType, CleanseRule } from './config.js';
+import type { CastType, CleanseRule } from '../../dag/operators/cleanse.js';
 import { WORK, type Column } from './work.js';
 
 export interface CompiledStatement {

@@ -10,7 +10,7 @@ import { quoteIdent } from '../../db/quote.js';
 import { fieldError, withClient } from '../pg.js';
 import { OperatorError, type Operator, type OperatorContext } from '../types.js';
 import { compileRules, type CompiledRule, type CompiledStatement } from './compile.js';
-import { cleanseSchema, type CleanseConfig, type CleanseResult } from './config.js';
+import { cleanseSchema, type CleanseConfig, type CleanseResult } from '../../dag/operators/cleanse.js';
 import { BOOKKEEPING, CREATE_CAST_CHECK, DROP_CAST_CHECK, WORK, createWork, readTable } from './work.js';
 import { createQuarantine, defaultQuarantine, quarantineRejected, replaceInPlace, replaceInto } from './write.js';
 

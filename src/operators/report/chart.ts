@@ -5,7 +5,7 @@
  * (and every bar chart) is spaced evenly in the query's order.
  */
 import { OperatorError } from '../types.js';
-import type { ReportConfig } from './config.js';
+import type { ReportConfig } from '../../dag/operators/report.js';
 import { cellText, escapeHtml, type ReportTable } from './values.js';
 
 export type ChartSpec = NonNullable<ReportConfig['chart']>;

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { OperatorError } from '../types.js';
-import type { Statement } from '../statement.js';
+import type { Statement } from '../../dag/operators/statement.js';
 import type { ReportTable } from './values.js';
 
 /** int2, int4, int8, oid, float4, float8, numeric: right-aligned, and charted even when they arrive as text. */

@@ -5,7 +5,7 @@
  */
 import { OperatorError } from '../types.js';
 import { renderChart, type ChartSpec } from './chart.js';
-import type { ReportFormat } from './config.js';
+import type { ReportFormat } from '../../dag/operators/report.js';
 import { cellText, escapeHtml, isNumericColumn, jsonValue, type ReportTable } from './values.js';
 
 export type { ReportColumn, ReportTable } from './values.js';

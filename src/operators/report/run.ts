@@ -2,7 +2,7 @@
 import { fieldError, withClient } from '../pg.js';
 import { resolveStatements } from '../statement.js';
 import { OperatorError, type Operator, type OperatorContext } from '../types.js';
-import { DEFAULT_MAX_ROWS, reportSchema, type ReportConfig, type ReportResult } from './config.js';
+import { DEFAULT_MAX_ROWS, reportSchema, type ReportConfig, type ReportResult } from '../../dag/operators/report.js';
 import { fetchAtMost } from './query.js';
 import { renderReport } from './render.js';
 

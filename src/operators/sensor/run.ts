@@ -9,7 +9,7 @@ import { FailTask, SkipTask } from '../../dag/signals.js';
 import type { TaskContext } from '../../dag/types.js';
 import { formatDuration } from '../../util/duration.js';
 import type { OperatorContext } from '../types.js';
-import type { CompiledSensor, SqlSensorSettings } from './config.js';
+import type { CompiledSensor, SqlSensorSettings } from '../../dag/operators/sensor.js';
 import { sqlPoke } from './sql.js';
 
 /** Thrown by a reschedule-mode sensor whose condition is not met yet: the try ends up_for_reschedule. */

@@ -8,11 +8,13 @@
  * with the interval's start and end as parameters, on the connection's pool as the sql
  * operator gets it (OperatorContext.connection, withClient: an abort cancels the query).
  */
+import type pg from 'pg';
 import { quoteIdent } from '../../db/quote.js';
 import { fieldError, withClient } from '../pg.js';
-import { resolveStatements, type Statement } from '../statement.js';
+import type { Statement } from '../../dag/operators/statement.js';
+import { resolveStatements } from '../statement.js';
 import type { OperatorContext } from '../types.js';
-import type { SqlSensorSettings } from './config.js';
+import type { SqlSensorSettings } from '../../dag/operators/sensor.js';
 
 const OPERATOR = 'sql_sensor';
 
@@ -20,7 +22,7 @@ export async function sqlPoke(config: SqlSensorSettings, ctx: OperatorContext): 
   const { statement, field } = await statementOf(config, ctx);
   const pool = await ctx.connection(config.conn, 'conn');
   return withClient(pool, ctx.task.signal, { operator: OPERATOR, field: 'conn', conn: config.conn }, async (client) => {
-    let result;
+    let result: pg.QueryResult;
     try {
       result = await client.query({
         text: statement.text,

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { commitUnlessAborted, fieldError, withClient } from '../pg.js';
 import { resolveStatements } from '../statement.js';
 import type { Operator, OperatorContext } from '../types.js';
-import { DEFAULT_MAX_ROWS, sqlSchema, type SqlConfig, type SqlResult } from './config.js';
+import { DEFAULT_MAX_ROWS, sqlSchema, type SqlConfig, type SqlResult } from '../../dag/operators/sql.js';
 
 export const sqlOperator: Operator<SqlConfig> = {
   name: 'sql',

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../../db/quote.js';
 import { OperatorError } from '../types.js';
-import type { SyncConfig } from './config.js';
+import type { SyncConfig } from '../../dag/operators/sync.js';
 
 export interface Column {
   name: string;

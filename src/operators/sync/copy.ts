@@ -76,8 +76,12 @@ export async function copyRows(
   // (the answer to a CopyFail or to a cancelled query), which would otherwise be uncaught.
   let sourceError: unknown;
   let targetError: unknown;
-  out.on('error', (error) => void (sourceError ??= error));
-  into.on('error', (error) => void (targetError ??= error));
+  out.on('error', (error) => {
+    sourceError ??= error;
+  });
+  into.on('error', (error) => {
+    targetError ??= error;
+  });
   try {
     await pipeline(out, new RowCounter(onProgress), into, { signal });
   } catch (error) {

@@ -1,5 +1,6 @@
 /** Driver errors of a sync as OperatorErrors that name the field whose table or query failed. */
-import { fieldError, isTransient, pgMessage } from '../pg.js';
+import { pgMessage } from '../../db/errors.js';
+import { fieldError, isTransient } from '../pg.js';
 import { OperatorError } from '../types.js';
 
 /**

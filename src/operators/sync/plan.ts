@@ -1,7 +1,7 @@
 /** What the two kinds of sync work with, once the source and the target have been looked up. */
 import type pg from 'pg';
 import type { Column, Source, Target } from './columns.js';
-import type { SyncConfig } from './config.js';
+import type { SyncConfig } from '../../dag/operators/sync.js';
 import type { Progress } from './copy.js';
 
 export interface Plan {

@@ -11,7 +11,7 @@ import { quoteIdent } from '../../db/quote.js';
 import { commitUnlessAborted, withClient } from '../pg.js';
 import { OperatorError, type Operator, type OperatorContext } from '../types.js';
 import { describeSource, pickColumns } from './columns.js';
-import { syncSchema, type SyncConfig, type SyncResult } from './config.js';
+import { syncSchema, type SyncConfig, type SyncResult } from '../../dag/operators/sync.js';
 import type { Progress } from './copy.js';
 import { step } from './errors.js';
 import { loadFull } from './full.js';

@@ -8,7 +8,7 @@ import { createSchemaOf } from '../pg.js';
 import type { TaskLogger } from '../../dag/types.js';
 import { OperatorError } from '../types.js';
 import { describeTarget, type Column, type Source, type Target } from './columns.js';
-import type { SyncConfig } from './config.js';
+import type { SyncConfig } from '../../dag/operators/sync.js';
 
 /** The target's columns; creates the table when it is missing and `to.create` is set. */
 export async function prepareTarget(

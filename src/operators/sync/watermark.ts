@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../db/quote.js';
-import { pgMessage } from '../pg.js';
+import { pgMessage } from '../../db/errors.js';
 import { OperatorError } from '../types.js';
 import type { Column } from './columns.js';
 

@@ -1,10 +1,10 @@
 /**
- * The login, logout and current-user operations (served by src/auth/routes.ts, before the
+ * The login, logout and current-user operations (served by src/web/auth/routes.ts, before the
  * API's own routes) and the two ways to authenticate, as the OpenAPI document states them.
  */
 import { z } from 'zod';
-import { loginBody } from '../../auth/routes.js';
-import { CSRF_HEADER, LOGIN_PATH, SESSION_COOKIE } from '../../auth/middleware.js';
+import { loginBody } from '../auth/routes.js';
+import { CSRF_HEADER, LOGIN_PATH, SESSION_COOKIE } from '../auth/middleware.js';
 import { ROLES } from '../../auth/types.js';
 import { requestSchemas, responseSchemas } from './common.js';
 import type { AnyRouteDoc } from './route.js';

@@ -3,7 +3,7 @@
  * interval through a lateral probe of dag_runs' (dag_id, logical_date) index), one DAG
  * with its params, and pausing.
  */
-import { describeEvents, type EventsSpec } from '../../events/spec.js';
+import { describeEvents, type EventsSpec } from '../../dag/events.js';
 import { and, arrayOverlaps, asc, count, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { setPaused } from '../../state/pause.js';

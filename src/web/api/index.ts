@@ -87,11 +87,10 @@ export function apiRouteList(): AnyRoute[] {
       summary: 'This OpenAPI 3.1 document',
       tag: 'Monitoring',
       response: OpenApi,
-      handler: async () =>
-        (document ??= openApiDocument([...authRouteDocs, ...routes], API_VERSION)) as unknown as Record<
-          string,
-          unknown
-        >,
+      handler: async () => {
+        document ??= openApiDocument([...authRouteDocs, ...routes], API_VERSION);
+        return document as unknown as Record<string, unknown>;
+      },
     }),
   );
   return routes;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { taskLog } from '../../catalog/runs.js';
-import { formatLogLine } from '../../cli/output.js';
+import { formatLogLine } from '../../util/log-line.js';
 import { intParam, iso, responseSchemas, Timestamp } from './common.js';
 import { INT4_MAX } from '../../util/input.js';
 import { defineRoute } from './route.js';
@@ -29,7 +29,7 @@ const TaskLog = z
 
 /** Whether the request asks for text/plain rather than JSON. */
 function wantsText(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes('text/plain') && !accept.includes('application/json');
+  return accept?.includes('text/plain') === true && !accept.includes('application/json');
 }
 
 export const logRoutes = [

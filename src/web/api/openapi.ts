@@ -74,7 +74,7 @@ function operation(route: AnyRouteDoc): JsonSchema {
   const access = accessOf(route);
   const statuses = new Set<number>(route.errors ?? []);
   if (route.params || route.query || route.body) statuses.add(400);
-  if (access !== 'public') [401, 403].forEach((s) => statuses.add(s));
+  if (access !== 'public') for (const s of [401, 403]) statuses.add(s);
   const problem = { content: { 'application/problem+json': { schema: named(Problem, responseSchemas, 'Problem') } } };
   const answer: JsonSchema = {
     'application/json': { schema: named(route.response, responseSchemas, `${route.operationId} response`) },
@@ -109,7 +109,10 @@ function operation(route: AnyRouteDoc): JsonSchema {
 
 export function openApiDocument(routes: readonly AnyRouteDoc[], version: string): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {};
-  for (const route of routes) (paths[route.path] ??= {})[route.method] = operation(route);
+  for (const route of routes) {
+    paths[route.path] ??= {};
+    paths[route.path]![route.method] = operation(route);
+  }
   return {
     openapi: '3.1.0',
     info: {

@@ -100,7 +100,7 @@ function TimezoneSelect({ page, dagTimezone }: { page: PageContext; dagTimezone:
   );
 }
 
-/** The hidden field that makes a form CSRF-safe (checked by src/auth/middleware.ts). */
+/** The hidden field that makes a form CSRF-safe (checked by src/web/auth/middleware.ts). */
 export function CsrfField({ page }: { page: PageContext }) {
   return page.csrfToken ? <input type="hidden" name="_csrf" value={page.csrfToken} /> : null;
 }

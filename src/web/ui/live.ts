@@ -114,7 +114,10 @@ const feeds = new WeakMap<Engine, LiveFeed>();
 /** This engine's feed: one per process, whatever the number of apps or clients. */
 export function liveFeed(engine: Engine): LiveFeed {
   let feed = feeds.get(engine);
-  if (!feed) feeds.set(engine, (feed = new LiveFeed(engine)));
+  if (!feed) {
+    feed = new LiveFeed(engine);
+    feeds.set(engine, feed);
+  }
   return feed;
 }
 

@@ -206,7 +206,7 @@ export function backfillPages(engine: Engine): Hono {
       };
       const fail = (error: string, status: 400 | 409 = 400) =>
         renderDagPage(c, engine, 'backfills', { backfill: { ...form, error } }, status);
-      let conf: unknown = undefined;
+      let conf: unknown;
       if (form.conf.trim()) {
         try {
           conf = JSON.parse(form.conf);

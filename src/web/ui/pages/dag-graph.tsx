@@ -64,7 +64,11 @@ export function layoutGraph(dag: Pick<SerializedDag, 'tasks' | 'edges'>): GraphL
   const layerOf = new Map<string, number>();
   for (const id of order) layerOf.set(id, Math.max(-1, ...upstream.get(id)!.map((u) => layerOf.get(u) ?? 0)) + 1);
   const layers: string[][] = [];
-  for (const id of order) (layers[layerOf.get(id)!] ??= []).push(id);
+  for (const id of order) {
+    const layer = layerOf.get(id)!;
+    layers[layer] ??= [];
+    layers[layer].push(id);
+  }
   // One barycentre pass, left to right, reduces crossings for the usual fan-out/fan-in shapes.
   const rank = new Map<string, number>();
   for (const layer of layers) {
@@ -74,7 +78,7 @@ export function layoutGraph(dag: Pick<SerializedDag, 'tasks' | 'edges'>): GraphL
     };
     const keys = new Map(layer.map((id) => [id, key(id)]));
     layer.sort((a, b) => keys.get(a)! - keys.get(b)! || order.indexOf(a) - order.indexOf(b));
-    layer.forEach((id, i) => rank.set(id, i));
+    for (const [i, id] of layer.entries()) rank.set(id, i);
   }
   const longest = Math.max(8, ...order.map((id) => Math.max(id.length, (operatorOf.get(id) ?? '').length)));
   const nodeWidth = Math.min(260, Math.max(120, Math.round(longest * 7.4) + 24));

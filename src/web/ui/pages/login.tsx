@@ -6,7 +6,9 @@
  */
 import { Hono, type Context } from 'hono';
 import { ANONYMOUS_ACTOR, audit } from '../../../auth/audit.js';
-import { authOptions, checkPassword, endSession, startSession } from '../../../auth/index.js';
+import { checkPassword } from '../../../auth/index.js';
+import { authOptions } from '../../auth/middleware.js';
+import { endSession, startSession } from '../../auth/routes.js';
 import type { Engine } from '../../../engine/engine.js';
 import { CsrfField, Layout } from '../layout.js';
 import { pageOf } from './kit.js';

@@ -50,7 +50,7 @@
     }
     busy = true;
     stale = false;
-    Promise.all(regions().map(update)).then(function () {
+    void Promise.all(regions().map(update)).then(function () {
       busy = false;
       if (again) {
         again = false;

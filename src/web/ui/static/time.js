@@ -13,9 +13,9 @@
 
   function stored() {
     try {
-      var value = window.localStorage.getItem(key);
+      const value = window.localStorage.getItem(key);
       return value === 'local' || value === 'dag' ? value : 'utc';
-    } catch (e) {
+    } catch {
       return 'utc';
     }
   }
@@ -25,7 +25,7 @@
   function zoneOf(el) {
     if (choice === 'local') return local;
     if (choice === 'dag') {
-      var holder = el.closest ? el.closest('[data-dag-tz]') : null;
+      const holder = el.closest ? el.closest('[data-dag-tz]') : null;
       return (holder && holder.getAttribute('data-dag-tz')) || 'UTC';
     }
     return 'UTC';
@@ -67,7 +67,7 @@
   function format(root) {
     Array.prototype.forEach.call(root.querySelectorAll('time[datetime]'), function (el) {
       var date = new Date(el.getAttribute('datetime'));
-      if (isNaN(date.getTime())) return;
+      if (Number.isNaN(date.getTime())) return;
       var zone = zoneOf(el);
       el.textContent = show(date, zone, el.hasAttribute('data-precise'));
       el.title = zone;
@@ -76,7 +76,7 @@
       var svgTitle = el.tagName.toLowerCase() === 'title';
       if (el.__utc === undefined) el.__utc = svgTitle ? el.textContent : el.getAttribute('title') || '';
       var zone = zoneOf(el);
-      var text = el.__utc.replace(UTC_TEXT, function (all, seconds, fraction) {
+      var text = el.__utc.replace(UTC_TEXT, function (_all, seconds, fraction) {
         return show(new Date(seconds.replace(' ', 'T') + (fraction || '') + 'Z'), zone, !!fraction);
       });
       if (svgTitle) el.textContent = text;
@@ -87,14 +87,14 @@
   window.updraftTime = { format: format };
 
   if (select) {
-    var localOption = select.querySelector('option[value=local]');
+    const localOption = select.querySelector('option[value=local]');
     if (localOption) localOption.textContent = "this browser's timezone, " + local;
     select.value = choice;
     select.addEventListener('change', function () {
       choice = select.value;
       try {
         window.localStorage.setItem(key, choice);
-      } catch (e) {
+      } catch {
         // Private mode: the choice lasts as long as the page.
       }
       format(document);

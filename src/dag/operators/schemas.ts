@@ -1,12 +1,12 @@
 /**
  * The operators' config schemas by name, for the DAG builder: checked when a DAG file
- * is parsed. (The runners, which need pg, are in registry.ts and load only in task threads.)
+ * is parsed. (The runners, which need pg, are in operators/registry.ts and load only in task threads.)
  */
 import type { z } from 'zod';
-import { cleanseSchema } from './cleanse/config.js';
-import { reportSchema } from './report/config.js';
-import { sqlSchema } from './sql/config.js';
-import { syncSchema } from './sync/config.js';
+import { cleanseSchema } from './cleanse.js';
+import { reportSchema } from './report.js';
+import { sqlSchema } from './sql.js';
+import { syncSchema } from './sync.js';
 
 export const OPERATOR_SCHEMAS: Record<'sql' | 'sync' | 'cleanse' | 'report', z.ZodType<unknown>> = {
   sql: sqlSchema,

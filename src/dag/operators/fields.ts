@@ -1,6 +1,6 @@
 /** zod fields shared by the operators' configs. */
 import { z } from 'zod';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connections/name.js';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connection-name.js';
 
 /** A connection name: UPDRAFT_CONN_<NAME> in the environment or stored with `updraft connections add`. */
 export const connField = z.string().regex(CONNECTION_NAME, { message: `a connection name: ${CONNECTION_NAME_HINT}` });

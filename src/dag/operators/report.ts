@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { columnField, columnsField, connField } from '../fields.js';
-import { oneStatementField, type StatementInput, type StatementsSpec } from '../statement.js';
+import { columnField, columnsField, connField } from './fields.js';
+import { oneStatementField, type StatementInput, type StatementsSpec } from './statement.js';
 
 export const REPORT_FORMATS = ['csv', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DURATION_HINT, durationMs, type Duration } from '../../util/duration.js';
-import { columnField, columnsField, connField, tableField } from '../fields.js';
+import { columnField, columnsField, connField, tableField } from './fields.js';
 
 /** `t.sync(id, config)`: a table or query on one connection into a table on another (or the same). */
 export interface SyncConfig {

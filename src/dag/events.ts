@@ -5,10 +5,9 @@
  * DAG's sources without importing its file.
  */
 import { z } from 'zod';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../connections/name.js';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './connection-name.js';
 import { describeIssues, durationField } from '../util/validation.js';
 import { formatDuration, type Duration } from '../util/duration.js';
-import { batchRule, MAX_WAIT_DEBOUNCES } from './batching.js';
 
 /** What a DAG file writes. */
 export interface EventsOptions {
@@ -150,4 +149,26 @@ export function describeEvents(spec: EventsSpec): string {
     return `on NOTIFY ${spec.conn}/${s.channel}${s.dedupeKey ? ` (dedupe by ${s.dedupeKey})` : ''}${batch}`;
   if (s.kind === 'queue') return `on new rows in ${spec.conn} ${s.table} (queue)${batch}`;
   return `on new rows in ${spec.conn} ${s.table} (watermark on ${s.column})${batch}`;
+}
+
+/** When a source's pending events start a run (events/batching.ts applies it); part of the spec, which describeEvents shows. */
+export interface BatchRule {
+  debounceMs: number | null;
+  maxWaitMs: number | null;
+  maxBatch: number | null;
+}
+
+/** A debounce's default maximum wait: this many debounces. */
+export const MAX_WAIT_DEBOUNCES = 5;
+
+/** The rule of a stored spec (one stored before `maxWait` existed waits the default). */
+export function batchRule(
+  spec: Pick<EventsSpec, 'debounceMs' | 'maxBatch'> & { maxWaitMs?: number | null },
+): BatchRule {
+  const { debounceMs, maxBatch } = spec;
+  return {
+    debounceMs,
+    maxBatch,
+    maxWaitMs: debounceMs === null ? null : (spec.maxWaitMs ?? debounceMs * MAX_WAIT_DEBOUNCES),
+  };
 }

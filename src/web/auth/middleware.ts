@@ -11,13 +11,13 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { CookieOptions } from 'hono/utils/cookie';
-import type { Config } from '../config.js';
-import type { Db } from '../db/client.js';
-import { problem } from '../web/problem.js';
-import { safeEqual } from './secrets.js';
-import { sessionUser } from './sessions.js';
-import { authenticateToken } from './tokens.js';
-import { hasRole, type AuthUser, type Role } from './types.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import { problem } from '../problem.js';
+import { safeEqual } from '../../auth/secrets.js';
+import { sessionUser } from '../../auth/sessions.js';
+import { authenticateToken } from '../../auth/tokens.js';
+import { hasRole, type AuthUser, type Role } from '../../auth/types.js';
 
 declare module 'hono' {
   interface ContextVariableMap {

@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { DagDefinitionError } from '../../errors.js';
-import type { ParamsSpec, TaskContext, TaskOptions } from '../../dag/types.js';
+import type { ParamsSpec, TaskContext, TaskOptions } from '../types.js';
 import type { Duration } from '../../util/duration.js';
 import { formatDuration } from '../../util/duration.js';
 import { describeIssues, durationField } from '../../util/validation.js';
-import { columnField, connField, tableField } from '../fields.js';
-import { oneStatementField, type StatementsSpec, type StatementInput } from '../statement.js';
+import { columnField, connField, tableField } from './fields.js';
+import { oneStatementField, type StatementsSpec, type StatementInput } from './statement.js';
 
 export const SENSOR_MODES = ['poke', 'reschedule'] as const;
 export type SensorMode = (typeof SENSOR_MODES)[number];

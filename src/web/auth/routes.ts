@@ -7,15 +7,15 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import type { Db } from '../db/client.js';
-import { describeIssues } from '../util/validation.js';
-import { problem } from '../web/problem.js';
-import { actorOf, ANONYMOUS_ACTOR, audit } from './audit.js';
+import type { Db } from '../../db/client.js';
+import { describeIssues } from '../../util/validation.js';
+import { problem } from '../problem.js';
+import { actorOf, ANONYMOUS_ACTOR, audit } from '../../auth/audit.js';
 import { LOGIN_PATH, SESSION_COOKIE, sessionCookieOptions, unauthorized, type AuthOptions } from './middleware.js';
-import { createSession, deleteSession } from './sessions.js';
-import { Text } from '../util/input.js';
-import type { AuthUser } from './types.js';
-import { checkPassword } from './users.js';
+import { createSession, deleteSession } from '../../auth/sessions.js';
+import { Text } from '../../util/input.js';
+import type { AuthUser } from '../../auth/types.js';
+import { checkPassword } from '../../auth/users.js';
 
 /** The JSON login's body (documented in the OpenAPI document, src/web/api/auth-doc.ts). */
 export const loginBody = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { columnField, columnsField, connField, tableField } from '../fields.js';
+import { columnField, columnsField, connField, tableField } from './fields.js';
 
 /** Types a cast rule may convert to. */
 export const CAST_TYPES = [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { connField } from '../fields.js';
-import { statementsField, type StatementsSpec } from '../statement.js';
+import { connField } from './fields.js';
+import { statementsField, type StatementsSpec } from './statement.js';
 
 /** Rows kept in a sql task's result unless `maxRows` says otherwise. */
 export const DEFAULT_MAX_ROWS = 100;
