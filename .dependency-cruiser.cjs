@@ -4,6 +4,9 @@
  * (no folder cycles). src/index.ts, the public authoring API, is on top: it re-exports
  * from anywhere, and nothing imports it but the parse thread, which loads it before a DAG
  * file does. errors.ts, config.ts and log.ts at the root are the base, with util/.
+ * src/state/vocabulary.ts (the task, run and backfill states) is the state layer's one file
+ * that every layer may read: the database's enums are generated from it, and it imports
+ * nothing. It is left out of the cruise, so reading it counts as no dependency.
  * `npm run lint` checks this (README.md, Development).
  */
 const LAYERS = [
@@ -62,6 +65,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/state/vocabulary[.]ts$' },
     // Type-only imports count: a layer must not even name a type from above.
     tsPreCompilationDeps: true,
     // Resolves the `.js` specifiers of the TypeScript sources to their .ts files.

@@ -33,9 +33,9 @@ export async function tryVersions(
     .orderBy(asc(taskInstanceTries.tryNumber));
   const byInstance = new Map<string, TryVersion[]>();
   for (const { id, ...row } of rows) {
-    let tries = byInstance.get(id);
-    if (!tries) byInstance.set(id, (tries = []));
-    tries.push(row);
+    const tries = byInstance.get(id);
+    if (tries) tries.push(row);
+    else byInstance.set(id, [row]);
   }
   return byInstance;
 }

@@ -73,8 +73,10 @@ export async function upstreamResults(
   for (const row of rows) {
     const own = results.get(row.ti)!;
     if (row.idx !== null) own[ITEM] = row.stored ? row.value : undefined;
-    else if (row.map_index >= 0) ((own[row.task] ??= []) as unknown[])[row.map_index] = row.stored ? row.value : null;
-    else if (row.stored) own[row.task] = row.value;
+    else if (row.map_index >= 0) {
+      own[row.task] ??= [];
+      (own[row.task] as unknown[])[row.map_index] = row.stored ? row.value : null;
+    } else if (row.stored) own[row.task] = row.value;
   }
   // A mapped upstream that never expanded (skipped) gathers nothing.
   for (const w of wanted)

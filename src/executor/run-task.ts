@@ -27,7 +27,8 @@ captureConsole();
 // A task printing a connection URL from the environment gets it masked in its log.
 rememberEnvironmentSecrets();
 
-let closeChannel: BroadcastChannel | undefined;
+// biome-ignore lint/correctness/noUnusedVariables: only written: holding the channel keeps it from being garbage collected.
+let heldChannel: BroadcastChannel | undefined;
 
 /**
  * Ends this thread's connection pools, then what `endChildren` ends (its esbuild service),
@@ -37,7 +38,8 @@ export function listenForClose(endChildren: () => Promise<unknown>): void {
   const { control } = (workerData ?? {}) as Partial<TaskThreadData>;
   if (!control) return;
   // Held by the module: an unreferenced channel is garbage collected, and hears nothing.
-  const channel = (closeChannel = new BroadcastChannel(control));
+  const channel = new BroadcastChannel(control);
+  heldChannel = channel;
   // The thread must still be able to exit while listening.
   channel.unref();
   channel.onmessage = (event) => {

@@ -60,11 +60,10 @@ const branchesOf = new WeakMap<DagStructure, string[]>();
  */
 async function branchChoices(tx: Tx, runRowId: string, structure: DagStructure): Promise<Set<string>> {
   let branches = branchesOf.get(structure);
-  if (!branches)
-    branchesOf.set(
-      structure,
-      (branches = [...structure.tasks.values()].filter((t) => t.operator === 'branch').map((t) => t.id)),
-    );
+  if (!branches) {
+    branches = [...structure.tasks.values()].filter((t) => t.operator === 'branch').map((t) => t.id);
+    branchesOf.set(structure, branches);
+  }
   const skip = new Set<string>();
   if (branches.length === 0) return skip;
   const { rows } = await execute<{ task_id: string; value: unknown }>(

@@ -157,7 +157,10 @@ async function endRun(
       .set({ state, endedAt: run.state === state ? sql`coalesce(${dagRuns.endedAt}, now())` : sql`now()` })
       .where(eq(dagRuns.id, run.id));
     const byState: Record<string, string[]> = {};
-    for (const c of changes) (byState[c.to] ??= []).push(c.taskId);
+    for (const c of changes) {
+      byState[c.to] ??= [];
+      byState[c.to].push(c.taskId);
+    }
     await tx.insert(auditLog).values({
       actor,
       action: action === 'cancel' ? 'run.cancel' : `run.mark_${state}`,
