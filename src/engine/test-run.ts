@@ -12,7 +12,7 @@ import { manualRunInfo, parseDateInZone } from '../schedule/index.js';
 import { DagCache } from '../state/dag-cache.js';
 import { makeRunId } from '../state/new-run.js';
 import { createTaskInstances } from '../state/start-runs.js';
-import type { TaskState } from '../state/trigger-rules.js';
+import type { TaskState } from '../state/vocabulary.js';
 import { Engine } from './engine.js';
 import type { EngineEvents } from '../state/bus.js';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FinishedRun } from './finish-run.js';
-import type { TaskState } from './trigger-rules.js';
+import type { TaskState } from './vocabulary.js';
 
 /**
  * Lifecycle events inside one process. The scheduler and the executor wake each

@@ -11,7 +11,7 @@ import { NotFoundError, UpdraftError } from '../errors.js';
 import { DagCache, type DagStructure } from './dag-cache.js';
 import { evaluateRun } from './evaluate-run.js';
 import { finishRunIfDone } from './finish-run.js';
-import type { TaskState } from './trigger-rules.js';
+import type { TaskState } from './vocabulary.js';
 import { dagRowId } from './mark.js';
 import { FAILED_TASK_STATES } from './vocabulary.js';
 import { notify } from '../db/notify.js';

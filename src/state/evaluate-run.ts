@@ -4,7 +4,7 @@ import type { DagStructure } from './dag-cache.js';
 import { jsonb } from '../db/execute.js';
 import { applyDecisions, decideTask, stateFor, type StateChange } from './decide.js';
 import { groupStates, undecided } from './expand-mapping.js';
-import type { TaskState } from './trigger-rules.js';
+import type { TaskState } from './vocabulary.js';
 
 const orders = new WeakMap<DagStructure, string[]>();
 

@@ -18,8 +18,6 @@ import type { TaskState } from './vocabulary.js';
  * pass every instance's state: src/state/expand-mapping.ts).
  */
 
-export type { TaskState };
-
 /** How many upstream task instances are in each finished state. */
 export interface UpstreamCounts {
   /** Upstream tasks, finished or not. */

@@ -22,7 +22,7 @@ import { dagRuns, taskInstances, taskLogs, xcom } from '../../src/db/schema.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { EngineEvents } from '../../src/state/bus.js';
 import { triggerRun } from '../../src/scheduler/runs.js';
-import type { TaskState } from '../../src/state/trigger-rules.js';
+import type { TaskState } from '../../src/state/vocabulary.js';
 import { makeDagFolder, type DagFolder } from './dag-folder.js';
 import { testDatabase } from './db.js';
 

@@ -3,7 +3,7 @@ import type { TriggerRule } from '../../src/dag/types.js';
 import { UpdraftError } from '../../src/errors.js';
 import { runState, type RunTask, type TaskDeps } from '../../src/state/run-state.js';
 import { isUnfinished } from '../../src/state/vocabulary.js';
-import type { TaskState } from '../../src/state/trigger-rules.js';
+import type { TaskState } from '../../src/state/vocabulary.js';
 
 type State = TaskState | null;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TRIGGER_RULES, type TriggerRule } from '../../src/dag/types.js';
-import { countUpstream, decide, type Decision, type TaskState } from '../../src/state/trigger-rules.js';
+import { countUpstream, decide, type Decision } from '../../src/state/trigger-rules.js';
+import type { TaskState } from '../../src/state/vocabulary.js';
 
 // Short names keep the tables readable: one letter per upstream task's state.
 const S = 'success';
