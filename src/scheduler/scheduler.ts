@@ -16,11 +16,11 @@ import { startQueuedRuns } from '../state/start-runs.js';
 export interface SchedulerOptions {
   /** Safety-net poll: the loop runs at least this often even if no event arrives. */
   pollMs: number;
-  /** Claimed tasks without a heartbeat for this long are handed back, running ones failed or retried (maintenance.ts). */
+  /** Claimed tasks without a heartbeat for this long are handed back, running ones failed or retried (src/state/reap.ts). */
   heartbeatTimeoutMs: number;
   /** Create and start runs (default true); `updraft dags test` drives its one run itself. */
   manageRuns?: boolean;
-  /** The database is a PostgreSQL server, which may restart while this process runs (maintenance.ts, reapLostTasks). */
+  /** The database is a PostgreSQL server, which may restart while this process runs (src/state/reap.ts). */
   serverMayRestart?: boolean;
   /** Create runs on the DAGs' schedules (default true); a backfill run by the CLI itself leaves them to `standalone`. */
   createScheduledRuns?: boolean;

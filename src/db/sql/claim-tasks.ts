@@ -12,7 +12,7 @@ export interface ClaimedTask {
   lease: string;
   run_row_id: string;
   run_id: string;
-  /** The run's DAG version: its graph decides what runs next (finish.ts). */
+  /** The run's DAG version: its graph decides what runs next (src/state/complete-tries.ts). */
   dag_version_id: string;
   /**
    * The DAG's latest stored version when the try was claimed: the code the try runs

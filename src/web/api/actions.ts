@@ -2,7 +2,7 @@
  * Run management over the API, with Airflow's stable API shapes: clearing task
  * instances (POST /dags/{dag_id}/clearTaskInstances), marking a run success or failed
  * (PATCH /dags/{dag_id}/dagRuns/{dag_run_id} {state}), and cancelling a run. Each is
- * one transaction in src/catalog (clear.ts, mark.ts) and lands in the audit log.
+ * one transaction in src/state (clear.ts, mark.ts) and lands in the audit log.
  */
 import { z } from 'zod';
 import { clearTaskInstances, type ClearResult } from '../../state/clear.js';
