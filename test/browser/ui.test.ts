@@ -13,7 +13,6 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/auth/index.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { fmtDuration } from '../../src/web/ui/pages/kit.js';
 import { ROOT } from '../support/cli.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
 import { testDatabase } from '../support/db.js';
@@ -63,6 +62,7 @@ export default dag({ id: 'browser_daily', schedule: '@daily', startDate: '2026-0
 // waits for the test, then fails each of its 3 tries, 1 s apart.
 const failing = (releaseFile: string) => `import { existsSync } from 'node:fs';
 import { dag } from 'updraft';
+import { formatElapsed } from '../../src/util/duration.js';
 
 export default dag({ id: 'browser_fail', schedule: '@daily', startDate: '2030-06-01', timezone: 'Europe/Berlin', defaults: { retries: 2, retryDelay: '1s' } }, (t) => {
   t.task('flaky', async (ctx) => {
@@ -271,7 +271,7 @@ describe('the web UI in Chromium', () => {
     // Fragments that arrive live are shown in the chosen timezone too.
     await header.locator('tr', { hasText: 'Ended' }).locator('time', { hasText: BERLIN_TIME }).waitFor();
     const took = new Date((await ended.getAttribute('datetime'))!).getTime() - new Date(started!).getTime();
-    expect(await header.locator('td.duration').textContent()).toBe(fmtDuration(took));
+    expect(await header.locator('td.duration').textContent()).toBe(formatElapsed(took));
     expect(took).toBeGreaterThanOrEqual(2000);
     await runPage.locator('table.tasks tr[data-task=flaky] .state.s-failed').waitFor();
     await shot('19-run-failed-live');

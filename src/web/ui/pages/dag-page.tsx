@@ -25,8 +25,9 @@ import {
 import { DagGraph } from './dag-graph.js';
 import { DagGrid, loadGrid, recentRuns, taskCells, type GridData, type GridRun, type TaskCells } from './dag-grid.js';
 import { PauseToggle } from './dag-list.js';
-import { DateRule, enc, fmtDuration, prettyJson, span, Time } from './kit.js';
+import { DateRule, enc, prettyJson, span, Time } from './kit.js';
 import { DagOutlets, ScheduleText } from './datasets.js';
+import { formatElapsed } from '../../../util/duration.js';
 
 export type View = 'grid' | 'graph' | 'source' | 'runs' | 'backfills';
 
@@ -475,7 +476,7 @@ function RunsTable({ dagId, data }: { dagId: string; data: Extract<TabData, { vi
               <td>
                 <Time at={run.endedAt} />
               </td>
-              <td>{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
+              <td>{formatElapsed(span(run.startedAt, run.endedAt, now))}</td>
             </tr>
           ))}
         </tbody>

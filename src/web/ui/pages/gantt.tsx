@@ -5,7 +5,8 @@
  * earliest moment shown.
  */
 import { STATE_COLOURS } from '../style.js';
-import { fmtDuration, fmtTime } from './kit.js';
+import { fmtTime } from './kit.js';
+import { formatElapsed } from '../../../util/duration.js';
 
 export interface GanttTask {
   taskId: string;
@@ -88,7 +89,7 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
                 opacity="0.3"
               >
                 <title>
-                  {t.taskId}: waited {fmtDuration(t.startedAt.getTime() - waitStart.getTime())}
+                  {t.taskId}: waited {formatElapsed(t.startedAt.getTime() - waitStart.getTime())}
                 </title>
               </rect>
             ) : null}
@@ -106,7 +107,7 @@ export function Gantt({ tasks, now }: { tasks: GanttTask[]; now: Date }) {
               >
                 <title data-times="">
                   {t.taskId}: {t.state ?? 'none'}, {fmtTime(t.startedAt)} – {t.endedAt ? fmtTime(t.endedAt) : 'now'} (
-                  {fmtDuration(stop.getTime() - t.startedAt.getTime())})
+                  {formatElapsed(stop.getTime() - t.startedAt.getTime())})
                 </title>
               </rect>
             ) : null}

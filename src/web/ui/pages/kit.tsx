@@ -164,16 +164,6 @@ export function DateRule({ timezone }: { timezone?: string }) {
   return <span class="date-rule">{dateInputRule(timezone)}</span>;
 }
 
-/** '850ms', '12.3s', '4m 05s', '2h 03m'; '–' for none. */
-export function fmtDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
 /** From start to end, or to now while it runs. */
 export function span(start: Date | null, end: Date | null, now: Date): number | null {
   if (!start) return null;

@@ -13,20 +13,10 @@ import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
 import { DatasetEventsTable } from './datasets.js';
 import { Gantt } from './gantt.js';
-import {
-  canOperate,
-  enc,
-  fmtDuration,
-  operateGate,
-  pageErrors,
-  pageOf,
-  prettyJson,
-  readGate,
-  span,
-  Time,
-} from './kit.js';
+import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
 import { loadRun, type RunView } from './run-data.js';
 import { taskInstancePages } from './task-instance.js';
+import { formatElapsed } from '../../../util/duration.js';
 
 export const runPath = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/${enc(runId)}`;
 export const taskPath = (dagId: string, runId: string, taskId: string) =>
@@ -177,7 +167,7 @@ function RunHeader({ page, view, now }: { page: PageContext; view: RunView; now:
           </tr>
           <tr>
             <th>Duration</th>
-            <td class="duration">{fmtDuration(span(run.startedAt, run.endedAt, now))}</td>
+            <td class="duration">{formatElapsed(span(run.startedAt, run.endedAt, now))}</td>
           </tr>
           {run.callbackError ? (
             <tr>
@@ -280,7 +270,7 @@ function TasksTable({ view, now }: { view: RunView; now: Date }) {
               <td>
                 {mapped
                   ? ''
-                  : fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
+                  : formatElapsed(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
               </td>
             </tr>
           );

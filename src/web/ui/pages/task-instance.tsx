@@ -15,20 +15,10 @@ import { taskLogs } from '../../../db/schema.js';
 import type { Engine } from '../../../engine/engine.js';
 import { NotFoundError, UpdraftError } from '../../../errors.js';
 import { CsrfField, Layout, StateBadge, type PageContext } from '../layout.js';
-import {
-  canOperate,
-  enc,
-  fmtDuration,
-  operateGate,
-  pageErrors,
-  pageOf,
-  prettyJson,
-  readGate,
-  span,
-  Time,
-} from './kit.js';
+import { canOperate, enc, operateGate, pageErrors, pageOf, prettyJson, readGate, span, Time } from './kit.js';
 import { loadTask, type TaskView } from './run-data.js';
 import { int4Of } from '../../../util/input.js';
+import { formatElapsed } from '../../../util/duration.js';
 
 const runPath = (dagId: string, runId: string) => `/ui/dags/${enc(dagId)}/runs/${enc(runId)}`;
 const taskPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${enc(taskId)}`;
@@ -257,9 +247,9 @@ function TaskHeader({ view, tries, now }: { view: TaskView; tries: TryVersion[];
           <Time at={ti.endedAt} />
         </Row>
         <Row label="Duration">
-          {fmtDuration(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
+          {formatElapsed(ti.endedAt || ti.state === 'running' ? span(ti.startedAt, ti.endedAt, now) : null)}
         </Row>
-        <Row label="Scheduling delay">{fmtDuration(delay)}</Row>
+        <Row label="Scheduling delay">{formatElapsed(delay)}</Row>
         {ti.nextTryAt ? (
           <Row label={ti.state === 'up_for_reschedule' ? 'Next poke at' : 'Next try at'}>
             <Time at={ti.nextTryAt} />
