@@ -12,6 +12,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/auth/index.js';
+import { formatElapsed } from '../../src/util/duration.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { ROOT } from '../support/cli.js';
 import { makeDagFolder, type DagFolder } from '../support/dag-folder.js';
