@@ -4,10 +4,10 @@
  * abort) through a MessageChannel made for the try, whose port is in the payload.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { CallbackEvent, RunCallbackInfo } from '../dag/callbacks.js';
 import type { Effects } from '../operators/types.js';
 
 export type { Effects };
-import type { CallbackEvent, RunCallbackInfo } from '../dag/callbacks.js';
 
 export interface TaskPayload {
   /** Absolute path of the DAG file. */

@@ -63,7 +63,6 @@ export default dag({ id: 'browser_daily', schedule: '@daily', startDate: '2026-0
 // waits for the test, then fails each of its 3 tries, 1 s apart.
 const failing = (releaseFile: string) => `import { existsSync } from 'node:fs';
 import { dag } from 'updraft';
-import { formatElapsed } from '../../src/util/duration.js';
 
 export default dag({ id: 'browser_fail', schedule: '@daily', startDate: '2030-06-01', timezone: 'Europe/Berlin', defaults: { retries: 2, retryDelay: '1s' } }, (t) => {
   t.task('flaky', async (ctx) => {
