@@ -6,6 +6,8 @@ import { execute, type Tx } from '../execute.js';
  * Turns a mapped task's placeholder (map_index -1, state none) into instances 0..count-1,
  * scheduled, in one statement whatever the count: the placeholder becomes instance 0 and
  * copies of it are 1..n-1 (generate_series), so a 1,000-item expansion is one round trip.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 100 items, the placeholder
+ * found by an index scan, 2.7 ms.)
  */
 export async function expandPlaceholder(tx: Tx, runRowId: string, taskId: string, count: number): Promise<void> {
   await execute(
@@ -21,7 +23,11 @@ export async function expandPlaceholder(tx: Tx, runRowId: string, taskId: string
   );
 }
 
-/** Fails a mapped task's placeholder that cannot expand, with the reason as its error. */
+/**
+ * Fails a mapped task's placeholder that cannot expand, with the reason as its error.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: an index scan of
+ * task_instances_run_id_task_id_map_index_key, 0.06 ms.)
+ */
 export async function failPlaceholder(tx: Tx, runRowId: string, taskId: string, error: string): Promise<void> {
   await execute(
     tx,

@@ -19,6 +19,9 @@ export interface TryEnd {
  * the runs (in id order, so finishers never deadlock), updates each task instance whose lease
  * and try number still hold, and stores the XComs of the accepted tries only. One statement
  * fewer per completion than a separate XCom insert (test/integration/engine-statements.test.ts).
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances, 1,210 runs: 10 ends with
+ * their XComs, 0.8 ms; the runs are locked after a sequential scan of dag_runs, the rows found through
+ * task_instances_running_heartbeat_idx.)
  */
 export async function recordTryEnds(
   tx: Tx,
