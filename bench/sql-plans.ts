@@ -4,7 +4,9 @@
  * own exported function (a recording executor captures the SQL and its parameters, so what is
  * measured is what the code sends), then run under EXPLAIN (ANALYZE, BUFFERS) in a transaction
  * that is rolled back: a warm-up and 5 timed runs. Prints the median execution time, the scans
- * and indexes used and the rows written. PostgreSQL only (the local server, or BENCH_ADMIN_URL).
+ * and indexes used and the rows written. Which partial index a plan takes varies from one fresh
+ * database to the next (ANALYZE samples the rows): run it more than once. PostgreSQL only (the
+ * local server, or BENCH_ADMIN_URL).
  *
  *   npm run bench:sql
  */
