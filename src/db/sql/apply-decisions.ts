@@ -7,6 +7,8 @@ import { execute, jsonb, type Tx } from '../execute.js';
  * one round trip, not 100 (test/integration/engine-statements.test.ts counts it as one of a
  * chain task's statements). `ti.state is null` fences it: a task decided meanwhile by another
  * process, or marked by hand, is left alone.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 10 decisions through
+ * task_instances_unfinished_idx, median 0.21-0.35 ms on 5 fresh databases.)
  */
 export async function writeDecisions(
   tx: Tx,

@@ -15,6 +15,8 @@ export interface OutletUpdate {
  * transaction: an event exists exactly when the success it reports does. Returns how many
  * events were recorded. Only called when a succeeded task has outlets, so DAGs without
  * datasets pay nothing (test/integration/engine-statements.test.ts).
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: one event, by the primary
+ * keys of task_instances, dag_runs and dags, median 0.3-0.6 ms on 5 fresh databases.)
  */
 export async function recordDatasetEvents(tx: Executor, updates: readonly OutletUpdate[]): Promise<number> {
   if (updates.length === 0) return 0;

@@ -6,6 +6,9 @@ import { execute, type Tx } from '../execute.js';
  * Turns a mapped task's placeholder (map_index -1, state none) into instances 0..count-1,
  * scheduled, in one statement whatever the count: the placeholder becomes instance 0 and
  * copies of it are 1..n-1 (generate_series), so a 1,000-item expansion is one round trip.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 100 items, the placeholder
+ * found by an index scan of task_instances_unfinished_idx or the run's unique key, median 2.7-4.4
+ * ms on 5 fresh databases.)
  */
 export async function expandPlaceholder(tx: Tx, runRowId: string, taskId: string, count: number): Promise<void> {
   await execute(
@@ -21,7 +24,11 @@ export async function expandPlaceholder(tx: Tx, runRowId: string, taskId: string
   );
 }
 
-/** Fails a mapped task's placeholder that cannot expand, with the reason as its error. */
+/**
+ * Fails a mapped task's placeholder that cannot expand, with the reason as its error.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: an index scan of
+ * task_instances_unfinished_idx or the run's unique key, median 0.06-0.18 ms on 5 fresh databases.)
+ */
 export async function failPlaceholder(tx: Tx, runRowId: string, taskId: string, error: string): Promise<void> {
   await execute(
     tx,

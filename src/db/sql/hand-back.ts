@@ -14,6 +14,8 @@ export interface HeldTry {
  * an executor hands back its own whether running or not (a stop, a lost database); a
  * scheduler hands back a lost worker's only while they are `queued`, never started.
  * Returns how many went back.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 10 tries by
+ * task_instances_pkey, median 0.3-0.5 ms on 5 fresh databases.)
  */
 export async function handBackTries(
   db: Db | Tx,

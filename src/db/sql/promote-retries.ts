@@ -8,6 +8,9 @@ import { execute, toDate, type Tx } from '../execute.js';
  * is due. Both statements use task_instances_retry_due_idx, over rows with a next_try_at
  * (`next_try_at <= now()` implies its predicate), so a pass with nothing due costs two index
  * probes however many task instances there are.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances, 170 up_for_retry not yet
+ * due: both scan task_instances_retry_due_idx, the second in most plans bitmap-ANDed with
+ * task_instances_unfinished_idx; medians 0.01-0.03 ms and 0.05-0.13 ms on 5 fresh databases.)
  */
 export async function promoteDue(tx: Tx): Promise<{ promoted: number; nextRetryAt: Date | null }> {
   const { rowCount } = await execute(

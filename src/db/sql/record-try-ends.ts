@@ -19,6 +19,11 @@ export interface TryEnd {
  * the runs (in id order, so finishers never deadlock), updates each task instance whose lease
  * and try number still hold, and stores the XComs of the accepted tries only. One statement
  * fewer per completion than a separate XCom insert (test/integration/engine-statements.test.ts).
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances, 1,210 runs: 10 ends with
+ * their XComs, median 0.8-1.6 ms on 5 fresh databases. The runs to lock are found by a sequential
+ * scan of dag_runs, cheap at that size; the task instances through a partial index over queued and
+ * running rows (task_instances_running_heartbeat_idx or _active_dag_idx, in most plans bitmap-ANDed
+ * with task_instances_unfinished_idx).)
  */
 export async function recordTryEnds(
   tx: Tx,

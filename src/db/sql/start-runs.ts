@@ -27,6 +27,8 @@ export async function tryStartLock(tx: Tx): Promise<boolean> {
  * against the backfill's maxActiveRuns (whatever the DAG's) and start while the backfill
  * runs, paused DAG or not. Scheduled and manual runs come first (docs/backfill.md). A run
  * of a backfill that has ended (one cleared afterwards) is the DAG's again.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances, 200 queued runs of 10 DAGs:
+ * dag_runs_active_idx and dag_runs_backfill_active_idx, median 1.3-1.9 ms on 5 fresh databases.)
  */
 export async function startableRuns(tx: Tx): Promise<{ id: string; dag_version_id: string }[]> {
   const { rows } = await execute<{ id: string; dag_version_id: string }>(
@@ -54,7 +56,11 @@ export async function startableRuns(tx: Tx): Promise<{ id: string; dag_version_i
   return rows;
 }
 
-/** Locks those of `ids` still queued (in id order) and returns them: a run cancelled or marked since must not start. */
+/**
+ * Locks those of `ids` still queued (in id order) and returns them: a run cancelled or marked since must not start.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 20 runs, a bitmap scan of
+ * dag_runs_active_idx, median 0.11-0.20 ms on 5 fresh databases.)
+ */
 export async function lockQueuedRuns(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
   const { rows } = await execute<{ id: string }>(
     tx,
@@ -63,7 +69,11 @@ export async function lockQueuedRuns(tx: Tx, ids: readonly string[]): Promise<Se
   return new Set(rows.map((r) => r.id));
 }
 
-/** Moves queued runs to running, all in one statement. */
+/**
+ * Moves queued runs to running, all in one statement.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 20 runs, a bitmap scan of
+ * dag_runs_active_idx, median 0.34-0.72 ms on 5 fresh databases.)
+ */
 export async function markRunsRunning(tx: Tx, ids: readonly string[], now: Date): Promise<void> {
   await execute(
     tx,
@@ -87,6 +97,8 @@ export interface NewTaskInstance {
  * 10,000 tasks and its insert are half of the scheduler's 40-60 ms for a 10,000-task run:
  * docs/performance.md). Those the run has already (a run queued again after a clear) are
  * left alone; returns the new ones.
+ * (bench/sql-plans.ts, PostgreSQL 15, 100,000 finished task instances: 100 tasks, median 2.9-4.2 ms
+ * on 5 fresh databases.)
  */
 export async function insertTaskInstanceRows(
   tx: Tx | Db,
