@@ -1,6 +1,5 @@
-import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
-import { buildGraph, findCycle } from './graph.js';
+import { emptyTaskGraph, findCycle, type TaskGraph } from './graph.js';
 import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.js';
 import type { ReportConfig, ReportResult } from '../operators/report/config.js';
 import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
@@ -329,19 +328,14 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
   constructor(
     readonly options: CompiledDagOptions,
     readonly tasks: ReadonlyMap<string, TaskDefinition>,
+    /** The task graph (graphology) the DAG was validated on. */
+    readonly graph: TaskGraph,
     /** @internal time spent checking options, tasks and the graph (not running the build function). */
     readonly validateMs = 0,
   ) {}
 
   get id(): string {
     return this.options.id;
-  }
-
-  #graph: DirectedGraph | undefined;
-  /** The task graph (graphology), built on first use: parsing does not need it. */
-  get graph(): DirectedGraph {
-    this.#graph ??= buildGraph(this.tasks.keys(), this.edges());
-    return this.#graph;
   }
 
   /** [upstream, downstream] task ids. */
@@ -414,9 +408,21 @@ export function dag<const P extends ParamsSpec = {}>(
   const tasks = builder.tasks;
   if (tasks.size === 0)
     throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
-  const cycle = findCycle(new Map([...tasks.values()].map((t) => [t.id, t.upstream])));
+  const graph = taskGraphOf(tasks);
+  const cycle = findCycle(graph);
   if (cycle)
     throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;
-  return new Dag<P>(compiled, tasks, validateMs);
+  return new Dag<P>(compiled, tasks, graph, validateMs);
+}
+
+/**
+ * The DAG's task graph, from the tasks' upstream sets (unique pairs, references checked
+ * by link()): edges are added directly, without a lookup per edge.
+ */
+function taskGraphOf(tasks: ReadonlyMap<string, TaskDefinition>): TaskGraph {
+  const graph = emptyTaskGraph();
+  for (const id of tasks.keys()) graph.addNode(id);
+  for (const task of tasks.values()) for (const up of task.upstream) graph.addDirectedEdge(up, task.id);
+  return graph;
 }
