@@ -1,5 +1,5 @@
 import { DagDefinitionError } from '../errors.js';
-import { emptyTaskGraph, findCycle, type TaskGraph } from './graph.js';
+import { buildGraph, findCycle, type TaskGraph } from './graph.js';
 import type { CleanseConfig, CleanseResult } from '../operators/cleanse/config.js';
 import type { ReportConfig, ReportResult } from '../operators/report/config.js';
 import { OPERATOR_SCHEMAS, storableConfig } from '../operators/schemas.js';
@@ -408,21 +408,10 @@ export function dag<const P extends ParamsSpec = {}>(
   const tasks = builder.tasks;
   if (tasks.size === 0)
     throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
-  const graph = taskGraphOf(tasks);
+  const graph = buildGraph(tasks.keys(), (id) => tasks.get(id)!.upstream);
   const cycle = findCycle(graph);
   if (cycle)
     throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;
   return new Dag<P>(compiled, tasks, graph, validateMs);
-}
-
-/**
- * The DAG's task graph, from the tasks' upstream sets (unique pairs, references checked
- * by link()): edges are added directly, without a lookup per edge.
- */
-function taskGraphOf(tasks: ReadonlyMap<string, TaskDefinition>): TaskGraph {
-  const graph = emptyTaskGraph();
-  for (const id of tasks.keys()) graph.addNode(id);
-  for (const task of tasks.values()) for (const up of task.upstream) graph.addDirectedEdge(up, task.id);
-  return graph;
 }

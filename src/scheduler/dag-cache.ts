@@ -84,7 +84,7 @@ export function structureOf(row: {
   return {
     ...row,
     get graph() {
-      graph ??= buildGraph(tasks.keys(), serialized.edges);
+      graph ??= buildGraph(tasks.keys(), (id) => tasks.get(id)!.upstream);
       return graph;
     },
     tasks,
