@@ -1,6 +1,5 @@
-import type { DirectedGraph } from 'graphology';
 import { DagDefinitionError } from '../errors.js';
-import { buildGraph, findCycle } from './graph.js';
+import { buildGraph, findCycle, type TaskGraph } from './graph.js';
 import type { CleanseConfig, CleanseResult } from './operators/cleanse.js';
 import type { ReportConfig, ReportResult } from './operators/report.js';
 import { OPERATOR_SCHEMAS, storableConfig } from './operators/schemas.js';
@@ -331,19 +330,14 @@ export class Dag<P extends ParamsSpec = ParamsSpec> {
   constructor(
     readonly options: CompiledDagOptions,
     readonly tasks: ReadonlyMap<string, TaskDefinition>,
+    /** The task graph (graphology) the DAG was validated on. */
+    readonly graph: TaskGraph,
     /** @internal time spent checking options, tasks and the graph (not running the build function). */
     readonly validateMs = 0,
   ) {}
 
   get id(): string {
     return this.options.id;
-  }
-
-  #graph: DirectedGraph | undefined;
-  /** The task graph (graphology), built on first use: parsing does not need it. */
-  get graph(): DirectedGraph {
-    this.#graph ??= buildGraph(this.tasks.keys(), this.edges());
-    return this.#graph;
   }
 
   /** [upstream, downstream] task ids. */
@@ -417,9 +411,10 @@ export function dag<const P extends ParamsSpec = {}>(
   const tasks = builder.tasks;
   if (tasks.size === 0)
     throw new DagDefinitionError(`DAG '${compiled.id}': has no tasks (add one with t.task(...))`, { field: 'tasks' });
-  const cycle = findCycle(new Map([...tasks.values()].map((t) => [t.id, t.upstream])));
+  const graph = buildGraph(tasks.keys(), (id) => tasks.get(id)!.upstream);
+  const cycle = findCycle(graph);
   if (cycle)
     throw new DagDefinitionError(`DAG '${compiled.id}': dependency cycle: ${cycle.join(' -> ')}`, { field: 'tasks' });
   validateMs += performance.now() - started;
-  return new Dag<P>(compiled, tasks, validateMs);
+  return new Dag<P>(compiled, tasks, graph, validateMs);
 }

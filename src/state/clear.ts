@@ -8,6 +8,7 @@ import type { Db } from '../db/client.js';
 import { execute, jsonb, type Tx } from '../db/execute.js';
 import { auditLog, dagRuns, taskInstances, type DagRunRow } from '../db/schema.js';
 import { NotFoundError, UpdraftError } from '../errors.js';
+import { withDownstream, withUpstream } from '../dag/graph.js';
 import { DagCache, type DagStructure } from './dag-cache.js';
 import { evaluateRun } from './evaluate-run.js';
 import { finishRunIfDone } from './finish-run.js';
@@ -268,20 +269,8 @@ function relatives(
   options: Pick<ClearOptions, 'downstream' | 'upstream'>,
 ): Set<string> {
   const result = new Set(matched);
-  const walk = (direction: 'downstream' | 'upstream') => {
-    const stack = [...matched];
-    const seen = new Set(matched);
-    while (stack.length > 0) {
-      for (const next of structure.tasks.get(stack.pop()!)![direction]) {
-        if (seen.has(next)) continue;
-        seen.add(next);
-        result.add(next);
-        stack.push(next);
-      }
-    }
-  };
-  if (options.downstream) walk('downstream');
-  if (options.upstream) walk('upstream');
+  if (options.downstream) for (const id of withDownstream(structure.graph, matched)) result.add(id);
+  if (options.upstream) for (const id of withUpstream(structure.graph, matched)) result.add(id);
   return result;
 }
 

@@ -8,6 +8,7 @@ import { taskSettings, type SerializedDag } from '../dag/serialize.js';
 import { NotFoundError } from '../errors.js';
 import type { TaskDeps } from './run-state.js';
 import type { MapConfig } from '../dag/mapping.js';
+import { buildGraph, type TaskGraph } from '../dag/graph.js';
 
 export interface TaskNode extends TaskSettings {
   id: string;
@@ -22,7 +23,11 @@ export interface TaskNode extends TaskSettings {
   mapped?: MapConfig;
 }
 
-/** One stored DAG version, shaped for the scheduler: adjacency both ways, leaves, roots. */
+/**
+ * One stored DAG version, shaped for the scheduler: adjacency both ways (the arrays the
+ * hot paths read per task), leaves, roots, and the version's task graph (graphology)
+ * for orders and the tasks upstream or downstream of others.
+ */
 export interface DagStructure {
   versionId: string;
   /** Content hash of the version: workers import the file with it to get this code. */
@@ -32,6 +37,13 @@ export interface DagStructure {
   /** Relative to the DAGs folder. */
   file: string;
   serialized: SerializedDag;
+  /**
+   * The version's task graph (src/dag/graph.ts): evaluateRun's order, clear's upstream and
+   * downstream tasks, the UI's grid order and graph layers. Built on first use and kept
+   * with the structure: planning a run does not need it, and building a 10,000-task
+   * graph costs several times shaping the adjacency arrays.
+   */
+  readonly graph: TaskGraph;
   tasks: Map<string, TaskNode>;
   roots: string[];
   leaves: Set<string>;
@@ -68,8 +80,13 @@ export function structureOf(row: {
     tasks.get(down)!.upstream.push(up);
   }
   const nodes = [...tasks.values()];
+  let graph: TaskGraph | undefined;
   return {
     ...row,
+    get graph() {
+      graph ??= buildGraph(tasks.keys(), (id) => tasks.get(id)!.upstream);
+      return graph;
+    },
     tasks,
     roots: nodes.filter((t) => t.upstream.length === 0).map((t) => t.id),
     leaves: new Set(nodes.filter((t) => t.downstream.length === 0).map((t) => t.id)),

@@ -2,28 +2,10 @@ import { sql } from 'drizzle-orm';
 import { execute, type Tx } from '../db/execute.js';
 import type { DagStructure } from './dag-cache.js';
 import { jsonb } from '../db/execute.js';
+import { topologicalOrder } from '../dag/graph.js';
 import { applyDecisions, decideTask, stateFor, type StateChange } from './decide.js';
 import { groupStates, undecided } from './expand-mapping.js';
 import type { TaskState } from './vocabulary.js';
-
-const orders = new WeakMap<DagStructure, string[]>();
-
-/** The DAG's task ids, every task after its upstream tasks (computed once per version). */
-function topologicalOrder(structure: DagStructure): string[] {
-  let order = orders.get(structure);
-  if (order) return order;
-  const waiting = new Map([...structure.tasks.values()].map((t) => [t.id, t.upstream.length]));
-  order = [...waiting].filter(([, n]) => n === 0).map(([id]) => id);
-  for (let i = 0; i < order.length; i++) {
-    for (const down of structure.tasks.get(order[i]!)!.downstream) {
-      const left = waiting.get(down)! - 1;
-      waiting.set(down, left);
-      if (left === 0) order.push(down);
-    }
-  }
-  orders.set(structure, order);
-  return order;
-}
 
 /**
  * Decides every task instance of the run still in state none by its trigger rule, in
@@ -40,7 +22,7 @@ export async function evaluateRun(tx: Tx, runRowId: string, structure: DagStruct
   const known = groupStates(rows);
   const notFollowed = await branchChoices(tx, runRowId, structure);
   const updates: StateChange[] = [];
-  for (const id of topologicalOrder(structure)) {
+  for (const id of topologicalOrder(structure.graph)) {
     if (!undecided(known.get(id))) continue;
     const task = structure.tasks.get(id)!;
     const state = notFollowed.has(id) ? 'skipped' : stateFor(task, known);

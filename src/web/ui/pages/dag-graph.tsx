@@ -1,38 +1,13 @@
 /**
  * The DAG page's graph tab: tasks laid out left to right in layers (a task's layer is the
  * longest path to it from a root), edges as curves with arrows, each node's border in the
- * state its task has in the chosen run. Also the topological task order the grid uses.
+ * state its task has in the chosen run. Layers and order come from the version's task
+ * graph (graphology, cached with the version).
  */
+import { declarationOrder, taskLayers, type TaskGraph } from '../../../dag/graph.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { STATE_COLOURS } from '../style.js';
 import { enc } from './kit.js';
-
-/** Task ids in a topological order that keeps the file's order where the edges allow (Kahn). */
-export function topoOrder(dag: Pick<SerializedDag, 'tasks' | 'edges'>): string[] {
-  const index = new Map(dag.tasks.map((t, i) => [t.id, i]));
-  const indegree = new Map(dag.tasks.map((t) => [t.id, 0]));
-  const downstream = new Map<string, string[]>(dag.tasks.map((t) => [t.id, []]));
-  for (const [from, to] of dag.edges) {
-    if (!index.has(from) || !index.has(to)) continue;
-    downstream.get(from)!.push(to);
-    indegree.set(to, indegree.get(to)! + 1);
-  }
-  const ready = dag.tasks.filter((t) => indegree.get(t.id) === 0).map((t) => t.id);
-  const order: string[] = [];
-  while (ready.length > 0) {
-    // The earliest task of the file among those ready: a stable, readable order.
-    ready.sort((a, b) => index.get(a)! - index.get(b)!);
-    const id = ready.shift()!;
-    order.push(id);
-    for (const next of downstream.get(id)!) {
-      indegree.set(next, indegree.get(next)! - 1);
-      if (indegree.get(next) === 0) ready.push(next);
-    }
-  }
-  // A stored DAG has no cycle (the processor refuses them); keep any leftover anyway.
-  for (const t of dag.tasks) if (!order.includes(t.id)) order.push(t.id);
-  return order;
-}
 
 export interface GraphNode {
   id: string;
@@ -56,28 +31,20 @@ const GAP_Y = 16;
 const PAD = 12;
 
 /** Positions of every node: layers by longest path from the roots, ordered in a layer by their upstreams' mean position. */
-export function layoutGraph(dag: Pick<SerializedDag, 'tasks' | 'edges'>): GraphLayout {
-  const order = topoOrder(dag);
+export function layoutGraph(dag: Pick<SerializedDag, 'tasks'>, graph: TaskGraph): GraphLayout {
+  const order = declarationOrder(graph);
+  const position = new Map(order.map((id, i) => [id, i]));
   const operatorOf = new Map(dag.tasks.map((t) => [t.id, t.operator]));
-  const upstream = new Map<string, string[]>(order.map((id) => [id, []]));
-  for (const [from, to] of dag.edges) if (upstream.has(from) && upstream.has(to)) upstream.get(to)!.push(from);
-  const layerOf = new Map<string, number>();
-  for (const id of order) layerOf.set(id, Math.max(-1, ...upstream.get(id)!.map((u) => layerOf.get(u) ?? 0)) + 1);
-  const layers: string[][] = [];
-  for (const id of order) {
-    const layer = layerOf.get(id)!;
-    layers[layer] ??= [];
-    layers[layer].push(id);
-  }
+  const layers = taskLayers(graph);
   // One barycentre pass, left to right, reduces crossings for the usual fan-out/fan-in shapes.
   const rank = new Map<string, number>();
   for (const layer of layers) {
     const key = (id: string) => {
-      const ups = upstream.get(id)!;
-      return ups.length === 0 ? order.indexOf(id) : ups.reduce((sum, u) => sum + rank.get(u)!, 0) / ups.length;
+      const ups = graph.inNeighbors(id);
+      return ups.length === 0 ? position.get(id)! : ups.reduce((sum, u) => sum + rank.get(u)!, 0) / ups.length;
     };
     const keys = new Map(layer.map((id) => [id, key(id)]));
-    layer.sort((a, b) => keys.get(a)! - keys.get(b)! || order.indexOf(a) - order.indexOf(b));
+    layer.sort((a, b) => keys.get(a)! - keys.get(b)! || position.get(a)! - position.get(b)!);
     for (const [i, id] of layer.entries()) rank.set(id, i);
   }
   const longest = Math.max(8, ...order.map((id) => Math.max(id.length, (operatorOf.get(id) ?? '').length)));
@@ -99,23 +66,23 @@ export function layoutGraph(dag: Pick<SerializedDag, 'tasks' | 'edges'>): GraphL
     });
   });
   const nodes = order.map((id) => byId.get(id)!);
-  const edges = dag.edges
-    .filter(([from, to]) => byId.has(from) && byId.has(to))
-    .map(([from, to]) => ({ from: byId.get(from)!, to: byId.get(to)! }));
+  const edges = graph.mapEdges((_edge, _attributes, from, to) => ({ from: byId.get(from)!, to: byId.get(to)! }));
   const width = PAD * 2 + Math.max(1, layers.length) * nodeWidth + Math.max(0, layers.length - 1) * GAP_X;
   return { nodes, edges, width, height, nodeWidth };
 }
 
 export interface GraphProps {
   dagId: string;
-  dag: Pick<SerializedDag, 'tasks' | 'edges'>;
+  dag: Pick<SerializedDag, 'tasks'>;
+  /** The version's task graph. */
+  graph: TaskGraph;
   /** The chosen run's id and its task states by task id; undefined when the DAG has no run yet. */
   run?: { runId: string; states: Map<string, { state: string | null; tryNumber: number }> };
 }
 
 /** The graph as an inline SVG; a node links to its task instance in the chosen run. */
-export function DagGraph({ dagId, dag, run }: GraphProps) {
-  const g = layoutGraph(dag);
+export function DagGraph({ dagId, dag, graph, run }: GraphProps) {
+  const g = layoutGraph(dag, graph);
   if (g.nodes.length === 0) return <p class="muted">This DAG has no tasks.</p>;
   const w = g.nodeWidth;
   return (

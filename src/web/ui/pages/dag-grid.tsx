@@ -6,9 +6,9 @@
 import { desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, taskInstances } from '../../../db/schema.js';
+import { declarationOrder, type TaskGraph } from '../../../dag/graph.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { enc, fmtTime } from './kit.js';
-import { topoOrder } from './dag-graph.js';
 
 export interface GridRun {
   id: string;
@@ -96,14 +96,17 @@ export async function loadGrid(db: Db, dagRowId: string, limit: number): Promise
 export function DagGrid({
   dagId,
   dag,
+  graph,
   data,
 }: {
   dagId: string;
-  dag: Pick<SerializedDag, 'tasks' | 'edges'>;
+  dag: Pick<SerializedDag, 'tasks'>;
+  /** The version's task graph: the rows' order. */
+  graph: TaskGraph;
   data: GridData;
 }) {
   if (data.runs.length === 0) return <p class="muted">No runs yet.</p>;
-  const taskIds = topoOrder(dag);
+  const taskIds = declarationOrder(graph);
   const known = new Set(taskIds);
   for (const cells of data.cells.values())
     for (const id of cells.keys())

@@ -8,6 +8,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import { listBackfills } from '../../../backfill/read.js';
 import type { Db } from '../../../db/client.js';
 import { dagRuns, dagVersions, type DagRow, type DagRunRow } from '../../../db/schema.js';
+import type { TaskGraph } from '../../../dag/graph.js';
 import type { SerializedDag } from '../../../dag/serialize.js';
 import { NotFoundError } from '../../../errors.js';
 import type { DagRunInfo } from '../../../schedule/index.js';
@@ -39,8 +40,8 @@ export interface TriggerForm {
 }
 
 export type TabData =
-  | { view: 'grid'; runs: number; grid: GridData }
-  | { view: 'graph'; choices: GridRun[]; chosen?: { runId: string; states: TaskCells } }
+  | { view: 'grid'; runs: number; grid: GridData; graph: TaskGraph }
+  | { view: 'graph'; choices: GridRun[]; chosen?: { runId: string; states: TaskCells }; graph: TaskGraph }
   | { view: 'source'; source: string; version: number }
   | { view: 'runs'; rows: DagRunRow[]; total: number; page: number; pages: number }
   | { view: 'backfills'; rows: BackfillRow[]; total: number; page: number; pages: number };
@@ -56,18 +57,23 @@ function intIn(value: string | undefined, min: number, max: number, fallback: nu
   return n === undefined ? fallback : Math.min(max, Math.max(min, n));
 }
 
+/**
+ * What the tab `view` shows. `graph` gives the latest version's task graph (the grid's
+ * rows and the graph's layers read it), from the DAG cache: built once per version.
+ */
 export async function loadDagPage(
   db: Db,
-  { dag }: { dag: DagRow; serialized: SerializedDag },
+  { dag, graph: graphOf }: { dag: DagRow; serialized: SerializedDag; graph: () => Promise<TaskGraph> },
   view: View,
   query: Record<string, string>,
 ): Promise<TabData> {
   switch (view) {
     case 'grid': {
       const runs = intIn(query.runs, 1, MAX_GRID_RUNS, GRID_RUNS);
-      return { view, runs, grid: await loadGrid(db, dag.id, runs) };
+      return { view, runs, grid: await loadGrid(db, dag.id, runs), graph: await graphOf() };
     }
     case 'graph': {
+      const graph = await graphOf();
       const choices = await recentRuns(db, dag.id, GRID_RUNS);
       let chosen = query.run ? choices.find((r) => r.runId === query.run) : choices[0];
       if (query.run && !chosen) {
@@ -85,9 +91,9 @@ export async function loadDagPage(
         chosen = row;
         choices.push(row);
       }
-      if (!chosen) return { view, choices };
+      if (!chosen) return { view, choices, graph };
       const states = (await taskCells(db, [chosen.id])).get(chosen.id)!;
-      return { view, choices, chosen: { runId: chosen.runId, states } };
+      return { view, choices, chosen: { runId: chosen.runId, states }, graph };
     }
     case 'source': {
       const [row] = await db
@@ -407,8 +413,8 @@ function Tab({ dagId, serialized, data }: { dagId: string; serialized: Serialize
 
 /** The live part of the grid, graph, runs or backfills tab (what `?fragment=grid|graph|runs|backfills` answers). */
 function TabFragment({ dagId, serialized, data }: { dagId: string; serialized: SerializedDag; data: TabData }) {
-  if (data.view === 'grid') return <DagGrid dagId={dagId} dag={serialized} data={data.grid} />;
-  if (data.view === 'graph') return <DagGraph dagId={dagId} dag={serialized} run={data.chosen} />;
+  if (data.view === 'grid') return <DagGrid dagId={dagId} dag={serialized} graph={data.graph} data={data.grid} />;
+  if (data.view === 'graph') return <DagGraph dagId={dagId} dag={serialized} graph={data.graph} run={data.chosen} />;
   if (data.view === 'backfills') return <BackfillsTable dagId={dagId} data={data} />;
   if (data.view === 'runs') return <RunsTable dagId={dagId} data={data} />;
   return null;

@@ -181,7 +181,8 @@ export async function renderDagPage(
   const fragment = c.req.query('fragment');
   if (fragment === 'details')
     return c.html(<DagDetails page={page} dag={dag} serialized={serialized} nextRun={nextRun} />, status);
-  const data = await loadDagPage(db, { dag, serialized }, view, c.req.query());
+  const graph = async () => (await engine.cache.get(dag.latestVersionId!)).graph;
+  const data = await loadDagPage(db, { dag, serialized, graph }, view, c.req.query());
   const props = { page, dag, serialized, nextRun, view, data, ...forms };
   if (fragment === 'grid' || fragment === 'graph' || fragment === 'backfills' || fragment === 'runs')
     return c.html(<DagPageView {...props} fragmentOnly />, status);
