@@ -2,7 +2,7 @@
  * The task graph of a DAG as a graphology DirectedGraph: one node per task id (in the
  * order the file declares them), an edge from each upstream task to its downstream.
  * The DAG builder validates it (cycles) and the scheduler keeps one per stored DAG
- * version (src/scheduler/dag-cache.ts); what reads an order, layers or the tasks
+ * version (src/state/dag-cache.ts); what reads an order, layers or the tasks
  * upstream or downstream of others reads it through the functions here, which use
  * graphology-dag's traversals.
  */

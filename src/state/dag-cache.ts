@@ -24,9 +24,9 @@ export interface TaskNode extends TaskSettings {
 }
 
 /**
- * One stored DAG version, shaped for the scheduler: adjacency both ways (the arrays the
- * hot paths read per task), leaves, roots, and the version's task graph (graphology)
- * for orders and the tasks upstream or downstream of others.
+ * One stored DAG version, shaped for the scheduler: the version's task graph (graphology),
+ * and read from it once, the adjacency both ways (the arrays the hot paths read per task:
+ * ready-task evaluation, the deadlock check), leaves and roots.
  */
 export interface DagStructure {
   versionId: string;
@@ -38,10 +38,10 @@ export interface DagStructure {
   file: string;
   serialized: SerializedDag;
   /**
-   * The version's task graph (src/dag/graph.ts): evaluateRun's order, clear's upstream and
-   * downstream tasks, the UI's grid order and graph layers. Built on first use and kept
-   * with the structure: planning a run does not need it, and building a 10,000-task
-   * graph costs several times shaping the adjacency arrays.
+   * The version's task graph (src/dag/graph.ts), built once per version with its
+   * structure: every task's upstream and downstream tasks come from it, and so do
+   * evaluateRun's order, clear's upstream and downstream tasks, the UI's grid order and
+   * graph layers.
    */
   readonly graph: TaskGraph;
   tasks: Map<string, TaskNode>;
@@ -75,18 +75,21 @@ export function structureOf(row: {
       ...(t.operator === 'map' ? { mapped: t.config as MapConfig } : {}),
     });
   }
+  const upstreamOf = new Map<string, string[]>();
   for (const [up, down] of serialized.edges) {
-    tasks.get(up)!.downstream.push(down);
-    tasks.get(down)!.upstream.push(up);
+    const ups = upstreamOf.get(down);
+    if (ups) ups.push(up);
+    else upstreamOf.set(down, [up]);
+  }
+  const graph = buildGraph(tasks.keys(), (id) => upstreamOf.get(id) ?? []);
+  for (const task of tasks.values()) {
+    task.upstream = graph.inNeighbors(task.id);
+    task.downstream = graph.outNeighbors(task.id);
   }
   const nodes = [...tasks.values()];
-  let graph: TaskGraph | undefined;
   return {
     ...row,
-    get graph() {
-      graph ??= buildGraph(tasks.keys(), (id) => tasks.get(id)!.upstream);
-      return graph;
-    },
+    graph,
     tasks,
     roots: nodes.filter((t) => t.upstream.length === 0).map((t) => t.id),
     leaves: new Set(nodes.filter((t) => t.downstream.length === 0).map((t) => t.id)),
