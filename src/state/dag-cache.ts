@@ -53,14 +53,11 @@ export interface DagStructure {
 
 const NO_OUTLETS: readonly string[] = Object.freeze([]);
 
-export function structureOf(row: {
-  versionId: string;
-  hash: string;
-  dagRowId: string;
-  dagId: string;
-  file: string;
-  serialized: SerializedDag;
-}): DagStructure {
+/** A stored version as read: what a structure is shaped from. */
+export type StoredVersion = Pick<DagStructure, 'versionId' | 'hash' | 'dagRowId' | 'dagId' | 'file' | 'serialized'>;
+
+/** Shapes a stored version for the scheduler: its task graph, and each task's settings and neighbours. */
+export function structureOf(row: StoredVersion): DagStructure {
   const { serialized } = row;
   const tasks = new Map<string, TaskNode>();
   for (const t of serialized.tasks) {
