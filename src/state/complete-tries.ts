@@ -16,8 +16,10 @@ import { queueCallbackRequests } from './callback-requests.js';
 import type { DagCache, DagStructure } from './dag-cache.js';
 import { evaluateDownstream, type StateChange } from './decide.js';
 import { type FinishedRun, finishRunIfDone } from './finish-run.js';
+import type { TaskState } from './vocabulary.js';
 
-export type FinalState = 'success' | 'skipped' | 'failed' | 'up_for_retry' | 'up_for_reschedule';
+/** The states a try can end in. */
+export type FinalState = Extract<TaskState, 'success' | 'skipped' | 'failed' | 'up_for_retry' | 'up_for_reschedule'>;
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -70,13 +72,6 @@ export interface CompletionReport {
   callbacksQueued?: number;
 }
 
-/**
- * Records the ends of many tries in one transaction: states (fenced by lease and try
- * number), XComs, log lines; then evaluates only the downstream tasks of what
- * changed, cascading skips and upstream failures, and ends runs whose tasks are all
- * done. The runs involved are locked first, so two processes finishing tasks of the
- * same run cannot both miss a join that needs both of them.
- */
 export interface CompletionOptions {
   /**
    * NOTIFY updraft_state (live pages) when states changed and no other channel says so.
@@ -90,6 +85,13 @@ export interface CompletionOptions {
   queueCallbacks?: boolean;
 }
 
+/**
+ * Records the ends of many tries in one transaction: states (fenced by lease and try
+ * number), XComs, log lines; then evaluates only the downstream tasks of what
+ * changed, cascading skips and upstream failures, and ends runs whose tasks are all
+ * done. The runs involved are locked first, so two processes finishing tasks of the
+ * same run cannot both miss a join that needs both of them.
+ */
 export async function completeTries(
   db: Db,
   cache: DagCache,
