@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, withHost } from '../../config.js';
 import { maskUrl } from '../../util/mask.js';
 import { openDatabase } from '../../db/client.js';
@@ -129,17 +129,28 @@ function queueNames(value: string, previous: string[] = []): string[] {
   return [...previous, ...names];
 }
 
+/** --concurrency, for every command that runs tasks. */
+function concurrencyOption(): Option {
+  return new Option('--concurrency <n>', 'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)').argParser(
+    positiveInt('--concurrency'),
+  );
+}
+
+/** --queue, for the scheduler and worker commands. */
+function queueOption(): Option {
+  return new Option(
+    '--queue <name>',
+    "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')",
+  ).argParser(queueNames);
+}
+
 export function registerServeCommands(program: Command): void {
   program
     .command('standalone')
     .description('everything in one process: parse DAGs, schedule, run tasks, serve /health (what `npm start` runs)')
     .option('-p, --port <port>', 'HTTP port (default UPDRAFT_PORT or 8080)', positiveInt('--port'))
     .option('--host <host>', 'HTTP address (default UPDRAFT_HOST or 127.0.0.1)')
-    .option(
-      '--concurrency <n>',
-      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
-      positiveInt('--concurrency'),
-    )
+    .addOption(concurrencyOption())
     .action((opts: ServeOptions) => serve({ processor: true, scheduler: true, executor: true }, opts, true));
 
   program
@@ -159,16 +170,8 @@ export function registerServeCommands(program: Command): void {
       'parse DAGs and schedule runs; also runs tasks unless --no-execute (then `updraft worker` processes run them)',
     )
     .option('--no-execute', 'do not run tasks in this process')
-    .option(
-      '--concurrency <n>',
-      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
-      positiveInt('--concurrency'),
-    )
-    .option(
-      '--queue <name>',
-      "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')",
-      queueNames,
-    )
+    .addOption(concurrencyOption())
+    .addOption(queueOption())
     .action((opts: ServeOptions) =>
       serve({ processor: true, scheduler: true, executor: opts.execute !== false }, opts, false),
     );
@@ -176,15 +179,7 @@ export function registerServeCommands(program: Command): void {
   program
     .command('worker')
     .description('run tasks only (needs DATABASE_URL shared with a scheduler, and the same DAG files)')
-    .option(
-      '--concurrency <n>',
-      'task threads (default UPDRAFT_CONCURRENCY or the number of CPUs)',
-      positiveInt('--concurrency'),
-    )
-    .option(
-      '--queue <name>',
-      "a queue to serve; repeat it or separate names with commas (default UPDRAFT_QUEUES or 'default')",
-      queueNames,
-    )
+    .addOption(concurrencyOption())
+    .addOption(queueOption())
     .action((opts: ServeOptions) => serve({ processor: false, scheduler: false, executor: true }, opts, false));
 }
